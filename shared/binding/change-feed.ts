@@ -1,0 +1,319 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from './backoff.js';
+import type { OrthancConnection } from './connection.js';
+import {
+  ChangeType,
+  ResourceType,
+  changeTypeFromOrthanc,
+  changeTypeName,
+  resourceTypeFromOrthanc,
+  resourceTypeName,
+  type ChangeTypeValue,
+  type ResourceTypeValue,
+} from './enums.js';
+import { describe } from './errors.js';
+import type { Logger } from './logger.js';
+
+/** One change as the callbacks see it. `seq` is Orthanc's, absent for ORTHANC_STARTED/STOPPED. */
+export interface Change {
+  changeType: ChangeTypeValue;
+  resourceType: ResourceTypeValue;
+  resourceId: string;
+  seq?: number;
+}
+
+/** Where the feed keeps the `Seq` of the last change whose handlers have all finished. */
+export interface CursorStore {
+  load(): number | undefined;
+  save(seq: number): void;
+}
+
+export interface ChangeFeedOptions {
+  connection: OrthancConnection;
+  cursor: CursorStore;
+  log: Logger;
+  /** Pause between two polls once `/changes` says `Done`. Default 200 ms. */
+  pollIntervalMs?: number;
+  /** `limit` of each `/changes` page. Default 200. */
+  pageSize?: number;
+  /** The feed stops fetching while a subscriber has this many changes waiting. Default 1000. */
+  maxQueued?: number;
+  /** How long `stop()` waits for handlers to finish. Default 30 s. */
+  drainTimeoutMs?: number;
+}
+
+interface OrthancChangesPage {
+  Changes: { ChangeType: string; ID: string; ResourceType: string; Seq: number }[];
+  Done: boolean;
+  Last: number;
+}
+
+interface Subscriber {
+  owner: string;
+  accepts: (changeType: ChangeTypeValue) => boolean;
+  handler: (change: Change) => unknown;
+  queue: Change[];
+  running: boolean;
+}
+
+/**
+ * The one poller of Orthanc's `/changes`, shared by every subscriber. Each subscriber has its own
+ * in-order queue, so a slow or failing handler only delays itself. Delivery is at-least-once: the
+ * cursor advances past a change only when every subscriber has finished it, and `stop()` drains
+ * the queues first, so a normal restart delivers nothing twice.
+ *
+ * Orthanc never writes `Deleted` or `NewChildInstance` to `/changes` (they are signalled to
+ * in-process plugins only), and deleting a resource removes its rows from `/changes`.
+ */
+export class ChangeFeed {
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly remaining = new Map<number, number>();
+  private readonly inFlight: number[] = [];
+  private readonly idleWaiters = new Set<() => void>();
+  private readonly stopController = new AbortController();
+  private readonly pollIntervalMs: number;
+  private readonly pageSize: number;
+  private readonly maxQueued: number;
+  private since = 0;
+  private completed = 0;
+  private saveTimer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+  private up = false;
+  private prepared = false;
+
+  constructor(private readonly options: ChangeFeedOptions) {
+    this.pollIntervalMs = options.pollIntervalMs ?? 200;
+    this.pageSize = options.pageSize ?? 200;
+    this.maxQueued = options.maxQueued ?? 1000;
+  }
+
+  /** Whether the last call to Orthanc succeeded. */
+  get reachable(): boolean {
+    return this.up;
+  }
+
+  /** `Seq` of the last change that every subscriber has finished. */
+  get cursor(): number {
+    return this.completed;
+  }
+
+  /**
+   * Adds a subscriber; `accepts` filters change types before anything is queued for it.
+   * Returns the function that removes it (its queued changes count as finished).
+   */
+  subscribe(owner: string, handler: (change: Change) => unknown, accepts: (t: ChangeTypeValue) => boolean = () => true): () => void {
+    const subscriber: Subscriber = { owner, accepts, handler, queue: [], running: false };
+    this.subscribers.add(subscriber);
+    return () => {
+      if (!this.subscribers.delete(subscriber)) return;
+      for (const change of subscriber.queue.splice(0)) if (change.seq !== undefined) this.finish(change.seq);
+    };
+  }
+
+  /**
+   * Finds the starting point: the persisted cursor, or on the first run Orthanc's current last
+   * change (waiting for Orthanc to answer). After this, the feed knows where it stands.
+   */
+  async prepare(): Promise<void> {
+    const saved = this.options.cursor.load();
+    if (saved !== undefined) {
+      this.since = this.completed = saved;
+    } else {
+      const backoff = new Backoff(250, 5000);
+      for (;;) {
+        try {
+          const page = await this.options.connection.callJson<OrthancChangesPage>('GET', '/changes?last');
+          this.since = this.completed = page.Last;
+          this.options.cursor.save(page.Last);
+          break;
+        } catch (error) {
+          this.options.log.warning(`waiting for Orthanc at ${this.options.connection.url} to read the change feed: ${describe(error)}`);
+          await sleep(backoff.next(), undefined, { signal: this.stopController.signal }).catch(() => undefined);
+          if (this.stopController.signal.aborted) return;
+        }
+      }
+    }
+    this.prepared = true;
+  }
+
+  /** Starts polling (after `prepare`). */
+  start(): void {
+    if (!this.prepared) throw new Error('ChangeFeed.prepare() must finish before start()');
+    this.loop ??= this.run();
+  }
+
+  /** Stops polling, delivers ORTHANC_STOPPED, waits for the handlers and saves the cursor. */
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    await this.loop;
+    if (this.up) {
+      this.up = false;
+      this.broadcast(ChangeType.ORTHANC_STOPPED);
+    }
+    const drained = this.whenIdle();
+    const timeoutMs = this.options.drainTimeoutMs ?? 30_000;
+    const timedOut = await Promise.race([drained.then(() => false), sleep(timeoutMs, true, { ref: false })]);
+    if (timedOut) this.options.log.warning(`change handlers still running after ${timeoutMs} ms; stopping without them`);
+    this.saveNow();
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopController.signal;
+    const backoff = new Backoff(250, 5000);
+    while (!signal.aborted) {
+      if (this.backlogged()) {
+        await Promise.race([this.whenRoom(), sleep(1000, undefined, { signal }).catch(() => undefined)]);
+        continue;
+      }
+      let page: OrthancChangesPage;
+      try {
+        page = await this.options.connection.callJson<OrthancChangesPage>(
+          'GET',
+          `/changes?since=${this.since}&limit=${this.pageSize}`,
+        );
+      } catch (error) {
+        if (signal.aborted) break;
+        if (this.up) {
+          this.up = false;
+          this.options.log.warning(`Orthanc became unreachable: ${describe(error)}`);
+          this.broadcast(ChangeType.ORTHANC_STOPPED);
+        }
+        await sleep(backoff.next(), undefined, { signal }).catch(() => undefined);
+        continue;
+      }
+      backoff.reset();
+      if (!this.up) {
+        this.up = true;
+        this.broadcast(ChangeType.ORTHANC_STARTED);
+      }
+      this.accept(page);
+      if (page.Done) await sleep(this.pollIntervalMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  private accept(page: OrthancChangesPage): void {
+    if (page.Changes.length === 0 && page.Last < this.since) {
+      // Orthanc's database was replaced (or `DELETE /changes`): its sequence starts again.
+      this.options.log.warning(`Orthanc's last change is ${page.Last}, before the cursor ${this.since}: starting again from it`);
+      this.since = page.Last;
+      if (this.inFlight.length === 0) this.advanceTo(page.Last);
+      return;
+    }
+    for (const raw of page.Changes) {
+      this.since = Math.max(this.since, raw.Seq);
+      const changeType = changeTypeFromOrthanc[raw.ChangeType];
+      const resourceType = resourceTypeFromOrthanc[raw.ResourceType] ?? ResourceType.NONE;
+      this.inFlight.push(raw.Seq);
+      let count = 0;
+      if (changeType !== undefined) {
+        const change: Change = { changeType, resourceType, resourceId: raw.ID, seq: raw.Seq };
+        for (const subscriber of this.subscribers) {
+          if (!subscriber.accepts(changeType)) continue;
+          count += 1;
+          subscriber.queue.push(change);
+        }
+      } else {
+        this.options.log.debug(`ignoring change type ${raw.ChangeType} (Seq ${raw.Seq})`);
+      }
+      this.remaining.set(raw.Seq, count);
+      if (count === 0) this.finish(raw.Seq, 0);
+    }
+    for (const subscriber of this.subscribers) this.pump(subscriber);
+    if (page.Changes.length === 0) {
+      // Rows of deleted resources vanish from /changes, so an empty page may end past `since`.
+      this.since = Math.max(this.since, page.Last);
+      if (this.inFlight.length === 0) this.advanceTo(Math.max(this.completed, page.Last));
+    }
+  }
+
+  private broadcast(changeType: ChangeTypeValue): void {
+    for (const subscriber of this.subscribers) {
+      if (!subscriber.accepts(changeType)) continue;
+      subscriber.queue.push({ changeType, resourceType: ResourceType.NONE, resourceId: '' });
+      this.pump(subscriber);
+    }
+  }
+
+  private pump(subscriber: Subscriber): void {
+    if (subscriber.running || subscriber.queue.length === 0) return;
+    subscriber.running = true;
+    void (async () => {
+      let change: Change | undefined;
+      while ((change = subscriber.queue.shift()) !== undefined) {
+        try {
+          await subscriber.handler(change);
+        } catch (error) {
+          this.options.log.error(
+            `recipe ${subscriber.owner}: change handler failed on ${changeTypeName(change.changeType)} ` +
+              `${resourceTypeName(change.resourceType)} ${change.resourceId}: ${describe(error)}`,
+          );
+        }
+        if (change.seq !== undefined) this.finish(change.seq);
+        if (this.idleWaiters.size > 0) this.notifyIdle();
+      }
+      subscriber.running = false;
+      this.notifyIdle();
+    })();
+  }
+
+  private finish(seq: number, by = 1): void {
+    const left = (this.remaining.get(seq) ?? 0) - by;
+    if (left > 0) {
+      this.remaining.set(seq, left);
+      return;
+    }
+    this.remaining.delete(seq);
+    let advanced: number | undefined;
+    while (this.inFlight.length > 0 && !this.remaining.has(this.inFlight[0]!)) advanced = this.inFlight.shift();
+    if (advanced !== undefined) this.advanceTo(advanced);
+  }
+
+  private advanceTo(seq: number): void {
+    if (seq === this.completed) return;
+    this.completed = seq;
+    this.saveTimer ??= setTimeout(() => this.saveNow(), 100);
+  }
+
+  private saveNow(): void {
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    this.options.cursor.save(this.completed);
+  }
+
+  private backlogged(): boolean {
+    for (const subscriber of this.subscribers) if (subscriber.queue.length >= this.maxQueued) return true;
+    return false;
+  }
+
+  private isIdle(): boolean {
+    for (const subscriber of this.subscribers) if (subscriber.running || subscriber.queue.length > 0) return false;
+    return true;
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!this.isIdle()) return;
+        this.idleWaiters.delete(check);
+        resolve();
+      };
+      this.idleWaiters.add(check);
+    });
+  }
+
+  private whenRoom(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.backlogged()) return;
+        this.idleWaiters.delete(check);
+        resolve();
+      };
+      this.idleWaiters.add(check);
+    });
+  }
+
+  private notifyIdle(): void {
+    for (const waiter of [...this.idleWaiters]) waiter();
+  }
+}

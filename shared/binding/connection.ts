@@ -1,0 +1,117 @@
+import { Pool } from 'undici';
+import { OrthancHttpError, OrthancUnreachableError, type OrthancErrorDetails } from './errors.js';
+
+export interface ConnectionOptions {
+  /** Orthanc's base URL, e.g. `http://127.0.0.1:8042` or `https://pacs.example/orthanc`. */
+  url: string;
+  /** HTTP Basic credentials, when Orthanc's `AuthenticationEnabled` is on. */
+  username?: string;
+  password?: string;
+  /** Longest wait for Orthanc's answer headers, and between two body chunks. Default 60 s. */
+  timeoutSeconds?: number;
+  /** Most keep-alive connections opened to Orthanc at once. Default 32 (Orthanc has 50 HTTP threads). */
+  connections?: number;
+}
+
+/** What `restApiPost`/`restApiPut` accept: bytes and strings as they are, anything else as JSON. */
+export type RestBody = string | Uint8Array | object;
+
+export interface RawAnswer {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/**
+ * One keep-alive pool to one Orthanc, shared by every REST call of the recipes and by the proxy.
+ * Orthanc 1.10 announces `Keep-Alive: timeout=1` and offers no setting to change it; undici
+ * subtracts `keepAliveTimeoutThreshold` from that hint, so its default (1 s or more) would close
+ * every connection after one request. 250 ms keeps connections alive for 750 ms.
+ */
+export class OrthancConnection {
+  readonly url: string;
+  readonly basePath: string;
+  readonly pool: Pool;
+  readonly authorization: string | undefined;
+
+  constructor(options: ConnectionOptions) {
+    const parsed = new URL(options.url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new TypeError(`Orthanc URL must be http or https: ${options.url}`);
+    }
+    this.basePath = parsed.pathname.replace(/\/+$/, '');
+    this.url = `${parsed.origin}${this.basePath}`;
+    this.authorization =
+      options.username !== undefined && options.username !== ''
+        ? `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
+        : undefined;
+    const timeout = (options.timeoutSeconds ?? 60) * 1000;
+    this.pool = new Pool(parsed.origin, {
+      connections: options.connections ?? 32,
+      keepAliveTimeoutThreshold: 250,
+      keepAliveTimeout: 750,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      connectTimeout: Math.min(timeout, 10_000),
+    });
+  }
+
+  /** Sends one request with the host's credentials and reads the whole answer, whatever its status. */
+  async send(method: string, uri: string, body?: RestBody, headers: Record<string, string> = {}): Promise<RawAnswer> {
+    const { payload, contentType } = encodeBody(body);
+    const requestHeaders: Record<string, string> = { ...headers };
+    if (this.authorization) requestHeaders.authorization = this.authorization;
+    if (contentType && !hasHeader(requestHeaders, 'content-type')) requestHeaders['content-type'] = contentType;
+    try {
+      const answer = await this.pool.request({
+        path: this.basePath + uri,
+        method: method as 'GET',
+        headers: requestHeaders,
+        body: payload ?? null,
+      });
+      const buffer = Buffer.from(await answer.body.arrayBuffer());
+      return { statusCode: answer.statusCode, headers: answer.headers, body: buffer };
+    } catch (error) {
+      throw new OrthancUnreachableError(method, uri, error);
+    }
+  }
+
+  /** Like `send`, but a status outside 2xx throws an `OrthancHttpError` carrying Orthanc's details. */
+  async call(method: string, uri: string, body?: RestBody, headers?: Record<string, string>): Promise<Buffer> {
+    const answer = await this.send(method, uri, body, headers);
+    if (answer.statusCode < 200 || answer.statusCode > 299) {
+      throw new OrthancHttpError(method, uri, answer.statusCode, parseErrorDetails(answer.body));
+    }
+    return answer.body;
+  }
+
+  async callJson<T = unknown>(method: string, uri: string, body?: RestBody): Promise<T> {
+    const answer = await this.call(method, uri, body);
+    return (answer.length === 0 ? undefined : JSON.parse(answer.toString('utf8'))) as T;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+function encodeBody(body: RestBody | undefined): { payload?: string | Uint8Array; contentType?: string } {
+  if (body === undefined) return {};
+  if (typeof body === 'string') return { payload: body };
+  if (body instanceof Uint8Array) return { payload: body };
+  return { payload: JSON.stringify(body), contentType: 'application/json' };
+}
+
+const hasHeader = (headers: Record<string, string>, name: string) =>
+  Object.keys(headers).some((key) => key.toLowerCase() === name);
+
+function parseErrorDetails(body: Buffer): OrthancErrorDetails | string {
+  const text = body.toString('utf8');
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object') return parsed as OrthancErrorDetails;
+  } catch {
+    // Orthanc sends no JSON when HttpDescribeErrors is off, or for some 4xx (e.g. 405).
+  }
+  return text;
+}

@@ -1,0 +1,22 @@
+/**
+ * The binding: the TypeScript counterpart of the Python plugin's `orthanc` module, over Orthanc's
+ * REST API. It imports nothing else of the project and can be used alone.
+ */
+export * from './enums.js';
+export * from './errors.js';
+export { Backoff } from './backoff.js';
+export { OrthancConnection, type ConnectionOptions, type RestBody, type RawAnswer } from './connection.js';
+export { ChangeFeed, type Change, type ChangeFeedOptions, type CursorStore } from './change-feed.js';
+export { DicomInstance, type DicomTagsJson } from './dicom-instance.js';
+export { RestOutput } from './rest-output.js';
+export { RestRouter, runRestCallback, sendJsonError, decodePath, type RestCallback, type RestRequest, type RegisteredRoute } from './rest-router.js';
+export {
+  createScopedBinding,
+  type OrthancBinding,
+  type OrthancSystem,
+  type OnChangeCallback,
+  type OnStoredInstanceCallback,
+  type BindingParts,
+  type ScopedBinding,
+} from './binding.js';
+export { createLogger, type Logger, type LogLevel, type LoggerOptions } from './logger.js';

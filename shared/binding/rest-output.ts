@@ -1,0 +1,88 @@
+import type { ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { BindingError } from './errors.js';
+
+/**
+ * The answer of a REST callback, as the Python plugin's `RestOutput`. Exactly one answer is sent:
+ * a second one throws `ORC_ERR_ALREADY_ANSWERED`.
+ */
+export class RestOutput {
+  private streaming = false;
+
+  constructor(private readonly response: ServerResponse) {}
+
+  /** Whether an answer has started. */
+  get answered(): boolean {
+    return this.response.headersSent || this.streaming;
+  }
+
+  private claim(): void {
+    if (this.answered) throw new BindingError('ORC_ERR_ALREADY_ANSWERED', 'this request was already answered');
+  }
+
+  /** Sets a header of the answer; call it before answering. */
+  setHttpHeader(name: string, value: string): void {
+    if (this.answered) throw new BindingError('ORC_ERR_ALREADY_ANSWERED', `too late to set header ${name}`);
+    this.response.setHeader(name, value);
+  }
+
+  answerBuffer(data: string | Uint8Array, mimeType: string, status = 200): void {
+    this.claim();
+    const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    this.response.writeHead(status, { 'content-type': mimeType, 'content-length': body.byteLength });
+    this.response.end(body);
+  }
+
+  /** Answers `value` as JSON (a convenience the Python plugin lacks). */
+  answerJson(value: unknown, status = 200): void {
+    this.answerBuffer(JSON.stringify(value, null, 2) + '\n', 'application/json; charset=utf-8', status);
+  }
+
+  /** Answers a bare status, with an optional text body. */
+  sendHttpStatus(status: number, body?: string | Uint8Array): void {
+    if (body === undefined) {
+      this.claim();
+      this.response.writeHead(status, { 'content-length': 0 });
+      this.response.end();
+    } else {
+      this.answerBuffer(body, 'text/plain; charset=utf-8', status);
+    }
+  }
+
+  /** 405, with the allowed methods (e.g. `"GET,POST"`) in the `Allow` header, as Orthanc does. */
+  sendMethodNotAllowed(allowedMethods: string): void {
+    this.claim();
+    this.response.writeHead(405, { allow: allowedMethods, 'content-length': 0 });
+    this.response.end();
+  }
+
+  /** 401 with a Basic challenge. */
+  sendUnauthorized(realm = 'Orthanc Secure Area'): void {
+    this.claim();
+    this.response.writeHead(401, { 'www-authenticate': `Basic realm="${realm}"`, 'content-length': 0 });
+    this.response.end();
+  }
+
+  redirect(url: string): void {
+    this.claim();
+    this.response.writeHead(307, { location: url, 'content-length': 0 });
+    this.response.end();
+  }
+
+  /** Starts a streamed (chunked) answer; then `sendStreamChunk` and finally `endStream`. */
+  startStreamAnswer(mimeType: string, status = 200): void {
+    this.claim();
+    this.streaming = true;
+    this.response.writeHead(status, { 'content-type': mimeType });
+  }
+
+  /** Sends one chunk; resolves when the client can take more (back-pressure). */
+  async sendStreamChunk(chunk: string | Uint8Array): Promise<void> {
+    if (!this.streaming) throw new BindingError('ORC_ERR_ALREADY_ANSWERED', 'startStreamAnswer() must come first');
+    if (!this.response.write(chunk)) await once(this.response, 'drain');
+  }
+
+  endStream(): void {
+    this.response.end();
+  }
+}

@@ -1,0 +1,101 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { AnyRecipe } from '../recipe.js';
+import { compileSchema, escapePointer, toIssues, type ValidationIssue } from '../validate.js';
+import type { HostConfig } from './host-config.generated.js';
+import hostSchema from './host-schema.json' with { type: 'json' };
+import { bundledRecipes, type RecipeRegistry } from './registry.js';
+
+export type { HostConfig };
+
+/** One enabled recipe with its validated options (defaults filled in). */
+export interface EnabledRecipe {
+  id: string;
+  recipe: AnyRecipe;
+  options: Record<string, unknown>;
+}
+
+export interface LoadedConfig {
+  /** The configuration file, as given. */
+  file: string;
+  config: HostConfig;
+  /** `StateDirectory`, resolved against the configuration file's folder. */
+  stateDirectory: string;
+  recipes: EnabledRecipe[];
+}
+
+export interface ConfigIssue extends ValidationIssue {
+  file: string;
+  /** The recipe the issue belongs to; absent for the host's own keys. */
+  recipe?: string;
+}
+
+/** A configuration that cannot be used; `issues` lists every problem found, not just the first. */
+export class ConfigError extends Error {
+  readonly code = 'ORC_ERR_CONFIG';
+  constructor(readonly issues: ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/** `orthanc-recipes.json: recipe "hello": /Recipes/hello/Foo: unknown key "Foo"; …` */
+export function formatIssue(issue: ConfigIssue): string {
+  const owner = issue.recipe ? `recipe "${issue.recipe}"` : 'host';
+  return `${issue.file}: ${owner}: ${issue.pointer || '/'}: ${issue.message}`;
+}
+
+/** Reads and validates a configuration file; throws `ConfigError`. */
+export async function loadConfig(file: string, registry: RecipeRegistry = bundledRecipes): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError([{ file, pointer: '', message: `cannot read the file: ${(error as Error).message}` }]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError([{ file, pointer: '', message: `not valid JSON: ${(error as Error).message}` }]);
+  }
+  return validateConfig(raw, file, registry);
+}
+
+/**
+ * Validates the host's keys and the options of every enabled recipe, and reports all problems
+ * together. A recipe that is absent or has `"Enabled": false` is not loaded (nor validated beyond
+ * its `Enabled` key), so a recipe is either wholly enabled or not at all.
+ */
+export async function validateConfig(raw: unknown, file: string, registry: RecipeRegistry = bundledRecipes): Promise<LoadedConfig> {
+  const validateHost = compileSchema(hostSchema);
+  if (!validateHost(raw)) throw new ConfigError(toIssues(validateHost.errors).map((issue) => ({ file, ...issue })));
+  const config = raw as HostConfig;
+
+  const issues: ConfigIssue[] = [];
+  const recipes: EnabledRecipe[] = [];
+  for (const [id, entry] of Object.entries(config.Recipes)) {
+    const pointer = `/Recipes/${escapePointer(id)}`;
+    const load = registry[id];
+    if (!load) {
+      const known = Object.keys(registry).map((k) => `"${k}"`).join(', ');
+      issues.push({ file, recipe: id, pointer, message: `unknown recipe "${id}"; known recipes: ${known}` });
+      continue;
+    }
+    const { Enabled: enabled = false, ...options } = entry;
+    if (typeof enabled !== 'boolean') {
+      issues.push({ file, recipe: id, pointer: `${pointer}/Enabled`, message: 'must be boolean' });
+      continue;
+    }
+    if (!enabled) continue;
+    const recipe = await load();
+    const validateOptions = compileSchema(recipe.schema);
+    if (!validateOptions(options)) {
+      issues.push(...toIssues(validateOptions.errors, pointer).map((issue) => ({ file, recipe: id, ...issue })));
+      continue;
+    }
+    recipes.push({ id, recipe, options });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { file, config, stateDirectory: resolve(dirname(resolve(file)), config.StateDirectory), recipes };
+}

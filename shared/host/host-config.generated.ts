@@ -1,0 +1,92 @@
+// Generated from shared/host/host-schema.json by scripts/generate-option-types.mjs; do not edit.
+
+/**
+ * The configuration file of orthanc-recipes.
+ */
+export interface HostConfig {
+/**
+ * The Orthanc that the recipes serve. Without `Url`, the host starts its own Orthanc (the system's `Orthanc` binary) with its storage in the state directory.
+ */
+Orthanc: {
+/**
+ * Base URL of Orthanc's REST API, e.g. `http://127.0.0.1:8042`. Absent: start an embedded Orthanc.
+ */
+Url?: string
+/**
+ * HTTP Basic user name, when Orthanc's `AuthenticationEnabled` is on.
+ */
+Username?: string
+/**
+ * HTTP Basic password.
+ */
+Password?: string
+/**
+ * Longest wait for Orthanc's answer headers, and between two body chunks.
+ */
+TimeoutSeconds: number
+/**
+ * The Orthanc binary of the embedded Orthanc (looked up on PATH and in /usr/sbin).
+ */
+Executable: string
+/**
+ * Extra Orthanc configuration for the embedded Orthanc only (e.g. `{"StableAge": 10}`).
+ */
+Configuration: {
+[k: string]: unknown
+}
+}
+/**
+ * The host's HTTP front: recipe routes, and every other request proxied to Orthanc.
+ */
+HttpServer: {
+/**
+ * Address to bind. Keep it on loopback unless Orthanc's own access rules are enforced in front of the host.
+ */
+Host: string
+/**
+ * Port to listen on (0: any free port, printed at start).
+ */
+Port: number
+/**
+ * Largest request body a recipe route reads into memory (proxied bodies are streamed and unlimited).
+ */
+MaxRecipeBodyMegabytes: number
+}
+/**
+ * Where the change cursor, the recipes' state and the embedded Orthanc's storage live; relative to the configuration file.
+ */
+StateDirectory: string
+/**
+ * The one poller of Orthanc's /changes.
+ */
+ChangeFeed: {
+/**
+ * Pause between two polls once Orthanc has no more changes (pages are drained back to back).
+ */
+PollIntervalMilliseconds: number
+/**
+ * Changes asked for in one request.
+ */
+PageSize: number
+/**
+ * Polling pauses while one recipe has this many changes waiting (back-pressure).
+ */
+MaxQueuedChanges: number
+}
+/**
+ * Longest time a recipe's setup may take before it is reported as failed.
+ */
+RecipeSetupTimeoutSeconds: number
+/**
+ * Least severe log level printed.
+ */
+LogLevel: ("error" | "warning" | "info" | "debug")
+/**
+ * The recipes to enable, by id, each with `"Enabled": true` and its own options.
+ */
+Recipes: {
+[k: string]: {
+[k: string]: unknown
+}
+}
+}

@@ -1,0 +1,51 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A small persistent key-value map of JSON values, owned by one recipe (or the host). */
+export interface KeyValueStore {
+  get<T = unknown>(key: string): T | undefined;
+  set(key: string, value: unknown): void;
+  delete(key: string): void;
+  keys(): string[];
+}
+
+/**
+ * The state directory's database (SQLite in WAL mode, `state.sqlite`). Each owner sees its own
+ * namespace. Writes are synchronous and durable when `set` returns.
+ */
+export class StateStore {
+  private readonly db: Database.Database;
+  private readonly statements;
+
+  constructor(readonly directory: string) {
+    mkdirSync(directory, { recursive: true });
+    this.db = new Database(join(directory, 'state.sqlite'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec('CREATE TABLE IF NOT EXISTS kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (namespace, key))');
+    this.statements = {
+      get: this.db.prepare<[string, string], { value: string }>('SELECT value FROM kv WHERE namespace = ? AND key = ?'),
+      set: this.db.prepare('INSERT INTO kv (namespace, key, value) VALUES (?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value'),
+      delete: this.db.prepare('DELETE FROM kv WHERE namespace = ? AND key = ?'),
+      keys: this.db.prepare<[string], { key: string }>('SELECT key FROM kv WHERE namespace = ? ORDER BY key'),
+    };
+  }
+
+  namespace(name: string): KeyValueStore {
+    const { get, set, delete: remove, keys } = this.statements;
+    return {
+      get: <T>(key: string) => {
+        const row = get.get(name, key);
+        return row ? (JSON.parse(row.value) as T) : undefined;
+      },
+      set: (key, value) => void set.run(name, key, JSON.stringify(value)),
+      delete: (key) => void remove.run(name, key),
+      keys: () => keys.all(name).map((row) => row.key),
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
