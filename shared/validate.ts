@@ -4,7 +4,7 @@ import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 
  * The one ajv instance that validates the host's configuration and every recipe's options:
  * strict (a typo in a schema is an error), all errors at once, defaults filled in.
  */
-export const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+export const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
 
 const compiled = new WeakMap<SchemaObject, ValidateFunction>();
 
