@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
+import { proxyToOrthanc } from './proxy.js';
 import {
   decodePath,
   describe,
@@ -13,8 +14,6 @@ import {
   type RestRouter,
 } from '../binding/index.js';
 
-/** Headers that belong to one connection, not to the message (RFC 9110 §7.6.1), plus `host` and `expect`. */
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
 
 export interface FrontOptions {
   connection: OrthancConnection;
@@ -74,7 +73,7 @@ export class HttpFront {
     const queryAt = rawUrl.indexOf('?');
     const path = decodePath(queryAt >= 0 ? rawUrl.slice(0, queryAt) : rawUrl);
     const match = path !== undefined ? this.options.router.match(path) : undefined;
-    if (!match || path === undefined) return this.proxy(request, response);
+    if (!match || path === undefined) return proxyToOrthanc(this.options.connection, request, response, this.options.log);
 
     const allowed = await this.isAuthorized(request.headers.authorization);
     if (allowed === undefined) return sendJsonError(response, 503, 'Orthanc is unreachable, so credentials cannot be checked');
@@ -107,48 +106,6 @@ export class HttpFront {
       return allowed;
     } catch {
       return undefined;
-    }
-  }
-
-  private async proxy(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const { connection } = this.options;
-    const headers: string[] = [];
-    const raw = request.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      if (!hopByHop.has(raw[i]!.toLowerCase())) headers.push(raw[i]!, raw[i + 1]!);
-    }
-    const length = request.headers['content-length'];
-    const hasBody = request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-    const abort = new AbortController();
-    response.once('close', () => {
-      if (!response.writableFinished) abort.abort();
-    });
-    try {
-      await connection.pool.stream(
-        {
-          path: connection.basePath + (request.url ?? '/'),
-          method: (request.method ?? 'GET') as 'GET',
-          headers,
-          body: hasBody ? request : null,
-          signal: abort.signal,
-        },
-        ({ statusCode, headers: answerHeaders }) => {
-          const forwarded: Record<string, string | string[]> = {};
-          for (const [name, value] of Object.entries(answerHeaders)) {
-            if (value !== undefined && !hopByHop.has(name)) forwarded[name] = value;
-          }
-          response.writeHead(statusCode, forwarded);
-          return response;
-        },
-      );
-    } catch (error) {
-      if (abort.signal.aborted) return;
-      if (response.headersSent) {
-        response.destroy();
-        return;
-      }
-      this.options.log.warning(`proxy ${request.method} ${request.url}: ${describe(error)}`);
-      sendJsonError(response, 502, `Orthanc is unreachable: ${describe(error)}`);
     }
   }
 }

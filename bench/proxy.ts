@@ -1,0 +1,116 @@
+// Benchmark: Orthanc straight vs through the host's front, side by side in one run.
+// GET /system and a 50 MB instance download, at concurrency 1 and 16; requests/s, p50/p99
+// latency, MB/s, the ratio host/direct, and the host's peak RSS while streaming.
+// Usage: npm run bench:proxy [-- --seconds 5]
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import { startHostProcess } from '../test/helpers/host.js';
+import { writeLargeInstance } from '../test/helpers/dicom.js';
+import { memoryOf, resetPeak } from '../test/helpers/memory.js';
+import { startTestOrthanc } from '../test/helpers/orthanc.js';
+
+const MB = 2 ** 20;
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' } } });
+const seconds = Number(values.seconds);
+
+interface Result {
+  requests: number;
+  bytes: number;
+  elapsedMs: number;
+  latencies: number[];
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+/**
+ * Measures direct and via-host in alternating rounds (direct, host, direct, host, …), so that
+ * drift on this shared machine (page cache, CPU frequency, other load) hits both sides alike.
+ */
+async function compare(directUrl: string, hostUrl: string, concurrency: number, durationMs: number, minRequests: number, rounds = 3) {
+  const merge = (results: Result[]): Result => ({
+    requests: results.reduce((n, r) => n + r.requests, 0),
+    bytes: results.reduce((n, r) => n + r.bytes, 0),
+    elapsedMs: results.reduce((n, r) => n + r.elapsedMs, 0),
+    latencies: results.flatMap((r) => r.latencies).sort((a, b) => a - b),
+  });
+  const direct: Result[] = [];
+  const viaHost: Result[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    direct.push(await load(directUrl, concurrency, durationMs / rounds, minRequests));
+    viaHost.push(await load(hostUrl, concurrency, durationMs / rounds, minRequests));
+  }
+  return { direct: merge(direct), viaHost: merge(viaHost) };
+}
+
+/** Runs `concurrency` loops of GET `url` for `durationMs` (at least `minRequests` in all). */
+async function load(url: string, concurrency: number, durationMs: number, minRequests: number): Promise<Result> {
+  const dispatcher = new Agent({ connections: concurrency, keepAliveTimeoutThreshold: 250 });
+  const latencies: number[] = [];
+  let bytes = 0;
+  const start = performance.now();
+  const deadline = start + durationMs;
+  const worker = async () => {
+    while (performance.now() < deadline || latencies.length < minRequests) {
+      const t0 = performance.now();
+      const answer = await request(url, { dispatcher });
+      for await (const chunk of answer.body) bytes += (chunk as Buffer).length;
+      if (answer.statusCode !== 200) throw new Error(`${url}: HTTP ${answer.statusCode}`);
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsedMs = performance.now() - start;
+  await dispatcher.close();
+  return { requests: latencies.length, bytes, elapsedMs, latencies: latencies.sort((a, b) => a - b) };
+}
+
+function row(label: string, direct: number, host: number, unit: string, digits = 1): string {
+  const ratio = host / direct;
+  return `${label.padEnd(34)} ${direct.toFixed(digits).padStart(10)} ${host.toFixed(digits).padStart(10)}  ${unit.padEnd(6)} ${ratio.toFixed(2).padStart(6)}×`;
+}
+
+const orthanc = await startTestOrthanc();
+const host = await startHostProcess({ Orthanc: { Url: orthanc.url } });
+const pid = host.child.pid!;
+try {
+  const file = join(orthanc.directory, 'bench-50mb.dcm');
+  await writeLargeInstance(file, 50 * MB);
+  const size = (await stat(file)).size;
+  const { readFile } = await import('node:fs/promises');
+  const stored = await orthanc.upload(await readFile(file));
+  const download = `/instances/${stored.ID}/file`;
+
+  console.log(`orthanc-recipes proxy benchmark: Orthanc ${(await orthanc.json('GET', '/system')).Version}, Node ${process.version}, ${seconds} s per measure`);
+  console.log(`${''.padEnd(34)} ${'direct'.padStart(10)} ${'via host'.padStart(10)}  ${'unit'.padEnd(6)} ${'ratio'.padStart(7)}`);
+  for (const concurrency of [1, 16]) {
+    await load(`${orthanc.url}/system`, concurrency, 500, 0); // warm-up
+    await load(`${host.url}/system`, concurrency, 500, 0);
+    const { direct, viaHost } = await compare(`${orthanc.url}/system`, `${host.url}/system`, concurrency, seconds * 1000, 0);
+    const rps = (r: Result) => (r.requests / r.elapsedMs) * 1000;
+    console.log(row(`GET /system c=${concurrency} throughput`, rps(direct), rps(viaHost), 'req/s', 0));
+    console.log(row(`GET /system c=${concurrency} p50`, percentile(direct.latencies, 50), percentile(viaHost.latencies, 50), 'ms', 3));
+    console.log(row(`GET /system c=${concurrency} p99`, percentile(direct.latencies, 99), percentile(viaHost.latencies, 99), 'ms', 3));
+    if (concurrency === 1) {
+      const added = percentile(viaHost.latencies, 50) - percentile(direct.latencies, 50);
+      console.log(`${'GET /system c=1 p50 added by host'.padEnd(34)} ${added.toFixed(3).padStart(21)}  ms`);
+    }
+  }
+  for (const concurrency of [1, 16]) {
+    await load(`${host.url}${download}`, concurrency, 0, concurrency); // warm-up
+    resetPeak(pid);
+    const before = memoryOf(pid).rss;
+    const { direct, viaHost } = await compare(`${orthanc.url}${download}`, `${host.url}${download}`, concurrency, seconds * 1000, concurrency);
+    const peakGrowth = Math.max(0, memoryOf(pid).peak - before);
+    const mbps = (r: Result) => r.bytes / MB / (r.elapsedMs / 1000);
+    console.log(row(`50 MB download c=${concurrency} throughput`, mbps(direct), mbps(viaHost), 'MB/s', 0));
+    console.log(row(`50 MB download c=${concurrency} p50`, percentile(direct.latencies, 50), percentile(viaHost.latencies, 50), 'ms', 0));
+    console.log(row(`50 MB download c=${concurrency} p99`, percentile(direct.latencies, 99), percentile(viaHost.latencies, 99), 'ms', 0));
+    console.log(`${`50 MB download c=${concurrency} host RSS`.padEnd(34)} ${`${(before / MB).toFixed(0)} MB before, peak +${(peakGrowth / MB).toFixed(1)} MB`.padStart(34)}`);
+  }
+  console.log(`(file ${(size / MB).toFixed(1)} MB; client, host and Orthanc share this machine's ${(await import('node:os')).availableParallelism()} cores)`);
+} finally {
+  await host.stop();
+  await orthanc.stop();
+}

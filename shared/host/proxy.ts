@@ -1,0 +1,73 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { describe, sendJsonError, type Logger, type OrthancConnection } from '../binding/index.js';
+
+/** Headers that belong to one connection, not to the message (RFC 9110 §7.6.1), plus `host` and `expect`. */
+const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
+
+/**
+ * Sends a request to Orthanc as it is (method, path, query, headers including Authorization,
+ * body) and streams the answer back (status, reason, headers, body) through the keep-alive pool.
+ * Neither body is held in memory: back-pressure from either side pauses the other. Resolves when
+ * the exchange is over; never rejects.
+ */
+export function proxyToOrthanc(connection: OrthancConnection, request: IncomingMessage, response: ServerResponse, log: Logger): Promise<void> {
+  const raw = request.rawHeaders;
+  const headers: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!hopByHop.has(raw[i]!.toLowerCase())) headers.push(raw[i]!, raw[i + 1]!);
+  }
+  const length = request.headers['content-length'];
+  const hasBody = request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+
+  return new Promise((resolve) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    const resume = () => controller?.resume();
+    response.once('close', () => {
+      if (!response.writableFinished) controller?.abort(new Error('the client went away'));
+    });
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(started) {
+        controller = started;
+        if (response.destroyed) started.abort(new Error('the client went away'));
+      },
+      onResponseStart(_controller, statusCode, answerHeaders, statusMessage) {
+        if (statusCode < 200) return; // 1xx: Node answers `Expect: 100-continue` itself
+        const forwarded: Record<string, string | string[]> = {};
+        for (const name in answerHeaders) {
+          const value = answerHeaders[name];
+          if (value !== undefined && !hopByHop.has(name)) forwarded[name] = value;
+        }
+        response.writeHead(statusCode, statusMessage || undefined, forwarded);
+      },
+      onResponseData(paused, chunk) {
+        if (!response.write(chunk)) {
+          paused.pause();
+          response.once('drain', resume);
+        }
+      },
+      onResponseEnd() {
+        response.end();
+        resolve();
+      },
+      onResponseError(_controller, error) {
+        if (response.headersSent || response.destroyed) {
+          response.destroy();
+        } else {
+          log.warning(`proxy ${request.method} ${request.url}: ${describe(error)}`);
+          sendJsonError(response, 502, `Orthanc is unreachable: ${describe(error)}`);
+        }
+        resolve();
+      },
+    };
+    connection.pool.dispatch(
+      {
+        path: connection.basePath + (request.url ?? '/'),
+        method: (request.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers,
+        body: hasBody ? request : null,
+      },
+      handler,
+    );
+  });
+}
