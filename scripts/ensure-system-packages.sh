@@ -1,0 +1,28 @@
+#!/bin/sh
+# Makes sure the Debian packages that orthanc-recipes needs are installed: `orthanc` (the Orthanc
+# server: the embedded Orthanc and the tests' real Orthanc) and, with --dcmtk, `dcmtk` (storescu,
+# storescp: the tests' DICOM peers). As root on Debian or Ubuntu it installs what is missing;
+# otherwise it says exactly what to install. It never starts the system's Orthanc service.
+set -eu
+missing=""
+if ! command -v Orthanc >/dev/null 2>&1 && [ ! -x /usr/sbin/Orthanc ]; then missing="$missing orthanc"; fi
+if [ "${1:-}" = "--dcmtk" ] && ! command -v storescu >/dev/null 2>&1; then missing="$missing dcmtk"; fi
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && grep -qiE '^(ID|ID_LIKE)=.*(debian|ubuntu)' /etc/os-release 2>/dev/null; then
+  echo "orthanc-recipes: installing Debian packages:$missing"
+  # Keep the package's own service from starting (and from taking port 8042): the host and the
+  # tests start Orthanc themselves, on free ports.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+  fi
+  status=0
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; } || status=$?
+  [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
+  exit $status
+fi
+echo "orthanc-recipes needs the Debian packages:$missing" >&2
+echo "Install them with:  sudo apt-get install -y$missing" >&2
+echo "(Elsewhere: an Orthanc binary named Orthanc on PATH, and DCMTK's storescu for the tests.)" >&2
+exit 1
