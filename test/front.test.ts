@@ -178,7 +178,7 @@ describe('the HTTP front, against a real Orthanc', { timeout: 120_000 }, () => {
     assert.match(body.Version, /^\d+\.\d+\.\d+/);
     assert.equal(body.Orthanc.Url, orthanc.url);
     assert.equal(body.Orthanc.Answers, true);
-    assert.equal(body.Orthanc.Version, '1.10.1');
+    assert.equal(body.Orthanc.Version, (await orthanc.json('GET', '/system')).Version);
     const hello = body.Recipes.find((r: { Id: string }) => r.Id === 'hello');
     assert.deepEqual(hello.Routes, ['* /(to)(t)o', '* /tata']);
     assert.ok(hello.Events.includes('ORTHANC_STARTED'));

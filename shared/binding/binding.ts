@@ -1,7 +1,7 @@
 import type { ChangeFeed } from './change-feed.js';
 import type { OrthancConnection, RestBody } from './connection.js';
 import { DicomInstance } from './dicom-instance.js';
-import { ChangeType, type ChangeTypeValue, type ResourceTypeValue } from './enums.js';
+import { ChangeType, type ChangeTypeName, type ChangeTypeValue, type ResourceTypeValue } from './enums.js';
 import { isNotFound } from './errors.js';
 import type { Logger } from './logger.js';
 import type { RestCallback, RestRouter } from './rest-router.js';
@@ -47,8 +47,11 @@ export interface OrthancBinding {
    * Handlers may be async; a thrown error becomes a JSON 500, never a crash.
    */
   registerRestCallback(pathRegex: string, callback: RestCallback): void;
-  /** Called for each change, in `Seq` order, at least once (see the change feed). */
-  registerOnChangeCallback(callback: OnChangeCallback): void;
+  /**
+   * Called for each change, in `Seq` order, at least once (see the change feed). With `types`,
+   * only for those change types (and on Orthanc 1.12.5+, only those are read from `/changes`).
+   */
+  registerOnChangeCallback(callback: OnChangeCallback, options?: { types?: readonly ChangeTypeName[] }): void;
   /** Called for each stored instance (NEW_INSTANCE); an instance deleted meanwhile is skipped. */
   registerOnStoredInstanceCallback(callback: OnStoredInstanceCallback): void;
   logInfo(message: string): void;
@@ -94,8 +97,9 @@ export function createScopedBinding({ connection, feed, router, log, owner }: Bi
     registerRestCallback(pathRegex, callback) {
       keep(router.register(owner, pathRegex, callback));
     },
-    registerOnChangeCallback(callback) {
-      keep(feed.subscribe(owner, (c) => callback(c.changeType, c.resourceType, c.resourceId)));
+    registerOnChangeCallback(callback, options) {
+      const types = options?.types?.map((name) => ChangeType[name]);
+      keep(feed.subscribe(owner, (c) => callback(c.changeType, c.resourceType, c.resourceId), types));
     },
     registerOnStoredInstanceCallback(callback) {
       const onNewInstance = async ({ resourceId }: { resourceId: string }) => {
@@ -111,7 +115,7 @@ export function createScopedBinding({ connection, feed, router, log, owner }: Bi
           throw error;
         }
       };
-      keep(feed.subscribe(owner, onNewInstance, (type) => type === ChangeType.NEW_INSTANCE));
+      keep(feed.subscribe(owner, onNewInstance, [ChangeType.NEW_INSTANCE]));
     },
     logInfo: (message) => log.info(message),
     logWarning: (message) => log.warning(message),

@@ -11,7 +11,7 @@ import {
   type ChangeTypeValue,
   type ResourceTypeValue,
 } from './enums.js';
-import { describe } from './errors.js';
+import { OrthancHttpError, describe } from './errors.js';
 import type { Logger } from './logger.js';
 
 /** One change as the callbacks see it. `seq` is Orthanc's, absent for ORTHANC_STARTED/STOPPED. */
@@ -40,7 +40,15 @@ export interface ChangeFeedOptions {
   maxQueued?: number;
   /** How long `stop()` waits for handlers to finish. Default 30 s. */
   drainTimeoutMs?: number;
+  /**
+   * Ask Orthanc only for the change types that subscribers want (`/changes?type=`, Orthanc
+   * 1.12.5+ with `Capabilities.HasExtendedChanges`). `auto` (the default) uses it where `/system`
+   * says it exists; `never` always reads every change (the portable path).
+   */
+  typeFilter?: 'auto' | 'never';
 }
+
+const orthancChangeTypeName = new Map(Object.entries(changeTypeFromOrthanc).map(([name, value]) => [value, name]));
 
 interface OrthancChangesPage {
   Changes: { ChangeType: string; ID: string; ResourceType: string; Seq: number }[];
@@ -50,7 +58,8 @@ interface OrthancChangesPage {
 
 interface Subscriber {
   owner: string;
-  accepts: (changeType: ChangeTypeValue) => boolean;
+  /** The change types it wants; undefined for all of them. */
+  types: ReadonlySet<ChangeTypeValue> | undefined;
   handler: (change: Change) => unknown;
   queue: Change[];
   running: boolean;
@@ -80,6 +89,7 @@ export class ChangeFeed {
   private loop: Promise<void> | undefined;
   private up = false;
   private prepared = false;
+  private extendedChanges = false;
 
   constructor(private readonly options: ChangeFeedOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
@@ -97,12 +107,17 @@ export class ChangeFeed {
     return this.completed;
   }
 
+  /** Whether polls ask Orthanc only for the wanted change types (the 1.12.5+ fast path). */
+  get filtersTypes(): boolean {
+    return this.extendedChanges && this.wantedTypes() !== undefined;
+  }
+
   /**
-   * Adds a subscriber; `accepts` filters change types before anything is queued for it.
+   * Adds a subscriber for `types` (all change types when absent); nothing else is queued for it.
    * Returns the function that removes it (its queued changes count as finished).
    */
-  subscribe(owner: string, handler: (change: Change) => unknown, accepts: (t: ChangeTypeValue) => boolean = () => true): () => void {
-    const subscriber: Subscriber = { owner, accepts, handler, queue: [], running: false };
+  subscribe(owner: string, handler: (change: Change) => unknown, types?: readonly ChangeTypeValue[]): () => void {
+    const subscriber: Subscriber = { owner, types: types && new Set(types), handler, queue: [], running: false };
     this.subscribers.add(subscriber);
     return () => {
       if (!this.subscribers.delete(subscriber)) return;
@@ -167,11 +182,14 @@ export class ChangeFeed {
       }
       let page: OrthancChangesPage;
       try {
-        page = await this.options.connection.callJson<OrthancChangesPage>(
-          'GET',
-          `/changes?since=${this.since}&limit=${this.pageSize}`,
-        );
+        if (!this.up) await this.detectFeatures();
+        page = await this.options.connection.callJson<OrthancChangesPage>('GET', this.pageUri());
       } catch (error) {
+        if (this.extendedChanges && error instanceof OrthancHttpError && error.httpStatus === 400) {
+          this.options.log.warning(`Orthanc refused /changes?type=, reading every change instead: ${describe(error)}`);
+          this.extendedChanges = false;
+          continue;
+        }
         if (signal.aborted) break;
         if (this.up) {
           this.up = false;
@@ -191,6 +209,34 @@ export class ChangeFeed {
     }
   }
 
+  /** Reads `/system` when Orthanc (re)appears: it may have been upgraded or replaced meanwhile. */
+  private async detectFeatures(): Promise<void> {
+    if (this.options.typeFilter === 'never') return;
+    const system = await this.options.connection.callJson<{ Capabilities?: { HasExtendedChanges?: boolean } }>('GET', '/system');
+    this.extendedChanges = system.Capabilities?.HasExtendedChanges === true;
+  }
+
+  /** The union of the subscribers' change types, as Orthanc names them; undefined for all. */
+  private wantedTypes(): string[] | undefined {
+    const wanted = new Set<string>();
+    for (const subscriber of this.subscribers) {
+      if (!subscriber.types) return undefined;
+      for (const type of subscriber.types) {
+        const name = orthancChangeTypeName.get(type);
+        if (name) wanted.add(name);
+      }
+    }
+    return [...wanted].sort();
+  }
+
+  private pageUri(): string {
+    const uri = `/changes?since=${this.since}&limit=${this.pageSize}`;
+    const types = this.extendedChanges ? this.wantedTypes() : undefined;
+    // When no subscriber wants a change of Orthanc's (only ORTHANC_STARTED/STOPPED), ask for a type
+    // that Orthanc never writes: the page is empty and its `Last` still moves the cursor on.
+    return types === undefined ? uri : `${uri}&type=${types.length ? types.join(';') : 'AnonymizedStudy'}`;
+  }
+
   private accept(page: OrthancChangesPage): void {
     if (page.Changes.length === 0 && page.Last < this.since) {
       // Orthanc's database was replaced (or `DELETE /changes`): its sequence starts again.
@@ -208,7 +254,7 @@ export class ChangeFeed {
       if (changeType !== undefined) {
         const change: Change = { changeType, resourceType, resourceId: raw.ID, seq: raw.Seq };
         for (const subscriber of this.subscribers) {
-          if (!subscriber.accepts(changeType)) continue;
+          if (subscriber.types && !subscriber.types.has(changeType)) continue;
           count += 1;
           subscriber.queue.push(change);
         }
@@ -228,7 +274,7 @@ export class ChangeFeed {
 
   private broadcast(changeType: ChangeTypeValue): void {
     for (const subscriber of this.subscribers) {
-      if (!subscriber.accepts(changeType)) continue;
+      if (subscriber.types && !subscriber.types.has(changeType)) continue;
       subscriber.queue.push({ changeType, resourceType: ResourceType.NONE, resourceId: '' });
       this.pump(subscriber);
     }

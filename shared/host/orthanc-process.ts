@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { delimiter, isAbsolute, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface OrthancProcessOptions {
@@ -9,6 +9,11 @@ export interface OrthancProcessOptions {
   storageDirectory: string;
   /** The Orthanc binary. Default `Orthanc`, looked up on PATH and in /usr/sbin. */
   executable?: string;
+  /**
+   * A root folder holding another Orthanc (e.g. Debian 13's, made by debootstrap): Orthanc runs
+   * as `chroot <root> /usr/sbin/Orthanc`, and `storageDirectory` must lie inside the root.
+   */
+  rootDirectory?: string;
   /** Extra Orthanc configuration (e.g. `{ StableAge: 2 }`), over the launcher's own. */
   configuration?: Record<string, unknown>;
   /** Fixed ports; free loopback ports are chosen when absent. */
@@ -27,6 +32,13 @@ export class OrthancLaunchError extends Error {
     super(message);
     this.name = 'OrthancLaunchError';
   }
+}
+
+/** `path` as seen from inside `root` (`/tmp/x` for `<root>/tmp/x`); throws when it lies outside. */
+function insideRoot(root: string, path: string): string {
+  const inside = relative(root, path);
+  if (inside.startsWith('..') || isAbsolute(inside)) throw new TypeError(`${path} is not inside the Orthanc root ${root}`);
+  return `/${inside}`;
 }
 
 /** A free TCP port on 127.0.0.1 (free when asked; Orthanc retries with others if it is taken). */
@@ -81,7 +93,10 @@ export class OrthancProcess {
   }
 
   static async start(options: OrthancProcessOptions): Promise<OrthancProcess> {
-    const executable = findExecutable(options.executable ?? 'Orthanc');
+    const executable = options.rootDirectory
+      ? findExecutable(join(options.rootDirectory, 'usr/sbin/Orthanc')) && '/usr/sbin/Orthanc'
+      : findExecutable(options.executable ?? 'Orthanc');
+    if (options.rootDirectory) insideRoot(options.rootDirectory, options.storageDirectory);
     if (!executable) {
       throw new OrthancLaunchError(
         'ORC_ERR_ORTHANC_MISSING',
@@ -108,12 +123,14 @@ export class OrthancProcess {
   }
 
   private async launch(): Promise<void> {
-    const { storageDirectory } = this.options;
+    const { storageDirectory, rootDirectory } = this.options;
+    // Paths as Orthanc sees them: inside the root when it runs under chroot.
+    const seen = (path: string) => (rootDirectory ? insideRoot(rootDirectory, path) : path);
     const configFile = join(storageDirectory, 'orthanc.json');
     const configuration = {
       Name: 'orthanc-recipes',
-      StorageDirectory: storageDirectory,
-      IndexDirectory: storageDirectory,
+      StorageDirectory: seen(storageDirectory),
+      IndexDirectory: seen(storageDirectory),
       HttpPort: this.httpPort,
       DicomPort: this.dicomPort,
       RemoteAccessAllowed: false,
@@ -123,7 +140,9 @@ export class OrthancProcess {
     };
     writeFileSync(configFile, JSON.stringify(configuration, null, 2));
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(this.executable, [configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = rootDirectory
+      ? spawn('chroot', [rootDirectory, this.executable, seen(configFile)], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(this.executable, [configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     this.child = child;

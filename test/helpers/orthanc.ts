@@ -22,10 +22,18 @@ export interface TestOrthancOptions {
   credentials?: { username: string; password: string };
 }
 
+/**
+ * The Orthanc under test: Debian's own (1.10.1) by default, or the one inside the root folder named
+ * by ORTHANC_TEST_ROOT (e.g. Debian 13's 1.12.7, made by scripts/prepare-orthanc-root.sh).
+ */
+export const testOrthancRoot: string | undefined = process.env.ORTHANC_TEST_ROOT || undefined;
+
 export async function startTestOrthanc(options: TestOrthancOptions = {}): Promise<TestOrthanc> {
-  const directory = await mkdtemp(join(tmpdir(), 'orthanc-recipes-test-'));
+  const parent = testOrthancRoot ? join(testOrthancRoot, 'tmp') : tmpdir();
+  const directory = await mkdtemp(join(parent, 'orthanc-recipes-test-'));
   const process = await OrthancProcess.start({
     storageDirectory: join(directory, 'storage'),
+    rootDirectory: testOrthancRoot,
     configuration: { StableAge: 2, ...options.configuration },
   });
   const authorization = options.credentials

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Prepares a root folder holding Debian 13's Orthanc (1.12.x), for testing against a newer Orthanc
+# than Debian 12's 1.10.1 without touching the system: `chroot DIR /usr/sbin/Orthanc` runs it.
+# Usage (as root): scripts/prepare-orthanc-root.sh [DIR]   (default /var/cache/orthanc-recipes/trixie-root)
+# A root that already runs Orthanc is kept; a missing or broken one is built again (about a
+# minute and 400 MB). Needs Debian's debootstrap package.
+set -eu
+root="${1:-/var/cache/orthanc-recipes/trixie-root}"
+if [ -x "$root/usr/sbin/Orthanc" ] && chroot "$root" /usr/sbin/Orthanc --version >/dev/null 2>&1; then
+  chroot "$root" /usr/sbin/Orthanc --version | sed -n 1p
+  exit 0
+fi
+command -v debootstrap >/dev/null 2>&1 || { echo "debootstrap is missing: apt-get install -y debootstrap" >&2; exit 1; }
+mirror="$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)"
+mirror="${mirror:-http://deb.debian.org/debian}"
+building="$root.building"
+rm -rf "$building" "$root"
+mkdir -p "$(dirname "$root")"
+for attempt in 1 2; do
+  if debootstrap --variant=minbase --include=orthanc trixie "$building" "$mirror" >"$building.log" 2>&1; then break; fi
+  [ "$attempt" = 2 ] && { tail -20 "$building.log" >&2; exit 1; }
+  rm -rf "$building"
+done
+mv "$building" "$root"
+rm -f "$building.log"
+chroot "$root" /usr/sbin/Orthanc --version | sed -n 1p
