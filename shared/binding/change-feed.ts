@@ -107,6 +107,13 @@ export class ChangeFeed {
     return this.completed;
   }
 
+  /** The longest queue of changes waiting for one subscriber. */
+  get backlog(): number {
+    let longest = 0;
+    for (const subscriber of this.subscribers) longest = Math.max(longest, subscriber.queue.length);
+    return longest;
+  }
+
   /** Whether polls ask Orthanc only for the wanted change types (the 1.12.5+ fast path). */
   get filtersTypes(): boolean {
     return this.extendedChanges && this.wantedTypes() !== undefined;

@@ -12,7 +12,7 @@ import {
   type RestRequest,
   type ScopedBinding,
 } from '../binding/index.js';
-import type { RecipeHandle, RecipeMeta } from '../recipe.js';
+import type { AnyRecipe, RecipeHandle, RecipeMeta } from '../recipe.js';
 import { StateStore } from '../state-store.js';
 import type { LoadedConfig } from './config.js';
 import { HttpFront } from './front.js';
@@ -70,6 +70,7 @@ export class Host {
     const log = options.log ?? createLogger('host', { level: config.LogLevel });
     const state = new StateStore(loaded.stateDirectory);
     let embedded: OrthancProcess | undefined;
+    let connection: OrthancConnection | undefined;
     try {
       let url = config.Orthanc.Url;
       if (!url) {
@@ -81,7 +82,7 @@ export class Host {
         url = embedded.url;
         log.info(`embedded Orthanc started at ${url} (storage in ${join(loaded.stateDirectory, 'orthanc')})`);
       }
-      const connection = new OrthancConnection({
+      connection = new OrthancConnection({
         url,
         username: config.Orthanc.Username,
         password: config.Orthanc.Password,
@@ -111,12 +112,13 @@ export class Host {
       return host;
     } catch (error) {
       state.close();
+      await connection?.close();
       await embedded?.stop();
       throw error;
     }
   }
 
-  private async setUpRecipe(id: string, recipe: LoadedConfig['recipes'][number]['recipe'], options: Record<string, unknown>): Promise<void> {
+  private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<void> {
     const log = this.log.child(id);
     const scoped = createScopedBinding({ connection: this.connection, feed: this.feed, router: this.router, log, owner: id });
     const context = { orthanc: scoped.binding, log, state: this.state.namespace(`recipe:${id}`), signal: this.abort.signal };
@@ -158,7 +160,7 @@ export class Host {
     output.answerJson({
       Version: hostVersion,
       Orthanc: { ...orthanc, Embedded: this.embedded !== undefined },
-      ChangeFeed: { Cursor: this.feed.cursor, OrthancReachable: this.feed.reachable },
+      ChangeFeed: { Cursor: this.feed.cursor, Backlog: this.feed.backlog, FiltersTypes: this.feed.filtersTypes, OrthancReachable: this.feed.reachable },
       Recipes: [
         ...this.running.map(({ meta }) => ({ ...describeMeta(meta), Status: 'running' })),
         ...this.failed.map(({ meta, error }) => ({ ...describeMeta(meta), Status: 'failed', Error: error })),

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import {
   ChangeFeed,
@@ -13,34 +14,40 @@ import { eventually, orthancChangeLines, waitUntilStable } from './helpers/chang
 import { generateCollection } from './helpers/dicom.js';
 import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';
 
-type Subscription = { name: string; types?: ChangeTypeValue[] };
+type Subscription = { name: string; types?: ChangeTypeValue[]; delayMs?: number };
 
 /** Runs a feed from the very first change with these subscribers; returns what each received. */
-async function deliver(orthanc: TestOrthanc, typeFilter: 'auto' | 'never', subscriptions: Subscription[]) {
+async function deliver(orthanc: TestOrthanc, typeFilter: 'auto' | 'never', subscriptions: Subscription[], maxQueued?: number) {
   const connection = new OrthancConnection({ url: orthanc.url });
   let saved = 0;
+  let longestBacklog = 0;
   const feed = new ChangeFeed({
     connection,
     typeFilter,
+    maxQueued,
     pageSize: 3,
     log: createLogger('feed', { level: 'error' }),
     cursor: { load: () => 0, save: (seq) => (saved = seq) },
   });
   const received = new Map(subscriptions.map(({ name }) => [name, [] as string[]]));
-  for (const { name, types } of subscriptions) {
-    feed.subscribe(name, (c) => void received.get(name)!.push(`${changeTypeName(c.changeType)} ${resourceTypeName(c.resourceType)} ${c.resourceId}`.trimEnd()), types);
+  for (const { name, types, delayMs } of subscriptions) {
+    feed.subscribe(name, async (c) => {
+      received.get(name)!.push(`${changeTypeName(c.changeType)} ${resourceTypeName(c.resourceType)} ${c.resourceId}`.trimEnd());
+      longestBacklog = Math.max(longestBacklog, feed.backlog);
+      if (delayMs) await sleep(delayMs);
+    }, types);
   }
   await feed.prepare();
   feed.start();
   const last = (await orthanc.json('GET', '/changes?last')).Last;
-  await eventually(() => saved === last, 15_000, `the ${typeFilter} feed to reach ${last}`);
+  await eventually(() => saved === last, 30_000, `the ${typeFilter} feed to reach ${last}`);
   const filtered = feed.filtersTypes;
   await feed.stop();
   await connection.close();
-  return { received, filtered };
+  return { received, filtered, longestBacklog };
 }
 
-describe('the change feed\'s fast path (/changes?type=, Orthanc 1.12.5+) equals the portable path', { timeout: 120_000 }, () => {
+describe('the change feed used directly: fast path, portable path, back-pressure', { timeout: 120_000 }, () => {
   let orthanc: TestOrthanc;
   let extended: boolean;
 
@@ -82,5 +89,13 @@ describe('the change feed\'s fast path (/changes?type=, Orthanc 1.12.5+) equals 
     assert.deepEqual(fast.received.get('everything'), portable.received.get('everything'));
     assert.deepEqual(fast.received.get('everything')!.filter((l) => !l.startsWith('ORTHANC_')), await orthancChangeLines(orthanc, 0));
     assert.deepEqual(fast.received.get('stable-studies'), portable.received.get('stable-studies'));
+  });
+
+  it('stops fetching while a subscriber is behind (back-pressure), and still delivers everything', async () => {
+    const maxQueued = 4;
+    const { received, longestBacklog } = await deliver(orthanc, 'never', [{ name: 'slow', delayMs: 15 }], maxQueued);
+    // The feed fetches a page of 3 only while the queue is shorter than 4: it never exceeds 3 + 3.
+    assert.ok(longestBacklog <= maxQueued - 1 + 3, `the backlog reached ${longestBacklog}`);
+    assert.deepEqual(received.get('slow')!.filter((l) => !l.startsWith('ORTHANC_')), await orthancChangeLines(orthanc, 0));
   });
 });
