@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { OrthancHttpError } from '../shared/binding/index.js';
 import { defineRecipe } from '../shared/recipe.js';
 import type { Host } from '../shared/host/index.js';
 import { generateCollection } from './helpers/dicom.js';
@@ -19,6 +20,18 @@ const testRoutes = defineRecipe({
       output.answerBuffer('unreachable', 'text/plain');
     });
     orthanc.registerRestCallback('/test/silent', () => undefined);
+    orthanc.registerRestCallback('/test/calls', async (output) => {
+      let failure: unknown;
+      try {
+        await orthanc.restApiGet('/no/such/route'); // an unknown instance gets a bare 404, an unknown route a JSON one
+      } catch (error) {
+        failure = error;
+      }
+      const { name, code, httpStatus, details } = failure as OrthancHttpError;
+      const found = await orthanc.restApiPostJson<string[]>('/tools/find', { Level: 'Patient', Query: { PatientID: 'RCP-00*' } });
+      const system = await orthanc.getSystem();
+      output.answerJson({ error: { name, code, httpStatus, details }, found, version: system.Version });
+    });
     orthanc.registerRestCallback('/test/get-only', (output, _uri, request) => {
       if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       output.answerBuffer('get', 'text/plain');
@@ -162,6 +175,19 @@ describe('the HTTP front, against a real Orthanc', { timeout: 120_000 }, () => {
     const body = JSON.parse(answer.body.toString());
     assert.equal(body.HttpStatus, 404);
     assert.match(body.Message, /instances\/no-such-instance/);
+  });
+
+  it('gives recipes restApi* calls with JSON helpers, and typed errors carrying Orthanc\'s status and details', async () => {
+    const answer = JSON.parse((await rawRequest(`${url}/test/calls`)).body.toString());
+    assert.equal(answer.error.name, 'OrthancHttpError');
+    assert.equal(answer.error.code, 'ORC_ERR_ORTHANC_HTTP');
+    assert.equal(answer.error.httpStatus, 404);
+    assert.equal(answer.error.details.HttpStatus, 404);
+    assert.equal(answer.error.details.OrthancError, 'Unknown resource');
+    assert.equal(answer.error.details.Uri, '/no/such/route');
+    assert.deepEqual(answer.found, await orthanc.json('POST', '/tools/find', { Level: 'Patient', Query: { PatientID: 'RCP-00*' } }));
+    assert.ok(answer.found.length >= 2);
+    assert.equal(answer.version, (await orthanc.json('GET', '/system')).Version);
   });
 
   it('answers 500 when a handler returns without answering, and 405 with Allow when it says so', async () => {

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { InstanceOrigin, type DicomInstance } from '../shared/binding/index.js';
+import { InstanceOrigin, type DicomInstance, type OrthancBinding } from '../shared/binding/index.js';
 import { defineRecipe } from '../shared/recipe.js';
 import type { Host } from '../shared/host/index.js';
 import { eventually } from './helpers/changes.js';
@@ -24,12 +24,14 @@ interface Observed {
   simplified: Record<string, unknown>;
   json: Record<string, unknown>;
   data: Buffer;
+  dicomForInstance: Buffer;
   hasPixelData: boolean;
   frames: number;
 }
 
-async function observe(instance: DicomInstance): Promise<Observed> {
+async function observe(instance: DicomInstance, binding: OrthancBinding): Promise<Observed> {
   return {
+    dicomForInstance: await binding.getDicomForInstance(instance.instanceId),
     size: await instance.getInstanceSize(),
     metadata: await instance.getAllMetadata(),
     origin: await instance.getInstanceOrigin(),
@@ -67,7 +69,7 @@ describe('registerOnStoredInstanceCallback, against a real Orthanc', { timeout: 
           await instance.getInstanceData();
           return;
         }
-        observed.set(instanceId, await observe(instance));
+        observed.set(instanceId, await observe(instance, binding));
       });
     },
   });
@@ -100,6 +102,7 @@ describe('registerOnStoredInstanceCallback, against a real Orthanc', { timeout: 
     assert.deepEqual(seen.simplified, await orthanc.json('GET', `/instances/${id}/simplified-tags`));
     assert.deepEqual(seen.json, await orthanc.json('GET', `/instances/${id}/tags`));
     assert.ok(seen.data.equals(file), 'getInstanceData() is the stored file');
+    assert.ok(seen.dicomForInstance.equals(file), 'getDicomForInstance(id) is the stored file');
     assert.equal(seen.frames, (await orthanc.json('GET', `/instances/${id}/frames`)).length);
     return seen;
   }

@@ -3,7 +3,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
-import { proxyToOrthanc } from './proxy.js';
 import {
   decodePath,
   describe,
@@ -13,7 +12,7 @@ import {
   type OrthancConnection,
   type RestRouter,
 } from '../binding/index.js';
-
+import { proxyToOrthanc } from './proxy.js';
 
 export interface FrontOptions {
   connection: OrthancConnection;
