@@ -55,8 +55,8 @@ async function load(url: string, concurrency: number, durationMs: number, minReq
     while (performance.now() < deadline || latencies.length < minRequests) {
       const t0 = performance.now();
       const answer = await request(url, { dispatcher });
+      if (answer.statusCode !== 200) throw new Error(`${url}: HTTP ${answer.statusCode} ${await answer.body.text()}`);
       for await (const chunk of answer.body) bytes += (chunk as Buffer).length;
-      if (answer.statusCode !== 200) throw new Error(`${url}: HTTP ${answer.statusCode}`);
       latencies.push(performance.now() - t0);
     }
   };

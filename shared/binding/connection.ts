@@ -13,6 +13,20 @@ export interface ConnectionOptions {
   connections?: number;
 }
 
+const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+const staleConnectionCodes = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * Whether a failed request may be sent once more on a new connection: Orthanc closes an idle
+ * keep-alive connection after 1 s, and a request can leave on it just as it closes ("other side
+ * closed"). Only an idempotent request with a body that can be replayed is sent again, and only
+ * when nothing of the answer has arrived.
+ */
+export function mayRetryOnNewConnection(method: string, error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return idempotentMethods.has(method.toUpperCase()) && typeof code === 'string' && staleConnectionCodes.has(code);
+}
+
 /** What `restApiPost`/`restApiPut` accept: bytes and strings as they are, anything else as JSON. */
 export type RestBody = string | Uint8Array | object;
 
@@ -62,17 +76,22 @@ export class OrthancConnection {
     const requestHeaders: Record<string, string> = { ...headers };
     if (this.authorization) requestHeaders.authorization = this.authorization;
     if (contentType && !hasHeader(requestHeaders, 'content-type')) requestHeaders['content-type'] = contentType;
-    try {
-      const answer = await this.pool.request({
-        path: this.basePath + uri,
-        method: method as 'GET',
-        headers: requestHeaders,
-        body: payload ?? null,
-      });
-      const buffer = Buffer.from(await answer.body.arrayBuffer());
-      return { statusCode: answer.statusCode, headers: answer.headers, body: buffer };
-    } catch (error) {
-      throw new OrthancUnreachableError(method, uri, error);
+    for (let attempt = 1; ; attempt += 1) {
+      let answered = false;
+      try {
+        const answer = await this.pool.request({
+          path: this.basePath + uri,
+          method: method as 'GET',
+          headers: requestHeaders,
+          body: payload ?? null,
+        });
+        answered = true;
+        const buffer = Buffer.from(await answer.body.arrayBuffer());
+        return { statusCode: answer.statusCode, headers: answer.headers, body: buffer };
+      } catch (error) {
+        if (attempt === 1 && !answered && mayRetryOnNewConnection(method, error)) continue;
+        throw new OrthancUnreachableError(method, uri, error);
+      }
     }
   }
 

@@ -5,7 +5,7 @@
 export * from './enums.js';
 export * from './errors.js';
 export { Backoff } from './backoff.js';
-export { OrthancConnection, type ConnectionOptions, type RestBody, type RawAnswer } from './connection.js';
+export { OrthancConnection, mayRetryOnNewConnection, type ConnectionOptions, type RestBody, type RawAnswer } from './connection.js';
 export { ChangeFeed, type Change, type ChangeFeedOptions, type CursorStore } from './change-feed.js';
 export { DicomInstance, type DicomTagsJson } from './dicom-instance.js';
 export { RestOutput } from './rest-output.js';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { describe, sendJsonError, type Logger, type OrthancConnection } from '../binding/index.js';
+import { describe, mayRetryOnNewConnection, sendJsonError, type Logger, type OrthancConnection } from '../binding/index.js';
 
 /** Headers that belong to one connection, not to the message (RFC 9110 §7.6.1), plus `host` and `expect`. */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
@@ -8,8 +8,9 @@ const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 
 /**
  * Sends a request to Orthanc as it is (method, path, query, headers including Authorization,
  * body) and streams the answer back (status, reason, headers, body) through the keep-alive pool.
- * Neither body is held in memory: back-pressure from either side pauses the other. Resolves when
- * the exchange is over; never rejects.
+ * Neither body is held in memory: back-pressure from either side pauses the other. A bodiless
+ * idempotent request that meets a keep-alive connection Orthanc just closed is sent once more.
+ * Resolves when the exchange is over; never rejects.
  */
 export function proxyToOrthanc(connection: OrthancConnection, request: IncomingMessage, response: ServerResponse, log: Logger): Promise<void> {
   const raw = request.rawHeaders;
@@ -20,12 +21,18 @@ export function proxyToOrthanc(connection: OrthancConnection, request: IncomingM
   const length = request.headers['content-length'];
   const hasBody = request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 
+  const method = request.method ?? 'GET';
   return new Promise((resolve) => {
     let controller: Dispatcher.DispatchController | undefined;
+    let attempts = 0;
     const resume = () => controller?.resume();
     response.once('close', () => {
       if (!response.writableFinished) controller?.abort(new Error('the client went away'));
     });
+    const send = () => {
+      attempts += 1;
+      connection.pool.dispatch({ path: connection.basePath + (request.url ?? '/'), method: method as Dispatcher.HttpMethod, headers, body: hasBody ? request : null }, handler);
+    };
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(started) {
         controller = started;
@@ -51,6 +58,10 @@ export function proxyToOrthanc(connection: OrthancConnection, request: IncomingM
         resolve();
       },
       onResponseError(_controller, error) {
+        if (!response.headersSent && !response.destroyed && !hasBody && attempts === 1 && mayRetryOnNewConnection(method, error)) {
+          send();
+          return;
+        }
         if (response.headersSent || response.destroyed) {
           response.destroy();
         } else {
@@ -60,14 +71,6 @@ export function proxyToOrthanc(connection: OrthancConnection, request: IncomingM
         resolve();
       },
     };
-    connection.pool.dispatch(
-      {
-        path: connection.basePath + (request.url ?? '/'),
-        method: (request.method ?? 'GET') as Dispatcher.HttpMethod,
-        headers,
-        body: hasBody ? request : null,
-      },
-      handler,
-    );
+    send();
   });
 }
