@@ -17,6 +17,8 @@ const seconds = Number(values.seconds);
 
 interface Result {
   requests: number;
+  /** Requests that failed (a socket error or a status other than 200); not counted in `requests`. */
+  errors: string[];
   bytes: number;
   elapsedMs: number;
   latencies: number[];
@@ -31,6 +33,7 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 async function compare(directUrl: string, hostUrl: string, concurrency: number, durationMs: number, minRequests: number, rounds = 3) {
   const merge = (results: Result[]): Result => ({
     requests: results.reduce((n, r) => n + r.requests, 0),
+    errors: results.flatMap((r) => r.errors),
     bytes: results.reduce((n, r) => n + r.bytes, 0),
     elapsedMs: results.reduce((n, r) => n + r.elapsedMs, 0),
     latencies: results.flatMap((r) => r.latencies).sort((a, b) => a - b),
@@ -48,22 +51,33 @@ async function compare(directUrl: string, hostUrl: string, concurrency: number, 
 async function load(url: string, concurrency: number, durationMs: number, minRequests: number): Promise<Result> {
   const dispatcher = new Agent({ connections: concurrency, keepAliveTimeoutThreshold: 250 });
   const latencies: number[] = [];
+  const errors: string[] = [];
   let bytes = 0;
   const start = performance.now();
   const deadline = start + durationMs;
   const worker = async () => {
-    while (performance.now() < deadline || latencies.length < minRequests) {
+    while ((performance.now() < deadline || latencies.length < minRequests) && errors.length < 10) {
       const t0 = performance.now();
-      const answer = await request(url, { dispatcher });
-      if (answer.statusCode !== 200) throw new Error(`${url}: HTTP ${answer.statusCode} ${await answer.body.text()}`);
-      for await (const chunk of answer.body) bytes += (chunk as Buffer).length;
-      latencies.push(performance.now() - t0);
+      try {
+        const answer = await request(url, { dispatcher });
+        if (answer.statusCode !== 200) throw new Error(`HTTP ${answer.statusCode} ${await answer.body.text()}`);
+        for await (const chunk of answer.body) bytes += (chunk as Buffer).length;
+        latencies.push(performance.now() - t0);
+      } catch (error) {
+        errors.push(error instanceof Error ? error.message.split('\n')[0]! : String(error));
+      }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsedMs = performance.now() - start;
   await dispatcher.close();
-  return { requests: latencies.length, bytes, elapsedMs, latencies: latencies.sort((a, b) => a - b) };
+  return { requests: latencies.length, errors, bytes, elapsedMs, latencies: latencies.sort((a, b) => a - b) };
+}
+
+function errorRow(label: string, direct: Result, host: Result): string | undefined {
+  if (direct.errors.length === 0 && host.errors.length === 0) return undefined;
+  const first = [...direct.errors.map((e) => `direct: ${e}`), ...host.errors.map((e) => `host: ${e}`)][0];
+  return `${`${label} errors`.padEnd(34)} ${String(direct.errors.length).padStart(10)} ${String(host.errors.length).padStart(10)}  (${first})`;
 }
 
 function row(label: string, direct: number, host: number, unit: string, digits = 1): string {
@@ -92,6 +106,8 @@ try {
     console.log(row(`GET /system c=${concurrency} throughput`, rps(direct), rps(viaHost), 'req/s', 0));
     console.log(row(`GET /system c=${concurrency} p50`, percentile(direct.latencies, 50), percentile(viaHost.latencies, 50), 'ms', 3));
     console.log(row(`GET /system c=${concurrency} p99`, percentile(direct.latencies, 99), percentile(viaHost.latencies, 99), 'ms', 3));
+    const systemErrors = errorRow(`GET /system c=${concurrency}`, direct, viaHost);
+    if (systemErrors) console.log(systemErrors);
     if (concurrency === 1) {
       const added = percentile(viaHost.latencies, 50) - percentile(direct.latencies, 50);
       console.log(`${'GET /system c=1 p50 added by host'.padEnd(34)} ${added.toFixed(3).padStart(21)}  ms`);
@@ -107,6 +123,8 @@ try {
     console.log(row(`50 MB download c=${concurrency} throughput`, mbps(direct), mbps(viaHost), 'MB/s', 0));
     console.log(row(`50 MB download c=${concurrency} p50`, percentile(direct.latencies, 50), percentile(viaHost.latencies, 50), 'ms', 0));
     console.log(row(`50 MB download c=${concurrency} p99`, percentile(direct.latencies, 99), percentile(viaHost.latencies, 99), 'ms', 0));
+    const downloadErrors = errorRow(`50 MB download c=${concurrency}`, direct, viaHost);
+    if (downloadErrors) console.log(downloadErrors);
     console.log(`${`50 MB download c=${concurrency} host RSS`.padEnd(34)} ${`${(before / MB).toFixed(0)} MB before, peak +${(peakGrowth / MB).toFixed(1)} MB`.padStart(34)}`);
   }
   console.log(`(file ${(size / MB).toFixed(1)} MB; client, host and Orthanc share this machine's ${(await import('node:os')).availableParallelism()} cores)`);
