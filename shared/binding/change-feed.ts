@@ -90,6 +90,7 @@ export class ChangeFeed {
   private up = false;
   private prepared = false;
   private extendedChanges = false;
+  private typeFilterRefused = false;
 
   constructor(private readonly options: ChangeFeedOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
@@ -193,8 +194,9 @@ export class ChangeFeed {
         page = await this.options.connection.callJson<OrthancChangesPage>('GET', this.pageUri());
       } catch (error) {
         if (this.extendedChanges && error instanceof OrthancHttpError && error.httpStatus === 400) {
-          this.options.log.warning(`Orthanc refused /changes?type=, reading every change instead: ${describe(error)}`);
+          this.options.log.warning(`Orthanc refused /changes?type=, reading every change from now on: ${describe(error)}`);
           this.extendedChanges = false;
+          this.typeFilterRefused = true;
           continue;
         }
         if (signal.aborted) break;
@@ -218,7 +220,7 @@ export class ChangeFeed {
 
   /** Reads `/system` when Orthanc (re)appears: it may have been upgraded or replaced meanwhile. */
   private async detectFeatures(): Promise<void> {
-    if (this.options.typeFilter === 'never') return;
+    if (this.options.typeFilter === 'never' || this.typeFilterRefused) return;
     const system = await this.options.connection.callJson<{ Capabilities?: { HasExtendedChanges?: boolean } }>('GET', '/system');
     this.extendedChanges = system.Capabilities?.HasExtendedChanges === true;
   }
