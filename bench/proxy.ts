@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { startHostProcess } from '../test/helpers/host.js';
+import { startHostProcess, type HostProcess } from '../test/helpers/host.js';
 import { writeLargeInstance } from '../test/helpers/dicom.js';
 import { memoryOf, resetPeak } from '../test/helpers/memory.js';
 import { startTestOrthanc } from '../test/helpers/orthanc.js';
@@ -86,9 +86,10 @@ function row(label: string, direct: number, host: number, unit: string, digits =
 }
 
 const orthanc = await startTestOrthanc();
-const host = await startHostProcess({ Orthanc: { Url: orthanc.url } });
-const pid = host.child.pid!;
+let host: HostProcess | undefined;
 try {
+  host = await startHostProcess({ Orthanc: { Url: orthanc.url } });
+  const pid = host.child.pid!;
   const file = join(orthanc.directory, 'bench-50mb.dcm');
   await writeLargeInstance(file, 50 * MB);
   const size = (await stat(file)).size;
@@ -129,6 +130,6 @@ try {
   }
   console.log(`(file ${(size / MB).toFixed(1)} MB; client, host and Orthanc share this machine's ${(await import('node:os')).availableParallelism()} cores)`);
 } finally {
-  await host.stop();
+  await host?.stop();
   await orthanc.stop();
 }
