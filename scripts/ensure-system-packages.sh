@@ -1,12 +1,20 @@
 #!/bin/sh
 # Makes sure the Debian packages that orthanc-recipes needs are installed: `orthanc` (the Orthanc
-# server: the embedded Orthanc and the tests' real Orthanc) and, with --dcmtk, `dcmtk` (storescu,
-# storescp: the tests' DICOM peers). As root on Debian or Ubuntu it installs what is missing;
-# otherwise it says exactly what to install. It never starts the system's Orthanc service.
+# server: the embedded Orthanc and the tests' real Orthanc), with --dcmtk `dcmtk` (storescu,
+# storescp: the tests' DICOM peers), with --debootstrap `debootstrap` (for the Orthanc 1.12 root of
+# scripts/prepare-orthanc-root.sh). As root on Debian or Ubuntu it installs what is missing
+# (`apt-get update` once, then `apt-get install`); otherwise it says exactly what to install.
+# It never starts the system's Orthanc service.
 set -eu
 missing=""
 if ! command -v Orthanc >/dev/null 2>&1 && [ ! -x /usr/sbin/Orthanc ]; then missing="$missing orthanc"; fi
-if [ "${1:-}" = "--dcmtk" ] && ! command -v storescu >/dev/null 2>&1; then missing="$missing dcmtk"; fi
+for option in "$@"; do
+  case "$option" in
+    --dcmtk) command -v storescu >/dev/null 2>&1 || missing="$missing dcmtk" ;;
+    --debootstrap) command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap" ;;
+    *) echo "ensure-system-packages: unknown option $option" >&2; exit 2 ;;
+  esac
+done
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && grep -qiE '^(ID|ID_LIKE)=.*(debian|ubuntu)' /etc/os-release 2>/dev/null; then
