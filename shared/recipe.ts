@@ -29,6 +29,26 @@ export interface RecipeContext {
   state: KeyValueStore;
   /** Aborted when the host stops. */
   signal: AbortSignal;
+  /** The absolute folder of the configuration file, against which relative paths in options resolve. */
+  configDirectory: string;
+}
+
+/** A problem with a recipe's options that its schema cannot see; `pointer` is relative to the options (`/Rules/0/Destinations/1`). */
+export interface OptionsIssue {
+  pointer: string;
+  message: string;
+}
+
+/**
+ * Thrown by `setup` when the options are well formed but do not fit this Orthanc (a destination
+ * it does not know, say). The host then refuses to start, as for any configuration error: exit
+ * code 2, each issue named by file, recipe and JSON pointer.
+ */
+export class RecipeOptionsError extends Error {
+  constructor(readonly issues: OptionsIssue[]) {
+    super(issues.map((issue) => `${issue.pointer || '/'}: ${issue.message}`).join('; '));
+    this.name = 'RecipeOptionsError';
+  }
 }
 
 /** What `setup` may return: how to release what it holds. */
@@ -40,6 +60,11 @@ export interface Recipe<Options = Record<string, never>> {
   meta: RecipeMeta;
   /** The options' JSON schema (the recipe's `schema.json`), without the host's `Enabled` key. */
   schema: SchemaObject;
+  /**
+   * Checks what the schema cannot express (a cron expression, a file that must exist), at load
+   * time and without Orthanc: `orthanc-recipes validate` runs it too. Options have their defaults.
+   */
+  check?(options: Options, env: { configDirectory: string }): OptionsIssue[] | Promise<OptionsIssue[]>;
   /** Registers what the recipe needs; nothing runs at import. Options are already validated. */
   setup(ctx: RecipeContext, options: Options): RecipeHandle | void | Promise<RecipeHandle | void>;
 }

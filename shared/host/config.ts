@@ -19,6 +19,8 @@ export interface LoadedConfig {
   /** The configuration file, as given. */
   file: string;
   config: HostConfig;
+  /** The configuration file's folder, absolute: relative paths in the file resolve against it. */
+  configDirectory: string;
   /** `StateDirectory`, resolved against the configuration file's folder. */
   stateDirectory: string;
   recipes: EnabledRecipe[];
@@ -63,8 +65,8 @@ export async function loadConfig(file: string, registry: RecipeRegistry = bundle
 }
 
 /**
- * Validates the host's keys and the options of every enabled recipe, and reports all problems
- * together. A recipe that is absent or has `"Enabled": false` is not loaded (nor validated beyond
+ * Validates the host's keys and the options of every enabled recipe (its schema, then its own
+ * `check`), and reports all problems together. A recipe that is absent or has `"Enabled": false` is not loaded (nor validated beyond
  * its `Enabled` key), so a recipe is either wholly enabled or not at all.
  */
 export async function validateConfig(raw: unknown, file: string, registry: RecipeRegistry = bundledRecipes): Promise<LoadedConfig> {
@@ -72,6 +74,7 @@ export async function validateConfig(raw: unknown, file: string, registry: Recip
   if (!validateHost(raw)) throw new ConfigError(toIssues(validateHost.errors).map((issue) => ({ file, ...issue })));
   const config = raw as HostConfig;
 
+  const configDirectory = dirname(resolve(file));
   const issues: ConfigIssue[] = [];
   const recipes: EnabledRecipe[] = [];
   for (const [id, entry] of Object.entries(config.Recipes)) {
@@ -94,8 +97,13 @@ export async function validateConfig(raw: unknown, file: string, registry: Recip
       issues.push(...toIssues(validateOptions.errors, pointer).map((issue) => ({ file, recipe: id, ...issue })));
       continue;
     }
+    const problems = (await recipe.check?.(options, { configDirectory })) ?? [];
+    if (problems.length > 0) {
+      issues.push(...problems.map((problem) => ({ file, recipe: id, pointer: `${pointer}${problem.pointer}`, message: problem.message })));
+      continue;
+    }
     recipes.push({ id, recipe, options });
   }
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, config, stateDirectory: resolve(dirname(resolve(file)), config.StateDirectory), recipes };
+  return { file, config, configDirectory, stateDirectory: resolve(configDirectory, config.StateDirectory), recipes };
 }

@@ -12,9 +12,10 @@ import {
   type RestRequest,
   type ScopedBinding,
 } from '../binding/index.js';
-import type { AnyRecipe, RecipeHandle, RecipeMeta } from '../recipe.js';
+import { RecipeOptionsError, type AnyRecipe, type RecipeHandle, type RecipeMeta } from '../recipe.js';
 import { StateStore } from '../state-store.js';
-import type { LoadedConfig } from './config.js';
+import { escapePointer } from '../validate.js';
+import { ConfigError, type ConfigIssue, type LoadedConfig } from './config.js';
 import { HttpFront } from './front.js';
 import { OrthancProcess } from './orthanc-process.js';
 import { hostVersion } from './version.js';
@@ -71,6 +72,7 @@ export class Host {
     const state = new StateStore(loaded.stateDirectory);
     let embedded: OrthancProcess | undefined;
     let connection: OrthancConnection | undefined;
+    let host: Host | undefined;
     try {
       let url = config.Orthanc.Url;
       if (!url) {
@@ -102,15 +104,19 @@ export class Host {
       });
       const router = new RestRouter();
       const front = new HttpFront({ connection, router, log, maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20 });
-      const host = new Host(loaded, log, connection, feed, router, front, state, embedded, [], []);
+      const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], []);
+      host = started;
       await feed.prepare();
-      router.register('host', '/recipes', (output, _uri, request) => host.describeRecipes(output, request));
-      for (const enabled of loaded.recipes) await host.setUpRecipe(enabled.id, enabled.recipe, enabled.options);
+      router.register('host', '/recipes', (output, _uri, request) => started.describeRecipes(output, request));
+      const optionsIssues: ConfigIssue[] = [];
+      for (const enabled of loaded.recipes) optionsIssues.push(...(await started.setUpRecipe(enabled.id, enabled.recipe, enabled.options)));
+      if (optionsIssues.length > 0) throw new ConfigError(optionsIssues);
       feed.start();
       host.address = await front.listen(config.HttpServer.Host, config.HttpServer.Port);
       log.info(`orthanc-recipes ${hostVersion} listening on ${host.url}, in front of Orthanc at ${connection.url}`);
-      return host;
+      return started;
     } catch (error) {
+      await host?.closeRecipes();
       state.close();
       await connection?.close();
       await embedded?.stop();
@@ -118,10 +124,20 @@ export class Host {
     }
   }
 
-  private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<void> {
+  /**
+   * Sets one recipe up. A failure disables it alone, except a `RecipeOptionsError`: its issues are
+   * returned, to be reported as configuration errors.
+   */
+  private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<ConfigIssue[]> {
     const log = this.log.child(id);
     const scoped = createScopedBinding({ connection: this.connection, feed: this.feed, router: this.router, log, owner: id });
-    const context = { orthanc: scoped.binding, log, state: this.state.namespace(`recipe:${id}`), signal: this.abort.signal };
+    const context = {
+      orthanc: scoped.binding,
+      log,
+      state: this.state.namespace(`recipe:${id}`),
+      signal: this.abort.signal,
+      configDirectory: this.loaded.configDirectory,
+    };
     const timeoutMs = this.loaded.config.RecipeSetupTimeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -131,10 +147,16 @@ export class Host {
       const handle = await Promise.race([Promise.resolve().then(() => recipe.setup(context, options)), timeout]);
       this.running.push({ meta: recipe.meta, scoped, handle });
       log.info('enabled');
+      return [];
     } catch (error) {
       scoped.dispose();
+      if (error instanceof RecipeOptionsError) {
+        const file = this.loaded.file;
+        return error.issues.map((issue) => ({ file, recipe: id, pointer: `/Recipes/${escapePointer(id)}${issue.pointer}`, message: issue.message }));
+      }
       this.failed.push({ meta: recipe.meta, error: describe(error) });
       log.error(`setup failed, the recipe is disabled: ${describe(error)}`);
+      return [];
     } finally {
       clearTimeout(timer);
     }
@@ -168,6 +190,18 @@ export class Host {
     });
   }
 
+  /** Closes the running recipes in reverse order; a failing close is logged, and the others still close. */
+  private async closeRecipes(): Promise<void> {
+    for (const recipe of this.running.splice(0).reverse()) {
+      try {
+        await recipe.handle?.close?.();
+      } catch (error) {
+        this.log.error(`recipe ${recipe.meta.id}: close failed: ${describe(error)}`);
+      }
+      recipe.scoped.dispose();
+    }
+  }
+
   /**
    * Stops in order: stop accepting and finish requests in flight, deliver ORTHANC_STOPPED and
    * drain the change handlers, close the recipes in reverse order, save state, stop Orthanc.
@@ -177,14 +211,7 @@ export class Host {
       await this.front.close();
       this.abort.abort();
       await this.feed.stop();
-      for (const recipe of [...this.running].reverse()) {
-        try {
-          await recipe.handle?.close?.();
-        } catch (error) {
-          this.log.error(`recipe ${recipe.meta.id}: close failed: ${describe(error)}`);
-        }
-        recipe.scoped.dispose();
-      }
+      await this.closeRecipes();
       this.state.close();
       await this.connection.close();
       await this.embedded?.stop();
