@@ -1,5 +1,6 @@
 import type { SchemaObject } from 'ajv';
 import type { ChangeTypeName, Logger, OrthancBinding } from './binding/index.js';
+import type { RecipeDatabase } from './recipe-database.js';
 import type { KeyValueStore } from './state-store.js';
 
 /** What a recipe declares about itself, as data: the host lists it, the catalogue is built from it. */
@@ -27,6 +28,8 @@ export interface RecipeContext {
   log: Logger;
   /** The recipe's own persistent key-value state. */
   state: KeyValueStore;
+  /** The recipe's own tables in the state database: `migrate([...steps])`, then queries (see `RecipeDatabase`). */
+  database: RecipeDatabase;
   /** Aborted when the host stops. */
   signal: AbortSignal;
   /** The absolute folder of the configuration file, against which relative paths in options resolve. */

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { SqliteRecipeDatabase, type RecipeDatabase } from './recipe-database.js';
 
 /** A small persistent key-value map of JSON values, owned by one recipe (or the host). */
 export interface KeyValueStore {
@@ -43,6 +44,11 @@ export class StateStore {
       delete: (key) => void remove.run(name, key),
       keys: () => keys.all(name).map((row) => row.key),
     };
+  }
+
+  /** The tables of one recipe (see `RecipeDatabase`), in this same database file. */
+  database(owner: string): RecipeDatabase {
+    return new SqliteRecipeDatabase(this.db, owner);
   }
 
   close(): void {

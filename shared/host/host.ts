@@ -135,6 +135,7 @@ export class Host {
       orthanc: scoped.binding,
       log,
       state: this.state.namespace(`recipe:${id}`),
+      database: this.state.database(id),
       signal: this.abort.signal,
       configDirectory: this.loaded.configDirectory,
     };
