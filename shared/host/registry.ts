@@ -2,6 +2,7 @@ import type { AnyRecipe } from '../recipe.js';
 
 /** The bundled recipes, by id; each is imported only when needed (importing runs nothing). */
 export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> = {
+  autorouting: async () => (await import('../../recipes/autorouting/index.js')).default,
   hello: async () => (await import('../../recipes/hello/index.js')).default,
 };
 

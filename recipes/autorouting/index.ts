@@ -1,0 +1,188 @@
+import { ChangeType, describe, isNotFound, type ChangeTypeName, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { checkDicomFilter, compileDicomFilter, type FilterLookup } from '../../shared/dicom-match.js';
+import { defineRecipe, RecipeOptionsError, type OptionsIssue, type RecipeContext } from '../../shared/recipe.js';
+import { escapePointer } from '../../shared/validate.js';
+import { checkDestinations, parseDestinationKey, storeRequest, toDestination } from './destinations.js';
+import { Ledger, type Route } from './ledger.js';
+import type { Options } from './options.generated.js';
+import { describeResource, levelPath, type Level, type OrthancResource } from './resources.js';
+import { Sender } from './sender.js';
+import { statusOf } from './status.js';
+import { Sweeper } from './sweep.js';
+import schema from './schema.json' with { type: 'json' };
+
+const trigger: Record<Level, ChangeTypeName> = { Study: 'STABLE_STUDY', Series: 'STABLE_SERIES', Instance: 'NEW_INSTANCE' };
+
+interface CompiledRule {
+  name: string;
+  level: Level;
+  matches: (lookup: FilterLookup) => boolean;
+  destinations: string[];
+}
+
+/**
+ * The seed sample "Auto-routing studies", made lossless: every decision and every send is in a
+ * durable ledger before it is trusted, jobs are followed to their end, failures are retried with
+ * back-off, and a sweep catches what the change feed cannot deliver.
+ */
+export default defineRecipe<Options>({
+  meta: {
+    id: 'autorouting',
+    title: 'Auto-routing',
+    description: 'Sends stable studies (or series, or instances) that match rules to DICOM modalities, Orthanc peers or DICOMweb servers, and never loses one.',
+    routes: ['GET /recipes/autorouting/status', 'POST /recipes/autorouting/retry'],
+    events: ['STABLE_STUDY', 'STABLE_SERIES', 'NEW_INSTANCE', 'ORTHANC_STARTED'],
+    destructive: true,
+    priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#auto-routing-studies',
+  },
+  schema,
+  check(options) {
+    const issues: OptionsIssue[] = [];
+    options.Rules.forEach((rule, r) => {
+      for (const problem of checkDicomFilter(rule.Filter)) issues.push({ pointer: `/Rules/${r}/Filter/${escapePointer(problem.key)}`, message: problem.message });
+    });
+    if (options.Retry.InitialDelaySeconds > options.Retry.MaxDelaySeconds) {
+      issues.push({ pointer: '/Retry/InitialDelaySeconds', message: `must not exceed MaxDelaySeconds (${options.Retry.MaxDelaySeconds})` });
+    }
+    return issues;
+  },
+  async setup(ctx, options) {
+    const issues = await checkDestinations(ctx.orthanc, options.Rules);
+    if (issues.length > 0) throw new RecipeOptionsError(issues);
+    return startRouting(ctx, options);
+  },
+});
+
+async function startRouting({ orthanc, log, database, signal }: RecipeContext, options: Options) {
+  const rules: CompiledRule[] = options.Rules.map((rule, r) => ({
+    name: rule.Name || `Rules/${r}`,
+    level: rule.Level,
+    matches: compileDicomFilter(rule.Filter),
+    destinations: [...new Set(rule.Destinations.map((d) => toDestination(d).key))],
+  }));
+  const levels = [...new Set(rules.map((rule) => rule.level))];
+  const filterKeys = (level: Level) => new Set(options.Rules.filter((rule) => rule.Level === level).flatMap((rule) => Object.keys(rule.Filter)));
+  const keysByLevel = Object.fromEntries(levels.map((level) => [level, filterKeys(level)])) as Record<Level, Set<string>>;
+  const ledger = new Ledger(database);
+  await ledger.open();
+
+  const deleteIfDone = async (route: Pick<Route, 'resource_id' | 'last_update' | 'level'>) => {
+    if (!options.DeleteAfterRouting || options.DryRun) return;
+    const states = await ledger.routeStates(route.resource_id, route.last_update);
+    if (states.length === 0 || !states.every((state) => state === 'succeeded')) return;
+    const what = `${route.level.toLowerCase()} ${route.resource_id}`;
+    const uri = `/${levelPath[route.level]}/${route.resource_id}`;
+    try {
+      const current = await orthanc.restApiGetJson<OrthancResource>(uri);
+      if ((current.LastUpdate ?? '') !== route.last_update) {
+        log.info(`${what} changed after it was routed (LastUpdate ${current.LastUpdate}): not deleted; its new version is routed in turn`);
+        return;
+      }
+      await orthanc.restApiDelete(uri);
+      log.info(`deleted ${what}: every destination received it`);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    await ledger.markDeleted(route.resource_id, route.last_update);
+  };
+
+  const sender = new Sender({
+    orthanc,
+    ledger,
+    log,
+    signal,
+    destinations: [...new Set(rules.flatMap((rule) => rule.destinations))],
+    jobsPerDestination: options.JobsPerDestination,
+    maxAttempts: options.Retry.MaxAttempts,
+    initialDelayMs: options.Retry.InitialDelaySeconds * 1000,
+    maxDelayMs: options.Retry.MaxDelaySeconds * 1000,
+    onSucceeded: (route) => deleteIfDone(route).catch((error) => log.error(`deleting ${route.level.toLowerCase()} ${route.resource_id} after routing failed: ${describe(error)}`)),
+  });
+
+  /** Decides one resource (once per LastUpdate) and records its routes; safe to run twice. */
+  const decide = async (level: Level, id: string) => {
+    const what = `${level.toLowerCase()} ${id}`;
+    const resource = await describeResource(orthanc, level, id, keysByLevel[level]);
+    if (!resource) return log.debug(`${what} is gone; nothing to route`);
+    // Unstable again (new instances): its next Stable change, or the sweep, brings it back.
+    if (!resource.isStable) return;
+    if (await ledger.isDecided(id, resource.lastUpdate, options.DryRun)) return;
+    const matched = rules.filter((rule) => rule.level === level && rule.matches(resource.lookup));
+    const names = matched.map((rule) => rule.name);
+    const destinations = [...new Set(matched.flatMap((rule) => rule.destinations))];
+    if (matched.length === 0) {
+      await ledger.decide(level, id, resource.lastUpdate, 'unmatched', [], []);
+      return log.info(`${what}: no rule matches; nothing sent`);
+    }
+    if (options.DryRun) {
+      await ledger.decide(level, id, resource.lastUpdate, 'dry-run', names, []);
+      for (const key of destinations) {
+        const { uri, body } = storeRequest(parseDestinationKey(key), id);
+        log.info(`dry run: would send ${what} (LastUpdate ${resource.lastUpdate || '-'}, rules ${names.join(', ')}) to ${key}: POST ${uri} ${JSON.stringify(body)}`);
+      }
+      return;
+    }
+    await ledger.decide(level, id, resource.lastUpdate, 'routed', names, destinations);
+    log.info(`routing ${what} (LastUpdate ${resource.lastUpdate || '-'}, rules ${names.join(', ')}) to ${destinations.join(', ')}`);
+    sender.kick();
+  };
+
+  // One decision at a time per resource: the change feed and the sweep may bring the same one.
+  const deciding = new Map<string, Promise<void>>();
+  const consider = (level: Level, id: string): Promise<void> => {
+    const next = (deciding.get(id) ?? Promise.resolve()).then(() => decide(level, id));
+    deciding.set(id, next);
+    const forget = () => void (deciding.get(id) === next && deciding.delete(id));
+    next.then(forget, forget);
+    return next;
+  };
+
+  const sweeper = new Sweeper({ orthanc, log, levels, consider, isDecided: (id, lastUpdate) => ledger.isDecided(id, lastUpdate, options.DryRun) });
+  orthanc.registerOnChangeCallback(
+    async (changeType, _resourceType, resourceId) => {
+      if (changeType === ChangeType.ORTHANC_STARTED) return void sweeper.request('Orthanc started or came back');
+      const level = levels.find((l) => ChangeType[trigger[l]] === changeType);
+      if (!level) return;
+      try {
+        await consider(level, resourceId);
+      } catch (error) {
+        // The cursor moves on: the sweep finds this resource again.
+        log.warning(`${level.toLowerCase()} ${resourceId}: could not decide (${describe(error)}); the next sweep picks it up`);
+        setTimeout(() => void sweeper.request('after a failed decision'), options.Retry.InitialDelaySeconds * 1000).unref();
+      }
+    },
+    { types: [...levels.map((level) => trigger[level]), 'ORTHANC_STARTED'] },
+  );
+
+  orthanc.registerRestCallback('/recipes/autorouting/status', async (output: RestOutput, _uri: string, request: RestRequest) => {
+    if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+    output.answerJson(await statusOf(ledger, sender, sweeper, options));
+  });
+  orthanc.registerRestCallback('/recipes/autorouting/retry', async (output: RestOutput, _uri: string, request: RestRequest) => {
+    if (request.method !== 'POST') return output.sendMethodNotAllowed('POST');
+    const id = request.get.id;
+    if (id !== undefined && !(await ledger.knows(id))) {
+      return output.answerJson({ HttpStatus: 404, Message: `the ledger has no resource ${id}` }, 404);
+    }
+    const retried = await ledger.retry(id);
+    if (retried > 0) log.info(`retrying ${retried} route(s)${id ? ` of ${id}` : ''} now, as asked`);
+    sender.kick();
+    output.answerJson({ Retried: retried });
+  });
+
+  if (!options.DryRun) {
+    await sender.start();
+    if (options.DeleteAfterRouting) {
+      for (const decision of await ledger.routedNotDeleted()) await deleteIfDone(decision).catch((error) => log.error(`deleting after routing: ${describe(error)}`));
+    }
+  }
+  void sweeper.request('start');
+  const interval = options.SweepIntervalSeconds > 0 ? setInterval(() => void sweeper.request('periodic'), options.SweepIntervalSeconds * 1000) : undefined;
+  return {
+    async close() {
+      clearInterval(interval);
+      await sweeper.stop();
+      await sender.close();
+    },
+  };
+}

@@ -1,0 +1,189 @@
+import type { RecipeDatabase } from '../../shared/recipe-database.js';
+import type { Level } from './resources.js';
+
+/**
+ * The durable ledger. A decision per resource and `LastUpdate` (routed, unmatched, dry run); a
+ * route per resource, destination and `LastUpdate`, whose state moves:
+ *   pending ──(Orthanc accepted the job)──▶ sending ──▶ succeeded
+ *      ▲                                      │
+ *      └──(job failed, vanished, Orthanc down)┘──(MaxAttempts)──▶ failed ──(retry)──▶ pending
+ * A state is written before the action it describes is trusted: `sending` with the job id as soon
+ * as Orthanc accepted it, so that a restarted host follows that job instead of forgetting it.
+ */
+export const migrations = [
+  `CREATE TABLE {decisions} (
+     resource_id TEXT NOT NULL,
+     last_update TEXT NOT NULL,
+     level TEXT NOT NULL,
+     outcome TEXT NOT NULL,
+     rules TEXT NOT NULL,
+     decided_at BIGINT NOT NULL,
+     deleted_at BIGINT,
+     PRIMARY KEY (resource_id, last_update)
+   );
+   CREATE TABLE {routes} (
+     resource_id TEXT NOT NULL,
+     last_update TEXT NOT NULL,
+     destination TEXT NOT NULL,
+     level TEXT NOT NULL,
+     state TEXT NOT NULL,
+     attempts INTEGER NOT NULL,
+     last_error TEXT,
+     job_id TEXT,
+     next_attempt_at BIGINT NOT NULL,
+     created_at BIGINT NOT NULL,
+     updated_at BIGINT NOT NULL,
+     PRIMARY KEY (resource_id, destination, last_update)
+   );
+   CREATE INDEX {routes_due} ON {routes} (destination, state, next_attempt_at);
+   CREATE INDEX {decisions_outcome} ON {decisions} (outcome, decided_at)`,
+];
+
+export type RouteState = 'pending' | 'sending' | 'succeeded' | 'failed' | 'gone';
+export type Outcome = 'routed' | 'unmatched' | 'dry-run';
+
+export interface Route {
+  resource_id: string;
+  last_update: string;
+  destination: string;
+  level: Level;
+  state: RouteState;
+  attempts: number;
+  last_error: string | null;
+  job_id: string | null;
+  next_attempt_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+const key = (route: Pick<Route, 'resource_id' | 'destination' | 'last_update'>) => [route.resource_id, route.destination, route.last_update];
+const whereRoute = 'WHERE resource_id = ? AND destination = ? AND last_update = ?';
+
+export class Ledger {
+  constructor(private readonly db: RecipeDatabase) {}
+
+  async open(): Promise<void> {
+    await this.db.migrate(migrations);
+  }
+
+  /** Whether this version of the resource was decided; a dry-run decision does not count outside dry-run. */
+  async isDecided(resourceId: string, lastUpdate: string, dryRun: boolean): Promise<boolean> {
+    const row = await this.db.get<{ outcome: Outcome }>('SELECT outcome FROM {decisions} WHERE resource_id = ? AND last_update = ?', [resourceId, lastUpdate]);
+    return row !== undefined && (dryRun || row.outcome !== 'dry-run');
+  }
+
+  /** Records a decision and its routes (pending, due now) in one transaction; safe to run twice. */
+  async decide(level: Level, resourceId: string, lastUpdate: string, outcome: Outcome, rules: string[], destinations: string[], now = Date.now()): Promise<void> {
+    await this.db.batch([
+      {
+        sql: `INSERT INTO {decisions} (resource_id, last_update, level, outcome, rules, decided_at) VALUES (?, ?, ?, ?, ?, ?)
+              ON CONFLICT (resource_id, last_update) DO UPDATE SET outcome = excluded.outcome, rules = excluded.rules, decided_at = excluded.decided_at`,
+        parameters: [resourceId, lastUpdate, level, outcome, rules.join(', '), now],
+      },
+      ...destinations.map((destination) => ({
+        sql: `INSERT INTO {routes} (resource_id, last_update, destination, level, state, attempts, next_attempt_at, created_at, updated_at)
+              VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (resource_id, destination, last_update) DO NOTHING`,
+        parameters: [resourceId, lastUpdate, destination, level, now, now, now],
+      })),
+    ]);
+  }
+
+  /** Pending routes of a destination that are due, oldest first. */
+  due(destination: string, now: number, limit: number): Promise<Route[]> {
+    return this.db.all<Route>(
+      `SELECT * FROM {routes} WHERE destination = ? AND state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?`,
+      [destination, now, limit],
+    );
+  }
+
+  /** When the next pending route of a destination falls due (undefined when none waits). */
+  async nextDue(destination: string): Promise<number | undefined> {
+    const row = await this.db.get<{ next: number | null }>(`SELECT MIN(next_attempt_at) AS next FROM {routes} WHERE destination = ? AND state = 'pending'`, [destination]);
+    return row?.next ?? undefined;
+  }
+
+  /** Routes whose job was accepted by Orthanc but whose outcome was not read (after a restart). */
+  sending(): Promise<Route[]> {
+    return this.db.all<Route>(`SELECT * FROM {routes} WHERE state = 'sending' ORDER BY updated_at`);
+  }
+
+  async markSending(route: Route, jobId: string, attempts: number): Promise<void> {
+    await this.db.run(`UPDATE {routes} SET state = 'sending', job_id = ?, attempts = ?, updated_at = ? ${whereRoute}`, [jobId, attempts, Date.now(), ...key(route)]);
+  }
+
+  async markSucceeded(route: Route): Promise<void> {
+    await this.db.run(`UPDATE {routes} SET state = 'succeeded', last_error = NULL, updated_at = ? ${whereRoute}`, [Date.now(), ...key(route)]);
+  }
+
+  /** Back to pending, due at `nextAttemptAt`, with the attempts counted so far and why. */
+  async markPending(route: Route, attempts: number, nextAttemptAt: number, error: string | null): Promise<void> {
+    await this.db.run(`UPDATE {routes} SET state = 'pending', job_id = NULL, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? ${whereRoute}`, [
+      attempts,
+      nextAttemptAt,
+      error,
+      Date.now(),
+      ...key(route),
+    ]);
+  }
+
+  async markFailed(route: Route, attempts: number, error: string): Promise<void> {
+    await this.db.run(`UPDATE {routes} SET state = 'failed', job_id = NULL, attempts = ?, last_error = ?, updated_at = ? ${whereRoute}`, [attempts, error, Date.now(), ...key(route)]);
+  }
+
+  async markGone(route: Route): Promise<void> {
+    await this.db.run(`UPDATE {routes} SET state = 'gone', job_id = NULL, last_error = ?, updated_at = ? ${whereRoute}`, ['the resource was deleted from Orthanc before it was sent', Date.now(), ...key(route)]);
+  }
+
+  /** The states of every route of one decision. */
+  async routeStates(resourceId: string, lastUpdate: string): Promise<RouteState[]> {
+    const rows = await this.db.all<{ state: RouteState }>('SELECT state FROM {routes} WHERE resource_id = ? AND last_update = ?', [resourceId, lastUpdate]);
+    return rows.map((row) => row.state);
+  }
+
+  /** Routed decisions not deleted yet whose routes all succeeded (DeleteAfterRouting, after a restart). */
+  routedNotDeleted(): Promise<{ resource_id: string; last_update: string; level: Level }[]> {
+    return this.db.all(
+      `SELECT resource_id, last_update, level FROM {decisions} d WHERE outcome = 'routed' AND deleted_at IS NULL
+       AND NOT EXISTS (SELECT 1 FROM {routes} r WHERE r.resource_id = d.resource_id AND r.last_update = d.last_update AND r.state <> 'succeeded')`,
+    );
+  }
+
+  async markDeleted(resourceId: string, lastUpdate: string): Promise<void> {
+    await this.db.run('UPDATE {decisions} SET deleted_at = ? WHERE resource_id = ? AND last_update = ?', [Date.now(), resourceId, lastUpdate]);
+  }
+
+  /**
+   * Makes failed routes (and those waiting for their back-off) due now, with their attempts
+   * counted from zero; of one resource when `resourceId` is given. Resolves with how many.
+   */
+  retry(resourceId?: string, now = Date.now()): Promise<number> {
+    const where = resourceId === undefined ? '' : ' AND resource_id = ?';
+    return this.db.run(
+      `UPDATE {routes} SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
+       WHERE (state = 'failed' OR (state = 'pending' AND next_attempt_at > ?))${where}`,
+      [now, now, now, ...(resourceId === undefined ? [] : [resourceId])],
+    );
+  }
+
+  async knows(resourceId: string): Promise<boolean> {
+    return (await this.db.get('SELECT 1 AS found FROM {decisions} WHERE resource_id = ? LIMIT 1', [resourceId])) !== undefined;
+  }
+
+  async routeCounts(): Promise<Record<string, number>> {
+    const rows = await this.db.all<{ state: string; count: number }>('SELECT state, COUNT(*) AS count FROM {routes} GROUP BY state');
+    return Object.fromEntries(rows.map((row) => [row.state, Number(row.count)]));
+  }
+
+  async decisionCounts(): Promise<Record<string, number>> {
+    const rows = await this.db.all<{ outcome: string; count: number }>('SELECT outcome, COUNT(*) AS count FROM {decisions} GROUP BY outcome');
+    return Object.fromEntries(rows.map((row) => [row.outcome, Number(row.count)]));
+  }
+
+  routesIn(states: RouteState[], limit: number, extra = ''): Promise<Route[]> {
+    return this.db.all<Route>(`SELECT * FROM {routes} WHERE state IN (${states.map(() => '?').join(', ')})${extra} ORDER BY updated_at DESC LIMIT ?`, [...states, limit]);
+  }
+
+  latestDecisions(outcome: Outcome, limit: number): Promise<{ resource_id: string; level: Level; last_update: string; decided_at: number }[]> {
+    return this.db.all('SELECT resource_id, level, last_update, decided_at FROM {decisions} WHERE outcome = ? ORDER BY decided_at DESC LIMIT ?', [outcome, limit]);
+  }
+}

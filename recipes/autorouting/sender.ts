@@ -1,0 +1,235 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff, OrthancUnreachableError, describe, isNotFound, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import { parseDestinationKey, storeRequest } from './destinations.js';
+import type { Ledger, Route } from './ledger.js';
+import { levelPath } from './resources.js';
+
+export interface SenderOptions {
+  orthanc: OrthancBinding;
+  ledger: Ledger;
+  log: Logger;
+  signal: AbortSignal;
+  /** Every destination key the rules name. */
+  destinations: string[];
+  jobsPerDestination: number;
+  maxAttempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** Called once a route succeeded (for DeleteAfterRouting). */
+  onSucceeded?: (route: Route) => Promise<void>;
+}
+
+type JobOutcome = { kind: 'success' } | { kind: 'failure'; error: string } | { kind: 'vanished' };
+
+interface Job {
+  State: string;
+  ErrorCode?: number;
+  ErrorDescription?: string;
+  ErrorDetails?: string;
+}
+
+/**
+ * Sends the ledger's pending routes through Orthanc's jobs engine and follows each job to its end.
+ * Each destination has its own lane (at most `jobsPerDestination` jobs in flight), so a destination
+ * that fails never holds back another. While a destination fails, its lane sends one route at a
+ * time (a probe) until one succeeds, rather than burning every route's attempts at once.
+ */
+export class Sender {
+  private readonly lanes = new Map<string, { inFlight: Set<string>; failing: boolean }>();
+  private readonly running = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private pumping: Promise<void> | undefined;
+  private pumpAgain = false;
+  private closed = false;
+
+  constructor(private readonly options: SenderOptions) {
+    for (const destination of options.destinations) this.lanes.set(destination, { inFlight: new Set(), failing: false });
+  }
+
+  /** Resumes the jobs that a previous run left in flight, then starts sending. */
+  async start(): Promise<void> {
+    for (const route of await this.options.ledger.sending()) {
+      const lane = this.lane(route.destination);
+      lane.inFlight.add(routeKey(route));
+      this.track(this.deliver(route, lane));
+    }
+    this.kick();
+  }
+
+  /** What is in flight now, per destination. */
+  inFlight(): Record<string, number> {
+    return Object.fromEntries([...this.lanes].map(([destination, lane]) => [destination, lane.inFlight.size]));
+  }
+
+  /** Looks for due routes (soon, once, however many times it is called). */
+  kick(): void {
+    if (this.closed) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = (async () => {
+      do {
+        this.pumpAgain = false;
+        try {
+          await this.pump();
+        } catch (error) {
+          this.options.log.error(`reading the ledger failed: ${describe(error)}`);
+        }
+      } while (this.pumpAgain && !this.closed);
+      this.pumping = undefined;
+    })();
+  }
+
+  private lane(destination: string) {
+    let lane = this.lanes.get(destination);
+    if (!lane) this.lanes.set(destination, (lane = { inFlight: new Set(), failing: false }));
+    return lane;
+  }
+
+  private async pump(): Promise<void> {
+    const now = Date.now();
+    let wake = Infinity;
+    for (const [destination, lane] of this.lanes) {
+      const room = (lane.failing ? 1 : this.options.jobsPerDestination) - lane.inFlight.size;
+      if (room > 0) {
+        const due = await this.options.ledger.due(destination, now, room + lane.inFlight.size);
+        for (const route of due.filter((r) => !lane.inFlight.has(routeKey(r))).slice(0, room)) {
+          lane.inFlight.add(routeKey(route));
+          this.track(this.deliver(route, lane));
+        }
+      }
+      const next = await this.options.ledger.nextDue(destination);
+      if (next !== undefined && next > now) wake = Math.min(wake, next);
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (wake !== Infinity && !this.closed) this.timer = setTimeout(() => this.kick(), Math.max(0, wake - Date.now()) + 5);
+  }
+
+  private track(work: Promise<void>): void {
+    this.running.add(work);
+    void work.finally(() => this.running.delete(work));
+  }
+
+  /** One route, from its current state to its next resting state. Never throws. */
+  private async deliver(route: Route, lane: { inFlight: Set<string>; failing: boolean }): Promise<void> {
+    const { orthanc, ledger, log } = this.options;
+    const destination = parseDestinationKey(route.destination);
+    const what = `${route.level.toLowerCase()} ${route.resource_id} to ${route.destination}`;
+    let attempts = route.attempts;
+    try {
+      let jobId = route.state === 'sending' ? route.job_id : null;
+      if (jobId) {
+        log.info(`following job ${jobId} (${what}) left in flight by the previous run`);
+      } else {
+        attempts += 1;
+        const { uri, body } = storeRequest(destination, route.resource_id);
+        const accepted = await orthanc.restApiPostJson<{ ID: string }>(uri, body);
+        jobId = accepted.ID;
+        await ledger.markSending(route, jobId, attempts);
+        log.debug(`sending ${what}: job ${jobId}, attempt ${attempts}`);
+      }
+      const outcome = await this.follow(jobId);
+      if (outcome === undefined) return; // Closing: the route stays `sending`; the next run follows the job.
+      if (outcome.kind === 'success') {
+        await ledger.markSucceeded(route);
+        lane.failing = false;
+        log.info(`sent ${what} (job ${jobId}, attempt ${attempts})`);
+        await this.options.onSucceeded?.(route);
+      } else if (outcome.kind === 'vanished') {
+        // Orthanc keeps only JobsHistorySize finished jobs: the outcome is unknown, so send again.
+        await ledger.markPending(route, attempts - 1, Date.now(), `job ${jobId} vanished from Orthanc's jobs history before its outcome was read; sending again`);
+        log.warning(`job ${jobId} (${what}) vanished from Orthanc's jobs history before its outcome was read; sending again`);
+      } else {
+        await this.failed(route, lane, attempts, `job ${jobId} failed: ${outcome.error}`);
+      }
+    } catch (error) {
+      if (this.closed) return;
+      try {
+        if (error instanceof OrthancUnreachableError) {
+          // Not the destination's fault: no attempt is counted; try again after a pause.
+          await ledger.markPending(route, route.attempts, Date.now() + this.options.initialDelayMs, describe(error));
+        } else if (isNotFound(error) && (await this.isGone(route))) {
+          await ledger.markGone(route);
+          log.warning(`${what}: the ${route.level.toLowerCase()} was deleted before it was sent`);
+        } else {
+          await this.failed(route, lane, attempts, describe(error));
+        }
+      } catch (inner) {
+        log.error(`${what}: could not record the outcome (${describe(inner)}); the route will be sent again`);
+      }
+    } finally {
+      lane.inFlight.delete(routeKey(route));
+      this.kick();
+    }
+  }
+
+  private async failed(route: Route, lane: { failing: boolean }, attempts: number, error: string): Promise<void> {
+    const what = `${route.level.toLowerCase()} ${route.resource_id} to ${route.destination}`;
+    lane.failing = true;
+    if (attempts >= this.options.maxAttempts) {
+      await this.options.ledger.markFailed(route, attempts, error);
+      this.options.log.error(`${what} failed ${attempts} times, giving up until retried (POST /recipes/autorouting/retry): ${error}`);
+      return;
+    }
+    const backoff = new Backoff(this.options.initialDelayMs, this.options.maxDelayMs);
+    let delay = 0;
+    for (let n = 0; n < attempts; n += 1) delay = backoff.next();
+    await this.options.ledger.markPending(route, attempts, Date.now() + delay, error);
+    this.options.log.warning(`${what}: attempt ${attempts} of ${this.options.maxAttempts} failed, next in ${(delay / 1000).toFixed(1)} s: ${error}`);
+  }
+
+  private async isGone(route: Route): Promise<boolean> {
+    try {
+      await this.options.orthanc.restApiGet(`/${levelPath[route.level]}/${route.resource_id}`);
+      return false;
+    } catch (error) {
+      return isNotFound(error);
+    }
+  }
+
+  /**
+   * Polls `/jobs/{id}` until Success or Failure (acceptance is not success); quickly at first,
+   * then every second. Orthanc being unreachable meanwhile only pauses the polling. Undefined
+   * when the recipe closes first.
+   */
+  private async follow(jobId: string): Promise<JobOutcome | undefined> {
+    let delay = 50;
+    const reconnect = new Backoff(250, 5000);
+    while (!this.closed) {
+      let job: Job;
+      try {
+        job = await this.options.orthanc.restApiGetJson<Job>(`/jobs/${encodeURIComponent(jobId)}`);
+        reconnect.reset();
+      } catch (error) {
+        if (isNotFound(error)) return { kind: 'vanished' };
+        if (!(error instanceof OrthancUnreachableError)) throw error;
+        await this.pause(reconnect.next());
+        continue;
+      }
+      if (job.State === 'Success') return { kind: 'success' };
+      if (job.State === 'Failure') {
+        const details = job.ErrorDetails ? `: ${job.ErrorDetails}` : '';
+        return { kind: 'failure', error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}` };
+      }
+      await this.pause(delay);
+      delay = Math.min(1000, delay * 1.5);
+    }
+    return undefined;
+  }
+
+  private pause(ms: number): Promise<void> {
+    return sleep(ms, undefined, { signal: this.options.signal }).catch(() => undefined);
+  }
+
+  /** Stops sending; jobs in Orthanc keep running, and their routes stay `sending` for the next run. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.pumping;
+    await Promise.allSettled([...this.running]);
+  }
+}
+
+const routeKey = (route: Route) => `${route.resource_id}|${route.last_update}`;

@@ -1,0 +1,40 @@
+import type { Options } from './options.generated.js';
+import type { Ledger, Route } from './ledger.js';
+import type { Sender } from './sender.js';
+import type { Sweeper } from './sweep.js';
+
+const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
+const listed = 100;
+
+const describeRoute = (route: Route) => ({
+  Resource: route.resource_id,
+  Level: route.level,
+  LastUpdate: route.last_update,
+  Destination: route.destination,
+  Attempts: Number(route.attempts),
+  LastError: route.last_error,
+  JobId: route.job_id,
+  Updated: iso(route.updated_at),
+});
+
+/**
+ * The answer of `GET /recipes/autorouting/status`: counts per state, what is in flight, what waits
+ * for a retry, what failed (with errors and attempts) and what no rule matched; at most 100 of each.
+ */
+export async function statusOf(ledger: Ledger, sender: Sender, sweeper: Sweeper, options: Options) {
+  const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0, gone: 0, ...(await ledger.routeCounts()) };
+  const decisions = { routed: 0, unmatched: 0, 'dry-run': 0, ...(await ledger.decisionCounts()) };
+  const waiting = await ledger.routesIn(['pending'], listed, ' AND attempts > 0');
+  return {
+    DryRun: options.DryRun,
+    DeleteAfterRouting: options.DeleteAfterRouting,
+    Routes: { Pending: counts.pending, Sending: counts.sending, Succeeded: counts.succeeded, Failed: counts.failed, Gone: counts.gone },
+    Resources: { Routed: decisions.routed, Unmatched: decisions.unmatched, DryRun: decisions['dry-run'] },
+    JobsInFlight: sender.inFlight(),
+    InFlight: (await ledger.routesIn(['sending'], listed)).map(describeRoute),
+    Retrying: waiting.map((route) => ({ ...describeRoute(route), NextAttempt: iso(route.next_attempt_at) })),
+    Failures: (await ledger.routesIn(['failed'], listed)).map(describeRoute),
+    Unmatched: (await ledger.latestDecisions('unmatched', listed)).map((d) => ({ Resource: d.resource_id, Level: d.level, LastUpdate: d.last_update, Decided: iso(d.decided_at) })),
+    Sweep: { Running: sweeper.isRunning, LastStarted: sweeper.lastStarted?.toISOString() ?? null, LastFinished: sweeper.lastFinished?.toISOString() ?? null, LastError: sweeper.lastError ?? null },
+  };
+}
