@@ -16,7 +16,7 @@ export interface StoreScp {
   received(): Promise<string[]>;
   /** When each received file was last written (ms since the epoch), by SOPInstanceUID. */
   receivedAt(): Promise<Map<string, number>>;
-  /** Starts it again on the same port and folder (after `stop`). */
+  /** Starts it again on the same port and folder (after `stop`); does nothing while it runs. */
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Stops it and removes its folder. */
@@ -36,6 +36,7 @@ export async function startStoreScp(options: { aet?: string; port?: number } = {
   let output = '';
 
   const start = async () => {
+    if (child && child.exitCode === null && child.signalCode === null) return;
     const spawned = spawn('storescp', ['-aet', aet, '-od', directory, '+xa', '-dhl', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = spawned;
     spawned.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
