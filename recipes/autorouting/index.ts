@@ -100,9 +100,9 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
   });
 
   /** Decides one resource (once per LastUpdate) and records its routes; safe to run twice. */
-  const decide = async (level: Level, id: string) => {
+  const decide = async (level: Level, id: string, listed?: OrthancResource) => {
     const what = `${level.toLowerCase()} ${id}`;
-    const resource = await describeResource(orthanc, level, id, keysByLevel[level]);
+    const resource = await describeResource(orthanc, level, id, keysByLevel[level], listed);
     if (!resource) return log.debug(`${what} is gone; nothing to route`);
     // Unstable again (new instances): its next Stable change, or the sweep, brings it back.
     if (!resource.isStable) return;
@@ -129,8 +129,8 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
 
   // One decision at a time per resource: the change feed and the sweep may bring the same one.
   const deciding = new Map<string, Promise<void>>();
-  const consider = (level: Level, id: string): Promise<void> => {
-    const next = (deciding.get(id) ?? Promise.resolve()).then(() => decide(level, id));
+  const consider = (level: Level, id: string, listed?: OrthancResource): Promise<void> => {
+    const next = (deciding.get(id) ?? Promise.resolve()).then(() => decide(level, id, listed));
     deciding.set(id, next);
     const forget = () => void (deciding.get(id) === next && deciding.delete(id));
     next.then(forget, forget);

@@ -40,9 +40,16 @@ const computedKeys = new Set(['ModalitiesInStudy', 'RemoteAET', 'CalledAET']);
  * instance of each series, which one association usually sends whole). Undefined when the
  * resource is gone.
  */
-export async function describeResource(orthanc: OrthancBinding, level: Level, id: string, keys: ReadonlySet<string>): Promise<DescribedResource | undefined> {
+export async function describeResource(
+  orthanc: OrthancBinding,
+  level: Level,
+  id: string,
+  keys: ReadonlySet<string>,
+  /** The resource as a listing (`?expand`) just showed it, to save one request. */
+  listed?: OrthancResource,
+): Promise<DescribedResource | undefined> {
   const get = <T>(uri: string) => orthanc.restApiGetJson<T>(uri).catch((error: unknown) => (isGone(error) ? undefined : Promise.reject(error)));
-  const resource = await get<OrthancResource>(`/${levelPath[level]}/${id}`);
+  const resource = listed ?? (await get<OrthancResource>(`/${levelPath[level]}/${id}`));
   if (!resource) return undefined;
   const values = new Map<string, string | string[]>();
   const add = (tags: Record<string, string> | undefined) => {

@@ -191,11 +191,11 @@ export class Sender {
 
   /**
    * Polls `/jobs/{id}` until Success or Failure (acceptance is not success); quickly at first,
-   * then every second. Orthanc being unreachable meanwhile only pauses the polling. Undefined
+   * then every second (a small study to a near destination takes tens of ms). Orthanc being unreachable meanwhile only pauses the polling. Undefined
    * when the recipe closes first.
    */
   private async follow(jobId: string): Promise<JobOutcome | undefined> {
-    let delay = 50;
+    let delay = 10;
     const reconnect = new Backoff(250, 5000);
     while (!this.closed) {
       let job: Job;
@@ -214,7 +214,7 @@ export class Sender {
         return { kind: 'failure', error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}` };
       }
       await this.pause(delay);
-      delay = Math.min(1000, delay * 1.5);
+      delay = Math.min(1000, delay * 2);
     }
     return undefined;
   }

@@ -8,7 +8,7 @@ export interface SweepOptions {
   /** Whether this version of the resource was already decided. */
   isDecided(resourceId: string, lastUpdate: string): Promise<boolean>;
   /** Decides (and routes) one resource. */
-  consider(level: Level, resourceId: string): Promise<void>;
+  consider(level: Level, resourceId: string, listed: OrthancResource): Promise<void>;
   pageSize?: number;
 }
 
@@ -72,7 +72,7 @@ export class Sweeper {
             if (level !== 'Instance' && resource.IsStable !== true) continue;
             if (await this.options.isDecided(resource.ID, resource.LastUpdate ?? '')) continue;
             considered += 1;
-            await this.options.consider(level, resource.ID);
+            await this.options.consider(level, resource.ID, resource);
           }
           if (page.length < pageSize) break;
         }

@@ -14,7 +14,10 @@ export const PATIENT_NAME = 'Routed^Rita';
 
 export interface UploadedStudy {
   studyId: string;
+  /** SOPInstanceUIDs, sorted. */
   sops: string[];
+  /** SOPInstanceUIDs in the order of the spec's series and instances. */
+  ordered: string[];
 }
 
 /** Generates a study of the test patient and stores it in Orthanc (over REST). */
@@ -29,7 +32,8 @@ export async function uploadStudy(orthanc: TestOrthanc, spec: Partial<StudySpec>
   });
   let studyId = '';
   for (const instance of instances) studyId = (await orthanc.upload(instance.file)).ParentStudy;
-  return { studyId, sops: instances.map((i) => i.sopInstanceUid).sort() };
+  const ordered = instances.map((i) => i.sopInstanceUid);
+  return { studyId, sops: [...ordered].sort(), ordered };
 }
 
 /** Generates a study and sends it to Orthanc's DICOM port with dcmtk's storescu, as the modality `callingAet`. */
@@ -46,7 +50,8 @@ export async function storeStudyOverDicom(orthanc: TestOrthanc, callingAet: stri
   await promisify(execFile)('storescu', ['-aet', callingAet, '-aec', orthanc.process.aet, '127.0.0.1', String(orthanc.process.dicomPort), ...files]);
   await rm(folder, { recursive: true, force: true });
   const found = await orthanc.json<string[]>('POST', '/tools/find', { Level: 'Study', Query: { StudyInstanceUID: instances[0]!.studyInstanceUid } });
-  return { studyId: found[0]!, sops: instances.map((i) => i.sopInstanceUid).sort() };
+  const ordered = instances.map((i) => i.sopInstanceUid);
+  return { studyId: found[0]!, sops: [...ordered].sort(), ordered };
 }
 
 /** Runs the CLI with only this recipe enabled. */

@@ -84,6 +84,34 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     assert.ok(router.log.messages('autorouting').includes(`study ${chestOld.studyId}: no rule matches; nothing sent`));
   });
 
+  it('routes at the Series level (on STABLE_SERIES) and the Instance level (on NEW_INSTANCE), with parents\' tags in the filter', async () => {
+    const router = await route({
+      Rules: [
+        { Name: 'mr-series', Level: 'Series', Destinations: ['a'], Filter: { Modality: 'MR', StudyDescription: 'MIXED*' } },
+        { Name: 'key-images', Level: 'Instance', Destinations: [{ Peer: 'backup' }], Filter: { SeriesDescription: 'key*', PatientSex: 'O' } },
+      ],
+    });
+    const before = new Set(await sopsIn(peer));
+    const instances = await uploadStudy(orthanc, {
+      studyDescription: 'MIXED STUDY',
+      series: [
+        { modality: 'CT', instances: 2, description: 'plain' },
+        { modality: 'MR', instances: 2, description: 'plain' },
+        { modality: 'CT', instances: 2, description: 'Key images' },
+      ],
+    });
+    const [ct, mr, key] = [instances.ordered.slice(0, 2), instances.ordered.slice(2, 4), instances.ordered.slice(4, 6)];
+    await receivedAll(scpA, mr);
+    await eventually(async () => {
+      const atPeer = new Set(await sopsIn(peer));
+      return key.every((sop) => atPeer.has(sop));
+    }, 30_000, 'the key images at the peer');
+    await eventually(async () => (await statusOf(router)).Routes.Succeeded === 3, 10_000, 'one series and two instances routed');
+    assert.equal(await receivedAny(scpA, [...ct, ...key]), false);
+    const atPeer = (await sopsIn(peer)).filter((sop) => !before.has(sop));
+    assert.deepEqual(atPeer.sort(), [...key].sort());
+  });
+
   it('two destinations, one down: the other gets it at once; after MaxAttempts the route is failed until retried', async () => {
     const router = await route({ Rules: [{ Destinations: ['a', 'b'] }], Retry: { MaxAttempts: 2, InitialDelaySeconds: 0.2, MaxDelaySeconds: 0.5 } });
     const study = await uploadStudy(orthanc);
