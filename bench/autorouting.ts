@@ -36,7 +36,7 @@ const orthanc = await startTestOrthanc({
   configuration: { StableAge: stableAge, JobsHistorySize: 1000, DicomModalities: { scp: ['BENCHSCP', '127.0.0.1', scp.port] } },
 });
 let host: HostProcess | undefined;
-const recipe = { autorouting: { Enabled: true, Rules: [{ Name: 'all', Destinations: ['scp'] }], SweepIntervalSeconds: 0 } };
+const recipe = { autorouting: { Enabled: true, Rules: [{ Name: 'all', Destinations: ['scp'] }], SweepIntervalSeconds: 0, RouteExistingOnFirstStart: true } };
 const loadBefore = loadavg();
 
 /** Waits until storescp holds `count` files; returns the last write time among them. */

@@ -65,6 +65,10 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
   const keysByLevel = Object.fromEntries(levels.map((level) => [level, filterKeys(level)])) as Record<Level, Set<string>>;
   const ledger = new Ledger(database);
   await ledger.open();
+  // The first start draws a line: what was stable before it is the archive, not new work (the
+  // change feed also starts from Orthanc's last change). Later starts keep that line.
+  const now = (await orthanc.restApiGet('/tools/now')).toString('utf8').trim();
+  const routingSince = await ledger.settingOnce('RoutingSince', options.RouteExistingOnFirstStart ? '' : now);
 
   const deleteIfDone = async (route: Pick<Route, 'resource_id' | 'last_update' | 'level'>) => {
     if (!options.DeleteAfterRouting || options.DryRun) return;
@@ -137,7 +141,7 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
     return next;
   };
 
-  const sweeper = new Sweeper({ orthanc, log, levels, consider, isDecided: (id, lastUpdate) => ledger.isDecided(id, lastUpdate, options.DryRun) });
+  const sweeper = new Sweeper({ orthanc, log, levels, since: routingSince, consider, isDecided: (id, lastUpdate) => ledger.isDecided(id, lastUpdate, options.DryRun) });
   orthanc.registerOnChangeCallback(
     async (changeType, _resourceType, resourceId) => {
       if (changeType === ChangeType.ORTHANC_STARTED) return void sweeper.request('Orthanc started or came back');
@@ -156,7 +160,7 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
 
   orthanc.registerRestCallback('/recipes/autorouting/status', async (output: RestOutput, _uri: string, request: RestRequest) => {
     if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
-    output.answerJson(await statusOf(ledger, sender, sweeper, options));
+    output.answerJson(await statusOf(ledger, sender, sweeper, options, routingSince));
   });
   orthanc.registerRestCallback('/recipes/autorouting/retry', async (output: RestOutput, _uri: string, request: RestRequest) => {
     if (request.method !== 'POST') return output.sendMethodNotAllowed('POST');

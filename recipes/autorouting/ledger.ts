@@ -37,6 +37,7 @@ export const migrations = [
    );
    CREATE INDEX {routes_due} ON {routes} (destination, state, next_attempt_at);
    CREATE INDEX {decisions_outcome} ON {decisions} (outcome, decided_at)`,
+  `CREATE TABLE {settings} (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 ];
 
 export type RouteState = 'pending' | 'sending' | 'succeeded' | 'failed' | 'gone';
@@ -64,6 +65,16 @@ export class Ledger {
 
   async open(): Promise<void> {
     await this.db.migrate(migrations);
+  }
+
+  async setting(name: string): Promise<string | undefined> {
+    return (await this.db.get<{ value: string }>('SELECT value FROM {settings} WHERE name = ?', [name]))?.value;
+  }
+
+  /** Stores `value` unless a value is already stored; resolves with the stored one. */
+  async settingOnce(name: string, value: string): Promise<string> {
+    await this.db.run('INSERT INTO {settings} (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING', [name, value]);
+    return (await this.setting(name))!;
   }
 
   /** Whether this version of the resource was decided; a dry-run decision does not count outside dry-run. */

@@ -67,6 +67,10 @@ DryRun: boolean
  */
 SweepIntervalSeconds: number
 /**
+ * At the very first start (empty ledger), also route the stable resources already in Orthanc. Off: only what is stored or changed from the first start on is routed (later starts still catch up on everything since).
+ */
+RouteExistingOnFirstStart: boolean
+/**
  * Send jobs in flight at once towards one destination.
  */
 JobsPerDestination: number

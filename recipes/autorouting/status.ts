@@ -21,13 +21,14 @@ const describeRoute = (route: Route) => ({
  * The answer of `GET /recipes/autorouting/status`: counts per state, what is in flight, what waits
  * for a retry, what failed (with errors and attempts) and what no rule matched; at most 100 of each.
  */
-export async function statusOf(ledger: Ledger, sender: Sender, sweeper: Sweeper, options: Options) {
+export async function statusOf(ledger: Ledger, sender: Sender, sweeper: Sweeper, options: Options, routingSince: string) {
   const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0, gone: 0, ...(await ledger.routeCounts()) };
   const decisions = { routed: 0, unmatched: 0, 'dry-run': 0, ...(await ledger.decisionCounts()) };
   const waiting = await ledger.routesIn(['pending'], listed, ' AND attempts > 0');
   return {
     DryRun: options.DryRun,
     DeleteAfterRouting: options.DeleteAfterRouting,
+    RoutingSince: routingSince || null,
     Routes: { Pending: counts.pending, Sending: counts.sending, Succeeded: counts.succeeded, Failed: counts.failed, Gone: counts.gone },
     Resources: { Routed: decisions.routed, Unmatched: decisions.unmatched, DryRun: decisions['dry-run'] },
     JobsInFlight: sender.inFlight(),

@@ -5,10 +5,12 @@ export interface SweepOptions {
   orthanc: OrthancBinding;
   log: Logger;
   levels: Level[];
+  /** Resources whose `LastUpdate` comes before this (Orthanc's UTC `YYYYMMDDTHHMMSS`) are not swept. */
+  since: string;
   /** Whether this version of the resource was already decided. */
   isDecided(resourceId: string, lastUpdate: string): Promise<boolean>;
   /** Decides (and routes) one resource. */
-  consider(level: Level, resourceId: string, listed: OrthancResource): Promise<void>;
+  consider(level: Level, resourceId: string, listed?: OrthancResource): Promise<void>;
   pageSize?: number;
 }
 
@@ -65,11 +67,23 @@ export class Sweeper {
     let considered = 0;
     try {
       for (const level of levels) {
-        for (let since = 0; ; since += pageSize) {
-          const page = await orthanc.restApiGetJson<OrthancResource[]>(`/${levelPath[level]}?expand&since=${since}&limit=${pageSize}`);
+        // Instances have no LastUpdate: they are found through their series.
+        const listed: Level = level === 'Instance' ? 'Series' : level;
+        for (let offset = 0; ; offset += pageSize) {
+          const page = await orthanc.restApiGetJson<OrthancResource[]>(`/${levelPath[listed]}?expand&since=${offset}&limit=${pageSize}`);
           for (const resource of page) {
             if (this.stopped) return;
-            if (level !== 'Instance' && resource.IsStable !== true) continue;
+            if ((resource.LastUpdate ?? '') < this.options.since) continue;
+            if (level === 'Instance') {
+              for (const instance of resource.Instances ?? []) {
+                if (this.stopped) return;
+                if (await this.options.isDecided(instance, '')) continue;
+                considered += 1;
+                await this.options.consider(level, instance);
+              }
+              continue;
+            }
+            if (resource.IsStable !== true) continue;
             if (await this.options.isDecided(resource.ID, resource.LastUpdate ?? '')) continue;
             considered += 1;
             await this.options.consider(level, resource.ID, resource);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { getFreePort } from '../../../shared/host/orthanc-process.js';
-import { eventually } from '../../../test/helpers/changes.js';
+import { eventually, waitUntilStable } from '../../../test/helpers/changes.js';
 import type { HostProcess } from '../../../test/helpers/host.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';
 import { startStoreScp, type StoreScp } from '../../../test/helpers/storescp.js';
@@ -138,6 +138,20 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     assert.deepEqual(await retried.json(), { Retried: 1 });
     await receivedAll(scpB, study.sops);
     await eventually(async () => (await statusOf(router)).Routes.Succeeded === 2, 10_000, 'both routes succeeded');
+  });
+
+  it('a first start leaves the archive alone, unless RouteExistingOnFirstStart', async () => {
+    const archived = await uploadStudy(orthanc);
+    await waitUntilStable(orthanc);
+    const first = await route({ Rules: [{ Destinations: ['a'] }] });
+    await eventually(async () => (await statusOf(first)).Sweep.LastFinished !== null, 20_000, 'the first sweep');
+    const status = await statusOf(first);
+    assert.match(status.RoutingSince, /^\d{8}T\d{6}$/);
+    assert.deepEqual(status.Resources, { Routed: 0, Unmatched: 0, DryRun: 0 });
+    await first.stop();
+    const everything = await route({ Rules: [{ Destinations: ['a'] }], RouteExistingOnFirstStart: true });
+    await receivedAll(scpA, archived.sops);
+    assert.equal((await statusOf(everything)).RoutingSince, null);
   });
 
   it('DryRun logs exactly what it would send, and sends nothing', async () => {
