@@ -141,7 +141,18 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
     return next;
   };
 
-  const sweeper = new Sweeper({ orthanc, log, levels, since: routingSince, consider, isDecided: (id, lastUpdate) => ledger.isDecided(id, lastUpdate, options.DryRun) });
+  const system = await orthanc.getSystem();
+  const sweeper = new Sweeper({
+    orthanc,
+    log,
+    levels,
+    since: routingSince,
+    extendedFind: system.Capabilities?.HasExtendedFind === true,
+    consider,
+    isDecided: (id, lastUpdate) => ledger.isDecided(id, lastUpdate, options.DryRun),
+    loadMark: (level) => ledger.setting(`SweptThrough:${level}`),
+    saveMark: (level, time) => ledger.saveSetting(`SweptThrough:${level}`, time),
+  });
   orthanc.registerOnChangeCallback(
     async (changeType, _resourceType, resourceId) => {
       if (changeType === ChangeType.ORTHANC_STARTED) return void sweeper.request('Orthanc started or came back');

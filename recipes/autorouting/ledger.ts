@@ -71,6 +71,10 @@ export class Ledger {
     return (await this.db.get<{ value: string }>('SELECT value FROM {settings} WHERE name = ?', [name]))?.value;
   }
 
+  async saveSetting(name: string, value: string): Promise<void> {
+    await this.db.run('INSERT INTO {settings} (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [name, value]);
+  }
+
   /** Stores `value` unless a value is already stored; resolves with the stored one. */
   async settingOnce(name: string, value: string): Promise<string> {
     await this.db.run('INSERT INTO {settings} (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING', [name, value]);

@@ -7,20 +7,34 @@ export interface SweepOptions {
   levels: Level[];
   /** Resources whose `LastUpdate` comes before this (Orthanc's UTC `YYYYMMDDTHHMMSS`) are not swept. */
   since: string;
+  /** Orthanc has `/tools/find` with `OrderBy` (1.12.5+, `Capabilities.HasExtendedFind`). */
+  extendedFind: boolean;
   /** Whether this version of the resource was already decided. */
   isDecided(resourceId: string, lastUpdate: string): Promise<boolean>;
   /** Decides (and routes) one resource. */
   consider(level: Level, resourceId: string, listed?: OrthancResource): Promise<void>;
+  /** Orthanc's time when the last complete sweep of a level started, and where to keep it. */
+  loadMark(level: Level): Promise<string | undefined>;
+  saveMark(level: Level, orthancTime: string): Promise<void>;
   pageSize?: number;
 }
 
 /**
+ * How far behind the last complete sweep an ordered sweep still looks. A resource last updated
+ * before (last complete sweep − margin) existed, unchanged, during that sweep, and was stable by
+ * then (StableAge is seconds or minutes), so it was decided then.
+ */
+const markMarginSeconds = 24 * 3600;
+
+/**
  * Finds the resources that Orthanc reports as stable (`IsStable`) and that the ledger has not
- * decided for their current `LastUpdate`: those whose Stable change came while the host was down
- * (and lies before the saved cursor... or was never written: Orthanc forgets its unstable
- * resources when it restarts, and never writes their Stable change). Pages through
- * `/{level}?expand&since=&limit=` so that a large archive is never read at once. Requests made
- * while a sweep runs are coalesced into one more sweep.
+ * decided for their current `LastUpdate`: those whose Stable change came while the host was down,
+ * and those whose Stable change Orthanc never wrote (it forgets its unstable resources when it
+ * restarts). It reads pages, so that a large archive is never read at once: on Orthanc 1.12.5+
+ * most recently updated first (`/tools/find` ordered by `LastUpdate`), stopping a day before the
+ * last complete sweep; before that, `/{level}?expand&since=&limit=` through the whole archive.
+ * Instances have no `LastUpdate`: they are found through their series. Requests made while a
+ * sweep runs are coalesced into one more sweep.
  */
 export class Sweeper {
   private running: Promise<void> | undefined;
@@ -61,42 +75,75 @@ export class Sweeper {
   }
 
   private async sweep(reason: string): Promise<void> {
-    const { orthanc, log, levels } = this.options;
-    const pageSize = this.options.pageSize ?? 500;
     this.lastStarted = new Date();
     let considered = 0;
     try {
-      for (const level of levels) {
-        // Instances have no LastUpdate: they are found through their series.
-        const listed: Level = level === 'Instance' ? 'Series' : level;
-        for (let offset = 0; ; offset += pageSize) {
-          const page = await orthanc.restApiGetJson<OrthancResource[]>(`/${levelPath[listed]}?expand&since=${offset}&limit=${pageSize}`);
-          for (const resource of page) {
-            if (this.stopped) return;
-            if ((resource.LastUpdate ?? '') < this.options.since) continue;
-            if (level === 'Instance') {
-              for (const instance of resource.Instances ?? []) {
-                if (this.stopped) return;
-                if (await this.options.isDecided(instance, '')) continue;
-                considered += 1;
-                await this.options.consider(level, instance);
-              }
-              continue;
-            }
-            if (resource.IsStable !== true) continue;
-            if (await this.options.isDecided(resource.ID, resource.LastUpdate ?? '')) continue;
-            considered += 1;
-            await this.options.consider(level, resource.ID, resource);
-          }
-          if (page.length < pageSize) break;
-        }
+      for (const level of this.options.levels) {
+        const startedAt = (await this.options.orthanc.restApiGet('/tools/now')).toString('utf8').trim();
+        const result = await this.sweepLevel(level);
+        if (result === undefined) return; // stopped
+        considered += result;
+        await this.options.saveMark(level, startedAt);
       }
       this.lastError = undefined;
       this.lastFinished = new Date();
-      if (considered > 0) log.info(`sweep (${reason}): ${considered} stable resource(s) not yet routed for their last update were picked up`);
+      if (considered > 0) this.options.log.info(`sweep (${reason}): ${considered} stable resource(s) not yet routed for their last update were picked up`);
     } catch (error) {
       this.lastError = describe(error);
-      log.warning(`sweep (${reason}) stopped: ${this.lastError}; it runs again when Orthanc comes back or at the next interval`);
+      this.options.log.warning(`sweep (${reason}) stopped: ${this.lastError}; it runs again when Orthanc comes back or at the next interval`);
     }
   }
+
+  /** Resolves with the number of resources considered, or undefined when stopped. */
+  private async sweepLevel(level: Level): Promise<number | undefined> {
+    const { orthanc, extendedFind, since } = this.options;
+    const pageSize = this.options.pageSize ?? 500;
+    const listed: Level = level === 'Instance' ? 'Series' : level;
+    const mark = extendedFind ? await this.options.loadMark(level) : undefined;
+    const floor = mark && shiftOrthancTime(mark, -markMarginSeconds) > since ? shiftOrthancTime(mark, -markMarginSeconds) : since;
+    let considered = 0;
+    for (let offset = 0; ; offset += pageSize) {
+      const page = extendedFind
+        ? await orthanc.restApiPostJson<OrthancResource[]>('/tools/find', {
+            Level: listed,
+            Query: {},
+            Expand: true,
+            OrderBy: [{ Type: 'Metadata', Key: 'LastUpdate', Direction: 'DESC' }],
+            Since: offset,
+            Limit: pageSize,
+          })
+        : await orthanc.restApiGetJson<OrthancResource[]>(`/${levelPath[listed]}?expand&since=${offset}&limit=${pageSize}`);
+      for (const resource of page) {
+        if (this.stopped) return undefined;
+        const lastUpdate = resource.LastUpdate ?? '';
+        if (lastUpdate < floor) {
+          if (extendedFind) return considered; // ordered: everything after is older
+          continue;
+        }
+        if (level === 'Instance') {
+          for (const instance of resource.Instances ?? []) {
+            if (this.stopped) return undefined;
+            if (await this.options.isDecided(instance, '')) continue;
+            considered += 1;
+            await this.options.consider(level, instance);
+          }
+          continue;
+        }
+        if (resource.IsStable !== true) continue;
+        if (await this.options.isDecided(resource.ID, lastUpdate)) continue;
+        considered += 1;
+        await this.options.consider(level, resource.ID, resource);
+      }
+      if (page.length < pageSize) return considered;
+    }
+  }
+}
+
+/** Orthanc's `YYYYMMDDTHHMMSS` (UTC) moved by `seconds`. */
+export function shiftOrthancTime(time: string, seconds: number): string {
+  const found = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})$/.exec(time);
+  if (!found) return '';
+  const [, y, mo, d, h, mi, s] = found.map(Number) as number[];
+  const shifted = new Date(Date.UTC(y!, mo! - 1, d!, h!, mi!, s!) + seconds * 1000);
+  return shifted.toISOString().replace(/[-:]/g, '').slice(0, 15);
 }
