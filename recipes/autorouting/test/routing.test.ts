@@ -5,7 +5,8 @@ import { eventually, waitUntilStable } from '../../../test/helpers/changes.js';
 import type { HostProcess } from '../../../test/helpers/host.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';
 import { startStoreScp, type StoreScp } from '../../../test/helpers/storescp.js';
-import { deleteAllStudies, logsNamePatient, receivedAll, receivedAny, sopsIn, startRouter, statusOf, storeStudyOverDicom, uploadStudy } from './fixtures.js';
+import { generateStudy } from '../../../test/helpers/dicom.js';
+import { PATIENT_ID, PATIENT_NAME, deleteAllStudies, logsNamePatient, receivedAll, receivedAny, sopsIn, startRouter, statusOf, storeStudyOverDicom, uploadStudy } from './fixtures.js';
 
 describe('recipe autorouting: routing, against a real Orthanc, storescp and a peer Orthanc', { timeout: 240_000 }, () => {
   let orthanc: TestOrthanc;
@@ -59,6 +60,17 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     assert.deepEqual(status.Routes, { Pending: 0, Sending: 0, Succeeded: 2, Failed: 0, Gone: 0 });
     assert.equal(status.Resources.Routed, 1);
     assert.match(router.log.lines.join('\n'), new RegExp(`sent study ${study.studyId} to Modality:a \\(job [0-9a-f-]+, attempt 1\\)`));
+  });
+
+  it('routes a study again when it receives new instances after it was routed', async () => {
+    const router = await route({ Rules: [{ Destinations: ['a'] }] });
+    const [late, ...early] = generateStudy({ patientId: PATIENT_ID, patientName: PATIENT_NAME, studyDate: '20240601', series: [{ modality: 'CT', instances: 4 }], size: 16 });
+    for (const instance of early) await orthanc.upload(instance.file);
+    await receivedAll(scpA, early.map((i) => i.sopInstanceUid));
+    await orthanc.upload(late!.file);
+    await receivedAll(scpA, [late!.sopInstanceUid]);
+    await eventually(async () => (await statusOf(router)).Routes.Succeeded === 2, 10_000, 'two routes, one per LastUpdate');
+    assert.equal((await statusOf(router)).Resources.Routed, 2);
   });
 
   it('filters on tags, date ranges, ModalitiesInStudy and RemoteAET; a study no rule matches is not sent, and the status says so', async () => {
@@ -133,11 +145,22 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     assert.equal(unknown.status, 404);
     assert.match(((await unknown.json()) as { Message: string }).Message, /no resource nope/);
 
+    // A destination that has been failing for a while does not hold back the other one.
+    const second = await uploadStudy(orthanc);
+    await receivedAll(scpA, second.sops);
+    await eventually(async () => (await statusOf(router)).Routes.Failed === 2, 20_000, 'the second route to b failed');
+
     await scpB.start();
-    const retried = await fetch(`${router.url}/recipes/autorouting/retry?id=${study.studyId}`, { method: 'POST' });
-    assert.deepEqual(await retried.json(), { Retried: 1 });
+    const one = await fetch(`${router.url}/recipes/autorouting/retry?id=${study.studyId}`, { method: 'POST' });
+    assert.deepEqual(await one.json(), { Retried: 1 });
     await receivedAll(scpB, study.sops);
-    await eventually(async () => (await statusOf(router)).Routes.Succeeded === 2, 10_000, 'both routes succeeded');
+    await eventually(async () => (await statusOf(router)).Routes.Succeeded === 3, 10_000, 'the first study at b');
+    assert.equal((await statusOf(router)).Routes.Failed, 1);
+    assert.equal(await receivedAny(scpB, second.sops), false);
+    const all = await fetch(`${router.url}/recipes/autorouting/retry`, { method: 'POST' });
+    assert.deepEqual(await all.json(), { Retried: 1 });
+    await receivedAll(scpB, second.sops);
+    await eventually(async () => (await statusOf(router)).Routes.Succeeded === 4, 10_000, 'every route succeeded');
   });
 
   it('a first start leaves the archive alone, unless RouteExistingOnFirstStart', async () => {
