@@ -190,12 +190,14 @@ export class Sender {
   }
 
   /**
-   * Polls `/jobs/{id}` until Success or Failure (acceptance is not success); quickly at first,
-   * then every second (a small study to a near destination takes tens of ms). Orthanc being unreachable meanwhile only pauses the polling. Undefined
-   * when the recipe closes first.
+   * Polls `/jobs/{id}` until Success or Failure (acceptance is not success). The pause between
+   * two polls is a quarter of the job's age (10 ms to 1 s): a small study to a near destination
+   * takes tens of milliseconds, and its lane's slot is free again within a few more, while a long
+   * transfer costs one request a second. Orthanc being unreachable meanwhile only pauses the
+   * polling. Undefined when the recipe closes first.
    */
   private async follow(jobId: string): Promise<JobOutcome | undefined> {
-    let delay = 10;
+    const since = Date.now();
     const reconnect = new Backoff(250, 5000);
     while (!this.closed) {
       let job: Job;
@@ -213,8 +215,7 @@ export class Sender {
         const details = job.ErrorDetails ? `: ${job.ErrorDetails}` : '';
         return { kind: 'failure', error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}` };
       }
-      await this.pause(delay);
-      delay = Math.min(1000, delay * 2);
+      await this.pause(Math.min(1000, Math.max(10, (Date.now() - since) / 4)));
     }
     return undefined;
   }
