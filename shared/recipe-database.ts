@@ -12,7 +12,8 @@ export type SqlValue = string | number | bigint | null;
  * - bind values with `?` (a PostgreSQL implementation numbers them `$1`, `$2`, …);
  * - use types both engines know (`TEXT`, `INTEGER`, `BIGINT`) and `INSERT … ON CONFLICT (…) DO
  *   UPDATE SET x = excluded.x`; keep times as `BIGINT` milliseconds;
- * - calls are asynchronous, as they are on a network database; a call that resolved is durable.
+ * - calls are asynchronous, as they are on a network database; a call that resolved is durable;
+ * - `BIGINT` and `COUNT(*)` values come back as numbers (an implementation over `pg` parses them).
  */
 export interface RecipeDatabase {
   /**
