@@ -50,6 +50,7 @@ export async function checkTasks(options: Options, configDirectory: string): Pro
       } else {
         const validate = compileSchema(builtIn.schema);
         if (!validate(task.Options)) issues.push(...toIssues(validate.errors, `${at}/Options`));
+        else for (const problem of builtIn.check?.(task.Options) ?? []) issue(`/Options${problem.pointer}`, problem.message);
       }
     } else if (task.Request !== undefined) {
       if (Object.keys(task.Options).length > 0) issue('/Options', 'applies to Task and Module only, not to Request');

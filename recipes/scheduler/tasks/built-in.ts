@@ -12,5 +12,7 @@ export interface BuiltInContext {
 /** A built-in task: its options' schema (validated at load, defaults filled in) and one run. */
 export interface BuiltInTask<Options> {
   schema: SchemaObject;
+  /** What the schema cannot see, once the options passed it; pointers are relative to `Options`. */
+  check?(options: Options): { pointer: string; message: string }[];
   run(ctx: BuiltInContext, options: Options): Promise<unknown>;
 }

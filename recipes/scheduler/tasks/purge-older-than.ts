@@ -1,5 +1,6 @@
-import { compileDicomFilter, type DicomFilter, type FilterLookup } from '../../../shared/dicom-match.js';
+import { checkDicomFilter, compileDicomFilter, type DicomFilter, type FilterLookup } from '../../../shared/dicom-match.js';
 import { describe, isNotFound, type OrthancBinding } from '../../../shared/binding/index.js';
+import { escapePointer } from '../../../shared/validate.js';
 import { TaskError } from '../runner.js';
 import type { BuiltInTask } from './built-in.js';
 
@@ -84,6 +85,8 @@ export const purgeOlderThan: BuiltInTask<PurgeOlderThanOptions> = {
     },
     additionalProperties: false,
   },
+  check: (options) =>
+    checkDicomFilter(options.Filter).map(({ key, message }) => ({ pointer: `/Filter/${escapePointer(key)}`, message })),
   async run({ orthanc, log, signal }, options) {
     const cutoff = purgeCutoff(new Date(), options.Days, options.By);
     const matches = compileDicomFilter(options.Filter as DicomFilter);
