@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { createLogger } from '../../../shared/binding/index.js';
 import { eventually } from '../../../test/helpers/changes.js';
 import { checkEvery, parseEvery } from '../every.js';
 import { TaskError, TaskRunner } from '../runner.js';
 import { purgeCutoff } from '../tasks/purge-older-than.js';
-import { checkCron, checkTimeZone, createTrigger } from '../trigger.js';
+import { checkCron, checkTimeZone, createTrigger, type Trigger } from '../trigger.js';
 
 const lines: string[] = [];
 const log = createLogger('scheduler', { level: 'debug', write: (line) => void lines.push(line.trimEnd()) });
@@ -45,56 +45,64 @@ describe('scheduler: periods, cron and time zones', () => {
 });
 
 describe('scheduler: triggers', () => {
+  const made: Trigger[] = [];
+  afterEach(() => made.splice(0).forEach((trigger) => trigger.destroy()));
+  const trigger = (...args: Parameters<typeof createTrigger>) => {
+    const created = createTrigger(...args);
+    made.push(created);
+    return created;
+  };
+
   it('ticks every period, stops on stop() and starts again without a burst', async () => {
     let ticks = 0;
-    const trigger = createTrigger('t', { Every: '100ms' }, () => void (ticks += 1), log);
-    assert.equal(trigger.nextRun(), undefined);
-    trigger.start();
-    const next = trigger.nextRun()!.getTime() - Date.now();
+    const every = trigger('t', { Every: '100ms' }, () => void (ticks += 1), log);
+    assert.equal(every.nextRun(), undefined);
+    every.start();
+    const next = every.nextRun()!.getTime() - Date.now();
     assert.ok(next > 0 && next <= 100, String(next));
     await eventually(() => ticks >= 3, 5000, 'three ticks');
-    trigger.stop();
-    assert.equal(trigger.nextRun(), undefined);
+    every.stop();
+    assert.equal(every.nextRun(), undefined);
     const stopped = ticks;
     await sleep(400);
     assert.equal(ticks, stopped, 'no tick after stop()');
-    trigger.start();
+    every.start();
     await sleep(20);
     assert.equal(ticks, stopped, 'the ticks missed while stopped are not replayed');
     await eventually(() => ticks > stopped, 5000, 'ticks after start()');
-    trigger.destroy();
+    every.destroy();
   });
 
   it('skips to the next period after a blocked event loop instead of catching up', async () => {
     let ticks = 0;
-    const trigger = createTrigger('t', { Every: '100ms' }, () => void (ticks += 1), log);
-    trigger.start();
+    const every = trigger('t', { Every: '100ms' }, () => void (ticks += 1), log);
+    every.start();
     const until = Date.now() + 550;
     while (Date.now() < until); // five periods blocked
     await sleep(30);
     assert.ok(ticks <= 1, `${ticks} ticks fired at once`);
-    trigger.destroy();
+    every.destroy();
   });
 
   it('runs a cron Schedule with seconds, in its time zone, and really stops on stop() and destroy()', async () => {
     let ticks = 0;
-    const trigger = createTrigger('c', { Schedule: '* * * * * *' }, () => void (ticks += 1), log);
-    assert.equal(trigger.nextRun(), undefined);
-    trigger.start();
-    assert.ok(trigger.nextRun()!.getTime() - Date.now() <= 1000);
+    const cron = trigger('c', { Schedule: '* * * * * *' }, () => void (ticks += 1), log);
+    assert.equal(cron.nextRun(), undefined);
+    cron.start();
+    assert.ok(cron.nextRun()!.getTime() - Date.now() <= 1000);
     await eventually(() => ticks >= 2, 10_000, 'two cron ticks');
-    trigger.stop();
+    cron.stop();
     const stopped = ticks;
     await sleep(1500);
     assert.equal(ticks, stopped);
-    trigger.start();
+    cron.start();
     await eventually(() => ticks > stopped, 10_000, 'a tick after start()');
-    trigger.destroy();
+    cron.destroy();
     const destroyed = ticks;
     await sleep(1500);
     assert.equal(ticks, destroyed);
 
-    const brussels = createTrigger('z', { Schedule: '0 30 2 * * *', TimeZone: 'Europe/Brussels' }, () => undefined, log);
+    const brussels = trigger('z', { Schedule: '0 30 2 * * *', TimeZone: 'Europe/Brussels' }, () => undefined, log);
     brussels.start();
     // 02:30 in Brussels is 01:30 UTC in winter and 00:30 UTC in summer.
     assert.match(brussels.nextRun()!.toISOString(), /T0[01]:30:00\.000Z$/);
