@@ -44,11 +44,11 @@ export default async (ctx) => {
 };
 `,
   'tasks/fail.mjs': `export default async () => { throw new Error('boom from fail.mjs'); };`,
-  // Hangs until its run is cancelled, then writes Options.Marker.
+  // Hangs until its run is cancelled, then takes 300 ms to clean up and writes Options.Marker.
   'tasks/hang.mjs': `
 import { writeFileSync } from 'node:fs';
 export default (ctx, options) => new Promise((_resolve, reject) => {
-  ctx.signal.addEventListener('abort', () => { writeFileSync(options.Marker, 'cancelled'); reject(ctx.signal.reason); });
+  ctx.signal.addEventListener('abort', () => setTimeout(() => { writeFileSync(options.Marker, 'cancelled'); reject(ctx.signal.reason); }, 300));
 });
 `,
   'tasks/not-a-function.mjs': `export default { run() {} };`,

@@ -177,6 +177,8 @@ describe('recipe scheduler, against a real Orthanc', { timeout: 120_000 }, () =>
     const code = await host.stop('SIGTERM');
     assert.equal(code, 0);
     assert.equal(await readFile(join(folder, 'hang.marker'), 'utf8'), 'cancelled');
-    assert.ok(host.log.lines.some((line) => /scheduler\] task hang was cancelled after \d+ ms$/.test(line)), host.log.lines.slice(-10).join('\n'));
+    const cancelled = host.log.lines.findIndex((line) => /scheduler\] task hang was cancelled after \d+ ms$/.test(line));
+    const stopped = host.log.lines.findIndex((line) => / host\] stopped$/.test(line));
+    assert.ok(cancelled >= 0 && stopped > cancelled, `the host stopped before the run ended:\n${host.log.lines.slice(-10).join('\n')}`);
   });
 });
