@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { cliPath } from '../../../test/helpers/host.js';
@@ -34,6 +34,14 @@ describe('recipe scheduler: invalid tasks exit with code 2, naming the JSON poin
     ]);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /valid; enabled recipes: scheduler/);
+  });
+
+  it('accepts the configuration example of its README', async () => {
+    const readme = await readFile(new URL('../../../../recipes/scheduler/README.md', import.meta.url), 'utf8');
+    const example = /## Options\n\n```json\n([\s\S]*?)\n```/.exec(readme)![1]!;
+    const { Recipes } = JSON.parse(`{ "Recipes": { ${example} } }`) as { Recipes: { scheduler: { Tasks: unknown[] } } };
+    const { code, stderr } = await validate(folder, Recipes.scheduler.Tasks);
+    assert.equal(code, 0, stderr);
   });
 
   const cases: { what: string; tasks: unknown[]; pointer: string; message: RegExp }[] = [
