@@ -1,4 +1,4 @@
-import { ChangeType, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { ChangeType, describe, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
 import { defineRecipe, RecipeOptionsError } from '../../shared/recipe.js';
 import { createAction } from './actions.js';
 import { checkTasks, type TaskOptions } from './check.js';
@@ -35,13 +35,16 @@ export default defineRecipe<Options>({
   check: (options, { configDirectory }) => checkTasks(options, configDirectory),
   async setup(ctx, options) {
     const { orthanc, log } = ctx;
-    // `check` ran at load; running it again fills in the built-ins' defaults when setup is called alone.
-    const issues = await checkTasks(options, ctx.configDirectory);
+    // `check` ran at load (modules included); this fills in the built-ins' defaults when setup is called alone.
+    const issues = await checkTasks(options, ctx.configDirectory, { importModules: false });
     if (issues.length > 0) throw new RecipeOptionsError(issues);
 
     const tasks = new Map<string, ScheduledTask>();
-    for (const task of options.Tasks) {
-      const runner = new TaskRunner(task.Name, await createAction(task, ctx), log, ctx.signal);
+    for (const [index, task] of options.Tasks.entries()) {
+      const action = await createAction(task, ctx).catch((error: unknown) => {
+        throw new RecipeOptionsError([{ pointer: `/Tasks/${index}/Module`, message: describe(error) }]);
+      });
+      const runner = new TaskRunner(task.Name, action, log, ctx.signal);
       const trigger = createTrigger(task.Name, task, () => void runner.start('Schedule'), log);
       tasks.set(task.Name, { options: task, runner, trigger });
     }

@@ -62,6 +62,8 @@ describe('recipe scheduler: invalid tasks exit with code 2, naming the JSON poin
     { what: 'a bad level of purge-older-than', tasks: [{ Name: 'x', Every: '1s', Task: 'purge-older-than', Options: { Level: 'Instance' } }], pointer: '/Tasks/0/Options/Level', message: /must be one of "Patient", "Study", "Series"/ },
     { what: 'a bad Filter pattern', tasks: [{ Name: 'x', Every: '1s', Task: 'purge-older-than', Options: { Filter: { StudyDate: '2020*-2021' } } }], pointer: '/Tasks/0/Options/Filter/StudyDate', message: /a range cannot hold wildcards/ },
     { what: 'Options on a Request', tasks: [{ Name: 'x', Every: '1s', Request: { Uri: '/system' }, Options: { A: 1 } }], pointer: '/Tasks/0/Options', message: /applies to Task and Module only/ },
+    { what: 'a body on a GET Request', tasks: [{ Name: 'x', Every: '1s', Request: { Uri: '/system', Body: { A: 1 } } }], pointer: '/Tasks/0/Request/Body', message: /a GET request has no body/ },
+    { what: 'an unknown Request method', tasks: [{ Name: 'x', Every: '1s', Request: { Method: 'PATCH', Uri: '/system' } }], pointer: '/Tasks/0/Request/Method', message: /must be one of "GET", "POST", "PUT", "DELETE"/ },
     { what: 'a Request Uri not starting with /', tasks: [{ Name: 'x', Every: '1s', Request: { Uri: 'system' } }], pointer: '/Tasks/0/Request/Uri', message: /must match pattern "\^\/"/ },
     { what: 'a Module that does not exist', tasks: [{ Name: 'x', Every: '1s', Module: './tasks/missing.js' }], pointer: '/Tasks/0/Module', message: /tasks\/missing\.js does not exist/ },
     { what: 'a Module whose default export is not a function', tasks: [{ Name: 'x', Every: '1s', Module: './tasks/not-a-function.mjs' }], pointer: '/Tasks/0/Module', message: /its default export is not a function/ },
