@@ -59,7 +59,7 @@ export default defineRecipe<Options>({
         } else if (changeType === ChangeType.ORTHANC_STOPPED && orthancUp) {
           orthancUp = false;
           for (const { trigger } of tasks.values()) trigger.stop();
-          log.info('Orthanc is down: tasks paused until it is back');
+          log.info(ctx.signal.aborted ? 'the host is stopping: tasks stopped' : 'Orthanc is down: tasks paused until it is back');
         }
       },
       { types: ['ORTHANC_STARTED', 'ORTHANC_STOPPED'] },

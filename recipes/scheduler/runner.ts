@@ -65,16 +65,14 @@ export class TaskRunner {
     const record: RunRecord = { Start: new Date().toISOString(), Trigger: trigger };
     const started = performance.now();
     const done = (async () => {
+      let ended: Pick<RunRecord, 'Outcome' | 'Error' | 'Result'>;
       try {
-        const result = await this.action(signal);
-        record.Outcome = 'Success';
-        record.Result = toJsonValue(result);
+        ended = { Outcome: 'Success', Result: toJsonValue(await this.action(signal)) };
       } catch (error) {
-        record.Outcome = signal.aborted ? 'Cancelled' : 'Failure';
-        record.Error = describe(error);
-        if (error instanceof TaskError) record.Result = toJsonValue(error.result);
+        ended = { Outcome: signal.aborted ? 'Cancelled' : 'Failure', Error: describe(error) };
+        if (error instanceof TaskError) ended.Result = toJsonValue(error.result);
       }
-      record.DurationMs = Math.round(performance.now() - started);
+      Object.assign(record, { DurationMs: Math.round(performance.now() - started), ...ended });
       this.runCount += 1;
       if (record.Outcome === 'Failure') {
         this.failureCount += 1;
