@@ -77,10 +77,12 @@ describe('scheduler: triggers', () => {
     let ticks = 0;
     const every = trigger('t', { Every: '100ms' }, () => void (ticks += 1), log);
     every.start();
-    const until = Date.now() + 550;
-    while (Date.now() < until); // five periods blocked
+    const unblocked = Date.now() + 550;
+    while (Date.now() < unblocked); // five periods blocked
     await sleep(30);
-    assert.ok(ticks <= 1, `${ticks} ticks fired at once`);
+    // At most the one late tick, then one per period: never the five missed ones in a burst.
+    const allowed = Math.floor((Date.now() - unblocked) / 100) + 2;
+    assert.ok(ticks <= allowed, `${ticks} ticks within ${Date.now() - unblocked} ms of the unblocking`);
     every.destroy();
   });
 
