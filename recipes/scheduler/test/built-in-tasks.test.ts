@@ -32,6 +32,7 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
             purge('purge-dry', { Days: 30, By: 'StudyDate', Filter: { Modality: 'CT\\MR' } }),
             purge('purge', { Days: 30, By: 'StudyDate', Filter: { Modality: 'CT\\MR' }, DryRun: false }),
             purge('purge-us-series', { Days: 30, By: 'StudyDate', Level: 'Series', Filter: { Modality: 'US' }, DryRun: false }),
+            purge('purge-patients-dry', { Days: 30, By: 'StudyDate', Level: 'Patient' }),
             purge('purge-updated-dry', { Days: 1, Level: 'Patient', DryRun: true }),
             purge('purge-updated', { Days: 0, Level: 'Patient', Filter: { PatientID: 'RECENT-*' }, DryRun: false }),
             { Name: 'resubmit-one', Schedule: never, Task: 'resubmit-failed-jobs', Options: { MaxPerRun: 1 } },
@@ -94,6 +95,10 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
     const dryLog = host.log.messages('scheduler.purge-dry').at(-1)!;
     assert.match(dryLog, new RegExp(`^dry run: would delete 4 studies \\(StudyDate before ${daysAgo(30)}\\): `));
     for (const id of old) assert.ok(dryLog.includes(id), id);
+
+    // A patient is old by StudyDate when all its studies are: P1 has a recent study too, P4 an undated one.
+    const patients = await runNow('purge-patients-dry');
+    assert.deepEqual(sorted(patients.Result.Resources), sorted([justOldMr.patient, oldOt.patient, secret.patient, mixed.patient]));
 
     const real = await runNow('purge');
     assert.equal(real.Outcome, 'Success', real.Error);
