@@ -9,6 +9,8 @@ export interface RecipeMeta {
   title: string;
   /** One sentence. */
   description: string;
+  /** The catalogue's section, e.g. `Routing`, `Search`, `Imaging`, `Automation`, `Inspection`, `Examples`. */
+  category?: string;
   /** Routes it serves, e.g. `"GET /instances/{id}/thumbnail"`. */
   routes: string[];
   /** Change types it listens to. */
@@ -70,6 +72,9 @@ export interface Recipe<Options = Record<string, never>> {
 }
 
 const kebabCase = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/** Whether `id` may name a recipe: lower-case words of letters and digits joined by `-`. */
+export const isKebabCase = (id: string): boolean => kebabCase.test(id);
 
 /** Declares a recipe; checks the metadata's shape early so that a typo fails at load. */
 export function defineRecipe<Options>(recipe: Recipe<Options>): Recipe<Options> {
