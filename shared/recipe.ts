@@ -29,6 +29,27 @@ export interface RecipeContext {
   state: KeyValueStore;
   /** Aborted when the host stops. */
   signal: AbortSignal;
+  /** What the host tells of itself, read-only and with secrets masked; absent outside the host. */
+  host?: HostView;
+}
+
+/** The host as a recipe may see it (the introspection recipe's view): read-only, secrets masked. */
+export interface HostView {
+  /** This package's version. */
+  readonly version: string;
+  /** The enabled recipes, in load order, as they are now. */
+  recipes(): EnabledRecipeView[];
+}
+
+export interface EnabledRecipeView {
+  meta: RecipeMeta;
+  schema: SchemaObject;
+  /** The options in force (defaults filled in), secrets masked (shared/mask-secrets.ts). */
+  options: Record<string, unknown>;
+  /** `starting` until its setup has finished. */
+  status: 'starting' | 'running' | 'failed';
+  /** Why setup failed. */
+  error?: string;
 }
 
 /** What `setup` may return: how to release what it holds. */

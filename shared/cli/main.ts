@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { describe } from '../binding/index.js';
 import { ConfigError, Host, bundledRecipes, hostVersion, loadConfig } from '../host/index.js';
+import { introspect } from './introspect.js';
 
 const usage = `Usage: orthanc-recipes <command> [options]
 
@@ -8,9 +9,13 @@ Commands:
   run [--config FILE]       Start the host (default config: ./orthanc-recipes.json)
   list                      List the bundled recipes
   validate --config FILE    Check a configuration file; exit code 2 when it is invalid
+  introspect [--format json|markdown] [--config FILE]
+                            Describe the binding's API (no Orthanc needed); with --config, also
+                            the enabled recipes (secrets masked) and Orthanc if it answers
 
 Options:
   -c, --config FILE         The configuration file
+  -f, --format FORMAT       introspect's output: json (default) or markdown
   -h, --help                Show this help
   -v, --version             Show the version
 `;
@@ -24,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' },
+        format: { type: 'string', short: 'f' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -46,6 +52,8 @@ export async function main(argv: string[]): Promise<number> {
       return validate(values.config);
     case 'run':
       return run(values.config ?? 'orthanc-recipes.json');
+    case 'introspect':
+      return introspect(values.format ?? 'json', values.config);
     default:
       return fail(`unknown command "${command}"\n\n${usage}`);
   }

@@ -12,7 +12,8 @@ import {
   type RestRequest,
   type ScopedBinding,
 } from '../binding/index.js';
-import type { AnyRecipe, RecipeHandle, RecipeMeta } from '../recipe.js';
+import { maskSecrets } from '../mask-secrets.js';
+import type { AnyRecipe, HostView, RecipeHandle, RecipeMeta } from '../recipe.js';
 import { StateStore } from '../state-store.js';
 import type { LoadedConfig } from './config.js';
 import { HttpFront } from './front.js';
@@ -121,7 +122,7 @@ export class Host {
   private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<void> {
     const log = this.log.child(id);
     const scoped = createScopedBinding({ connection: this.connection, feed: this.feed, router: this.router, log, owner: id });
-    const context = { orthanc: scoped.binding, log, state: this.state.namespace(`recipe:${id}`), signal: this.abort.signal };
+    const context = { orthanc: scoped.binding, log, state: this.state.namespace(`recipe:${id}`), signal: this.abort.signal, host: this.view };
     const timeoutMs = this.loaded.config.RecipeSetupTimeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -167,6 +168,18 @@ export class Host {
       ],
     });
   }
+
+  /** What recipes see of the host (`ctx.host`): the enabled recipes and their options, secrets masked. */
+  private readonly view: HostView = {
+    version: hostVersion,
+    recipes: () =>
+      this.loaded.recipes.map(({ id, recipe, options }) => {
+        const failed = this.failed.find((f) => f.meta.id === id);
+        const status = failed ? 'failed' : this.running.some((r) => r.meta.id === id) ? 'running' : 'starting';
+        const masked = maskSecrets(options, { values: [this.loaded.config.Orthanc.Password] });
+        return { meta: recipe.meta, schema: recipe.schema, options: masked, status, ...(failed ? { error: failed.error } : {}) };
+      }),
+  };
 
   /**
    * Stops in order: stop accepting and finish requests in flight, deliver ORTHANC_STOPPED and
