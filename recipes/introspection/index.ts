@@ -32,7 +32,7 @@ export default defineRecipe<Options>({
       }
       const recipes = (host?.recipes() ?? []).map((entry) => ({
         ...entry,
-        options: options.ShowOptions ? maskSecrets(entry.options, { extraKeyFragments: options.ExtraSecretKeys }) : undefined,
+        options: options.ShowOptions ? maskSecrets(entry.options, { extraKeyFragments: options.MaskedKeys }) : undefined,
       }));
       const description: Introspection = {
         ...api,

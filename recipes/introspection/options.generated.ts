@@ -11,5 +11,5 @@ ShowOptions: boolean
 /**
  * More key-name fragments (any case) whose values are masked, beside `Password`, `Secret`, `Token`, `Authorization` and `ApiKey`.
  */
-ExtraSecretKeys: string[]
+MaskedKeys: string[]
 }
