@@ -228,7 +228,8 @@ export async function describeOrthanc(orthanc: Pick<OrthancBinding, 'restApiGetJ
     attempt(
       '/plugins',
       async () => {
-        const ids = namesOf(await orthanc.restApiGetJson('/plugins'));
+        // Orthanc lists `explorer.js` among its plugins: the plugins' Orthanc Explorer extensions, not a plugin.
+        const ids = namesOf(await orthanc.restApiGetJson('/plugins')).filter((id) => id !== 'explorer.js');
         return Promise.all(
           ids.map(async (id) => {
             const details = await attempt(`/plugins/${id}`, () => orthanc.restApiGetJson<Record<string, unknown>>(`/plugins/${encodeURIComponent(id)}`), {});
