@@ -198,7 +198,8 @@ describe('introspection: the CLI', { timeout: 60_000 }, () => {
     await writeFile(configFile, JSON.stringify({
       // Port 9 (discard) on loopback: nothing answers.
       Orthanc: { Url: `http://admin:${password}@127.0.0.1:9`, Username: 'admin', Password: password },
-      Recipes: { hello: { Enabled: true }, introspection: { Enabled: true, MaskedKeys: ['Private'] } },
+      // A value equal to the host's Orthanc password is masked wherever it is.
+      Recipes: { hello: { Enabled: true }, introspection: { Enabled: true, MaskedKeys: ['Private', password] } },
     }));
     for (const format of ['json', 'markdown']) {
       const { stdout } = await run(process.execPath, [cliPath, 'introspect', '--config', configFile, '--format', format]);
@@ -207,7 +208,7 @@ describe('introspection: the CLI', { timeout: 60_000 }, () => {
         const live = (JSON.parse(stdout) as Introspection).Live!;
         assert.equal(live.Orthanc.Answers, false);
         assert.deepEqual(live.Recipes.map((r) => [r.Id, r.Status]), [['hello', 'configured'], ['introspection', 'configured']]);
-        assert.deepEqual(live.Recipes[1]!.Options, { ShowOptions: true, MaskedKeys: ['Private'] });
+        assert.deepEqual(live.Recipes[1]!.Options, { ShowOptions: true, MaskedKeys: ['Private', '********'] });
       } else {
         assert.match(stdout, /## Live system/);
       }
