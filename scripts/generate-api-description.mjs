@@ -20,7 +20,28 @@ const checker = program.getTypeChecker();
 const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(entry));
 const printFlags = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseAliasDefinedOutsideCurrentScope;
 
+/** The text of a `/** … *\/` comment, without its stars. */
+const commentText = (comment) =>
+  comment.replace(/^\/\*\*\s*|\s*\*\/$/g, '').split('\n').map((line) => line.replace(/^\s*\* ?/, '')).join('\n').trim();
+
+/**
+ * A file's opening `/** … *\/` comment, when a blank line parts it from the first statement: it
+ * documents the file, although TypeScript hands it to that statement's symbol.
+ */
+function fileHeader(sourceFile, evenWithoutBlankLine = false) {
+  const text = sourceFile.getFullText();
+  const [first] = ts.getLeadingCommentRanges(text, 0) ?? [];
+  if (!first || !text.startsWith('/**', first.pos)) return undefined;
+  const next = sourceFile.statements[0];
+  if (next && !evenWithoutBlankLine && !/\n[ \t]*\n/.test(text.slice(first.end, next.getStart(sourceFile)))) return undefined;
+  return { end: first.end, text: commentText(text.slice(first.pos, first.end)) };
+}
+
 const documentation = (symbol) => {
+  const declaration = symbol.declarations?.[0];
+  const statement = declaration && ts.isVariableDeclaration(declaration) ? declaration.parent.parent : declaration;
+  const header = statement ? fileHeader(statement.getSourceFile()) : undefined;
+  if (header && statement === statement.getSourceFile().statements[0]) return '';
   const text = ts.displayPartsToString(symbol.getDocumentationComment(checker)).trim();
   const tags = symbol.getJsDocTags(checker).map((tag) => `@${tag.name}${tag.text ? ` ${ts.displayPartsToString(tag.text)}` : ''}`);
   return [text, ...tags].filter(Boolean).join('\n');
@@ -159,6 +180,7 @@ for (const list of [classes, enumerations, constants, types]) list.sort((a, b) =
 const description = {
   $comment: 'Generated from shared/binding/index.ts by scripts/generate-api-description.mjs; do not edit.',
   Module: 'orthanc-recipes/binding',
+  Documentation: fileHeader(program.getSourceFile(entry), true)?.text ?? '',
   Functions: functions,
   Classes: classes,
   Enumerations: enumerations,

@@ -68,6 +68,8 @@ export interface TypeDescription {
 /** The shape of shared/binding/api.generated.json. */
 export interface ApiDescription {
   Module: string;
+  /** The opening comment of shared/binding/index.ts. */
+  Documentation: string;
   Functions: FunctionDescription[];
   Classes: ClassDescription[];
   Enumerations: EnumerationDescription[];
@@ -140,7 +142,7 @@ export function describeApi() {
     ...(instead ? { Instead: instead } : {}),
   });
   return {
-    Binding: { Module: api.Module, Functions: functions, Classes: classes, Enumerations: enumerations, Constants: api.Constants, Types: api.Types },
+    Binding: { Module: api.Module, Documentation: api.Documentation, Functions: functions, Classes: classes, Enumerations: enumerations, Constants: api.Constants, Types: api.Types },
     Python: {
       Source: python.source,
       Functions: python.functions.length,

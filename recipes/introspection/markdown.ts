@@ -14,10 +14,10 @@ const python = (name: string | null): string => (name ? `Python: ${code(name)}.`
  */
 export function toMarkdown(description: Introspection): string {
   const { Binding: binding, Python: py } = description;
-  const lines: string[] = [`# The ${code(binding.Module)} API`, ''];
+  const lines: string[] = [`# The ${code(binding.Module)} API`, '', ...quote(binding.Documentation)];
   lines.push(
-    `The binding is the TypeScript counterpart of the Python plugin's ${code('orthanc')} module (${py.Source}). ` +
-      `It offers ${py.FunctionsOffered} of the module's ${py.Functions} functions; the others are listed below with the reason.`,
+    `Against the Python plugin's ${code('orthanc')} module, as of ${py.Source}: the binding offers ${py.FunctionsOffered} ` +
+      `of its ${py.Functions} functions, and the others are listed below with the reason.`,
     '',
   );
 
