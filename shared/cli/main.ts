@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { describe } from '../binding/index.js';
 import { ConfigError, Host, bundledRecipes, hostVersion, loadConfig } from '../host/index.js';
-import { introspect } from './introspect.js';
 
 const usage = `Usage: orthanc-recipes <command> [options]
 
@@ -53,7 +52,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'run':
       return run(values.config ?? 'orthanc-recipes.json');
     case 'introspect':
-      return introspect(values.format ?? 'json', values.config);
+      // Loaded only here: the API description is not needed to run the host.
+      return (await import('./introspect.js')).introspect(values.format ?? 'json', values.config);
     default:
       return fail(`unknown command "${command}"\n\n${usage}`);
   }
