@@ -33,6 +33,8 @@ export interface RecipeContext {
   signal: AbortSignal;
   /** The absolute folder of the configuration file, against which relative paths in options resolve. */
   configDirectory: string;
+  /** What the host tells of itself, read-only and with secrets masked; absent outside the host. */
+  host?: HostView;
 }
 
 /** A problem with a recipe's options that its schema cannot see; `pointer` is relative to the options (`/Rules/0/Destinations/1`). */
@@ -51,6 +53,25 @@ export class RecipeOptionsError extends Error {
     super(issues.map((issue) => `${issue.pointer || '/'}: ${issue.message}`).join('; '));
     this.name = 'RecipeOptionsError';
   }
+}
+
+/** The host as a recipe may see it (the introspection recipe's view): read-only, secrets masked. */
+export interface HostView {
+  /** This package's version. */
+  readonly version: string;
+  /** The enabled recipes, in load order, as they are now. */
+  recipes(): EnabledRecipeView[];
+}
+
+export interface EnabledRecipeView {
+  meta: RecipeMeta;
+  schema: SchemaObject;
+  /** The options in force (defaults filled in), secrets masked (shared/mask-secrets.ts). */
+  options: Record<string, unknown>;
+  /** `starting` until its setup has finished. */
+  status: 'starting' | 'running' | 'failed';
+  /** Why setup failed. */
+  error?: string;
 }
 
 /** What `setup` may return: how to release what it holds. */

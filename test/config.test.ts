@@ -98,7 +98,7 @@ describe('the CLI', () => {
   it('prints its help, version and recipes', async () => {
     const help = await cli('--help');
     assert.equal(help.code, 0);
-    for (const command of ['run', 'list', 'validate']) assert.match(help.stdout, new RegExp(`^  ${command}`, 'm'));
+    for (const command of ['run', 'list', 'validate', 'introspect']) assert.match(help.stdout, new RegExp(`^  ${command}`, 'm'));
     const version = await cli('--version');
     assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+$/);
     const list = await cli('list');

@@ -13,9 +13,13 @@ Commands:
   validate --config FILE    Check a configuration file; exit code 2 when it is invalid
   new <id> [--dir PATH]     Start a recipe from the template in PATH/<id> (default ./recipes/<id>)
   check <folder>            Check a recipe folder before contributing it; exit code 2 with what to fix
+  introspect [--format json|markdown] [--config FILE]
+                            Describe the binding's API (no Orthanc needed); with --config, also
+                            the enabled recipes (secrets masked) and Orthanc if it answers
 
 Options:
   -c, --config FILE         The configuration file
+  -f, --format FORMAT       introspect's output: json (default) or markdown
   -h, --help                Show this help
   -v, --version             Show the version
 `;
@@ -30,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         config: { type: 'string', short: 'c' },
         dir: { type: 'string', short: 'd' },
+        format: { type: 'string', short: 'f' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -59,6 +64,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'check':
       if (!rest[0]) return fail(`check needs a recipe folder\n\n${usage}`);
       return check(rest[0]);
+    case 'introspect':
+      // Loaded only here: the API description is not needed to run the host.
+      return (await import('./introspect.js')).introspect(values.format ?? 'json', values.config);
     default:
       return fail(`unknown command "${command}"\n\n${usage}`);
   }
