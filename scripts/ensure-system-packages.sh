@@ -3,8 +3,9 @@
 # server: the embedded Orthanc and the tests' real Orthanc), with --dcmtk `dcmtk` (storescu,
 # storescp: the tests' DICOM peers), with --debootstrap `debootstrap` (for the Orthanc 1.12 root of
 # scripts/prepare-orthanc-root.sh), with --chromium Debian's `chromium` (the dashboard's browser
-# tests, driven by playwright-core: no browser download). As root on Debian or Ubuntu it installs what is missing
-# (`apt-get update` once, then `apt-get install`); otherwise it says exactly what to install.
+# tests, driven by playwright-core: no browser download). As root on Debian or Ubuntu it installs
+# what is missing (`apt-get update` once, then `apt-get install`); otherwise it says exactly what
+# to install.
 # It never starts the system's Orthanc service.
 set -eu
 missing=""
