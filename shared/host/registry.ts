@@ -4,6 +4,7 @@ import type { AnyRecipe } from '../recipe.js';
 export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> = {
   hello: async () => (await import('../../recipes/hello/index.js')).default,
   introspection: async () => (await import('../../recipes/introspection/index.js')).default,
+  dashboard: async () => (await import('../../recipes/dashboard/index.js')).default,
 };
 
 export type RecipeRegistry = Readonly<Record<string, () => Promise<AnyRecipe>>>;
