@@ -208,3 +208,32 @@ export function minimalPdf(): Buffer {
     'latin1',
   );
 }
+
+/**
+ * Unusual but valid pixel formats, 64×48: Orthanc 1.10 and 1.12 render some (1-bit, planar RGB,
+ * signed 12-bit, 8-bit without a window) and refuse others with a 415 (RGB 48-bit, 32-bit
+ * grayscale, uncompressed YBR_FULL, pixel data shorter than announced).
+ */
+export function unusualImages(): Record<string, Buffer> {
+  const [width, height] = [64, 48];
+  const spec = { width, height };
+  const gray = (bits: number, stored: number, signed: boolean) => ({
+    SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2', BitsAllocated: bits, BitsStored: stored, HighBit: stored - 1, PixelRepresentation: signed ? 1 : 0,
+  });
+  const color = (photometric: string, planar: number, bits: number) => ({
+    SamplesPerPixel: 3, PhotometricInterpretation: photometric, PlanarConfiguration: planar, BitsAllocated: bits, BitsStored: bits, HighBit: bits - 1, PixelRepresentation: 0,
+  });
+  const make = (attributes: Record<string, unknown>, pixels: ArrayBuffer, vr: 'OB' | 'OW') =>
+    toPart10({ ...common(spec, SECONDARY_CAPTURE), ...attributes, PixelData: [pixels], _vrMap: { PixelData: vr } });
+  const n = width * height;
+  return {
+    '1-bit': make(gray(1, 1, false), new Uint8Array(n / 8).map((_, i) => (i % 3 ? 0xaa : 0x0f)).buffer, 'OB'),
+    'RGB planar': make(color('RGB', 1, 8), new Uint8Array(n * 3).map((_, i) => i % 256).buffer, 'OB'),
+    'signed 12-bit': make(gray(16, 12, true), new Int16Array(n).map((_, i) => (i % 4096) - 2048).buffer, 'OW'),
+    '8-bit, no window': make(gray(8, 8, false), new Uint8Array(n).map((_, i) => i % 256).buffer, 'OB'),
+    'RGB 48-bit': make(color('RGB', 0, 16), new Uint16Array(n * 3).map((_, i) => i * 37).buffer, 'OW'),
+    '32-bit signed': make(gray(32, 32, true), new Int32Array(n).map((_, i) => i * 1000 - 100_000).buffer, 'OW'),
+    'YBR_FULL uncompressed': make(color('YBR_FULL', 0, 8), new Uint8Array(n * 3).map((_, i) => i % 256).buffer, 'OB'),
+    'pixel data too short': make(gray(16, 16, false), new Uint16Array(10).buffer, 'OW'),
+  };
+}

@@ -73,6 +73,24 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
     }
   });
 
+  it('never answers a 500: an image Orthanc renders gets a thumbnail, one it refuses a 415', async () => {
+    const statuses = new Set<number>();
+    for (const [kind, file] of Object.entries(images.unusualImages())) {
+      const { ID } = await store(file);
+      const reference = await rawRequest(`${orthanc.url}/instances/${ID}/rendered`);
+      const answer = await get(`/instances/${ID}/thumbnail?size=32&format=png`);
+      statuses.add(answer.status);
+      assert.equal(answer.status, reference.status === 200 ? 200 : 415, `${kind}: Orthanc answered ${reference.status}, the recipe ${answer.status}`);
+      if (answer.status === 200) {
+        const metadata = await sharp(answer.body).metadata();
+        assert.deepEqual([metadata.width, metadata.height], [32, 24], kind);
+      } else {
+        assert.match(String(json(answer).Message), /Orthanc cannot render/, kind);
+      }
+    }
+    assert.deepEqual([...statuses].sort(), [200, 415], 'both outcomes are exercised');
+  });
+
   it('renders what Orthanc renders: windowing, MONOCHROME1 inversion, palette colours', async () => {
     const { ID } = await store(images.ct16({ width: 256, height: 256, signed: true }));
     const { ID: inverted } = await store(images.ct16({ width: 256, height: 256, signed: true, monochrome1: true }));
