@@ -38,7 +38,7 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
         // sharp's native part comes from an optional @img/sharp-<platform> package, which is
         // missing when optional dependencies were skipped or installed for another platform.
         throw new Error(
-          `sharp could not be loaded, so thumbnails are disabled (the other recipes are not affected): ${describe(error)}. ` +
+          `sharp could not be loaded, so thumbnails are disabled (the other recipes are not affected): ${describe(error).split('\n')[0]}. ` +
             `Install sharp's binary for this platform, e.g. "npm install --os=${process.platform} --cpu=${process.arch} sharp".`,
         );
       }

@@ -1,4 +1,10 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { startHostInProcess, startHostProcess, type HostProcess } from '../../../test/helpers/host.js';
@@ -298,7 +304,19 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
   });
 
   it('disables only itself, with a message that says so, when sharp cannot be loaded', async () => {
-    const missingSharp = createThumbnailsRecipe(() => import('sharp-is-not-installed-here' as string));
+    // sharp's JavaScript without its native package (@img/sharp-<platform>), as after an install
+    // that skipped optional dependencies: importing it throws sharp's own error.
+    const copy = await mkdtemp(join(tmpdir(), 'orthanc-recipes-nosharp-'));
+    const require = createRequire(import.meta.url);
+    const packageFolder = (name: string) => {
+      let folder = dirname(require.resolve(name, { paths: [dirname(require.resolve('sharp'))] }));
+      while (!existsSync(join(folder, 'package.json')) || JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).name !== name) folder = dirname(folder);
+      return folder;
+    };
+    for (const name of ['sharp', 'detect-libc', 'semver', '@img/colour']) {
+      await cp(packageFolder(name), join(copy, 'node_modules', name), { recursive: true });
+    }
+    const missingSharp = createThumbnailsRecipe(() => import(pathToFileURL(join(copy, 'node_modules', 'sharp', 'dist', 'index.mjs')).href));
     const { host: inProcess, url } = await startHostInProcess(
       { Orthanc: { Url: orthanc.url }, Recipes: { hello: { Enabled: true, LogChanges: false }, thumbnails: { Enabled: true } } },
       [missingSharp],
@@ -308,13 +326,14 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
       const byId = Object.fromEntries(recipes.Recipes.map((r) => [r.Id, r]));
       assert.equal(byId.hello?.Status, 'running');
       assert.equal(byId.thumbnails?.Status, 'failed');
-      assert.match(byId.thumbnails?.Error ?? '', /sharp could not be loaded, so thumbnails are disabled .*sharp-is-not-installed-here.*npm install --os=/);
+      assert.match(byId.thumbnails?.Error ?? '', /^sharp could not be loaded, so thumbnails are disabled .*: Could not load the "sharp" module .*npm install --os=linux --cpu=x64 sharp/);
       assert.equal((await rawRequest(`${url}/toto`)).status, 200, 'the other recipes run');
       const { ID } = await store(images.ct16({ width: 64, height: 64, signed: true }));
       const proxied = await rawRequest(`${url}/instances/${ID}/thumbnail`);
       assert.equal(proxied.status, 404, 'the route is not served: Orthanc answers it');
     } finally {
       await inProcess.close();
+      await rm(copy, { recursive: true, force: true });
     }
   });
 });
