@@ -2,7 +2,8 @@
 // and 8, side by side in one run: the recipe with a cold cache (a fresh host that keeps nothing,
 // so every request renders) and warm (everything in the cache), the seed sample's approach
 // (Orthanc's full-size /rendered, then sharp in the same process, no cache), and Orthanc's own
-// /rendered (full size, and 64 px JPEG). Requests/s and p50 latency, and the recipe's ratios.
+// /rendered (full size, and 64 px JPEG), and the host's floor (hello's /toto). Every process is
+// warmed up first (1000 requests). Requests/s and p50 latency, and the ratios to the sample.
 // Usage: npm run bench:thumbnails [-- --rounds 3]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -16,6 +17,8 @@ const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3'
 const rounds = Number(values.rounds);
 const REQUESTS = 200;
 const INSTANCES = 50;
+/** Unmeasured passes of 200 requests before each measure: V8 needs a few thousand calls to optimize. */
+const WARM_UP_PASSES = 5;
 
 interface Result {
   elapsedMs: number;
@@ -60,6 +63,11 @@ function merge(results: Result[]): Result {
   };
 }
 
+/** `load`, unmeasured, WARM_UP_PASSES times. */
+async function warmUp(urls: string[], concurrency: number, headers: Record<string, string> = {}): Promise<void> {
+  for (let pass = 0; pass < WARM_UP_PASSES; pass += 1) await load(urls, concurrency, headers);
+}
+
 /** A host process running bench/thumbnails-host.js with this configuration. */
 async function startHost(config: Record<string, unknown>): Promise<{ url: string; stop(): Promise<void> }> {
   const child: ChildProcess = spawn(process.execPath, [new URL('./thumbnails-host.js', import.meta.url).pathname, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -86,7 +94,8 @@ async function startHost(config: Record<string, unknown>): Promise<{ url: string
 const orthanc = await startTestOrthanc();
 try {
   // `ids` are measured; `spare` ones warm each process up first (JIT, connections), so that a
-  // "cold" figure is that of an empty cache, not of a process that just started.
+  // "cold" figure is that of an empty cache, not of a process that just started (CacheMegabytes 0
+  // keeps no thumbnail; the Rows and Columns of the measured instances are not known yet either).
   const upload = async () => {
     const study = generateStudy({ patientId: 'RCP-BENCH', patientName: 'Bench^Thumbnails', studyDate: '20240601', size: 512, series: [{ modality: 'CT', instances: INSTANCES }] });
     const stored: string[] = [];
@@ -114,21 +123,21 @@ try {
         // Cold: a fresh host that keeps no thumbnail (CacheMegabytes 0), so each request renders.
         const coldHost = await startHost(recipes(0));
         try {
-          await load(paths(coldHost.url, 'thumbnail', spare), concurrency);
+          await warmUp(paths(coldHost.url, 'thumbnail', spare), concurrency);
           measured.cold!.push(await load(paths(coldHost.url, 'thumbnail'), concurrency));
-          await load(paths(`${coldHost.url}/sample`, 'thumbnail', spare), concurrency);
+          await warmUp(paths(`${coldHost.url}/sample`, 'thumbnail', spare), concurrency);
           measured.sample!.push(await load(paths(`${coldHost.url}/sample`, 'thumbnail'), concurrency));
         } finally {
           await coldHost.stop();
         }
         // Warm: every thumbnail already in the cache (the first pass fills it).
-        await load(paths(warmHost.url, 'thumbnail'), concurrency);
+        await warmUp(paths(warmHost.url, 'thumbnail'), concurrency);
         measured.warm!.push(await load(paths(warmHost.url, 'thumbnail'), concurrency));
-        await load(floor(warmHost.url), concurrency);
+        await warmUp(floor(warmHost.url), concurrency);
         measured.floor!.push(await load(floor(warmHost.url), concurrency));
-        await load(paths(orthanc.url, 'rendered', spare), concurrency);
+        await warmUp(paths(orthanc.url, 'rendered', spare), concurrency);
         measured.orthancFull!.push(await load(paths(orthanc.url, 'rendered'), concurrency));
-        await load(paths(orthanc.url, orthanc64, spare), concurrency, jpeg);
+        await warmUp(paths(orthanc.url, orthanc64, spare), concurrency, jpeg);
         measured.orthanc64!.push(await load(paths(orthanc.url, orthanc64), concurrency, jpeg));
       }
       const rows: [string, Result][] = [
