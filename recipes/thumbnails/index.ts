@@ -2,7 +2,7 @@ import { describe, type RestOutput, type RestRequest } from '../../shared/bindin
 import { defineRecipe, type Recipe } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import { ThumbnailError, contentTypes, parseParams } from './params.js';
-import { middleSliceOfSeries, middleSliceOfStudy, type Slice } from './representative.js';
+import { Representatives, type Slice } from './representative.js';
 import { Thumbnailer, translate, type Sharp } from './thumbnailer.js';
 import schema from './schema.json' with { type: 'json' };
 
@@ -43,6 +43,7 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
         );
       }
       const thumbnailer = new Thumbnailer(orthanc, sharp, options, log);
+      const representatives = new Representatives(orthanc);
 
       const serve =
         (resolve: (id: string, frame: number | undefined) => Promise<Slice>, level: 'instances' | 'series' | 'studies') =>
@@ -77,9 +78,14 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
         };
 
       orthanc.registerRestCallback('/instances/([^/]+)/thumbnail', serve(async (id, frame) => ({ instanceId: id, frame: frame ?? 0 }), 'instances'));
-      orthanc.registerRestCallback('/series/([^/]+)/thumbnail', serve((id) => middleSliceOfSeries(orthanc, id), 'series'));
-      orthanc.registerRestCallback('/studies/([^/]+)/thumbnail', serve((id) => middleSliceOfStudy(orthanc, id), 'studies'));
-      return { close: () => thumbnailer.clear() };
+      orthanc.registerRestCallback('/series/([^/]+)/thumbnail', serve((id) => representatives.ofSeries(id), 'series'));
+      orthanc.registerRestCallback('/studies/([^/]+)/thumbnail', serve((id) => representatives.ofStudy(id), 'studies'));
+      return {
+        close: () => {
+          thumbnailer.clear();
+          representatives.clear();
+        },
+      };
     },
   });
 }
