@@ -5,6 +5,7 @@ export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> 
   hello: async () => (await import('../../recipes/hello/index.js')).default,
   introspection: async () => (await import('../../recipes/introspection/index.js')).default,
   dashboard: async () => (await import('../../recipes/dashboard/index.js')).default,
+  thumbnails: async () => (await import('../../recipes/thumbnails/index.js')).default,
 };
 
 export type RecipeRegistry = Readonly<Record<string, () => Promise<AnyRecipe>>>;
