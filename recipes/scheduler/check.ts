@@ -15,10 +15,9 @@ const actionKeys = ['Task', 'Request', 'Module'] as const;
 /**
  * Everything schema.json cannot say about the tasks: unique names, exactly one of Schedule and
  * Every, exactly one action, cron and time zone, a built-in's own options (their defaults are
- * filled in here), and a Module that loads and exports a function (unless `importModules` is
- * false: importing runs the module's top-level code once more).
+ * filled in here), and a Module that loads and exports a function.
  */
-export async function checkTasks(options: Options, configDirectory: string, { importModules = true } = {}): Promise<OptionsIssue[]> {
+export async function checkTasks(options: Options, configDirectory: string): Promise<OptionsIssue[]> {
   const issues: OptionsIssue[] = [];
   const seen = new Map<string, number>();
   for (const [index, task] of options.Tasks.entries()) {
@@ -62,7 +61,7 @@ export async function checkTasks(options: Options, configDirectory: string, { im
       const file = modulePath(task.Module, configDirectory);
       if (!existsSync(file)) {
         issue('/Module', `${file} does not exist`);
-      } else if (importModules) {
+      } else {
         try {
           await loadTaskModule(file);
         } catch (error) {

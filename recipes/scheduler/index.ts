@@ -26,6 +26,7 @@ export default defineRecipe<Options>({
     id: 'scheduler',
     title: 'Scheduler',
     description: 'Runs periodic tasks (built-in purges and job retries, REST calls, your own modules) while Orthanc is up.',
+    category: 'Automation',
     routes: ['GET /recipes/scheduler/tasks', 'GET /recipes/scheduler/tasks/{name}', 'POST /recipes/scheduler/tasks/{name}/run'],
     events: ['ORTHANC_STARTED', 'ORTHANC_STOPPED'],
     destructive: true,
@@ -35,8 +36,8 @@ export default defineRecipe<Options>({
   check: (options, { configDirectory }) => checkTasks(options, configDirectory),
   async setup(ctx, options) {
     const { orthanc, log } = ctx;
-    // `check` ran at load (modules included); this fills in the built-ins' defaults when setup is called alone.
-    const issues = await checkTasks(options, ctx.configDirectory, { importModules: false });
+    // `check` ran at load; this fills in the built-ins' defaults when setup is called alone.
+    const issues = await checkTasks(options, ctx.configDirectory);
     if (issues.length > 0) throw new RecipeOptionsError(issues);
 
     const tasks = new Map<string, ScheduledTask>();

@@ -27,8 +27,11 @@ export interface OrthancSystem {
  * promises; registrations may be made any number of times (the Python plugin allows one each).
  */
 export interface OrthancBinding {
-  /** GET a URI of Orthanc's REST API (e.g. `/system`); a status outside 2xx throws `OrthancHttpError`. */
-  restApiGet(uri: string): Promise<Buffer>;
+  /**
+   * GET a URI of Orthanc's REST API (e.g. `/system`); a status outside 2xx throws `OrthancHttpError`.
+   * `headers` are sent as well (e.g. `Accept` to choose the format of `/instances/{id}/rendered`).
+   */
+  restApiGet(uri: string, headers?: Record<string, string>): Promise<Buffer>;
   /** POST `body` (bytes or text as they are, anything else as JSON). */
   restApiPost(uri: string, body?: RestBody): Promise<Buffer>;
   restApiPut(uri: string, body?: RestBody): Promise<Buffer>;
@@ -84,7 +87,7 @@ export function createScopedBinding({ connection, feed, router, log, owner }: Bi
   };
   const encode = encodeURIComponent;
   const binding: OrthancBinding = {
-    restApiGet: (uri) => connection.call('GET', uri),
+    restApiGet: (uri, headers) => connection.call('GET', uri, undefined, headers),
     restApiPost: (uri, body) => connection.call('POST', uri, body ?? ''),
     restApiPut: (uri, body) => connection.call('PUT', uri, body ?? ''),
     restApiDelete: (uri) => connection.call('DELETE', uri),

@@ -49,6 +49,13 @@ export class RestOutput {
     }
   }
 
+  /** 304 Not Modified: no body and no `Content-Length`; set `ETag` and `Cache-Control` before. */
+  sendNotModified(): void {
+    this.claim();
+    this.response.writeHead(304);
+    this.response.end();
+  }
+
   /** 405, with the allowed methods (e.g. `"GET,POST"`) in the `Allow` header, as Orthanc does. */
   sendMethodNotAllowed(allowedMethods: string): void {
     this.claim();

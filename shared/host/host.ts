@@ -12,7 +12,8 @@ import {
   type RestRequest,
   type ScopedBinding,
 } from '../binding/index.js';
-import { RecipeOptionsError, type AnyRecipe, type RecipeHandle, type RecipeMeta } from '../recipe.js';
+import { maskSecrets } from '../mask-secrets.js';
+import { RecipeOptionsError, type AnyRecipe, type HostView, type RecipeHandle, type RecipeMeta } from '../recipe.js';
 import { StateStore } from '../state-store.js';
 import { escapePointer } from '../validate.js';
 import { ConfigError, type ConfigIssue, type LoadedConfig } from './config.js';
@@ -137,6 +138,7 @@ export class Host {
       state: this.state.namespace(`recipe:${id}`),
       signal: this.abort.signal,
       configDirectory: this.loaded.configDirectory,
+      host: this.view,
     };
     const timeoutMs = this.loaded.config.RecipeSetupTimeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
@@ -201,6 +203,17 @@ export class Host {
       recipe.scoped.dispose();
     }
   }
+  /** What recipes see of the host (`ctx.host`): the enabled recipes and their options, secrets masked. */
+  private readonly view: HostView = {
+    version: hostVersion,
+    recipes: () =>
+      this.loaded.recipes.map(({ id, recipe, options }) => {
+        const failed = this.failed.find((f) => f.meta.id === id);
+        const status = failed ? 'failed' : this.running.some((r) => r.meta.id === id) ? 'running' : 'starting';
+        const masked = maskSecrets(options, { values: [this.loaded.config.Orthanc.Password] });
+        return { meta: recipe.meta, schema: recipe.schema, options: masked, status, ...(failed ? { error: failed.error } : {}) };
+      }),
+  };
 
   /**
    * Stops in order: stop accepting and finish requests in flight, deliver ORTHANC_STOPPED and

@@ -3,6 +3,9 @@ import type { AnyRecipe } from '../recipe.js';
 /** The bundled recipes, by id; each is imported only when needed (importing runs nothing). */
 export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> = {
   hello: async () => (await import('../../recipes/hello/index.js')).default,
+  introspection: async () => (await import('../../recipes/introspection/index.js')).default,
+  dashboard: async () => (await import('../../recipes/dashboard/index.js')).default,
+  thumbnails: async () => (await import('../../recipes/thumbnails/index.js')).default,
   scheduler: async () => (await import('../../recipes/scheduler/index.js')).default,
 };
 
