@@ -3,9 +3,10 @@ export const maskedValue = '********';
 
 /**
  * Key names whose values are secrets: a key that contains one of these, in any case
- * (`Password`, `OrthancPassword`, `ClientSecret`, `AccessToken`, `Authorization`, `ApiKey`…).
+ * (`Password`, `OrthancPassword`, `ClientSecret`, `AccessToken`, `Authorization`, `ApiKey`,
+ * `Credentials`…).
  */
-export const defaultSecretKeyFragments: readonly string[] = ['password', 'secret', 'token', 'authorization', 'apikey'];
+export const defaultSecretKeyFragments: readonly string[] = ['password', 'secret', 'token', 'authorization', 'apikey', 'credential'];
 
 export interface MaskOptions {
   /** More key-name fragments (any case) whose values are secrets. */

@@ -112,7 +112,12 @@ export async function runRestCallback(
   try {
     await route.callback(output, path, { method: request.method ?? 'GET', groups, get, headers, body });
     if (!output.answered) {
-      options.log.error(`recipe ${route.owner}: the handler of ${request.method} ${path} returned without answering`);
+      options.log.error(`recipe ${route.owner}: the handler of ${request.method} ${path} returned without answering`, {
+        recipe: route.owner,
+        route: route.pattern,
+        method: request.method,
+        status: 500,
+      });
       sendJsonError(response, 500, 'The handler returned without answering');
     }
   } catch (error) {
@@ -120,7 +125,12 @@ export async function runRestCallback(
       sendJsonError(response, error.httpStatus, error.message, typeof error.details === 'object' ? { OrthancError: error.details.OrthancError } : {});
       return;
     }
-    options.log.error(`recipe ${route.owner}: ${request.method} ${path} failed: ${describe(error)}`);
+    options.log.error(`recipe ${route.owner}: ${request.method} ${path} failed: ${describe(error)}`, {
+      recipe: route.owner,
+      route: route.pattern,
+      method: request.method,
+      status: 500,
+    });
     sendJsonError(response, 500, describe(error));
   }
 }

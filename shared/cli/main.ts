@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describe } from '../binding/index.js';
-import { ConfigError, Host, bundledRecipes, hostVersion, loadConfig } from '../host/index.js';
+import { createLogger, describe } from '../binding/index.js';
+import { ConfigError, Host, bundledRecipes, effectiveConfig, hostVersion, loadConfig } from '../host/index.js';
 import { checkRecipeFolder } from './check-recipe.js';
 import { NewRecipeError, newRecipe } from './new-recipe.js';
 
@@ -10,7 +10,9 @@ const usage = `Usage: orthanc-recipes <command> [options]
 Commands:
   run [--config FILE]       Start the host (default config: ./orthanc-recipes.json)
   list                      List the bundled recipes
-  validate --config FILE    Check a configuration file; exit code 2 when it is invalid
+  validate --config FILE    Check a configuration file (exit code 2 when it is invalid) and
+                            print what would run: the enabled recipes and every effective
+                            option, defaults filled in, secrets masked
   new <id> [--dir PATH]     Start a recipe from the template in PATH/<id> (default ./recipes/<id>)
   check <folder>            Check a recipe folder before contributing it; exit code 2 with what to fix
   introspect [--format json|markdown] [--config FILE]
@@ -94,6 +96,8 @@ async function validate(file: string): Promise<number> {
   try {
     const loaded = await loadConfig(file);
     process.stdout.write(`${file}: valid; enabled recipes: ${loaded.recipes.map((r) => r.id).join(', ') || 'none'}\n`);
+    process.stdout.write(`The effective configuration (defaults filled in, secrets masked, disabled recipes left out):\n`);
+    process.stdout.write(`${JSON.stringify(effectiveConfig(loaded), null, 2)}\n`);
     return 0;
   } catch (error) {
     return reportConfigError(error);
@@ -134,20 +138,25 @@ async function run(file: string): Promise<number> {
   } catch (error) {
     return reportConfigError(error);
   }
-  process.on('unhandledRejection', (reason) => process.stderr.write(`E unhandled rejection: ${describe(reason)}\n`));
+  // Every line is written in the configured format (with "LogFormat": "json", each one is JSON):
+  // the host's to stdout, the CLI's own fatal ones to stderr.
+  const { LogLevel: level, LogFormat: format } = loaded.config;
+  const log = createLogger('host', { level, format });
+  const fatal = createLogger('host', { level, format, write: (line) => void process.stderr.write(line) });
+  process.on('unhandledRejection', (reason) => fatal.error(`unhandled rejection: ${describe(reason)}`));
   let host: Host;
   try {
-    host = await Host.start(loaded);
+    host = await Host.start(loaded, { log });
   } catch (error) {
     if (error instanceof ConfigError) return reportConfigError(error);
-    process.stderr.write(`E cannot start: ${describe(error)}\n`);
+    fatal.error(`cannot start: ${describe(error)}`);
     return 1;
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
-        process.stderr.write(`E ${signal} again: exiting at once\n`);
+        fatal.error(`${signal} again: exiting at once`);
         process.exit(1);
       }
       stopping = true;
@@ -155,7 +164,7 @@ async function run(file: string): Promise<number> {
       host.close().then(
         () => resolve(0),
         (error: unknown) => {
-          process.stderr.write(`E stop failed: ${describe(error)}\n`);
+          fatal.error(`stop failed: ${describe(error)}`);
           resolve(1);
         },
       );

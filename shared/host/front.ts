@@ -12,6 +12,7 @@ import {
   type OrthancConnection,
   type RestRouter,
 } from '../binding/index.js';
+import { logAccessWhenDone, pathForLog } from './access-log.js';
 import { proxyToOrthanc } from './proxy.js';
 
 export interface FrontOptions {
@@ -31,13 +32,17 @@ export class HttpFront {
   readonly server: Server;
   private readonly authorizations = new LRUCache<string, boolean>({ max: 1000, ttl: 10_000 });
   private inFlight = 0;
+  /** At `debug`: one line per request, see access-log.ts. */
+  private readonly accessLog: Logger;
 
   constructor(private readonly options: FrontOptions) {
+    this.accessLog = options.log.child('access');
     this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (request, response) => {
       this.inFlight += 1;
       response.once('close', () => (this.inFlight -= 1));
+      logAccessWhenDone(request, response, this.accessLog, options.router);
       this.handle(request, response).catch((error: unknown) => {
-        options.log.error(`${request.method} ${request.url} failed: ${describe(error)}`);
+        options.log.error(`${request.method} ${pathForLog(request.url)} failed: ${describe(error)}`);
         sendJsonError(response, 500, describe(error));
       });
     });

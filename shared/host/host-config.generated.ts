@@ -78,9 +78,13 @@ MaxQueuedChanges: number
  */
 RecipeSetupTimeoutSeconds: number
 /**
- * Least severe log level printed.
+ * Least severe log level printed. `debug` adds the front's access log (method, path, status, duration, bytes).
  */
 LogLevel: ("error" | "warning" | "info" | "debug")
+/**
+ * `text`: lines like Orthanc's own (`I 2026-11-29T08:40:00.527Z host] message`, then any `key=value` fields). `json`: one JSON object a line (`time`, `level`, `logger`, `message` and structured fields such as `recipe`, `changeType`, `resourceId`, `route`, `status`, `durationMs`), for log shippers (Loki, Elastic, journald).
+ */
+LogFormat: ("text" | "json")
 /**
  * The recipes to enable, by id, each with `"Enabled": true` and its own options.
  */

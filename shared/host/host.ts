@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import {
   ChangeFeed,
   OrthancConnection,
@@ -30,11 +31,13 @@ interface RunningRecipe {
   meta: RecipeMeta;
   scoped: ScopedBinding;
   handle: RecipeHandle | void;
+  setupMilliseconds: number;
 }
 
 interface FailedRecipe {
   meta: RecipeMeta;
   error: string;
+  setupMilliseconds: number;
 }
 
 /**
@@ -69,7 +72,7 @@ export class Host {
 
   static async start(loaded: LoadedConfig, options: HostOptions = {}): Promise<Host> {
     const { config } = loaded;
-    const log = options.log ?? createLogger('host', { level: config.LogLevel });
+    const log = options.log ?? createLogger('host', { level: config.LogLevel, format: config.LogFormat });
     const state = new StateStore(loaded.stateDirectory);
     let embedded: OrthancProcess | undefined;
     let connection: OrthancConnection | undefined;
@@ -142,12 +145,15 @@ export class Host {
     };
     const timeoutMs = this.loaded.config.RecipeSetupTimeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
+    const started = performance.now();
+    const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     try {
       const timeout = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => reject(new Error(`setup did not finish within ${timeoutMs / 1000} s (ORC_ERR_RECIPE_SETUP_TIMEOUT)`)), timeoutMs);
       });
       const handle = await Promise.race([Promise.resolve().then(() => recipe.setup(context, options)), timeout]);
-      this.running.push({ meta: recipe.meta, scoped, handle });
+      const setupMilliseconds = elapsed();
+      this.running.push({ meta: recipe.meta, scoped, handle, setupMilliseconds });
       log.info('enabled');
       return [];
     } catch (error) {
@@ -156,8 +162,9 @@ export class Host {
         const file = this.loaded.file;
         return error.issues.map((issue) => ({ file, recipe: id, pointer: `/Recipes/${escapePointer(id)}${issue.pointer}`, message: issue.message }));
       }
-      this.failed.push({ meta: recipe.meta, error: describe(error) });
-      log.error(`setup failed, the recipe is disabled: ${describe(error)}`);
+      const setupMilliseconds = elapsed();
+      this.failed.push({ meta: recipe.meta, error: describe(error), setupMilliseconds });
+      log.error(`setup failed, the recipe is disabled: ${describe(error)}`, { recipe: id, setupMilliseconds });
       return [];
     } finally {
       clearTimeout(timer);
@@ -186,8 +193,13 @@ export class Host {
       Orthanc: { ...orthanc, Embedded: this.embedded !== undefined },
       ChangeFeed: { Cursor: this.feed.cursor, Backlog: this.feed.backlog, FiltersTypes: this.feed.filtersTypes, OrthancReachable: this.feed.reachable },
       Recipes: [
-        ...this.running.map(({ meta }) => ({ ...describeMeta(meta), Status: 'running' })),
-        ...this.failed.map(({ meta, error }) => ({ ...describeMeta(meta), Status: 'failed', Error: error })),
+        ...this.running.map(({ meta, setupMilliseconds }) => ({ ...describeMeta(meta), Status: 'running', SetupMilliseconds: setupMilliseconds })),
+        ...this.failed.map(({ meta, error, setupMilliseconds }) => ({
+          ...describeMeta(meta),
+          Status: 'failed',
+          SetupMilliseconds: setupMilliseconds,
+          Error: error,
+        })),
       ],
     });
   }

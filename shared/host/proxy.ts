@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { describe, mayRetryOnNewConnection, sendJsonError, type Logger, type OrthancConnection } from '../binding/index.js';
+import { pathForLog } from './access-log.js';
 
 /** Headers that belong to one connection, not to the message (RFC 9110 §7.6.1), plus `host` and `expect`. */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
@@ -65,7 +66,7 @@ export function proxyToOrthanc(connection: OrthancConnection, request: IncomingM
         if (response.headersSent || response.destroyed) {
           response.destroy();
         } else {
-          log.warning(`proxy ${request.method} ${request.url}: ${describe(error)}`);
+          log.warning(`proxy ${request.method} ${pathForLog(request.url)}: ${describe(error)}`);
           sendJsonError(response, 502, `Orthanc is unreachable: ${describe(error)}`);
         }
         resolve();

@@ -62,7 +62,7 @@ describe('introspection: the binding described from its declarations', () => {
     const described = description.Binding.Functions.filter((f) => f.Of === 'OrthancBinding').map((f) => f.Name);
     assert.deepEqual(sorted(described), sorted(realBindingMethods()));
     const get = description.Binding.Functions.find((f) => f.Name === 'restApiGet')!;
-    assert.deepEqual(get.Signatures, ['restApiGet(uri: string): Promise<Buffer>']);
+    assert.deepEqual(get.Signatures, ['restApiGet(uri: string, headers?: Record<string, string>): Promise<Buffer>']);
     assert.match(get.Documentation, /OrthancHttpError/);
   });
 
