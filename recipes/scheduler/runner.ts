@@ -74,13 +74,14 @@ export class TaskRunner {
       }
       Object.assign(record, { DurationMs: Math.round(performance.now() - started), ...ended });
       this.runCount += 1;
+      const fields = { task: this.name, trigger, outcome: record.Outcome, durationMs: record.DurationMs, error: record.Error };
       if (record.Outcome === 'Failure') {
         this.failureCount += 1;
-        this.log.error(`task ${this.name} failed after ${record.DurationMs} ms: ${record.Error}`);
+        this.log.error(`task ${this.name} failed after ${record.DurationMs} ms: ${record.Error}`, fields);
       } else if (record.Outcome === 'Cancelled') {
-        this.log.warning(`task ${this.name} was cancelled after ${record.DurationMs} ms`);
+        this.log.warning(`task ${this.name} was cancelled after ${record.DurationMs} ms`, fields);
       } else {
-        this.log.debug(`task ${this.name} succeeded in ${record.DurationMs} ms`);
+        this.log.debug(`task ${this.name} succeeded in ${record.DurationMs} ms`, fields);
       }
       this.lastRun = record;
       this.current = undefined;
