@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { cliPath } from '../../../test/helpers/host.js';
 import { folderWithModules } from './fixtures.js';
 
@@ -22,6 +22,7 @@ const ok = { Name: 'ok', Every: '1s', Task: 'log-statistics' };
 describe('recipe scheduler: invalid tasks exit with code 2, naming the JSON pointer', () => {
   let folder: string;
   before(async () => (folder = await folderWithModules()));
+  after(async () => await rm(folder, { recursive: true, force: true }));
 
   it('accepts the issue\'s example, with a JavaScript and a TypeScript module', async () => {
     const { code, stdout, stderr } = await validate(folder, [

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -12,10 +12,11 @@ describe('recipe scheduler: tasks run only while Orthanc is up', { timeout: 120_
   let orthanc: TestOrthanc;
   let host: HostProcess;
   let runsFile: string;
+  let folder: string;
 
   before(async () => {
     orthanc = await startTestOrthanc();
-    const folder = await folderWithModules();
+    folder = await folderWithModules();
     runsFile = join(folder, 'runs.txt');
     host = await startHostProcess(
       {
@@ -30,6 +31,7 @@ describe('recipe scheduler: tasks run only while Orthanc is up', { timeout: 120_
   after(async () => {
     await host?.stop();
     await orthanc?.stop();
+    if (folder) await rm(folder, { recursive: true, force: true });
   });
 
   const runs = async () => (await readFile(runsFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;

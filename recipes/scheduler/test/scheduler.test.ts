@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../../../test/helpers/changes.js';
@@ -44,6 +44,7 @@ describe('recipe scheduler, against a real Orthanc', { timeout: 120_000 }, () =>
   after(async () => {
     await host?.stop();
     await orthanc?.stop();
+    if (folder) await rm(folder, { recursive: true, force: true });
   });
 
   const run = (name: string) => call(`${host.url}/recipes/scheduler/tasks/${name}/run`, 'POST');
