@@ -97,6 +97,7 @@ async function run(file: string): Promise<number> {
   try {
     host = await Host.start(loaded);
   } catch (error) {
+    if (error instanceof ConfigError) return reportConfigError(error);
     process.stderr.write(`E cannot start: ${describe(error)}\n`);
     return 1;
   }

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
   ChangeFeed,
+  ChangeType,
   OrthancConnection,
   RestRouter,
   createLogger,
@@ -14,9 +15,10 @@ import {
 } from '../binding/index.js';
 import type { AnyRecipe, RecipeHandle, RecipeMeta } from '../recipe.js';
 import { StateStore } from '../state-store.js';
-import type { LoadedConfig } from './config.js';
+import { ConfigError, type LoadedConfig } from './config.js';
 import { HttpFront } from './front.js';
 import { OrthancProcess } from './orthanc-process.js';
+import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
 import { hostVersion } from './version.js';
 
 export interface HostOptions {
@@ -55,6 +57,7 @@ export class Host {
     private readonly embedded: OrthancProcess | undefined,
     private readonly running: RunningRecipe[],
     private readonly failed: FailedRecipe[],
+    private readonly guard: RemoteAccessGuard | undefined,
     public address: AddressInfo | undefined = undefined,
   ) {}
 
@@ -101,9 +104,14 @@ export class Host {
         },
       });
       const router = new RestRouter();
-      const front = new HttpFront({ connection, router, log, maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20 });
-      const host = new Host(loaded, log, connection, feed, router, front, state, embedded, [], []);
+      const guard =
+        isLoopbackHost(config.HttpServer.Host) || config.HttpServer.AllowRemoteAccessWithoutAuthentication
+          ? undefined
+          : new RemoteAccessGuard(connection, config.HttpServer.Host, log);
+      const front = new HttpFront({ connection, router, log, maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20, gate: guard });
+      const host = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard);
       await feed.prepare();
+      if (guard) await host.guardRemoteAccess(guard);
       router.register('host', '/recipes', (output, _uri, request) => host.describeRecipes(output, request));
       for (const enabled of loaded.recipes) await host.setUpRecipe(enabled.id, enabled.recipe, enabled.options);
       feed.start();
@@ -116,6 +124,25 @@ export class Host {
       await embedded?.stop();
       throw error;
     }
+  }
+
+  /**
+   * Refuses to start when the front would open an unprotected Orthanc to the network, and shuts
+   * the door whenever Orthanc goes away until it is seen to require credentials again.
+   */
+  private async guardRemoteAccess(guard: RemoteAccessGuard): Promise<void> {
+    const verdict = await guard.check();
+    if (verdict === 'open') throw new ConfigError([{ file: this.loaded.file, pointer: '/HttpServer/Host', message: guard.explanation() }]);
+    if (verdict === 'requires-credentials') guard.open();
+    else guard.recheck('Orthanc does not answer yet');
+    this.feed.subscribe(
+      'host',
+      (change) => {
+        if (change.changeType === ChangeType.ORTHANC_STOPPED) guard.recheck('Orthanc became unreachable');
+        else if (guard.refusal !== undefined) guard.recheck('Orthanc is reachable again');
+      },
+      [ChangeType.ORTHANC_STARTED, ChangeType.ORTHANC_STOPPED],
+    );
   }
 
   private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<void> {
@@ -175,6 +202,7 @@ export class Host {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.front.close();
+      this.guard?.stop();
       this.abort.abort();
       await this.feed.stop();
       for (const recipe of [...this.running].reverse()) {
