@@ -66,7 +66,7 @@ export class RemoteAccessGuard {
 
   /**
    * Shuts the door (Orthanc went away) and checks again, with back-off, until Orthanc answers:
-   * the door opens when it asks for credentials and stays shut, with the reason, when it does not.
+   * the door opens when it asks for credentials and stays shut, with the reason, while it does not.
    */
   recheck(why: string): void {
     const generation = ++this.generation;
@@ -83,9 +83,14 @@ export class RemoteAccessGuard {
           return;
         }
         if (verdict === 'open') {
-          this.reason = this.explanation();
-          this.log.error(`refusing every request: ${this.reason}`);
-          return;
+          // Checked again every 5 s: the administrator may fix Orthanc's configuration while
+          // the host runs, and a quick restart might escape the change feed.
+          if (this.reason !== this.explanation()) {
+            this.reason = this.explanation();
+            this.log.error(`refusing every request: ${this.reason}`);
+          }
+          await sleep(5_000, undefined, { ref: false });
+          continue;
         }
         await sleep(backoff.next(), undefined, { ref: false });
         if (generation !== this.generation) return;
