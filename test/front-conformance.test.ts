@@ -216,6 +216,17 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
     assert.equal(await writing, size, 'the host reads what the client still sends before it closes');
     assert.equal(await connection.waitForEnd(10_000), 'closed');
     connection.destroy();
+
+    // A chunked body announces no length: the host keeps the connection, drops up to the limit,
+    // then closes without a reset.
+    const chunked = await RawConnection.open(hostUrl);
+    await chunked.write(requestHead('POST', '/instances', { 'Transfer-Encoding': 'chunked' }) + `${size.toString(16)}\r\n`);
+    const chunkedWriting = chunked.writeFiller(size).then(async (written) => (await chunked.write('\r\n0\r\n\r\n').then(() => written, () => written)));
+    const chunkedAnswer = await chunked.readAnswer();
+    assert.equal(chunkedAnswer.status, 401);
+    assert.equal(await chunkedWriting, size, 'the host reads what the client still sends before it closes');
+    assert.equal(await chunked.waitForEnd(10_000), 'closed');
+    chunked.destroy();
     // Orthanc itself reads and drops the whole body, however large, and keeps the connection.
     await nothingLeftHanging();
   });
