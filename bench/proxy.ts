@@ -96,8 +96,11 @@ function row(label: string, direct: number, host: number, unit: string, digits =
 async function challengeThenRetry(url: string, file: Buffer, authorization: string): Promise<{ ms: number; sameConnection: boolean }> {
   const t0 = performance.now();
   let connection = await RawConnection.open(url);
+  // A failed write shows as a missing answer below; caught here so that it never crashes the run.
   const send = (headers: Record<string, string | number>) =>
-    connection.write(Buffer.concat([Buffer.from(requestHead('POST', '/instances', { 'Content-Type': 'application/dicom', 'Content-Length': file.length, ...headers })), file]));
+    connection
+      .write(Buffer.concat([Buffer.from(requestHead('POST', '/instances', { 'Content-Type': 'application/dicom', 'Content-Length': file.length, ...headers })), file]))
+      .catch(() => undefined);
   const sent = send({});
   const challenge = await connection.readAnswer({ timeoutMs: 60_000 });
   await sent;
@@ -182,6 +185,8 @@ try {
     console.log(row('50 MB challenge+retry p50', percentile(direct, 50), percentile(viaHost, 50), 'ms', 0));
     console.log(row('50 MB challenge+retry throughput', mbps(percentile(direct, 50)), mbps(percentile(viaHost, 50)), 'MB/s', 0));
     console.log(`${'50 MB challenge+retry connection'.padEnd(34)} ${'kept'.padStart(10)} ${(reused ? 'kept' : 'reopened').padStart(10)}  (the 401 answers the first 50 MB; both bodies count in MB/s)`);
+  } catch (error) {
+    console.log(`${'50 MB challenge+retry'.padEnd(34)} failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
   } finally {
     await securedHost?.stop();
     await secured?.stop();
