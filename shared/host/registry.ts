@@ -3,6 +3,7 @@ import type { AnyRecipe } from '../recipe.js';
 /** The bundled recipes, by id; each is imported only when needed (importing runs nothing). */
 export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> = {
   hello: async () => (await import('../../recipes/hello/index.js')).default,
+  'metadata-find': async () => (await import('../../recipes/metadata-find/index.js')).default,
 };
 
 export type RecipeRegistry = Readonly<Record<string, () => Promise<AnyRecipe>>>;

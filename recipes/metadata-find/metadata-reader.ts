@@ -1,0 +1,94 @@
+import { isNotFound, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+
+export type MetadataMap = Record<string, string>;
+export type LevelPath = 'patients' | 'studies' | 'series' | 'instances';
+export type ReadMode = 'Bulk' | 'PerResource';
+
+export interface ReaderOptions {
+  mode: ReadMode;
+  /** Requests to Orthanc in flight at once, for one query. */
+  concurrency: number;
+  /** Resources per `/tools/bulk-content` request. */
+  batchSize: number;
+}
+
+/**
+ * Reads the metadata of many resources of one level, with at most `concurrency` requests in
+ * flight over the binding's keep-alive pool.
+ * - `Bulk`: `POST /tools/bulk-content` (Orthanc 1.9.4+), `batchSize` resources per request; each
+ *   answer carries the same `Metadata` map as `/{level}/{id}/metadata?expand`, and Orthanc leaves
+ *   out a resource that no longer exists. An Orthanc without the route falls back to:
+ * - `PerResource`: `GET /{level}/{id}/metadata?expand`, one request per resource; a 404 (deleted
+ *   meanwhile) leaves the resource out.
+ * A resource missing from the result was deleted during the query.
+ */
+export class MetadataReader {
+  private bulkUnavailable = false;
+
+  constructor(
+    private readonly orthanc: OrthancBinding,
+    private readonly options: ReaderOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Splits `ids` into the batches `read` takes; their order is kept. */
+  batches(ids: readonly string[]): string[][] {
+    const size = this.usesBulk ? this.options.batchSize : this.options.concurrency;
+    const batches: string[][] = [];
+    for (let i = 0; i < ids.length; i += size) batches.push(ids.slice(i, i + size));
+    return batches;
+  }
+
+  private get usesBulk(): boolean {
+    return this.options.mode === 'Bulk' && !this.bulkUnavailable;
+  }
+
+  /**
+   * Reads `batches` in order, `concurrency` at a time, into `found`. After each round, `enough`
+   * gets the number of batches read so far (always a prefix) and may stop the reading there.
+   */
+  async readBatches(levelPath: LevelPath, batches: readonly string[][], found: Map<string, MetadataMap>, enough: (batchesRead: number) => boolean): Promise<void> {
+    const perRound = this.usesBulk ? this.options.concurrency : 1;
+    for (let next = 0; next < batches.length && !enough(Math.min(next, batches.length)); next += perRound) {
+      await Promise.all(batches.slice(next, next + perRound).map((batch) => this.readBatch(levelPath, batch, found)));
+    }
+  }
+
+  private async readBatch(levelPath: LevelPath, ids: readonly string[], found: Map<string, MetadataMap>): Promise<void> {
+    if (ids.length === 0) return;
+    if (this.usesBulk) {
+      const answer = await this.orthanc.restApiRequest('POST', '/tools/bulk-content', { Resources: ids, Metadata: true });
+      if (answer.statusCode >= 200 && answer.statusCode < 300) {
+        const resources = JSON.parse(answer.body.toString('utf8')) as { ID: string; Metadata?: MetadataMap }[];
+        const wanted = new Set(ids);
+        for (const resource of resources) if (wanted.has(resource.ID)) found.set(resource.ID, resource.Metadata ?? {});
+        return;
+      }
+      if (answer.statusCode !== 404 && answer.statusCode !== 405) {
+        throw new Error(`Orthanc answered POST /tools/bulk-content with HTTP ${answer.statusCode}: ${answer.body.toString('utf8').slice(0, 200)}`);
+      }
+      this.bulkUnavailable = true;
+      this.log.warning('this Orthanc has no /tools/bulk-content (1.9.4+): metadata are read one resource per request');
+    }
+    await forEachConcurrently(ids, this.options.concurrency, async (id) => {
+      try {
+        found.set(id, await this.orthanc.restApiGetJson<MetadataMap>(`/${levelPath}/${encodeURIComponent(id)}/metadata?expand`));
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    });
+  }
+}
+
+/** Runs `task` on every item, at most `limit` at once; rejects with the first failure. */
+export async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next]!;
+      next += 1;
+      await task(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
