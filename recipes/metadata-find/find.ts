@@ -37,15 +37,16 @@ type Item = string | { ID: string; [field: string]: unknown };
  * 1. Constraints that Orthanc's `MetadataQuery` answers the same way go to Orthanc with the rest
  *    of the body (when `native` is on and Orthanc has ExtendedFind); when every constraint went,
  *    `Limit` and `Since` go too, and Orthanc does all the work.
- * 2. Otherwise Orthanc answers the whole query without `Limit` and `Since`, in its own order; the
- *    candidates' metadata are read in batches (in that order, a few batches at a time), filtered,
- *    and `Since`/`Limit` are applied to what matched, over the whole ordered answer. Reading stops
- *    once the page is full.
+ * 2. Otherwise Orthanc answers the whole query without `Limit` and `Since`, in its own order, and
+ *    the candidates' metadata are tested here; `Since`/`Limit` apply to what matched, over the
+ *    whole ordered answer. The metadata come with the find itself on Orthanc 1.12.5+
+ *    (`ResponseContent: ["Metadata"]`, beside a second, expanded find when `Expand` is on), or
+ *    are read by the `reader` in batches, in the answer's order, until the page is full.
  * 3. With `Expand`, each object gets the resource's `Metadata` map.
  * A resource deleted while the query runs is left out.
  */
 export async function runMetadataFind(orthanc: OrthancBinding, reader: MetadataReader, query: MetadataFind, support: OrthancFindSupport, native: boolean): Promise<FindOutcome> {
-  const callerQuery = query.forwarded.MetadataQuery;
+  const callerQuery = isObject(query.forwarded.MetadataQuery) ? query.forwarded.MetadataQuery : undefined;
   const nativeQuery: Record<string, string> = {};
   const scanned = query.filters.filter((filter) => {
     const translatable =
@@ -53,45 +54,61 @@ export async function runMetadataFind(orthanc: OrthancBinding, reader: MetadataR
       support.hasExtendedFind &&
       filter.native !== undefined &&
       support.knownNames.has(filter.name) &&
-      !(typeof callerQuery === 'object' && callerQuery !== null && filter.name in callerQuery) &&
+      !(callerQuery && filter.name in callerQuery) &&
       !(filter.name in nativeQuery);
     if (translatable) nativeQuery[filter.name] = filter.native!;
     return !translatable;
   });
 
-  const body: Record<string, unknown> = { ...query.forwarded, Expand: query.expand };
-  if (Object.keys(nativeQuery).length > 0) {
-    body.MetadataQuery = { ...(typeof callerQuery === 'object' && callerQuery !== null ? callerQuery : {}), ...nativeQuery };
-  }
+  const base: Record<string, unknown> = { ...query.forwarded };
+  if (Object.keys(nativeQuery).length > 0) base.MetadataQuery = { ...callerQuery, ...nativeQuery };
   const onePass = scanned.length === 0;
   if (onePass) {
-    if (query.limit) body.Limit = query.limit;
-    if (query.since) body.Since = query.since;
+    if (query.limit) base.Limit = query.limit;
+    if (query.since) base.Since = query.since;
   }
-  const found = await orthanc.restApiRequest('POST', '/tools/find', body);
-  if (found.statusCode < 200 || found.statusCode > 299) return { orthancError: found };
-  const items = JSON.parse(found.body.toString('utf8')) as Item[];
+  const find = async (body: Record<string, unknown>): Promise<{ items: Item[] } | { error: RawAnswer }> => {
+    const answer = await orthanc.restApiRequest('POST', '/tools/find', body);
+    return answer.statusCode >= 200 && answer.statusCode < 300 ? { items: JSON.parse(answer.body.toString('utf8')) as Item[] } : { error: answer };
+  };
   const idOf = (item: Item) => (typeof item === 'string' ? item : item.ID);
-
   const metadata = new Map<string, MetadataMap>();
-  let kept: Item[];
-  if (onePass) {
-    kept = items;
-    if (items.some((item) => typeof item !== 'string')) await reader.readBatches(query.levelPath, reader.batches(items.map(idOf)), metadata, () => false);
+  let items: Item[];
+
+  if (support.hasExtendedFind && reader.readsInBulk) {
+    const callerContent = Array.isArray(base.ResponseContent) ? (base.ResponseContent as unknown[]) : undefined;
+    const expanded = query.expand && !callerContent;
+    const [described, full] = await Promise.all([
+      find({ ...base, ResponseContent: [...(callerContent ?? []), 'Metadata'] }),
+      expanded ? find({ ...base, Expand: true }) : undefined,
+    ]);
+    if ('error' in described) return { orthancError: described.error };
+    if (full && 'error' in full) return { orthancError: full.error };
+    for (const item of described.items as { ID: string; Metadata?: MetadataMap }[]) metadata.set(item.ID, item.Metadata ?? {});
+    items = full ? full.items : callerContent ? described.items : described.items.map(idOf);
   } else {
-    const wanted = query.limit ? query.since + query.limit : Infinity;
-    const matches = (id: string) => {
-      const values = metadata.get(id);
-      return values !== undefined && scanned.every((filter) => filter.test(values[filter.name] ?? ''));
-    };
+    const found = await find({ ...base, Expand: query.expand });
+    if ('error' in found) return { orthancError: found.error };
+    items = found.items;
     const batches = reader.batches(items.map(idOf));
-    let counted = 0;
-    let matched = 0;
-    await reader.readBatches(query.levelPath, batches, metadata, (batchesRead) => {
-      for (; counted < batchesRead; counted += 1) matched += batches[counted]!.filter(matches).length;
-      return matched >= wanted;
-    });
-    const all = items.filter((item) => matches(idOf(item)));
+    if (onePass && query.expand) await reader.readBatches(query.levelPath, batches, metadata, () => false);
+    if (!onePass) {
+      const wanted = query.limit ? query.since + query.limit : Infinity;
+      let counted = 0;
+      let matched = 0;
+      await reader.readBatches(query.levelPath, batches, metadata, (batchesRead) => {
+        for (; counted < batchesRead; counted += 1) matched += batches[counted]!.filter((id) => matches(metadata.get(id))).length;
+        return matched >= wanted;
+      });
+    }
+  }
+
+  function matches(values: MetadataMap | undefined): boolean {
+    return values !== undefined && scanned.every((filter) => filter.test(values[filter.name] ?? ''));
+  }
+  let kept = items;
+  if (!onePass) {
+    const all = items.filter((item) => matches(metadata.get(idOf(item))));
     kept = query.limit ? all.slice(query.since, query.since + query.limit) : all.slice(query.since);
   }
   const answer = kept
@@ -99,3 +116,5 @@ export async function runMetadataFind(orthanc: OrthancBinding, reader: MetadataR
     .map((item) => (typeof item === 'string' ? item : { ...item, Metadata: metadata.get(item.ID) }));
   return { answer, stats: { native: Object.keys(nativeQuery).length, scanned: scanned.length, candidates: items.length, read: metadata.size } };
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -39,6 +39,11 @@ export class MetadataReader {
     return batches;
   }
 
+  /** Whether metadata are to be read in bulk (`MetadataReads: "Bulk"`). */
+  get readsInBulk(): boolean {
+    return this.options.mode === 'Bulk';
+  }
+
   private get usesBulk(): boolean {
     return this.options.mode === 'Bulk' && !this.bulkUnavailable;
   }
