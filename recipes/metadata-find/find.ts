@@ -90,10 +90,10 @@ export async function runMetadataFind(orthanc: OrthancBinding, reader: MetadataR
     const found = await find({ ...base, Expand: query.expand });
     if ('error' in found) return { orthancError: found.error };
     items = found.items;
-    const batches = reader.batches(items.map(idOf));
+    const wanted = query.limit ? query.since + query.limit : Infinity;
+    const batches = reader.batches(items.map(idOf), wanted);
     if (onePass && query.expand) await reader.readBatches(query.levelPath, batches, metadata, () => false);
     if (!onePass) {
-      const wanted = query.limit ? query.since + query.limit : Infinity;
       let counted = 0;
       let matched = 0;
       await reader.readBatches(query.levelPath, batches, metadata, (batchesRead) => {

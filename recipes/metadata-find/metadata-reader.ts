@@ -31,9 +31,13 @@ export class MetadataReader {
     private readonly log: Logger,
   ) {}
 
-  /** Splits `ids` into the batches `read` takes; their order is kept. */
-  batches(ids: readonly string[]): string[][] {
-    const size = this.usesBulk ? this.options.batchSize : this.options.concurrency;
+  /**
+   * Splits `ids` into batches for `readBatches`, in order. When only the first `wanted` matches
+   * are needed (a page), batches are smaller, so that the reading can stop early.
+   */
+  batches(ids: readonly string[], wanted = Infinity): string[][] {
+    const bulkSize = Number.isFinite(wanted) ? Math.min(this.options.batchSize, Math.max(32, wanted * 4)) : this.options.batchSize;
+    const size = this.usesBulk ? bulkSize : this.options.concurrency;
     const batches: string[][] = [];
     for (let i = 0; i < ids.length; i += size) batches.push(ids.slice(i, i + size));
     return batches;

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createLogger, createScopedBinding, OrthancConnection, RestRouter, type ChangeFeed } from '../../../shared/binding/index.js';
 import type { Host } from '../../../shared/host/index.js';
+import { MetadataReader } from '../metadata-reader.js';
 import { startHostInProcess, type LineLog } from '../../../test/helpers/host.js';
 import { comparableHeaders, rawRequest } from '../../../test/helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';
@@ -238,6 +240,26 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
       assert.equal(status, 200);
       assert.deepEqual(json, [instances[1]]);
       console.log(`# (a+)+$ against 100 kB values, ${name} host: ${elapsed.toFixed(0)} ms`);
+    }
+  });
+
+  it('leaves out a resource deleted while the query runs (bulk and per-resource reads)', async () => {
+    const connection = new OrthancConnection({ url: orthanc.url });
+    const log = createLogger('test', { level: 'error' });
+    const { binding } = createScopedBinding({ connection, feed: {} as ChangeFeed, router: new RestRouter(), log, owner: 'test' });
+    try {
+      const series: string[] = await orthanc.json('GET', '/series');
+      const doomed = series.at(-1)!;
+      await orthanc.json('DELETE', `/series/${doomed}`);
+      for (const mode of ['Bulk', 'PerResource'] as const) {
+        const reader = new MetadataReader(binding, { mode, concurrency: 2, batchSize: 2 }, log);
+        const found = new Map();
+        await reader.readBatches('series', reader.batches(series), found, () => false);
+        assert.deepEqual([...found.keys()].sort(), series.slice(0, -1).sort(), mode);
+        assert.deepEqual(found.get(series[0]!), await orthanc.json('GET', `/series/${series[0]}/metadata?expand`));
+      }
+    } finally {
+      await connection.close();
     }
   });
 
