@@ -5,6 +5,7 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { waitUntilStable } from '../test/helpers/changes.js';
 import { generateStudy } from '../test/helpers/dicom.js';
 import { startHostProcess, type HostProcess } from '../test/helpers/host.js';
 import { startTestOrthanc } from '../test/helpers/orthanc.js';
@@ -69,6 +70,7 @@ try {
     await answer.body.dump();
   });
   const fillSeconds = (performance.now() - fillStarted) / 1000;
+  await waitUntilStable(orthanc); // so that IsStable does not change between the sides' expanded answers
 
   hosts.push(await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'metadata-find': { Enabled: true } } }));
   hosts.push(await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'metadata-find': { Enabled: true, MetadataReads: 'PerResource', NativeMetadataQuery: false, Concurrency: 8 } } }));
