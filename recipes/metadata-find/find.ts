@@ -24,7 +24,7 @@ export type FindOutcome = { orthancError: RawAnswer } | { answer: unknown[]; sta
 export interface FindStats {
   /** Constraints handed to Orthanc's MetadataQuery. */
   native: number;
-  /** Constraints tested here, over `candidates` resources (of which `read` had their metadata read). */
+  /** Constraints tested here, over `candidates` resources; `read`: resources whose metadata were read apart from the find. */
   scanned: number;
   candidates: number;
   read: number;
@@ -46,6 +46,7 @@ type Item = string | { ID: string; [field: string]: unknown };
  * A resource deleted while the query runs is left out.
  */
 export async function runMetadataFind(orthanc: OrthancBinding, reader: MetadataReader, query: MetadataFind, support: OrthancFindSupport, native: boolean): Promise<FindOutcome> {
+  const readBefore = reader.resourcesRead;
   const callerQuery = isObject(query.forwarded.MetadataQuery) ? query.forwarded.MetadataQuery : undefined;
   const nativeQuery: Record<string, string> = {};
   const scanned = query.filters.filter((filter) => {
@@ -92,14 +93,17 @@ export async function runMetadataFind(orthanc: OrthancBinding, reader: MetadataR
     items = found.items;
     const wanted = query.limit ? query.since + query.limit : Infinity;
     const batches = reader.batches(items.map(idOf), wanted);
-    if (onePass && query.expand) await reader.readBatches(query.levelPath, batches, metadata, () => false);
+    // Deleting a child rewrites its ancestors' LastUpdate on Orthanc 1.12, and deletions are not in
+    // /changes: the index cannot vouch for a patient's, study's or series' LastUpdate.
+    const useIndex = query.levelPath === 'instances' || (!query.expand && !scanned.some((filter) => filter.name === 'LastUpdate'));
+    if (onePass && query.expand) await reader.readBatches(query.levelPath, batches, metadata, () => false, { useIndex });
     if (!onePass) {
       let counted = 0;
       let matched = 0;
       await reader.readBatches(query.levelPath, batches, metadata, (batchesRead) => {
         for (; counted < batchesRead; counted += 1) matched += batches[counted]!.filter((id) => matches(metadata.get(id))).length;
         return matched >= wanted;
-      });
+      }, { useIndex });
     }
   }
 
@@ -114,7 +118,7 @@ export async function runMetadataFind(orthanc: OrthancBinding, reader: MetadataR
   const answer = kept
     .filter((item) => typeof item === 'string' || metadata.has(item.ID))
     .map((item) => (typeof item === 'string' ? item : { ...item, Metadata: metadata.get(item.ID) }));
-  return { answer, stats: { native: Object.keys(nativeQuery).length, scanned: scanned.length, candidates: items.length, read: metadata.size } };
+  return { answer, stats: { native: Object.keys(nativeQuery).length, scanned: scanned.length, candidates: items.length, read: reader.resourcesRead - readBefore } };
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,6 +1,7 @@
-import type { OrthancBinding, RawAnswer, RestOutput, RestRequest } from '../../shared/binding/index.js';
+import { changeTypeName, type OrthancBinding, type RawAnswer, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import { builtInMetadata, runMetadataFind, type OrthancFindSupport } from './find.js';
+import { indexEvents, MetadataIndex } from './metadata-index.js';
 import { MetadataReader } from './metadata-reader.js';
 import type { Options } from './options.generated.js';
 import { BadFindRequest, parseFindRequest } from './request.js';
@@ -17,13 +18,25 @@ export default defineRecipe<Options>({
     title: 'Find by metadata',
     description: 'Extends POST /tools/find with a `Metadata` field that filters on metadata (regular expressions or DICOM wildcards) and returns them.',
     routes: ['POST /tools/find'],
-    events: [],
+    events: [...indexEvents],
     destructive: false,
     priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#filtering-and-returning-metadata',
   },
   schema,
   setup({ orthanc, log }, options) {
-    const reader = new MetadataReader(orthanc, { mode: options.MetadataReads, concurrency: options.Concurrency, batchSize: options.BatchSize }, log);
+    let index: MetadataIndex | undefined;
+    if (options.MetadataIndex) {
+      const metadataIndex = new MetadataIndex(options.IndexMaxResources);
+      orthanc.registerOnChangeCallback(
+        (changeType, resourceType, resourceId) => {
+          metadataIndex.onChange(changeType, resourceType, resourceId);
+          log.debug(`index: ${changeTypeName(changeType)} ${resourceId} applied (${metadataIndex.size} maps kept)`);
+        },
+        { types: indexEvents },
+      );
+      index = metadataIndex;
+    }
+    const reader = new MetadataReader(orthanc, { mode: options.MetadataReads, concurrency: options.Concurrency, batchSize: options.BatchSize }, log, index);
     let support: Promise<OrthancFindSupport> | undefined;
     const findSupport = () => {
       support ??= readFindSupport(orthanc).catch((error: unknown) => {
@@ -46,7 +59,7 @@ export default defineRecipe<Options>({
       const outcome = await runMetadataFind(orthanc, reader, query, await findSupport(), options.NativeMetadataQuery);
       if ('orthancError' in outcome) return answerAsOrthanc(output, outcome.orthancError);
       const { native, scanned, candidates, read } = outcome.stats;
-      log.debug(`${query.levelPath}: ${native} constraint(s) to Orthanc's MetadataQuery, ${scanned} scanned over ${candidates} candidate(s) (${read} read), ${outcome.answer.length} answered`);
+      log.debug(`${query.levelPath}: ${native} constraint(s) to Orthanc's MetadataQuery, ${scanned} scanned over ${candidates} candidate(s) (${read} read from Orthanc), ${outcome.answer.length} answered`);
       output.answerJson(outcome.answer);
     });
   },

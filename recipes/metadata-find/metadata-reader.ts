@@ -1,4 +1,5 @@
 import { isNotFound, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import type { MetadataIndex } from './metadata-index.js';
 
 export type MetadataMap = Record<string, string>;
 export type LevelPath = 'patients' | 'studies' | 'series' | 'instances';
@@ -20,15 +21,19 @@ export interface ReaderOptions {
  *   out a resource that no longer exists. An Orthanc without the route falls back to:
  * - `PerResource`: `GET /{level}/{id}/metadata?expand`, one request per resource; a 404 (deleted
  *   meanwhile) leaves the resource out.
- * A resource missing from the result was deleted during the query.
+ * A resource missing from the result was deleted during the query. With an `index`, the maps it
+ * holds are not read again, and the maps read are kept in it.
  */
 export class MetadataReader {
   private bulkUnavailable = false;
+  /** Resources whose metadata were asked of Orthanc, since the start (index hits not counted). */
+  resourcesRead = 0;
 
   constructor(
     private readonly orthanc: OrthancBinding,
     private readonly options: ReaderOptions,
     private readonly log: Logger,
+    private readonly index?: MetadataIndex,
   ) {}
 
   /**
@@ -56,15 +61,43 @@ export class MetadataReader {
    * Reads `batches` in order, `concurrency` at a time, into `found`. After each round, `enough`
    * gets the number of batches read so far (always a prefix) and may stop the reading there.
    */
-  async readBatches(levelPath: LevelPath, batches: readonly string[][], found: Map<string, MetadataMap>, enough: (batchesRead: number) => boolean): Promise<void> {
+  async readBatches(
+    levelPath: LevelPath,
+    batches: readonly string[][],
+    found: Map<string, MetadataMap>,
+    enough: (batchesRead: number) => boolean,
+    options: { useIndex?: boolean } = {},
+  ): Promise<void> {
     const perRound = this.usesBulk ? this.options.concurrency : 1;
     for (let next = 0; next < batches.length && !enough(Math.min(next, batches.length)); next += perRound) {
-      await Promise.all(batches.slice(next, next + perRound).map((batch) => this.readBatch(levelPath, batch, found)));
+      await Promise.all(batches.slice(next, next + perRound).map((batch) => this.readBatch(levelPath, batch, found, options.useIndex ?? true)));
     }
   }
 
-  private async readBatch(levelPath: LevelPath, ids: readonly string[], found: Map<string, MetadataMap>): Promise<void> {
+  private async readBatch(levelPath: LevelPath, batch: readonly string[], found: Map<string, MetadataMap>, useIndex: boolean): Promise<void> {
+    let ids = batch;
+    if (this.index) {
+      const index = this.index;
+      const epoch = index.epoch(levelPath);
+      ids = batch.filter((id) => {
+        const known = useIndex ? index.get(levelPath, id) : undefined;
+        if (known) found.set(id, known);
+        return !known;
+      });
+      const read = new Map<string, MetadataMap>();
+      await this.readFromOrthanc(levelPath, ids, read);
+      for (const [id, metadata] of read) {
+        found.set(id, metadata);
+        index.set(levelPath, id, metadata, epoch);
+      }
+      return;
+    }
+    await this.readFromOrthanc(levelPath, ids, found);
+  }
+
+  private async readFromOrthanc(levelPath: LevelPath, ids: readonly string[], found: Map<string, MetadataMap>): Promise<void> {
     if (ids.length === 0) return;
+    this.resourcesRead += ids.length;
     if (this.usesBulk) {
       const answer = await this.orthanc.restApiRequest('POST', '/tools/bulk-content', { Resources: ids, Metadata: true });
       if (answer.statusCode >= 200 && answer.statusCode < 300) {

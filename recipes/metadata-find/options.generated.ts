@@ -24,4 +24,12 @@ BatchSize: number
  * On Orthanc 1.12.5+ (`Capabilities.HasExtendedFind`), hand the constraints that Orthanc's own `MetadataQuery` answers identically to Orthanc; false always scans.
  */
 NativeMetadataQuery: boolean
+/**
+ * Keep the metadata read in memory, kept current by the change feed (`UPDATED_METADATA`, `NEW_*`), so that repeated queries do not read them again from Orthanc. Answers may lag a change by the feed's poll interval. Used where metadata are read separately from the find (Orthanc before 1.12.5, or `MetadataReads: PerResource`).
+ */
+MetadataIndex: boolean
+/**
+ * Most metadata maps the index keeps (least recently used first out).
+ */
+IndexMaxResources: number
 }
