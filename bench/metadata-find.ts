@@ -74,11 +74,12 @@ try {
 
   hosts.push(await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'metadata-find': { Enabled: true } } }));
   hosts.push(await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'metadata-find': { Enabled: true, MetadataReads: 'PerResource', NativeMetadataQuery: false, Concurrency: 8 } } }));
-  const [recipe, perResource] = hosts as [HostProcess, HostProcess];
+  hosts.push(await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'metadata-find': { Enabled: true, MetadataIndex: true } } }));
+  const [recipe, perResource, indexed] = hosts as [HostProcess, HostProcess, HostProcess];
 
   console.log(`orthanc-recipes metadata-find benchmark: Orthanc ${system.Version} (ExtendedFind: ${system.Capabilities?.HasExtendedFind === true}), Node ${process.version}`);
   console.log(`${studyCount} studies (1 instance each) stored in ${fillSeconds.toFixed(1)} s; median of ${rounds} rounds, sides alternating; load average before: ${loadBefore}`);
-  console.log(`${'query'.padEnd(46)} ${'sample'.padStart(9)} ${'recipe'.padStart(9)} ${'ratio'.padStart(8)}   ${'per-resource'.padStart(12)} ${'ratio'.padStart(7)}`);
+  console.log(`${'query'.padEnd(46)} ${'sample'.padStart(9)} ${'recipe'.padStart(9)} ${'ratio'.padStart(7)} ${'indexed'.padStart(9)} ${'ratio'.padStart(7)} ${'per-resource'.padStart(13)} ${'ratio'.padStart(7)}`);
 
   const queries: [string, Record<string, unknown>][] = [
     ['regex ^alice, IDs', { Level: 'Study', Query: {}, Metadata: { Reviewer: '^alice' } }],
@@ -89,28 +90,33 @@ try {
   ];
   for (const [label, body] of queries) {
     const sampleBody = body.MetadataMatching ? { ...body, MetadataMatching: undefined, Metadata: { Reviewer: 'alice.*$' } } : body;
-    const times = { sample: [] as number[], recipe: [] as number[], perResource: [] as number[] };
+    const times = { sample: [] as number[], recipe: [] as number[], indexed: [] as number[], perResource: [] as number[] };
     let expected: unknown[] = [];
     for (let round = 0; round < rounds; round += 1) {
       const sample = await timed(() => sampleWay(orthanc.url, sampleBody as never));
       const viaRecipe = await timed(() => post(`${recipe.url}/tools/find`, body));
       const viaPerResource = await timed(() => post(`${perResource.url}/tools/find`, body));
+      const viaIndex = await timed(() => post(`${indexed.url}/tools/find`, body)); // a repeated query after the first round
       expected = sample.result;
-      for (const [name, answer] of [['recipe', viaRecipe.result], ['per-resource', viaPerResource.result]] as const) {
+      for (const [name, answer] of [['recipe', viaRecipe.result], ['per-resource', viaPerResource.result], ['indexed', viaIndex.result]] as const) {
         if (JSON.stringify(answer) !== JSON.stringify(expected)) throw new Error(`${label}: the ${name} answer differs from the sample's`);
       }
       if (round > 0 || rounds === 1) {
         times.sample.push(sample.ms);
         times.recipe.push(viaRecipe.ms);
         times.perResource.push(viaPerResource.ms);
+        times.indexed.push(viaIndex.ms);
       }
     }
-    const [s, r, p] = [median(times.sample), median(times.recipe), median(times.perResource)];
-    console.log(
-      `${`${label} (${expected.length} found)`.padEnd(46)} ${`${s.toFixed(0)} ms`.padStart(9)} ${`${r.toFixed(0)} ms`.padStart(9)} ${`${(s / r).toFixed(1)}×`.padStart(8)}   ${`${p.toFixed(0)} ms`.padStart(12)} ${`${(s / p).toFixed(1)}×`.padStart(7)}`,
-    );
+    const [s, r, i, p] = [median(times.sample), median(times.recipe), median(times.indexed), median(times.perResource)];
+    const cell = (ms: number) => `${`${ms.toFixed(0)} ms`.padStart(9)} ${`${(s / ms).toFixed(1)}×`.padStart(7)}`;
+    console.log(`${`${label} (${expected.length} found)`.padEnd(46)} ${`${s.toFixed(0)} ms`.padStart(9)} ${cell(r)} ${cell(i)}     ${cell(p)}`);
   }
-  console.log(`(sample: the sample's algorithm as an HTTP client of Orthanc; recipe: defaults, bulk reads${system.Capabilities?.HasExtendedFind ? ' and MetadataQuery where exact' : ''}; per-resource: MetadataReads PerResource, Concurrency 8; first round is a warm-up; load average after: ${load()})`);
+  console.log(
+    `(sample: the sample's algorithm as an HTTP client of Orthanc; recipe: defaults, bulk reads${system.Capabilities?.HasExtendedFind ? ' and MetadataQuery where exact' : ''}; ` +
+      `indexed: MetadataIndex on, a repeated query${system.Capabilities?.HasExtendedFind ? ' (unused here: the metadata come with the find)' : ''}; per-resource: MetadataReads PerResource, Concurrency 8; ` +
+      `first round is a warm-up; load average after: ${load()})`,
+  );
 } finally {
   for (const host of hosts) await host.stop();
   await orthanc.stop();
