@@ -88,22 +88,33 @@ export async function runMetadataFind(orthanc: OrthancBinding, reader: MetadataR
     for (const item of described.items as { ID: string; Metadata?: MetadataMap }[]) metadata.set(item.ID, item.Metadata ?? {});
     items = full ? full.items : callerContent ? described.items : described.items.map(idOf);
   } else {
-    const found = await find({ ...base, Expand: query.expand });
+    // `/tools/bulk-content` answers the very objects of an expanded find (checked on 1.10.1 and
+    // 1.12.7) when the body asks for no other format: then the IDs are enough from the find.
+    const objects = query.expand && reader.readsInBulk && Object.keys(base).every((field) => plainFields.has(field)) ? new Map<string, object>() : undefined;
+    const found = await find({ ...base, Expand: query.expand && !objects });
     if ('error' in found) return { orthancError: found.error };
     items = found.items;
     const wanted = query.limit ? query.since + query.limit : Infinity;
     const batches = reader.batches(items.map(idOf), wanted);
     // Deleting a child rewrites its ancestors' LastUpdate on Orthanc 1.12, and deletions are not in
     // /changes: the index cannot vouch for a patient's, study's or series' LastUpdate.
-    const useIndex = query.levelPath === 'instances' || (!query.expand && !scanned.some((filter) => filter.name === 'LastUpdate'));
-    if (onePass && query.expand) await reader.readBatches(query.levelPath, batches, metadata, () => false, { useIndex });
-    if (!onePass) {
-      let counted = 0;
-      let matched = 0;
-      await reader.readBatches(query.levelPath, batches, metadata, (batchesRead) => {
-        for (; counted < batchesRead; counted += 1) matched += batches[counted]!.filter((id) => matches(metadata.get(id))).length;
-        return matched >= wanted;
-      }, { useIndex });
+    const useIndex = !objects && (query.levelPath === 'instances' || (!query.expand && !scanned.some((filter) => filter.name === 'LastUpdate')));
+    let counted = 0;
+    let matched = 0;
+    await reader.readBatches(query.levelPath, batches, metadata, (batchesRead) => {
+      if (onePass) return !query.expand;
+      for (; counted < batchesRead; counted += 1) matched += batches[counted]!.filter((id) => matches(metadata.get(id))).length;
+      return matched >= wanted;
+    }, { useIndex, objects });
+    if (objects) {
+      // An Orthanc without /tools/bulk-content left the objects out: ask for the expanded find.
+      const expanded = items.some((item) => typeof item === 'string' && metadata.has(item) && !objects.has(item)) ? await find({ ...base, Expand: true }) : undefined;
+      if (expanded && 'error' in expanded) return { orthancError: expanded.error };
+      if (expanded) for (const item of expanded.items) objects.set(idOf(item), item as object);
+      items = items.flatMap((item) => {
+        const object = objects.get(idOf(item));
+        return object ? [object as Item] : [];
+      });
     }
   }
 
@@ -120,5 +131,8 @@ export async function runMetadataFind(orthanc: OrthancBinding, reader: MetadataR
     .map((item) => (typeof item === 'string' ? item : { ...item, Metadata: metadata.get(item.ID) }));
   return { answer, stats: { native: Object.keys(nativeQuery).length, scanned: scanned.length, candidates: items.length, read: reader.resourcesRead - readBefore } };
 }
+
+/** Body fields that leave the shape of an expanded find's objects as it is. */
+const plainFields = new Set(['Level', 'Query', 'Expand', 'CaseSensitive', 'Labels', 'LabelsConstraint', 'MetadataQuery', 'ParentPatient', 'ParentStudy', 'ParentSeries', 'OrderBy']);
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

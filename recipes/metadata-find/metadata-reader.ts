@@ -66,17 +66,17 @@ export class MetadataReader {
     batches: readonly string[][],
     found: Map<string, MetadataMap>,
     enough: (batchesRead: number) => boolean,
-    options: { useIndex?: boolean } = {},
+    options: { useIndex?: boolean; objects?: Map<string, object> } = {},
   ): Promise<void> {
     const perRound = this.usesBulk ? this.options.concurrency : 1;
     for (let next = 0; next < batches.length && !enough(Math.min(next, batches.length)); next += perRound) {
-      await Promise.all(batches.slice(next, next + perRound).map((batch) => this.readBatch(levelPath, batch, found, options.useIndex ?? true)));
+      await Promise.all(batches.slice(next, next + perRound).map((batch) => this.readBatch(levelPath, batch, found, options.useIndex ?? true, options.objects)));
     }
   }
 
-  private async readBatch(levelPath: LevelPath, batch: readonly string[], found: Map<string, MetadataMap>, useIndex: boolean): Promise<void> {
+  private async readBatch(levelPath: LevelPath, batch: readonly string[], found: Map<string, MetadataMap>, useIndex: boolean, objects?: Map<string, object>): Promise<void> {
     let ids = batch;
-    if (this.index) {
+    if (this.index && !objects) {
       const index = this.index;
       const epoch = index.epoch(levelPath);
       ids = batch.filter((id) => {
@@ -92,10 +92,11 @@ export class MetadataReader {
       }
       return;
     }
-    await this.readFromOrthanc(levelPath, ids, found);
+    await this.readFromOrthanc(levelPath, ids, found, objects);
   }
 
-  private async readFromOrthanc(levelPath: LevelPath, ids: readonly string[], found: Map<string, MetadataMap>): Promise<void> {
+  /** With `objects`, bulk reads also keep each resource's object, without its `Metadata`. */
+  private async readFromOrthanc(levelPath: LevelPath, ids: readonly string[], found: Map<string, MetadataMap>, objects?: Map<string, object>): Promise<void> {
     if (ids.length === 0) return;
     this.resourcesRead += ids.length;
     if (this.usesBulk) {
@@ -103,7 +104,11 @@ export class MetadataReader {
       if (answer.statusCode >= 200 && answer.statusCode < 300) {
         const resources = JSON.parse(answer.body.toString('utf8')) as { ID: string; Metadata?: MetadataMap }[];
         const wanted = new Set(ids);
-        for (const resource of resources) if (wanted.has(resource.ID)) found.set(resource.ID, resource.Metadata ?? {});
+        for (const { Metadata: metadata, ...resource } of resources) {
+          if (!wanted.has(resource.ID)) continue;
+          found.set(resource.ID, metadata ?? {});
+          objects?.set(resource.ID, resource);
+        }
         return;
       }
       if (answer.statusCode !== 404 && answer.statusCode !== 405) {
