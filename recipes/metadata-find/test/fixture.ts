@@ -66,12 +66,17 @@ export async function bruteForce(
   orthanc: TestOrthanc,
   body: { Level: Level; Query?: object; Limit?: number; Since?: number; [field: string]: unknown },
   test: (metadata: Record<string, string>) => boolean,
+  /** Metadata already read, by `level/id`, for a test that changes none between its queries. */
+  cache?: Map<string, Record<string, string>>,
 ): Promise<string[]> {
   const { Limit: limit, Since: since = 0, ...rest } = body;
   const ids: string[] = await orthanc.json('POST', '/tools/find', { Query: {}, ...rest, Expand: false });
   const kept: string[] = [];
   for (const id of ids) {
-    if (test(await orthanc.json('GET', `/${levelPath[body.Level]}/${id}/metadata?expand`))) kept.push(id);
+    const key = `${body.Level}/${id}`;
+    const metadata: Record<string, string> = cache?.get(key) ?? (await orthanc.json('GET', `/${levelPath[body.Level]}/${id}/metadata?expand`));
+    cache?.set(key, metadata);
+    if (test(metadata)) kept.push(id);
   }
   return limit ? kept.slice(since, since + limit) : kept.slice(since);
 }
