@@ -40,9 +40,12 @@ type Item = string | { ID: string; [field: string]: unknown };
  * 2. Otherwise Orthanc answers the whole query without `Limit` and `Since`, in its own order, and
  *    the candidates' metadata are tested here; `Since`/`Limit` apply to what matched, over the
  *    whole ordered answer. The metadata come with the find itself on Orthanc 1.12.5+
- *    (`ResponseContent: ["Metadata"]`, beside a second, expanded find when `Expand` is on), or
- *    are read by the `reader` in batches, in the answer's order, until the page is full.
- * 3. With `Expand`, each object gets the resource's `Metadata` map.
+ *    (`ResponseContent: ["Metadata"]`), or are read by the `reader` in batches, in the answer's
+ *    order, until the page is full.
+ * 3. With `Expand`, each object gets the resource's `Metadata` map. The objects are those of
+ *    `/tools/bulk-content` (the same as an expanded find's), for the resources read (before
+ *    1.12.5) or kept (1.12.5+); a body that shapes them (`Short`, `RequestedTags`, ...) gets
+ *    Orthanc's expanded find.
  * A resource deleted while the query runs is left out.
  */
 export async function runMetadataFind(orthanc: OrthancBinding, reader: MetadataReader, query: MetadataFind, support: OrthancFindSupport, native: boolean): Promise<FindOutcome> {
