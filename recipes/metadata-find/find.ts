@@ -1,5 +1,6 @@
 import type { OrthancBinding, RawAnswer } from '../../shared/binding/index.js';
 import type { MetadataMap, MetadataReader } from './metadata-reader.js';
+import type { MetadataFilter } from './patterns.js';
 import type { MetadataFind } from './request.js';
 
 /** What Orthanc offers for metadata queries, read once from `/system`. */
@@ -31,6 +32,25 @@ export interface FindStats {
 }
 
 type Item = string | { ID: string; [field: string]: unknown };
+type Candidates = { items: Item[]; metadata: Map<string, MetadataMap> };
+
+/** Orthanc refused a find: its answer goes back to the caller as it is. */
+class OrthancRefused {
+  constructor(readonly answer: RawAnswer) {}
+}
+
+/** One query on its way. */
+interface Run {
+  orthanc: OrthancBinding;
+  reader: MetadataReader;
+  query: MetadataFind;
+  /** The body for Orthanc: the caller's fields, the native constraints, and `Limit`/`Since` when Orthanc cuts the page. */
+  body: Record<string, unknown>;
+  /** The constraints tested here; none: Orthanc answered the whole query. */
+  scanned: MetadataFilter[];
+  /** Whether the body leaves the shape of expanded objects as it is (no `Short`, `RequestedTags`...). */
+  plain: boolean;
+}
 
 /**
  * Runs a metadata find:
@@ -63,94 +83,108 @@ export async function runMetadataFind(orthanc: OrthancBinding, reader: MetadataR
     if (translatable) nativeQuery[filter.name] = filter.native!;
     return !translatable;
   });
+  const body: Record<string, unknown> = { ...query.forwarded };
+  if (Object.keys(nativeQuery).length > 0) body.MetadataQuery = { ...callerQuery, ...nativeQuery };
+  if (scanned.length === 0) {
+    if (query.limit) body.Limit = query.limit;
+    if (query.since) body.Since = query.since;
+  }
+  const run: Run = { orthanc, reader, query, body, scanned, plain: Object.keys(body).every((field) => plainFields.has(field)) };
 
-  const base: Record<string, unknown> = { ...query.forwarded };
-  if (Object.keys(nativeQuery).length > 0) base.MetadataQuery = { ...callerQuery, ...nativeQuery };
-  const onePass = scanned.length === 0;
-  if (onePass) {
-    if (query.limit) base.Limit = query.limit;
-    if (query.since) base.Since = query.since;
-  }
-  const find = async (body: Record<string, unknown>): Promise<{ items: Item[] } | { error: RawAnswer }> => {
-    const answer = await orthanc.restApiRequest('POST', '/tools/find', body);
-    return answer.statusCode >= 200 && answer.statusCode < 300 ? { items: JSON.parse(answer.body.toString('utf8')) as Item[] } : { error: answer };
-  };
-  const idOf = (item: Item) => (typeof item === 'string' ? item : item.ID);
-  const metadata = new Map<string, MetadataMap>();
-  let items: Item[];
-
-  const plain = Object.keys(base).every((field) => plainFields.has(field));
-  let expandKept = false;
-  if (support.hasExtendedFind && reader.readsInBulk) {
-    const callerContent = Array.isArray(base.ResponseContent) ? (base.ResponseContent as unknown[]) : undefined;
-    // A plain Expand is done after the filter, for the resources kept; any other, beside the find.
-    expandKept = query.expand && !callerContent && plain;
-    const expanded = query.expand && !callerContent && !plain;
-    const [described, full] = await Promise.all([
-      find({ ...base, ResponseContent: [...(callerContent ?? []), 'Metadata'] }),
-      expanded ? find({ ...base, Expand: true }) : undefined,
-    ]);
-    if ('error' in described) return { orthancError: described.error };
-    if (full && 'error' in full) return { orthancError: full.error };
-    for (const item of described.items as { ID: string; Metadata?: MetadataMap }[]) metadata.set(item.ID, item.Metadata ?? {});
-    items = full ? full.items : callerContent ? described.items : described.items.map(idOf);
-  } else {
-    // `/tools/bulk-content` answers the very objects of an expanded find (checked on 1.10.1 and
-    // 1.12.7) when the body asks for no other format: then the IDs are enough from the find.
-    const objects = query.expand && reader.readsInBulk && plain ? new Map<string, object>() : undefined;
-    const found = await find({ ...base, Expand: query.expand && !objects });
-    if ('error' in found) return { orthancError: found.error };
-    items = found.items;
-    const wanted = query.limit ? query.since + query.limit : Infinity;
-    const batches = reader.batches(items.map(idOf), wanted);
-    // Deleting a child rewrites its ancestors' LastUpdate on Orthanc 1.12, and deletions are not in
-    // /changes: the index cannot vouch for a patient's, study's or series' LastUpdate.
-    const useIndex = !objects && (query.levelPath === 'instances' || (!query.expand && !scanned.some((filter) => filter.name === 'LastUpdate')));
-    let counted = 0;
-    let matched = 0;
-    await reader.readBatches(query.levelPath, batches, metadata, (batchesRead) => {
-      if (onePass) return !query.expand;
-      for (; counted < batchesRead; counted += 1) matched += batches[counted]!.filter((id) => matches(metadata.get(id))).length;
-      return matched >= wanted;
-    }, { useIndex, objects });
-    if (objects) {
-      // An Orthanc without /tools/bulk-content left the objects out: ask for the expanded find.
-      const expanded = items.some((item) => typeof item === 'string' && metadata.has(item) && !objects.has(item)) ? await find({ ...base, Expand: true }) : undefined;
-      if (expanded && 'error' in expanded) return { orthancError: expanded.error };
-      if (expanded) for (const item of expanded.items) objects.set(idOf(item), item as object);
-      items = items.flatMap((item) => {
-        const object = objects.get(idOf(item));
-        return object ? [object as Item] : [];
-      });
+  try {
+    const withMetadata = support.hasExtendedFind && reader.readsInBulk;
+    const { items, metadata } = withMetadata ? await findWithMetadata(run) : await findThenRead(run);
+    let kept = items;
+    if (scanned.length > 0) {
+      const all = items.filter((item) => matches(scanned, metadata.get(idOf(item))));
+      kept = query.limit ? all.slice(query.since, query.since + query.limit) : all.slice(query.since);
     }
+    if (withMetadata && query.expand && run.plain) kept = await expandKept(run, kept);
+    const answer = kept
+      .filter((item) => typeof item === 'string' || metadata.has(item.ID))
+      .map((item) => (typeof item === 'string' ? item : { ...item, Metadata: metadata.get(item.ID) }));
+    const stats = { native: Object.keys(nativeQuery).length, scanned: scanned.length, candidates: items.length, read: reader.resourcesRead - readBefore };
+    return { answer, stats };
+  } catch (error) {
+    if (error instanceof OrthancRefused) return { orthancError: error.answer };
+    throw error;
   }
-
-  function matches(values: MetadataMap | undefined): boolean {
-    return values !== undefined && scanned.every((filter) => filter.test(values[filter.name] ?? ''));
-  }
-  let kept = items;
-  if (!onePass) {
-    const all = items.filter((item) => matches(metadata.get(idOf(item))));
-    kept = query.limit ? all.slice(query.since, query.since + query.limit) : all.slice(query.since);
-  }
-  if (expandKept) {
-    const objects = new Map<string, Item>();
-    const ids = kept.map(idOf);
-    if (ids.length <= maxBulkExpand) {
-      await reader.readBatches(query.levelPath, reader.batches(ids), new Map(), () => false, { useIndex: false, objects: objects as Map<string, object> });
-    }
-    if (ids.some((id) => !objects.has(id))) {
-      const expanded = await find({ ...base, Expand: true });
-      if ('error' in expanded) return { orthancError: expanded.error };
-      for (const item of expanded.items) objects.set(idOf(item), item);
-    }
-    kept = kept.flatMap((item) => objects.get(idOf(item)) ?? []);
-  }
-  const answer = kept
-    .filter((item) => typeof item === 'string' || metadata.has(item.ID))
-    .map((item) => (typeof item === 'string' ? item : { ...item, Metadata: metadata.get(item.ID) }));
-  return { answer, stats: { native: Object.keys(nativeQuery).length, scanned: scanned.length, candidates: items.length, read: reader.resourcesRead - readBefore } };
 }
+
+/**
+ * Orthanc 1.12.5+: the candidates with their metadata in one find. A caller's `ResponseContent`
+ * gets `Metadata` added, and its objects are the items; a plain `Expand` waits for the filter
+ * (`expandKept`); any other `Expand` is a second find, run alongside.
+ */
+async function findWithMetadata({ orthanc, query, body, plain }: Run): Promise<Candidates> {
+  const callerContent = Array.isArray(body.ResponseContent) ? (body.ResponseContent as unknown[]) : undefined;
+  const [described, expanded] = await Promise.all([
+    find(orthanc, { ...body, ResponseContent: [...(callerContent ?? []), 'Metadata'] }),
+    query.expand && !callerContent && !plain ? find(orthanc, { ...body, Expand: true }) : undefined,
+  ]);
+  const metadata = new Map<string, MetadataMap>();
+  for (const item of described as { ID: string; Metadata?: MetadataMap }[]) metadata.set(item.ID, item.Metadata ?? {});
+  return { items: expanded ?? (callerContent ? described : described.map(idOf)), metadata };
+}
+
+/**
+ * Older Orthancs (or `PerResource` reads): the candidates from the find, then their metadata from
+ * the reader, in order, until the page is full. With a plain `Expand`, the find answers IDs and
+ * the objects come from the bulk reads.
+ */
+async function findThenRead({ orthanc, reader, query, body, scanned, plain }: Run): Promise<Candidates> {
+  const objects = query.expand && reader.readsInBulk && plain ? new Map<string, object>() : undefined;
+  let items = await find(orthanc, { ...body, Expand: query.expand && !objects });
+  const metadata = new Map<string, MetadataMap>();
+  const wanted = query.limit ? query.since + query.limit : Infinity;
+  const batches = reader.batches(items.map(idOf), wanted);
+  // Deleting a child rewrites its ancestors' LastUpdate on Orthanc 1.12, and deletions are not in
+  // /changes: the index cannot vouch for a patient's, study's or series' LastUpdate.
+  const useIndex = !objects && (query.levelPath === 'instances' || (!query.expand && !scanned.some((filter) => filter.name === 'LastUpdate')));
+  let counted = 0;
+  let matched = 0;
+  const enough = (batchesRead: number) => {
+    if (scanned.length === 0) return !query.expand; // nothing to test; only Expand needs the maps
+    for (; counted < batchesRead; counted += 1) matched += batches[counted]!.filter((id) => matches(scanned, metadata.get(id))).length;
+    return matched >= wanted;
+  };
+  await reader.readBatches(query.levelPath, batches, metadata, enough, { useIndex, objects });
+  if (objects) {
+    // An Orthanc without /tools/bulk-content left the objects out: ask for the expanded find.
+    if (items.some((item) => typeof item === 'string' && metadata.has(item) && !objects.has(item))) {
+      for (const item of await find(orthanc, { ...body, Expand: true })) objects.set(idOf(item), item as object);
+    }
+    items = items.flatMap((item) => (objects.get(idOf(item)) as Item | undefined) ?? []);
+  }
+  return { items, metadata };
+}
+
+/**
+ * Orthanc 1.12.5+, plain `Expand`: the kept resources' objects, from `/tools/bulk-content` when
+ * they are few, else (or if one is missing) from one expanded find.
+ */
+async function expandKept({ orthanc, reader, query, body }: Run, kept: Item[]): Promise<Item[]> {
+  const objects = new Map<string, Item>();
+  const ids = kept.map(idOf);
+  if (ids.length <= maxBulkExpand) {
+    await reader.readBatches(query.levelPath, reader.batches(ids), new Map(), () => false, { useIndex: false, objects: objects as Map<string, object> });
+  }
+  if (ids.some((id) => !objects.has(id))) {
+    for (const item of await find(orthanc, { ...body, Expand: true })) objects.set(idOf(item), item);
+  }
+  return kept.flatMap((item) => objects.get(idOf(item)) ?? []);
+}
+
+async function find(orthanc: OrthancBinding, body: Record<string, unknown>): Promise<Item[]> {
+  const answer = await orthanc.restApiRequest('POST', '/tools/find', body);
+  if (answer.statusCode < 200 || answer.statusCode > 299) throw new OrthancRefused(answer);
+  return JSON.parse(answer.body.toString('utf8')) as Item[];
+}
+
+const idOf = (item: Item) => (typeof item === 'string' ? item : item.ID);
+
+const matches = (filters: readonly MetadataFilter[], values: MetadataMap | undefined): boolean =>
+  values !== undefined && filters.every((filter) => filter.test(values[filter.name] ?? ''));
 
 /**
  * Most resources expanded through `/tools/bulk-content` after the filter (Orthanc 1.12.5+); more

@@ -176,6 +176,15 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
     }
   });
 
+  it('stops reading metadata once the page is full (reads apart from the find)', async () => {
+    const { url, log } = hosts.perResource;
+    const { json } = await find(url, { Level: 'Instance', Query: {}, Metadata: { Reviewer: '' }, Limit: 1 });
+    assert.equal(json.length, 1);
+    const line = log.messages('metadata-find').at(-1)!;
+    const [, candidates, read] = /over (\d+) candidate\(s\) \((\d+) read from Orthanc\)/.exec(line)!;
+    assert.ok(Number(read) < Number(candidates), line);
+  });
+
   it('answers Orthanc\'s expanded objects, each with the resource\'s Metadata map, with Expand: true', async () => {
     for (const level of levels) {
       const ids = await bruteForce(orthanc, { Level: level, Query: {} }, (m) => /^al/i.test(m.Reviewer ?? ''));
