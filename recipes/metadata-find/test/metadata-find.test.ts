@@ -202,7 +202,20 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
         assert.deepEqual(idsOnly, ids);
       }
     }
-    if (Number(version.split('.')[1]) >= 11 || Number(version.split('.')[0]) > 1) {
+    const [major = 0, minor = 0] = version.split('.').map(Number);
+    if (major > 1 || minor >= 12) {
+      // Labels (1.12.0+) reach Orthanc as sent.
+      const studies: string[] = await orthanc.json('GET', '/studies');
+      for (const id of studies.slice(0, 3)) await orthanc.json('PUT', `/studies/${id}/labels/mf-label`, '');
+      const labelled = await bruteForce(orthanc, { Level: 'Study', Query: {}, Labels: ['mf-label'] }, (m) => /^al/i.test(m.Reviewer ?? ''));
+      const unlabelled = await bruteForce(orthanc, { Level: 'Study', Query: {} }, (m) => /^al/i.test(m.Reviewer ?? ''));
+      assert.ok(labelled.length > 0 && labelled.length < unlabelled.length, 'the label narrows the answer');
+      for (const [name, { url }] of Object.entries(hosts)) {
+        const { json } = await find(url, { Level: 'Study', Query: {}, Labels: ['mf-label'], Metadata: { Reviewer: '(?i)al' } });
+        assert.deepEqual(json, labelled, `${name} host, Labels`);
+      }
+    }
+    if (major > 1 || minor >= 11) {
       const body = { Level: 'Study', Query: {}, Expand: true, RequestedTags: ['ModalitiesInStudy'] };
       const direct: { ID: string; RequestedTags: unknown }[] = await orthanc.json('POST', '/tools/find', body);
       const { json } = await find(hosts.native.url, { ...body, Metadata: { Reviewer: '' } });
