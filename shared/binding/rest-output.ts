@@ -26,10 +26,11 @@ export class RestOutput {
     this.response.setHeader(name, value);
   }
 
-  answerBuffer(data: string | Uint8Array, mimeType: string, status = 200): void {
+  /** Answers `data`; `mimeType` undefined sends no Content-Type (as Orthanc does for some errors). */
+  answerBuffer(data: string | Uint8Array, mimeType: string | undefined, status = 200): void {
     this.claim();
     const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    this.response.writeHead(status, { 'content-type': mimeType, 'content-length': body.byteLength });
+    this.response.writeHead(status, mimeType === undefined ? { 'content-length': body.byteLength } : { 'content-type': mimeType, 'content-length': body.byteLength });
     this.response.end(body);
   }
 

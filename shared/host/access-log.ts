@@ -11,7 +11,7 @@ export function pathForLog(url: string | undefined): string {
   const raw = url ?? '/';
   const queryAt = raw.indexOf('?');
   const target = queryAt >= 0 ? raw.slice(0, queryAt) : raw;
-  if (target.startsWith('/')) return target;
+  if (target.startsWith('/') || target === '*') return target;
   try {
     return new URL(target).pathname;
   } catch {

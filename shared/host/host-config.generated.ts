@@ -40,7 +40,7 @@ Configuration: {
  */
 HttpServer: {
 /**
- * Address to bind. Keep it on loopback unless Orthanc's own access rules are enforced in front of the host.
+ * Address to bind. On an address other than loopback, Orthanc must require credentials (see `AllowRemoteAccessWithoutAuthentication`).
  */
 Host: string
 /**
@@ -51,6 +51,10 @@ Port: number
  * Largest request body a recipe route reads into memory (proxied bodies are streamed and unlimited).
  */
 MaxRecipeBodyMegabytes: number
+/**
+ * Orthanc sees every proxied request as coming from the host, so its `RemoteAccessAllowed` stops protecting it. With `Host` not a loopback address, the host refuses to start (and answers 503 after an Orthanc outage) while Orthanc answers `/system` without credentials, unless this is true: set it only when something else (a firewall, an authenticating reverse proxy) guards the door.
+ */
+AllowRemoteAccessWithoutAuthentication: boolean
 }
 /**
  * Where the change cursor, the recipes' state and the embedded Orthanc's storage live; relative to the configuration file.

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   ChangeFeed,
+  ChangeType,
   OrthancConnection,
   RestRouter,
   createLogger,
@@ -20,6 +21,7 @@ import { escapePointer } from '../validate.js';
 import { ConfigError, type ConfigIssue, type LoadedConfig } from './config.js';
 import { HttpFront } from './front.js';
 import { OrthancProcess } from './orthanc-process.js';
+import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
 import { hostVersion } from './version.js';
 
 export interface HostOptions {
@@ -60,6 +62,7 @@ export class Host {
     private readonly embedded: OrthancProcess | undefined,
     private readonly running: RunningRecipe[],
     private readonly failed: FailedRecipe[],
+    private readonly guard: RemoteAccessGuard | undefined,
     public address: AddressInfo | undefined = undefined,
   ) {}
 
@@ -107,17 +110,22 @@ export class Host {
         },
       });
       const router = new RestRouter();
-      const front = new HttpFront({ connection, router, log, maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20 });
-      const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], []);
+      const guard =
+        isLoopbackHost(config.HttpServer.Host) || config.HttpServer.AllowRemoteAccessWithoutAuthentication
+          ? undefined
+          : new RemoteAccessGuard(connection, config.HttpServer.Host, log);
+      const front = new HttpFront({ connection, router, log, maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20, gate: guard });
+      const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard);
       host = started;
       await feed.prepare();
+      if (guard) await started.guardRemoteAccess(guard);
       router.register('host', '/recipes', (output, _uri, request) => started.describeRecipes(output, request));
       const optionsIssues: ConfigIssue[] = [];
       for (const enabled of loaded.recipes) optionsIssues.push(...(await started.setUpRecipe(enabled.id, enabled.recipe, enabled.options)));
       if (optionsIssues.length > 0) throw new ConfigError(optionsIssues);
       feed.start();
-      host.address = await front.listen(config.HttpServer.Host, config.HttpServer.Port);
-      log.info(`orthanc-recipes ${hostVersion} listening on ${host.url}, in front of Orthanc at ${connection.url}`);
+      started.address = await front.listen(config.HttpServer.Host, config.HttpServer.Port);
+      log.info(`orthanc-recipes ${hostVersion} listening on ${started.url}, in front of Orthanc at ${connection.url}`);
       return started;
     } catch (error) {
       await host?.closeRecipes();
@@ -126,6 +134,25 @@ export class Host {
       await embedded?.stop();
       throw error;
     }
+  }
+
+  /**
+   * Refuses to start when the front would open an unprotected Orthanc to the network, and shuts
+   * the door whenever Orthanc goes away until it is seen to require credentials again.
+   */
+  private async guardRemoteAccess(guard: RemoteAccessGuard): Promise<void> {
+    const verdict = await guard.check();
+    if (verdict === 'open') throw new ConfigError([{ file: this.loaded.file, pointer: '/HttpServer/Host', message: guard.explanation() }]);
+    if (verdict === 'requires-credentials') guard.open();
+    else guard.recheck('Orthanc does not answer yet');
+    this.feed.subscribe(
+      'host',
+      (change) => {
+        if (change.changeType === ChangeType.ORTHANC_STOPPED) guard.recheck('Orthanc became unreachable');
+        else if (guard.refusal !== undefined) guard.recheck('Orthanc is reachable again');
+      },
+      [ChangeType.ORTHANC_STARTED, ChangeType.ORTHANC_STOPPED],
+    );
   }
 
   /**
@@ -234,6 +261,7 @@ export class Host {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.front.close();
+      this.guard?.stop();
       this.abort.abort();
       await this.feed.stop();
       await this.closeRecipes();

@@ -6,6 +6,7 @@ export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> 
   introspection: async () => (await import('../../recipes/introspection/index.js')).default,
   dashboard: async () => (await import('../../recipes/dashboard/index.js')).default,
   thumbnails: async () => (await import('../../recipes/thumbnails/index.js')).default,
+  'metadata-find': async () => (await import('../../recipes/metadata-find/index.js')).default,
   scheduler: async () => (await import('../../recipes/scheduler/index.js')).default,
 };
 
