@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   ChangeFeed,
   OrthancConnection,
@@ -14,6 +14,7 @@ import {
 } from '../binding/index.js';
 import type { AnyRecipe, RecipeHandle, RecipeMeta } from '../recipe.js';
 import { StateStore } from '../state-store.js';
+import { WorkerPool } from '../worker-pool.js';
 import type { LoadedConfig } from './config.js';
 import { HttpFront } from './front.js';
 import { OrthancProcess } from './orthanc-process.js';
@@ -43,6 +44,7 @@ interface FailedRecipe {
 export class Host {
   private readonly abort = new AbortController();
   private closing: Promise<void> | undefined;
+  private workerPool: WorkerPool | undefined;
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -63,6 +65,11 @@ export class Host {
     if (!this.address) throw new Error('the host is not listening');
     const host = this.address.family === 'IPv6' ? `[${this.address.address}]` : this.address.address;
     return `http://${host}:${this.address.port}`;
+  }
+
+  /** The worker pool that every recipe shares; its threads start at the first task. */
+  get workers(): WorkerPool {
+    return (this.workerPool ??= new WorkerPool({ maxThreads: this.loaded.config.WorkerPool.MaxThreads, log: this.log.child('workers') }));
   }
 
   static async start(loaded: LoadedConfig, options: HostOptions = {}): Promise<Host> {
@@ -121,7 +128,14 @@ export class Host {
   private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<void> {
     const log = this.log.child(id);
     const scoped = createScopedBinding({ connection: this.connection, feed: this.feed, router: this.router, log, owner: id });
-    const context = { orthanc: scoped.binding, log, state: this.state.namespace(`recipe:${id}`), signal: this.abort.signal };
+    const context = {
+      orthanc: scoped.binding,
+      log,
+      state: this.state.namespace(`recipe:${id}`),
+      signal: this.abort.signal,
+      workers: this.workers,
+      configDirectory: dirname(resolve(this.loaded.file)),
+    };
     const timeoutMs = this.loaded.config.RecipeSetupTimeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -185,6 +199,7 @@ export class Host {
         }
         recipe.scoped.dispose();
       }
+      await this.workerPool?.close();
       this.state.close();
       await this.connection.close();
       await this.embedded?.stop();
