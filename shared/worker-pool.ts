@@ -74,6 +74,7 @@ const entry = new URL('./worker-entry.js', import.meta.url).href;
 export class WorkerPool implements Workers {
   private piscina: Piscina | undefined;
   private closed = false;
+  private inFlight = 0;
   readonly maxThreads: number;
 
   constructor(private readonly options: WorkerPoolOptions) {
@@ -83,6 +84,11 @@ export class WorkerPool implements Workers {
   /** Whether threads were started (the pool is lazy). */
   get started(): boolean {
     return this.piscina !== undefined;
+  }
+
+  /** Tasks submitted and not yet settled (running or queued). */
+  get running(): number {
+    return this.inFlight;
   }
 
   /** Threads alive now. */
@@ -107,6 +113,7 @@ export class WorkerPool implements Workers {
     if (this.closed) throw new WorkerTaskError('the worker pool is closed (the host is stopping)', { code: 'ORC_ERR_WORKER_POOL_CLOSED' });
     this.piscina ??= this.start();
     const request: TaskRequest = { task: task.href, input };
+    this.inFlight += 1;
     try {
       return (await this.piscina.run(request, { transferList: options.transfer ? [...options.transfer] : undefined, signal: options.signal ?? null })) as Output;
     } catch (error) {
@@ -114,6 +121,8 @@ export class WorkerPool implements Workers {
       if (this.closed) throw new WorkerTaskError('the worker pool was closed while the task ran', { cause: error, code: 'ORC_ERR_WORKER_POOL_CLOSED' });
       const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined;
       throw new WorkerTaskError(messageOf(error), { cause: error, code });
+    } finally {
+      this.inFlight -= 1;
     }
   }
 

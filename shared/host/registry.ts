@@ -3,6 +3,7 @@ import type { AnyRecipe } from '../recipe.js';
 /** The bundled recipes, by id; each is imported only when needed (importing runs nothing). */
 export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> = {
   hello: async () => (await import('../../recipes/hello/index.js')).default,
+  computation: async () => (await import('../../recipes/computation/index.js')).default,
 };
 
 export type RecipeRegistry = Readonly<Record<string, () => Promise<AnyRecipe>>>;
