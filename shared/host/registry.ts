@@ -4,6 +4,7 @@ import type { AnyRecipe } from '../recipe.js';
 export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> = {
   hello: async () => (await import('../../recipes/hello/index.js')).default,
   computation: async () => (await import('../../recipes/computation/index.js')).default,
+  'stored-instances': async () => (await import('../../recipes/stored-instances/index.js')).default,
 };
 
 export type RecipeRegistry = Readonly<Record<string, () => Promise<AnyRecipe>>>;
