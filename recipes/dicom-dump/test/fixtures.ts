@@ -21,9 +21,13 @@ export async function convert(folder: string, tool: string, options: string[], s
   return target;
 }
 
-/** dcmdump's own view of a file (`+U8`: text converted to UTF-8 by the file's character sets). */
-export async function dcmdump(file: string): Promise<string> {
-  return (await run('dcmdump', ['-q', '+U8', '+L', '+sd', file], { maxBuffer: 64 * 2 ** 20 })).stdout;
+/**
+ * dcmdump's own view of a file: values whole (`+L`), UIDs as numbers (`-Un`) and, with `utf8`,
+ * text converted to UTF-8 by the file's character sets (`+U8`; it then also shows a Specific
+ * Character Set of ISO_IR 192 in files that have none).
+ */
+export async function dcmdump(file: string, utf8 = false): Promise<string> {
+  return (await run('dcmdump', ['-q', '+L', '-Un', ...(utf8 ? ['+U8'] : []), file], { maxBuffer: 64 * 2 ** 20 })).stdout;
 }
 
 export const SECONDARY_CAPTURE_MULTIFRAME_WORD = '1.2.840.10008.5.1.4.1.1.7.3';
