@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { validateConfig } from '../shared/host/index.js';
+import { bundledRecipes, validateConfig } from '../shared/host/index.js';
 import { cliPath } from './helpers/host.js';
 
 interface CliResult {
@@ -45,7 +45,7 @@ describe('configuration errors', () => {
     assert.deepEqual(lines.sort(), [
       `${recipesOnly}: recipe "hello": /Recipes/hello/Colour: unknown key "Colour"; expected one of "LogChanges"`,
       `${recipesOnly}: recipe "hello": /Recipes/hello/LogChanges: must be boolean`,
-      `${recipesOnly}: recipe "nope": /Recipes/nope: unknown recipe "nope"; known recipes: "hello"`,
+      `${recipesOnly}: recipe "nope": /Recipes/nope: unknown recipe "nope"; known recipes: ${Object.keys(bundledRecipes).map((id) => `"${id}"`).join(', ')}`,
     ].sort());
   });
 

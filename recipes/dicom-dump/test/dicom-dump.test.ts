@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Host } from '../../../shared/host/index.js';
-import { generateStudy } from '../../../test/helpers/dicom.js';
+import { generateStudy, writeLargeInstance } from '../../../test/helpers/dicom.js';
 import { startHostInProcess } from '../../../test/helpers/host.js';
 import { rawRequest } from '../../../test/helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';
@@ -23,7 +23,7 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
 
   before(async () => {
     orthanc = await startTestOrthanc();
-    ({ host, url } = await startHostInProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'dicom-dump': { Enabled: true } } }));
+    ({ host, url } = await startHostInProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'dicom-dump': { Enabled: true, MaxFileMegabytes: 1 } } }));
     folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-dump-'));
   });
 
@@ -117,6 +117,14 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
         description: '\x1b$B;3ED\x1b(B', expectedName: 'Yamada^Tarou=山田^太郎=やまだ^たろう', expectedDescription: '山田',
       },
       {
+        // PS3.5 annex H, example 2: half-width katakana (JIS X 0201) as the default G1.
+        name: 'japanese-katakana', charset: 'ISO 2022 IR 13\\ISO 2022 IR 87',
+        patientName: '\xd4\xcf\xc0\xde^\xc0\xdb\xb3=\x1b$B;3ED\x1b(J^\x1b$BB@O:\x1b(J=\x1b$B$d$^$@\x1b(J^\x1b$B$?$m$&\x1b(J',
+        description: '\xd4\xcf\xc0\xde', expectedName: 'ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう', expectedDescription: 'ﾔﾏﾀﾞ',
+        // Orthanc 1.10.1 drops the escape sequences here and shows `;3ED` for 山田.
+        orthancMisreads: true,
+      },
+      {
         // PS3.5 annex I, example 1.
         name: 'korean', charset: '\\ISO 2022 IR 149',
         patientName: 'Hong^Gildong=\x1b$)C\xfb\xf3^\x1b$)C\xd1\xce\xd4\xd7=\x1b$)C\xc8\xab^\x1b$)C\xb1\xe6\xb5\xbf',
@@ -129,10 +137,16 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
       const text = await dump(id);
       assert.match(text, new RegExp(`\\(0010,0010\\) PatientName +PN: '${escape(spec.expectedName)}'\\n`), spec.name);
       assert.match(text, new RegExp(`\\(0008,1030\\) StudyDescription +LO: '${escape(spec.expectedDescription)}'\\n`), spec.name);
-      assert.match(text, new RegExp(`\\(0008,0005\\) SpecificCharacterSet +CS: ${spec.charset.startsWith('\\') ? `\\['', '${spec.charset.slice(1)}'\\]` : `'${spec.charset}'`}\\n`), spec.name);
+      const charsets = spec.charset.split('\\');
+      const shownCharsets = charsets.length === 1 ? `'${charsets[0]}'` : `[${charsets.map((c) => `'${c}'`).join(', ')}]`;
+      assert.ok(text.includes(`SpecificCharacterSet                CS: ${shownCharsets}\n`), `${spec.name}: ${shownCharsets}`);
       const tags = await orthanc.json('GET', `/instances/${id}/simplified-tags`);
-      assert.equal(tags.PatientName, spec.expectedName, `Orthanc reads ${spec.name} alike`);
-      assert.equal(tags.StudyDescription, spec.expectedDescription);
+      if ('orthancMisreads' in spec && tags.PatientName !== spec.expectedName) {
+        t.diagnostic(`Orthanc reads the ${spec.name} example as ${tags.PatientName}`);
+      } else {
+        assert.equal(tags.PatientName, spec.expectedName, `Orthanc reads ${spec.name} alike`);
+        assert.equal(tags.StudyDescription, spec.expectedDescription);
+      }
       let converted: string;
       try {
         converted = await dcmdump(stored, true);
@@ -174,6 +188,15 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
     const format = await rawRequest(`${url}/instances/${ID}/dcmjs?format=xml`);
     assert.equal(format.status, 400);
     assert.match(JSON.parse(format.body.toString()).Message, /format must be "text" or "json"/);
+  });
+
+  it('answers 413 for a file larger than MaxFileMegabytes', async () => {
+    const file = join(folder, 'large.dcm');
+    await writeLargeInstance(file, 2 * 2 ** 20);
+    const { ID } = await orthanc.upload(await readFile(file));
+    const response = await rawRequest(`${url}/instances/${ID}/dcmjs`);
+    assert.equal(response.status, 413);
+    assert.match(JSON.parse(response.body.toString()).Message, /more than MaxFileMegabytes \(1\)/);
   });
 
   it('answers 422 with dcmjs\'s reason for a file Orthanc accepts but dcmjs cannot parse, and keeps serving', async () => {
