@@ -30,11 +30,13 @@ export default defineRecipe<Options>({
         return output.answerJson({ HttpStatus: 400, Message: `format must be "text" or "json", not "${format}"` }, 400);
       }
       const instanceId = request.groups[0]!;
-      // A 404 from Orthanc (unknown instance) becomes this route's 404.
-      const file = await orthanc.getDicomForInstance(instanceId);
-      if (file.length > options.MaxFileMegabytes * 2 ** 20) {
-        return output.answerJson({ HttpStatus: 413, Message: `the file of instance ${instanceId} is ${file.length} bytes, more than MaxFileMegabytes (${options.MaxFileMegabytes})` }, 413);
+      // A 404 from Orthanc (unknown instance) becomes this route's 404. The size is checked
+      // before the download, so that a huge file is refused without being read.
+      const { FileSize } = await orthanc.restApiGetJson<{ FileSize: number }>(`/instances/${encodeURIComponent(instanceId)}`);
+      if (FileSize > options.MaxFileMegabytes * 2 ** 20) {
+        return output.answerJson({ HttpStatus: 413, Message: `the file of instance ${instanceId} is ${FileSize} bytes, more than MaxFileMegabytes (${options.MaxFileMegabytes})` }, 413);
       }
+      const file = await orthanc.getDicomForInstance(instanceId);
       const owned = ownBytes(file);
       const input: DumpInput = { file: owned.buffer, format };
       let result: DumpOutput;
