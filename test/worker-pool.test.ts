@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { threadId } from 'node:worker_threads';
 import { createLogger } from '../shared/binding/index.js';
+import { ConfigError, validateConfig } from '../shared/host/index.js';
 import { WorkerPool, WorkerTaskError, defaultMaxThreads, ownBytes } from '../shared/worker-pool.js';
 import type { TestTaskInput } from './helpers/worker-task.js';
 
@@ -106,6 +107,16 @@ describe('closing the worker pool', { timeout: 30_000 }, () => {
 });
 
 describe('sizing and bytes', () => {
+  it('reads its size from the host\'s WorkerPool.MaxThreads (default 0: automatic)', async () => {
+    assert.equal((await validateConfig({}, 'orthanc-recipes.json')).config.WorkerPool.MaxThreads, 0);
+    assert.equal((await validateConfig({ WorkerPool: { MaxThreads: 6 } }, 'orthanc-recipes.json')).config.WorkerPool.MaxThreads, 6);
+    await assert.rejects(validateConfig({ WorkerPool: { MaxThreads: -1 } }, 'orthanc-recipes.json'), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /host: \/WorkerPool\/MaxThreads: must be >= 0/);
+      return true;
+    });
+  });
+
   it('defaults to 1.5 threads a core, at least 4 (the sample\'s Pool(4))', () => {
     assert.ok(defaultMaxThreads() >= 4);
     assert.equal(new WorkerPool({ maxThreads: 0, log }).maxThreads, defaultMaxThreads());

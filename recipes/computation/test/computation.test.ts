@@ -15,7 +15,7 @@ describe('recipe computation, against a real Orthanc', { timeout: 120_000 }, () 
 
   before(async () => {
     orthanc = await startTestOrthanc();
-    ({ host, url } = await startHostInProcess({ Orthanc: { Url: orthanc.url }, Recipes: { computation: { Enabled: true } } }));
+    ({ host, url } = await startHostInProcess({ Orthanc: { Url: orthanc.url }, WorkerPool: { MaxThreads: 2 }, Recipes: { computation: { Enabled: true } } }));
   });
 
   after(async () => {
@@ -41,6 +41,7 @@ describe('recipe computation, against a real Orthanc', { timeout: 120_000 }, () 
   });
 
   it('answers every call of the pool route correctly under concurrency, beyond the pool\'s size', async () => {
+    assert.equal(host.workers.maxThreads, 2, 'sized by WorkerPool.MaxThreads');
     const calls = host.workers.maxThreads * 2 + 1;
     const responses = await Promise.all(Array.from({ length: calls }, () => rawRequest(`${url}/computation-pool`)));
     for (const response of responses) {
