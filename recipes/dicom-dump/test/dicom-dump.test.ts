@@ -121,7 +121,7 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
         name: 'japanese-katakana', charset: 'ISO 2022 IR 13\\ISO 2022 IR 87',
         patientName: '\xd4\xcf\xc0\xde^\xc0\xdb\xb3=\x1b$B;3ED\x1b(J^\x1b$BB@O:\x1b(J=\x1b$B$d$^$@\x1b(J^\x1b$B$?$m$&\x1b(J',
         description: '\xd4\xcf\xc0\xde', expectedName: 'ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう', expectedDescription: 'ﾔﾏﾀﾞ',
-        // Orthanc 1.10.1 drops the escape sequences here and shows `;3ED` for 山田.
+        // Orthanc (1.10.1 and 1.12.7) drops the escape sequences here and shows `;3ED` for 山田.
         orthancMisreads: true,
       },
       {
