@@ -2,7 +2,7 @@
 // concurrent calls, of GET /computation (on the event loop) and GET /computation-pool (in the
 // worker pool); the wall time of each batch and its ratio to one call. On 2 cores the pool's
 // batch should stay near 1.5× one call (three calls' work over two cores) and the event loop's
-// near 3× (one after the other).
+// near 3× (one after the other). Meanwhile GET /recipes shows how long another route waits.
 // Usage: npm run bench:concurrency [-- --rounds 7 --square-roots 30000000 --max-threads 0]
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -23,16 +23,23 @@ const batchSize = 3;
 const dispatcher = new Agent({ connections: batchSize * 2 });
 
 /** Wall time (ms) of `count` concurrent GETs of `url`; every answer must be the recipe's. */
-async function batch(url: string, count: number): Promise<number> {
+async function batch(url: string, count: number, probe?: string): Promise<{ wall: number; probe: number }> {
   const start = performance.now();
-  await Promise.all(
-    Array.from({ length: count }, async () => {
-      const answer = await request(url, { dispatcher });
-      const text = await answer.body.text();
-      if (answer.statusCode !== 200 || !text.startsWith('computation done in')) throw new Error(`${url}: HTTP ${answer.statusCode} ${text}`);
-    }),
-  );
-  return performance.now() - start;
+  const calls = Array.from({ length: count }, async () => {
+    const answer = await request(url, { dispatcher });
+    const text = await answer.body.text();
+    if (answer.statusCode !== 200 || !text.startsWith('computation done in')) throw new Error(`${url}: HTTP ${answer.statusCode} ${text}`);
+  });
+  // Another route, asked while the batch runs: how long the host keeps it waiting.
+  let probeMs = NaN;
+  if (probe) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const t0 = performance.now();
+    await (await request(probe, { dispatcher })).body.dump();
+    probeMs = performance.now() - t0;
+  }
+  await Promise.all(calls);
+  return { wall: performance.now() - start, probe: probeMs };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -55,11 +62,14 @@ try {
   }
   const one: Record<keyof typeof routes, number[]> = { 'event loop': [], pool: [] };
   const three: Record<keyof typeof routes, number[]> = { 'event loop': [], pool: [] };
+  const probes: Record<keyof typeof routes, number[]> = { 'event loop': [], pool: [] };
   // Alternating rounds, so that drift on this shared machine hits both routes alike.
   for (let round = 0; round < rounds; round += 1) {
     for (const name of Object.keys(routes) as (keyof typeof routes)[]) {
-      one[name].push(await batch(routes[name], 1));
-      three[name].push(await batch(routes[name], batchSize));
+      one[name].push((await batch(routes[name], 1)).wall);
+      const concurrent = await batch(routes[name], batchSize, `${host.url}/recipes`);
+      three[name].push(concurrent.wall);
+      probes[name].push(concurrent.probe);
     }
   }
   const system = await orthanc.json('GET', '/system');
@@ -73,6 +83,7 @@ try {
   row(`${batchSize} concurrent calls`, (name) => `${median(three[name]).toFixed(1)} ms`);
   row(`ratio ${batchSize} calls / one call`, (name) => `${(median(three[name]) / median(one[name])).toFixed(2)}×`);
   row('ratio, best round', (name) => `${Math.min(...three[name].map((t, i) => t / one[name][i]!)).toFixed(2)}×`);
+  row('GET /recipes during the batch', (name) => `${median(probes[name]).toFixed(1)} ms`);
   console.log(`(ideal on ${availableParallelism()} cores: event loop ${batchSize}.00×, pool ${Math.max(1, batchSize / availableParallelism()).toFixed(2)}×; load average ${loadBefore} before, ${load()} after)`);
 } finally {
   await dispatcher.close();
