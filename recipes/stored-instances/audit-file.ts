@@ -25,8 +25,12 @@ export class AuditFile {
   /** Opens (and creates, with its folder) the file; fails early when it cannot be written. */
   static async open(options: AuditFileOptions): Promise<AuditFile> {
     const file = new AuditFile(options);
-    await mkdir(dirname(options.path), { recursive: true });
-    await file.reopen();
+    try {
+      await mkdir(dirname(options.path), { recursive: true });
+      await file.reopen();
+    } catch (error) {
+      throw new Error(`cannot open the audit file ${options.path}: ${(error as Error).message}`, { cause: error });
+    }
     return file;
   }
 

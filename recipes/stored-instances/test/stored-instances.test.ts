@@ -177,4 +177,20 @@ describe('recipe stored-instances with "LogTags": true', { timeout: 120_000 }, (
     assert.deepEqual(records[0]!.Tags, await orthanc.json('GET', `/instances/${ID}/simplified-tags`));
     assert.equal(records[0]!.Tags.PatientName, 'Open^Tags');
   });
+
+  it('fails its setup, with the reason in /recipes, when the audit file cannot be opened', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-stored-'));
+    const notAFolder = join(folder, 'file');
+    await writeFile(notAFolder, '');
+    const started = await startHostInProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'stored-instances': { Enabled: true, AuditFile: join(notAFolder, 'audit.jsonl') } } });
+    try {
+      const recipes = JSON.parse((await rawRequest(`${started.url}/recipes`)).body.toString());
+      const [entry] = recipes.Recipes.filter((r: { Id: string }) => r.Id === 'stored-instances');
+      assert.equal(entry.Status, 'failed');
+      assert.match(entry.Error, /^cannot open the audit file \/.*\/file\/audit\.jsonl: EEXIST/);
+      assert.equal((await rawRequest(`${started.url}/recipes/stored-instances/recent`)).status, 404, 'its route is not served');
+    } finally {
+      await started.host.close();
+    }
+  });
 });
