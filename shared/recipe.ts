@@ -1,6 +1,7 @@
 import type { SchemaObject } from 'ajv';
 import type { ChangeTypeName, Logger, OrthancBinding } from './binding/index.js';
 import type { KeyValueStore } from './state-store.js';
+import type { Workers } from './worker-pool.js';
 
 /** What a recipe declares about itself, as data: the host lists it, the catalogue is built from it. */
 export interface RecipeMeta {
@@ -31,6 +32,8 @@ export interface RecipeContext {
   state: KeyValueStore;
   /** Aborted when the host stops. */
   signal: AbortSignal;
+  /** The host's worker pool, for CPU work (bytes in, bytes out; workers never call Orthanc). */
+  workers: Workers;
   /** The absolute folder of the configuration file, against which relative paths in options resolve. */
   configDirectory: string;
   /** What the host tells of itself, read-only and with secrets masked; absent outside the host. */

@@ -78,6 +78,15 @@ PageSize: number
 MaxQueuedChanges: number
 }
 /**
+ * The worker threads that recipes hand CPU work to (parsing DICOM files, computations). Threads start at the first task.
+ */
+WorkerPool: {
+/**
+ * Tasks that run at once; more wait in a queue. 0: 1.5 per core and at least 4 (the Python samples' `Pool(4)`).
+ */
+MaxThreads: number
+}
+/**
  * Longest time a recipe's setup may take before it is reported as failed.
  */
 RecipeSetupTimeoutSeconds: number

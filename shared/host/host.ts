@@ -19,6 +19,7 @@ import { RecipeOptionsError, type AnyRecipe, type HostView, type RecipeHandle, t
 import { StateStore } from '../state-store.js';
 import { escapePointer } from '../validate.js';
 import { ConfigError, type ConfigIssue, type LoadedConfig } from './config.js';
+import { WorkerPool } from '../worker-pool.js';
 import { HttpFront } from './front.js';
 import { OrthancProcess } from './orthanc-process.js';
 import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
@@ -50,6 +51,7 @@ interface FailedRecipe {
 export class Host {
   private readonly abort = new AbortController();
   private closing: Promise<void> | undefined;
+  private workerPool: WorkerPool | undefined;
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -71,6 +73,11 @@ export class Host {
     if (!this.address) throw new Error('the host is not listening');
     const host = this.address.family === 'IPv6' ? `[${this.address.address}]` : this.address.address;
     return `http://${host}:${this.address.port}`;
+  }
+
+  /** The worker pool that every recipe shares; its threads start at the first task. */
+  get workers(): WorkerPool {
+    return (this.workerPool ??= new WorkerPool({ maxThreads: this.loaded.config.WorkerPool.MaxThreads, log: this.log.child('workers') }));
   }
 
   static async start(loaded: LoadedConfig, options: HostOptions = {}): Promise<Host> {
@@ -129,6 +136,7 @@ export class Host {
       return started;
     } catch (error) {
       await host?.closeRecipes();
+      await host?.workerPool?.close();
       state.close();
       await connection?.close();
       await embedded?.stop();
@@ -167,6 +175,7 @@ export class Host {
       log,
       state: this.state.namespace(`recipe:${id}`),
       signal: this.abort.signal,
+      workers: this.workers,
       configDirectory: this.loaded.configDirectory,
       host: this.view,
     };
@@ -265,6 +274,7 @@ export class Host {
       this.abort.abort();
       await this.feed.stop();
       await this.closeRecipes();
+      await this.workerPool?.close();
       this.state.close();
       await this.connection.close();
       await this.embedded?.stop();

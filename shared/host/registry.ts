@@ -7,6 +7,9 @@ export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> 
   dashboard: async () => (await import('../../recipes/dashboard/index.js')).default,
   thumbnails: async () => (await import('../../recipes/thumbnails/index.js')).default,
   'metadata-find': async () => (await import('../../recipes/metadata-find/index.js')).default,
+  computation: async () => (await import('../../recipes/computation/index.js')).default,
+  'stored-instances': async () => (await import('../../recipes/stored-instances/index.js')).default,
+  'dicom-dump': async () => (await import('../../recipes/dicom-dump/index.js')).default,
   scheduler: async () => (await import('../../recipes/scheduler/index.js')).default,
 };
 
