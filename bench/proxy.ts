@@ -1,15 +1,19 @@
 // Benchmark: Orthanc straight vs through the host's front, side by side in one run.
 // GET /system and a 50 MB instance download, at concurrency 1 and 16; requests/s, p50/p99
-// latency, MB/s, the ratio host/direct, and the host's peak RSS while streaming.
+// latency, MB/s, the ratio host/direct, and the host's peak RSS while streaming. Then a 50 MB
+// challenge-then-retry upload (as httplib2, .NET or Java send it: the whole body without
+// credentials, the 401, the whole body again with them, on one keep-alive connection).
 // Usage: npm run bench:proxy [-- --seconds 5]
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { startHostProcess, type HostProcess } from '../test/helpers/host.js';
 import { writeLargeInstance } from '../test/helpers/dicom.js';
 import { memoryOf, resetPeak } from '../test/helpers/memory.js';
-import { startTestOrthanc } from '../test/helpers/orthanc.js';
+import { startTestOrthanc, type TestOrthanc } from '../test/helpers/orthanc.js';
+import { RawConnection, requestHead } from '../test/helpers/raw-http.js';
+import { basicAuth } from '../test/helpers/http.js';
 
 const MB = 2 ** 20;
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' } } });
@@ -85,6 +89,35 @@ function row(label: string, direct: number, host: number, unit: string, digits =
   return `${label.padEnd(34)} ${direct.toFixed(digits).padStart(10)} ${host.toFixed(digits).padStart(10)}  ${unit.padEnd(6)} ${ratio.toFixed(2).padStart(6)}×`;
 }
 
+/**
+ * One challenge-then-retry upload on one connection: milliseconds for the whole exchange, and
+ * whether the retry could use the same connection (else it opens a new one, as clients do).
+ */
+async function challengeThenRetry(url: string, file: Buffer, authorization: string): Promise<{ ms: number; sameConnection: boolean }> {
+  const t0 = performance.now();
+  let connection = await RawConnection.open(url);
+  // A failed write shows as a missing answer below; caught here so that it never crashes the run.
+  const send = (headers: Record<string, string | number>) =>
+    connection
+      .write(Buffer.concat([Buffer.from(requestHead('POST', '/instances', { 'Content-Type': 'application/dicom', 'Content-Length': file.length, ...headers })), file]))
+      .catch(() => undefined);
+  const sent = send({});
+  const challenge = await connection.readAnswer({ timeoutMs: 60_000 });
+  await sent;
+  if (challenge.status !== 401) throw new Error(`expected a 401 challenge, got ${challenge.status}`);
+  const sameConnection = challenge.headers.connection !== 'close';
+  if (!sameConnection) {
+    connection.destroy();
+    connection = await RawConnection.open(url);
+  }
+  const retried = send({ Authorization: authorization });
+  const stored = await connection.readAnswer({ timeoutMs: 60_000 });
+  await retried;
+  connection.destroy();
+  if (stored.status !== 200) throw new Error(`expected 200 on the retry, got ${stored.status} ${stored.body}`);
+  return { ms: performance.now() - t0, sameConnection };
+}
+
 const orthanc = await startTestOrthanc();
 let host: HostProcess | undefined;
 try {
@@ -93,7 +126,6 @@ try {
   const file = join(orthanc.directory, 'bench-50mb.dcm');
   await writeLargeInstance(file, 50 * MB);
   const size = (await stat(file)).size;
-  const { readFile } = await import('node:fs/promises');
   const stored = await orthanc.upload(await readFile(file));
   const download = `/instances/${stored.ID}/file`;
 
@@ -127,6 +159,37 @@ try {
     const downloadErrors = errorRow(`50 MB download c=${concurrency}`, direct, viaHost);
     if (downloadErrors) console.log(downloadErrors);
     console.log(`${`50 MB download c=${concurrency} host RSS`.padEnd(34)} ${`${(before / MB).toFixed(0)} MB before, peak +${(peakGrowth / MB).toFixed(1)} MB`.padStart(34)}`);
+  }
+  // Challenge-then-retry needs an Orthanc that requires credentials, and a host in front of it.
+  let secured: TestOrthanc | undefined;
+  let securedHost: HostProcess | undefined;
+  try {
+    secured = await startTestOrthanc({ configuration: { AuthenticationEnabled: true, RegisteredUsers: { bench: 'bench' } } });
+    securedHost = await startHostProcess({ Orthanc: { Url: secured.url, Username: 'bench', Password: 'bench' } });
+    const file = await readFile(join(orthanc.directory, 'bench-50mb.dcm'));
+    const authorization = basicAuth('bench', 'bench');
+    await challengeThenRetry(secured.url, file, authorization); // warm-up: the instance is stored from now on
+    await challengeThenRetry(securedHost.url, file, authorization);
+    const direct: number[] = [];
+    const viaHost: number[] = [];
+    let reused = true;
+    for (let round = 0; round < 5; round += 1) {
+      direct.push((await challengeThenRetry(secured.url, file, authorization)).ms);
+      const hosted = await challengeThenRetry(securedHost.url, file, authorization);
+      viaHost.push(hosted.ms);
+      reused &&= hosted.sameConnection;
+    }
+    direct.sort((a, b) => a - b);
+    viaHost.sort((a, b) => a - b);
+    const mbps = (ms: number) => (2 * file.length) / MB / (ms / 1000);
+    console.log(row('50 MB challenge+retry p50', percentile(direct, 50), percentile(viaHost, 50), 'ms', 0));
+    console.log(row('50 MB challenge+retry throughput', mbps(percentile(direct, 50)), mbps(percentile(viaHost, 50)), 'MB/s', 0));
+    console.log(`${'50 MB challenge+retry connection'.padEnd(34)} ${'kept'.padStart(10)} ${(reused ? 'kept' : 'reopened').padStart(10)}  (the 401 answers the first 50 MB; both bodies count in MB/s)`);
+  } catch (error) {
+    console.log(`${'50 MB challenge+retry'.padEnd(34)} failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+  } finally {
+    await securedHost?.stop();
+    await secured?.stop();
   }
   console.log(`(file ${(size / MB).toFixed(1)} MB; client, host and Orthanc share this machine's ${(await import('node:os')).availableParallelism()} cores)`);
 } finally {

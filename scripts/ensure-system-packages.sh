@@ -2,8 +2,10 @@
 # Makes sure the Debian packages that orthanc-recipes needs are installed: `orthanc` (the Orthanc
 # server: the embedded Orthanc and the tests' real Orthanc), with --dcmtk `dcmtk` (storescu,
 # storescp: the tests' DICOM peers), with --debootstrap `debootstrap` (for the Orthanc 1.12 root of
-# scripts/prepare-orthanc-root.sh). As root on Debian or Ubuntu it installs what is missing
-# (`apt-get update` once, then `apt-get install`); otherwise it says exactly what to install.
+# scripts/prepare-orthanc-root.sh), with --chromium Debian's `chromium` (the dashboard's browser
+# tests, driven by playwright-core: no browser download). As root on Debian or Ubuntu it installs
+# what is missing (`apt-get update` once, then `apt-get install`); otherwise it says exactly what
+# to install.
 # It never starts the system's Orthanc service.
 set -eu
 missing=""
@@ -12,6 +14,7 @@ for option in "$@"; do
   case "$option" in
     --dcmtk) command -v storescu >/dev/null 2>&1 || missing="$missing dcmtk" ;;
     --debootstrap) command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap" ;;
+    --chromium) command -v chromium >/dev/null 2>&1 || missing="$missing chromium" ;;
     *) echo "ensure-system-packages: unknown option $option" >&2; exit 2 ;;
   esac
 done

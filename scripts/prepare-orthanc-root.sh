@@ -11,13 +11,19 @@ if [ -x "$root/usr/sbin/Orthanc" ] && chroot "$root" /usr/sbin/Orthanc --version
   exit 0
 fi
 command -v debootstrap >/dev/null 2>&1 || { echo "debootstrap is missing: apt-get install -y debootstrap" >&2; exit 1; }
-mirror="$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)"
-mirror="${mirror:-http://deb.debian.org/debian}"
+# The mirror this Debian system's apt already uses, if its sources name one (Debian's mirrors
+# serve every release); otherwise debootstrap's own default.
+mirror=""
+if grep -Eq '^ID="?debian"?$' /etc/os-release 2>/dev/null; then
+  mirror="$(sh "$(dirname "$0")/apt-debian-mirror.sh")"
+fi
+echo "debootstrap trixie into $root from ${mirror:-debootstrap's default mirror}"
 building="$root.building"
 rm -rf "$building" "$root"
 mkdir -p "$(dirname "$root")"
 for attempt in 1 2; do
-  if debootstrap --variant=minbase --include=orthanc trixie "$building" "$mirror" >"$building.log" 2>&1; then break; fi
+  # An empty $mirror is left out, not passed as an empty argument.
+  if debootstrap --variant=minbase --include=orthanc trixie "$building" ${mirror:+"$mirror"} >"$building.log" 2>&1; then break; fi
   [ "$attempt" = 2 ] && { tail -20 "$building.log" >&2; exit 1; }
   rm -rf "$building"
 done

@@ -2,6 +2,7 @@ import type { SchemaObject } from 'ajv';
 import type { ChangeTypeName, Logger, OrthancBinding } from './binding/index.js';
 import type { RecipeDatabase } from './recipe-database.js';
 import type { KeyValueStore } from './state-store.js';
+import type { Workers } from './worker-pool.js';
 
 /** What a recipe declares about itself, as data: the host lists it, the catalogue is built from it. */
 export interface RecipeMeta {
@@ -10,6 +11,8 @@ export interface RecipeMeta {
   title: string;
   /** One sentence. */
   description: string;
+  /** The catalogue's section, e.g. `Routing`, `Search`, `Imaging`, `Automation`, `Inspection`, `Examples`. */
+  category?: string;
   /** Routes it serves, e.g. `"GET /instances/{id}/thumbnail"`. */
   routes: string[];
   /** Change types it listens to. */
@@ -32,8 +35,12 @@ export interface RecipeContext {
   database: RecipeDatabase;
   /** Aborted when the host stops. */
   signal: AbortSignal;
+  /** The host's worker pool, for CPU work (bytes in, bytes out; workers never call Orthanc). */
+  workers: Workers;
   /** The absolute folder of the configuration file, against which relative paths in options resolve. */
   configDirectory: string;
+  /** What the host tells of itself, read-only and with secrets masked; absent outside the host. */
+  host?: HostView;
 }
 
 /** A problem with a recipe's options that its schema cannot see; `pointer` is relative to the options (`/Rules/0/Destinations/1`). */
@@ -52,6 +59,25 @@ export class RecipeOptionsError extends Error {
     super(issues.map((issue) => `${issue.pointer || '/'}: ${issue.message}`).join('; '));
     this.name = 'RecipeOptionsError';
   }
+}
+
+/** The host as a recipe may see it (the introspection recipe's view): read-only, secrets masked. */
+export interface HostView {
+  /** This package's version. */
+  readonly version: string;
+  /** The enabled recipes, in load order, as they are now. */
+  recipes(): EnabledRecipeView[];
+}
+
+export interface EnabledRecipeView {
+  meta: RecipeMeta;
+  schema: SchemaObject;
+  /** The options in force (defaults filled in), secrets masked (shared/mask-secrets.ts). */
+  options: Record<string, unknown>;
+  /** `starting` until its setup has finished. */
+  status: 'starting' | 'running' | 'failed';
+  /** Why setup failed. */
+  error?: string;
 }
 
 /** What `setup` may return: how to release what it holds. */
@@ -73,6 +99,9 @@ export interface Recipe<Options = Record<string, never>> {
 }
 
 const kebabCase = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/** Whether `id` may name a recipe: lower-case words of letters and digits joined by `-`. */
+export const isKebabCase = (id: string): boolean => kebabCase.test(id);
 
 /** Declares a recipe; checks the metadata's shape early so that a typo fails at load. */
 export function defineRecipe<Options>(recipe: Recipe<Options>): Recipe<Options> {

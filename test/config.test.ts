@@ -45,7 +45,7 @@ describe('configuration errors', () => {
     assert.deepEqual(lines.sort(), [
       `${recipesOnly}: recipe "hello": /Recipes/hello/Colour: unknown key "Colour"; expected one of "LogChanges"`,
       `${recipesOnly}: recipe "hello": /Recipes/hello/LogChanges: must be boolean`,
-      `${recipesOnly}: recipe "nope": /Recipes/nope: unknown recipe "nope"; known recipes: ${Object.keys(bundledRecipes).map((id) => `"${id}"`).join(', ')}`,
+      `${recipesOnly}: recipe "nope": /Recipes/nope: unknown recipe "nope"; known recipes: ${Object.keys(bundledRecipes).map((id) => `"${id}"`).join(', ')} (or give its "Module")`,
     ].sort());
   });
 
@@ -98,7 +98,7 @@ describe('the CLI', () => {
   it('prints its help, version and recipes', async () => {
     const help = await cli('--help');
     assert.equal(help.code, 0);
-    for (const command of ['run', 'list', 'validate']) assert.match(help.stdout, new RegExp(`^  ${command}`, 'm'));
+    for (const command of ['run', 'list', 'validate', 'introspect']) assert.match(help.stdout, new RegExp(`^  ${command}`, 'm'));
     const version = await cli('--version');
     assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+$/);
     const list = await cli('list');

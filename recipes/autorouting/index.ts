@@ -30,6 +30,7 @@ export default defineRecipe<Options>({
     id: 'autorouting',
     title: 'Auto-routing',
     description: 'Sends stable studies (or series, or instances) that match rules to DICOM modalities, Orthanc peers or DICOMweb servers, and never loses one.',
+    category: 'Routing',
     routes: ['GET /recipes/autorouting/status', 'POST /recipes/autorouting/retry'],
     events: ['STABLE_STUDY', 'STABLE_SERIES', 'NEW_INSTANCE', 'ORTHANC_STARTED'],
     destructive: true,

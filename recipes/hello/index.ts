@@ -12,6 +12,7 @@ export default defineRecipe<Options>({
     id: 'hello',
     title: 'Hello',
     description: 'Answers `ok` on /toto and /tata and logs every change: the smallest recipe, and the template to copy.',
+    category: 'Examples',
     routes: ['* /(to)(t)o', '* /tata'],
     events: ['ORTHANC_STARTED', 'ORTHANC_STOPPED', 'NEW_INSTANCE', 'NEW_SERIES', 'NEW_STUDY', 'NEW_PATIENT', 'STABLE_SERIES', 'STABLE_STUDY', 'STABLE_PATIENT'],
     destructive: false,

@@ -1,5 +1,5 @@
 import type { ChangeFeed } from './change-feed.js';
-import type { OrthancConnection, RestBody } from './connection.js';
+import type { OrthancConnection, RawAnswer, RestBody } from './connection.js';
 import { DicomInstance } from './dicom-instance.js';
 import { ChangeType, type ChangeTypeName, type ChangeTypeValue, type ResourceTypeValue } from './enums.js';
 import { isNotFound } from './errors.js';
@@ -27,12 +27,21 @@ export interface OrthancSystem {
  * promises; registrations may be made any number of times (the Python plugin allows one each).
  */
 export interface OrthancBinding {
-  /** GET a URI of Orthanc's REST API (e.g. `/system`); a status outside 2xx throws `OrthancHttpError`. */
-  restApiGet(uri: string): Promise<Buffer>;
+  /**
+   * GET a URI of Orthanc's REST API (e.g. `/system`); a status outside 2xx throws `OrthancHttpError`.
+   * `headers` are sent as well (e.g. `Accept` to choose the format of `/instances/{id}/rendered`).
+   */
+  restApiGet(uri: string, headers?: Record<string, string>): Promise<Buffer>;
   /** POST `body` (bytes or text as they are, anything else as JSON). */
   restApiPost(uri: string, body?: RestBody): Promise<Buffer>;
   restApiPut(uri: string, body?: RestBody): Promise<Buffer>;
   restApiDelete(uri: string): Promise<Buffer>;
+  /**
+   * Sends any request and resolves with Orthanc's whole answer (status, headers, body) whatever
+   * its status, for a recipe that passes Orthanc's answer on as it is. Throws only when Orthanc
+   * cannot be reached.
+   */
+  restApiRequest(method: string, uri: string, body?: RestBody, headers?: Record<string, string>): Promise<RawAnswer>;
   /** `restApiGet`, parsed as JSON. */
   restApiGetJson<T = unknown>(uri: string): Promise<T>;
   restApiPostJson<T = unknown>(uri: string, body?: RestBody): Promise<T>;
@@ -84,10 +93,11 @@ export function createScopedBinding({ connection, feed, router, log, owner }: Bi
   };
   const encode = encodeURIComponent;
   const binding: OrthancBinding = {
-    restApiGet: (uri) => connection.call('GET', uri),
+    restApiGet: (uri, headers) => connection.call('GET', uri, undefined, headers),
     restApiPost: (uri, body) => connection.call('POST', uri, body ?? ''),
     restApiPut: (uri, body) => connection.call('PUT', uri, body ?? ''),
     restApiDelete: (uri) => connection.call('DELETE', uri),
+    restApiRequest: (method, uri, body, headers) => connection.send(method, uri, body, headers),
     restApiGetJson: (uri) => connection.callJson('GET', uri),
     restApiPostJson: (uri, body) => connection.callJson('POST', uri, body ?? ''),
     restApiPutJson: (uri, body) => connection.callJson('PUT', uri, body ?? ''),

@@ -298,9 +298,16 @@ export class ChangeFeed {
         try {
           await subscriber.handler(change);
         } catch (error) {
+          const fields = {
+            recipe: subscriber.owner,
+            changeType: changeTypeName(change.changeType),
+            resourceType: resourceTypeName(change.resourceType),
+            resourceId: change.resourceId,
+            seq: change.seq,
+          };
           this.options.log.error(
-            `recipe ${subscriber.owner}: change handler failed on ${changeTypeName(change.changeType)} ` +
-              `${resourceTypeName(change.resourceType)} ${change.resourceId}: ${describe(error)}`,
+            `recipe ${subscriber.owner}: change handler failed on ${fields.changeType} ${fields.resourceType} ${change.resourceId}: ${describe(error)}`,
+            fields,
           );
         }
         if (change.seq !== undefined) this.finish(change.seq);

@@ -26,10 +26,11 @@ export class RestOutput {
     this.response.setHeader(name, value);
   }
 
-  answerBuffer(data: string | Uint8Array, mimeType: string, status = 200): void {
+  /** Answers `data`; `mimeType` undefined sends no Content-Type (as Orthanc does for some errors). */
+  answerBuffer(data: string | Uint8Array, mimeType: string | undefined, status = 200): void {
     this.claim();
     const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    this.response.writeHead(status, { 'content-type': mimeType, 'content-length': body.byteLength });
+    this.response.writeHead(status, mimeType === undefined ? { 'content-length': body.byteLength } : { 'content-type': mimeType, 'content-length': body.byteLength });
     this.response.end(body);
   }
 
@@ -47,6 +48,13 @@ export class RestOutput {
     } else {
       this.answerBuffer(body, 'text/plain; charset=utf-8', status);
     }
+  }
+
+  /** 304 Not Modified: no body and no `Content-Length`; set `ETag` and `Cache-Control` before. */
+  sendNotModified(): void {
+    this.claim();
+    this.response.writeHead(304);
+    this.response.end();
   }
 
   /** 405, with the allowed methods (e.g. `"GET,POST"`) in the `Allow` header, as Orthanc does. */

@@ -92,12 +92,18 @@ export async function runRestCallback(
   path: string,
   request: IncomingMessage,
   response: ServerResponse,
-  options: { log: Logger; maxBodyBytes: number },
+  options: {
+    log: Logger;
+    maxBodyBytes: number;
+    /** Called before a 413 is sent with the body still arriving (the host then drops the rest). */
+    beforeEarlyAnswer?: () => void;
+  },
 ): Promise<void> {
   let body: Buffer;
   try {
     body = await readBody(request, options.maxBodyBytes);
   } catch (error) {
+    options.beforeEarlyAnswer?.();
     sendJsonError(response, 413, describe(error));
     return;
   }
@@ -112,7 +118,12 @@ export async function runRestCallback(
   try {
     await route.callback(output, path, { method: request.method ?? 'GET', groups, get, headers, body });
     if (!output.answered) {
-      options.log.error(`recipe ${route.owner}: the handler of ${request.method} ${path} returned without answering`);
+      options.log.error(`recipe ${route.owner}: the handler of ${request.method} ${path} returned without answering`, {
+        recipe: route.owner,
+        route: route.pattern,
+        method: request.method,
+        status: 500,
+      });
       sendJsonError(response, 500, 'The handler returned without answering');
     }
   } catch (error) {
@@ -120,18 +131,47 @@ export async function runRestCallback(
       sendJsonError(response, error.httpStatus, error.message, typeof error.details === 'object' ? { OrthancError: error.details.OrthancError } : {});
       return;
     }
-    options.log.error(`recipe ${route.owner}: ${request.method} ${path} failed: ${describe(error)}`);
+    options.log.error(`recipe ${route.owner}: ${request.method} ${path} failed: ${describe(error)}`, {
+      recipe: route.owner,
+      route: route.pattern,
+      method: request.method,
+      status: 500,
+    });
     sendJsonError(response, 500, describe(error));
   }
 }
 
-async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new BindingError('ORC_ERR_BAD_REQUEST', `request body larger than ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+/**
+ * Reads the whole body, or rejects as soon as it exceeds `limit` bytes. The request is not
+ * destroyed then (that would reset the connection before the 413 is sent): it is left paused for
+ * the server to drop the rest.
+ */
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      request.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      request.pause();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        stop();
+        reject(new BindingError('ORC_ERR_BAD_REQUEST', `request body larger than ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    const onClose = () => onError(new BindingError('ORC_ERR_BAD_REQUEST', 'the client went away during the upload'));
+    request.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }

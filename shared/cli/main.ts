@@ -1,16 +1,27 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describe } from '../binding/index.js';
-import { ConfigError, Host, bundledRecipes, hostVersion, loadConfig } from '../host/index.js';
+import { createLogger, describe } from '../binding/index.js';
+import { ConfigError, Host, bundledRecipes, effectiveConfig, hostVersion, loadConfig } from '../host/index.js';
+import { checkRecipeFolder } from './check-recipe.js';
+import { NewRecipeError, newRecipe } from './new-recipe.js';
 
 const usage = `Usage: orthanc-recipes <command> [options]
 
 Commands:
   run [--config FILE]       Start the host (default config: ./orthanc-recipes.json)
   list                      List the bundled recipes
-  validate --config FILE    Check a configuration file; exit code 2 when it is invalid
+  validate --config FILE    Check a configuration file (exit code 2 when it is invalid) and
+                            print what would run: the enabled recipes and every effective
+                            option, defaults filled in, secrets masked
+  new <id> [--dir PATH]     Start a recipe from the template in PATH/<id> (default ./recipes/<id>)
+  check <folder>            Check a recipe folder before contributing it; exit code 2 with what to fix
+  introspect [--format json|markdown] [--config FILE]
+                            Describe the binding's API (no Orthanc needed); with --config, also
+                            the enabled recipes (secrets masked) and Orthanc if it answers
 
 Options:
   -c, --config FILE         The configuration file
+  -f, --format FORMAT       introspect's output: json (default) or markdown
   -h, --help                Show this help
   -v, --version             Show the version
 `;
@@ -24,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' },
+        dir: { type: 'string', short: 'd' },
+        format: { type: 'string', short: 'f' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -36,7 +49,8 @@ export async function main(argv: string[]): Promise<number> {
   if (values.version) return print(`${hostVersion}\n`);
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') return print(usage);
-  if (rest.length > 0) return fail(`unexpected argument "${rest[0]}"\n\n${usage}`);
+  const takesOne = command === 'new' || command === 'check';
+  if (rest.length > (takesOne ? 1 : 0)) return fail(`unexpected argument "${rest[takesOne ? 1 : 0]}"\n\n${usage}`);
 
   switch (command) {
     case 'list':
@@ -46,6 +60,15 @@ export async function main(argv: string[]): Promise<number> {
       return validate(values.config);
     case 'run':
       return run(values.config ?? 'orthanc-recipes.json');
+    case 'new':
+      if (!rest[0]) return fail(`new needs an id, e.g. "orthanc-recipes new my-recipe"\n\n${usage}`);
+      return create(rest[0], values.dir ?? 'recipes');
+    case 'check':
+      if (!rest[0]) return fail(`check needs a recipe folder\n\n${usage}`);
+      return check(rest[0]);
+    case 'introspect':
+      // Loaded only here: the API description is not needed to run the host.
+      return (await import('./introspect.js')).introspect(values.format ?? 'json', values.config);
     default:
       return fail(`unknown command "${command}"\n\n${usage}`);
   }
@@ -73,10 +96,33 @@ async function validate(file: string): Promise<number> {
   try {
     const loaded = await loadConfig(file);
     process.stdout.write(`${file}: valid; enabled recipes: ${loaded.recipes.map((r) => r.id).join(', ') || 'none'}\n`);
+    process.stdout.write(`The effective configuration (defaults filled in, secrets masked, disabled recipes left out):\n`);
+    process.stdout.write(`${JSON.stringify(effectiveConfig(loaded), null, 2)}\n`);
     return 0;
   } catch (error) {
     return reportConfigError(error);
   }
+}
+
+async function create(id: string, directory: string): Promise<number> {
+  try {
+    const created = await newRecipe(id, directory, Object.keys(bundledRecipes));
+    const next = created.bundled
+      ? `Next: npm run build && node --test dist/recipes/${id}/test/*.test.js`
+      : `Next: enable it with "Recipes": {"${id}": {"Enabled": true, "Module": "${created.folder}"}},\n` +
+        `and run its test with: node --import tsx --test ${created.folder}/test/*.test.ts`;
+    process.stdout.write(`Created ${created.folder}:\n${created.files.map((file) => `  ${file}\n`).join('')}${next}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof NewRecipeError) return fail(`cannot create "${id}": ${error.message}`);
+    throw error;
+  }
+}
+
+async function check(folder: string): Promise<number> {
+  const problems = await checkRecipeFolder(resolve(folder));
+  if (problems.length === 0) return print(`${folder}: ready for the catalogue\n`);
+  return fail(`${folder}: ${problems.length} thing${problems.length === 1 ? '' : 's'} to fix:\n${problems.map((p) => `- ${p}`).join('\n')}`);
 }
 
 function reportConfigError(error: unknown): number {
@@ -92,20 +138,25 @@ async function run(file: string): Promise<number> {
   } catch (error) {
     return reportConfigError(error);
   }
-  process.on('unhandledRejection', (reason) => process.stderr.write(`E unhandled rejection: ${describe(reason)}\n`));
+  // Every line is written in the configured format (with "LogFormat": "json", each one is JSON):
+  // the host's to stdout, the CLI's own fatal ones to stderr.
+  const { LogLevel: level, LogFormat: format } = loaded.config;
+  const log = createLogger('host', { level, format });
+  const fatal = createLogger('host', { level, format, write: (line) => void process.stderr.write(line) });
+  process.on('unhandledRejection', (reason) => fatal.error(`unhandled rejection: ${describe(reason)}`));
   let host: Host;
   try {
-    host = await Host.start(loaded);
+    host = await Host.start(loaded, { log });
   } catch (error) {
     if (error instanceof ConfigError) return reportConfigError(error);
-    process.stderr.write(`E cannot start: ${describe(error)}\n`);
+    fatal.error(`cannot start: ${describe(error)}`);
     return 1;
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
-        process.stderr.write(`E ${signal} again: exiting at once\n`);
+        fatal.error(`${signal} again: exiting at once`);
         process.exit(1);
       }
       stopping = true;
@@ -113,7 +164,7 @@ async function run(file: string): Promise<number> {
       host.close().then(
         () => resolve(0),
         (error: unknown) => {
-          process.stderr.write(`E stop failed: ${describe(error)}\n`);
+          fatal.error(`stop failed: ${describe(error)}`);
           resolve(1);
         },
       );

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { AnyRecipe } from '../recipe.js';
 import { compileSchema, escapePointer, toIssues, type ValidationIssue } from '../validate.js';
+import { importExternalRecipe } from './external-recipe.js';
 import type { HostConfig } from './host-config.generated.js';
 import hostSchema from './host-schema.json' with { type: 'json' };
 import { bundledRecipes, type RecipeRegistry } from './registry.js';
@@ -66,8 +67,10 @@ export async function loadConfig(file: string, registry: RecipeRegistry = bundle
 
 /**
  * Validates the host's keys and the options of every enabled recipe (its schema, then its own
- * `check`), and reports all problems together. A recipe that is absent or has `"Enabled": false` is not loaded (nor validated beyond
- * its `Enabled` key), so a recipe is either wholly enabled or not at all.
+ * `check`), and reports all problems together. A recipe is bundled (by id) or external (its
+ * `Module`: a path relative to this file, or an installed package, in TypeScript or JavaScript).
+ * A recipe that is absent or has `"Enabled": false` is not loaded (nor validated beyond its
+ * `Enabled` and `Module` keys), so a recipe is either wholly enabled or not at all.
  */
 export async function validateConfig(raw: unknown, file: string, registry: RecipeRegistry = bundledRecipes): Promise<LoadedConfig> {
   const validateHost = compileSchema(hostSchema);
@@ -79,20 +82,31 @@ export async function validateConfig(raw: unknown, file: string, registry: Recip
   const recipes: EnabledRecipe[] = [];
   for (const [id, entry] of Object.entries(config.Recipes)) {
     const pointer = `/Recipes/${escapePointer(id)}`;
-    const load = registry[id];
-    if (!load) {
-      const known = Object.keys(registry).map((k) => `"${k}"`).join(', ');
-      issues.push({ file, recipe: id, pointer, message: `unknown recipe "${id}"; known recipes: ${known}` });
-      continue;
-    }
-    const { Enabled: enabled = false, ...options } = entry;
+    const { Enabled: enabled = false, Module: module, ...options } = entry;
     if (typeof enabled !== 'boolean') {
       issues.push({ file, recipe: id, pointer: `${pointer}/Enabled`, message: 'must be boolean' });
       continue;
     }
+    if (module !== undefined && typeof module !== 'string') {
+      issues.push({ file, recipe: id, pointer: `${pointer}/Module`, message: 'must be a string: a path (relative to this file) or a package name' });
+      continue;
+    }
+    if (module === undefined && !registry[id]) {
+      const known = Object.keys(registry).map((k) => `"${k}"`).join(', ');
+      issues.push({ file, recipe: id, pointer, message: `unknown recipe "${id}"; known recipes: ${known} (or give its "Module")` });
+      continue;
+    }
     if (!enabled) continue;
-    const recipe = await load();
-    const validateOptions = compileSchema(recipe.schema);
+    let recipe: AnyRecipe;
+    let validateOptions: ReturnType<typeof compileSchema>;
+    try {
+      recipe = module === undefined ? await registry[id]!() : await importExternalRecipe(module, configDirectory);
+      if (recipe.meta.id !== id) throw new Error(`the module's recipe is "${recipe.meta.id}", not "${id}": the id is the configuration key`);
+      validateOptions = compileSchema(recipe.schema);
+    } catch (error) {
+      issues.push({ file, recipe: id, pointer: `${pointer}/Module`, message: (error as Error).message.split('\n')[0]! });
+      continue;
+    }
     if (!validateOptions(options)) {
       issues.push(...toIssues(validateOptions.errors, pointer).map((issue) => ({ file, recipe: id, ...issue })));
       continue;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import {
@@ -12,6 +12,8 @@ import {
   type OrthancConnection,
   type RestRouter,
 } from '../binding/index.js';
+import { logAccessWhenDone, pathForLog } from './access-log.js';
+import { closeWithoutReset, drainAfterAnswer, isClosing, lingerThenClose, markClosing, prepareEarlyAnswer } from './early-answer.js';
 import { proxyToOrthanc } from './proxy.js';
 
 export interface FrontOptions {
@@ -19,31 +21,53 @@ export interface FrontOptions {
   router: RestRouter;
   log: Logger;
   maxRecipeBodyBytes: number;
+  /**
+   * The largest request body still to come after an early answer (a 401 challenge, say) that is
+   * read and dropped so the connection serves the client's next request; a larger one gets
+   * `Connection: close`. Default 64 MiB.
+   */
+  drainLimitBytes?: number;
+  /** When it gives a reason, every request is answered 503 with it (see RemoteAccessGuard). */
+  gate?: { readonly refusal: string | undefined };
 }
+
+/** The default `drainLimitBytes`. */
+export const defaultDrainLimitBytes = 64 * 2 ** 20;
 
 /**
  * The host's HTTP server. Registered routes go to their recipe; every other request is proxied to
  * Orthanc as it is (method, path, query, headers including Authorization, status, body), streamed
  * both ways. Recipe routes demand what Orthanc demands: a request is let in only when Orthanc
  * accepts the same Authorization header (the answer is cached for 10 s).
+ *
+ * It is as forgiving as Orthanc: an `Expect` it does not know is ignored (Node would answer 417),
+ * the rest of a body answered early is read and dropped so the connection carries on, and what it
+ * cannot parse gets a JSON 4xx and a warning.
  */
 export class HttpFront {
   readonly server: Server;
-  private readonly authorizations = new LRUCache<string, boolean>({ max: 1000, ttl: 10_000 });
-  private inFlight = 0;
+  private readonly authorizations = new LRUCache<string, Authorization>({ max: 1000, ttl: 10_000 });
+  private readonly drainLimitBytes: number;
+  /** Answers not yet finished, per connection: an error answer waits for them (pipelining). */
+  private readonly pending = new WeakMap<Socket, Set<ServerResponse>>();
+  private inFlightCount = 0;
+  /** At `debug`: one line per request, see access-log.ts. */
+  private readonly accessLog: Logger;
 
   constructor(private readonly options: FrontOptions) {
-    this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (request, response) => {
-      this.inFlight += 1;
-      response.once('close', () => (this.inFlight -= 1));
-      this.handle(request, response).catch((error: unknown) => {
-        options.log.error(`${request.method} ${request.url} failed: ${describe(error)}`);
-        sendJsonError(response, 500, describe(error));
-      });
-    });
-    this.server.on('clientError', (_error, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n');
-    });
+    this.accessLog = options.log.child('access');
+    this.drainLimitBytes = options.drainLimitBytes ?? defaultDrainLimitBytes;
+    this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (request, response) => this.accept(request, response, false));
+    // Orthanc ignores an `Expect` it does not know (some clients send an empty one on every POST).
+    this.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => this.accept(request, response, false));
+    // With this listener Node no longer sends `100 Continue` by itself: `handle` decides when.
+    this.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => this.accept(request, response, true));
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.refuseUnparsable(error, socket));
+  }
+
+  /** Requests being answered (proxied, or served by a recipe). */
+  get inFlight(): number {
+    return this.inFlightCount;
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
@@ -62,33 +86,133 @@ export class HttpFront {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const deadline = Date.now() + graceMs;
-    while (this.inFlight > 0 && Date.now() < deadline) await sleep(25);
+    while (this.inFlightCount > 0 && Date.now() < deadline) await sleep(25);
     this.server.closeAllConnections();
     await closed;
   }
 
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const rawUrl = request.url ?? '/';
-    const queryAt = rawUrl.indexOf('?');
-    const path = decodePath(queryAt >= 0 ? rawUrl.slice(0, queryAt) : rawUrl);
-    const match = path !== undefined ? this.options.router.match(path) : undefined;
-    if (!match || path === undefined) return proxyToOrthanc(this.options.connection, request, response, this.options.log);
-
-    const allowed = await this.isAuthorized(request.headers.authorization);
-    if (allowed === undefined) return sendJsonError(response, 503, 'Orthanc is unreachable, so credentials cannot be checked');
-    if (!allowed) {
-      response.writeHead(401, { 'www-authenticate': 'Basic realm="Orthanc Secure Area"', 'content-length': 0 });
-      response.end();
+  private accept(request: IncomingMessage, response: ServerResponse, expectsContinue: boolean): void {
+    const socket = request.socket;
+    if (isClosing(socket)) {
+      // Sent after a `Connection: close` answer: read and dropped, as the client was told.
+      request.resume();
       return;
     }
-    await runRestCallback(match.route, match.groups, path, request, response, {
-      log: this.options.log,
-      maxBodyBytes: this.options.maxRecipeBodyBytes,
+    this.inFlightCount += 1;
+    logAccessWhenDone(request, response, this.accessLog, this.options.router);
+    let pending = this.pending.get(socket);
+    if (!pending) this.pending.set(socket, (pending = new Set()));
+    pending.add(response);
+    response.once('close', () => {
+      this.inFlightCount -= 1;
+      pending.delete(response);
+    });
+    response.once('finish', () => drainAfterAnswer(request, this.drainLimitBytes));
+    this.handle(request, response, expectsContinue).catch((error: unknown) => {
+      this.options.log.error(`${request.method} ${pathForLog(request.url)} failed: ${describe(error)}`);
+      this.answerError(request, response, 500, describe(error));
     });
   }
 
+  private async handle(request: IncomingMessage, response: ServerResponse, expectsContinue: boolean): Promise<void> {
+    const refusal = this.options.gate?.refusal;
+    if (refusal !== undefined) {
+      // The guard has logged why at warning (or error) once; one line per request would flood.
+      this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} with 503: ${refusal}`);
+      return this.answerError(request, response, 503, refusal);
+    }
+    const rawUrl = request.url ?? '/';
+    if (!rawUrl.startsWith('/')) {
+      // An absolute URL (`GET http://host/system`) or `OPTIONS *`: Orthanc closes the connection
+      // without an answer.
+      // The target itself is not repeated: an absolute URL may carry credentials and patient data.
+      return this.refuse(request, response, 400, 'the request target must be a path starting with "/" (absolute URLs and "*" are not served)');
+    }
+    const queryAt = rawUrl.indexOf('?');
+    const path = decodePath(queryAt >= 0 ? rawUrl.slice(0, queryAt) : rawUrl);
+    const match = path !== undefined ? this.options.router.match(path) : undefined;
+    if (!match || path === undefined) {
+      if (expectsContinue) {
+        // Orthanc never sends `100 Continue` (clients wait about 1 s, then upload anyway) and
+        // answers a request without valid credentials before reading its body. The host sends
+        // `100 Continue` at once, unless Orthanc refuses these credentials: then the client gets
+        // Orthanc's Basic challenge before it has uploaded anything, as from Orthanc itself.
+        const authorization = await this.isAuthorized(request.headers.authorization);
+        if (authorization?.challenge !== undefined) return this.challenge(request, response, authorization.challenge);
+        if (authorization?.allowed !== false) response.writeContinue();
+      }
+      return proxyToOrthanc(this.options.connection, request, response, this.options.log, this.drainLimitBytes);
+    }
+
+    const authorization = await this.isAuthorized(request.headers.authorization);
+    if (authorization === undefined) return this.answerError(request, response, 503, 'Orthanc is unreachable, so credentials cannot be checked');
+    if (!authorization.allowed) return this.challenge(request, response, authorization.challenge ?? 'Basic realm="Orthanc Secure Area"');
+    if (expectsContinue) response.writeContinue();
+    await runRestCallback(match.route, match.groups, path, request, response, {
+      log: this.options.log,
+      maxBodyBytes: this.options.maxRecipeBodyBytes,
+      beforeEarlyAnswer: () => prepareEarlyAnswer(request, response, this.drainLimitBytes),
+    });
+  }
+
+  /** A 401 like Orthanc's own (no body); the rest of the request body, if any, is dropped after it. */
+  private challenge(request: IncomingMessage, response: ServerResponse, challenge: string): void {
+    prepareEarlyAnswer(request, response, this.drainLimitBytes);
+    response.writeHead(401, { 'www-authenticate': challenge, 'content-length': 0 });
+    response.end();
+  }
+
+  /** A JSON error answer; the rest of the request body, if any, is dropped after it. */
+  private answerError(request: IncomingMessage, response: ServerResponse, status: number, message: string): void {
+    prepareEarlyAnswer(request, response, this.drainLimitBytes);
+    sendJsonError(response, status, message);
+  }
+
+  /** A request refused before Orthanc sees it: a JSON 4xx/5xx, and a warning saying why. */
+  private refuse(request: IncomingMessage, response: ServerResponse, status: number, reason: string): void {
+    this.options.log.warning(`refused ${request.method} ${pathForLog(request.url)} from ${request.socket.remoteAddress} with ${status}: ${reason}`);
+    this.answerError(request, response, status, reason);
+  }
+
+  /**
+   * Node could not parse a request (bad syntax, a head over 16 KiB, a malformed Content-Length…).
+   * Orthanc answers these with a 4xx and closes; so does the host, with a JSON body, once the
+   * answers to the requests before it on the connection are out.
+   */
+  private refuseUnparsable(error: NodeJS.ErrnoException, socket: Socket): void {
+    if (isClosing(socket)) return;
+    if (error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+      this.options.log.debug(`a client at ${socket.remoteAddress} went away in the middle of a request (${error.code ?? error.message})`);
+      socket.destroy();
+      return;
+    }
+    const pending = [...(this.pending.get(socket) ?? [])].filter((response) => !response.writableFinished);
+    if (pending.some((response) => !response.req.complete)) {
+      // The error lies inside a body still being read (a bad chunk size): that request cannot end.
+      this.options.log.warning(`closed the connection of ${socket.remoteAddress}: unparsable request body (${error.code ?? error.message})`);
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const reason = error.code === 'HPE_HEADER_OVERFLOW' ? 'the request line and headers exceed 16 KiB' : `unparsable request: ${error.message.replace(/^Parse Error: /, '')}`;
+    this.options.log.warning(`refused a request from ${socket.remoteAddress} with ${status}: ${reason} (${error.code ?? 'no code'})`);
+    markClosing(socket);
+    closeWithoutReset(socket);
+    const send = () => {
+      if (!socket.writable) return void socket.destroy();
+      const body = `${JSON.stringify({ HttpStatus: status, Message: reason }, null, 2)}\n`;
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      lingerThenClose(socket);
+    };
+    if (pending.length === 0) return send();
+    Promise.all(pending.map((response) => new Promise((resolve) => response.once('close', resolve)))).then(send, send);
+  }
+
   /** Whether Orthanc lets this Authorization header (or its absence) in; undefined if it cannot say. */
-  private async isAuthorized(header: string | undefined): Promise<boolean | undefined> {
+  private async isAuthorized(header: string | undefined): Promise<Authorization | undefined> {
     const key = header ? createHash('sha256').update(header).digest('base64') : '';
     const cached = this.authorizations.get(key);
     if (cached !== undefined) return cached;
@@ -100,11 +224,23 @@ export class HttpFront {
         headers: header ? { authorization: header } : {},
       });
       await answer.body.dump();
-      const allowed = answer.statusCode !== 401 && answer.statusCode !== 403;
-      this.authorizations.set(key, allowed);
-      return allowed;
+      const challenge = answer.statusCode === 401 ? answer.headers['www-authenticate'] : undefined;
+      const authorization: Authorization = {
+        allowed: answer.statusCode !== 401 && answer.statusCode !== 403,
+        // Orthanc's own Basic authentication refuses on every path alike; a 403 (an
+        // authorization plugin) may depend on the path, so it is not replayed.
+        challenge: typeof challenge === 'string' ? challenge : undefined,
+      };
+      this.authorizations.set(key, authorization);
+      return authorization;
     } catch {
       return undefined;
     }
   }
+}
+
+interface Authorization {
+  allowed: boolean;
+  /** Orthanc's `WWW-Authenticate` when it answered 401. */
+  challenge: string | undefined;
 }

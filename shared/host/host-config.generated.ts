@@ -40,7 +40,7 @@ Configuration: {
  */
 HttpServer: {
 /**
- * Address to bind. Keep it on loopback unless Orthanc's own access rules are enforced in front of the host.
+ * Address to bind. On an address other than loopback, Orthanc must require credentials (see `AllowRemoteAccessWithoutAuthentication`).
  */
 Host: string
 /**
@@ -51,6 +51,10 @@ Port: number
  * Largest request body a recipe route reads into memory (proxied bodies are streamed and unlimited).
  */
 MaxRecipeBodyMegabytes: number
+/**
+ * Orthanc sees every proxied request as coming from the host, so its `RemoteAccessAllowed` stops protecting it. With `Host` not a loopback address, the host refuses to start (and answers 503 after an Orthanc outage) while Orthanc answers `/system` without credentials, unless this is true: set it only when something else (a firewall, an authenticating reverse proxy) guards the door.
+ */
+AllowRemoteAccessWithoutAuthentication: boolean
 }
 /**
  * Where the change cursor, the recipes' state and the embedded Orthanc's storage live; relative to the configuration file.
@@ -74,13 +78,26 @@ PageSize: number
 MaxQueuedChanges: number
 }
 /**
+ * The worker threads that recipes hand CPU work to (parsing DICOM files, computations). Threads start at the first task.
+ */
+WorkerPool: {
+/**
+ * Tasks that run at once; more wait in a queue. 0: 1.5 per core and at least 4 (the Python samples' `Pool(4)`).
+ */
+MaxThreads: number
+}
+/**
  * Longest time a recipe's setup may take before it is reported as failed.
  */
 RecipeSetupTimeoutSeconds: number
 /**
- * Least severe log level printed.
+ * Least severe log level printed. `debug` adds the front's access log (method, path, status, duration, bytes).
  */
 LogLevel: ("error" | "warning" | "info" | "debug")
+/**
+ * `text`: lines like Orthanc's own (`I 2026-11-29T08:40:00.527Z host] message`, then any `key=value` fields). `json`: one JSON object a line (`time`, `level`, `logger`, `message` and structured fields such as `recipe`, `changeType`, `resourceId`, `route`, `status`, `durationMs`), for log shippers (Loki, Elastic, journald).
+ */
+LogFormat: ("text" | "json")
 /**
  * The recipes to enable, by id, each with `"Enabled": true` and its own options.
  */

@@ -1,7 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import {
   ChangeFeed,
+  ChangeType,
   OrthancConnection,
   RestRouter,
   createLogger,
@@ -12,12 +14,15 @@ import {
   type RestRequest,
   type ScopedBinding,
 } from '../binding/index.js';
-import { RecipeOptionsError, type AnyRecipe, type RecipeHandle, type RecipeMeta } from '../recipe.js';
+import { maskSecrets } from '../mask-secrets.js';
+import { RecipeOptionsError, type AnyRecipe, type HostView, type RecipeHandle, type RecipeMeta } from '../recipe.js';
 import { StateStore } from '../state-store.js';
 import { escapePointer } from '../validate.js';
 import { ConfigError, type ConfigIssue, type LoadedConfig } from './config.js';
+import { WorkerPool } from '../worker-pool.js';
 import { HttpFront } from './front.js';
 import { OrthancProcess } from './orthanc-process.js';
+import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
 import { hostVersion } from './version.js';
 
 export interface HostOptions {
@@ -29,11 +34,13 @@ interface RunningRecipe {
   meta: RecipeMeta;
   scoped: ScopedBinding;
   handle: RecipeHandle | void;
+  setupMilliseconds: number;
 }
 
 interface FailedRecipe {
   meta: RecipeMeta;
   error: string;
+  setupMilliseconds: number;
 }
 
 /**
@@ -44,6 +51,7 @@ interface FailedRecipe {
 export class Host {
   private readonly abort = new AbortController();
   private closing: Promise<void> | undefined;
+  private workerPool: WorkerPool | undefined;
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -56,6 +64,7 @@ export class Host {
     private readonly embedded: OrthancProcess | undefined,
     private readonly running: RunningRecipe[],
     private readonly failed: FailedRecipe[],
+    private readonly guard: RemoteAccessGuard | undefined,
     public address: AddressInfo | undefined = undefined,
   ) {}
 
@@ -66,9 +75,14 @@ export class Host {
     return `http://${host}:${this.address.port}`;
   }
 
+  /** The worker pool that every recipe shares; its threads start at the first task. */
+  get workers(): WorkerPool {
+    return (this.workerPool ??= new WorkerPool({ maxThreads: this.loaded.config.WorkerPool.MaxThreads, log: this.log.child('workers') }));
+  }
+
   static async start(loaded: LoadedConfig, options: HostOptions = {}): Promise<Host> {
     const { config } = loaded;
-    const log = options.log ?? createLogger('host', { level: config.LogLevel });
+    const log = options.log ?? createLogger('host', { level: config.LogLevel, format: config.LogFormat });
     const state = new StateStore(loaded.stateDirectory);
     let embedded: OrthancProcess | undefined;
     let connection: OrthancConnection | undefined;
@@ -103,25 +117,50 @@ export class Host {
         },
       });
       const router = new RestRouter();
-      const front = new HttpFront({ connection, router, log, maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20 });
-      const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], []);
+      const guard =
+        isLoopbackHost(config.HttpServer.Host) || config.HttpServer.AllowRemoteAccessWithoutAuthentication
+          ? undefined
+          : new RemoteAccessGuard(connection, config.HttpServer.Host, log);
+      const front = new HttpFront({ connection, router, log, maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20, gate: guard });
+      const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard);
       host = started;
       await feed.prepare();
+      if (guard) await started.guardRemoteAccess(guard);
       router.register('host', '/recipes', (output, _uri, request) => started.describeRecipes(output, request));
       const optionsIssues: ConfigIssue[] = [];
       for (const enabled of loaded.recipes) optionsIssues.push(...(await started.setUpRecipe(enabled.id, enabled.recipe, enabled.options)));
       if (optionsIssues.length > 0) throw new ConfigError(optionsIssues);
       feed.start();
-      host.address = await front.listen(config.HttpServer.Host, config.HttpServer.Port);
-      log.info(`orthanc-recipes ${hostVersion} listening on ${host.url}, in front of Orthanc at ${connection.url}`);
+      started.address = await front.listen(config.HttpServer.Host, config.HttpServer.Port);
+      log.info(`orthanc-recipes ${hostVersion} listening on ${started.url}, in front of Orthanc at ${connection.url}`);
       return started;
     } catch (error) {
       await host?.closeRecipes();
+      await host?.workerPool?.close();
       state.close();
       await connection?.close();
       await embedded?.stop();
       throw error;
     }
+  }
+
+  /**
+   * Refuses to start when the front would open an unprotected Orthanc to the network, and shuts
+   * the door whenever Orthanc goes away until it is seen to require credentials again.
+   */
+  private async guardRemoteAccess(guard: RemoteAccessGuard): Promise<void> {
+    const verdict = await guard.check();
+    if (verdict === 'open') throw new ConfigError([{ file: this.loaded.file, pointer: '/HttpServer/Host', message: guard.explanation() }]);
+    if (verdict === 'requires-credentials') guard.open();
+    else guard.recheck('Orthanc does not answer yet');
+    this.feed.subscribe(
+      'host',
+      (change) => {
+        if (change.changeType === ChangeType.ORTHANC_STOPPED) guard.recheck('Orthanc became unreachable');
+        else if (guard.refusal !== undefined) guard.recheck('Orthanc is reachable again');
+      },
+      [ChangeType.ORTHANC_STARTED, ChangeType.ORTHANC_STOPPED],
+    );
   }
 
   /**
@@ -137,16 +176,21 @@ export class Host {
       state: this.state.namespace(`recipe:${id}`),
       database: this.state.database(id),
       signal: this.abort.signal,
+      workers: this.workers,
       configDirectory: this.loaded.configDirectory,
+      host: this.view,
     };
     const timeoutMs = this.loaded.config.RecipeSetupTimeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
+    const started = performance.now();
+    const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     try {
       const timeout = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => reject(new Error(`setup did not finish within ${timeoutMs / 1000} s (ORC_ERR_RECIPE_SETUP_TIMEOUT)`)), timeoutMs);
       });
       const handle = await Promise.race([Promise.resolve().then(() => recipe.setup(context, options)), timeout]);
-      this.running.push({ meta: recipe.meta, scoped, handle });
+      const setupMilliseconds = elapsed();
+      this.running.push({ meta: recipe.meta, scoped, handle, setupMilliseconds });
       log.info('enabled');
       return [];
     } catch (error) {
@@ -155,8 +199,9 @@ export class Host {
         const file = this.loaded.file;
         return error.issues.map((issue) => ({ file, recipe: id, pointer: `/Recipes/${escapePointer(id)}${issue.pointer}`, message: issue.message }));
       }
-      this.failed.push({ meta: recipe.meta, error: describe(error) });
-      log.error(`setup failed, the recipe is disabled: ${describe(error)}`);
+      const setupMilliseconds = elapsed();
+      this.failed.push({ meta: recipe.meta, error: describe(error), setupMilliseconds });
+      log.error(`setup failed, the recipe is disabled: ${describe(error)}`, { recipe: id, setupMilliseconds });
       return [];
     } finally {
       clearTimeout(timer);
@@ -185,8 +230,13 @@ export class Host {
       Orthanc: { ...orthanc, Embedded: this.embedded !== undefined },
       ChangeFeed: { Cursor: this.feed.cursor, Backlog: this.feed.backlog, FiltersTypes: this.feed.filtersTypes, OrthancReachable: this.feed.reachable },
       Recipes: [
-        ...this.running.map(({ meta }) => ({ ...describeMeta(meta), Status: 'running' })),
-        ...this.failed.map(({ meta, error }) => ({ ...describeMeta(meta), Status: 'failed', Error: error })),
+        ...this.running.map(({ meta, setupMilliseconds }) => ({ ...describeMeta(meta), Status: 'running', SetupMilliseconds: setupMilliseconds })),
+        ...this.failed.map(({ meta, error, setupMilliseconds }) => ({
+          ...describeMeta(meta),
+          Status: 'failed',
+          SetupMilliseconds: setupMilliseconds,
+          Error: error,
+        })),
       ],
     });
   }
@@ -202,6 +252,17 @@ export class Host {
       recipe.scoped.dispose();
     }
   }
+  /** What recipes see of the host (`ctx.host`): the enabled recipes and their options, secrets masked. */
+  private readonly view: HostView = {
+    version: hostVersion,
+    recipes: () =>
+      this.loaded.recipes.map(({ id, recipe, options }) => {
+        const failed = this.failed.find((f) => f.meta.id === id);
+        const status = failed ? 'failed' : this.running.some((r) => r.meta.id === id) ? 'running' : 'starting';
+        const masked = maskSecrets(options, { values: [this.loaded.config.Orthanc.Password] });
+        return { meta: recipe.meta, schema: recipe.schema, options: masked, status, ...(failed ? { error: failed.error } : {}) };
+      }),
+  };
 
   /**
    * Stops in order: stop accepting and finish requests in flight, deliver ORTHANC_STOPPED and
@@ -210,9 +271,11 @@ export class Host {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.front.close();
+      this.guard?.stop();
       this.abort.abort();
       await this.feed.stop();
       await this.closeRecipes();
+      await this.workerPool?.close();
       this.state.close();
       await this.connection.close();
       await this.embedded?.stop();

@@ -3,3 +3,5 @@ export { loadConfig, validateConfig, formatIssue, ConfigError, type LoadedConfig
 export { OrthancProcess, OrthancLaunchError, getFreePort, findExecutable, type OrthancProcessOptions } from './orthanc-process.js';
 export { bundledRecipes, type RecipeRegistry } from './registry.js';
 export { hostVersion } from './version.js';
+export { effectiveConfig } from './effective-config.js';
+export { maskSecrets } from '../mask-secrets.js';

@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { describe, mayRetryOnNewConnection, sendJsonError, type Logger, type OrthancConnection } from '../binding/index.js';
+import { pathForLog } from './access-log.js';
+import { prepareEarlyAnswer } from './early-answer.js';
 
 /** Headers that belong to one connection, not to the message (RFC 9110 §7.6.1), plus `host` and `expect`. */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
@@ -10,9 +13,16 @@ const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 
  * body) and streams the answer back (status, reason, headers, body) through the keep-alive pool.
  * Neither body is held in memory: back-pressure from either side pauses the other. A bodiless
  * idempotent request that meets a keep-alive connection Orthanc just closed is sent once more.
- * Resolves when the exchange is over; never rejects.
+ * When Orthanc answers before it has read the whole body (a 401 challenge), the rest is left to
+ * the front to drop (see early-answer.ts). Resolves when the exchange is over; never rejects.
  */
-export function proxyToOrthanc(connection: OrthancConnection, request: IncomingMessage, response: ServerResponse, log: Logger): Promise<void> {
+export function proxyToOrthanc(
+  connection: OrthancConnection,
+  request: IncomingMessage,
+  response: ServerResponse,
+  log: Logger,
+  drainLimitBytes: number,
+): Promise<void> {
   const raw = request.rawHeaders;
   const headers: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
@@ -31,7 +41,7 @@ export function proxyToOrthanc(connection: OrthancConnection, request: IncomingM
     });
     const send = () => {
       attempts += 1;
-      connection.pool.dispatch({ path: connection.basePath + (request.url ?? '/'), method: method as Dispatcher.HttpMethod, headers, body: hasBody ? request : null }, handler);
+      connection.pool.dispatch({ path: connection.basePath + (request.url ?? '/'), method: method as Dispatcher.HttpMethod, headers, body: hasBody ? uploadOf(request) : null }, handler);
     };
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(started) {
@@ -39,7 +49,8 @@ export function proxyToOrthanc(connection: OrthancConnection, request: IncomingM
         if (response.destroyed) started.abort(new Error('the client went away'));
       },
       onResponseStart(_controller, statusCode, answerHeaders, statusMessage) {
-        if (statusCode < 200) return; // 1xx: Node answers `Expect: 100-continue` itself
+        if (statusCode < 200) return; // 1xx: the front answers `Expect: 100-continue` itself
+        prepareEarlyAnswer(request, response, drainLimitBytes);
         const forwarded: Record<string, string | string[]> = {};
         for (const name in answerHeaders) {
           const value = answerHeaders[name];
@@ -65,7 +76,7 @@ export function proxyToOrthanc(connection: OrthancConnection, request: IncomingM
         if (response.headersSent || response.destroyed) {
           response.destroy();
         } else {
-          log.warning(`proxy ${request.method} ${request.url}: ${describe(error)}`);
+          log.warning(`proxy ${request.method} ${pathForLog(request.url)}: ${describe(error)}`);
           sendJsonError(response, 502, `Orthanc is unreachable: ${describe(error)}`);
         }
         resolve();
@@ -73,4 +84,19 @@ export function proxyToOrthanc(connection: OrthancConnection, request: IncomingM
     };
     send();
   });
+}
+
+/**
+ * The request body as undici reads it. undici destroys the body it was given when Orthanc answers
+ * before reading all of it; given the request itself, that would leave the client's connection
+ * stuck (its unread upload blocks the next request). Through this pass-through, only the copy
+ * is destroyed and the front can drop the rest of the upload.
+ */
+function uploadOf(request: IncomingMessage): PassThrough {
+  const upload = new PassThrough({ highWaterMark: 64 * 1024 });
+  request.pipe(upload);
+  request.once('close', () => {
+    if (!request.complete) upload.destroy(new Error('the client went away during the upload'));
+  });
+  return upload;
 }

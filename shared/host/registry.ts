@@ -4,6 +4,14 @@ import type { AnyRecipe } from '../recipe.js';
 export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> = {
   autorouting: async () => (await import('../../recipes/autorouting/index.js')).default,
   hello: async () => (await import('../../recipes/hello/index.js')).default,
+  introspection: async () => (await import('../../recipes/introspection/index.js')).default,
+  dashboard: async () => (await import('../../recipes/dashboard/index.js')).default,
+  thumbnails: async () => (await import('../../recipes/thumbnails/index.js')).default,
+  'metadata-find': async () => (await import('../../recipes/metadata-find/index.js')).default,
+  computation: async () => (await import('../../recipes/computation/index.js')).default,
+  'stored-instances': async () => (await import('../../recipes/stored-instances/index.js')).default,
+  'dicom-dump': async () => (await import('../../recipes/dicom-dump/index.js')).default,
+  scheduler: async () => (await import('../../recipes/scheduler/index.js')).default,
 };
 
 export type RecipeRegistry = Readonly<Record<string, () => Promise<AnyRecipe>>>;

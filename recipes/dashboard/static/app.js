@@ -1,0 +1,197 @@
+// The dashboard: reads the host's public routes every few seconds and shows them. Plain ES module,
+// no framework, nothing fetched from elsewhere; text is always set with textContent.
+const root = new URL('../../', location.href); // the page is served at <root>recipes/ui/
+const url = (path) => new URL(path.replace(/^\//, ''), root);
+const $ = (id) => document.getElementById(id);
+
+let config = { RefreshSeconds: 3, RecentInstances: 12 };
+let timer;
+
+/** GET or POST a route; resolves with { status, body } or rejects when the host cannot be reached. */
+async function call(path, method = 'GET') {
+  const answer = await fetch(url(path), { method, headers: { accept: 'application/json' }, cache: 'no-store' });
+  const text = await answer.text();
+  let body = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: answer.status, body };
+}
+
+function element(tag, text, attributes = {}) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  return node;
+}
+
+function row(cells) {
+  const tr = document.createElement('tr');
+  for (const cell of cells) {
+    const td = document.createElement('td');
+    if (cell instanceof Node) td.append(cell);
+    else td.textContent = cell === undefined || cell === null ? '' : String(cell);
+    tr.append(td);
+  }
+  return tr;
+}
+
+function facts(list, entries) {
+  list.replaceChildren(...entries.flatMap(([name, value]) => [element('dt', name), element('dd', value ?? '—')]));
+}
+
+function setConnection(text, state) {
+  const status = $('connection');
+  status.textContent = text;
+  status.className = `state-${state}`;
+}
+
+function markStale(stale) {
+  for (const section of document.querySelectorAll('main section')) section.classList.toggle('stale', stale);
+}
+
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+const duration = (ms) => (typeof ms === 'number' ? (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`) : '—');
+
+function renderHost(info) {
+  const orthanc = info.Orthanc ?? {};
+  const feed = info.ChangeFeed ?? {};
+  facts($('host-facts'), [
+    ['Host', info.Version],
+    ['Orthanc', orthanc.Answers ? `${orthanc.Version} (API ${orthanc.ApiVersion})` : `unreachable${orthanc.Error ? `: ${orthanc.Error}` : ''}`],
+    ['Orthanc URL', `${orthanc.Url ?? ''}${orthanc.Embedded ? ' (embedded)' : ''}`],
+    ['Change feed cursor', feed.Cursor],
+    ['Change feed backlog', feed.Backlog],
+  ]);
+  $('recipes').tBodies[0].replaceChildren(
+    ...(info.Recipes ?? []).map((recipe) =>
+      row([recipe.Title ? `${recipe.Title} (${recipe.Id})` : recipe.Id, recipe.Status, duration(recipe.SetupMilliseconds), element('span', recipe.Error ?? '', { class: 'error' })]),
+    ),
+  );
+}
+
+async function renderAutorouting() {
+  const { status, body } = await call('/recipes/autorouting/status');
+  if (status !== 200 || !body) return;
+  facts($('routing-counts'), Object.entries(body.Counts ?? {}));
+  const chart = $('routing-chart');
+  const perMinute = Array.isArray(body.RoutedPerMinute) ? body.RoutedPerMinute : [];
+  const peak = Math.max(1, ...perMinute);
+  const width = 240 / Math.max(1, perMinute.length);
+  chart.replaceChildren(
+    ...perMinute.map((count, index) => {
+      const bar = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+      const height = (count / peak) * 58;
+      bar.setAttribute('x', String(index * width));
+      bar.setAttribute('y', String(60 - height));
+      bar.setAttribute('width', String(Math.max(0.5, width - 0.5)));
+      bar.setAttribute('height', String(height));
+      const title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+      title.textContent = `${count} routed ${perMinute.length - index} min ago`;
+      bar.append(title);
+      return bar;
+    }),
+  );
+  $('routing-in-flight').replaceChildren(
+    ...(body.InFlight ?? []).map((item) => element('li', `${item.Resource ?? item.ResourceId ?? item.Id} → ${item.Destination} (${item.State ?? 'sending'})`)),
+  );
+  $('routing-failures').tBodies[0].replaceChildren(
+    ...(body.Failures ?? []).map((failure) => {
+      const id = failure.Resource ?? failure.ResourceId ?? failure.Id;
+      const retry = element('button', 'Retry', { type: 'button', 'aria-label': `Retry ${id} to ${failure.Destination}` });
+      retry.addEventListener('click', () => act(`/recipes/autorouting/retry?id=${encodeURIComponent(id)}`, retry));
+      return row([id, failure.Destination, failure.Attempts, element('span', failure.Error ?? failure.LastError ?? '', { class: 'error' }), retry]);
+    }),
+  );
+}
+
+async function renderScheduler() {
+  const { status, body } = await call('/recipes/scheduler/tasks');
+  if (status !== 200 || !Array.isArray(body)) return;
+  $('tasks').tBodies[0].replaceChildren(
+    ...body.map((task) => {
+      const run = element('button', 'Run now', { type: 'button', 'aria-label': `Run ${task.Name} now` });
+      run.addEventListener('click', () => act(`/recipes/scheduler/tasks/${encodeURIComponent(task.Name)}/run`, run));
+      const last = task.LastRun ?? {};
+      return row([task.Name, when(task.NextRun), element('span', last.Outcome ?? '—', { class: last.Outcome === 'Failure' ? 'error' : '' }), duration(last.DurationMs), task.RunCount, task.FailureCount, run]);
+    }),
+  );
+}
+
+async function renderInstances(withThumbnails) {
+  const { status, body } = await call(`/recipes/stored-instances/recent?limit=${config.RecentInstances}`);
+  if (status !== 200 || !Array.isArray(body)) return;
+  $('instance-list').replaceChildren(
+    ...body.map((instance) => {
+      const id = instance.InstanceId ?? instance.ID ?? instance.Id;
+      const item = element('li');
+      if (withThumbnails) item.append(element('img', null, { src: url(`/instances/${encodeURIComponent(id)}/thumbnail?size=64`).href, alt: `Thumbnail of instance ${id}`, loading: 'lazy' }));
+      const text = element('div');
+      text.append(element('div', id), element('div', [instance.Modality ?? instance.Tags?.Modality, instance.SopClassUid ?? instance.SOPClassUID, instance.Origin, instance.RemoteAet ?? instance.RemoteAET].filter(Boolean).join(' · ')));
+      item.append(text);
+      return item;
+    }),
+  );
+}
+
+/** Sends a button's action, then refreshes at once. */
+async function act(path, button) {
+  button.disabled = true;
+  try {
+    const { status, body } = await call(path, 'POST');
+    if (status >= 400) setConnection(`${path}: ${body?.Message ?? status}`, 'bad');
+  } catch {
+    setConnection('The host cannot be reached', 'bad');
+  } finally {
+    button.disabled = false;
+    await refresh();
+  }
+}
+
+async function refresh() {
+  clearTimeout(timer);
+  try {
+    const { status, body } = await call('/recipes');
+    if (status === 401) {
+      setConnection('Credentials required: reload the page to sign in', 'bad');
+      markStale(true);
+    } else if (status !== 200) {
+      setConnection(`Orthanc is unreachable (${body?.Message ?? `HTTP ${status}`}); the figures below are not current`, 'bad');
+      markStale(true);
+    } else {
+      renderHost(body);
+      const reachable = body.Orthanc?.Answers && body.ChangeFeed?.OrthancReachable !== false;
+      const running = new Set((body.Recipes ?? []).filter((r) => r.Status === 'running').map((r) => r.Id));
+      $('autorouting').hidden = !running.has('autorouting');
+      $('scheduler').hidden = !running.has('scheduler');
+      $('instances').hidden = !running.has('stored-instances');
+      await Promise.allSettled([
+        running.has('autorouting') && renderAutorouting(),
+        running.has('scheduler') && renderScheduler(),
+        running.has('stored-instances') && renderInstances(running.has('thumbnails')),
+      ]);
+      if (reachable) {
+        setConnection(`Connected · updated ${new Date().toLocaleTimeString()}`, 'ok');
+        markStale(false);
+      } else {
+        setConnection('Orthanc is unreachable; the figures below are not current', 'bad');
+        markStale(true);
+      }
+    }
+  } catch {
+    setConnection('The host cannot be reached; the figures below are not current', 'bad');
+    markStale(true);
+  }
+  timer = setTimeout(refresh, config.RefreshSeconds * 1000);
+}
+
+$('retry-all').addEventListener('click', (event) => act('/recipes/autorouting/retry', event.currentTarget));
+try {
+  const { status, body } = await call('/recipes/ui/config.json');
+  if (status === 200 && body) config = { ...config, ...body };
+} catch {
+  // keep the defaults; refresh() reports the host as unreachable
+}
+await refresh();

@@ -1,0 +1,92 @@
+import { changeTypeName, type OrthancBinding, type RawAnswer, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { defineRecipe } from '../../shared/recipe.js';
+import { builtInMetadata, runMetadataFind, type OrthancFindSupport } from './find.js';
+import { indexEvents, MetadataIndex } from './metadata-index.js';
+import { MetadataReader } from './metadata-reader.js';
+import type { Options } from './options.generated.js';
+import { BadFindRequest, parseFindRequest } from './request.js';
+import schema from './schema.json' with { type: 'json' };
+
+/**
+ * The seed sample "Filtering and returning metadata": `POST /tools/find` with a `Metadata` field
+ * keeps the resources whose metadata match, with `Limit`/`Since` applied after the filter and
+ * patterns that cannot stall the host.
+ */
+export default defineRecipe<Options>({
+  meta: {
+    id: 'metadata-find',
+    title: 'Find by metadata',
+    category: 'Search',
+    description: 'Extends POST /tools/find with a `Metadata` field that filters on metadata (regular expressions or DICOM wildcards) and returns them.',
+    routes: ['POST /tools/find'],
+    events: [...indexEvents],
+    destructive: false,
+    priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#filtering-and-returning-metadata',
+  },
+  schema,
+  setup({ orthanc, log }, options) {
+    let index: MetadataIndex | undefined;
+    if (options.MetadataIndex) {
+      const metadataIndex = new MetadataIndex(options.IndexMaxResources);
+      orthanc.registerOnChangeCallback(
+        (changeType, resourceType, resourceId) => {
+          metadataIndex.onChange(changeType, resourceType, resourceId);
+          log.debug(`index: ${changeTypeName(changeType)} ${resourceId} applied (${metadataIndex.size} maps kept)`);
+        },
+        { types: indexEvents },
+      );
+      index = metadataIndex;
+    }
+    const reader = new MetadataReader(orthanc, { mode: options.MetadataReads, concurrency: options.Concurrency, batchSize: options.BatchSize }, log, index);
+    let support: Promise<OrthancFindSupport> | undefined;
+    const findSupport = () => {
+      support ??= readFindSupport(orthanc).catch((error: unknown) => {
+        support = undefined; // asked again on the next query
+        throw error;
+      });
+      return support;
+    };
+
+    orthanc.registerRestCallback('/tools/find', async (output, _uri, request) => {
+      if (request.method !== 'POST') return passThrough(orthanc, output, request);
+      let query;
+      try {
+        query = parseFindRequest(request.body, options.MaxPatternLength);
+      } catch (error) {
+        if (!(error instanceof BadFindRequest)) throw error;
+        return output.answerJson({ HttpError: 'Bad Request', HttpStatus: 400, Message: error.message, Field: error.field }, 400);
+      }
+      if (!query) return passThrough(orthanc, output, request);
+      const outcome = await runMetadataFind(orthanc, reader, query, await findSupport(), options.NativeMetadataQuery);
+      if ('orthancError' in outcome) return answerAsOrthanc(output, outcome.orthancError);
+      const { native, scanned, candidates, read } = outcome.stats;
+      log.debug(`${query.levelPath}: ${native} constraint(s) to Orthanc's MetadataQuery, ${scanned} scanned over ${candidates} candidate(s) (${read} read from Orthanc), ${outcome.answer.length} answered`);
+      output.answerJson(outcome.answer);
+    });
+  },
+});
+
+async function readFindSupport(orthanc: OrthancBinding): Promise<OrthancFindSupport> {
+  const system = await orthanc.getSystem();
+  const userMetadata = typeof system.UserMetadata === 'object' && system.UserMetadata !== null ? Object.keys(system.UserMetadata) : [];
+  return { hasExtendedFind: system.Capabilities?.HasExtendedFind === true, knownNames: new Set([...builtInMetadata, ...userMetadata]) };
+}
+
+/** Sends the request to Orthanc as it came, and its answer back as it is. */
+async function passThrough(orthanc: OrthancBinding, output: RestOutput, request: RestRequest): Promise<void> {
+  const search = new URLSearchParams(request.get).toString();
+  const headers: Record<string, string> = {};
+  if (request.headers['content-type']) headers['content-type'] = request.headers['content-type'];
+  const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
+  answerAsOrthanc(output, await orthanc.restApiRequest(request.method, `/tools/find${search ? `?${search}` : ''}`, hasBody ? request.body : undefined, headers));
+}
+
+const notForwarded = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-type', 'date']);
+
+function answerAsOrthanc(output: RestOutput, answer: RawAnswer): void {
+  for (const [name, value] of Object.entries(answer.headers)) {
+    if (value !== undefined && !notForwarded.has(name)) output.setHttpHeader(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const contentType = answer.headers['content-type'];
+  output.answerBuffer(answer.body, typeof contentType === 'string' ? contentType : undefined, answer.statusCode);
+}

@@ -1,0 +1,116 @@
+import { ChangeType, describe, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { defineRecipe, RecipeOptionsError } from '../../shared/recipe.js';
+import { createAction } from './actions.js';
+import { checkTasks, type TaskOptions } from './check.js';
+import type { Options } from './options.generated.js';
+import { TaskRunner } from './runner.js';
+import schema from './schema.json' with { type: 'json' };
+import { createTrigger, type Trigger } from './trigger.js';
+
+/** How long `close()` waits for a cancelled run that ignores its AbortSignal. */
+const cancelTimeoutMs = 10_000;
+
+interface ScheduledTask {
+  options: TaskOptions;
+  runner: TaskRunner;
+  trigger: Trigger;
+}
+
+/**
+ * The seed sample "Scheduling a task for periodic execution", made configurable: periodic tasks
+ * that run while Orthanc is up (started on ORTHANC_STARTED, paused on ORTHANC_STOPPED), never
+ * overlap themselves, and can be listed and run now over REST.
+ */
+export default defineRecipe<Options>({
+  meta: {
+    id: 'scheduler',
+    title: 'Scheduler',
+    description: 'Runs periodic tasks (built-in purges and job retries, REST calls, your own modules) while Orthanc is up.',
+    category: 'Automation',
+    routes: ['GET /recipes/scheduler/tasks', 'GET /recipes/scheduler/tasks/{name}', 'POST /recipes/scheduler/tasks/{name}/run'],
+    events: ['ORTHANC_STARTED', 'ORTHANC_STOPPED'],
+    destructive: true,
+    priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#scheduling-a-task-for-periodic-execution',
+  },
+  schema,
+  check: (options, { configDirectory }) => checkTasks(options, configDirectory),
+  async setup(ctx, options) {
+    const { orthanc, log } = ctx;
+    // `check` ran at load; this fills in the built-ins' defaults when setup is called alone.
+    const issues = await checkTasks(options, ctx.configDirectory);
+    if (issues.length > 0) throw new RecipeOptionsError(issues);
+
+    const tasks = new Map<string, ScheduledTask>();
+    for (const [index, task] of options.Tasks.entries()) {
+      const action = await createAction(task, ctx).catch((error: unknown) => {
+        throw new RecipeOptionsError([{ pointer: `/Tasks/${index}/Module`, message: describe(error) }]);
+      });
+      const runner = new TaskRunner(task.Name, action, log, ctx.signal);
+      const trigger = createTrigger(task.Name, task, () => void runner.start('Schedule'), log);
+      tasks.set(task.Name, { options: task, runner, trigger });
+    }
+
+    let orthancUp = false;
+    orthanc.registerOnChangeCallback(
+      (changeType) => {
+        if (changeType === ChangeType.ORTHANC_STARTED && !orthancUp) {
+          orthancUp = true;
+          for (const { trigger } of tasks.values()) trigger.start();
+          log.info(`Orthanc is up: ${tasks.size} task(s) scheduled`);
+        } else if (changeType === ChangeType.ORTHANC_STOPPED && orthancUp) {
+          orthancUp = false;
+          for (const { trigger } of tasks.values()) trigger.stop();
+          log.info(ctx.signal.aborted ? 'the host is stopping: tasks stopped' : 'Orthanc is down: tasks paused until it is back');
+        }
+      },
+      { types: ['ORTHANC_STARTED', 'ORTHANC_STOPPED'] },
+    );
+
+    orthanc.registerRestCallback('/recipes/scheduler/tasks', (output, _uri, request) => {
+      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+      output.answerJson([...tasks.values()].map(describeTask));
+    });
+    orthanc.registerRestCallback('/recipes/scheduler/tasks/([^/]+)', (output, _uri, request) => {
+      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+      const task = findTask(output, request);
+      if (task) output.answerJson(describeTask(task));
+    });
+    orthanc.registerRestCallback('/recipes/scheduler/tasks/([^/]+)/run', (output, _uri, request) => {
+      if (request.method !== 'POST') return output.sendMethodNotAllowed('POST');
+      const task = findTask(output, request);
+      if (!task) return;
+      const run = task.runner.start('Manual');
+      if (run) output.answerJson({ Name: task.options.Name, ...run }, 202);
+      else output.answerJson({ HttpStatus: 409, Message: `task "${task.options.Name}" is already running`, Running: task.runner.running }, 409);
+    });
+
+    function findTask(output: RestOutput, request: RestRequest): ScheduledTask | undefined {
+      const name = request.groups[0] ?? '';
+      const task = tasks.get(name);
+      if (!task) output.answerJson({ HttpStatus: 404, Message: `no task named "${name}"; known: ${[...tasks.keys()].join(', ')}` }, 404);
+      return task;
+    }
+
+    return {
+      async close() {
+        for (const { trigger } of tasks.values()) trigger.destroy();
+        await Promise.all([...tasks.values()].map(({ runner }) => runner.cancel(cancelTimeoutMs)));
+      },
+    };
+  },
+});
+
+function describeTask({ options, runner, trigger }: ScheduledTask): Record<string, unknown> {
+  return {
+    Name: options.Name,
+    ...(options.Schedule !== undefined ? { Schedule: options.Schedule } : { Every: options.Every }),
+    TimeZone: options.TimeZone ?? null,
+    Action: options.Task !== undefined ? { Task: options.Task } : options.Request !== undefined ? { Request: `${options.Request.Method} ${options.Request.Uri}` } : { Module: options.Module },
+    NextRun: trigger.nextRun()?.toISOString() ?? null,
+    Running: runner.running ?? null,
+    RunCount: runner.runCount,
+    FailureCount: runner.failureCount,
+    SkippedCount: runner.skippedCount,
+    LastRun: runner.lastRun ?? null,
+  };
+}

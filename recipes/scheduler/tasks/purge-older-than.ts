@@ -1,0 +1,186 @@
+import { checkDicomFilter, compileDicomFilter, type DicomFilter, type FilterLookup } from '../../../shared/dicom-match.js';
+import { describe, isNotFound, type OrthancBinding } from '../../../shared/binding/index.js';
+import { escapePointer } from '../../../shared/validate.js';
+import { TaskError } from '../runner.js';
+import type { BuiltInTask } from './built-in.js';
+
+export interface PurgeOlderThanOptions {
+  Days: number;
+  Level: 'Patient' | 'Study' | 'Series';
+  By: 'LastUpdate' | 'StudyDate';
+  Filter: Record<string, string>;
+  DryRun: boolean;
+}
+
+/** What a run returns: the resources deleted (or, in a dry run, that would be). Orthanc IDs only. */
+export interface PurgeResult {
+  DryRun: boolean;
+  Level: PurgeOlderThanOptions['Level'];
+  By: PurgeOlderThanOptions['By'];
+  /** `LastUpdate` before this (UTC, `YYYYMMDDTHHMMSS`), or `StudyDate` before this (`YYYYMMDD`), is old. */
+  Cutoff: string;
+  Resources: string[];
+  Failed: { ID: string; Error: string }[];
+}
+
+interface Resource {
+  ID: string;
+  LastUpdate?: string;
+  MainDicomTags?: Record<string, string>;
+  PatientMainDicomTags?: Record<string, string>;
+  ParentStudy?: string;
+}
+
+const plural = { Patient: 'patients', Study: 'studies', Series: 'series' } as const;
+const pageSize = 500;
+
+/** `YYYYMMDDTHHMMSS` in UTC, as Orthanc writes `LastUpdate`. */
+const isoBasic = (date: Date) => date.toISOString().replace(/[-:]/g, '').slice(0, 15);
+
+/** The cutoff of a run at `now`: `LastUpdate` or `StudyDate` strictly before it is old. */
+export function purgeCutoff(now: Date, days: number, by: PurgeOlderThanOptions['By']): string {
+  const cutoff = isoBasic(new Date(now.getTime() - days * 86_400_000));
+  return by === 'StudyDate' ? cutoff.slice(0, 8) : cutoff;
+}
+
+/** A StudyDate Orthanc could hold: 8 digits (anything else is never "old"). */
+const validDate = (value: string | undefined): value is string => value !== undefined && /^[0-9]{8}$/.test(value);
+
+/**
+ * Deletes the patients, studies or series whose `LastUpdate` (UTC, rewritten by every stored
+ * instance) or `StudyDate` is older than `Days` and that match `Filter`. A dry run (the default)
+ * only lists them. A resource without a valid StudyDate is never old by StudyDate; a patient is
+ * old by StudyDate when every one of its studies is.
+ */
+export const purgeOlderThan: BuiltInTask<PurgeOlderThanOptions> = {
+  schema: {
+    type: 'object',
+    properties: {
+      Days: {
+        type: 'number',
+        minimum: 0,
+        description: 'Age in days (fractions allowed: 0.5 is 12 hours) beyond which a resource is deleted.',
+        default: 365,
+      },
+      Level: {
+        type: 'string',
+        enum: ['Patient', 'Study', 'Series'],
+        description: 'What is deleted: whole patients, studies or series.',
+        default: 'Study',
+      },
+      By: {
+        type: 'string',
+        enum: ['LastUpdate', 'StudyDate'],
+        description: "The date compared: Orthanc's `LastUpdate` (the last instance received, UTC) or the DICOM `StudyDate`.",
+        default: 'LastUpdate',
+      },
+      Filter: {
+        type: 'object',
+        additionalProperties: { type: 'string' },
+        description:
+          'Only resources whose main DICOM tags (or their parents\', and for studies `Modality` of any series) match these patterns, as `/tools/find` matches them.',
+        default: {},
+      },
+      DryRun: { type: 'boolean', description: 'Only log and return what would be deleted.', default: true },
+    },
+    additionalProperties: false,
+  },
+  check: (options) =>
+    checkDicomFilter(options.Filter).map(({ key, message }) => ({ pointer: `/Filter/${escapePointer(key)}`, message })),
+  async run({ orthanc, log, signal }, options) {
+    const cutoff = purgeCutoff(new Date(), options.Days, options.By);
+    const matches = compileDicomFilter(options.Filter as DicomFilter);
+    const old: string[] = [];
+    const studies = new Map<string, Promise<Resource>>();
+    const study = (id: string) => {
+      let found = studies.get(id);
+      if (!found) studies.set(id, (found = orthanc.restApiGetJson<Resource>(`/studies/${id}`)));
+      return found;
+    };
+    for await (const resource of listResources(orthanc, options.Level, signal)) {
+      if (!(await isOld(orthanc, options, resource, cutoff, study))) continue;
+      const lookup = await lookupFor(orthanc, options, resource, study);
+      if (matches(lookup)) old.push(resource.ID);
+    }
+    const result: PurgeResult = { DryRun: options.DryRun, Level: options.Level, By: options.By, Cutoff: cutoff, Resources: [], Failed: [] };
+    const what = plural[options.Level];
+    if (options.DryRun) {
+      result.Resources = old;
+      log.info(`dry run: would delete ${old.length} ${what} (${options.By} before ${cutoff})${old.length ? `: ${old.join(', ')}` : ''}`);
+      return result;
+    }
+    for (const id of old) {
+      signal.throwIfAborted();
+      try {
+        await orthanc.restApiDelete(`/${what}/${id}`);
+        result.Resources.push(id);
+      } catch (error) {
+        if (isNotFound(error)) continue; // deleted meanwhile
+        result.Failed.push({ ID: id, Error: describe(error) });
+      }
+    }
+    log.info(`deleted ${result.Resources.length} ${what} (${options.By} before ${cutoff})${result.Resources.length ? `: ${result.Resources.join(', ')}` : ''}`);
+    if (result.Failed.length > 0) {
+      throw new TaskError(`${result.Failed.length} of ${old.length} deletions failed: ${result.Failed[0]!.Error}`, result);
+    }
+    return result;
+  },
+};
+
+/** Every resource of a level, expanded, a page at a time. */
+async function* listResources(orthanc: OrthancBinding, level: PurgeOlderThanOptions['Level'], signal: AbortSignal): AsyncGenerator<Resource> {
+  for (let since = 0; ; since += pageSize) {
+    signal.throwIfAborted();
+    const page = await orthanc.restApiGetJson<Resource[]>(`/${plural[level]}?expand&since=${since}&limit=${pageSize}`);
+    yield* page;
+    if (page.length < pageSize) return;
+  }
+}
+
+async function isOld(
+  orthanc: OrthancBinding,
+  options: PurgeOlderThanOptions,
+  resource: Resource,
+  cutoff: string,
+  study: (id: string) => Promise<Resource>,
+): Promise<boolean> {
+  if (options.By === 'LastUpdate') return resource.LastUpdate !== undefined && resource.LastUpdate < cutoff;
+  const isOldDate = (date: string | undefined) => validDate(date) && date < cutoff;
+  switch (options.Level) {
+    case 'Study':
+      return isOldDate(resource.MainDicomTags?.StudyDate);
+    case 'Series':
+      return resource.ParentStudy !== undefined && isOldDate((await study(resource.ParentStudy)).MainDicomTags?.StudyDate);
+    case 'Patient': {
+      const studies = await orthanc.restApiGetJson<Resource[]>(`/patients/${resource.ID}/studies`);
+      return studies.length > 0 && studies.every((s) => isOldDate(s.MainDicomTags?.StudyDate));
+    }
+  }
+}
+
+/** The values a resource's filter sees: its own main tags, then its parents'; `LastUpdate` too. */
+async function lookupFor(
+  orthanc: OrthancBinding,
+  options: PurgeOlderThanOptions,
+  resource: Resource,
+  study: (id: string) => Promise<Resource>,
+): Promise<FilterLookup> {
+  const keys = Object.keys(options.Filter);
+  if (keys.length === 0) return () => undefined;
+  const layers: Record<string, string>[] = [resource.MainDicomTags ?? {}, resource.PatientMainDicomTags ?? {}];
+  if (options.Level === 'Series' && resource.ParentStudy) {
+    const parent = await study(resource.ParentStudy);
+    layers.push(parent.MainDicomTags ?? {}, parent.PatientMainDicomTags ?? {});
+  }
+  let modalities: string[] | undefined;
+  if (options.Level === 'Study' && keys.some((key) => key === 'Modality' || key === 'ModalitiesInStudy')) {
+    const series = await orthanc.restApiGetJson<Resource[]>(`/studies/${resource.ID}/series`);
+    modalities = [...new Set(series.map((s) => s.MainDicomTags?.Modality ?? ''))];
+  }
+  return (key) => {
+    if (key === 'LastUpdate') return resource.LastUpdate;
+    if (modalities && (key === 'Modality' || key === 'ModalitiesInStudy')) return modalities;
+    for (const layer of layers) if (key in layer) return layer[key];
+    return undefined;
+  };
+}

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, it } from 'node:test';
+import { createLogger } from '../../../shared/binding/index.js';
+import { eventually } from '../../../test/helpers/changes.js';
+import { checkEvery, parseEvery } from '../every.js';
+import { TaskError, TaskRunner } from '../runner.js';
+import { purgeCutoff } from '../tasks/purge-older-than.js';
+import { checkCron, checkTimeZone, createTrigger, type Trigger } from '../trigger.js';
+
+const lines: string[] = [];
+const log = createLogger('scheduler', { level: 'debug', write: (line) => void lines.push(line.trimEnd()) });
+const never = new AbortController().signal;
+
+describe('scheduler: periods, cron and time zones', () => {
+  it('reads Every as a whole number and a unit', () => {
+    assert.equal(parseEvery('500ms'), 500);
+    assert.equal(parseEvery('1s'), 1000);
+    assert.equal(parseEvery('5m'), 300_000);
+    assert.equal(parseEvery('1h'), 3_600_000);
+    for (const bad of ['1', '1.5s', '1 s', 's', '1d', '-1s', '']) assert.equal(parseEvery(bad), undefined, bad);
+    assert.equal(checkEvery('100ms'), undefined);
+    assert.match(checkEvery('99ms')!, /shorter than 100 ms/);
+    assert.equal(checkEvery('596h'), undefined);
+    assert.match(checkEvery('597h')!, /longer than 24 days/);
+  });
+
+  it('checks cron expressions (with or without seconds) and time zones', () => {
+    assert.equal(checkCron('*/10 * * * * *'), undefined);
+    assert.equal(checkCron('0 30 2 * * *'), undefined);
+    assert.equal(checkCron('30 2 * * 1-5'), undefined);
+    assert.match(checkCron('0 0 31 2 *')!, /impossible day of month/);
+    assert.match(checkCron('every minute')!, /expected 5 or 6 fields but got 2/);
+    assert.equal(checkTimeZone('Europe/Brussels'), undefined);
+    assert.equal(checkTimeZone('UTC'), undefined);
+    assert.match(checkTimeZone('Europe/Atlantis')!, /not a time zone/);
+  });
+
+  it('computes the purge cutoff in UTC, with fractional days', () => {
+    const now = new Date('2026-03-10T12:00:00Z');
+    assert.equal(purgeCutoff(now, 30, 'StudyDate'), '20260208');
+    assert.equal(purgeCutoff(now, 0.5, 'LastUpdate'), '20260310T000000');
+    assert.equal(purgeCutoff(now, 0, 'LastUpdate'), '20260310T120000');
+  });
+});
+
+describe('scheduler: triggers', () => {
+  const made: Trigger[] = [];
+  afterEach(() => made.splice(0).forEach((trigger) => trigger.destroy()));
+  const trigger = (...args: Parameters<typeof createTrigger>) => {
+    const created = createTrigger(...args);
+    made.push(created);
+    return created;
+  };
+
+  it('ticks every period, stops on stop() and starts again without a burst', async () => {
+    let ticks = 0;
+    const every = trigger('t', { Every: '100ms' }, () => void (ticks += 1), log);
+    assert.equal(every.nextRun(), undefined);
+    every.start();
+    const next = every.nextRun()!.getTime() - Date.now();
+    assert.ok(next > 0 && next <= 100, String(next));
+    await eventually(() => ticks >= 3, 5000, 'three ticks');
+    every.stop();
+    assert.equal(every.nextRun(), undefined);
+    const stopped = ticks;
+    await sleep(400);
+    assert.equal(ticks, stopped, 'no tick after stop()');
+    every.start();
+    await sleep(20);
+    assert.equal(ticks, stopped, 'the ticks missed while stopped are not replayed');
+    await eventually(() => ticks > stopped, 5000, 'ticks after start()');
+    every.destroy();
+  });
+
+  it('skips to the next period after a blocked event loop instead of catching up', async () => {
+    let ticks = 0;
+    const every = trigger('t', { Every: '100ms' }, () => void (ticks += 1), log);
+    every.start();
+    const unblocked = Date.now() + 550;
+    while (Date.now() < unblocked); // five periods blocked
+    await sleep(30);
+    // At most the one late tick, then one per period: never the five missed ones in a burst.
+    const allowed = Math.floor((Date.now() - unblocked) / 100) + 2;
+    assert.ok(ticks <= allowed, `${ticks} ticks within ${Date.now() - unblocked} ms of the unblocking`);
+    every.destroy();
+  });
+
+  it('runs a cron Schedule with seconds, in its time zone, and really stops on stop() and destroy()', async () => {
+    let ticks = 0;
+    const cron = trigger('c', { Schedule: '* * * * * *' }, () => void (ticks += 1), log);
+    assert.equal(cron.nextRun(), undefined);
+    cron.start();
+    assert.ok(cron.nextRun()!.getTime() - Date.now() <= 1000);
+    await eventually(() => ticks >= 2, 10_000, 'two cron ticks');
+    cron.stop();
+    const stopped = ticks;
+    await sleep(1500);
+    assert.equal(ticks, stopped);
+    cron.start();
+    await eventually(() => ticks > stopped, 10_000, 'a tick after start()');
+    cron.destroy();
+    const destroyed = ticks;
+    await sleep(1500);
+    assert.equal(ticks, destroyed);
+
+    const brussels = trigger('z', { Schedule: '0 30 2 * * *', TimeZone: 'Europe/Brussels' }, () => undefined, log);
+    brussels.start();
+    // 02:30 in Brussels is 01:30 UTC in winter and 00:30 UTC in summer.
+    assert.match(brussels.nextRun()!.toISOString(), /T0[01]:30:00\.000Z$/);
+    brussels.destroy();
+  });
+});
+
+describe('scheduler: runner', () => {
+  it('never starts a second run while one is in flight, and counts the skipped ticks', async () => {
+    let active = 0;
+    let maxActive = 0;
+    const runner = new TaskRunner('r', async () => {
+      maxActive = Math.max(maxActive, (active += 1));
+      await sleep(100);
+      active -= 1;
+      return 'done';
+    }, log, never);
+    assert.ok(runner.start('Schedule'));
+    assert.equal(runner.start('Schedule'), undefined);
+    assert.equal(runner.start('Manual'), undefined);
+    assert.equal(runner.skippedCount, 2);
+    await eventually(() => runner.runCount === 1, 5000, 'the run to end');
+    assert.equal(maxActive, 1);
+    assert.equal(runner.lastRun?.Outcome, 'Success');
+    assert.equal(runner.lastRun?.Result, 'done');
+    assert.ok(runner.start('Manual'), 'a new run once the last one ended');
+  });
+
+  it('records a failure with its error (and a partial result), and goes on', async () => {
+    let calls = 0;
+    const runner = new TaskRunner('f', async () => {
+      calls += 1;
+      if (calls === 1) throw new TaskError('1 of 2 deletions failed', { Deleted: ['a'] });
+      return { n: 10n === 10n ? 1 : 0, big: undefined };
+    }, log, never);
+    runner.start('Schedule');
+    await eventually(() => runner.runCount === 1);
+    assert.deepEqual(
+      { Outcome: runner.lastRun!.Outcome, Error: runner.lastRun!.Error, Result: runner.lastRun!.Result },
+      { Outcome: 'Failure', Error: '1 of 2 deletions failed', Result: { Deleted: ['a'] } },
+    );
+    assert.equal(runner.failureCount, 1);
+    assert.ok(lines.some((line) => / scheduler\] task f failed after \d+ ms: 1 of 2 deletions failed task=f trigger=Schedule outcome=Failure durationMs=\d+ /.test(line)));
+    runner.start('Schedule');
+    await eventually(() => runner.runCount === 2);
+    assert.equal(runner.lastRun!.Outcome, 'Success');
+    assert.deepEqual(runner.lastRun!.Result, { n: 1 });
+    assert.equal(runner.failureCount, 1);
+  });
+
+  it('cancels the run in flight through its AbortSignal, or when the host stops, and waits for it', async () => {
+    let sawAbort = false;
+    const waitForAbort = async (signal: AbortSignal) => {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+      await sleep(50); // cleaning up
+      sawAbort = true;
+      signal.throwIfAborted();
+    };
+    const runner = new TaskRunner('c', waitForAbort, log, never);
+    runner.start('Manual');
+    await runner.cancel(5000);
+    assert.equal(sawAbort, true, 'cancel() waited for the run to finish');
+    assert.equal(runner.lastRun!.Outcome, 'Cancelled');
+    assert.equal(runner.failureCount, 0);
+
+    const host = new AbortController();
+    const second = new TaskRunner('h', waitForAbort, log, host.signal);
+    second.start('Schedule');
+    host.abort();
+    await eventually(() => second.lastRun?.Outcome === 'Cancelled', 5000, 'the cancellation');
+  });
+});

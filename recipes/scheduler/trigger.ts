@@ -1,0 +1,138 @@
+import { createTask, validateDetailed, type ScheduledTask } from 'node-cron';
+import type { Logger } from '../../shared/binding/index.js';
+import { parseEvery } from './every.js';
+
+/**
+ * When a task runs: a cron `Schedule` (through node-cron) or a fixed period (`Every`, through a
+ * timer of our own: node-cron's finest unit is the second). A trigger only calls `tick`; it never
+ * waits for the run, so keeping runs apart is the runner's job (node-cron's `noOverlap` has been
+ * buggy, and a run that is not awaited never makes node-cron report a missed execution).
+ */
+export interface Trigger {
+  /** Starts ticking; calling it while started does nothing. */
+  start(): void;
+  /** Stops ticking; ticks missed while stopped are never replayed. */
+  stop(): void;
+  /** The next tick while started; undefined while stopped. */
+  nextRun(): Date | undefined;
+  /** Stops for good and releases what the trigger holds (node-cron keeps a global registry). */
+  destroy(): void;
+}
+
+export interface TriggerSpec {
+  Schedule?: string;
+  Every?: string;
+  TimeZone?: string;
+}
+
+/** Why a cron expression cannot be used, or undefined when it can (node-cron's own parser). */
+export function checkCron(expression: string): string | undefined {
+  const { valid, errors } = validateDetailed(expression);
+  if (valid) return undefined;
+  const reasons = errors.map((error) => error.message).join('; ');
+  return `"${expression}" is not a valid cron expression${reasons ? `: ${reasons}` : ''}`;
+}
+
+/** Why a time zone cannot be used (not an IANA zone known to this Node), or undefined. */
+export function checkTimeZone(timeZone: string): string | undefined {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone });
+    return undefined;
+  } catch {
+    return `"${timeZone}" is not a time zone known to Node (an IANA name such as "Europe/Brussels")`;
+  }
+}
+
+export function createTrigger(name: string, spec: TriggerSpec, tick: () => void, log: Logger): Trigger {
+  if (spec.Every !== undefined) {
+    const period = parseEvery(spec.Every);
+    if (period === undefined) throw new TypeError(`task ${name}: bad Every "${spec.Every}"`);
+    return new PeriodTrigger(period, tick);
+  }
+  if (spec.Schedule === undefined) throw new TypeError(`task ${name}: neither Schedule nor Every`);
+  return new CronTrigger(name, spec.Schedule, spec.TimeZone, tick, log);
+}
+
+/**
+ * Ticks at start + k × period. After a blocked event loop it skips to the next multiple rather
+ * than catching up, so a late timer never fires a burst of runs.
+ */
+class PeriodTrigger implements Trigger {
+  private timer: NodeJS.Timeout | undefined;
+  private anchor = 0;
+  private next = 0;
+
+  constructor(
+    private readonly periodMs: number,
+    private readonly tick: () => void,
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.anchor = Date.now();
+    this.arm();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  nextRun(): Date | undefined {
+    return this.timer ? new Date(this.next) : undefined;
+  }
+
+  destroy(): void {
+    this.stop();
+  }
+
+  private arm(): void {
+    const now = Date.now();
+    const periods = Math.floor((now - this.anchor) / this.periodMs) + 1;
+    this.next = this.anchor + periods * this.periodMs;
+    this.timer = setTimeout(() => {
+      this.arm();
+      this.tick();
+    }, this.next - now);
+  }
+}
+
+class CronTrigger implements Trigger {
+  private readonly task: ScheduledTask;
+  private started = false;
+
+  constructor(name: string, expression: string, timeZone: string | undefined, tick: () => void, log: Logger) {
+    this.task = createTask(expression, () => tick(), {
+      name: `scheduler:${name}`,
+      timezone: timeZone,
+      logger: {
+        info: (message) => log.debug(`node-cron: ${message}`),
+        debug: () => undefined,
+        // "missed execution": the event loop was blocked past a tick; the tick is simply lost.
+        warn: (message) => log.warning(`task ${name}: ${message}`),
+        error: (message) => log.error(`task ${name}: ${String(message)}`),
+      },
+    });
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    void this.task.start();
+  }
+
+  stop(): void {
+    if (!this.started) return;
+    this.started = false;
+    void this.task.stop();
+  }
+
+  nextRun(): Date | undefined {
+    return this.started ? (this.task.getNextRun() ?? undefined) : undefined;
+  }
+
+  destroy(): void {
+    this.started = false;
+    void this.task.destroy();
+  }
+}

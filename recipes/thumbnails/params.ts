@@ -1,0 +1,60 @@
+import type { Options } from './options.generated.js';
+
+export type ThumbnailFormat = 'jpeg' | 'png' | 'webp';
+
+export const contentTypes: Readonly<Record<ThumbnailFormat, string>> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+};
+
+/** What a request asks for, once checked. */
+export interface ThumbnailParams {
+  size: number;
+  format: ThumbnailFormat;
+  /** 1-100; 0 for PNG, whose output does not depend on it (one cache entry, one ETag). */
+  quality: number;
+  /** Undefined on series and study routes, which choose their frame. */
+  frame: number | undefined;
+}
+
+/** A 4xx (or 503) answer, with Orthanc's error shape `{HttpStatus, Message}` plus details. */
+export class ThumbnailError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'ThumbnailError';
+  }
+
+  get body(): Record<string, unknown> {
+    return { HttpStatus: this.status, Message: this.message, ...this.details };
+  }
+}
+
+const badParameter = (name: string, message: string) => new ThumbnailError(400, `${name}: ${message}`, { Parameter: name });
+
+function integer(query: Record<string, string>, name: string, fallback: number, min: number, max: number): number {
+  const text = query[name];
+  if (text === undefined) return fallback;
+  const value = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!(value >= min && value <= max)) {
+    throw badParameter(name, `must be an integer between ${min} and ${max}, not ${JSON.stringify(text.slice(0, 40))}`);
+  }
+  return value;
+}
+
+/** Checks `size`, `format`, `quality` and `frame`; other query arguments (cache busters, say) are ignored. */
+export function parseParams(query: Record<string, string>, options: Options, frameAllowed: boolean): ThumbnailParams {
+  const size = integer(query, 'size', options.DefaultSize, 1, options.MaxSize);
+  const format = query.format ?? options.DefaultFormat;
+  if (!(format in contentTypes)) throw badParameter('format', `must be jpeg, png or webp, not ${JSON.stringify(format.slice(0, 40))}`);
+  const quality = integer(query, 'quality', options.DefaultQuality, 1, 100);
+  if (!frameAllowed && query.frame !== undefined) {
+    throw badParameter('frame', 'only /instances/{id}/thumbnail takes a frame; series and study thumbnails use the middle slice');
+  }
+  const frame = frameAllowed ? integer(query, 'frame', 0, 0, 999_999_999) : undefined;
+  return { size, format: format as ThumbnailFormat, quality: format === 'png' ? 0 : quality, frame };
+}

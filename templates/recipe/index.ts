@@ -1,0 +1,35 @@
+import { defineRecipe } from '__IMPORT_RECIPE__';
+import type { Options } from './options.generated.js';
+import schema from './schema.json' with { type: 'json' };
+
+/**
+ * __TITLE__: remembers the last stored instance and tells it on `GET /recipes/__ID__`.
+ * A starting point: rename, then replace the behaviour with your own.
+ */
+export default defineRecipe<Options>({
+  meta: {
+    id: '__ID__',
+    title: '__TITLE__',
+    description: 'Remembers the last stored instance and answers it, with a greeting, on GET /recipes/__ID__.',
+    category: 'Examples',
+    routes: ['GET /recipes/__ID__'],
+    events: ['NEW_INSTANCE'],
+    destructive: false,
+  },
+  schema,
+  setup({ orthanc, log, state }, options) {
+    // Safe to run twice for one change (delivery is at-least-once): it only records the latest id.
+    orthanc.registerOnChangeCallback(
+      (_changeType, _resourceType, instanceId) => {
+        state.set('lastInstance', instanceId);
+        log.debug(`instance ${instanceId} stored`);
+      },
+      { types: ['NEW_INSTANCE'] },
+    );
+
+    orthanc.registerRestCallback('/recipes/__ID__', (output, _uri, request) => {
+      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+      output.answerJson({ Greeting: options.Greeting, LastInstance: state.get<string>('lastInstance') ?? null });
+    });
+  },
+});
