@@ -8,3 +8,4 @@ export { startHostProcess, startHostInProcess, LineLog, type HostProcess } from 
 export { generateStudy, generateCollection, toPart10, type GeneratedInstance, type StudySpec } from './dicom.js';
 export { rawRequest, basicAuth, type RawResponse } from './http.js';
 export { eventually, waitUntilStable } from './changes.js';
+export { startStoreScp, type StoreScp } from './storescp.js';
