@@ -38,6 +38,8 @@ export const migrations = [
    CREATE INDEX {routes_due} ON {routes} (destination, state, next_attempt_at);
    CREATE INDEX {decisions_outcome} ON {decisions} (outcome, decided_at)`,
   `CREATE TABLE {settings} (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  // The status reads routes by state, newest first, and the last hour's deliveries.
+  `CREATE INDEX {routes_state} ON {routes} (state, updated_at)`,
 ];
 
 export type RouteState = 'pending' | 'sending' | 'succeeded' | 'failed' | 'gone';
@@ -192,6 +194,21 @@ export class Ledger {
   async decisionCounts(): Promise<Record<string, number>> {
     const rows = await this.db.all<{ outcome: string; count: number }>('SELECT outcome, COUNT(*) AS count FROM {decisions} GROUP BY outcome');
     return Object.fromEntries(rows.map((row) => [row.outcome, Number(row.count)]));
+  }
+
+  /**
+   * Resources delivered per minute over the `minutes` before `now`, oldest minute first: a
+   * resource counts once, in the minute its last succeeded route finished.
+   */
+  async routedPerMinute(now: number, minutes = 60): Promise<number[]> {
+    const since = now - minutes * 60_000;
+    const rows = await this.db.all<{ at: number }>(
+      `SELECT MAX(updated_at) AS at FROM {routes} WHERE state = 'succeeded' AND updated_at > ? GROUP BY resource_id, last_update`,
+      [since],
+    );
+    const counts = new Array<number>(minutes).fill(0);
+    for (const { at } of rows) counts[Math.min(minutes - 1, Math.floor((Number(at) - since) / 60_000))]! += 1;
+    return counts;
   }
 
   routesIn(states: RouteState[], limit: number, extra = ''): Promise<Route[]> {

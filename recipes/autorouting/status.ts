@@ -19,7 +19,8 @@ const describeRoute = (route: Route) => ({
 
 /**
  * The answer of `GET /recipes/autorouting/status`: counts per state, what is in flight, what waits
- * for a retry, what failed (with errors and attempts) and what no rule matched; at most 100 of each.
+ * for a retry, what failed (with errors and attempts) and what no rule matched (at most 100 of
+ * each), and the resources delivered per minute over the last hour (oldest minute first).
  */
 export async function statusOf(ledger: Ledger, sender: Sender, sweeper: Sweeper, options: Options, routingSince: string) {
   const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0, gone: 0, ...(await ledger.routeCounts()) };
@@ -35,6 +36,7 @@ export async function statusOf(ledger: Ledger, sender: Sender, sweeper: Sweeper,
     InFlight: (await ledger.routesIn(['sending'], listed)).map(describeRoute),
     Retrying: waiting.map((route) => ({ ...describeRoute(route), NextAttempt: iso(route.next_attempt_at) })),
     Failures: (await ledger.routesIn(['failed'], listed)).map(describeRoute),
+    RoutedPerMinute: await ledger.routedPerMinute(Date.now()),
     Unmatched: (await ledger.latestDecisions('unmatched', listed)).map((d) => ({ Resource: d.resource_id, Level: d.level, LastUpdate: d.last_update, Decided: iso(d.decided_at) })),
     Sweep: { Running: sweeper.isRunning, LastStarted: sweeper.lastStarted?.toISOString() ?? null, LastFinished: sweeper.lastFinished?.toISOString() ?? null, LastError: sweeper.lastError ?? null },
   };

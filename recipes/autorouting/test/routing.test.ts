@@ -59,6 +59,9 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     const status = await statusOf(router);
     assert.deepEqual(status.Routes, { Pending: 0, Sending: 0, Succeeded: 2, Failed: 0, Gone: 0 });
     assert.equal(status.Resources.Routed, 1);
+    // One study delivered (to two destinations) counts once, in the current minute.
+    assert.equal(status.RoutedPerMinute.length, 60);
+    assert.deepEqual([status.RoutedPerMinute.slice(0, 59).reduce((a: number, b: number) => a + b, 0), status.RoutedPerMinute[59]], [0, 1]);
     assert.match(router.log.lines.join('\n'), new RegExp(`sent study ${study.studyId} to Modality:a \\(job [0-9a-f-]+, attempt 1\\)`));
   });
 

@@ -53,6 +53,8 @@ function markStale(stale) {
 }
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+/** Orthanc writes dates as `20241005T120000` (UTC): shown as `2024-10-05 12:00:00`. */
+const orthancTime = (text) => (typeof text === 'string' ? text.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2}).*$/, '$1-$2-$3 $4:$5:$6') : '');
 const duration = (ms) => (typeof ms === 'number' ? (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`) : '—');
 
 function renderHost(info) {
@@ -75,7 +77,8 @@ function renderHost(info) {
 async function renderAutorouting() {
   const { status, body } = await call('/recipes/autorouting/status');
   if (status !== 200 || !body) return;
-  facts($('routing-counts'), Object.entries(body.Counts ?? {}));
+  const mode = [body.DryRun && 'dry run', body.DeleteAfterRouting && 'deletes after routing'].filter(Boolean).join(', ');
+  facts($('routing-counts'), [...Object.entries(body.Routes ?? {}), ...(mode ? [['Mode', mode]] : [])]);
   const chart = $('routing-chart');
   const perMinute = Array.isArray(body.RoutedPerMinute) ? body.RoutedPerMinute : [];
   const peak = Math.max(1, ...perMinute);
@@ -95,14 +98,17 @@ async function renderAutorouting() {
     }),
   );
   $('routing-in-flight').replaceChildren(
-    ...(body.InFlight ?? []).map((item) => element('li', `${item.Resource ?? item.ResourceId ?? item.Id} → ${item.Destination} (${item.State ?? 'sending'})`)),
+    ...(body.InFlight ?? []).map((item) => element('li', `${item.Level ?? ''} ${item.Resource} → ${item.Destination}${item.JobId ? ` (job ${item.JobId})` : ''}`.trim())),
   );
+  // Failed routes (attempts exhausted) first, then those waiting for their next attempt.
+  const failures = [...(body.Failures ?? []).map((f) => ({ ...f, State: 'failed' })), ...(body.Retrying ?? []).map((f) => ({ ...f, State: 'retrying' }))];
   $('routing-failures').tBodies[0].replaceChildren(
-    ...(body.Failures ?? []).map((failure) => {
-      const id = failure.Resource ?? failure.ResourceId ?? failure.Id;
+    ...failures.map((failure) => {
+      const id = failure.Resource;
       const retry = element('button', 'Retry', { type: 'button', 'aria-label': `Retry ${id} to ${failure.Destination}` });
       retry.addEventListener('click', () => act(`/recipes/autorouting/retry?id=${encodeURIComponent(id)}`, retry));
-      return row([id, failure.Destination, failure.Attempts, element('span', failure.Error ?? failure.LastError ?? '', { class: 'error' }), retry]);
+      const attempts = failure.State === 'retrying' ? `${failure.Attempts} (next ${when(failure.NextAttempt)})` : failure.Attempts;
+      return row([id, failure.Destination, attempts, element('span', failure.LastError ?? '', { class: 'error' }), retry]);
     }),
   );
 }
@@ -125,11 +131,16 @@ async function renderInstances(withThumbnails) {
   if (status !== 200 || !Array.isArray(body)) return;
   $('instance-list').replaceChildren(
     ...body.map((instance) => {
-      const id = instance.InstanceId ?? instance.ID ?? instance.Id;
+      const id = instance.InstanceId;
       const item = element('li');
-      if (withThumbnails) item.append(element('img', null, { src: url(`/instances/${encodeURIComponent(id)}/thumbnail?size=64`).href, alt: `Thumbnail of instance ${id}`, loading: 'lazy' }));
+      if (withThumbnails) {
+        const image = element('img', null, { src: url(`/instances/${encodeURIComponent(id)}/thumbnail?size=64`).href, alt: `Thumbnail of instance ${id}`, loading: 'lazy' });
+        image.addEventListener('error', () => image.remove()); // a report or a PDF has no picture
+        item.append(image);
+      }
       const text = element('div');
-      text.append(element('div', id), element('div', [instance.Modality ?? instance.Tags?.Modality, instance.SopClassUid ?? instance.SOPClassUID, instance.Origin, instance.RemoteAet ?? instance.RemoteAET].filter(Boolean).join(' · ')));
+      const details = [instance.Tags?.Modality, instance.Origin, instance.RemoteAet && `from ${instance.RemoteAet}`, orthancTime(instance.ReceptionDate)];
+      text.append(element('div', id), element('div', details.filter(Boolean).join(' · ')));
       item.append(text);
       return item;
     }),
