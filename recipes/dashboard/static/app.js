@@ -97,8 +97,10 @@ async function renderAutorouting() {
       return bar;
     }),
   );
+  const inFlight = body.InFlight ?? [];
   $('routing-in-flight').replaceChildren(
-    ...(body.InFlight ?? []).map((item) => element('li', `${item.Level ?? ''} ${item.Resource} → ${item.Destination}${item.JobId ? ` (job ${item.JobId})` : ''}`.trim())),
+    ...(inFlight.length === 0 ? [element('li', 'None', { class: 'empty' })] : []),
+    ...inFlight.map((item) => element('li', `${item.Level ?? ''} ${item.Resource} → ${item.Destination}${item.JobId ? ` (job ${item.JobId})` : ''}`.trim())),
   );
   // Failed routes (attempts exhausted) first, then those waiting for their next attempt.
   const failures = [...(body.Failures ?? []).map((f) => ({ ...f, State: 'failed' })), ...(body.Retrying ?? []).map((f) => ({ ...f, State: 'retrying' }))];

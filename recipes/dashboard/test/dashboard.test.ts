@@ -3,9 +3,12 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { eventually } from '../../../test/helpers/changes.js';
+import { generateStudy } from '../../../test/helpers/dicom.js';
 import { repositoryRoot, startHostProcess, type HostProcess } from '../../../test/helpers/host.js';
 import { basicAuth, rawRequest } from '../../../test/helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';
+import { startStoreScp, type StoreScp } from '../../../test/helpers/storescp.js';
 import { launchChromium, openPage } from './browser.js';
 
 const screenshots = join(repositoryRoot, 'dist', 'screenshots');
@@ -113,6 +116,89 @@ describe('recipe dashboard, when Orthanc requires credentials', { timeout: 120_0
     const { page, errors } = await openPage(browser, { httpCredentials: { username: 'admin', password: 'secret' } });
     assert.equal((await page.goto(`${host.url}/recipes/ui/`))?.status(), 200);
     await page.waitForSelector('#connection.state-ok');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+});
+
+describe('recipe dashboard, with autorouting, the scheduler, stored instances and thumbnails', { timeout: 240_000 }, () => {
+  let orthanc: TestOrthanc;
+  let host: HostProcess;
+  let browser: Browser;
+  let archive: StoreScp;
+
+  before(async () => {
+    // The destination exists but is down at first.
+    archive = await startStoreScp({ aet: 'ARCHIVE' });
+    await archive.stop();
+    orthanc = await startTestOrthanc({ configuration: { DicomModalities: { archive: ['ARCHIVE', '127.0.0.1', archive.port] } } });
+    host = await startHostProcess({
+      Orthanc: { Url: orthanc.url },
+      Recipes: {
+        autorouting: { Enabled: true, Rules: [{ Name: 'all', Destinations: ['archive'] }], Retry: { MaxAttempts: 1, InitialDelaySeconds: 1, MaxDelaySeconds: 1 } },
+        scheduler: { Enabled: true, Tasks: [{ Name: 'ping', Every: '1h', Request: { Method: 'GET', Uri: '/system' } }] },
+        'stored-instances': { Enabled: true },
+        thumbnails: { Enabled: true },
+        dashboard: { Enabled: true, RefreshSeconds: 1 },
+      },
+    });
+    browser = await launchChromium();
+    await mkdir(screenshots, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await host?.stop();
+    await orthanc?.stop();
+    await archive?.dispose();
+  });
+
+  it('shows a failed route with its error, and its Retry button delivers it once the destination is back', async () => {
+    const { page, errors } = await openPage(browser);
+    await page.goto(`${host.url}/recipes/ui/`);
+    await page.waitForSelector('#connection.state-ok');
+    for (const section of ['#autorouting', '#scheduler', '#instances']) assert.equal(await page.isVisible(section), true, section);
+
+    const [instance] = generateStudy({ patientId: 'DASH-1', patientName: 'Dash^Board', studyDate: '20240601', series: [{ modality: 'CT', instances: 1 }], size: 64 });
+    const stored = await orthanc.upload(instance!.file);
+    const failure = page.locator('#routing-failures tbody tr', { hasText: stored.ParentStudy });
+    await failure.waitFor({ timeout: 60_000 });
+    assert.match(await failure.textContent() ?? '', /archive/);
+    assert.ok((await failure.locator('.error').textContent())!.length > 0, 'the failure shows its error');
+
+    // The latest stored instance is listed, with its thumbnail.
+    const listed = page.locator('#instance-list li', { hasText: stored.ID });
+    await listed.waitFor();
+    // page.evaluate, not waitForFunction: the page's CSP forbids the eval that the latter needs.
+    const thumbnailShown = `[...document.querySelectorAll('#instance-list img')].some((img) => img.complete && img.naturalWidth > 0)`;
+    await eventually(async () => (await page.evaluate(thumbnailShown)) === true, 20_000, 'a thumbnail shown');
+
+    await archive.start();
+    await page.getByRole('button', { name: `Retry ${stored.ParentStudy} to Modality:archive` }).click();
+    await eventually(async () => (await archive.received()).includes(instance!.sopInstanceUid), 60_000, 'the study at the archive');
+    await failure.waitFor({ state: 'detached', timeout: 20_000 });
+    const chartBars = `[...document.querySelectorAll('#routing-chart rect')].map((bar) => Number(bar.getAttribute('height')))`;
+    await eventually(async () => ((await page.evaluate(chartBars)) as number[]).some((height) => height > 0), 20_000, 'the delivery in the chart');
+    assert.equal(((await page.evaluate(chartBars)) as number[]).length, 60);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  it('Run now raises the task\'s run count; the page is saved as a screenshot', async () => {
+    const { page, errors } = await openPage(browser);
+    await page.goto(`${host.url}/recipes/ui/`);
+    const row = page.locator('#tasks tbody tr', { hasText: 'ping' });
+    await row.waitFor();
+    const runs = async () => Number(await row.locator('td').nth(4).textContent());
+    const before = await runs();
+    await page.getByRole('button', { name: 'Run ping now' }).click();
+    await eventually(async () => (await runs()) === before + 1, 20_000, 'one more run');
+    assert.match(await row.textContent() ?? '', /Success/);
+    await page.screenshot({ path: join(screenshots, 'dashboard.png'), fullPage: true });
+    await page.setViewportSize({ width: 375, height: 740 });
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    assert.ok(Number(overflow) <= 0, `with every section, the page is ${overflow} px wider than a phone`);
+    await page.screenshot({ path: join(screenshots, 'dashboard-phone.png'), fullPage: true });
     assert.deepEqual(errors, []);
     await page.context().close();
   });
