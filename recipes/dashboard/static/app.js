@@ -52,7 +52,7 @@ function markStale(stale) {
   for (const section of document.querySelectorAll('main section')) section.classList.toggle('stale', stale);
 }
 
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' }) : '—');
 /** Orthanc writes dates as `20241005T120000` (UTC): shown as `2024-10-05 12:00:00`. */
 const orthancTime = (text) => (typeof text === 'string' ? text.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2}).*$/, '$1-$2-$3 $4:$5:$6') : '');
 const duration = (ms) => (typeof ms === 'number' ? (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`) : '—');
