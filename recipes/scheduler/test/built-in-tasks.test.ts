@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { getFreePort } from '../../../shared/host/orthanc-process.js';
@@ -8,7 +7,7 @@ import { generateStudy, type StudySpec } from '../../../test/helpers/dicom.js';
 import { startHostProcess, type HostProcess } from '../../../test/helpers/host.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';
 import { call, taskView, type TaskView } from './fixtures.js';
-import { startStoreScp } from './storescp.js';
+import { startStoreScp } from '../../../test/helpers/storescp.js';
 
 const never = '0 0 1 1 *';
 /** `YYYYMMDD`, UTC, `days` ago. */
@@ -138,7 +137,7 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
     const modifications = await runNow('resubmit-modifications');
     assert.deepEqual(modifications.Result, { Resubmitted: [], Failed: [], Remaining: 0 });
 
-    const storescp = await startStoreScp(downPort);
+    const storescp = await startStoreScp({ port: downPort });
     try {
       const firstRun = await runNow('resubmit-one');
       assert.equal(firstRun.Outcome, 'Success', firstRun.Error);
@@ -149,9 +148,9 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
       const secondRun = await runNow('resubmit-one');
       assert.deepEqual(secondRun.Result, { Resubmitted: [jobs[1]], Failed: [], Remaining: 0 });
       await eventually(async () => (await orthanc.json('GET', `/jobs/${jobs[1]}`)).State === 'Success', 60_000, 'the second job to succeed');
-      assert.equal((await readdir(storescp.directory)).length, 1, 'storescp received the instance');
+      assert.equal((await storescp.received()).length, 1, 'storescp received the instance');
     } finally {
-      await storescp.stop();
+      await storescp.dispose();
     }
   });
 });
