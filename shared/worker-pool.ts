@@ -136,9 +136,15 @@ export class WorkerPool implements Workers {
 }
 
 function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  // A result that cannot be cloned makes the worker's postMessage throw; the task's promise is
-  // then rejected with an empty object rather than the DataCloneError.
-  if (error && typeof error === 'object' && Object.keys(error).length === 0) return "the task's result could not be sent back from the worker (only structured-cloneable values can)";
+  // A result that cannot be cloned makes the worker's postMessage throw. Node 20 then rejects the
+  // task with an empty object; Node 24 with an Error whose message was lost on the way (only its
+  // stack still says "DataCloneError: ... could not be cloned").
+  const unclonable = "the task's result could not be sent back from the worker (only structured-cloneable values can)";
+  if (error instanceof Error) {
+    if (error.message) return error.message;
+    const firstLine = error.stack?.split('\n')[0] ?? '';
+    return firstLine.startsWith('DataCloneError') ? `${unclonable}: ${firstLine}` : firstLine || error.name;
+  }
+  if (error && typeof error === 'object' && Object.keys(error).length === 0) return unclonable;
   return String(error);
 }

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { repositoryRoot, startHostProcess } from './helpers/host.js';
+import { repositoryRoot, type startHostProcess } from './helpers/host.js';
 import { rawRequest } from './helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';
 
@@ -59,9 +59,13 @@ describe('the packed tarball, installed into an empty folder', { timeout: 600_00
     const checked = await run(npm, ['exec', '--', 'orthanc-recipes', 'check', 'site-recipe'], folder);
     assert.equal(checked.code, 0, checked.stdout + checked.stderr);
 
-    const host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'site-recipe': { Enabled: true, Module: './site-recipe' } } }, folder);
+    // The installed package's own test kit, so that the host is the installed CLI, not this repository's.
+    const kit = (await import(join(folder, 'node_modules', 'orthanc-recipes', 'dist', 'test', 'helpers', 'index.js'))) as { startHostProcess: typeof startHostProcess };
+    const host = await kit.startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'site-recipe': { Enabled: true, Module: './site-recipe' }, dashboard: { Enabled: true } } }, folder);
     try {
       assert.deepEqual(JSON.parse((await rawRequest(`${host.url}/recipes/site-recipe`)).body.toString()), { Greeting: 'Hello', LastInstance: null });
+      // The dashboard's static files are in the package too.
+      for (const file of ['', 'app.js', 'style.css']) assert.equal((await rawRequest(`${host.url}/recipes/ui/${file}`)).status, 200, file || 'index.html');
     } finally {
       await host.stop();
     }
