@@ -42,6 +42,12 @@ export default defineRecipe<Options>({
     options.Rules.forEach((rule, r) => {
       for (const problem of checkDicomFilter(rule.Filter)) issues.push({ pointer: `/Rules/${r}/Filter/${escapePointer(problem.key)}`, message: problem.message });
     });
+    const levels = [...new Set(options.Rules.map((rule) => rule.Level))];
+    if (options.DeleteAfterRouting && levels.length > 1) {
+      // Deleting a study once its study-level routes succeed would lose its series' or instances'
+      // routes still to come (and the other way round).
+      issues.push({ pointer: '/DeleteAfterRouting', message: `cannot be true when the rules route more than one level (${levels.join(', ')}): deleting one level would lose the routes of the other` });
+    }
     if (options.Retry.InitialDelaySeconds > options.Retry.MaxDelaySeconds) {
       issues.push({ pointer: '/Retry/InitialDelaySeconds', message: `must not exceed MaxDelaySeconds (${options.Retry.MaxDelaySeconds})` });
     }
@@ -135,7 +141,9 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
   // One decision at a time per resource: the change feed and the sweep may bring the same one.
   const deciding = new Map<string, Promise<void>>();
   const consider = (level: Level, id: string, listed?: OrthancResource): Promise<void> => {
-    const next = (deciding.get(id) ?? Promise.resolve()).then(() => decide(level, id, listed));
+    // After the previous decision, whether it succeeded or not: a failure is its caller's to report.
+    const run = () => decide(level, id, listed);
+    const next = (deciding.get(id) ?? Promise.resolve()).then(run, run);
     deciding.set(id, next);
     const forget = () => void (deciding.get(id) === next && deciding.delete(id));
     next.then(forget, forget);
@@ -151,8 +159,9 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
     extendedFind: system.Capabilities?.HasExtendedFind === true,
     consider,
     isDecided: (id, lastUpdate) => ledger.isDecided(id, lastUpdate, options.DryRun),
-    loadMark: (level) => ledger.setting(`SweptThrough:${level}`),
-    saveMark: (level, time) => ledger.saveSetting(`SweptThrough:${level}`, time),
+    // A dry run's sweep decides nothing for real: its mark must not let a real sweep stop early.
+    loadMark: (level) => ledger.setting(`SweptThrough:${level}${options.DryRun ? ':dry-run' : ''}`),
+    saveMark: (level, time) => ledger.saveSetting(`SweptThrough:${level}${options.DryRun ? ':dry-run' : ''}`, time),
   });
   orthanc.registerOnChangeCallback(
     async (changeType, _resourceType, resourceId) => {
@@ -182,7 +191,8 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
     }
     const retried = await ledger.retry(id);
     if (retried > 0) log.info(`retrying ${retried} route(s)${id ? ` of ${id}` : ''} now, as asked`);
-    sender.kick();
+    // A dry run sends nothing, not even routes left by an earlier real run.
+    if (!options.DryRun) sender.kick();
     output.answerJson({ Retried: retried });
   });
 

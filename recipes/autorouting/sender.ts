@@ -74,7 +74,10 @@ export class Sender {
         try {
           await this.pump();
         } catch (error) {
-          this.options.log.error(`reading the ledger failed: ${describe(error)}`);
+          // pump() did not get to arm its wake-up timer: look again after the initial delay.
+          this.options.log.error(`reading the ledger failed: ${describe(error)}; looking again in ${this.options.initialDelayMs} ms`);
+          clearTimeout(this.timer);
+          if (!this.closed) this.timer = setTimeout(() => this.kick(), this.options.initialDelayMs);
         }
       } while (this.pumpAgain && !this.closed);
       this.pumping = undefined;

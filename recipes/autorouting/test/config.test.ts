@@ -60,13 +60,15 @@ describe('recipe autorouting: every bad configuration exits with code 2 and name
     at('/DryRun', /must be boolean/);
   });
 
-  it('refuses bad filter patterns and delays at load, without Orthanc', async () => {
+  it('refuses bad filter patterns and delays, and deleting after routing with rules at two levels, at load, without Orthanc', async () => {
     const { code, stderr, file } = await cli('validate', {
-      Rules: [{ Destinations: ['sample'], Filter: { StudyDate: '2024*-2025', SeriesDate: '1-2-3', StudyDescription: '*CT/ABD*' } }],
+      Rules: [{ Destinations: ['sample'], Filter: { StudyDate: '2024*-2025', SeriesDate: '1-2-3', StudyDescription: '*CT/ABD*' } }, { Level: 'Series', Destinations: ['sample'] }],
       Retry: { InitialDelaySeconds: 60, MaxDelaySeconds: 10 },
+      DeleteAfterRouting: true,
     });
     assert.equal(code, 2);
     assert.deepEqual(lines(stderr).sort(), [
+      `${file}: recipe "autorouting": /Recipes/autorouting/DeleteAfterRouting: cannot be true when the rules route more than one level (Study, Series): deleting one level would lose the routes of the other`,
       `${file}: recipe "autorouting": /Recipes/autorouting/Retry/InitialDelaySeconds: must not exceed MaxDelaySeconds (10)`,
       `${file}: recipe "autorouting": /Recipes/autorouting/Rules/0/Filter/SeriesDate: invalid pattern "1-2-3": "1-2-3" has more than one "-"; a range is "from-to", "from-" or "-to"`,
       `${file}: recipe "autorouting": /Recipes/autorouting/Rules/0/Filter/StudyDate: invalid pattern "2024*-2025": a range cannot hold wildcards ("2024*-2025")`,
