@@ -102,8 +102,9 @@ describe('remote access: the host never opens an unprotected Orthanc to the netw
     await host.log.waitFor(/^W .*Orthanc became unreachable: requests get 503 until Orthanc is seen to require credentials again/);
 
     // It comes back without authentication: the door stays shut, and the log says why.
-    await startOrthanc({});
+    // Counted before Orthanc starts: the host may notice it (and log) before startOrthanc returns.
     const refusing = host.log.lines.length;
+    await startOrthanc({});
     await host.log.waitFor(/^E .*refusing every request: HttpServer\.Host is "0\.0\.0\.0", not a loopback address/, 30_000, refusing);
     for (const headers of [undefined, { authorization: good }]) {
       const answer = await rawRequest(`${url}/system`, { headers });
