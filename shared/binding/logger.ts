@@ -26,6 +26,8 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
   debug(message: string, fields?: LogFields): void;
   child(name: string): Logger;
+  /** Whether a line at `level` would be written, to skip work for lines nobody reads; absent: yes. */
+  isEnabled?(level: LogLevel): boolean;
 }
 
 export interface LoggerOptions {
@@ -52,6 +54,7 @@ export function createLogger(name: string, options: LoggerOptions = {}): Logger 
       error: (m, f) => log('error', m, f),
       debug: (m, f) => log('debug', m, f),
       child: (childName) => make(childName),
+      isEnabled: (level) => rank[level] <= threshold,
     };
   };
   return make(name);

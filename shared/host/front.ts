@@ -52,10 +52,11 @@ export class HttpFront {
   private readonly pending = new WeakMap<Socket, Set<ServerResponse>>();
   private inFlightCount = 0;
   /** At `debug`: one line per request, see access-log.ts. */
-  private readonly accessLog: Logger;
+  private readonly accessLog: Logger | undefined;
 
   constructor(private readonly options: FrontOptions) {
-    this.accessLog = options.log.child('access');
+    // The access log is written at `debug`: below that level no request pays for it.
+    this.accessLog = options.log.isEnabled?.('debug') === false ? undefined : options.log.child('access');
     this.drainLimitBytes = options.drainLimitBytes ?? defaultDrainLimitBytes;
     this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (request, response) => this.accept(request, response, false));
     // Orthanc ignores an `Expect` it does not know (some clients send an empty one on every POST).
@@ -99,7 +100,7 @@ export class HttpFront {
       return;
     }
     this.inFlightCount += 1;
-    logAccessWhenDone(request, response, this.accessLog, this.options.router);
+    if (this.accessLog) logAccessWhenDone(request, response, this.accessLog, this.options.router);
     let pending = this.pending.get(socket);
     if (!pending) this.pending.set(socket, (pending = new Set()));
     pending.add(response);
