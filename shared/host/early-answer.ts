@@ -1,8 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-/** After a `Connection: close` answer, how long the host keeps reading what the client still sends. */
-const lingerIdleMs = 2_000;
+/**
+ * After a `Connection: close` answer, how long the host keeps reading what the client still sends:
+ * until 5 s pass with nothing (2 s, as Apache's lingering close, proved too short for a client on a
+ * loaded machine: CI saw an 80 MB upload pause that long), or 30 s in all.
+ */
+const lingerIdleMs = 5_000;
 const lingerTotalMs = 30_000;
 
 const lingerMarker = () => undefined;
@@ -51,7 +55,7 @@ export function drainAfterAnswer(request: IncomingMessage, drainLimitBytes: numb
 /**
  * Makes Node close this connection the way lingering servers do, once its current answer is
  * written: FIN first, then read and drop what the client still sends until it closes its side,
- * goes quiet for 2 s, or 30 s pass. Node's own close (`destroySoon`) closes the socket with the
+ * goes quiet for 5 s, or 30 s pass. Node's own close (`destroySoon`) closes the socket with the
  * client's unread upload in the receive buffer, and the kernel then sends a reset, which makes the
  * client lose the answer it has not read yet.
  */
