@@ -3,7 +3,10 @@
 # server: the embedded Orthanc and the tests' real Orthanc), with --dcmtk `dcmtk` (storescu,
 # storescp: the tests' DICOM peers), with --debootstrap `debootstrap` (for the Orthanc 1.12 root of
 # scripts/prepare-orthanc-root.sh), with --chromium Debian's `chromium` (the dashboard's browser
-# tests, driven by playwright-core: no browser download). As root on Debian or Ubuntu it installs
+# tests, driven by playwright-core: no browser download), with --postgresql PostgreSQL 15 and
+# Orthanc's PostgreSQL index plugin (several Orthancs on one index; the state database), with
+# --dicomweb Orthanc's DICOMweb plugin, with --prometheus `promtool` (Debian's `prometheus`), with
+# --podman `podman` and `runc` (the container image's test), with --systemd `systemd-analyze`. As root on Debian or Ubuntu it installs
 # what is missing (`apt-get update` once, then `apt-get install`); otherwise it says exactly what
 # to install.
 # It never starts the system's Orthanc service.
@@ -15,6 +18,15 @@ for option in "$@"; do
     --dcmtk) command -v storescu >/dev/null 2>&1 || missing="$missing dcmtk" ;;
     --debootstrap) command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap" ;;
     --chromium) command -v chromium >/dev/null 2>&1 || missing="$missing chromium" ;;
+    --postgresql)
+      [ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$missing postgresql"
+      [ -e /usr/share/orthanc/plugins/libOrthancPostgreSQLIndex.so ] || missing="$missing orthanc-postgresql" ;;
+    --dicomweb) [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || missing="$missing orthanc-dicomweb" ;;
+    --prometheus) command -v promtool >/dev/null 2>&1 || missing="$missing prometheus" ;;
+    --podman)
+      command -v podman >/dev/null 2>&1 || missing="$missing podman"
+      command -v runc >/dev/null 2>&1 || missing="$missing runc" ;;
+    --systemd) command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd" ;;
     *) echo "ensure-system-packages: unknown option $option" >&2; exit 2 ;;
   esac
 done
