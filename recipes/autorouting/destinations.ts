@@ -44,20 +44,8 @@ export function storeRequest(destination: Destination, resourceId: string): { ur
  * `/dicom-web/servers`), and returns one issue per unknown one, pointing at it.
  */
 export async function checkDestinations(orthanc: OrthancBinding, rules: Options['Rules']): Promise<OptionsIssue[]> {
-  const known = {
-    Modality: await orthanc.restApiGetJson<string[]>('/modalities'),
-    Peer: await orthanc.restApiGetJson<string[]>('/peers'),
-    DicomWeb: undefined as string[] | undefined,
-  };
-  if (rules.some((rule) => rule.Destinations.some((d) => toDestination(d).kind === 'DicomWeb'))) {
-    try {
-      known.DicomWeb = await orthanc.restApiGetJson<string[]>('/dicom-web/servers');
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-  }
+  const known = await knownNames(orthanc, rules.some((rule) => rule.Destinations.some((d) => toDestination(d).kind === 'DicomWeb')));
   const issues: OptionsIssue[] = [];
-  const plural = { Modality: 'modality', Peer: 'peer', DicomWeb: 'DICOMweb server' };
   const where = { Modality: 'DicomModalities', Peer: 'OrthancPeers', DicomWeb: 'DicomWeb.Servers' };
   rules.forEach((rule, r) =>
     rule.Destinations.forEach((option, d) => {
@@ -73,4 +61,37 @@ export async function checkDestinations(orthanc: OrthancBinding, rules: Options[
     }),
   );
   return issues;
+}
+
+const plural = { Modality: 'modality', Peer: 'peer', DicomWeb: 'DICOMweb server' };
+
+/** The names Orthanc knows now, per kind; `DicomWeb` undefined when not asked or without the plugin. */
+async function knownNames(orthanc: OrthancBinding, withDicomWeb: boolean): Promise<Record<Destination['kind'], string[] | undefined>> {
+  const known = {
+    Modality: await orthanc.restApiGetJson<string[]>('/modalities'),
+    Peer: await orthanc.restApiGetJson<string[]>('/peers'),
+    DicomWeb: undefined as string[] | undefined,
+  };
+  if (withDicomWeb) {
+    try {
+      known.DicomWeb = await orthanc.restApiGetJson<string[]>('/dicom-web/servers');
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+  return known;
+}
+
+/**
+ * Which of `keys` Orthanc does not know now (its modalities, peers and DICOMweb servers can change
+ * at run time, through its REST API or a restart with another configuration), with the reason.
+ */
+export async function unknownDestinations(orthanc: OrthancBinding, keys: Iterable<string>): Promise<Map<string, string>> {
+  const destinations = [...keys].map(parseDestinationKey);
+  const known = await knownNames(orthanc, destinations.some((d) => d.kind === 'DicomWeb'));
+  const unknown = new Map<string, string>();
+  for (const destination of destinations) {
+    if (!known[destination.kind]?.includes(destination.name)) unknown.set(destination.key, `Orthanc no longer knows the ${plural[destination.kind]} "${destination.name}"`);
+  }
+  return unknown;
 }

@@ -1,14 +1,15 @@
-import { ChangeType, describe, isNotFound, type ChangeTypeName, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { ChangeType, describe, type ChangeTypeName, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
 import { checkDicomFilter, compileDicomFilter, type FilterLookup } from '../../shared/dicom-match.js';
 import { defineRecipe, RecipeOptionsError, type OptionsIssue, type RecipeContext } from '../../shared/recipe.js';
 import { escapePointer } from '../../shared/validate.js';
-import { checkDestinations, parseDestinationKey, storeRequest, toDestination } from './destinations.js';
+import { checkDestinations, parseDestinationKey, storeRequest, toDestination, unknownDestinations } from './destinations.js';
 import { Ledger, type Route } from './ledger.js';
 import type { Options } from './options.generated.js';
-import { describeResource, levelPath, type Level, type OrthancResource } from './resources.js';
+import { prunedBeforeSetting, Pruner } from './prune.js';
+import { deleteInstances, describeResource, instancesOf, type Level, type OrthancResource } from './resources.js';
 import { Sender } from './sender.js';
 import { statusOf } from './status.js';
-import { Sweeper } from './sweep.js';
+import { shiftOrthancTime, Sweeper } from './sweep.js';
 import schema from './schema.json' with { type: 'json' };
 
 const trigger: Record<Level, ChangeTypeName> = { Study: 'STABLE_STUDY', Series: 'STABLE_SERIES', Instance: 'NEW_INSTANCE' };
@@ -73,28 +74,28 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
   const ledger = new Ledger(database);
   await ledger.open();
   // The first start draws a line: what was stable before it is the archive, not new work (the
-  // change feed also starts from Orthanc's last change). Later starts keep that line.
+  // change feed also starts from Orthanc's last change). Later starts keep that line. It lies
+  // FirstStartMarginSeconds back, so that a resource still unstable at the first start (its
+  // Stable change comes after) is within the sweep's reach if its one decision fails.
   const now = (await orthanc.restApiGet('/tools/now')).toString('utf8').trim();
-  const routingSince = await ledger.settingOnce('RoutingSince', options.RouteExistingOnFirstStart ? '' : now);
+  const line = options.RouteExistingOnFirstStart ? '' : shiftOrthancTime(now, -options.FirstStartMarginSeconds) || now;
+  const routingSince = await ledger.settingOnce('RoutingSince', line);
 
+  /**
+   * Deletes the instances a decision covered once every route of it succeeded: exactly those, never
+   * the whole resource, so that an instance stored meanwhile survives (and is routed in turn).
+   */
   const deleteIfDone = async (route: Pick<Route, 'resource_id' | 'last_update' | 'level'>) => {
     if (!options.DeleteAfterRouting || options.DryRun) return;
     const states = await ledger.routeStates(route.resource_id, route.last_update);
     if (states.length === 0 || !states.every((state) => state === 'succeeded')) return;
     const what = `${route.level.toLowerCase()} ${route.resource_id}`;
-    const uri = `/${levelPath[route.level]}/${route.resource_id}`;
-    try {
-      const current = await orthanc.restApiGetJson<OrthancResource>(uri);
-      if ((current.LastUpdate ?? '') !== route.last_update) {
-        log.info(`${what} changed after it was routed (LastUpdate ${current.LastUpdate}): not deleted; its new version is routed in turn`);
-        return;
-      }
-      await orthanc.restApiDelete(uri);
-      log.info(`deleted ${what}: every destination received it`);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    const instances = await ledger.coveredInstances(route.resource_id, route.last_update);
+    // Decided while DeleteAfterRouting was off (no list), or deleted already.
+    if (!instances) return;
+    await deleteInstances(orthanc, instances);
     await ledger.markDeleted(route.resource_id, route.last_update);
+    log.info(`deleted the ${instances.length} instance(s) of ${what} (LastUpdate ${route.last_update || '-'}) that every destination received`);
   };
 
   const sender = new Sender({
@@ -108,7 +109,40 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
     initialDelayMs: options.Retry.InitialDelaySeconds * 1000,
     maxDelayMs: options.Retry.MaxDelaySeconds * 1000,
     onSucceeded: (route) => deleteIfDone(route).catch((error) => log.error(`deleting ${route.level.toLowerCase()} ${route.resource_id} after routing failed: ${describe(error)}`)),
+    onDestinationMissing: () => void reconcile(),
   });
+
+  /**
+   * Cancels the routes (pending or failed) of destinations that are no longer configured (gone
+   * from the rules, or from Orthanc's modalities, peers or DICOMweb servers), with the reason,
+   * and makes cancelled routes pending again when their destination is back. At start, with
+   * every sweep, and when Orthanc answers 404 to a send.
+   */
+  const ruleDestinations = new Set(rules.flatMap((rule) => rule.destinations));
+  let reconciling: Promise<void> | undefined;
+  const reconcile = (): Promise<void> =>
+    options.DryRun
+      ? Promise.resolve()
+      : (reconciling ??= (async () => {
+          try {
+            sender.setUnavailable(await unknownDestinations(orthanc, ruleDestinations));
+            let restored = 0;
+            for (const destination of await ledger.destinationsIn(['pending', 'failed', 'cancelled'])) {
+              const reason = sender.unavailableReason(destination);
+              if (reason === undefined) {
+                const count = await ledger.uncancel(destination);
+                if (count > 0) log.info(`${destination} is a destination again: its ${count} cancelled route(s) are sent now`);
+                restored += count;
+              } else {
+                const count = await ledger.cancel(destination, reason);
+                if (count > 0) log.warning(`${count} route(s) to ${destination} cancelled: ${reason}; they are sent if it comes back`);
+              }
+            }
+            if (restored > 0) sender.kick();
+          } catch (error) {
+            log.warning(`checking the destinations failed (${describe(error)}); checked again at the next sweep`);
+          }
+        })().finally(() => (reconciling = undefined)));
 
   /** Decides one resource (once per LastUpdate) and records its routes; safe to run twice. */
   const decide = async (level: Level, id: string, listed?: OrthancResource) => {
@@ -133,7 +167,10 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
       }
       return;
     }
-    await ledger.decide(level, id, resource.lastUpdate, 'routed', names, destinations);
+    // Read after the resource's LastUpdate: at least the instances of that version.
+    const instances = options.DeleteAfterRouting ? await instancesOf(orthanc, level, id) : undefined;
+    if (options.DeleteAfterRouting && !instances) return log.debug(`${what} is gone; nothing to route`);
+    await ledger.decide(level, id, resource.lastUpdate, 'routed', names, destinations, Date.now(), instances);
     log.info(`routing ${what} (LastUpdate ${resource.lastUpdate || '-'}, rules ${names.join(', ')}) to ${destinations.join(', ')}`);
     sender.kick();
   };
@@ -159,13 +196,19 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
     extendedFind: system.Capabilities?.HasExtendedFind === true,
     consider,
     isDecided: (id, lastUpdate) => ledger.isDecided(id, lastUpdate, options.DryRun),
+    loadPrunedBefore: () => ledger.setting(prunedBeforeSetting),
     // A dry run's sweep decides nothing for real: its mark must not let a real sweep stop early.
     loadMark: (level) => ledger.setting(`SweptThrough:${level}${options.DryRun ? ':dry-run' : ''}`),
     saveMark: (level, time) => ledger.saveSetting(`SweptThrough:${level}${options.DryRun ? ':dry-run' : ''}`, time),
   });
+  const pruner = new Pruner({ orthanc, ledger, log, keepDays: options.KeepFinishedRoutesDays });
+  const sweep = (reason: string) => {
+    void reconcile();
+    return sweeper.request(reason);
+  };
   orthanc.registerOnChangeCallback(
     async (changeType, _resourceType, resourceId) => {
-      if (changeType === ChangeType.ORTHANC_STARTED) return void sweeper.request('Orthanc started or came back');
+      if (changeType === ChangeType.ORTHANC_STARTED) return void sweep('Orthanc started or came back');
       const level = levels.find((l) => ChangeType[trigger[l]] === changeType);
       if (!level) return;
       try {
@@ -173,7 +216,7 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
       } catch (error) {
         // The cursor moves on: the sweep finds this resource again.
         log.warning(`${level.toLowerCase()} ${resourceId}: could not decide (${describe(error)}); the next sweep picks it up`);
-        setTimeout(() => void sweeper.request('after a failed decision'), options.Retry.InitialDelaySeconds * 1000).unref();
+        setTimeout(() => void sweep('after a failed decision'), options.Retry.InitialDelaySeconds * 1000).unref();
       }
     },
     { types: [...levels.map((level) => trigger[level]), 'ORTHANC_STARTED'] },
@@ -181,7 +224,7 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
 
   orthanc.registerRestCallback('/recipes/autorouting/status', async (output: RestOutput, _uri: string, request: RestRequest) => {
     if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
-    output.answerJson(await statusOf(ledger, sender, sweeper, options, routingSince));
+    output.answerJson(await statusOf(ledger, sender, sweeper, pruner, options, routingSince));
   });
   orthanc.registerRestCallback('/recipes/autorouting/retry', async (output: RestOutput, _uri: string, request: RestRequest) => {
     if (request.method !== 'POST') return output.sendMethodNotAllowed('POST');
@@ -197,17 +240,23 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
   });
 
   if (!options.DryRun) {
+    await reconcile();
     await sender.start();
     if (options.DeleteAfterRouting) {
       for (const decision of await ledger.routedNotDeleted()) await deleteIfDone(decision).catch((error) => log.error(`deleting after routing: ${describe(error)}`));
     }
   }
   void sweeper.request('start');
-  const interval = options.SweepIntervalSeconds > 0 ? setInterval(() => void sweeper.request('periodic'), options.SweepIntervalSeconds * 1000) : undefined;
+  const interval = options.SweepIntervalSeconds > 0 ? setInterval(() => void sweep('periodic'), options.SweepIntervalSeconds * 1000) : undefined;
+  // Pruning runs beside routing, in small batches: at start, then every hour.
+  void pruner.run();
+  const pruning = setInterval(() => void pruner.run(), 3600_000);
   return {
     async close() {
       clearInterval(interval);
+      clearInterval(pruning);
       await sweeper.stop();
+      await pruner.stop();
       await sender.close();
     },
   };

@@ -7,8 +7,10 @@ import type { Level } from './resources.js';
  *   pending ──(Orthanc accepted the job)──▶ sending ──▶ succeeded
  *      ▲                                      │
  *      └──(job failed, vanished, Orthanc down)┘──(MaxAttempts)──▶ failed ──(retry)──▶ pending
+ * and `pending`/`failed` ──(destination no longer configured)──▶ cancelled ──(it is back)──▶ pending.
  * A state is written before the action it describes is trusted: `sending` with the job id as soon
  * as Orthanc accepted it, so that a restarted host follows that job instead of forgetting it.
+ * Finished routes (`succeeded`, `gone`) and their decisions are pruned after a while (`prune`).
  */
 export const migrations = [
   `CREATE TABLE {decisions} (
@@ -40,9 +42,12 @@ export const migrations = [
   `CREATE TABLE {settings} (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   // The status reads routes by state, newest first, and the last hour's deliveries.
   `CREATE INDEX {routes_state} ON {routes} (state, updated_at)`,
+  // DeleteAfterRouting deletes exactly the instances a decision covered (a JSON array of Orthanc
+  // IDs, read when it was decided; NULL once deleted, or when DeleteAfterRouting was off).
+  `ALTER TABLE {decisions} ADD COLUMN instances TEXT`,
 ];
 
-export type RouteState = 'pending' | 'sending' | 'succeeded' | 'failed' | 'gone';
+export type RouteState = 'pending' | 'sending' | 'succeeded' | 'failed' | 'gone' | 'cancelled';
 export type Outcome = 'routed' | 'unmatched' | 'dry-run';
 
 export interface Route {
@@ -89,13 +94,16 @@ export class Ledger {
     return row !== undefined && (dryRun || row.outcome !== 'dry-run');
   }
 
-  /** Records a decision and its routes (pending, due now) in one transaction; safe to run twice. */
-  async decide(level: Level, resourceId: string, lastUpdate: string, outcome: Outcome, rules: string[], destinations: string[], now = Date.now()): Promise<void> {
+  /**
+   * Records a decision and its routes (pending, due now) in one transaction; safe to run twice.
+   * `instances`: the instance IDs the decision covers, kept for DeleteAfterRouting.
+   */
+  async decide(level: Level, resourceId: string, lastUpdate: string, outcome: Outcome, rules: string[], destinations: string[], now = Date.now(), instances?: string[]): Promise<void> {
     await this.db.batch([
       {
-        sql: `INSERT INTO {decisions} (resource_id, last_update, level, outcome, rules, decided_at) VALUES (?, ?, ?, ?, ?, ?)
-              ON CONFLICT (resource_id, last_update) DO UPDATE SET outcome = excluded.outcome, rules = excluded.rules, decided_at = excluded.decided_at`,
-        parameters: [resourceId, lastUpdate, level, outcome, rules.join(', '), now],
+        sql: `INSERT INTO {decisions} (resource_id, last_update, level, outcome, rules, decided_at, instances) VALUES (?, ?, ?, ?, ?, ?, ?)
+              ON CONFLICT (resource_id, last_update) DO UPDATE SET outcome = excluded.outcome, rules = excluded.rules, decided_at = excluded.decided_at, instances = excluded.instances`,
+        parameters: [resourceId, lastUpdate, level, outcome, rules.join(', '), now, instances ? JSON.stringify(instances) : null],
       },
       ...destinations.map((destination) => ({
         sql: `INSERT INTO {routes} (resource_id, last_update, destination, level, state, attempts, next_attempt_at, created_at, updated_at)
@@ -157,16 +165,74 @@ export class Ledger {
     return rows.map((row) => row.state);
   }
 
-  /** Routed decisions not deleted yet whose routes all succeeded (DeleteAfterRouting, after a restart). */
+  /** Routed decisions not deleted yet, with their instances, whose routes all succeeded (DeleteAfterRouting, after a restart). */
   routedNotDeleted(): Promise<{ resource_id: string; last_update: string; level: Level }[]> {
     return this.db.all(
-      `SELECT resource_id, last_update, level FROM {decisions} d WHERE outcome = 'routed' AND deleted_at IS NULL
+      `SELECT resource_id, last_update, level FROM {decisions} d WHERE outcome = 'routed' AND deleted_at IS NULL AND instances IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM {routes} r WHERE r.resource_id = d.resource_id AND r.last_update = d.last_update AND r.state <> 'succeeded')`,
     );
   }
 
+  /** The instance IDs a decision covered; undefined when it recorded none (DeleteAfterRouting was off, or already deleted). */
+  async coveredInstances(resourceId: string, lastUpdate: string): Promise<string[] | undefined> {
+    const row = await this.db.get<{ instances: string | null }>('SELECT instances FROM {decisions} WHERE resource_id = ? AND last_update = ?', [resourceId, lastUpdate]);
+    return row?.instances ? (JSON.parse(row.instances) as string[]) : undefined;
+  }
+
+  /** The decision's instances are deleted from Orthanc: the list is dropped (it was only kept for that). */
   async markDeleted(resourceId: string, lastUpdate: string): Promise<void> {
-    await this.db.run('UPDATE {decisions} SET deleted_at = ? WHERE resource_id = ? AND last_update = ?', [Date.now(), resourceId, lastUpdate]);
+    await this.db.run('UPDATE {decisions} SET deleted_at = ?, instances = NULL WHERE resource_id = ? AND last_update = ?', [Date.now(), resourceId, lastUpdate]);
+  }
+
+  async markCancelled(route: Route, reason: string): Promise<void> {
+    await this.db.run(`UPDATE {routes} SET state = 'cancelled', job_id = NULL, last_error = ?, updated_at = ? ${whereRoute}`, [reason, Date.now(), ...key(route)]);
+  }
+
+  /** Destinations that have routes in one of `states`. */
+  async destinationsIn(states: RouteState[]): Promise<string[]> {
+    const rows = await this.db.all<{ destination: string }>(`SELECT DISTINCT destination FROM {routes} WHERE state IN (${states.map(() => '?').join(', ')})`, states);
+    return rows.map((row) => row.destination);
+  }
+
+  /** Cancels the pending and failed routes of a destination, with the reason; resolves with how many. */
+  cancel(destination: string, reason: string, now = Date.now()): Promise<number> {
+    return this.db.run(`UPDATE {routes} SET state = 'cancelled', job_id = NULL, last_error = ?, updated_at = ? WHERE destination = ? AND state IN ('pending', 'failed')`, [
+      reason,
+      now,
+      destination,
+    ]);
+  }
+
+  /** Makes the cancelled routes of a destination pending again, due now, attempts from zero; resolves with how many. */
+  uncancel(destination: string, now = Date.now()): Promise<number> {
+    return this.db.run(`UPDATE {routes} SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE destination = ? AND state = 'cancelled'`, [now, now, destination]);
+  }
+
+  /**
+   * Deletes at most `limit` finished routes (`succeeded`, `gone`) last updated before `before`
+   * (ms), then at most `limit` decisions decided before `before` whose resource was last updated
+   * before `lastUpdateBefore` (Orthanc's time) and that have no route left. Resolves with how many
+   * of each; call again until both are 0. Small batches: SQLite writes block the event loop.
+   */
+  async pruneBatch(before: number, lastUpdateBefore: string, limit: number): Promise<{ routes: number; decisions: number }> {
+    const routes = await this.db.run(
+      `DELETE FROM {routes} WHERE (resource_id, destination, last_update) IN
+         (SELECT resource_id, destination, last_update FROM {routes} WHERE state IN ('succeeded', 'gone') AND updated_at < ? AND last_update < ? LIMIT ?)`,
+      [before, lastUpdateBefore, limit],
+    );
+    const decisions = await this.db.run(
+      `DELETE FROM {decisions} WHERE (resource_id, last_update) IN
+         (SELECT resource_id, last_update FROM {decisions} d WHERE outcome IN ('routed', 'unmatched', 'dry-run') AND decided_at < ? AND last_update < ?
+          AND NOT EXISTS (SELECT 1 FROM {routes} r WHERE r.resource_id = d.resource_id AND r.last_update = d.last_update) LIMIT ?)`,
+      [before, lastUpdateBefore, limit],
+    );
+    return { routes, decisions };
+  }
+
+  async counts(): Promise<{ decisions: number; routes: number }> {
+    const decisions = await this.db.get<{ count: number }>('SELECT COUNT(*) AS count FROM {decisions}');
+    const routes = await this.db.get<{ count: number }>('SELECT COUNT(*) AS count FROM {routes}');
+    return { decisions: Number(decisions?.count ?? 0), routes: Number(routes?.count ?? 0) };
   }
 
   /**

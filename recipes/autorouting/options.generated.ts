@@ -55,7 +55,7 @@ InitialDelaySeconds: number
 MaxDelaySeconds: number
 }
 /**
- * Delete the resource from Orthanc once every destination received it (and it did not change meanwhile).
+ * Once every destination received a routed resource, delete from Orthanc exactly the instances its decision covered (an instance stored meanwhile survives and is routed in turn).
  */
 DeleteAfterRouting: boolean
 /**
@@ -71,7 +71,15 @@ SweepIntervalSeconds: number
  */
 RouteExistingOnFirstStart: boolean
 /**
+ * At the very first start (RouteExistingOnFirstStart off), the line (RoutingSince) is drawn this many seconds before Orthanc's time, so that a resource still unstable then is within the sweep's reach if its one decision fails. Keep it above Orthanc's StableAge.
+ */
+FirstStartMarginSeconds: number
+/**
  * Send jobs in flight at once towards one destination.
  */
 JobsPerDestination: number
+/**
+ * Finished routes (succeeded, gone) and their decisions are pruned from the ledger once this old, in the background; resources last updated before then are no longer swept. Failed and cancelled routes are kept. 0: never prune.
+ */
+KeepFinishedRoutesDays: number
 }

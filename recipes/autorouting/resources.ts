@@ -94,3 +94,31 @@ export async function describeResource(
 }
 
 const isGone = (error: unknown) => (error as { httpStatus?: number }).httpStatus === 404;
+
+/**
+ * The IDs of the instances a resource holds now (what DeleteAfterRouting may delete once every
+ * destination received it). Read after the resource's `LastUpdate`, so that the list holds at
+ * least the instances of that version; a send job, created later, expands the resource again and
+ * holds at least as many. Undefined when the resource is gone.
+ */
+export async function instancesOf(orthanc: OrthancBinding, level: Level, id: string): Promise<string[] | undefined> {
+  if (level === 'Instance') return [id];
+  try {
+    if (level === 'Series') return (await orthanc.restApiGetJson<OrthancResource>(`/series/${id}`)).Instances ?? [];
+    return (await orthanc.restApiGetJson<OrthancResource[]>(`/studies/${id}/instances`)).map((instance) => instance.ID);
+  } catch (error) {
+    if (isGone(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Deletes instances by ID with `POST /tools/bulk-delete` (Orthanc 1.9.4+), a few hundred a call;
+ * an instance already gone is skipped (Orthanc only logs it). Orthanc removes a series, study or
+ * patient with its last instance.
+ */
+export async function deleteInstances(orthanc: OrthancBinding, ids: string[], perCall = 500): Promise<void> {
+  for (let start = 0; start < ids.length; start += perCall) {
+    await orthanc.restApiPost('/tools/bulk-delete', { Resources: ids.slice(start, start + perCall) });
+  }
+}

@@ -17,6 +17,8 @@ export interface SenderOptions {
   maxDelayMs: number;
   /** Called once a route succeeded (for DeleteAfterRouting). */
   onSucceeded?: (route: Route) => Promise<void>;
+  /** Called when Orthanc answered 404 to a send while the resource exists: Orthanc may no longer know the destination. */
+  onDestinationMissing?: (destination: string) => void;
 }
 
 type JobOutcome = { kind: 'success' } | { kind: 'failure'; error: string } | { kind: 'vanished' };
@@ -36,6 +38,10 @@ interface Job {
  */
 export class Sender {
   private readonly lanes = new Map<string, { inFlight: Set<string>; failing: boolean }>();
+  /** Destinations of the rules: only their lanes look for due routes. */
+  private readonly configured: Set<string>;
+  /** Destinations not to send to, with the reason (no longer in the rules, or Orthanc no longer knows them). */
+  private unavailable = new Map<string, string>();
   private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private pumping: Promise<void> | undefined;
@@ -44,6 +50,23 @@ export class Sender {
 
   constructor(private readonly options: SenderOptions) {
     for (const destination of options.destinations) this.lanes.set(destination, { inFlight: new Set(), failing: false });
+    this.configured = new Set(options.destinations);
+  }
+
+  /**
+   * The destinations that cannot be sent to now, with the reason. Their lanes stop looking for
+   * due routes; a job already accepted is still followed, and if it fails its route is cancelled
+   * with the reason instead of retried.
+   */
+  setUnavailable(reasons: Map<string, string>): void {
+    this.unavailable = reasons;
+    for (const destination of reasons.keys()) { const lane = this.lanes.get(destination); if (lane) lane.failing = false; }
+    this.kick();
+  }
+
+  /** Why a destination cannot be sent to; undefined when it can. */
+  unavailableReason(destination: string): string | undefined {
+    return this.configured.has(destination) ? this.unavailable.get(destination) : `${destination} is no longer a destination of the rules`;
   }
 
   /** Resumes the jobs that a previous run left in flight, then starts sending. */
@@ -94,6 +117,7 @@ export class Sender {
     const now = Date.now();
     let wake = Infinity;
     for (const [destination, lane] of this.lanes) {
+      if (this.unavailableReason(destination) !== undefined) continue;
       const room = (lane.failing ? 1 : this.options.jobsPerDestination) - lane.inFlight.size;
       if (room > 0) {
         const due = await this.options.ledger.due(destination, now, room + lane.inFlight.size);
@@ -140,6 +164,8 @@ export class Sender {
         lane.failing = false;
         log.info(`sent ${what} (job ${jobId}, attempt ${attempts})`);
         await this.options.onSucceeded?.(route);
+      } else if (await this.cancelled(route, outcome.kind === 'failure' ? `job ${jobId} failed: ${outcome.error}` : `job ${jobId} vanished`)) {
+        // The destination went away while its job ran: nothing to retry until it is back.
       } else if (outcome.kind === 'vanished') {
         // Orthanc keeps only JobsHistorySize finished jobs: the outcome is unknown, so send again.
         await ledger.markPending(route, attempts - 1, Date.now(), `job ${jobId} vanished from Orthanc's jobs history before its outcome was read; sending again`);
@@ -156,8 +182,10 @@ export class Sender {
         } else if (isNotFound(error) && (await this.isGone(route))) {
           await ledger.markGone(route);
           log.warning(`${what}: the ${route.level.toLowerCase()} was deleted before it was sent`);
-        } else {
+        } else if (!(await this.cancelled(route, describe(error)))) {
           await this.failed(route, lane, attempts, describe(error));
+          // The resource exists, so the 404 is the destination's: Orthanc may have forgotten it.
+          if (isNotFound(error)) this.options.onDestinationMissing?.(route.destination);
         }
       } catch (inner) {
         log.error(`${what}: could not record the outcome (${describe(inner)}); the route will be sent again`);
@@ -166,6 +194,15 @@ export class Sender {
       lane.inFlight.delete(routeKey(route));
       this.kick();
     }
+  }
+
+  /** Cancels the route when its destination is unavailable; resolves with whether it did. */
+  private async cancelled(route: Route, error: string): Promise<boolean> {
+    const reason = this.unavailableReason(route.destination);
+    if (reason === undefined) return false;
+    await this.options.ledger.markCancelled(route, reason);
+    this.options.log.warning(`${route.level.toLowerCase()} ${route.resource_id} to ${route.destination}: cancelled (${reason}) after: ${error}`);
+    return true;
   }
 
   private async failed(route: Route, lane: { failing: boolean }, attempts: number, error: string): Promise<void> {

@@ -13,6 +13,8 @@ export interface SweepOptions {
   isDecided(resourceId: string, lastUpdate: string): Promise<boolean>;
   /** Decides (and routes) one resource. */
   consider(level: Level, resourceId: string, listed?: OrthancResource): Promise<void>;
+  /** The Orthanc time before which decisions may have been pruned (see `Pruner`): never swept. */
+  loadPrunedBefore?(): Promise<string | undefined>;
   /** Orthanc's time when the last complete sweep of a level started, and where to keep it. */
   loadMark(level: Level): Promise<string | undefined>;
   saveMark(level: Level, orthancTime: string): Promise<void>;
@@ -100,7 +102,7 @@ export class Sweeper {
     const pageSize = this.options.pageSize ?? 500;
     const listed: Level = level === 'Instance' ? 'Series' : level;
     const mark = extendedFind ? await this.options.loadMark(level) : undefined;
-    const floor = mark && shiftOrthancTime(mark, -markMarginSeconds) > since ? shiftOrthancTime(mark, -markMarginSeconds) : since;
+    const floor = sweepFloor(since, await this.options.loadPrunedBefore?.(), mark);
     let considered = 0;
     for (let offset = 0; ; offset += pageSize) {
       const page = extendedFind
@@ -137,6 +139,16 @@ export class Sweeper {
       if (page.length < pageSize) return considered;
     }
   }
+}
+
+/**
+ * The oldest `LastUpdate` a sweep looks at: the first start's line, the pruning line (a pruned
+ * decision must not be taken for a resource never decided), and a day before the last complete
+ * sweep (ordered sweeps only), whichever is latest.
+ */
+export function sweepFloor(since: string, prunedBefore: string | undefined, mark: string | undefined): string {
+  const lines = [since, prunedBefore ?? '', mark ? shiftOrthancTime(mark, -markMarginSeconds) : ''];
+  return lines.reduce((latest, line) => (line > latest ? line : latest));
 }
 
 /** Orthanc's `YYYYMMDDTHHMMSS` (UTC) moved by `seconds`. */

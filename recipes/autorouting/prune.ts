@@ -1,0 +1,75 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { describe, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import type { Ledger } from './ledger.js';
+import { shiftOrthancTime } from './sweep.js';
+
+export interface PruneOptions {
+  orthanc: OrthancBinding;
+  ledger: Ledger;
+  log: Logger;
+  /** How long finished routes (and their decisions) are kept. */
+  keepDays: number;
+  /** Rows deleted per statement; between two, other work (routing) runs. */
+  batchSize?: number;
+}
+
+/** The ledger setting that holds the Orthanc time before which decisions may have been pruned. */
+export const prunedBeforeSetting = 'PrunedBefore';
+
+/**
+ * Deletes finished routes (`succeeded`, `gone`) and their decisions once they are `keepDays` old,
+ * in small batches that yield to the event loop between them (SQLite writes are synchronous), so
+ * that routing goes on meanwhile. Failed and cancelled routes stay: they wait for someone.
+ *
+ * A pruned decision must never be taken for a resource not yet decided: before deleting any, the
+ * line (`PrunedBefore`, Orthanc's time `keepDays` ago) is saved, and the sweep never looks at
+ * resources last updated before it.
+ */
+export class Pruner {
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  lastFinished: Date | undefined;
+  lastPruned = { routes: 0, decisions: 0 };
+
+  constructor(private readonly options: PruneOptions) {}
+
+  /** Prunes once (or waits for the pruning under way). */
+  run(): Promise<void> {
+    if (this.stopped || this.options.keepDays <= 0) return Promise.resolve();
+    this.running ??= this.prune().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+
+  private async prune(): Promise<void> {
+    const { orthanc, ledger, log, keepDays } = this.options;
+    const batchSize = this.options.batchSize ?? 500;
+    try {
+      const keepMs = keepDays * 86_400_000;
+      const orthancNow = (await orthanc.restApiGet('/tools/now')).toString('utf8').trim();
+      const lastUpdateBefore = shiftOrthancTime(orthancNow, -keepMs / 1000);
+      if (!lastUpdateBefore) throw new Error(`Orthanc's /tools/now answered "${orthancNow}"`);
+      const previous = await ledger.setting(prunedBeforeSetting);
+      if (!previous || previous < lastUpdateBefore) await ledger.saveSetting(prunedBeforeSetting, lastUpdateBefore);
+      const before = Date.now() - keepMs;
+      const total = { routes: 0, decisions: 0 };
+      for (;;) {
+        if (this.stopped) break;
+        const pruned = await ledger.pruneBatch(before, lastUpdateBefore, batchSize);
+        total.routes += pruned.routes;
+        total.decisions += pruned.decisions;
+        if (pruned.routes === 0 && pruned.decisions === 0) break;
+        await yieldToEventLoop();
+      }
+      this.lastPruned = total;
+      this.lastFinished = new Date();
+      if (total.routes + total.decisions > 0) log.info(`pruned ${total.routes} finished route(s) and ${total.decisions} decision(s) older than ${keepDays} day(s)`);
+    } catch (error) {
+      log.warning(`pruning the ledger failed: ${describe(error)}; it runs again later`);
+    }
+  }
+}
