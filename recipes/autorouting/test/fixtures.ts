@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,10 +59,7 @@ export async function storeStudyOverDicom(orthanc: TestOrthanc, callingAet: stri
 
 /** Runs the CLI with only this recipe enabled. */
 export function startRouter(orthanc: TestOrthanc, options: Record<string, unknown>, directory?: string): Promise<HostProcess> {
-  return startHostProcess(
-    { Orthanc: { Url: orthanc.url }, ChangeFeed: { PollIntervalMilliseconds: 100 }, LogLevel: 'debug', Recipes: { autorouting: { Enabled: true, ...options } } },
-    directory,
-  );
+  return startRouterAt(orthanc.url, options, directory);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -96,4 +96,60 @@ export async function deleteAllStudies(orthanc: TestOrthanc): Promise<void> {
 /** No line of the host's log names the patient. */
 export function logsNamePatient(host: HostProcess): boolean {
   return host.log.lines.some((line) => line.includes(PATIENT_ID) || line.includes('Routed^Rita') || line.includes('Rita'));
+}
+
+/** A loopback HTTP proxy in front of Orthanc that lets a test act at a precise request. */
+export interface OrthancProxy {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Forwards every request to `target`, after `before(method, path)` resolved: with a status, the
+ * proxy answers that instead (a JSON error), without forwarding; `after` runs once Orthanc answered.
+ */
+export async function startOrthancProxy(
+  target: string,
+  hooks: { before?: (method: string, path: string) => Promise<number | void>; after?: (method: string, path: string, status: number) => Promise<void> },
+): Promise<OrthancProxy> {
+  const server = createServer(async (request, response) => {
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const method = request.method ?? 'GET';
+      const path = request.url ?? '/';
+      const refused = await hooks.before?.(method, path);
+      if (refused) {
+        response.writeHead(refused, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ HttpStatus: refused, Message: 'refused by the test proxy' }));
+        return;
+      }
+      const headers: Record<string, string> = {};
+      for (const name of ['content-type', 'accept', 'authorization']) if (request.headers[name]) headers[name] = String(request.headers[name]);
+      const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+      const answer = await fetch(`${target}${path}`, { method, headers, body: method === 'GET' || method === 'HEAD' ? undefined : body });
+      const bytes = Buffer.from(await answer.arrayBuffer());
+      await hooks.after?.(method, path, answer.status);
+      response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/octet-stream' });
+      response.end(bytes);
+    } catch (error) {
+      response.writeHead(502, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ Message: String(error) }));
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Runs the CLI with only this recipe enabled, talking to Orthanc at `url` (a proxy). */
+export function startRouterAt(url: string, options: Record<string, unknown>, directory?: string): Promise<HostProcess> {
+  return startHostProcess(
+    { Orthanc: { Url: url }, ChangeFeed: { PollIntervalMilliseconds: 100 }, LogLevel: 'debug', Recipes: { autorouting: { Enabled: true, ...options } } },
+    directory,
+  );
 }
