@@ -77,7 +77,8 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
   // change feed also starts from Orthanc's last change). Later starts keep that line. It lies
   // FirstStartMarginSeconds back, so that a resource still unstable at the first start (its
   // Stable change comes after) is within the sweep's reach if its one decision fails.
-  const now = (await orthanc.restApiGet('/tools/now')).toString('utf8').trim();
+  const orthancNow = async () => (await orthanc.restApiGet('/tools/now')).toString('utf8').trim();
+  const now = await orthancNow();
   const line = options.RouteExistingOnFirstStart ? '' : shiftOrthancTime(now, -options.FirstStartMarginSeconds) || now;
   const routingSince = await ledger.settingOnce('RoutingSince', line);
 
@@ -201,7 +202,7 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
     loadMark: (level) => ledger.setting(`SweptThrough:${level}${options.DryRun ? ':dry-run' : ''}`),
     saveMark: (level, time) => ledger.saveSetting(`SweptThrough:${level}${options.DryRun ? ':dry-run' : ''}`, time),
   });
-  const pruner = new Pruner({ orthanc, ledger, log, keepDays: options.KeepFinishedRoutesDays });
+  const pruner = new Pruner({ orthancNow, ledger, log, keepDays: options.KeepFinishedRoutesDays });
   const sweep = (reason: string) => {
     void reconcile();
     return sweeper.request(reason);

@@ -1,10 +1,11 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { describe, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import { describe, type Logger } from '../../shared/binding/index.js';
 import type { Ledger } from './ledger.js';
 import { shiftOrthancTime } from './sweep.js';
 
 export interface PruneOptions {
-  orthanc: OrthancBinding;
+  /** Orthanc's time now (`/tools/now`): the line is in Orthanc's clock, as `LastUpdate` is. */
+  orthancNow(): Promise<string>;
   ledger: Ledger;
   log: Logger;
   /** How long finished routes (and their decisions) are kept. */
@@ -46,11 +47,11 @@ export class Pruner {
   }
 
   private async prune(): Promise<void> {
-    const { orthanc, ledger, log, keepDays } = this.options;
+    const { ledger, log, keepDays } = this.options;
     const batchSize = this.options.batchSize ?? 500;
     try {
       const keepMs = keepDays * 86_400_000;
-      const orthancNow = (await orthanc.restApiGet('/tools/now')).toString('utf8').trim();
+      const orthancNow = await this.options.orthancNow();
       const lastUpdateBefore = shiftOrthancTime(orthancNow, -keepMs / 1000);
       if (!lastUpdateBefore) throw new Error(`Orthanc's /tools/now answered "${orthancNow}"`);
       const previous = await ledger.setting(prunedBeforeSetting);
