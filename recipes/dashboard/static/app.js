@@ -102,15 +102,21 @@ async function renderAutorouting() {
     ...(inFlight.length === 0 ? [element('li', 'None', { class: 'empty' })] : []),
     ...inFlight.map((item) => element('li', `${item.Level ?? ''} ${item.Resource} → ${item.Destination}${item.JobId ? ` (job ${item.JobId})` : ''}`.trim())),
   );
-  // Failed routes (attempts exhausted) first, then those waiting for their next attempt.
-  const failures = [...(body.Failures ?? []).map((f) => ({ ...f, State: 'failed' })), ...(body.Retrying ?? []).map((f) => ({ ...f, State: 'retrying' }))];
+  // Failed routes (attempts exhausted) first, then those waiting for their next attempt, then
+  // those cancelled (their destination is no longer configured: the reason is their error).
+  const failures = [
+    ...(body.Failures ?? []).map((f) => ({ ...f, State: 'failed' })),
+    ...(body.Retrying ?? []).map((f) => ({ ...f, State: 'retrying' })),
+    ...(body.Cancelled ?? []).map((f) => ({ ...f, State: 'cancelled' })),
+  ];
   $('routing-failures').tBodies[0].replaceChildren(
     ...failures.map((failure) => {
       const id = failure.Resource;
       const retry = element('button', 'Retry', { type: 'button', 'aria-label': `Retry ${id} to ${failure.Destination}` });
       retry.addEventListener('click', () => act(`/recipes/autorouting/retry?id=${encodeURIComponent(id)}`, retry));
-      const attempts = failure.State === 'retrying' ? `${failure.Attempts} (next ${when(failure.NextAttempt)})` : failure.Attempts;
-      return row([id, failure.Destination, attempts, element('span', failure.LastError ?? '', { class: 'error' }), retry]);
+      const attempts = failure.State === 'retrying' ? `${failure.Attempts} (next ${when(failure.NextAttempt)})` : failure.State === 'cancelled' ? 'cancelled' : failure.Attempts;
+      // A cancelled route is sent again by itself when its destination is back: no button.
+      return row([id, failure.Destination, attempts, element('span', failure.LastError ?? '', { class: 'error' }), failure.State === 'cancelled' ? '' : retry]);
     }),
   );
 }
