@@ -210,23 +210,29 @@ export class Ledger {
 
   /**
    * Deletes at most `limit` finished routes (`succeeded`, `gone`) last updated before `before`
-   * (ms), then at most `limit` decisions decided before `before` whose resource was last updated
-   * before `lastUpdateBefore` (Orthanc's time) and that have no route left. Resolves with how many
-   * of each; call again until both are 0. Small batches: SQLite writes block the event loop.
+   * (ms) and for a resource last updated before `lastUpdateBefore` (Orthanc's time). Resolves
+   * with how many; call again until 0. Small batches: SQLite writes block the event loop.
    */
-  async pruneBatch(before: number, lastUpdateBefore: string, limit: number): Promise<{ routes: number; decisions: number }> {
-    const routes = await this.db.run(
+  pruneRoutes(before: number, lastUpdateBefore: string, limit: number): Promise<number> {
+    return this.db.run(
       `DELETE FROM {routes} WHERE (resource_id, destination, last_update) IN
          (SELECT resource_id, destination, last_update FROM {routes} WHERE state IN ('succeeded', 'gone') AND updated_at < ? AND last_update < ? LIMIT ?)`,
       [before, lastUpdateBefore, limit],
     );
-    const decisions = await this.db.run(
+  }
+
+  /**
+   * Deletes at most `limit` decisions decided before `before` (ms), for a resource last updated
+   * before `lastUpdateBefore`, that have no route left (prune the routes first: each call skips
+   * over the decisions that still have one).
+   */
+  pruneDecisions(before: number, lastUpdateBefore: string, limit: number): Promise<number> {
+    return this.db.run(
       `DELETE FROM {decisions} WHERE (resource_id, last_update) IN
          (SELECT resource_id, last_update FROM {decisions} d WHERE outcome IN ('routed', 'unmatched', 'dry-run') AND decided_at < ? AND last_update < ?
           AND NOT EXISTS (SELECT 1 FROM {routes} r WHERE r.resource_id = d.resource_id AND r.last_update = d.last_update) LIMIT ?)`,
       [before, lastUpdateBefore, limit],
     );
-    return { routes, decisions };
   }
 
   async counts(): Promise<{ decisions: number; routes: number }> {

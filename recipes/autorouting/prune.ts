@@ -1,4 +1,4 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, type Logger } from '../../shared/binding/index.js';
 import type { Ledger } from './ledger.js';
 import { shiftOrthancTime } from './sweep.js';
@@ -19,8 +19,8 @@ export const prunedBeforeSetting = 'PrunedBefore';
 
 /**
  * Deletes finished routes (`succeeded`, `gone`) and their decisions once they are `keepDays` old,
- * in small batches that yield to the event loop between them (SQLite writes are synchronous), so
- * that routing goes on meanwhile. Failed and cancelled routes stay: they wait for someone.
+ * in small batches with pauses between them (SQLite writes are synchronous and would hold the
+ * event loop), so that routing goes on meanwhile. Failed and cancelled routes stay: they wait for someone.
  *
  * A pruned decision must never be taken for a resource not yet decided: before deleting any, the
  * line (`PrunedBefore`, Orthanc's time `keepDays` ago) is saved, and the sweep never looks at
@@ -58,13 +58,18 @@ export class Pruner {
       if (!previous || previous < lastUpdateBefore) await ledger.saveSetting(prunedBeforeSetting, lastUpdateBefore);
       const before = Date.now() - keepMs;
       const total = { routes: 0, decisions: 0 };
-      for (;;) {
-        if (this.stopped) break;
-        const pruned = await ledger.pruneBatch(before, lastUpdateBefore, batchSize);
-        total.routes += pruned.routes;
-        total.decisions += pruned.decisions;
-        if (pruned.routes === 0 && pruned.decisions === 0) break;
-        await yieldToEventLoop();
+      // Routes first, then the decisions left without one. After each batch, a pause as long as
+      // the batch took: pruning takes at most half of the event loop's time, routing the rest.
+      for (const kind of ['routes', 'decisions'] as const) {
+        const prune = kind === 'routes' ? ledger.pruneRoutes.bind(ledger) : ledger.pruneDecisions.bind(ledger);
+        for (;;) {
+          if (this.stopped) return;
+          const started = performance.now();
+          const count = await prune(before, lastUpdateBefore, batchSize);
+          total[kind] += count;
+          if (count < batchSize) break;
+          await sleep(Math.max(1, performance.now() - started));
+        }
       }
       this.lastPruned = total;
       this.lastFinished = new Date();
