@@ -9,7 +9,6 @@
 import { copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../shared/binding/index.js';
@@ -72,11 +71,16 @@ async function pruneIn(template: string, batchSize: number | 'one statement') {
   const database = store.database('autorouting');
   const ledger = new Ledger(database);
   await ledger.open();
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  delay.enable();
-  // The monitor records the gap between two of its ticks: let it tick before the work starts.
+  // The event loop's longest wait: the largest gap between two ticks of a 1 ms timer.
+  const gaps: number[] = [];
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    gaps.push(now - last);
+    last = now;
+  }, 1);
   await sleep(20);
-  delay.reset();
+  gaps.length = 0;
   const started = Date.now();
   if (batchSize === 'one statement') {
     await database.run(`DELETE FROM {routes} WHERE state IN ('succeeded', 'gone') AND updated_at < ?`, [Date.now() - 30 * day]);
@@ -85,11 +89,14 @@ async function pruneIn(template: string, batchSize: number | 'one statement') {
     await new Pruner({ ledger, log: createLogger('bench', { level: 'error' }), keepDays: 30, batchSize, orthancNow: async () => orthancTime(Date.now()) }).run();
   }
   const seconds = (Date.now() - started) / 1000;
-  await sleep(5); // one more tick, so that the monitor records the last wait
-  delay.disable();
+  await sleep(5); // one more tick, so that the last wait is counted
+  clearInterval(ticker);
+  gaps.sort((a, b) => a - b);
+  const maxWaitMs = gaps.at(-1) ?? 0;
+  const p99WaitMs = gaps[Math.floor(gaps.length * 0.99)] ?? 0;
   const left = await ledger.counts();
   store.close();
-  return { seconds, maxWaitMs: delay.max / 1e6, p99WaitMs: delay.percentile(99) / 1e6, left, size: await fileSize(folder) };
+  return { seconds, maxWaitMs, p99WaitMs, left, size: await fileSize(folder) };
 }
 
 process.env.TCP_NODELAY = '1';
@@ -162,7 +169,7 @@ try {
   console.log(`${''.padEnd(50)}${cell('batches of 500')}${cell('one statement')}`);
   console.log(`${'duration, s'.padEnd(50)}${cell(batched.seconds)}${cell(oneStatement.seconds)}`);
   console.log(`${'longest event-loop wait meanwhile, ms'.padEnd(50)}${cell(batched.maxWaitMs)}${cell(oneStatement.maxWaitMs)}   (routing waits that long at most)`);
-  console.log(`${'p99 event-loop wait, ms'.padEnd(50)}${cell(batched.p99WaitMs)}${cell(oneStatement.p99WaitMs)}`);
+  console.log(`${'p99 gap between two ticks of a 1 ms timer, ms'.padEnd(50)}${cell(batched.p99WaitMs)}${cell(oneStatement.p99WaitMs)}`);
   console.log(`throughput on real traffic, ${studyCount} studies × ${instancesPerStudy} instances to storescp, mean of ${rounds} rounds (fresh host, from its first decision):`);
   console.log(`${''.padEnd(50)}${cell('empty ledger')}${cell(`${k} routed`)}${cell(`${k} pruning`)}`);
   console.log(`${'studies/min'.padEnd(50)}${cell(mean(perMinute.empty))}${cell(mean(perMinute.recent))}${cell(mean(perMinute.old))}`);
