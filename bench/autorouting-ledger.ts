@@ -174,7 +174,11 @@ try {
   console.log(`${''.padEnd(50)}${cell('empty ledger')}${cell(`${k} routed`)}${cell(`${k} pruning`)}`);
   console.log(`${'studies/min'.padEnd(50)}${cell(mean(perMinute.empty))}${cell(mean(perMinute.recent))}${cell(mean(perMinute.old))}`);
   console.log(`${'GET /recipes/autorouting/status, ms'.padEnd(50)}${cell(mean(statusMs.empty))}${cell(mean(statusMs.recent))}${cell(mean(statusMs.old))}`);
-  if (prunedDuringRoute.length) console.log(`(pruning of the ${k} old rows finished ${prunedDuringRoute.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s after the first decision)`);
+  console.log(
+    prunedDuringRoute.length === rounds
+      ? `(pruning of the ${k} old rows finished ${prunedDuringRoute.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s after the first decision)`
+      : `(pruning of the ${k} old rows was still under way when the last study arrived in ${rounds - prunedDuringRoute.length} of ${rounds} rounds)`,
+  );
   console.log(`(load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadavg().map((l) => l.toFixed(2)).join(' ')} after, on ${availableParallelism()} cores shared with other work)`);
 } finally {
   await orthanc.stop();
