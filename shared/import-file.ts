@@ -1,6 +1,8 @@
+import { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 let typeScriptLoader: Promise<void> | undefined;
+let ownPackageHooks = false;
 
 /**
  * Registers tsx's loaders for the whole process, once, the first time a TypeScript module is
@@ -17,14 +19,28 @@ function loadTypeScript(): Promise<void> {
   return typeScriptLoader;
 }
 
+/**
+ * Makes `orthanc-recipes` (and its subpaths) in any module imported from now on resolve to this
+ * running package (see module-hooks/own-package.ts), once for the process.
+ */
+function resolveOwnPackageEverywhere(): void {
+  if (ownPackageHooks) return;
+  ownPackageHooks = true;
+  // This file runs as dist/shared/import-file.js: the package's root is two folders up.
+  const packageJsonUrl = new URL('../../package.json', import.meta.url).href;
+  register(new URL('./module-hooks/own-package.js', import.meta.url), { data: { packageJsonUrl } });
+}
+
 /** Whether a file is TypeScript, by its name. */
 export const isTypeScript = (file: string): boolean => /\.(ts|mts|cts|tsx)$/.test(file);
 
 /**
  * Imports a JavaScript or TypeScript file by its absolute path (an external recipe, a scheduler
  * task). Node caches the module: importing it again does not run its top-level code again.
+ * `orthanc-recipes` imported by that file is this package, wherever the file lies.
  */
 export async function importFile(file: string): Promise<{ default?: unknown }> {
+  resolveOwnPackageEverywhere();
   if (isTypeScript(file)) await loadTypeScript();
   return (await import(pathToFileURL(file).href)) as { default?: unknown };
 }

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkRecipeFolder, standardHeadings } from '../shared/cli/check-recipe.js';
+import { checkRecipeFolder, standardHeadings, templateReadmeMarker } from '../shared/cli/check-recipe.js';
 import { catalogueEntries, catalogueJson, catalogueMarkdown } from '../shared/cli/catalogue.js';
 import { newRecipe, templateDirectory } from '../shared/cli/new-recipe.js';
 import { bundledRecipes } from '../shared/host/index.js';
@@ -35,10 +35,13 @@ describe('the catalogue, honest by construction', () => {
 });
 
 describe('orthanc-recipes check', () => {
-  it('accepts the template as `new` makes it', async () => {
+  it('accepts the template as `new` makes it, once its README is the author\'s own', async () => {
     const parent = await mkdtemp(join(tmpdir(), 'orthanc-recipes-check-'));
     const { folder } = await newRecipe('fresh-one', parent, []);
     const recipe = { meta: { id: 'fresh-one', title: 'Fresh One', description: 'd', routes: [], events: [], destructive: false }, schema: JSON.parse(await readFile(join(folder, 'schema.json'), 'utf8')), setup() {} };
+    assert.deepEqual(await checkRecipeFolder(folder, recipe), ['README.md is still the template\'s: say what this recipe does, its options, routes and failure modes']);
+    const readme = join(folder, 'README.md');
+    await writeFile(readme, (await readFile(readme, 'utf8')).replace(templateReadmeMarker, 'written by its author'));
     assert.deepEqual(await checkRecipeFolder(folder, recipe), []);
     await rm(parent, { recursive: true });
   });
@@ -48,7 +51,7 @@ describe('orthanc-recipes check', () => {
     const { folder } = await newRecipe('broken-one', parent, []);
     const schema = { type: 'object', properties: { Greeting: { type: 'string' }, Count: { type: 'integer', description: 'n', default: 1 } } };
     await writeFile(join(folder, 'schema.json'), JSON.stringify(schema));
-    const readme = (await readFile(join(folder, 'README.md'), 'utf8')).replace('## Failure modes', '## Caveats').replace('"Greeting": "Hello"', '"Greeting": 3');
+    const readme = (await readFile(join(folder, 'README.md'), 'utf8')).replace('## Failure modes', '## Caveats').replace('"Greeting": "Hello"', '"Greeting": 3').replace(templateReadmeMarker, 'written by its author');
     await writeFile(join(folder, 'README.md'), readme);
     await rm(join(folder, 'test'), { recursive: true });
     const recipe = { meta: { id: 'other-id', title: 'T', description: 'd', routes: [], events: [], destructive: false }, schema, setup() {} };
@@ -80,7 +83,7 @@ describe('orthanc-recipes new', () => {
     await writeFile(join(root, 'shared', 'host', 'registry.ts'), registry);
     const created = await newRecipe('made-here', join(root, 'recipes'), []);
     assert.equal(created.bundled, true);
-    assert.deepEqual(created.files, ['README.md', 'index.ts', 'options.generated.ts', 'schema.json', 'test/made-here.test.ts']);
+    assert.deepEqual(created.files, ['README.md', 'index.ts', 'options.generated.ts', 'schema.json', 'test/made-here.orthanc.test.ts', 'test/made-here.test.ts']);
     const index = await readFile(join(created.folder, 'index.ts'), 'utf8');
     assert.match(index, /from '\.\.\/\.\.\/shared\/recipe\.js'/);
     assert.match(index, /id: 'made-here',\n\s+title: 'Made Here',/);

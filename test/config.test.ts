@@ -69,6 +69,11 @@ describe('configuration errors', () => {
     assert.match(missing.stderr, /\/no\/such\/file.json: host: \/: cannot read the file/);
   });
 
+  it('says to build when a recipe has a folder in recipes/ but is not in the built registry', async () => {
+    const { hello: _built, ...registryWithoutHello } = bundledRecipes;
+    await assert.rejects(validateConfig({ Recipes: { hello: { Enabled: true } } }, 'x.json', registryWithoutHello), /recipe "hello": \/Recipes\/hello: recipe "hello" has a folder in recipes\/ but is not built: run `npm run build`/);
+  });
+
   it('does not validate, nor load, a recipe that is disabled', async () => {
     const file = await configFile({ Recipes: { hello: { Enabled: false, Anything: 1 } } });
     const { code, stdout } = await cli('validate', '--config', file);

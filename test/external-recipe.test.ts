@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { templateReadmeMarker } from '../shared/cli/check-recipe.js';
 import { cliPath, repositoryRoot, startHostProcess } from './helpers/host.js';
 import { rawRequest } from './helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';
@@ -24,6 +25,12 @@ export default defineRecipe({
   },
 });
 `;
+
+/** Replaces the template's README line that `check` flags, as an author does. */
+async function ownReadme(folder: string): Promise<void> {
+  const file = join(folder, 'README.md');
+  await writeFile(file, (await readFile(file, 'utf8')).replace(templateReadmeMarker, 'counts what it sees'));
+}
 
 describe('external recipes, from a folder, in TypeScript and JavaScript', { timeout: 120_000 }, () => {
   let orthanc: TestOrthanc;
@@ -49,6 +56,7 @@ describe('external recipes, from a folder, in TypeScript and JavaScript', { time
   it('new, then check, then a real host runs the TypeScript recipe', async () => {
     const created = await cli(project, 'new', 'my-counter', '--dir', 'my-recipes');
     assert.equal(created.code, 0, created.stderr);
+    await ownReadme(join(project, 'my-recipes', 'my-counter'));
     const checked = await cli(project, 'check', 'my-recipes/my-counter');
     assert.equal(checked.code, 0, checked.stderr);
     assert.match(checked.stdout, /ready for the catalogue/);
@@ -78,6 +86,35 @@ describe('external recipes, from a folder, in TypeScript and JavaScript', { time
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /recipe "plain-js": \/Recipes\/plain-js\/Word: must be string/);
     assert.match(bad.stderr, /recipe "plain-js": \/Recipes\/plain-js\/Extra: unknown key "Extra"/);
+  });
+
+  it('a recipe in a folder with no node_modules anywhere above resolves orthanc-recipes to the running host', async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), 'orthanc-recipes-loose-'));
+    try {
+      const created = await cli(elsewhere, 'new', 'loose-one', '--dir', '.');
+      assert.equal(created.code, 0, created.stderr);
+      const host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'loose-one': { Enabled: true, Module: './loose-one' } } }, elsewhere);
+      try {
+        assert.deepEqual(JSON.parse((await rawRequest(`${host.url}/recipes/loose-one`)).body.toString()), { Greeting: 'Hello', LastInstance: null });
+      } finally {
+        await host.stop();
+      }
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it('a recipe package that exports only for import (ESM-only) is found by name', async () => {
+    const folder = join(project, 'node_modules', 'esm-only-recipe');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'package.json'), JSON.stringify({ name: 'esm-only-recipe', type: 'module', exports: { '.': { import: './recipe.js' } } }));
+    await writeFile(join(folder, 'recipe.js'), javaScriptRecipe.replaceAll('plain-js', 'esm-only-recipe'));
+    const host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'esm-only-recipe': { Enabled: true, Module: 'esm-only-recipe', Word: 'esm' } } }, project);
+    try {
+      assert.deepEqual(JSON.parse((await rawRequest(`${host.url}/esm-only-recipe`)).body.toString()), { Word: 'esm' });
+    } finally {
+      await host.stop();
+    }
   });
 
   it('exits 2 with the reason for a missing module, no default recipe, a bad schema or another id', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -56,6 +56,12 @@ describe('the packed tarball, installed into an empty folder', { timeout: 600_00
   it('new, check and run an external recipe with the installed host, then test it with the test kit', async () => {
     const created = await run(npm, ['exec', '--', 'orthanc-recipes', 'new', 'site-recipe', '--dir', '.'], folder);
     assert.equal(created.code, 0, created.stderr);
+    // A README still as the template wrote it is flagged; once the author has written their own, check passes.
+    const unchanged = await run(npm, ['exec', '--', 'orthanc-recipes', 'check', 'site-recipe'], folder);
+    assert.notEqual(unchanged.code, 0);
+    assert.match(unchanged.stdout + unchanged.stderr, /README\.md is still the template's/);
+    const readmeFile = join(folder, 'site-recipe', 'README.md');
+    await writeFile(readmeFile, (await readFile(readmeFile, 'utf8')).replace(/^A recipe of orthanc-recipes.*$/m, 'Tells the last stored instance.'));
     const checked = await run(npm, ['exec', '--', 'orthanc-recipes', 'check', 'site-recipe'], folder);
     assert.equal(checked.code, 0, checked.stdout + checked.stderr);
 
@@ -70,9 +76,11 @@ describe('the packed tarball, installed into an empty folder', { timeout: 600_00
       await host.stop();
     }
 
-    // The generated test imports orthanc-recipes/testing: a real Orthanc and the installed CLI.
-    const tested = await run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', 'site-recipe/test/site-recipe.test.ts'], folder);
+    // The generated tests import orthanc-recipes/testing: the RecipeTester's table on a fake
+    // Orthanc (4 cases), then a real Orthanc and the installed CLI (2).
+    const tests = ['site-recipe/test/site-recipe.test.ts', 'site-recipe/test/site-recipe.orthanc.test.ts'];
+    const tested = await run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', ...tests], folder);
     assert.equal(tested.code, 0, tested.stdout + tested.stderr);
-    assert.match(tested.stdout, /^# pass 2$/m);
+    assert.match(tested.stdout, /^# pass 6$/m);
   });
 });

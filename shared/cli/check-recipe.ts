@@ -6,6 +6,9 @@ import { importExternalRecipe } from '../host/external-recipe.js';
 import type { AnyRecipe } from '../recipe.js';
 import { compileSchema, toIssues } from '../validate.js';
 
+/** A line of the template's README that a recipe's own README no longer has. */
+export const templateReadmeMarker = 'made from its template by `orthanc-recipes new`';
+
 /** The headings every recipe README has, in this order. */
 export const standardHeadings = ['What it does', 'Options', 'Routes and events', 'Failure modes', 'Prior art'] as const;
 
@@ -55,6 +58,7 @@ export async function checkRecipeFolder(folder: string, recipe?: AnyRecipe): Pro
     const readme = await readFile(join(folder, 'README.md'), 'utf8');
     const headings = [...readme.matchAll(/^## +(.+?)\s*$/gm)].map((match) => match[1]);
     for (const heading of standardHeadings) if (!headings.includes(heading)) problems.push(`README.md lacks the heading "## ${heading}"`);
+    if (readme.includes(templateReadmeMarker)) problems.push('README.md is still the template\'s: say what this recipe does, its options, routes and failure modes');
     if (loaded && schema) problems.push(...checkReadmeExamples(readme, id, loaded));
   }
   return problems;

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { resolve as resolveImport } from 'import-meta-resolve';
 import { importFile } from '../import-file.js';
 import type { AnyRecipe } from '../recipe.js';
 
@@ -16,7 +17,8 @@ const candidates = ['index.ts', 'index.mts', 'index.js', 'index.mjs'];
 
 /**
  * Where `specifier` points: a path (relative to `fromDirectory`) to a file, or to a folder with an
- * `index.ts`/`index.js`; otherwise an installed package's name, resolved from `fromDirectory`.
+ * `index.ts`/`index.js`; otherwise an installed package's name, resolved from `fromDirectory` as
+ * `import` would resolve it.
  */
 export function resolveRecipeModule(specifier: string, fromDirectory: string): string {
   if (specifier.startsWith('.') || specifier.startsWith('/')) {
@@ -31,7 +33,11 @@ export function resolveRecipeModule(specifier: string, fromDirectory: string): s
     return file;
   }
   try {
-    return createRequire(join(fromDirectory, 'package.json')).resolve(specifier);
+    // Node's own ES module resolution (the `import` condition of `exports`), from that folder:
+    // `createRequire().resolve` would miss a package that exports only for `import`.
+    const url = resolveImport(specifier, pathToFileURL(join(fromDirectory, 'package.json')).href);
+    if (!url.startsWith('file:')) throw new Error(`${specifier} is not a file`);
+    return fileURLToPath(url);
   } catch {
     throw new ExternalRecipeError(`cannot find the package "${specifier}" from ${fromDirectory} (is it installed there?)`);
   }

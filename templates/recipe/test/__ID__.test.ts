@@ -1,34 +1,20 @@
-import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { eventually, generateStudy, rawRequest, startHostProcess, startTestOrthanc, type HostProcess, type TestOrthanc } from '__IMPORT_TESTING__';
+import { RecipeTester } from '__IMPORT_TESTING__';
+import recipe from '../index.js';
 
-describe('recipe __ID__, against a real Orthanc', { timeout: 90_000 }, () => {
-  let orthanc: TestOrthanc;
-  let host: HostProcess;
-
-  before(async () => {
-    orthanc = await startTestOrthanc();
-    host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { '__ID__': { Enabled: true, Greeting: 'Hi'__MODULE_ENTRY__ } } });
-  });
-
-  after(async () => {
-    await host?.stop();
-    await orthanc?.stop();
-  });
-
-  it('answers the greeting, then the last stored instance', async () => {
-    const empty = await rawRequest(`${host.url}/recipes/__ID__`);
-    assert.equal(empty.status, 200);
-    assert.deepEqual(JSON.parse(empty.body.toString()), { Greeting: 'Hi', LastInstance: null });
-
-    const [instance] = generateStudy({ patientId: 'TEMPLATE-1', patientName: 'Template^Test', studyDate: '20240101', series: [{ modality: 'CT', instances: 1 }] });
-    const stored = await orthanc.upload(instance!.file);
-    await eventually(async () => JSON.parse((await rawRequest(`${host.url}/recipes/__ID__`)).body.toString()).LastInstance === stored.ID, 20_000, 'the instance to be seen');
-  });
-
-  it('answers 405 to other methods', async () => {
-    const answer = await rawRequest(`${host.url}/recipes/__ID__`, { method: 'POST' });
-    assert.equal(answer.status, 405);
-    assert.equal(answer.headers.allow, 'GET');
-  });
-});
+// Fast tests: the recipe in a real host in front of a fake Orthanc that answers what each case
+// declares (`orthanc: { 'GET /instances/abc': { json: {...} } }`) and serves the changes it pushes.
+// No Orthanc needed; a case takes milliseconds. __ID__.orthanc.test.ts runs it against a real one.
+new RecipeTester(recipe, { options: { Greeting: 'Hi' } }).run([
+  { name: 'answers the greeting before any instance', request: 'GET /recipes/__ID__', expect: { status: 200, json: { Greeting: 'Hi', LastInstance: null } } },
+  {
+    name: 'remembers the last stored instance',
+    changes: [
+      ['NEW_INSTANCE', 'INSTANCE', 'first'],
+      ['NEW_INSTANCE', 'INSTANCE', 'second'],
+    ],
+    request: 'GET /recipes/__ID__',
+    expect: { status: 200, json: { Greeting: 'Hi', LastInstance: 'second' } },
+  },
+  { name: 'answers 405 to other methods', request: { method: 'POST', path: '/recipes/__ID__' }, expect: { status: 405, headers: { allow: 'GET' } } },
+  { name: 'refuses a greeting that is not a string', options: { Greeting: 3 }, expect: { configError: /\/Recipes\/__ID__\/Greeting/ } },
+]);
