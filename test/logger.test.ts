@@ -13,7 +13,7 @@ describe('the logger', () => {
   it('keeps the text lines of today when a call has no fields', () => {
     const { log, lines } = capture();
     log.info('listening');
-    log.child('hello').warning('NEW_INSTANCE INSTANCE 0475f091');
+    log.withName!('hello').warning('NEW_INSTANCE INSTANCE 0475f091');
     assert.equal(lines.length, 2);
     assert.deepEqual(textLine.exec(lines[0]!)?.slice(1).filter((_, i) => i !== 1), ['I', 'host', 'listening']);
     assert.deepEqual(textLine.exec(lines[1]!)?.slice(1).filter((_, i) => i !== 1), ['W', 'hello', 'NEW_INSTANCE INSTANCE 0475f091']);
@@ -27,7 +27,7 @@ describe('the logger', () => {
 
   it('writes one JSON object a line in the json format: time, level, logger, message, then the fields', () => {
     const { log, lines } = capture({ format: 'json', level: 'debug' });
-    log.child('changes').error('failed on "NEW_INSTANCE"\nsecond line', { recipe: 'hello', changeType: 'NEW_INSTANCE', seq: 3, missing: undefined });
+    log.withName!('changes').error('failed on "NEW_INSTANCE"\nsecond line', { recipe: 'hello', changeType: 'NEW_INSTANCE', seq: 3, missing: undefined });
     log.debug('plain');
     assert.equal(lines.length, 2);
     for (const line of lines) {
@@ -60,6 +60,15 @@ describe('the logger', () => {
       log.error('yes', { a: 1 });
       assert.equal(lines.length, 2, format);
     }
+  });
+
+  it('names a child after its parent (autorouting.sender), and withName keeps the output under another name', () => {
+    const { log, lines } = capture();
+    const recipe = log.withName!('autorouting');
+    recipe.child('sender').info('sent');
+    recipe.child('sender').child('lane').info('queued');
+    recipe.info('enabled');
+    assert.deepEqual(lines.map((line) => textLine.exec(line)?.[3]), ['autorouting.sender', 'autorouting.sender.lane', 'autorouting']);
   });
 
   it('still accepts loggers written against the one-argument methods', () => {

@@ -9,7 +9,7 @@ export async function createAction(task: TaskOptions, ctx: RecipeContext): Promi
   const { orthanc } = ctx;
   if (task.Task !== undefined) {
     const builtIn = builtInTasks[task.Task]!;
-    const log = ctx.log.child(`${ctx.log.name}.${task.Name}`);
+    const log = ctx.log.child(task.Name);
     return (signal) => builtIn.run({ orthanc, log, signal }, task.Options);
   }
   if (task.Request !== undefined) {
@@ -28,7 +28,7 @@ export async function createAction(task: TaskOptions, ctx: RecipeContext): Promi
     };
   }
   const run = await loadTaskModule(modulePath(task.Module!, ctx.configDirectory));
-  const log = ctx.log.child(`${ctx.log.name}.${task.Name}`);
+  const log = ctx.log.child(task.Name);
   return (signal) => Promise.resolve(run({ ...ctx, log, signal }, task.Options));
 }
 

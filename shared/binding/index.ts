@@ -19,4 +19,4 @@ export {
   type BindingParts,
   type ScopedBinding,
 } from './binding.js';
-export { createLogger, type Logger, type LogLevel, type LogFormat, type LogFields, type LoggerOptions } from './logger.js';
+export { createLogger, renamed, type Logger, type LogLevel, type LogFormat, type LogFields, type LoggerOptions } from './logger.js';

@@ -25,7 +25,10 @@ export interface Logger {
   warning(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
   debug(message: string, fields?: LogFields): void;
+  /** A logger for a part of this one: named this one's name, a dot, then `name` (`autorouting.sender`). */
   child(name: string): Logger;
+  /** The same output and level under another name (the host names each recipe's logger after it); absent: `child`. */
+  withName?(name: string): Logger;
   /** Whether a line at `level` would be written, to skip work for lines nobody reads; absent: yes. */
   isEnabled?(level: LogLevel): boolean;
 }
@@ -37,6 +40,9 @@ export interface LoggerOptions {
   /** Where lines go; process.stdout by default. */
   write?: (line: string) => void;
 }
+
+/** `log` under another name, sharing its output and level (`withName`, or `child` for a Logger without it). */
+export const renamed = (log: Logger, name: string): Logger => log.withName?.(name) ?? log.child(name);
 
 export function createLogger(name: string, options: LoggerOptions = {}): Logger {
   const threshold = rank[options.level ?? 'info'];
@@ -53,7 +59,8 @@ export function createLogger(name: string, options: LoggerOptions = {}): Logger 
       warning: (m, f) => log('warning', m, f),
       error: (m, f) => log('error', m, f),
       debug: (m, f) => log('debug', m, f),
-      child: (childName) => make(childName),
+      child: (childName) => make(`${loggerName}.${childName}`),
+      withName: (otherName) => make(otherName),
       isEnabled: (level) => rank[level] <= threshold,
     };
   };

@@ -6,6 +6,7 @@ import { LRUCache } from 'lru-cache';
 import {
   decodePath,
   describe,
+  renamed,
   runRestCallback,
   sendJsonError,
   type Logger,
@@ -56,7 +57,7 @@ export class HttpFront {
 
   constructor(private readonly options: FrontOptions) {
     // The access log is written at `debug`: below that level no request pays for it.
-    this.accessLog = options.log.isEnabled?.('debug') === false ? undefined : options.log.child('access');
+    this.accessLog = options.log.isEnabled?.('debug') === false ? undefined : renamed(options.log, 'access');
     this.drainLimitBytes = options.drainLimitBytes ?? defaultDrainLimitBytes;
     this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (request, response) => this.accept(request, response, false));
     // Orthanc ignores an `Expect` it does not know (some clients send an empty one on every POST).

@@ -8,6 +8,7 @@ import {
   RestRouter,
   createLogger,
   createScopedBinding,
+  renamed,
   describe,
   type Logger,
   type RestOutput,
@@ -77,7 +78,7 @@ export class Host {
 
   /** The worker pool that every recipe shares; its threads start at the first task. */
   get workers(): WorkerPool {
-    return (this.workerPool ??= new WorkerPool({ maxThreads: this.loaded.config.WorkerPool.MaxThreads, log: this.log.child('workers') }));
+    return (this.workerPool ??= new WorkerPool({ maxThreads: this.loaded.config.WorkerPool.MaxThreads, log: renamed(this.log, 'workers') }));
   }
 
   static async start(loaded: LoadedConfig, options: HostOptions = {}): Promise<Host> {
@@ -107,7 +108,7 @@ export class Host {
       const hostState = state.namespace('host');
       const feed = new ChangeFeed({
         connection,
-        log: log.child('changes'),
+        log: renamed(log, 'changes'),
         pollIntervalMs: config.ChangeFeed.PollIntervalMilliseconds,
         pageSize: config.ChangeFeed.PageSize,
         maxQueued: config.ChangeFeed.MaxQueuedChanges,
@@ -168,7 +169,7 @@ export class Host {
    * returned, to be reported as configuration errors.
    */
   private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<ConfigIssue[]> {
-    const log = this.log.child(id);
+    const log = renamed(this.log, id);
     const scoped = createScopedBinding({ connection: this.connection, feed: this.feed, router: this.router, log, owner: id });
     const context = {
       orthanc: scoped.binding,
