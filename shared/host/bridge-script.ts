@@ -14,6 +14,14 @@ export const bridgeNeeds = (metas: readonly RecipeMeta[]): BridgeNeeds => ({
 
 export const needsBridge = (needs: BridgeNeeds): boolean => needs.hooks.size > 0 || needs.deletions;
 
+/**
+ * Whether the host runs the bridge (`Bridge.Enabled`): `auto` for Orthanc-side hooks, which cannot
+ * work without it, and for deletions only with the embedded Orthanc, whose script the host writes
+ * itself (an Orthanc of the administrator's own needs the script installed: `true`).
+ */
+export const runsBridge = (enabled: boolean | 'auto', needs: BridgeNeeds, embedded: boolean): boolean =>
+  enabled === 'auto' ? needs.hooks.size > 0 || (needs.deletions && embedded) : enabled && needsBridge(needs);
+
 export interface BridgeScriptOptions {
   /** The bridge's base URL as Orthanc reaches it, e.g. `http://127.0.0.1:8044`. */
   url: string;

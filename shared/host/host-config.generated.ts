@@ -103,11 +103,15 @@ LogFormat: ("text" | "json")
  */
 Bridge: {
 /**
- * Address the bridge listens on. Loopback unless Orthanc runs on another machine or container.
+ * `auto`: run the bridge when an enabled recipe registers Orthanc-side hooks (a receive filter), or listens to deletions with the embedded Orthanc. `true` also for deletions with an Orthanc of your own (install the script from `orthanc-recipes bridge`); `false` never (recipes that need it fail to set up).
+ */
+Enabled: ("auto" | true | false)
+/**
+ * Address the bridge listens on, for an Orthanc of your own. Loopback unless Orthanc runs on another machine or container.
  */
 Host: string
 /**
- * Port the bridge listens on; 0 picks a free one (with the embedded Orthanc only, which gets the script at each start).
+ * Port the bridge listens on, for an Orthanc of your own (the embedded Orthanc's bridge takes a free loopback port: its script is written at each start).
  */
 Port: number
 /**

@@ -24,7 +24,7 @@ import { escapePointer } from '../validate.js';
 import { ConfigError, type ConfigIssue, type LoadedConfig } from './config.js';
 import { WorkerPool } from '../worker-pool.js';
 import { BridgeServer, bridgeSecret } from './bridge.js';
-import { bridgeNeeds, bridgeScript, needsBridge } from './bridge-script.js';
+import { bridgeNeeds, bridgeScript, runsBridge } from './bridge-script.js';
 import { HttpFront } from './front.js';
 import { OrthancProcess } from './orthanc-process.js';
 import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
@@ -101,9 +101,10 @@ export class Host {
       // (answering 503, the script's "host down", until the recipes are set up).
       const needs = bridgeNeeds(loaded.recipes.map(({ recipe }) => recipe.meta));
       let luaScripts: string[] = [];
-      if (needsBridge(needs)) {
+      if (runsBridge(config.Bridge.Enabled, needs, !url)) {
         const secret = await bridgeSecret(loaded.stateDirectory);
-        bridge = await BridgeServer.start({ host: config.Bridge.Host, port: config.Bridge.Port, secret, log: renamed(log, 'bridge') });
+        const [bridgeHost, bridgePort] = url ? [config.Bridge.Host, config.Bridge.Port] : ['127.0.0.1', 0];
+        bridge = await BridgeServer.start({ host: bridgeHost, port: bridgePort, secret, log: renamed(log, 'bridge') });
         log.info(`bridge listening on ${bridge.url} for Orthanc's Lua script`);
         if (!url) {
           const script = join(loaded.stateDirectory, 'bridge.lua');

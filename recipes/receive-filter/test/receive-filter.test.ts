@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 import { getFreePort } from '../../../shared/host/index.js';
 import { eventually } from '../../../test/helpers/changes.js';
 import { generateStudy } from '../../../test/helpers/dicom.js';
-import { cliPath, startHostProcess, type HostProcess } from '../../../test/helpers/host.js';
+import { defineRecipe } from '../../../shared/recipe.js';
+import { cliPath, startHostInProcess, startHostProcess, type HostProcess } from '../../../test/helpers/host.js';
 import { rawRequest } from '../../../test/helpers/http.js';
 import { startTestOrthanc, testOrthancRoot, type TestOrthanc } from '../../../test/helpers/orthanc.js';
 import { orthancInstanceId } from '../orthanc-id.js';
@@ -180,5 +181,33 @@ export default defineRecipe({
     await eventually(async () => (await fetch(`${orthanc.url}/instances`, { method: 'POST', body: after!.file }).then((r) => r.json() as Promise<{ Status?: string }>)).Status === 'Success', 20_000, 'the host to answer the bridge again');
     const described = JSON.parse((await rawRequest(`${host.url}/recipes`)).body.toString()) as { Bridge: { UnansweredByHost: number } };
     assert.ok(described.Bridge.UnansweredByHost >= 2, JSON.stringify(described.Bridge));
+  });
+});
+
+describe('the embedded Orthanc gets the bridge script by itself', { timeout: 120_000 }, () => {
+  it('filters uploads through the front and delivers deletions, with no script installed by hand', async () => {
+    const deletions: string[] = [];
+    const listener = defineRecipe({
+      meta: { id: 'deletion-recorder', title: 'Deletions', description: 'Records deletions.', routes: [], events: ['DELETED'], destructive: false },
+      schema: { type: 'object', properties: {}, additionalProperties: false },
+      setup({ orthanc }) {
+        orthanc.registerOnChangeCallback((_type, _level, id) => void deletions.push(id), { types: ['DELETED'] });
+      },
+    });
+    const { host, url, directory } = await startHostInProcess(
+      { Recipes: { 'receive-filter': { Enabled: true, Rules: [{ Action: 'Reject', Filter: { Modality: 'MR' } }] }, 'deletion-recorder': { Enabled: true } } },
+      [listener],
+    );
+    try {
+      const upload = async (file: Buffer) => (await rawRequest(`${url}/instances`, { method: 'POST', body: file })).body.toString();
+      assert.equal(JSON.parse(await upload(study('MR', 'EMBEDDED-MR')[0]!.file)).Status, 'FilteredOut');
+      const stored = JSON.parse(await upload(study('CT', 'EMBEDDED-CT')[0]!.file)) as { ID: string; Status: string };
+      assert.equal(stored.Status, 'Success');
+      assert.equal((await rawRequest(`${url}/instances/${stored.ID}`, { method: 'DELETE' })).status, 200);
+      await eventually(() => deletions.includes(stored.ID), 10_000, 'the deletion to reach the listener');
+    } finally {
+      await host.close();
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });
