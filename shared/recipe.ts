@@ -21,7 +21,15 @@ export interface RecipeMeta {
   destructive: boolean;
   /** The sample or project it follows, as a link. */
   priorArt?: string;
+  /**
+   * Orthanc's in-process hooks it registers through the Lua bridge (`orthanc-recipes bridge`).
+   * `DELETED` in `events` asks the bridge for deletions too.
+   */
+  bridge?: BridgeHookName[];
 }
+
+/** The hooks of Orthanc's Lua engine that the bridge forwards to recipes' filters. */
+export type BridgeHookName = 'ReceivedInstanceFilter' | 'ReceivedCStoreInstanceFilter';
 
 /** Everything a recipe may use; it never imports the host or another recipe. */
 export interface RecipeContext {

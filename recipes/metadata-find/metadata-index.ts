@@ -10,7 +10,7 @@ const levelOf: Partial<Record<ResourceTypeValue, LevelPath>> = {
 };
 
 /** The change types that can make a metadata map stale. */
-export const indexEvents = ['NEW_INSTANCE', 'NEW_SERIES', 'NEW_STUDY', 'NEW_PATIENT', 'UPDATED_METADATA', 'ORTHANC_STARTED'] as const;
+export const indexEvents = ['NEW_INSTANCE', 'NEW_SERIES', 'NEW_STUDY', 'NEW_PATIENT', 'UPDATED_METADATA', 'ORTHANC_STARTED', 'DELETED'] as const;
 
 /**
  * The metadata maps read so far, kept current by the change feed, so that a repeated query does
@@ -21,10 +21,11 @@ export const indexEvents = ['NEW_INSTANCE', 'NEW_SERIES', 'NEW_STUDY', 'NEW_PATI
  *   not say who the ancestors are.
  * - `NEW_SERIES`/`NEW_STUDY`/`NEW_PATIENT` drop that resource (it may be an old ID come back after
  *   a deletion); `ORTHANC_STARTED` drops everything.
- * Deletions are not in Orthanc's `/changes`; a deleted resource's map stays until the LRU drops
- * it, which is harmless, since only the resources that Orthanc's find returns are looked up. But
- * on Orthanc 1.12 a deletion also rewrites the ancestors' `LastUpdate`: the reader does not use
- * the index for a patient's, study's or series' `LastUpdate` (see `runMetadataFind`).
+ * - `DELETED` (from the host's Lua bridge, when it runs) drops the resource, and its ancestors'
+ *   maps as for a new instance. Without the bridge, a deleted resource's map stays until the LRU
+ *   drops it, which is harmless, since only the resources that Orthanc's find returns are looked
+ *   up. But on Orthanc 1.12 a deletion also rewrites the ancestors' `LastUpdate`: the reader does
+ *   not use the index for a patient's, study's or series' `LastUpdate` (see `runMetadataFind`).
  * A read that started before a drop is not stored (`epoch`), so a late answer cannot bring a
  * stale map back. What the index cannot see is the feed's own delay: a change is applied once
  * the feed has read it (within its poll interval, 200 ms by default).
@@ -63,7 +64,7 @@ export class MetadataIndex {
     const level = levelOf[resourceType];
     if (!level) return;
     this.drop(level, resourceId);
-    if (changeType === ChangeType.NEW_INSTANCE) for (const ancestor of ['patients', 'studies', 'series'] as const) this.dropLevel(ancestor);
+    if (changeType === ChangeType.NEW_INSTANCE || changeType === ChangeType.DELETED) for (const ancestor of ['patients', 'studies', 'series'] as const) this.dropLevel(ancestor);
   }
 
   private drop(level: LevelPath, id: string): void {

@@ -2,8 +2,9 @@ import type { ChangeFeed } from './change-feed.js';
 import type { OrthancConnection, RawAnswer, RestBody } from './connection.js';
 import { DicomInstance } from './dicom-instance.js';
 import { ChangeType, type ChangeTypeName, type ChangeTypeValue, type ResourceTypeValue } from './enums.js';
-import { isNotFound } from './errors.js';
+import { BindingError, isNotFound } from './errors.js';
 import type { Logger } from './logger.js';
+import type { BridgeHooks, IncomingCStoreInstanceFilter, ReceivedInstanceFilter } from './bridge-hooks.js';
 import type { RestCallback, RestRouter } from './rest-router.js';
 
 export type OnChangeCallback = (changeType: ChangeTypeValue, resourceType: ResourceTypeValue, resourceId: string) => unknown;
@@ -63,6 +64,21 @@ export interface OrthancBinding {
   registerOnChangeCallback(callback: OnChangeCallback, options?: { types?: readonly ChangeTypeName[] }): void;
   /** Called for each stored instance (NEW_INSTANCE); an instance deleted meanwhile is skipped. */
   registerOnStoredInstanceCallback(callback: OnStoredInstanceCallback): void;
+  /**
+   * Decides, before Orthanc stores it, whether an instance received by any means (REST, DICOM,
+   * …) is kept. Needs the host's Lua bridge (`orthanc-recipes bridge`): the recipe declares
+   * `bridge: ['ReceivedInstanceFilter']` in its meta. The Python plugin's
+   * `RegisterIncomingDicomInstanceFilter`.
+   */
+  registerReceivedInstanceFilter(callback: ReceivedInstanceFilter): void;
+  /**
+   * Decides a C-STORE before Orthanc stores the instance: 0 accepts, any other DIMSE status
+   * refuses. Needs the bridge (`bridge: ['ReceivedCStoreInstanceFilter']` in meta). The Python
+   * plugin's `RegisterIncomingCStoreInstanceFilter`. Orthanc 1.10.1 to 1.12.7 ignore the status
+   * of Lua's C-STORE filter, so the bridge refuses through the received-instance filter instead,
+   * and the modality hears 0xA700 (out of resources) whatever status was returned.
+   */
+  registerIncomingCStoreInstanceFilter(callback: IncomingCStoreInstanceFilter): void;
   logInfo(message: string): void;
   logWarning(message: string): void;
   logError(message: string): void;
@@ -75,6 +91,8 @@ export interface BindingParts {
   log: Logger;
   /** Who registers: a recipe id, used in logs and to remove everything it registered. */
   owner: string;
+  /** The Lua bridge's hooks, when the host runs the bridge. */
+  bridge?: BridgeHooks;
 }
 
 /** A binding whose registrations can all be removed at once (when a recipe fails or closes). */
@@ -83,7 +101,7 @@ export interface ScopedBinding {
   dispose(): void;
 }
 
-export function createScopedBinding({ connection, feed, router, log, owner }: BindingParts): ScopedBinding {
+export function createScopedBinding({ connection, feed, router, log, owner, bridge }: BindingParts): ScopedBinding {
   const disposers: (() => void)[] = [];
   let disposed = false;
   const keep = (dispose: () => void) => {
@@ -127,6 +145,12 @@ export function createScopedBinding({ connection, feed, router, log, owner }: Bi
       };
       keep(feed.subscribe(owner, onNewInstance, [ChangeType.NEW_INSTANCE]));
     },
+    registerReceivedInstanceFilter(callback) {
+      keep(requireBridge(bridge, 'registerReceivedInstanceFilter').addReceivedInstanceFilter(owner, callback));
+    },
+    registerIncomingCStoreInstanceFilter(callback) {
+      keep(requireBridge(bridge, 'registerIncomingCStoreInstanceFilter').addIncomingCStoreInstanceFilter(owner, callback));
+    },
     logInfo: (message) => log.info(message),
     logWarning: (message) => log.warning(message),
     logError: (message) => log.error(message),
@@ -138,6 +162,11 @@ export function createScopedBinding({ connection, feed, router, log, owner }: Bi
       for (const dispose of disposers.splice(0).reverse()) dispose();
     },
   };
+}
+
+function requireBridge(bridge: BridgeHooks | undefined, what: string): BridgeHooks {
+  if (!bridge) throw new BindingError('ORC_ERR_NO_BRIDGE', `${what} needs the host's Lua bridge: declare the hook in the recipe's meta.bridge`);
+  return bridge;
 }
 
 async function exists(connection: OrthancConnection, instanceId: string): Promise<boolean> {

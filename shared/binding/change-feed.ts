@@ -72,7 +72,8 @@ interface Subscriber {
  * the queues first, so a normal restart delivers nothing twice.
  *
  * Orthanc never writes `Deleted` or `NewChildInstance` to `/changes` (they are signalled to
- * in-process plugins only), and deleting a resource removes its rows from `/changes`.
+ * in-process plugins only), and deleting a resource removes its rows from `/changes`; with the
+ * Lua bridge, the host `inject`s deletions.
  */
 export class ChangeFeed {
   private readonly subscribers = new Set<Subscriber>();
@@ -91,6 +92,9 @@ export class ChangeFeed {
   private prepared = false;
   private extendedChanges = false;
   private typeFilterRefused = false;
+  /** A `/changes` page is being fetched: changes injected meanwhile wait until it is queued. */
+  private fetching = false;
+  private readonly injected: Change[] = [];
 
   constructor(private readonly options: ChangeFeedOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
@@ -159,6 +163,28 @@ export class ChangeFeed {
     this.prepared = true;
   }
 
+  /**
+   * Delivers a change that Orthanc signals only in its own process (`DELETED`, from the Lua
+   * bridge) to the subscribers that want it, in order after every change already read from
+   * `/changes`: a page being fetched is queued first, so that a resource deleted after a change
+   * is never seen again after its deletion. Such changes have no `Seq` and are not persisted: a
+   * deletion signalled while the host is down is not delivered.
+   */
+  inject(change: Omit<Change, 'seq'>): void {
+    this.injected.push({ ...change });
+    if (!this.fetching) this.deliverInjected();
+  }
+
+  private deliverInjected(): void {
+    for (const change of this.injected.splice(0)) {
+      for (const subscriber of this.subscribers) {
+        if (subscriber.types && !subscriber.types.has(change.changeType)) continue;
+        subscriber.queue.push(change);
+        this.pump(subscriber);
+      }
+    }
+  }
+
   /** Starts polling (after `prepare`). */
   start(): void {
     if (!this.prepared) throw new Error('ChangeFeed.prepare() must finish before start()');
@@ -191,8 +217,11 @@ export class ChangeFeed {
       let page: OrthancChangesPage;
       try {
         if (!this.up) await this.detectFeatures();
+        this.fetching = true;
         page = await this.options.connection.callJson<OrthancChangesPage>('GET', this.pageUri());
       } catch (error) {
+        this.fetching = false;
+        this.deliverInjected();
         if (this.extendedChanges && error instanceof OrthancHttpError && error.httpStatus === 400) {
           this.options.log.warning(`Orthanc refused /changes?type=, reading every change from now on: ${describe(error)}`);
           this.extendedChanges = false;
@@ -214,6 +243,8 @@ export class ChangeFeed {
         this.broadcast(ChangeType.ORTHANC_STARTED);
       }
       this.accept(page);
+      this.fetching = false;
+      this.deliverInjected();
       if (page.Done) await sleep(this.pollIntervalMs, undefined, { signal }).catch(() => undefined);
     }
   }

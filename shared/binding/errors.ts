@@ -4,7 +4,8 @@ export type BindingErrorCode =
   | 'ORC_ERR_ORTHANC_UNREACHABLE'
   | 'ORC_ERR_ALREADY_ANSWERED'
   | 'ORC_ERR_BAD_ROUTE'
-  | 'ORC_ERR_BAD_REQUEST';
+  | 'ORC_ERR_BAD_REQUEST'
+  | 'ORC_ERR_NO_BRIDGE';
 
 export class BindingError extends Error {
   constructor(

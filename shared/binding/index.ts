@@ -6,6 +6,14 @@ export * from './enums.js';
 export * from './errors.js';
 export { Backoff } from './backoff.js';
 export { OrthancConnection, mayRetryOnNewConnection, type ConnectionOptions, type RestBody, type RawAnswer } from './connection.js';
+export {
+  BridgeHooks,
+  DIMSE_CANNOT_UNDERSTAND,
+  type ReceivedDicom,
+  type ReceivedInstanceFilter,
+  type IncomingCStoreInstanceFilter,
+  type ReceivedNotice,
+} from './bridge-hooks.js';
 export { ChangeFeed, type Change, type ChangeFeedOptions, type CursorStore } from './change-feed.js';
 export { DicomInstance, type DicomTagsJson } from './dicom-instance.js';
 export { RestOutput } from './rest-output.js';

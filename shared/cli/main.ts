@@ -15,6 +15,10 @@ Commands:
                             option, defaults filled in, secrets masked
   new <id> [--dir PATH]     Start a recipe from the template in PATH/<id> (default ./recipes/<id>)
   check <folder>            Check a recipe folder before contributing it; exit code 2 with what to fix
+  bridge [--config FILE] [--output FILE]
+                            Print (or write, mode 0600) the Lua script for Orthanc's LuaScripts
+                            that the enabled recipes' hooks need: received-instance filters,
+                            deletions (the embedded Orthanc gets it by itself)
   introspect [--format json|markdown] [--config FILE]
                             Describe the binding's API (no Orthanc needed); with --config, also
                             the enabled recipes (secrets masked) and Orthanc if it answers
@@ -22,6 +26,7 @@ Commands:
 Options:
   -c, --config FILE         The configuration file
   -f, --format FORMAT       introspect's output: json (default) or markdown
+  -o, --output FILE         bridge: write the script to FILE instead of printing it
   -h, --help                Show this help
   -v, --version             Show the version
 `;
@@ -37,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         dir: { type: 'string', short: 'd' },
         format: { type: 'string', short: 'f' },
+        output: { type: 'string', short: 'o' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -66,6 +72,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'check':
       if (!rest[0]) return fail(`check needs a recipe folder\n\n${usage}`);
       return check(rest[0]);
+    case 'bridge':
+      return (await import('./bridge.js')).printBridgeScript(values.config ?? 'orthanc-recipes.json', values.output);
     case 'introspect':
       // Loaded only here: the API description is not needed to run the host.
       return (await import('./introspect.js')).introspect(values.format ?? 'json', values.config);

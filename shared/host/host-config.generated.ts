@@ -99,6 +99,44 @@ LogLevel: ("error" | "warning" | "info" | "debug")
  */
 LogFormat: ("text" | "json")
 /**
+ * The Lua bridge: a script in Orthanc (`orthanc-recipes bridge` writes it; the embedded Orthanc gets it by itself) calls the host before storing an instance and when a resource is deleted, for the recipes that declare such hooks. It listens apart from the front, and answers only the script's shared secret.
+ */
+Bridge: {
+/**
+ * `auto`: run the bridge when an enabled recipe registers Orthanc-side hooks (a receive filter), or listens to deletions with the embedded Orthanc. `true` also for deletions with an Orthanc of your own (install the script from `orthanc-recipes bridge`); `false` never (recipes that need it fail to set up).
+ */
+Enabled: ("auto" | true | false)
+/**
+ * Address the bridge listens on, for an Orthanc of your own. Loopback unless Orthanc runs on another machine or container.
+ */
+Host: string
+/**
+ * Port the bridge listens on, for an Orthanc of your own (the embedded Orthanc's bridge takes a free loopback port: its script is written at each start).
+ */
+Port: number
+/**
+ * The address the script calls, when Orthanc reaches the host other than at http://Host:Port (a container's name, say). Empty: http://Host:Port.
+ */
+Url: string
+/**
+ * How long the script waits for the host (Orthanc 1.11.1+, through Lua's `SetHttpTimeout`; older Orthancs wait their `HttpTimeout`).
+ */
+TimeoutSeconds: number
+/**
+ * What Orthanc does with a received instance when the host does not answer (stopped, starting, too slow), per hook.
+ */
+WhenHostDown: {
+/**
+ * `Accept` keeps receiving (counted, and logged by Orthanc); `Reject` refuses the instance.
+ */
+ReceivedInstanceFilter: ("Accept" | "Reject")
+/**
+ * `Accept` keeps receiving; `Reject` answers the modality 0xA700 (out of resources), so that it sends again later.
+ */
+ReceivedCStoreInstanceFilter: ("Accept" | "Reject")
+}
+}
+/**
  * The recipes to enable, by id, each with `"Enabled": true` and its own options.
  */
 Recipes: {

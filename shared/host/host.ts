@@ -1,7 +1,9 @@
 import type { AddressInfo } from 'node:net';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
+  BridgeHooks,
   ChangeFeed,
   ChangeType,
   OrthancConnection,
@@ -21,6 +23,8 @@ import { StateStore } from '../state-store.js';
 import { escapePointer } from '../validate.js';
 import { ConfigError, type ConfigIssue, type LoadedConfig } from './config.js';
 import { WorkerPool } from '../worker-pool.js';
+import { BridgeServer, bridgeSecret } from './bridge.js';
+import { bridgeNeeds, bridgeScript, runsBridge } from './bridge-script.js';
 import { HttpFront } from './front.js';
 import { OrthancProcess } from './orthanc-process.js';
 import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
@@ -66,6 +70,8 @@ export class Host {
     private readonly running: RunningRecipe[],
     private readonly failed: FailedRecipe[],
     private readonly guard: RemoteAccessGuard | undefined,
+    private readonly bridge: BridgeServer | undefined,
+    private readonly bridgeHooks: BridgeHooks,
     public address: AddressInfo | undefined = undefined,
   ) {}
 
@@ -88,13 +94,34 @@ export class Host {
     let embedded: OrthancProcess | undefined;
     let connection: OrthancConnection | undefined;
     let host: Host | undefined;
+    let bridge: BridgeServer | undefined;
     try {
       let url = config.Orthanc.Url;
+      // The bridge listens before Orthanc starts, so that the embedded Orthanc's script finds it
+      // (answering 503, the script's "host down", until the recipes are set up).
+      const needs = bridgeNeeds(loaded.recipes.map(({ recipe }) => recipe.meta));
+      let luaScripts: string[] = [];
+      if (runsBridge(config.Bridge.Enabled, needs, !url)) {
+        const secret = await bridgeSecret(loaded.stateDirectory);
+        const [bridgeHost, bridgePort] = url ? [config.Bridge.Host, config.Bridge.Port] : ['127.0.0.1', 0];
+        bridge = await BridgeServer.start({ host: bridgeHost, port: bridgePort, secret, log: renamed(log, 'bridge') });
+        log.info(`bridge listening on ${bridge.url} for Orthanc's Lua script`);
+        if (!url) {
+          const script = join(loaded.stateDirectory, 'bridge.lua');
+          const scriptOptions = { url: config.Bridge.Url || bridge.url, secret, timeoutSeconds: config.Bridge.TimeoutSeconds, whenHostDown: config.Bridge.WhenHostDown };
+          await writeFile(script, bridgeScript(needs, scriptOptions), { mode: 0o600 });
+          luaScripts = [script];
+        }
+      }
       if (!url) {
+        const extraScripts = (config.Orthanc.Configuration as { LuaScripts?: unknown }).LuaScripts;
         embedded = await OrthancProcess.start({
           storageDirectory: join(loaded.stateDirectory, 'orthanc'),
           executable: config.Orthanc.Executable,
-          configuration: config.Orthanc.Configuration,
+          configuration: {
+            ...config.Orthanc.Configuration,
+            ...(luaScripts.length > 0 ? { LuaScripts: [...(Array.isArray(extraScripts) ? extraScripts : []), ...luaScripts] } : {}),
+          },
         });
         url = embedded.url;
         log.info(`embedded Orthanc started at ${url} (storage in ${join(loaded.stateDirectory, 'orthanc')})`);
@@ -123,7 +150,8 @@ export class Host {
           ? undefined
           : new RemoteAccessGuard(connection, config.HttpServer.Host, log);
       const front = new HttpFront({ connection, router, log, maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20, gate: guard });
-      const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard);
+      const bridgeHooks = new BridgeHooks(renamed(log, 'bridge'));
+      const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard, bridge, bridgeHooks);
       host = started;
       await feed.prepare();
       if (guard) await started.guardRemoteAccess(guard);
@@ -132,10 +160,12 @@ export class Host {
       for (const enabled of loaded.recipes) optionsIssues.push(...(await started.setUpRecipe(enabled.id, enabled.recipe, enabled.options)));
       if (optionsIssues.length > 0) throw new ConfigError(optionsIssues);
       feed.start();
+      if (bridge) bridge.target = { hooks: bridgeHooks, feed };
       started.address = await front.listen(config.HttpServer.Host, config.HttpServer.Port);
       log.info(`orthanc-recipes ${hostVersion} listening on ${started.url}, in front of Orthanc at ${connection.url}`);
       return started;
     } catch (error) {
+      await bridge?.close();
       await host?.closeRecipes();
       await host?.workerPool?.close();
       state.close();
@@ -170,7 +200,7 @@ export class Host {
    */
   private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<ConfigIssue[]> {
     const log = renamed(this.log, id);
-    const scoped = createScopedBinding({ connection: this.connection, feed: this.feed, router: this.router, log, owner: id });
+    const scoped = createScopedBinding({ connection: this.connection, feed: this.feed, router: this.router, log, owner: id, bridge: this.bridge && this.bridgeHooks });
     const context = {
       orthanc: scoped.binding,
       log,
@@ -230,6 +260,7 @@ export class Host {
       Version: hostVersion,
       Orthanc: { ...orthanc, Embedded: this.embedded !== undefined },
       ChangeFeed: { Cursor: this.feed.cursor, Backlog: this.feed.backlog, FiltersTypes: this.feed.filtersTypes, OrthancReachable: this.feed.reachable },
+      ...(this.bridge ? { Bridge: { Url: this.bridge.url, ...this.bridge.counters } } : {}),
       Recipes: [
         ...this.running.map(({ meta, setupMilliseconds }) => ({ ...describeMeta(meta), Status: 'running', SetupMilliseconds: setupMilliseconds })),
         ...this.failed.map(({ meta, error, setupMilliseconds }) => ({
@@ -272,6 +303,7 @@ export class Host {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.front.close();
+      await this.bridge?.close();
       this.guard?.stop();
       this.abort.abort();
       await this.feed.stop();

@@ -1,0 +1,104 @@
+import { InstanceOrigin, instanceOriginName, type InstanceOriginValue, type ReceivedDicom } from '../../shared/binding/index.js';
+import { checkDicomFilter, compileDicomFilter } from '../../shared/dicom-match.js';
+import { defineRecipe, type OptionsIssue } from '../../shared/recipe.js';
+import type { Options } from './options.generated.js';
+import { orthancInstanceId } from './orthanc-id.js';
+import schema from './schema.json' with { type: 'json' };
+
+/** DIMSE 0xA700, out of resources: the modality may send again later. */
+const OUT_OF_RESOURCES = 0xa700;
+
+/** Orthanc's names of an instance's origin, as a filter's `Origin` matches them. */
+const originNames: Readonly<Record<InstanceOriginValue, string>> = {
+  [InstanceOrigin.UNKNOWN]: 'Unknown',
+  [InstanceOrigin.DICOM_PROTOCOL]: 'DicomProtocol',
+  [InstanceOrigin.REST_API]: 'RestApi',
+  [InstanceOrigin.PLUGIN]: 'Plugins',
+  [InstanceOrigin.LUA]: 'Lua',
+  [InstanceOrigin.WEB_DAV]: 'WebDav',
+};
+
+/**
+ * The Python samples "Filtering incoming C-Store" (a quota per sending AET) and Orthanc's Lua
+ * `ReceivedInstanceFilter`, as rules: runs inside Orthanc's reception through the Lua bridge, so
+ * a refused instance is never stored and the sender hears why.
+ */
+export default defineRecipe<Options>({
+  meta: {
+    id: 'receive-filter',
+    title: 'Receive filter',
+    description: 'Accepts or refuses each instance Orthanc receives, by rules on its tags and its sender, with a quota per sending AET; refused instances are never stored.',
+    category: 'Routing',
+    routes: ['GET /recipes/receive-filter/status'],
+    events: [],
+    bridge: ['ReceivedInstanceFilter', 'ReceivedCStoreInstanceFilter'],
+    destructive: false,
+    priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#filtering-incoming-c-store',
+  },
+  schema,
+  check(options) {
+    const issues: OptionsIssue[] = [];
+    options.Rules.forEach((rule, index) => {
+      for (const { key, message } of checkDicomFilter(rule.Filter)) issues.push({ pointer: `/Rules/${index}/Filter/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message });
+    });
+    return issues;
+  },
+  async setup({ orthanc, log, database }, options) {
+    await database.migrate(['CREATE TABLE {quota} (aet TEXT NOT NULL, period BIGINT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (aet, period))']);
+    const rules = options.Rules.map((rule) => ({ ...rule, matches: compileDicomFilter(rule.Filter) }));
+    const counts = { RefusedByRule: 0, RefusedByQuota: 0 };
+    const { MaxInstancesPerRemoteAet: quota, PeriodSeconds: periodSeconds } = options.Quota;
+    const periodOf = (now: number) => Math.floor(now / 1000 / periodSeconds) * periodSeconds * 1000;
+
+    /** The index of the first rule that matches, or -1. */
+    const firstMatch = (dicom: ReceivedDicom, origin: InstanceOriginValue, remoteAet: string, calledAet: string): number => {
+      const lookup = (key: string) => {
+        if (key === 'RemoteAET') return remoteAet;
+        if (key === 'CalledAET') return calledAet;
+        if (key === 'Origin') return originNames[origin];
+        const value = Object.hasOwn(dicom.tags, key) ? dicom.tags[key] : undefined;
+        return typeof value === 'string' ? value.split('\\') : undefined;
+      };
+      return rules.findIndex((rule) => rule.matches(lookup));
+    };
+    const refused = (dicom: ReceivedDicom, why: string) => {
+      // The ID Orthanc would have given the instance: never a patient's name or ID in the log.
+      const instanceId = orthancInstanceId(dicom.tags);
+      log.info(`refused instance ${instanceId}: ${why}`, { instanceId });
+    };
+
+    // Every origin: REST, C-STORE, DICOMweb through a plugin, Lua, WebDAV.
+    orthanc.registerReceivedInstanceFilter((dicom, origin, remoteAet, calledAet) => {
+      const rule = firstMatch(dicom, origin, remoteAet, calledAet);
+      if (rule < 0 || rules[rule]!.Action === 'Accept') return true;
+      counts.RefusedByRule += 1;
+      refused(dicom, `rule ${rule} (${instanceOriginName(origin)}${remoteAet ? ` from ${remoteAet}` : ''})`);
+      return false;
+    });
+
+    // C-STOREs that the rules let through: the quota per sending AET (the Python sample's).
+    orthanc.registerIncomingCStoreInstanceFilter(async (dicom, _origin, remoteAet) => {
+      if (quota > 0) {
+        const period = periodOf(Date.now());
+        const used = (await database.get<{ count: number }>('SELECT count FROM {quota} WHERE aet = ? AND period = ?', [remoteAet, period]))?.count ?? 0;
+        if (used >= quota) {
+          counts.RefusedByQuota += 1;
+          refused(dicom, `quota of ${quota} instances reached for ${remoteAet}`);
+          return OUT_OF_RESOURCES;
+        }
+        await database.run('INSERT INTO {quota} (aet, period, count) VALUES (?, ?, 1) ON CONFLICT (aet, period) DO UPDATE SET count = {quota}.count + 1', [remoteAet, period]);
+      }
+      return 0;
+    });
+
+    orthanc.registerRestCallback('/recipes/receive-filter/status', async (output, _uri, request) => {
+      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+      const period = periodOf(Date.now());
+      const usage = quota > 0 ? await database.all<{ aet: string; count: number }>('SELECT aet, count FROM {quota} WHERE period = ? ORDER BY aet', [period]) : [];
+      output.answerJson({
+        ...counts,
+        Quota: { MaxInstancesPerRemoteAet: quota, PeriodStart: new Date(period).toISOString(), Used: Object.fromEntries(usage.map((row) => [row.aet, row.count])) },
+      });
+    });
+  },
+});
