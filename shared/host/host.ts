@@ -5,6 +5,7 @@ import {
   ChangeFeed,
   ChangeType,
   OrthancConnection,
+  RequestFilters,
   RestRouter,
   createLogger,
   createScopedBinding,
@@ -20,6 +21,7 @@ import { StateStore } from '../state-store.js';
 import { escapePointer } from '../validate.js';
 import { ConfigError, type ConfigIssue, type LoadedConfig } from './config.js';
 import { WorkerPool } from '../worker-pool.js';
+import { HostActionGate } from './caller-access.js';
 import { HttpFront } from './front.js';
 import { OrthancProcess } from './orthanc-process.js';
 import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
@@ -59,6 +61,7 @@ export class Host {
     readonly connection: OrthancConnection,
     readonly feed: ChangeFeed,
     readonly router: RestRouter,
+    private readonly filters: RequestFilters,
     readonly front: HttpFront,
     private readonly state: StateStore,
     private readonly embedded: OrthancProcess | undefined,
@@ -121,12 +124,25 @@ export class Host {
         isLoopbackHost(config.HttpServer.Host) || config.HttpServer.AllowRemoteAccessWithoutAuthentication
           ? undefined
           : new RemoteAccessGuard(connection, config.HttpServer.Host, log);
-      const front = new HttpFront({ connection, router, log, maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20, gate: guard });
-      const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard);
+      const filters = new RequestFilters();
+      const forwardedAuthHeaders = config.HttpServer.ForwardedAuthHeaders;
+      const probe = config.HttpServer.HostActionProbe;
+      const hostActions = new HostActionGate(connection, { method: probe.Method, uri: probe.Uri, cacheSeconds: probe.CacheSeconds }, forwardedAuthHeaders, log);
+      const front = new HttpFront({
+        connection,
+        router,
+        log,
+        maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20,
+        gate: guard,
+        filters,
+        forwardedAuthHeaders,
+        hostActions,
+      });
+      const started = new Host(loaded, log, connection, feed, router, filters, front, state, embedded, [], [], guard);
       host = started;
       await feed.prepare();
       if (guard) await started.guardRemoteAccess(guard);
-      router.register('host', '/recipes', (output, _uri, request) => started.describeRecipes(output, request));
+      router.register('host', '/recipes', (output, _uri, request) => started.describeRecipes(output, request), { hostAction: true });
       const optionsIssues: ConfigIssue[] = [];
       for (const enabled of loaded.recipes) optionsIssues.push(...(await started.setUpRecipe(enabled.id, enabled.recipe, enabled.options)));
       if (optionsIssues.length > 0) throw new ConfigError(optionsIssues);
@@ -169,7 +185,7 @@ export class Host {
    */
   private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<ConfigIssue[]> {
     const log = this.log.child(id);
-    const scoped = createScopedBinding({ connection: this.connection, feed: this.feed, router: this.router, log, owner: id });
+    const scoped = createScopedBinding({ connection: this.connection, feed: this.feed, router: this.router, filters: this.filters, log, owner: id });
     const context = {
       orthanc: scoped.binding,
       log,
