@@ -146,7 +146,13 @@ export class HttpFront {
     const queryAt = rawUrl.indexOf('?');
     const path = decodePath(queryAt >= 0 ? rawUrl.slice(0, queryAt) : rawUrl);
     if (this.filters.size > 0) {
-      const verdict = await filterIncomingRequest(this.filters, request, path, async (header) => (await this.isAuthorized(header))?.allowed === true);
+      // Orthanc authenticates before its own filters run: credentials it refuses get its challenge.
+      const authorization = await this.isAuthorized(request.headers.authorization);
+      if (authorization?.challenge !== undefined) return this.challenge(request, response, authorization.challenge);
+      // A user name is vouched for only by an Orthanc that refuses anonymous callers: one without
+      // authentication lets any name in, and a forged `admin` must not pass a rule.
+      const anonymous = request.headers.authorization === undefined ? authorization : await this.isAuthorized(undefined);
+      const verdict = await filterIncomingRequest(this.filters, request, path, authorization?.allowed === true && anonymous?.allowed === false);
       if (!verdict.allowed) {
         this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} with 403: recipe ${verdict.owner}: ${verdict.reason}`);
         return this.answerError(request, response, 403, `refused by an incoming request filter (recipe ${verdict.owner})`);

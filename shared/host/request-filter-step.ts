@@ -3,15 +3,16 @@ import { basicUsername, type FilterVerdict, type RequestFilters } from '../bindi
 
 /**
  * The front's filter step: runs the registered incoming-request filters on a request, proxied or
- * not, before Orthanc or a recipe sees it. `isAccepted` says whether Orthanc accepts an
- * `Authorization` header (the front's cached check): a filter is told the Basic user name only
- * once Orthanc has accepted it, as Orthanc's Lua filter is, so a forged name never reaches a rule.
+ * not, before Orthanc or a recipe sees it. `accepted` says whether Orthanc accepts the request's
+ * `Authorization` (the front's cached check, made before: credentials Orthanc refuses get its 401
+ * challenge first, as Orthanc authenticates before its own Lua filter). A filter is told the
+ * Basic user name only once Orthanc has accepted it, so a forged name never reaches a rule.
  */
 export async function filterIncomingRequest(
   filters: RequestFilters,
   request: IncomingMessage,
   path: string | undefined,
-  isAccepted: (authorization: string | undefined) => Promise<boolean>,
+  accepted: boolean,
 ): Promise<FilterVerdict> {
   const rawUrl = request.url ?? '/';
   const queryAt = rawUrl.indexOf('?');
@@ -22,7 +23,7 @@ export async function filterIncomingRequest(
   const get: Record<string, string> = {};
   if (queryAt >= 0) for (const [key, value] of new URLSearchParams(rawUrl.slice(queryAt + 1))) get[key] = value;
   const claimed = basicUsername(headers.authorization);
-  const username = claimed !== undefined && (await isAccepted(headers.authorization)) ? claimed : undefined;
+  const username = accepted ? claimed : undefined;
   return filters.decide(path ?? (queryAt >= 0 ? rawUrl.slice(0, queryAt) : rawUrl), {
     method: request.method ?? 'GET',
     headers,
