@@ -18,7 +18,7 @@ import { logAccessWhenDone, pathForLog } from './access-log.js';
 import { closeWithoutReset, drainAfterAnswer, isClosing, lingerThenClose, markClosing, prepareEarlyAnswer } from './early-answer.js';
 import { proxyToOrthanc } from './proxy.js';
 import { HostActionGate } from './caller-access.js';
-import { filterIncomingRequest } from './request-filter-step.js';
+import { runFilterStep } from './request-filter-step.js';
 
 export interface FrontOptions {
   connection: OrthancConnection;
@@ -146,16 +146,11 @@ export class HttpFront {
     const queryAt = rawUrl.indexOf('?');
     const path = decodePath(queryAt >= 0 ? rawUrl.slice(0, queryAt) : rawUrl);
     if (this.filters.size > 0) {
-      // Orthanc authenticates before its own filters run: credentials it refuses get its challenge.
-      const authorization = await this.isAuthorized(request.headers.authorization);
-      if (authorization?.challenge !== undefined) return this.challenge(request, response, authorization.challenge);
-      // A user name is vouched for only by an Orthanc that refuses anonymous callers: one without
-      // authentication lets any name in, and a forged `admin` must not pass a rule.
-      const anonymous = request.headers.authorization === undefined ? authorization : await this.isAuthorized(undefined);
-      const verdict = await filterIncomingRequest(this.filters, request, path, authorization?.allowed === true && anonymous?.allowed === false);
-      if (!verdict.allowed) {
-        this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} with 403: recipe ${verdict.owner}: ${verdict.reason}`);
-        return this.answerError(request, response, 403, `refused by an incoming request filter (recipe ${verdict.owner})`);
+      const filtered = await runFilterStep(this.filters, request, path, (header) => this.isAuthorized(header));
+      if ('challenge' in filtered) return this.challenge(request, response, filtered.challenge);
+      if (!filtered.allowed) {
+        this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} with 403: recipe ${filtered.owner}: ${filtered.reason}`);
+        return this.answerError(request, response, 403, `refused by an incoming request filter (recipe ${filtered.owner})`);
       }
     }
     const match = path !== undefined ? this.options.router.match(path) : undefined;
