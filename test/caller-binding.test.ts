@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { OrthancConnection, RequestFilters, basicUsername, callerCredentials, createCallerBinding } from '../shared/binding/index.js';
+import { OrthancConnection, OrthancHttpError, RequestFilters, basicUsername, callerCredentials, createCallerBinding, type OrthancBinding } from '../shared/binding/index.js';
+import { CallerRights } from '../shared/caller-rights.js';
 
 describe('the caller\'s binding: credentials over the host\'s pool', () => {
   const received: IncomingHttpHeaders[] = [];
@@ -79,5 +80,30 @@ describe('incoming-request filters', () => {
     removeB();
     assert.equal(filters.size, 1);
     assert.deepEqual(await filters.decide('/throw', request), { allowed: true });
+  });
+});
+
+describe('CallerRights', () => {
+  it('keeps a granted right per caller and URI, and never a refusal', async () => {
+    const asked: string[] = [];
+    const callerAs = (callerId: string, refused: Set<string>) => ({
+      callerId,
+      orthanc: {
+        restApiGet: async (uri: string) => {
+          asked.push(`${callerId} ${uri}`);
+          if (refused.has(uri)) throw new OrthancHttpError('GET', uri, 403, 'refused');
+          return Buffer.alloc(0);
+        },
+      } as unknown as OrthancBinding,
+    });
+    const rights = new CallerRights();
+    const admin = callerAs('admin', new Set());
+    const viewer = callerAs('viewer', new Set(['/instances/a']));
+    await rights.ensure(admin, '/instances/a');
+    await rights.ensure(admin, '/instances/a');
+    await assert.rejects(rights.ensure(viewer, '/instances/a'), { httpStatus: 403 });
+    await assert.rejects(rights.ensure(viewer, '/instances/a'), { httpStatus: 403 });
+    await rights.ensure(viewer, '/instances/b');
+    assert.deepEqual(asked, ['admin /instances/a', 'viewer /instances/a', 'viewer /instances/a', 'viewer /instances/b']);
   });
 });
