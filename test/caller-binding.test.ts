@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { OrthancConnection, OrthancHttpError, RequestFilters, basicUsername, callerCredentials, createCallerBinding, type OrthancBinding } from '../shared/binding/index.js';
+import { OrthancConnection, OrthancHttpError, RequestFilters, basicUsername, callerCredentials, createCallerBinding, createLogger, type OrthancBinding } from '../shared/binding/index.js';
 import { CallerRights } from '../shared/caller-rights.js';
+import { HostActionGate } from '../shared/host/caller-access.js';
 
 describe('the caller\'s binding: credentials over the host\'s pool', () => {
   const received: IncomingHttpHeaders[] = [];
@@ -105,5 +106,43 @@ describe('CallerRights', () => {
     await assert.rejects(rights.ensure(viewer, '/instances/a'), { httpStatus: 403 });
     await rights.ensure(viewer, '/instances/b');
     assert.deepEqual(asked, ['admin /instances/a', 'viewer /instances/a', 'viewer /instances/a', 'viewer /instances/b']);
+  });
+});
+
+describe('HostActionGate: the probe fails closed', () => {
+  const probes: (string | undefined)[] = [];
+  const server = createServer((request, response) => {
+    const who = request.headers.authorization;
+    probes.push(who);
+    const status = who === 'admin' ? 200 : who === 'viewer' ? 403 : who === 'broken' ? 500 : 401;
+    response.writeHead(status, status === 401 ? { 'www-authenticate': 'Basic realm="Test Realm"' } : {});
+    response.end();
+  });
+  let connection: OrthancConnection;
+
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    connection = new OrthancConnection({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  });
+  after(async () => {
+    await connection.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('lets in on a 2xx only, keeps only that, replays a 401 and gives 403 or 503 otherwise', async () => {
+    const gate = new HostActionGate(connection, {}, [], createLogger('test', { level: 'error' }));
+    const as = (authorization?: string) => gate.check({ headers: authorization ? { authorization } : {} } as IncomingMessage);
+    assert.deepEqual(await as('admin'), { allowed: true });
+    assert.deepEqual(await as('admin'), { allowed: true });
+    assert.equal((await as('viewer')).allowed, false);
+    assert.equal(((await as('viewer')) as { status: number }).status, 403);
+    assert.deepEqual(await as(), { allowed: false, status: 401, challenge: 'Basic realm="Test Realm"' });
+    assert.equal(((await as('broken')) as { status: number }).status, 503);
+    assert.deepEqual(probes, ['admin', 'viewer', 'viewer', undefined, 'broken'], 'only the 2xx was kept');
+    const away = new OrthancConnection({ url: 'http://127.0.0.1:1' });
+    const unreachable = new HostActionGate(away, {}, [], createLogger('test', { level: 'error' }));
+    assert.equal(((await unreachable.check({ headers: {} } as IncomingMessage)) as { status: number }).status, 503, 'Orthanc out of reach');
+    await away.close();
   });
 });
