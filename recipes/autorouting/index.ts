@@ -226,7 +226,7 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
   orthanc.registerRestCallback('/recipes/autorouting/status', async (output: RestOutput, _uri: string, request: RestRequest) => {
     if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
     output.answerJson(await statusOf(ledger, sender, sweeper, pruner, options, routingSince));
-  });
+  }, { hostAction: true });
   orthanc.registerRestCallback('/recipes/autorouting/retry', async (output: RestOutput, _uri: string, request: RestRequest) => {
     if (request.method !== 'POST') return output.sendMethodNotAllowed('POST');
     const id = request.get.id;
@@ -238,7 +238,7 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
     // A dry run sends nothing, not even routes left by an earlier real run.
     if (!options.DryRun) sender.kick();
     output.answerJson({ Retried: retried });
-  });
+  }, { hostAction: true });
 
   if (!options.DryRun) {
     await reconcile();

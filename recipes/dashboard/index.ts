@@ -42,7 +42,7 @@ export default defineRecipe<Options>({
     for (const name of Object.keys(contentTypes)) files.set(name, await readFile(join(staticDirectory, name)));
     const config = Buffer.from(JSON.stringify({ RefreshSeconds: options.RefreshSeconds, RecentInstances: options.RecentInstances }));
 
-    orthanc.registerRestCallback('/recipes/ui', (output) => output.redirect('ui/'));
+    orthanc.registerRestCallback('/recipes/ui', (output) => output.redirect('ui/'), { hostAction: true });
     orthanc.registerRestCallback('/recipes/ui/(.*)', (output, _uri, request) => {
       if (request.method !== 'GET' && request.method !== 'HEAD') return output.sendMethodNotAllowed('GET');
       const name = request.groups[0] || 'index.html';
@@ -50,6 +50,6 @@ export default defineRecipe<Options>({
       if (!body) return output.answerJson({ HttpStatus: 404, Message: `no such file: ${name}` }, 404);
       for (const [header, value] of Object.entries(securityHeaders)) output.setHttpHeader(header, value);
       output.answerBuffer(body, name === 'config.json' ? 'application/json; charset=utf-8' : contentTypes[name]!);
-    });
+    }, { hostAction: true });
   },
 });

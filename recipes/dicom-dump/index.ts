@@ -25,6 +25,8 @@ export default defineRecipe<Options>({
   schema,
   setup({ orthanc, workers, signal }, options) {
     orthanc.registerRestCallback('/instances/([^/]+)/dcmjs', async (output: RestOutput, _uri: string, request: RestRequest) => {
+      // Read as the caller: what Orthanc refuses them (401/403/404), this route refuses with Orthanc's status.
+      const caller = request.orthanc;
       if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       const format = request.get.format ?? 'text';
       if (format !== 'text' && format !== 'json') {
@@ -33,11 +35,11 @@ export default defineRecipe<Options>({
       const instanceId = request.groups[0]!;
       // A 404 from Orthanc (unknown instance) becomes this route's 404. The size is checked
       // before the download, so that a huge file is refused without being read.
-      const { FileSize } = await orthanc.restApiGetJson<{ FileSize: number }>(`/instances/${encodeURIComponent(instanceId)}`);
+      const { FileSize } = await caller.restApiGetJson<{ FileSize: number }>(`/instances/${encodeURIComponent(instanceId)}`);
       if (FileSize > options.MaxFileMegabytes * 2 ** 20) {
         return output.answerJson({ HttpStatus: 413, Message: `the file of instance ${instanceId} is ${FileSize} bytes, more than MaxFileMegabytes (${options.MaxFileMegabytes})` }, 413);
       }
-      const file = await orthanc.getDicomForInstance(instanceId);
+      const file = await caller.getDicomForInstance(instanceId);
       const owned = ownBytes(file);
       const input: DumpInput = { file: owned.buffer, format };
       let result: DumpOutput;

@@ -37,10 +37,10 @@ export default defineRecipe<Options>({
       }));
       const description: Introspection = {
         ...api,
-        Live: { Host: { Version: host?.version ?? 'unknown' }, Orthanc: await describeOrthanc(orthanc), Recipes: describeRecipes(recipes) },
+        Live: { Host: { Version: host?.version ?? 'unknown' }, Orthanc: await describeOrthanc(request.orthanc), Recipes: describeRecipes(recipes) },
       };
       if (format === 'markdown') output.answerBuffer(toMarkdown(description), 'text/markdown; charset=utf-8');
       else output.answerJson(description);
-    });
+    }, { hostAction: true });
   },
 });

@@ -148,7 +148,7 @@ async function findThenRead({ orthanc, reader, query, body, scanned, plain }: Ru
     for (; counted < batchesRead; counted += 1) matched += batches[counted]!.filter((id) => matches(scanned, metadata.get(id))).length;
     return matched >= wanted;
   };
-  await reader.readBatches(query.levelPath, batches, metadata, enough, { useIndex, objects });
+  await reader.readBatches(query.levelPath, batches, metadata, enough, { useIndex, objects, orthanc });
   if (objects) {
     // An Orthanc without /tools/bulk-content left the objects out: ask for the expanded find.
     if (items.some((item) => typeof item === 'string' && metadata.has(item) && !objects.has(item))) {
@@ -167,7 +167,7 @@ async function expandKept({ orthanc, reader, query, body }: Run, kept: Item[]): 
   const objects = new Map<string, Item>();
   const ids = kept.map(idOf);
   if (ids.length <= maxBulkExpand) {
-    await reader.readBatches(query.levelPath, reader.batches(ids), new Map(), () => false, { useIndex: false, objects: objects as Map<string, object> });
+    await reader.readBatches(query.levelPath, reader.batches(ids), new Map(), () => false, { useIndex: false, objects: objects as Map<string, object>, orthanc });
   }
   if (ids.some((id) => !objects.has(id))) {
     for (const item of await find(orthanc, { ...body, Expand: true })) objects.set(idOf(item), item);

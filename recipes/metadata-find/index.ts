@@ -1,8 +1,9 @@
-import { changeTypeName, type OrthancBinding, type RawAnswer, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { changeTypeName, isNotFound, type OrthancBinding, type RawAnswer, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { CallerRights } from '../../shared/caller-rights.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import { builtInMetadata, runMetadataFind, type OrthancFindSupport } from './find.js';
 import { indexEvents, MetadataIndex } from './metadata-index.js';
-import { MetadataReader } from './metadata-reader.js';
+import { forEachConcurrently, MetadataReader, type LevelPath } from './metadata-reader.js';
 import type { Options } from './options.generated.js';
 import { BadFindRequest, parseFindRequest } from './request.js';
 import schema from './schema.json' with { type: 'json' };
@@ -38,6 +39,7 @@ export default defineRecipe<Options>({
       index = metadataIndex;
     }
     const reader = new MetadataReader(orthanc, { mode: options.MetadataReads, concurrency: options.Concurrency, batchSize: options.BatchSize }, log, index);
+    const rights = new CallerRights();
     let support: Promise<OrthancFindSupport> | undefined;
     const findSupport = () => {
       support ??= readFindSupport(orthanc).catch((error: unknown) => {
@@ -47,8 +49,10 @@ export default defineRecipe<Options>({
       return support;
     };
 
+    // Orthanc is asked as the caller (request.orthanc), and the caller's right on every resource
+    // answered is checked (see keepGranted): what Orthanc refuses them is refused here too.
     orthanc.registerRestCallback('/tools/find', async (output, _uri, request) => {
-      if (request.method !== 'POST') return passThrough(orthanc, output, request);
+      if (request.method !== 'POST') return passThrough(request.orthanc, output, request);
       let query;
       try {
         query = parseFindRequest(request.body, options.MaxPatternLength);
@@ -56,15 +60,37 @@ export default defineRecipe<Options>({
         if (!(error instanceof BadFindRequest)) throw error;
         return output.answerJson({ HttpError: 'Bad Request', HttpStatus: 400, Message: error.message, Field: error.field }, 400);
       }
-      if (!query) return passThrough(orthanc, output, request);
-      const outcome = await runMetadataFind(orthanc, reader, query, await findSupport(), options.NativeMetadataQuery);
+      if (!query) return passThrough(request.orthanc, output, request);
+      const outcome = await runMetadataFind(request.orthanc, reader, query, await findSupport(), options.NativeMetadataQuery);
       if ('orthancError' in outcome) return answerAsOrthanc(output, outcome.orthancError);
+      outcome.answer = await keepGranted(rights, request, query.levelPath, outcome.answer, options.Concurrency);
       const { native, scanned, candidates, read } = outcome.stats;
       log.debug(`${query.levelPath}: ${native} constraint(s) to Orthanc's MetadataQuery, ${scanned} scanned over ${candidates} candidate(s) (${read} read from Orthanc), ${outcome.answer.length} answered`);
       output.answerJson(outcome.answer);
     });
   },
 });
+
+/**
+ * The answer without the resources deleted meanwhile, once the caller's right on each is checked
+ * (kept briefly per caller): the metadata come from the index, from `/tools/bulk-content` or with
+ * the find itself, and none of these names the resource in its URI, so Orthanc's per-resource
+ * rules (a Lua filter, the authorization plugin) would not see them. A refusal (403) answers the
+ * whole query with Orthanc's status, as Orthanc answers a request for that resource.
+ */
+async function keepGranted(rights: CallerRights, request: RestRequest, levelPath: LevelPath, answer: unknown[], concurrency: number): Promise<unknown[]> {
+  const gone = new Set<string>();
+  const ids = answer.map((item) => (typeof item === 'string' ? item : (item as { ID: string }).ID));
+  await forEachConcurrently(ids, concurrency, async (id) => {
+    try {
+      await rights.ensure(request, `/${levelPath}/${encodeURIComponent(id)}`);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      gone.add(id);
+    }
+  });
+  return gone.size === 0 ? answer : answer.filter((_item, index) => !gone.has(ids[index]!));
+}
 
 async function readFindSupport(orthanc: OrthancBinding): Promise<OrthancFindSupport> {
   const system = await orthanc.getSystem();

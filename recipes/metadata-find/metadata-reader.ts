@@ -66,15 +66,17 @@ export class MetadataReader {
     batches: readonly string[][],
     found: Map<string, MetadataMap>,
     enough: (batchesRead: number) => boolean,
-    options: { useIndex?: boolean; objects?: Map<string, object> } = {},
+    /** `orthanc`: the binding to read with (a request's, acting as the caller); the reader's own by default. */
+    options: { useIndex?: boolean; objects?: Map<string, object>; orthanc?: OrthancBinding } = {},
   ): Promise<void> {
     const perRound = this.usesBulk ? this.options.concurrency : 1;
+    const orthanc = options.orthanc ?? this.orthanc;
     for (let next = 0; next < batches.length && !enough(Math.min(next, batches.length)); next += perRound) {
-      await Promise.all(batches.slice(next, next + perRound).map((batch) => this.readBatch(levelPath, batch, found, options.useIndex ?? true, options.objects)));
+      await Promise.all(batches.slice(next, next + perRound).map((batch) => this.readBatch(orthanc, levelPath, batch, found, options.useIndex ?? true, options.objects)));
     }
   }
 
-  private async readBatch(levelPath: LevelPath, batch: readonly string[], found: Map<string, MetadataMap>, useIndex: boolean, objects?: Map<string, object>): Promise<void> {
+  private async readBatch(orthanc: OrthancBinding, levelPath: LevelPath, batch: readonly string[], found: Map<string, MetadataMap>, useIndex: boolean, objects?: Map<string, object>): Promise<void> {
     let ids = batch;
     if (this.index && !objects) {
       const index = this.index;
@@ -85,22 +87,22 @@ export class MetadataReader {
         return !known;
       });
       const read = new Map<string, MetadataMap>();
-      await this.readFromOrthanc(levelPath, ids, read);
+      await this.readFromOrthanc(orthanc, levelPath, ids, read);
       for (const [id, metadata] of read) {
         found.set(id, metadata);
         index.set(levelPath, id, metadata, epoch);
       }
       return;
     }
-    await this.readFromOrthanc(levelPath, ids, found, objects);
+    await this.readFromOrthanc(orthanc, levelPath, ids, found, objects);
   }
 
   /** With `objects`, bulk reads also keep each resource's object, without its `Metadata`. */
-  private async readFromOrthanc(levelPath: LevelPath, ids: readonly string[], found: Map<string, MetadataMap>, objects?: Map<string, object>): Promise<void> {
+  private async readFromOrthanc(orthanc: OrthancBinding, levelPath: LevelPath, ids: readonly string[], found: Map<string, MetadataMap>, objects?: Map<string, object>): Promise<void> {
     if (ids.length === 0) return;
     this.resourcesRead += ids.length;
     if (this.usesBulk) {
-      const answer = await this.orthanc.restApiRequest('POST', '/tools/bulk-content', { Resources: ids, Metadata: true });
+      const answer = await orthanc.restApiRequest('POST', '/tools/bulk-content', { Resources: ids, Metadata: true });
       if (answer.statusCode >= 200 && answer.statusCode < 300) {
         const resources = JSON.parse(answer.body.toString('utf8')) as { ID: string; Metadata?: MetadataMap }[];
         const wanted = new Set(ids);
@@ -119,7 +121,7 @@ export class MetadataReader {
     }
     await forEachConcurrently(ids, this.options.concurrency, async (id) => {
       try {
-        found.set(id, await this.orthanc.restApiGetJson<MetadataMap>(`/${levelPath}/${encodeURIComponent(id)}/metadata?expand`));
+        found.set(id, await orthanc.restApiGetJson<MetadataMap>(`/${levelPath}/${encodeURIComponent(id)}/metadata?expand`));
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }

@@ -69,12 +69,12 @@ export default defineRecipe<Options>({
     orthanc.registerRestCallback('/recipes/scheduler/tasks', (output, _uri, request) => {
       if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       output.answerJson([...tasks.values()].map(describeTask));
-    });
+    }, { hostAction: true });
     orthanc.registerRestCallback('/recipes/scheduler/tasks/([^/]+)', (output, _uri, request) => {
       if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       const task = findTask(output, request);
       if (task) output.answerJson(describeTask(task));
-    });
+    }, { hostAction: true });
     orthanc.registerRestCallback('/recipes/scheduler/tasks/([^/]+)/run', (output, _uri, request) => {
       if (request.method !== 'POST') return output.sendMethodNotAllowed('POST');
       const task = findTask(output, request);
@@ -82,7 +82,7 @@ export default defineRecipe<Options>({
       const run = task.runner.start('Manual');
       if (run) output.answerJson({ Name: task.options.Name, ...run }, 202);
       else output.answerJson({ HttpStatus: 409, Message: `task "${task.options.Name}" is already running`, Running: task.runner.running }, 409);
-    });
+    }, { hostAction: true });
 
     function findTask(output: RestOutput, request: RestRequest): ScheduledTask | undefined {
       const name = request.groups[0] ?? '';

@@ -77,7 +77,7 @@ export default defineRecipe<Options>({
         return output.answerJson({ HttpStatus: 400, Message: `limit must be an integer from 1 to ${options.RecentCapacity} (RecentCapacity), not "${raw}"` }, 400);
       }
       output.answerJson(recent.slice(-limit).reverse());
-    });
+    }, { hostAction: true });
 
     return { close: () => audit?.close() };
   },

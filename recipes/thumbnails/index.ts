@@ -1,4 +1,5 @@
 import { describe, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { CallerRights } from '../../shared/caller-rights.js';
 import { defineRecipe, type Recipe } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import { ThumbnailError, contentTypes, parseParams } from './params.js';
@@ -44,14 +45,19 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
       }
       const thumbnailer = new Thumbnailer(orthanc, sharp, options, log);
       const representatives = new Representatives(orthanc);
+      // The cache answers by instance: the caller's right on it is checked first (kept 10 s).
+      const rights = new CallerRights();
 
+      // Everything is read as the caller (request.orthanc): what Orthanc refuses them, they get
+      // refused here, with Orthanc's status.
       const serve =
-        (resolve: (id: string, frame: number | undefined) => Promise<Slice>, level: 'instances' | 'series' | 'studies') =>
+        (resolve: (id: string, frame: number | undefined, as: Representatives) => Promise<Slice>, level: 'instances' | 'series' | 'studies') =>
         async (output: RestOutput, _uri: string, request: RestRequest) => {
           if (request.method !== 'GET' && request.method !== 'HEAD') return output.sendMethodNotAllowed('GET,HEAD');
           try {
             const params = parseParams(request.get, options, level === 'instances');
-            const slice = await resolve(request.groups[0]!, params.frame);
+            const slice = await resolve(request.groups[0]!, params.frame, representatives.as(request.orthanc));
+            await rights.ensure(request, `/instances/${encodeURIComponent(slice.instanceId)}`);
             const key = { instanceId: slice.instanceId, frame: slice.frame, size: params.size, format: params.format, quality: params.quality };
             const etag = thumbnailer.etag(key);
             // Headers of a success only: an error must not be cached for a year.
@@ -67,7 +73,7 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
               for (const [name, value] of Object.entries(headers)) output.setHttpHeader(name, value);
               return output.sendNotModified();
             }
-            const { body, cacheStatus } = await thumbnailer.get(key);
+            const { body, cacheStatus } = await thumbnailer.as(request.orthanc).get(key);
             for (const [name, value] of Object.entries({ ...headers, 'X-Cache': cacheStatus })) output.setHttpHeader(name, value);
             output.answerBuffer(body, contentTypes[params.format]);
           } catch (caught) {
@@ -78,12 +84,13 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
         };
 
       orthanc.registerRestCallback('/instances/([^/]+)/thumbnail', serve(async (id, frame) => ({ instanceId: id, frame: frame ?? 0 }), 'instances'));
-      orthanc.registerRestCallback('/series/([^/]+)/thumbnail', serve((id) => representatives.ofSeries(id), 'series'));
-      orthanc.registerRestCallback('/studies/([^/]+)/thumbnail', serve((id) => representatives.ofStudy(id), 'studies'));
+      orthanc.registerRestCallback('/series/([^/]+)/thumbnail', serve((id, _frame, as) => as.ofSeries(id), 'series'));
+      orthanc.registerRestCallback('/studies/([^/]+)/thumbnail', serve((id, _frame, as) => as.ofStudy(id), 'studies'));
       return {
         close: () => {
           thumbnailer.clear();
           representatives.clear();
+          rights.clear();
         },
       };
     },

@@ -32,6 +32,11 @@ export class Representatives {
 
   constructor(private readonly orthanc: OrthancBinding) {}
 
+  /** These representatives calling Orthanc through `orthanc` (a request's binding, acting as the caller), with the same cache. */
+  as(orthanc: OrthancBinding): Representatives {
+    return Object.create(this, { orthanc: { value: orthanc } }) as Representatives;
+  }
+
   /**
    * The middle slice of a series, in Orthanc's own order (`/ordered-slices`: by position along
    * the normal, else by `IndexInSeries`), counting frames: the middle frame of a lone multi-frame

@@ -59,6 +59,15 @@ export class Thumbnailer {
     this.versionTag = `${RENDERING_VERSION}/${sharp.versions.vips}/${sharp.versions.sharp ?? ''}`;
   }
 
+  /**
+   * This thumbnailer calling Orthanc through `orthanc` (a request's binding, acting as the
+   * caller), with the same caches. The cache answers by instance: check the caller's right on
+   * the instance before (see `CallerRights`).
+   */
+  as(orthanc: OrthancBinding): Thumbnailer {
+    return Object.create(this, { orthanc: { value: orthanc } }) as Thumbnailer;
+  }
+
   /** A strong ETag: same key, same bytes (for as long as the rendering code and libvips are the same). */
   etag(key: ThumbnailKey): string {
     const text = [this.versionTag, key.instanceId, key.frame, key.size, key.format, key.quality].join('\n');

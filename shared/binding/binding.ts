@@ -5,6 +5,7 @@ import { ChangeType, type ChangeTypeName, type ChangeTypeValue, type ResourceTyp
 import { BindingError, isNotFound } from './errors.js';
 import type { Logger } from './logger.js';
 import type { BridgeHooks, IncomingCStoreInstanceFilter, ReceivedInstanceFilter } from './bridge-hooks.js';
+import type { IncomingHttpRequestFilter, RequestFilters } from './request-filters.js';
 import type { RestCallback, RestRouter } from './rest-router.js';
 
 export type OnChangeCallback = (changeType: ChangeTypeValue, resourceType: ResourceTypeValue, resourceId: string) => unknown;
@@ -54,9 +55,18 @@ export interface OrthancBinding {
   getSystem(): Promise<OrthancSystem>;
   /**
    * Serves `pathRegex` (matched against the whole path, groups captured) on the host's HTTP front.
-   * Handlers may be async; a thrown error becomes a JSON 500, never a crash.
+   * Handlers may be async; a thrown error becomes a JSON 500, never a crash. The handler's
+   * `request.orthanc` calls Orthanc as the caller: use it for whatever is read for the caller.
+   * With `hostAction` (a status page, a retry, a run now: something done with the host's own
+   * rights), the front lets in only a caller whom Orthanc lets perform the host-action probe
+   * (`HttpServer.HostActionProbe`, by default `GET /jobs`: an administrator).
    */
-  registerRestCallback(pathRegex: string, callback: RestCallback): void;
+  registerRestCallback(pathRegex: string, callback: RestCallback, options?: { hostAction?: boolean }): void;
+  /**
+   * Called by the front for every request, proxied to Orthanc or served by a recipe, before either
+   * sees it; every filter must return `true` (anything else, or a throw, answers 403).
+   */
+  registerIncomingHttpRequestFilter(filter: IncomingHttpRequestFilter): void;
   /**
    * Called for each change, in `Seq` order, at least once (see the change feed). With `types`,
    * only for those change types (and on Orthanc 1.12.5+, only those are read from `/changes`).
@@ -88,6 +98,8 @@ export interface BindingParts {
   connection: OrthancConnection;
   feed: ChangeFeed;
   router: RestRouter;
+  /** Where `registerIncomingHttpRequestFilter` registers; without it, registering throws. */
+  filters?: RequestFilters;
   log: Logger;
   /** Who registers: a recipe id, used in logs and to remove everything it registered. */
   owner: string;
@@ -101,16 +113,10 @@ export interface ScopedBinding {
   dispose(): void;
 }
 
-export function createScopedBinding({ connection, feed, router, log, owner, bridge }: BindingParts): ScopedBinding {
-  const disposers: (() => void)[] = [];
-  let disposed = false;
-  const keep = (dispose: () => void) => {
-    if (!disposed) return void disposers.push(dispose);
-    dispose();
-    log.warning('a registration came after this recipe was stopped; it was removed');
-  };
+/** The REST calls of a binding, over `connection` and with its credentials. */
+export function restCallsOver(connection: OrthancConnection): RestCalls {
   const encode = encodeURIComponent;
-  const binding: OrthancBinding = {
+  return {
     restApiGet: (uri, headers) => connection.call('GET', uri, undefined, headers),
     restApiPost: (uri, body) => connection.call('POST', uri, body ?? ''),
     restApiPut: (uri, body) => connection.call('PUT', uri, body ?? ''),
@@ -122,8 +128,75 @@ export function createScopedBinding({ connection, feed, router, log, owner, brid
     restApiDeleteJson: (uri) => connection.callJson('DELETE', uri),
     getDicomForInstance: (instanceId) => connection.call('GET', `/instances/${encode(instanceId)}/file`),
     getSystem: () => connection.callJson<OrthancSystem>('GET', '/system'),
-    registerRestCallback(pathRegex, callback) {
-      keep(router.register(owner, pathRegex, callback));
+  };
+}
+
+/** The functions of a binding that call Orthanc. */
+export type RestCalls = Pick<
+  OrthancBinding,
+  | 'restApiGet'
+  | 'restApiPost'
+  | 'restApiPut'
+  | 'restApiDelete'
+  | 'restApiRequest'
+  | 'restApiGetJson'
+  | 'restApiPostJson'
+  | 'restApiPutJson'
+  | 'restApiDeleteJson'
+  | 'getDicomForInstance'
+  | 'getSystem'
+>;
+
+/**
+ * `base` with its REST calls made over `connection` (the caller's credentials, the same pool);
+ * registrations and logs are `base`'s. Without `base`, registering throws.
+ */
+export function createCallerBinding(connection: OrthancConnection, base?: OrthancBinding): OrthancBinding {
+  const refuse = () => {
+    throw new BindingError('ORC_ERR_BAD_ROUTE', 'this binding only calls Orthanc: register from the recipe\'s own binding');
+  };
+  const registrations = base ?? {
+    registerRestCallback: refuse,
+    registerIncomingHttpRequestFilter: refuse,
+    registerOnChangeCallback: refuse,
+    registerOnStoredInstanceCallback: refuse,
+    registerReceivedInstanceFilter: refuse,
+    registerIncomingCStoreInstanceFilter: refuse,
+    logInfo: () => undefined,
+    logWarning: () => undefined,
+    logError: () => undefined,
+  };
+  return {
+    registerRestCallback: registrations.registerRestCallback,
+    registerIncomingHttpRequestFilter: registrations.registerIncomingHttpRequestFilter,
+    registerOnChangeCallback: registrations.registerOnChangeCallback,
+    registerOnStoredInstanceCallback: registrations.registerOnStoredInstanceCallback,
+    registerReceivedInstanceFilter: registrations.registerReceivedInstanceFilter,
+    registerIncomingCStoreInstanceFilter: registrations.registerIncomingCStoreInstanceFilter,
+    logInfo: registrations.logInfo,
+    logWarning: registrations.logWarning,
+    logError: registrations.logError,
+    ...restCallsOver(connection),
+  };
+}
+
+export function createScopedBinding({ connection, feed, router, filters, log, owner, bridge }: BindingParts): ScopedBinding {
+  const disposers: (() => void)[] = [];
+  let disposed = false;
+  const keep = (dispose: () => void) => {
+    if (!disposed) return void disposers.push(dispose);
+    dispose();
+    log.warning('a registration came after this recipe was stopped; it was removed');
+  };
+  const binding: OrthancBinding = {
+    ...restCallsOver(connection),
+    registerRestCallback(pathRegex, callback, options) {
+      keep(router.register(owner, pathRegex, callback, { hostAction: options?.hostAction === true, binding }));
+    },
+    registerIncomingHttpRequestFilter(filter) {
+      if (!filters) throw new BindingError('ORC_ERR_BAD_ROUTE', 'no HTTP front runs filters here');
+      if (typeof filter !== 'function') throw new TypeError('registerIncomingHttpRequestFilter: the filter must be a function');
+      keep(filters.register(owner, filter));
     },
     registerOnChangeCallback(callback, options) {
       const types = options?.types?.map((name) => ChangeType[name]);

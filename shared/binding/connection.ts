@@ -47,6 +47,8 @@ export class OrthancConnection {
   readonly basePath: string;
   readonly pool: Pool;
   readonly authorization: string | undefined;
+  /** The credential headers sent with every request, and the names they own (see `withCredentials`). */
+  private credentials: { headers: Readonly<Record<string, string>>; names: ReadonlySet<string> };
 
   constructor(options: ConnectionOptions) {
     const parsed = new URL(options.url);
@@ -59,6 +61,7 @@ export class OrthancConnection {
       options.username !== undefined && options.username !== ''
         ? `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
         : undefined;
+    this.credentials = { headers: this.authorization ? { authorization: this.authorization } : {}, names: new Set(['authorization']) };
     const timeout = (options.timeoutSeconds ?? 60) * 1000;
     this.pool = new Pool(parsed.origin, {
       connections: options.connections ?? 32,
@@ -70,11 +73,26 @@ export class OrthancConnection {
     });
   }
 
-  /** Sends one request with the host's credentials and reads the whole answer, whatever its status. */
+  /**
+   * The same Orthanc over the same keep-alive pool, calling with other credentials: `headers`
+   * (names in lower case) are sent instead of the host's own, and a header of `names` that they
+   * lack is not sent at all (nor taken from a call's own headers), so a caller without
+   * credentials stays without. For requests made on behalf of a caller; never `close()` it (that
+   * would close the shared pool).
+   */
+  withCredentials(headers: Record<string, string>, names: Iterable<string> = []): OrthancConnection {
+    const view = Object.create(this) as OrthancConnection;
+    const owned = new Set(['authorization', ...[...names].map((name) => name.toLowerCase()), ...Object.keys(headers).map((name) => name.toLowerCase())]);
+    view.credentials = { headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])), names: owned };
+    return view;
+  }
+
+  /** Sends one request with this connection's credentials (the host's own by default) and reads the whole answer, whatever its status. */
   async send(method: string, uri: string, body?: RestBody, headers: Record<string, string> = {}): Promise<RawAnswer> {
     const { payload, contentType } = encodeBody(body);
-    const requestHeaders: Record<string, string> = { ...headers };
-    if (this.authorization) requestHeaders.authorization = this.authorization;
+    const requestHeaders: Record<string, string> = {};
+    for (const [name, value] of Object.entries(headers)) if (!this.credentials.names.has(name.toLowerCase())) requestHeaders[name] = value;
+    Object.assign(requestHeaders, this.credentials.headers);
     if (contentType && !hasHeader(requestHeaders, 'content-type')) requestHeaders['content-type'] = contentType;
     for (let attempt = 1; ; attempt += 1) {
       let answered = false;

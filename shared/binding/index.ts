@@ -18,8 +18,13 @@ export { ChangeFeed, type Change, type ChangeFeedOptions, type CursorStore } fro
 export { DicomInstance, type DicomTagsJson } from './dicom-instance.js';
 export { RestOutput } from './rest-output.js';
 export { RestRouter, runRestCallback, sendJsonError, decodePath, type RestCallback, type RestRequest, type RegisteredRoute } from './rest-router.js';
+export { callerCredentials, basicUsername, type CallerCredentials } from './caller.js';
+export { RequestFilters, type IncomingHttpRequest, type IncomingHttpRequestFilter, type FilterVerdict } from './request-filters.js';
 export {
   createScopedBinding,
+  createCallerBinding,
+  restCallsOver,
+  type RestCalls,
   type OrthancBinding,
   type OrthancSystem,
   type OnChangeCallback,

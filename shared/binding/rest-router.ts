@@ -1,4 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createCallerBinding, type OrthancBinding } from './binding.js';
+import type { CallerCredentials } from './caller.js';
+import type { OrthancConnection } from './connection.js';
 import { BindingError, OrthancHttpError, describe } from './errors.js';
 import type { Logger } from './logger.js';
 import { RestOutput } from './rest-output.js';
@@ -15,6 +18,15 @@ export interface RestRequest {
   headers: Record<string, string>;
   /** The request body (empty for GET). */
   body: Buffer;
+  /**
+   * The recipe's binding calling Orthanc as the caller: the request's `Authorization` and the
+   * headers of `HttpServer.ForwardedAuthHeaders`, over the host's keep-alive pool. What Orthanc
+   * refuses the caller, it refuses here (an `OrthancHttpError` 401/403/404, which the route
+   * answers with that status when the handler lets it through).
+   */
+  orthanc: OrthancBinding;
+  /** An opaque key of the caller's credentials (`anonymous` without), for caches kept per caller. */
+  callerId: string;
 }
 
 export type RestCallback = (output: RestOutput, uri: string, request: RestRequest) => unknown;
@@ -24,6 +36,10 @@ export interface RegisteredRoute {
   pattern: string;
   regex: RegExp;
   callback: RestCallback;
+  /** A host action: let in only callers who pass the host-action probe (see the front). */
+  hostAction: boolean;
+  /** The registering recipe's binding, whose registrations and logs the caller's binding shares. */
+  binding?: OrthancBinding;
 }
 
 /**
@@ -33,14 +49,14 @@ export interface RegisteredRoute {
 export class RestRouter {
   private readonly registered: RegisteredRoute[] = [];
 
-  register(owner: string, pathRegex: string, callback: RestCallback): () => void {
+  register(owner: string, pathRegex: string, callback: RestCallback, options: { hostAction?: boolean; binding?: OrthancBinding } = {}): () => void {
     let regex: RegExp;
     try {
       regex = new RegExp(`^(?:${pathRegex})$`);
     } catch (error) {
       throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: invalid route regular expression ${pathRegex}: ${describe(error)}`);
     }
-    const route: RegisteredRoute = { owner, pattern: pathRegex, regex, callback };
+    const route: RegisteredRoute = { owner, pattern: pathRegex, regex, callback, hostAction: options.hostAction === true, binding: options.binding };
     this.registered.push(route);
     return () => {
       const index = this.registered.indexOf(route);
@@ -95,6 +111,9 @@ export async function runRestCallback(
   options: {
     log: Logger;
     maxBodyBytes: number;
+    /** The host's connection: the caller's binding uses its pool with `caller`'s credentials. */
+    connection: OrthancConnection;
+    caller: CallerCredentials;
     /** Called before a 413 is sent with the body still arriving (the host then drops the rest). */
     beforeEarlyAnswer?: () => void;
   },
@@ -115,8 +134,9 @@ export async function runRestCallback(
     if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
   }
   const output = new RestOutput(response);
+  const orthanc = createCallerBinding(options.connection.withCredentials(options.caller.headers, options.caller.names), route.binding);
   try {
-    await route.callback(output, path, { method: request.method ?? 'GET', groups, get, headers, body });
+    await route.callback(output, path, { method: request.method ?? 'GET', groups, get, headers, body, orthanc, callerId: options.caller.id });
     if (!output.answered) {
       options.log.error(`recipe ${route.owner}: the handler of ${request.method} ${path} returned without answering`, {
         recipe: route.owner,

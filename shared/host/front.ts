@@ -4,6 +4,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import {
+  RequestFilters,
+  callerCredentials,
   decodePath,
   describe,
   renamed,
@@ -16,6 +18,8 @@ import {
 import { logAccessWhenDone, pathForLog } from './access-log.js';
 import { closeWithoutReset, drainAfterAnswer, isClosing, lingerThenClose, markClosing, prepareEarlyAnswer } from './early-answer.js';
 import { proxyToOrthanc } from './proxy.js';
+import { HostActionGate } from './caller-access.js';
+import { runFilterStep } from './request-filter-step.js';
 
 export interface FrontOptions {
   connection: OrthancConnection;
@@ -30,6 +34,12 @@ export interface FrontOptions {
   drainLimitBytes?: number;
   /** When it gives a reason, every request is answered 503 with it (see RemoteAccessGuard). */
   gate?: { readonly refusal: string | undefined };
+  /** The incoming-request filters that recipes register; every request passes them first. */
+  filters?: RequestFilters;
+  /** Headers besides `Authorization` carrying a caller's credentials (`HttpServer.ForwardedAuthHeaders`). */
+  forwardedAuthHeaders?: readonly string[];
+  /** Decides host actions; by default the probe `GET /jobs`, kept 10 s. */
+  hostActions?: HostActionGate;
 }
 
 /** The default `drainLimitBytes`. */
@@ -54,8 +64,12 @@ export class HttpFront {
   private inFlightCount = 0;
   /** At `debug`: one line per request, see access-log.ts. */
   private readonly accessLog: Logger | undefined;
+  private readonly filters: RequestFilters;
+  private readonly hostActions: HostActionGate;
 
   constructor(private readonly options: FrontOptions) {
+    this.filters = options.filters ?? new RequestFilters();
+    this.hostActions = options.hostActions ?? new HostActionGate(options.connection, {}, options.forwardedAuthHeaders ?? [], options.log);
     // The access log is written at `debug`: below that level no request pays for it.
     this.accessLog = options.log.isEnabled?.('debug') === false ? undefined : renamed(options.log, 'access');
     this.drainLimitBytes = options.drainLimitBytes ?? defaultDrainLimitBytes;
@@ -132,6 +146,14 @@ export class HttpFront {
     }
     const queryAt = rawUrl.indexOf('?');
     const path = decodePath(queryAt >= 0 ? rawUrl.slice(0, queryAt) : rawUrl);
+    if (this.filters.size > 0) {
+      const filtered = await runFilterStep(this.filters, request, path, (header) => this.isAuthorized(header));
+      if ('challenge' in filtered) return this.challenge(request, response, filtered.challenge);
+      if (!filtered.allowed) {
+        this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} with 403: recipe ${filtered.owner}: ${filtered.reason}`);
+        return this.answerError(request, response, 403, `refused by an incoming request filter (recipe ${filtered.owner})`);
+      }
+    }
     const match = path !== undefined ? this.options.router.match(path) : undefined;
     if (!match || path === undefined) {
       if (expectsContinue) {
@@ -149,9 +171,18 @@ export class HttpFront {
     const authorization = await this.isAuthorized(request.headers.authorization);
     if (authorization === undefined) return this.answerError(request, response, 503, 'Orthanc is unreachable, so credentials cannot be checked');
     if (!authorization.allowed) return this.challenge(request, response, authorization.challenge ?? 'Basic realm="Orthanc Secure Area"');
+    if (match.route.hostAction) {
+      const verdict = await this.hostActions.check(request);
+      if (!verdict.allowed) {
+        if (verdict.status === 401) return this.challenge(request, response, verdict.challenge);
+        return this.answerError(request, response, verdict.status, verdict.message);
+      }
+    }
     if (expectsContinue) response.writeContinue();
     await runRestCallback(match.route, match.groups, path, request, response, {
       log: this.options.log,
+      connection: this.options.connection,
+      caller: callerCredentials(request.headers, this.options.forwardedAuthHeaders),
       maxBodyBytes: this.options.maxRecipeBodyBytes,
       beforeEarlyAnswer: () => prepareEarlyAnswer(request, response, this.drainLimitBytes),
     });

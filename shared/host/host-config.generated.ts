@@ -52,6 +52,27 @@ Port: number
  */
 MaxRecipeBodyMegabytes: number
 /**
+ * Headers besides `Authorization` that carry a caller's credentials (e.g. `["token"]` for Orthanc's authorization plugin). A recipe serving a request calls Orthanc with the caller's `Authorization` and these headers, never with the host's own credentials, so Orthanc's per-user rights hold.
+ */
+ForwardedAuthHeaders: string[]
+/**
+ * Host actions (status pages, the dashboard, `/recipes`, an autorouting retry, a task's run now) are allowed to a caller whom Orthanc lets perform this request: by default `GET /jobs`, which sites reserve to administrators. Only a 2xx lets in; the answer is kept `CacheSeconds` per credential.
+ */
+HostActionProbe: {
+/**
+ * The probe's method (a GET is safest: the probe must change nothing).
+ */
+Method: ("GET" | "POST" | "PUT" | "DELETE")
+/**
+ * The probe's URI on Orthanc's REST API.
+ */
+Uri: string
+/**
+ * How long a successful probe is kept per credential (0: asked on every host action). Refusals are never kept.
+ */
+CacheSeconds: number
+}
+/**
  * Orthanc sees every proxied request as coming from the host, so its `RemoteAccessAllowed` stops protecting it. With `Host` not a loopback address, the host refuses to start (and answers 503 after an Orthanc outage) while Orthanc answers `/system` without credentials, unless this is true: set it only when something else (a firewall, an authenticating reverse proxy) guards the door.
  */
 AllowRemoteAccessWithoutAuthentication: boolean

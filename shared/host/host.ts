@@ -7,6 +7,7 @@ import {
   ChangeFeed,
   ChangeType,
   OrthancConnection,
+  RequestFilters,
   RestRouter,
   createLogger,
   createScopedBinding,
@@ -25,6 +26,7 @@ import { ConfigError, type ConfigIssue, type LoadedConfig } from './config.js';
 import { WorkerPool } from '../worker-pool.js';
 import { BridgeServer, bridgeSecret } from './bridge.js';
 import { bridgeNeeds, bridgeScript, runsBridge } from './bridge-script.js';
+import { HostActionGate } from './caller-access.js';
 import { HttpFront } from './front.js';
 import { OrthancProcess } from './orthanc-process.js';
 import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
@@ -64,6 +66,7 @@ export class Host {
     readonly connection: OrthancConnection,
     readonly feed: ChangeFeed,
     readonly router: RestRouter,
+    private readonly filters: RequestFilters,
     readonly front: HttpFront,
     private readonly state: StateStore,
     private readonly embedded: OrthancProcess | undefined,
@@ -149,13 +152,26 @@ export class Host {
         isLoopbackHost(config.HttpServer.Host) || config.HttpServer.AllowRemoteAccessWithoutAuthentication
           ? undefined
           : new RemoteAccessGuard(connection, config.HttpServer.Host, log);
-      const front = new HttpFront({ connection, router, log, maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20, gate: guard });
+      const filters = new RequestFilters();
+      const forwardedAuthHeaders = config.HttpServer.ForwardedAuthHeaders;
+      const probe = config.HttpServer.HostActionProbe;
+      const hostActions = new HostActionGate(connection, { method: probe.Method, uri: probe.Uri, cacheSeconds: probe.CacheSeconds }, forwardedAuthHeaders, log);
+      const front = new HttpFront({
+        connection,
+        router,
+        log,
+        maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20,
+        gate: guard,
+        filters,
+        forwardedAuthHeaders,
+        hostActions,
+      });
       const bridgeHooks = new BridgeHooks(renamed(log, 'bridge'));
-      const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard, bridge, bridgeHooks);
+      const started = new Host(loaded, log, connection, feed, router, filters, front, state, embedded, [], [], guard, bridge, bridgeHooks);
       host = started;
       await feed.prepare();
       if (guard) await started.guardRemoteAccess(guard);
-      router.register('host', '/recipes', (output, _uri, request) => started.describeRecipes(output, request));
+      router.register('host', '/recipes', (output, _uri, request) => started.describeRecipes(output, request), { hostAction: true });
       const optionsIssues: ConfigIssue[] = [];
       for (const enabled of loaded.recipes) optionsIssues.push(...(await started.setUpRecipe(enabled.id, enabled.recipe, enabled.options)));
       if (optionsIssues.length > 0) throw new ConfigError(optionsIssues);
@@ -200,7 +216,15 @@ export class Host {
    */
   private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<ConfigIssue[]> {
     const log = renamed(this.log, id);
-    const scoped = createScopedBinding({ connection: this.connection, feed: this.feed, router: this.router, log, owner: id, bridge: this.bridge && this.bridgeHooks });
+    const scoped = createScopedBinding({
+      connection: this.connection,
+      feed: this.feed,
+      router: this.router,
+      filters: this.filters,
+      log,
+      owner: id,
+      bridge: this.bridge && this.bridgeHooks,
+    });
     const context = {
       orthanc: scoped.binding,
       log,

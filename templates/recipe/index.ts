@@ -27,6 +27,9 @@ export default defineRecipe<Options>({
       { types: ['NEW_INSTANCE'] },
     );
 
+    // A route that reads Orthanc for the caller uses `request.orthanc` (it calls Orthanc with the
+    // caller's credentials), never `orthanc` (the host's). A status page or an action done with
+    // the host's rights passes `{ hostAction: true }` as a third argument.
     orthanc.registerRestCallback('/recipes/__ID__', (output, _uri, request) => {
       if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       output.answerJson({ Greeting: options.Greeting, LastInstance: state.get<string>('lastInstance') ?? null });

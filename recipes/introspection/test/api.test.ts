@@ -105,6 +105,7 @@ describe('introspection: the Python plugin side', () => {
     assert.deepEqual(mapped, {
       restApiGet: 'RestApiGet', restApiPost: 'RestApiPost', restApiPut: 'RestApiPut', restApiDelete: 'RestApiDelete',
       getDicomForInstance: 'GetDicomForInstance', registerRestCallback: 'RegisterRestCallback',
+      registerIncomingHttpRequestFilter: 'RegisterIncomingHttpRequestFilter',
       registerOnChangeCallback: 'RegisterOnChangeCallback', registerOnStoredInstanceCallback: 'RegisterOnStoredInstanceCallback',
       logInfo: 'LogInfo', logWarning: 'LogWarning', logError: 'LogError',
     });
