@@ -98,7 +98,7 @@ export default defineRecipe<Options>({
       output.answerJson({
         ...counts,
         Quota: { MaxInstancesPerRemoteAet: quota, PeriodStart: new Date(period).toISOString(), Used: Object.fromEntries(usage.map((row) => [row.aet, row.count])) },
-      }, { hostAction: true });
-    });
+      });
+    }, { hostAction: true });
   },
 });
