@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { importOptional } from './optional-package.js';
 
 let typeScriptLoader: Promise<void> | undefined;
 
@@ -10,10 +11,13 @@ let typeScriptLoader: Promise<void> | undefined;
  * loader, which the ES module hooks never see ("Unexpected identifier" on the first type).
  */
 function loadTypeScript(): Promise<void> {
+  // tsx is an optional package of orthanc-recipes (only TypeScript files need it).
   typeScriptLoader ??= Promise.all([
-    import('tsx/esm/api').then(({ register }) => void register()),
-    import('tsx/cjs/api').then(({ register }) => void register()),
+    importOptional('tsx', () => import('tsx/esm/api')).then(({ register }) => void register()),
+    importOptional('tsx', () => import('tsx/cjs/api')).then(({ register }) => void register()),
   ]).then(() => undefined);
+  // A failed attempt is not kept: installing tsx and retrying works without a restart.
+  typeScriptLoader.catch(() => (typeScriptLoader = undefined));
   return typeScriptLoader;
 }
 
