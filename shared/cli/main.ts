@@ -4,6 +4,7 @@ import { createLogger, describe } from '../binding/index.js';
 import { ConfigError, Host, bundledRecipes, effectiveConfig, hostVersion, loadConfig } from '../host/index.js';
 import { checkRecipeFolder } from './check-recipe.js';
 import { NewRecipeError, newRecipe } from './new-recipe.js';
+import { notifySystemdReady } from './systemd-notify.js';
 
 const usage = `Usage: orthanc-recipes <command> [options]
 
@@ -152,6 +153,7 @@ async function run(file: string): Promise<number> {
     fatal.error(`cannot start: ${describe(error)}`);
     return 1;
   }
+  void notifySystemdReady(host.log);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
