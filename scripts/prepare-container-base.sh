@@ -72,6 +72,18 @@ fi
 
 say "importing $root as $image"
 unmount_under "$root"
+# The base trusts what this machine trusts: its local certificate authorities (a proxy that
+# inspects TLS, as on CI machines) go into the root's store, and Node (npm) reads that store
+# through NODE_EXTRA_CA_CERTS.
+mkdir -p "$root/usr/local/share/ca-certificates"
+find "$root/usr/local/share/ca-certificates" -name '*.crt' -type f -delete
+if [ -d /usr/local/share/ca-certificates ]; then
+  find /usr/local/share/ca-certificates -name '*.crt' -type f -exec cp {} "$root/usr/local/share/ca-certificates/" \;
+fi
+chroot "$root" update-ca-certificates --fresh >/dev/null
 # --one-file-system: nothing mounted inside the root goes into the image.
-tar --one-file-system -C "$root" -c . | podman import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'CMD ["node"]' - "$image" >&2
+tar --one-file-system -C "$root" -c . | podman import \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
+  --change 'CMD ["node"]' - "$image" >&2
 echo "$image"

@@ -9,7 +9,7 @@ import { rawRequest } from './helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';
 import { optionalPackages } from '../shared/optional-package.js';
 
-function run(command: string, args: string[], cwd: string, timeout = 300_000): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(command: string, args: string[], cwd: string, timeout = 1_200_000): Promise<{ code: number; stdout: string; stderr: string }> {
   // Without NODE_TEST_CONTEXT, a `node --test` started here reports as it would for the user, not to this test runner.
   const { NODE_TEST_CONTEXT: _context, ...env } = process.env;
   return new Promise((resolve) => {
@@ -84,7 +84,7 @@ describe('package.json: what ships, what installs', () => {
  * folder. `npm install` compiles better-sqlite3 there, which takes about a minute, so CI runs this
  * file once (ORC_SKIP_PACKAGE_TEST=1 skips it in the other runs).
  */
-describe('the packed tarball, installed into an empty folder', { timeout: 600_000, skip: process.env.ORC_SKIP_PACKAGE_TEST === '1' }, () => {
+describe('the packed tarball, installed into an empty folder', { timeout: 2_400_000, skip: process.env.ORC_SKIP_PACKAGE_TEST === '1' }, () => {
   let folder: string;
   let orthanc: TestOrthanc;
   let packedFiles: string[] = [];

@@ -111,7 +111,8 @@ async function create(id: string, directory: string): Promise<number> {
     const next = created.bundled
       ? `Next: npm run build && node --test dist/recipes/${id}/test/*.test.js`
       : `Next: enable it with "Recipes": {"${id}": {"Enabled": true, "Module": "${created.folder}"}},\n` +
-        `and run its test with: node --import tsx --test ${created.folder}/test/*.test.ts`;
+        `and run its test with: node --import tsx --test ${created.folder}/test/*.test.ts\n` +
+        `(TypeScript and the test kit's generateStudy need the optional packages tsx and dcmjs: npm install --save-dev tsx dcmjs)`;
     process.stdout.write(`Created ${created.folder}:\n${created.files.map((file) => `  ${file}\n`).join('')}${next}\n`);
     return 0;
   } catch (error) {
