@@ -81,9 +81,11 @@ if [ -d /usr/local/share/ca-certificates ]; then
   find /usr/local/share/ca-certificates -name '*.crt' -type f -exec cp {} "$root/usr/local/share/ca-certificates/" \;
 fi
 chroot "$root" update-ca-certificates --fresh >/dev/null
-# --one-file-system: nothing mounted inside the root goes into the image.
+# --one-file-system: nothing mounted inside the root goes into the image. npm_config_nodedir: node-gyp
+# compiles against the headers in /usr/local/include/node instead of downloading them.
 tar --one-file-system -C "$root" -c . | podman import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
+  --change 'ENV npm_config_nodedir=/usr/local' \
   --change 'CMD ["node"]' - "$image" >&2
 echo "$image"
