@@ -141,8 +141,8 @@ describe('the packed tarball, installed into an empty folder', { timeout: 2_400_
     assert.throws(() => kit.generateStudy({ series: [{ modality: 'CT', instances: 1 }] }), /the optional package dcmjs, needed by .*, is not installed: install it beside orthanc-recipes \("npm install dcmjs"/);
     const host = await kit.startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { hello: { Enabled: true }, 'dicom-dump': { Enabled: true }, thumbnails: { Enabled: true } } }, folder);
     try {
-      await host.log.waitFor(/the optional package dcmjs, needed by the dicom-dump recipe, is not installed/, 20_000);
-      await host.log.waitFor(/the optional package sharp, needed by the thumbnails recipe, is not installed/, 20_000);
+      await host.log.waitFor(/dicom-dump\] .*the optional package dcmjs, needed by the dicom-dump recipe[^,]*, is not installed/, 20_000);
+      await host.log.waitFor(/thumbnails\] .*the optional package sharp, needed by the thumbnails recipe, is not installed/, 20_000);
       assert.equal((await rawRequest(`${host.url}/tata`)).status, 200, 'the other recipes run');
     } finally {
       await host.stop();
