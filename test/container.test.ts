@@ -79,14 +79,16 @@ describe('the container image (Containerfile), built with podman and run beside 
 
   it('runs as a user of its own, keeps its state in a volume, checks its health on /recipes/health/live', async (t) => {
     t.diagnostic(`base image ready in ${baseSeconds.toFixed(0)} s (cached after the first run), podman build took ${buildSeconds.toFixed(0)} s`);
+    // podman shows the health check beside Config, docker inside it.
     const [inspected] = JSON.parse(await podman('image', 'inspect', image)) as Array<{
       Config: { User?: string; Volumes?: Record<string, unknown>; Healthcheck?: { Test?: string[] }; Cmd?: string[] };
+      Healthcheck?: { Test?: string[] };
       Size?: number;
     }>;
     t.diagnostic(`image size ${((inspected!.Size ?? 0) / 2 ** 20).toFixed(0)} MB (on the test's base, which carries a compiler)`);
     assert.ok(inspected!.Config.User && !/^(root|0)(:|$)/.test(inspected!.Config.User), `user ${inspected!.Config.User}`);
     assert.ok(inspected!.Config.Volumes && '/var/lib/orthanc-recipes' in inspected!.Config.Volumes);
-    assert.match(inspected!.Config.Healthcheck?.Test?.join(' ') ?? '', /\/recipes\/health\/live/);
+    assert.match((inspected!.Healthcheck ?? inspected!.Config.Healthcheck)?.Test?.join(' ') ?? '', /\/recipes\/health\/live/);
     const id = await podman('run', '--rm', '--network=none', image, 'id', '-u');
     assert.notEqual(id, '0');
   });
