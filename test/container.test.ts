@@ -106,7 +106,8 @@ describe('the container image (Containerfile), built with podman and run beside 
       }),
       { mode: 0o644 },
     );
-    await podman('run', '--detach', '--name', name, '--network=host', '--volume', `${config}:/etc/orthanc-recipes/orthanc-recipes.json:ro`, '--volume', `${volume}:/var/lib/orthanc-recipes`, image);
+    // The port as the HEALTHCHECK reads it (the configuration file's port is not in its reach).
+    await podman('run', '--detach', '--name', name, '--network=host', '--env', `ORTHANC_RECIPES__HttpServer__Port=${port}`, '--volume', `${config}:/etc/orthanc-recipes/orthanc-recipes.json:ro`, '--volume', `${volume}:/var/lib/orthanc-recipes`, image);
     const url = `http://127.0.0.1:${port}`;
     try {
       await eventually(async () => (await rawRequest(`${url}/recipes/autorouting/status`).catch(() => ({ status: 0 }))).status === 200, 60_000, 'the host in the container to serve autorouting');
@@ -121,6 +122,12 @@ describe('the container image (Containerfile), built with podman and run beside 
       const received = await scp.received();
       return expected.every((uid) => received.includes(uid));
     }, 60_000, 'the study at the storescp');
+    // The image's HEALTHCHECK asks /recipes/health/live on the configured port: healthy exactly
+    // when that route answers 200 (port and path right, node's fetch in the image works).
+    const live = (await rawRequest(`${url}/recipes/health/live`)).status;
+    const checked = await run('podman', ['healthcheck', 'run', name]);
+    assert.equal(checked.code === 0, live === 200, `GET /recipes/health/live answered ${live}; podman healthcheck run: ${checked.code} ${checked.stdout}${checked.stderr}`);
+
     // The state database is in the volume, written by the container's own user.
     assert.match(await podman('exec', name, 'ls', '/var/lib/orthanc-recipes'), /\S/);
 
