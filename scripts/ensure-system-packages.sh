@@ -6,7 +6,8 @@
 # tests, driven by playwright-core: no browser download), with --postgresql PostgreSQL 15 and
 # Orthanc's PostgreSQL index plugin (several Orthancs on one index; the state database), with
 # --dicomweb Orthanc's DICOMweb plugin, with --prometheus `promtool` (Debian's `prometheus`), with
-# --podman `podman` and `runc` (the container image's test), with --systemd `systemd-analyze`. As root on Debian or Ubuntu it installs
+# --podman `podman` and `runc` (the container image's test), with --systemd `systemd-analyze` (and
+# `python3`, for the readiness test's notify socket). As root on Debian or Ubuntu it installs
 # what is missing (`apt-get update` once, then `apt-get install`); otherwise it says exactly what
 # to install.
 # It never starts the system's Orthanc service.
@@ -26,7 +27,10 @@ for option in "$@"; do
     --podman)
       command -v podman >/dev/null 2>&1 || missing="$missing podman"
       command -v runc >/dev/null 2>&1 || missing="$missing runc" ;;
-    --systemd) command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd" ;;
+    --systemd)
+      command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+      # The readiness test binds a NOTIFY_SOCKET (a unix datagram socket) with python3.
+      command -v python3 >/dev/null 2>&1 || missing="$missing python3" ;;
     *) echo "ensure-system-packages: unknown option $option" >&2; exit 2 ;;
   esac
 done

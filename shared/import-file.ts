@@ -1,5 +1,6 @@
 import { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { importOptional } from './optional-package.js';
 
 let typeScriptLoader: Promise<void> | undefined;
 let ownPackageHooks = false;
@@ -12,10 +13,13 @@ let ownPackageHooks = false;
  * loader, which the ES module hooks never see ("Unexpected identifier" on the first type).
  */
 function loadTypeScript(): Promise<void> {
+  // tsx is an optional package of orthanc-recipes (only TypeScript files need it).
   typeScriptLoader ??= Promise.all([
-    import('tsx/esm/api').then(({ register }) => void register()),
-    import('tsx/cjs/api').then(({ register }) => void register()),
+    importOptional('tsx', () => import('tsx/esm/api')).then(({ register }) => void register()),
+    importOptional('tsx', () => import('tsx/cjs/api')).then(({ register }) => void register()),
   ]).then(() => undefined);
+  // A failed attempt is not kept: installing tsx and retrying works without a restart.
+  typeScriptLoader.catch(() => (typeScriptLoader = undefined));
   return typeScriptLoader;
 }
 

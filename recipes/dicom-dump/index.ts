@@ -1,3 +1,4 @@
+import { importOptional } from '../../shared/optional-package.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import { ownBytes } from '../../shared/worker-pool.js';
 import type { RestOutput, RestRequest } from '../../shared/binding/index.js';
@@ -23,7 +24,10 @@ export default defineRecipe<Options>({
     priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#calling-pydicom',
   },
   schema,
-  setup({ orthanc, workers, signal }, options) {
+  async setup({ orthanc, workers, signal }, options) {
+    // dcmjs is an optional package of orthanc-recipes: without it the recipe says so at start,
+    // rather than answering every request with a worker's "cannot find package".
+    await importOptional('dcmjs', () => import('dcmjs'));
     orthanc.registerRestCallback('/instances/([^/]+)/dcmjs', async (output: RestOutput, _uri: string, request: RestRequest) => {
       // Read as the caller: what Orthanc refuses them (401/403/404), this route refuses with Orthanc's status.
       const caller = request.orthanc;

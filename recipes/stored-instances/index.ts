@@ -54,10 +54,13 @@ export default defineRecipe<Options>({
     orthanc.registerOnStoredInstanceCallback(async (instance: DicomInstance, instanceId: string) => {
       const record = await describeInstance(instance, instanceId);
       if (!options.LogTags) record.Tags = redactTags(record.Tags, extraRedacted);
-      log.info(
-        `instance ${instanceId}: ${record.Size} bytes, transfer syntax ${record.TransferSyntax}, SOP class ${record.SopClassUid}, ` +
-          `origin ${record.Origin}, remote AET "${record.RemoteAet}", tags ${JSON.stringify(record.Tags)}`,
-      );
+      // The tags make the line more than 1,000 characters (a heavy log at a busy site): only on request.
+      if (options.LogLine !== 'none') {
+        const summary =
+          `instance ${instanceId}: ${record.Size} bytes, transfer syntax ${record.TransferSyntax}, SOP class ${record.SopClassUid}, ` +
+          `origin ${record.Origin}, remote AET "${record.RemoteAet}"`;
+        log.info(options.LogLine === 'tags' ? `${summary}, tags ${JSON.stringify(record.Tags)}` : summary);
+      }
       const known = recent.findIndex((r) => r.InstanceId === instanceId);
       if (known >= 0) recent.splice(known, 1);
       recent.push(record);

@@ -5,7 +5,11 @@
  */
 export interface Options {
 /**
- * Record the tags as they are. By default the tags that identify the patient (names, IDs, birth date, addresses, accession number, private tags, ...) are recorded as `"<redacted>"` in the log, the audit file and the `recent` route.
+ * What the log gets for each stored instance: `summary` (the default: one short line with the instance ID, size, transfer syntax, SOP class, origin and remote AET, about 200 characters), `tags` (the same followed by every tag, redacted unless `LogTags`: more than 1,000 characters an instance) or `none` (nothing: the audit file and the `recent` route still record each instance).
+ */
+LogLine: ("summary" | "tags" | "none")
+/**
+ * Record the tags as they are. By default the tags that identify the patient (names, IDs, birth date, addresses, accession number, private tags, ...) are recorded as `"<redacted>"` in the log (with `"LogLine": "tags"`), the audit file and the `recent` route.
  */
 LogTags: boolean
 /**

@@ -1,5 +1,6 @@
 import { describe, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
 import { CallerRights } from '../../shared/caller-rights.js';
+import { isMissingPackage, missingPackageMessage } from '../../shared/optional-package.js';
 import { defineRecipe, type Recipe } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import { ThumbnailError, contentTypes, parseParams } from './params.js';
@@ -36,6 +37,8 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
       try {
         sharp = (await load()).default;
       } catch (error) {
+        // sharp is an optional package of orthanc-recipes: missing altogether, it is named with how to install it.
+        if (isMissingPackage(error, 'sharp')) throw new Error(`${missingPackageMessage('sharp')}; thumbnails are disabled (the other recipes are not affected)`);
         // sharp's native part comes from an optional @img/sharp-<platform> package, which is
         // missing when optional dependencies were skipped or installed for another platform.
         throw new Error(

@@ -4,6 +4,7 @@ import { createLogger, describe } from '../binding/index.js';
 import { ConfigError, Host, bundledRecipes, effectiveConfig, hostVersion, loadConfig } from '../host/index.js';
 import { checkRecipeFolder } from './check-recipe.js';
 import { NewRecipeError, newRecipe } from './new-recipe.js';
+import { notifySystemdReady } from './systemd-notify.js';
 
 const usage = `Usage: orthanc-recipes <command> [options]
 
@@ -118,7 +119,8 @@ async function create(id: string, directory: string): Promise<number> {
     const next = created.bundled
       ? `Next: npm run build && node --test dist/recipes/${id}/test/*.test.js`
       : `Next: enable it with "Recipes": {"${id}": {"Enabled": true, "Module": "${created.folder}"}},\n` +
-        `and run its test with: node --import tsx --test ${created.folder}/test/*.test.ts`;
+        `and run its test with: node --import tsx --test ${created.folder}/test/*.test.ts\n` +
+        `(TypeScript and the test kit's generateStudy need the optional packages tsx and dcmjs: npm install --save-dev tsx dcmjs)`;
     process.stdout.write(`Created ${created.folder}:\n${created.files.map((file) => `  ${file}\n`).join('')}${next}\n`);
     return 0;
   } catch (error) {
@@ -160,6 +162,7 @@ async function run(file: string): Promise<number> {
     fatal.error(`cannot start: ${describe(error)}`);
     return 1;
   }
+  void notifySystemdReady(host.log);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {

@@ -1,8 +1,17 @@
-import dcmjs from 'dcmjs';
+import type dcmjsModule from 'dcmjs';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 
-const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+import { requireOptional } from '../../shared/optional-package.js';
+
+/**
+ * dcmjs, loaded on first use: it is an optional package of orthanc-recipes (the test kit's users
+ * install it as a dev dependency), so that importing `orthanc-recipes/testing` never fails for
+ * it and a missing dcmjs is named with how to install it.
+ */
+function dcmjsData(): typeof dcmjsModule.data {
+  return requireOptional<typeof dcmjsModule>('dcmjs', import.meta.url).data;
+}
 
 export const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 export const US_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.6.1';
@@ -38,8 +47,8 @@ export function toPart10(dataset: Record<string, unknown>): Buffer {
     ImplementationClassUID: '1.2.826.0.1.3680043.10.1391.1',
     ImplementationVersionName: 'ORTHANC_RECIPES',
   };
-  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
+  const dict = new (dcmjsData().DicomDict)(dcmjsData().DicomMetaDictionary.denaturalizeDataset(meta));
+  dict.dict = dcmjsData().DicomMetaDictionary.denaturalizeDataset(dataset);
   return Buffer.from(dict.write());
 }
 
@@ -75,12 +84,12 @@ function rgbPixels(size: number, index: number): Uint8Array {
 /** A study of one patient: realistic CT (16-bit, signed HU through rescale) or RGB series. */
 export function generateStudy(spec: StudySpec): GeneratedInstance[] {
   const size = spec.size ?? 64;
-  const studyInstanceUid = DicomMetaDictionary.uid();
+  const studyInstanceUid = dcmjsData().DicomMetaDictionary.uid();
   const instances: GeneratedInstance[] = [];
   spec.series.forEach((series, seriesIndex) => {
-    const seriesInstanceUid = DicomMetaDictionary.uid();
+    const seriesInstanceUid = dcmjsData().DicomMetaDictionary.uid();
     for (let n = 1; n <= series.instances; n += 1) {
-      const sopInstanceUid = DicomMetaDictionary.uid();
+      const sopInstanceUid = dcmjsData().DicomMetaDictionary.uid();
       const rgb = series.modality === 'US' || series.modality === 'OT';
       const common = {
         SOPInstanceUID: sopInstanceUid,
@@ -162,12 +171,12 @@ export async function writeLargeInstance(path: string, bytes: number): Promise<s
   const size = 1024;
   const frameBytes = size * size * 2;
   const frames = Math.max(1, Math.ceil(bytes / frameBytes));
-  const sopInstanceUid = DicomMetaDictionary.uid();
+  const sopInstanceUid = dcmjsData().DicomMetaDictionary.uid();
   const header = toPart10({
     SOPClassUID: SECONDARY_CAPTURE_MULTIFRAME_WORD,
     SOPInstanceUID: sopInstanceUid,
-    StudyInstanceUID: DicomMetaDictionary.uid(),
-    SeriesInstanceUID: DicomMetaDictionary.uid(),
+    StudyInstanceUID: dcmjsData().DicomMetaDictionary.uid(),
+    SeriesInstanceUID: dcmjsData().DicomMetaDictionary.uid(),
     PatientName: 'Large^Study',
     PatientID: 'RCP-LARGE',
     StudyDate: '20240601',

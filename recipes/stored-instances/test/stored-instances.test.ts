@@ -27,7 +27,7 @@ describe('recipe stored-instances, against a real Orthanc', { timeout: 180_000 }
       {
         Orthanc: { Url: orthanc.url },
         Recipes: {
-          'stored-instances': { Enabled: true, AuditFile: 'audit/stored.jsonl', AuditMaxMegabytes: AUDIT_MAX_BYTES / 2 ** 20, AuditKeepFiles: 2, RecentCapacity: 50 },
+          'stored-instances': { Enabled: true, LogLine: 'tags', AuditFile: 'audit/stored.jsonl', AuditMaxMegabytes: AUDIT_MAX_BYTES / 2 ** 20, AuditKeepFiles: 2, RecentCapacity: 50 },
         },
       },
       folder,
@@ -148,6 +148,39 @@ describe('recipe stored-instances, against a real Orthanc', { timeout: 180_000 }
     assert.deepEqual(latest, (await recent(1))[0]);
     assert.equal(latest.Tags.PatientName, REDACTED);
     assert.doesNotMatch(await readFile(join(audit, 'stored.jsonl'), 'utf8'), /Audit\^Trail|STORED-AUDIT/);
+  });
+});
+
+describe('recipe stored-instances with its default options', { timeout: 120_000 }, () => {
+  let orthanc: TestOrthanc;
+
+  before(async () => {
+    orthanc = await startTestOrthanc();
+  });
+
+  after(async () => {
+    await orthanc?.stop();
+  });
+
+  it('logs a short line per instance, without the tags ("LogLine": "summary"); "none" logs nothing', async () => {
+    for (const [logLine, patientId] of [[undefined, 'STORED-QUIET'], ['none', 'STORED-SILENT']] as const) {
+      const started = await startHostInProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'stored-instances': { Enabled: true, ...(logLine ? { LogLine: logLine } : {}) } } });
+      try {
+        const [instance] = generateStudy({ patientId, patientName: 'Quiet^Log', studyDate: '20240712', series: [{ modality: 'CT', instances: 1 }] });
+        const { ID } = await orthanc.upload(instance!.file);
+        await eventually(async () => JSON.parse((await rawRequest(`${started.url}/recipes/stored-instances/recent?limit=1`)).body.toString())[0]?.InstanceId === ID, 20_000, 'the record');
+        const lines = started.log.lines.filter((line) => line.includes(`instance ${ID}`));
+        if (logLine === 'none') {
+          assert.deepEqual(lines, []);
+        } else {
+          assert.equal(lines.length, 1, lines.join('\n'));
+          assert.match(lines[0]!, /bytes, transfer syntax .*, SOP class .*, origin REST_API, remote AET ""$/);
+          assert.ok(lines[0]!.length < 300, `${lines[0]!.length} characters: ${lines[0]}`);
+        }
+      } finally {
+        await started.host.close();
+      }
+    }
   });
 });
 
