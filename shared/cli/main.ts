@@ -144,32 +144,38 @@ async function run(file: string): Promise<number> {
   const log = createLogger('host', { level, format });
   const fatal = createLogger('host', { level, format, write: (line) => void process.stderr.write(line) });
   process.on('unhandledRejection', (reason) => fatal.error(`unhandled rejection: ${describe(reason)}`));
-  let host: Host;
+  // The signal handlers are in place before the host starts: a SIGTERM that comes as it says
+  // "listening" stops it cleanly (exit code 0) instead of killing it. One that comes while it
+  // still waits for Orthanc, before anything runs, ends the process at once.
+  let host: Host | undefined;
+  let stopping = false;
+  let resolveStopped: (code: number) => void = () => undefined;
+  const stopped = new Promise<number>((resolve) => (resolveStopped = resolve));
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping || !host) {
+      fatal.error(stopping ? `${signal} again: exiting at once` : `${signal} received while starting: exiting at once`);
+      process.exit(stopping ? 1 : 0);
+    }
+    stopping = true;
+    host.log.info(`${signal} received, stopping`);
+    host.close().then(
+      () => resolveStopped(0),
+      (error: unknown) => {
+        fatal.error(`stop failed: ${describe(error)}`);
+        resolveStopped(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   try {
     host = await Host.start(loaded, { log });
   } catch (error) {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     if (error instanceof ConfigError) return reportConfigError(error);
     fatal.error(`cannot start: ${describe(error)}`);
     return 1;
   }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        fatal.error(`${signal} again: exiting at once`);
-        process.exit(1);
-      }
-      stopping = true;
-      host.log.info(`${signal} received, stopping`);
-      host.close().then(
-        () => resolve(0),
-        (error: unknown) => {
-          fatal.error(`stop failed: ${describe(error)}`);
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  return stopped;
 }
