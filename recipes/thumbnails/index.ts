@@ -30,7 +30,7 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
     schema,
     check: (options) =>
       options.DefaultSize > options.MaxSize ? [{ pointer: '/DefaultSize', message: `${options.DefaultSize} is larger than MaxSize (${options.MaxSize})` }] : [],
-    async setup({ orthanc, log }, options) {
+    async setup({ orthanc, log, metrics }, options) {
       let sharp: Sharp;
       try {
         sharp = (await load()).default;
@@ -44,6 +44,9 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
       }
       const thumbnailer = new Thumbnailer(orthanc, sharp, options, log);
       const representatives = new Representatives(orthanc);
+      // issue 18: metrics
+      const lookups = metrics.counter('cache_lookups_total', 'Thumbnails served from the cache (hit) or rendered (miss).', ['result']);
+      metrics.gauge('cache_bytes', 'Bytes held by the thumbnail cache.', [], (gauge) => gauge.set(thumbnailer.cacheBytes));
 
       const serve =
         (resolve: (id: string, frame: number | undefined) => Promise<Slice>, level: 'instances' | 'series' | 'studies') =>
@@ -68,6 +71,7 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
               return output.sendNotModified();
             }
             const { body, cacheStatus } = await thumbnailer.get(key);
+            lookups.inc({ result: cacheStatus === 'HIT' ? 'hit' : 'miss' }); // issue 18: metrics
             for (const [name, value] of Object.entries({ ...headers, 'X-Cache': cacheStatus })) output.setHttpHeader(name, value);
             output.answerBuffer(body, contentTypes[params.format]);
           } catch (caught) {
