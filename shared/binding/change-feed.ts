@@ -166,7 +166,7 @@ export class ChangeFeed {
     if (saved !== undefined) {
       this.since = this.completed = saved;
     } else {
-      const backoff = new Backoff(250, 1000);
+      const backoff = new Backoff(250, 5000);
       for (;;) {
         try {
           const page = await this.options.connection.callJson<OrthancChangesPage>('GET', '/changes?last');
