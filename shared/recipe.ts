@@ -103,6 +103,11 @@ export interface Recipe<Options = Record<string, never>> {
    * time and without Orthanc: `orthanc-recipes validate` runs it too. Options have their defaults.
    */
   check?(options: Options, env: { configDirectory: string }): OptionsIssue[] | Promise<OptionsIssue[]>;
+  /**
+   * Checks the options against the running Orthanc, read-only (`orthanc-recipes validate
+   * --online`): the destinations it must know, say. Issues as for `check`.
+   */
+  checkOnline?(options: Options, env: { orthanc: OrthancBinding }): OptionsIssue[] | Promise<OptionsIssue[]>;
   /** Registers what the recipe needs; nothing runs at import. Options are already validated. */
   setup(ctx: RecipeContext, options: Options): RecipeHandle | void | Promise<RecipeHandle | void>;
 }

@@ -54,6 +54,8 @@ export default defineRecipe<Options>({
     }
     return issues;
   },
+  // `validate --online`: the same check as at setup.
+  checkOnline: (options, { orthanc }) => checkDestinations(orthanc, options.Rules),
   async setup(ctx, options) {
     const issues = await checkDestinations(ctx.orthanc, options.Rules);
     if (issues.length > 0) throw new RecipeOptionsError(issues);

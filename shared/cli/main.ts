@@ -4,15 +4,19 @@ import { createLogger, describe } from '../binding/index.js';
 import { ConfigError, Host, bundledRecipes, effectiveConfig, hostVersion, loadConfig } from '../host/index.js';
 import { checkRecipeFolder } from './check-recipe.js';
 import { NewRecipeError, newRecipe } from './new-recipe.js';
+import { checkOnline } from './validate-online.js';
 
 const usage = `Usage: orthanc-recipes <command> [options]
 
 Commands:
   run [--config FILE]       Start the host (default config: ./orthanc-recipes.json)
   list                      List the bundled recipes
-  validate --config FILE    Check a configuration file (exit code 2 when it is invalid) and
-                            print what would run: the enabled recipes and every effective
-                            option, defaults filled in, secrets masked
+  validate [--config FILE] [--online]
+                            Check a configuration file (default ./orthanc-recipes.json; exit
+                            code 2 when it is invalid) and print what would run: the enabled
+                            recipes and every effective option, defaults filled in, secrets
+                            masked. --online also checks against Orthanc: its credentials, and
+                            the destinations the recipes name
   new <id> [--dir PATH]     Start a recipe from the template in PATH/<id> (default ./recipes/<id>)
   check <folder>            Check a recipe folder before contributing it; exit code 2 with what to fix
   introspect [--format json|markdown] [--config FILE]
@@ -22,12 +26,33 @@ Commands:
 Options:
   -c, --config FILE         The configuration file
   -f, --format FORMAT       introspect's output: json (default) or markdown
+      --online              validate: check against the running Orthanc too
+
+Environment:
+  ORTHANC_RECIPES__Section__Key=value overrides a key of the file (JSON values for keys that
+  are not strings), e.g. ORTHANC_RECIPES__Orthanc__Password, ORTHANC_RECIPES__HttpServer__Port=8043,
+  ORTHANC_RECIPES__Recipes__autorouting__Enabled=false
   -h, --help                Show this help
   -v, --version             Show the version
 `;
 
+/**
+ * `orthanc-recipes list | head`: the reader goes away, and the next write fails with EPIPE. That
+ * ends the output, not with a crash: the process exits quietly, as `ls | head` does.
+ */
+function endQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
+}
+
 /** Runs the CLI; resolves to the exit code (`run` resolves only when the host has stopped). */
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnClosedPipe();
   let parsed;
   try {
     parsed = parseArgs({
@@ -37,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         dir: { type: 'string', short: 'd' },
         format: { type: 'string', short: 'f' },
+        online: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -56,8 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'list':
       return list();
     case 'validate':
-      if (!values.config) return fail(`validate needs --config FILE\n\n${usage}`);
-      return validate(values.config);
+      return validate(values.config ?? 'orthanc-recipes.json', values.online === true);
     case 'run':
       return run(values.config ?? 'orthanc-recipes.json');
     case 'new':
@@ -92,9 +117,14 @@ async function list(): Promise<number> {
   return 0;
 }
 
-async function validate(file: string): Promise<number> {
+async function validate(file: string, online: boolean): Promise<number> {
   try {
     const loaded = await loadConfig(file);
+    if (online) {
+      const { issues, note } = await checkOnline(loaded);
+      if (issues.length > 0) return reportConfigError(new ConfigError(issues));
+      process.stdout.write(`${file}: online: ${note}\n`);
+    }
     process.stdout.write(`${file}: valid; enabled recipes: ${loaded.recipes.map((r) => r.id).join(', ') || 'none'}\n`);
     process.stdout.write(`The effective configuration (defaults filled in, secrets masked, disabled recipes left out):\n`);
     process.stdout.write(`${JSON.stringify(effectiveConfig(loaded), null, 2)}\n`);

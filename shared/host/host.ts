@@ -134,10 +134,14 @@ export class Host {
       await checkPortFree(config.HttpServer.Host, config.HttpServer.Port);
       let url = config.Orthanc.Url;
       if (!url) {
+        // Ports that the administrator fixed in Orthanc's configuration are the ones to wait on.
+        const port = (key: string) => (typeof config.Orthanc.Configuration[key] === 'number' ? (config.Orthanc.Configuration[key] as number) : undefined);
         embedded = await OrthancProcess.start({
           storageDirectory: join(loaded.stateDirectory, 'orthanc'),
           executable: config.Orthanc.Executable,
           configuration: config.Orthanc.Configuration,
+          httpPort: port('HttpPort'),
+          dicomPort: port('DicomPort'),
         });
         url = embedded.url;
         log.info(`embedded Orthanc started at ${url} (storage in ${join(loaded.stateDirectory, 'orthanc')})`);
