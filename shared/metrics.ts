@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Every metric's name starts with it. */
 export const metricsPrefix = 'orthanc_recipes_';
@@ -30,6 +30,13 @@ export class MetricsRegistry {
 
   /** The host's own metrics: `orthanc_recipes_<name>`. */
   readonly host: Metrics = this.scoped(metricsPrefix);
+
+  constructor() {
+    // The process's own (CPU, memory, event loop lag, heap, handles), read at each scrape.
+    collectDefaultMetrics({ register: this.registry, prefix: metricsPrefix });
+    // Gauges that prom-client names `_total`, against Prometheus' conventions (promtool refuses them).
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(metricsPrefix + name);
+  }
 
   /** A recipe's metrics: `orthanc_recipes_<recipe id, with _ for ->_<name>`. */
   forRecipe(id: string): Metrics {
