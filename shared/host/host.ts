@@ -25,7 +25,7 @@ import { WorkerPool } from '../worker-pool.js';
 import { HttpFront } from './front.js';
 import { Health } from './health.js';
 import { registerHostMetrics } from './host-metrics.js';
-import { observeRequest } from './request-metrics.js';
+import { createRequestObserver } from './request-metrics.js';
 import { isOrthancUnavailable, reserveRoutes } from './waiting-recipe.js';
 import { OrthancProcess } from './orthanc-process.js';
 import { checkPortFree } from './port-check.js';
@@ -178,7 +178,7 @@ export class Host {
         maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20,
         gate: guard,
         answerFirst: (request, response) => health?.answer(request, response) ?? false, // issue 18: health, without credentials
-        observe: (request, response) => observeRequest(metrics.host, router, request, response), // issue 18: request metrics
+        observe: createRequestObserver(metrics.host, router), // issue 18: request metrics
       });
       const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard, metrics);
       host = started;
