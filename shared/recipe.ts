@@ -1,5 +1,6 @@
 import type { SchemaObject } from 'ajv';
 import type { ChangeTypeName, Logger, OrthancBinding } from './binding/index.js';
+import type { Metrics } from './metrics.js';
 import type { RecipeDatabase } from './recipe-database.js';
 import type { KeyValueStore } from './state-store.js';
 import type { Workers } from './worker-pool.js';
@@ -49,6 +50,11 @@ export interface RecipeContext {
   configDirectory: string;
   /** What the host tells of itself, read-only and with secrets masked; absent outside the host. */
   host?: HostView;
+  /**
+   * The recipe's Prometheus metrics, served by the host at `GET /recipes/metrics`: names are
+   * prefixed `orthanc_recipes_<recipe>_` (see shared/metrics.ts).
+   */
+  metrics: Metrics;
 }
 
 /** A problem with a recipe's options that its schema cannot see; `pointer` is relative to the options (`/Rules/0/Destinations/1`). */
@@ -82,9 +88,12 @@ export interface EnabledRecipeView {
   schema: SchemaObject;
   /** The options in force (defaults filled in), secrets masked (shared/mask-secrets.ts). */
   options: Record<string, unknown>;
-  /** `starting` until its setup has finished. */
-  status: 'starting' | 'running' | 'failed';
-  /** Why setup failed. */
+  /**
+   * `starting` until its setup has finished; `waiting` while its setup is retried because Orthanc
+   * is unreachable or refuses the host's credentials.
+   */
+  status: 'starting' | 'running' | 'waiting' | 'failed';
+  /** Why setup failed, or why it is waiting. */
   error?: string;
 }
 
@@ -102,6 +111,11 @@ export interface Recipe<Options = Record<string, never>> {
    * time and without Orthanc: `orthanc-recipes validate` runs it too. Options have their defaults.
    */
   check?(options: Options, env: { configDirectory: string }): OptionsIssue[] | Promise<OptionsIssue[]>;
+  /**
+   * Checks the options against the running Orthanc, read-only (`orthanc-recipes validate
+   * --online`): the destinations it must know, say. Issues as for `check`.
+   */
+  checkOnline?(options: Options, env: { orthanc: OrthancBinding }): OptionsIssue[] | Promise<OptionsIssue[]>;
   /** Registers what the recipe needs; nothing runs at import. Options are already validated. */
   setup(ctx: RecipeContext, options: Options): RecipeHandle | void | Promise<RecipeHandle | void>;
 }

@@ -22,6 +22,8 @@ export function compileSchema(schema: SchemaObject): ValidateFunction {
 export interface ValidationIssue {
   pointer: string;
   message: string;
+  /** The wrong value, as JSON (shortened), when the issue is about a value. */
+  found?: string;
 }
 
 /** Turns ajv's errors into issues whose pointers start at `prefix` (e.g. `/Recipes/hello`). */
@@ -33,12 +35,18 @@ export function toIssues(errors: readonly ErrorObject[] | null | undefined, pref
       const expected = allowed.length ? `expected one of ${allowed.map((a) => `"${a}"`).join(', ')}` : 'no options are accepted here';
       return { pointer: `${prefix}${error.instancePath}/${escapePointer(key)}`, message: `unknown key "${key}"; ${expected}` };
     }
-    if (error.keyword === 'enum') {
-      const allowed = (error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ');
-      return { pointer: `${prefix}${error.instancePath}`, message: `must be one of ${allowed}` };
-    }
-    return { pointer: `${prefix}${error.instancePath}`, message: error.message ?? error.keyword };
+    const issue: ValidationIssue = { pointer: `${prefix}${error.instancePath}`, message: error.message ?? error.keyword };
+    if (error.keyword === 'enum') issue.message = `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    // The value is shown, except where it may be a secret and except for a missing key's object.
+    if (error.keyword !== 'required' && !/password|secret|token/i.test(error.instancePath)) issue.found = shorten(error.data);
+    return issue;
   });
+}
+
+/** A value as JSON, at most 80 characters. */
+function shorten(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
 export const escapePointer = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');

@@ -91,6 +91,16 @@ export class WorkerPool implements Workers {
     return this.inFlight;
   }
 
+  /** Tasks waiting for a free thread. */
+  get queued(): number {
+    return this.piscina?.queueSize ?? 0;
+  }
+
+  /** piscina's utilisation: the share of the threads' capacity spent running tasks since they started (0 to 1). */
+  get utilization(): number {
+    return this.piscina?.utilization ?? 0;
+  }
+
   /** Threads alive now. */
   get threads(): number {
     return this.piscina?.threads.length ?? 0;

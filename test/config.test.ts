@@ -36,15 +36,16 @@ describe('configuration errors', () => {
     });
     const { code, stderr } = await cli('validate', '--config', file);
     assert.equal(code, 2);
-    assert.match(stderr, new RegExp(`${file}: host: /HttpServer/Port: must be integer`));
-    // Host errors stop the check before recipes: fix them and the recipes' errors come all together.
+    assert.match(stderr, new RegExp(`${file}: host: /HttpServer/Port: must be integer \\(found "eighty"\\)`));
+    // Host errors do not hide the recipes' errors.
+    assert.match(stderr, new RegExp(`${file}: recipe "hello": /Recipes/hello/LogChanges: must be boolean`));
     const recipesOnly = await configFile({ Recipes: { hello: { Enabled: true, LogChanges: 'yes', Colour: 'blue' }, nope: { Enabled: true } } });
     const second = await cli('validate', '--config', recipesOnly);
     assert.equal(second.code, 2);
     const lines = second.stderr.trim().split('\n');
     assert.deepEqual(lines.sort(), [
       `${recipesOnly}: recipe "hello": /Recipes/hello/Colour: unknown key "Colour"; expected one of "LogChanges"`,
-      `${recipesOnly}: recipe "hello": /Recipes/hello/LogChanges: must be boolean`,
+      `${recipesOnly}: recipe "hello": /Recipes/hello/LogChanges: must be boolean (found "yes")`,
       `${recipesOnly}: recipe "nope": /Recipes/nope: unknown recipe "nope"; known recipes: ${Object.keys(bundledRecipes).map((id) => `"${id}"`).join(', ')} (or give its "Module")`,
     ].sort());
   });
@@ -113,6 +114,7 @@ describe('the CLI', () => {
   it('rejects unknown commands and options with exit code 2', async () => {
     assert.equal((await cli('frobnicate')).code, 2);
     assert.equal((await cli('run', '--frobnicate')).code, 2);
-    assert.equal((await cli('validate')).code, 2);
+    // validate reads ./orthanc-recipes.json by default, like run.
+    assert.equal((await cli('validate', '--config', '/nonexistent/orthanc-recipes.json')).code, 2);
   });
 });

@@ -4,6 +4,7 @@ import { defineRecipe, RecipeOptionsError, type OptionsIssue, type RecipeContext
 import { escapePointer } from '../../shared/validate.js';
 import { checkDestinations, parseDestinationKey, storeRequest, toDestination, unknownDestinations } from './destinations.js';
 import { Ledger, type Route } from './ledger.js';
+import { createRoutingMetrics } from './metrics.js';
 import type { Options } from './options.generated.js';
 import { prunedBeforeSetting, Pruner } from './prune.js';
 import { deleteInstances, describeResource, instancesOf, type Level, type OrthancResource } from './resources.js';
@@ -54,6 +55,8 @@ export default defineRecipe<Options>({
     }
     return issues;
   },
+  // `validate --online`: the same check as at setup.
+  checkOnline: (options, { orthanc }) => checkDestinations(orthanc, options.Rules),
   async setup(ctx, options) {
     const issues = await checkDestinations(ctx.orthanc, options.Rules);
     if (issues.length > 0) throw new RecipeOptionsError(issues);
@@ -61,7 +64,7 @@ export default defineRecipe<Options>({
   },
 });
 
-async function startRouting({ orthanc, log, database, signal }: RecipeContext, options: Options) {
+async function startRouting({ orthanc, log, database, signal, metrics }: RecipeContext, options: Options) {
   const rules: CompiledRule[] = options.Rules.map((rule, r) => ({
     name: rule.Name || `Rules/${r}`,
     level: rule.Level,
@@ -73,6 +76,7 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
   const keysByLevel = Object.fromEntries(levels.map((level) => [level, filterKeys(level)])) as Record<Level, Set<string>>;
   const ledger = new Ledger(database);
   await ledger.open();
+  const routingMetrics = createRoutingMetrics(metrics, ledger); // issue 18: metrics
   // The first start draws a line: what was stable before it is the archive, not new work (the
   // change feed also starts from Orthanc's last change). Later starts keep that line. It lies
   // FirstStartMarginSeconds back, so that a resource still unstable at the first start (its
@@ -109,6 +113,7 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
     maxAttempts: options.Retry.MaxAttempts,
     initialDelayMs: options.Retry.InitialDelaySeconds * 1000,
     maxDelayMs: options.Retry.MaxDelaySeconds * 1000,
+    metrics: routingMetrics,
     onSucceeded: (route) => deleteIfDone(route).catch((error) => log.error(`deleting ${route.level.toLowerCase()} ${route.resource_id} after routing failed: ${describe(error)}`)),
     onDestinationMissing: () => void reconcile(),
   });
@@ -200,6 +205,7 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
     loadPrunedBefore: () => ledger.setting(prunedBeforeSetting),
     // A dry run's sweep decides nothing for real: its mark must not let a real sweep stop early.
     loadMark: (level) => ledger.setting(`SweptThrough:${level}${options.DryRun ? ':dry-run' : ''}`),
+    onSwept: (outcome) => routingMetrics.swept(outcome),
     saveMark: (level, time) => ledger.saveSetting(`SweptThrough:${level}${options.DryRun ? ':dry-run' : ''}`, time),
   });
   const pruner = new Pruner({ orthancNow, ledger, log, keepDays: options.KeepFinishedRoutesDays });

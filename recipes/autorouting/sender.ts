@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff, OrthancUnreachableError, describe, isNotFound, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
 import { parseDestinationKey, storeRequest } from './destinations.js';
 import type { Ledger, Route } from './ledger.js';
+import type { RoutingMetrics } from './metrics.js';
 import { levelPath } from './resources.js';
 
 export interface SenderOptions {
@@ -19,6 +20,8 @@ export interface SenderOptions {
   onSucceeded?: (route: Route) => Promise<void>;
   /** Called when Orthanc answered 404 to a send while the resource exists: Orthanc may no longer know the destination. */
   onDestinationMissing?: (destination: string) => void;
+  /** issue 18: attempts and delivery latency, for GET /recipes/metrics. */
+  metrics?: RoutingMetrics;
 }
 
 type JobOutcome = { kind: 'success' } | { kind: 'failure'; error: string } | { kind: 'vanished' };
@@ -161,6 +164,8 @@ export class Sender {
       if (outcome === undefined) return; // Closing: the route stays `sending`; the next run follows the job.
       if (outcome.kind === 'success') {
         await ledger.markSucceeded(route);
+        this.options.metrics?.attempt('succeeded'); // issue 18: metrics
+        this.options.metrics?.delivered(route); // issue 18: metrics
         lane.failing = false;
         log.info(`sent ${what} (job ${jobId}, attempt ${attempts})`);
         await this.options.onSucceeded?.(route);
@@ -168,9 +173,11 @@ export class Sender {
         // The destination went away while its job ran: nothing to retry until it is back.
       } else if (outcome.kind === 'vanished') {
         // Orthanc keeps only JobsHistorySize finished jobs: the outcome is unknown, so send again.
+        this.options.metrics?.attempt('vanished'); // issue 18: metrics
         await ledger.markPending(route, attempts - 1, Date.now(), `job ${jobId} vanished from Orthanc's jobs history before its outcome was read; sending again`);
         log.warning(`job ${jobId} (${what}) vanished from Orthanc's jobs history before its outcome was read; sending again`);
       } else {
+        this.options.metrics?.attempt('failed'); // issue 18: metrics
         await this.failed(route, lane, attempts, `job ${jobId} failed: ${outcome.error}`);
       }
     } catch (error) {
@@ -178,11 +185,13 @@ export class Sender {
       try {
         if (error instanceof OrthancUnreachableError) {
           // Not the destination's fault: no attempt is counted; try again after a pause.
+          this.options.metrics?.attempt('orthanc-unreachable'); // issue 18: metrics
           await ledger.markPending(route, route.attempts, Date.now() + this.options.initialDelayMs, describe(error));
         } else if (isNotFound(error) && (await this.isGone(route))) {
           await ledger.markGone(route);
           log.warning(`${what}: the ${route.level.toLowerCase()} was deleted before it was sent`);
         } else if (!(await this.cancelled(route, describe(error)))) {
+          this.options.metrics?.attempt('failed'); // issue 18: metrics
           await this.failed(route, lane, attempts, describe(error));
           // The resource exists, so the 404 is the destination's: Orthanc may have forgotten it.
           if (isNotFound(error)) this.options.onDestinationMissing?.(route.destination);

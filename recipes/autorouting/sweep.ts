@@ -19,6 +19,8 @@ export interface SweepOptions {
   loadMark(level: Level): Promise<string | undefined>;
   saveMark(level: Level, orthancTime: string): Promise<void>;
   pageSize?: number;
+  /** issue 18: counts sweeps, for GET /recipes/metrics. */
+  onSwept?: (outcome: 'finished' | 'failed') => void;
 }
 
 /**
@@ -89,9 +91,11 @@ export class Sweeper {
       }
       this.lastError = undefined;
       this.lastFinished = new Date();
+      this.options.onSwept?.('finished'); // issue 18: metrics
       if (considered > 0) this.options.log.info(`sweep (${reason}): ${considered} stable resource(s) not yet routed for their last update were picked up`);
     } catch (error) {
       this.lastError = describe(error);
+      this.options.onSwept?.('failed'); // issue 18: metrics
       this.options.log.warning(`sweep (${reason}) stopped: ${this.lastError}; it runs again when Orthanc comes back or at the next interval`);
     }
   }

@@ -3,7 +3,7 @@ import { defineRecipe, RecipeOptionsError } from '../../shared/recipe.js';
 import { createAction } from './actions.js';
 import { checkTasks, type TaskOptions } from './check.js';
 import type { Options } from './options.generated.js';
-import { TaskRunner } from './runner.js';
+import { TaskRunner, type RunRecord } from './runner.js';
 import schema from './schema.json' with { type: 'json' };
 import { createTrigger, type Trigger } from './trigger.js';
 
@@ -40,12 +40,18 @@ export default defineRecipe<Options>({
     const issues = await checkTasks(options, ctx.configDirectory);
     if (issues.length > 0) throw new RecipeOptionsError(issues);
 
+    const runs = ctx.metrics.counter('runs_total', 'Runs of a task that ended, by task and outcome (Success, Failure, Cancelled).', ['task', 'outcome']);
+    const durations = ctx.metrics.histogram('run_duration_seconds', 'How long the runs of a task took.', ['task'], [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600]);
+    const onRunEnded = (record: RunRecord, task: string) => {
+      runs.inc({ task, outcome: record.Outcome ?? 'Failure' });
+      durations.observe({ task }, (record.DurationMs ?? 0) / 1000);
+    };
     const tasks = new Map<string, ScheduledTask>();
     for (const [index, task] of options.Tasks.entries()) {
       const action = await createAction(task, ctx).catch((error: unknown) => {
         throw new RecipeOptionsError([{ pointer: `/Tasks/${index}/Module`, message: describe(error) }]);
       });
-      const runner = new TaskRunner(task.Name, action, log, ctx.signal);
+      const runner = new TaskRunner(task.Name, action, log, ctx.signal, (record) => onRunEnded(record, task.Name));
       const trigger = createTrigger(task.Name, task, () => void runner.start('Schedule'), log);
       tasks.set(task.Name, { options: task, runner, trigger });
     }

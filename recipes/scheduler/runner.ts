@@ -47,6 +47,8 @@ export class TaskRunner {
     private readonly log: Logger,
     /** Aborted when the host stops: every run is cancelled. */
     private readonly hostSignal: AbortSignal,
+    /** Told of every run that ended (metrics). */
+    private readonly onRunEnded?: (record: RunRecord) => void,
   ) {}
 
   get running(): RunRecord | undefined {
@@ -85,6 +87,7 @@ export class TaskRunner {
       }
       this.lastRun = record;
       this.current = undefined;
+      this.onRunEnded?.(record);
     })();
     this.current = { record, controller, done };
     return record;

@@ -32,7 +32,7 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
     schema,
     check: (options) =>
       options.DefaultSize > options.MaxSize ? [{ pointer: '/DefaultSize', message: `${options.DefaultSize} is larger than MaxSize (${options.MaxSize})` }] : [],
-    async setup({ orthanc, log }, options) {
+    async setup({ orthanc, log, metrics }, options) {
       let sharp: Sharp;
       try {
         sharp = (await load()).default;
@@ -50,6 +50,9 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
       const representatives = new Representatives(orthanc);
       // The cache answers by instance: the caller's right on it is checked first (kept 10 s).
       const rights = new CallerRights();
+      // issue 18: metrics
+      const lookups = metrics.counter('cache_lookups_total', 'Thumbnails served from the cache (hit) or rendered (miss).', ['result']);
+      metrics.gauge('cache_bytes', 'Bytes held by the thumbnail cache.', [], (gauge) => gauge.set(thumbnailer.cacheBytes));
 
       // Everything is read as the caller (request.orthanc): what Orthanc refuses them, they get
       // refused here, with Orthanc's status.
@@ -77,6 +80,7 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
               return output.sendNotModified();
             }
             const { body, cacheStatus } = await thumbnailer.as(request.orthanc).get(key);
+            lookups.inc({ result: cacheStatus === 'HIT' ? 'hit' : 'miss' }); // issue 18: metrics
             for (const [name, value] of Object.entries({ ...headers, 'X-Cache': cacheStatus })) output.setHttpHeader(name, value);
             output.answerBuffer(body, contentTypes[params.format]);
           } catch (caught) {

@@ -87,6 +87,11 @@ export class Thumbnailer {
     return { body, cacheStatus: 'MISS' };
   }
 
+  /** Bytes held by the cache (issue 18: metrics). */
+  get cacheBytes(): number {
+    return this.cache?.calculatedSize ?? 0;
+  }
+
   clear(): void {
     this.cache?.clear();
     this.dimensions.clear();

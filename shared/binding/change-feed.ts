@@ -95,6 +95,11 @@ export class ChangeFeed {
   /** A `/changes` page is being fetched: changes injected meanwhile wait until it is queued. */
   private fetching = false;
   private readonly injected: Change[] = [];
+  private pollCount = 0;
+  private pollErrorCount = 0;
+  private lastPageDone = false;
+  /** When the feed last stood at Orthanc's last change with every handler done (performance.now()). */
+  private caughtUpAt = performance.now();
 
   constructor(private readonly options: ChangeFeedOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
@@ -117,6 +122,25 @@ export class ChangeFeed {
     let longest = 0;
     for (const subscriber of this.subscribers) longest = Math.max(longest, subscriber.queue.length);
     return longest;
+  }
+
+  /** Polls of `/changes` so far, and those that failed (for metrics). */
+  get polls(): { total: number; failed: number } {
+    return { total: this.pollCount, failed: this.pollErrorCount };
+  }
+
+  /**
+   * How far behind Orthanc the feed is, in seconds: 0 while it has read Orthanc's last change and
+   * every handler has finished it; otherwise the time since that was last true (it grows while
+   * Orthanc is unreachable, or while a handler is slow).
+   */
+  get lagSeconds(): number {
+    if (this.isCaughtUp()) this.caughtUpAt = performance.now();
+    return (performance.now() - this.caughtUpAt) / 1000;
+  }
+
+  private isCaughtUp(): boolean {
+    return this.up && this.lastPageDone && this.inFlight.length === 0 && this.isIdle();
   }
 
   /** Whether polls ask Orthanc only for the wanted change types (the 1.12.5+ fast path). */
@@ -208,7 +232,9 @@ export class ChangeFeed {
 
   private async run(): Promise<void> {
     const signal = this.stopController.signal;
-    const backoff = new Backoff(250, 5000);
+    // At most 1 s between two tries while Orthanc is away: recipes (a scheduler's tasks, waiting
+    // setups) resume within about a second of its return, for one cheap refused connection a second.
+    const backoff = new Backoff(250, 1000);
     while (!signal.aborted) {
       if (this.backlogged()) {
         await Promise.race([this.whenRoom(), sleep(1000, undefined, { signal }).catch(() => undefined)]);
@@ -216,12 +242,15 @@ export class ChangeFeed {
       }
       let page: OrthancChangesPage;
       try {
+        if (this.isCaughtUp()) this.caughtUpAt = performance.now();
+        this.pollCount += 1;
         if (!this.up) await this.detectFeatures();
         this.fetching = true;
         page = await this.options.connection.callJson<OrthancChangesPage>('GET', this.pageUri());
       } catch (error) {
         this.fetching = false;
         this.deliverInjected();
+        this.pollErrorCount += 1;
         if (this.extendedChanges && error instanceof OrthancHttpError && error.httpStatus === 400) {
           this.options.log.warning(`Orthanc refused /changes?type=, reading every change from now on: ${describe(error)}`);
           this.extendedChanges = false;
@@ -242,6 +271,7 @@ export class ChangeFeed {
         this.up = true;
         this.broadcast(ChangeType.ORTHANC_STARTED);
       }
+      this.lastPageDone = page.Done;
       this.accept(page);
       this.fetching = false;
       this.deliverInjected();

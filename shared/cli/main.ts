@@ -5,15 +5,19 @@ import { ConfigError, Host, bundledRecipes, effectiveConfig, hostVersion, loadCo
 import { checkRecipeFolder } from './check-recipe.js';
 import { NewRecipeError, newRecipe } from './new-recipe.js';
 import { notifySystemdReady } from './systemd-notify.js';
+import { checkOnline } from './validate-online.js';
 
 const usage = `Usage: orthanc-recipes <command> [options]
 
 Commands:
   run [--config FILE]       Start the host (default config: ./orthanc-recipes.json)
   list                      List the bundled recipes
-  validate --config FILE    Check a configuration file (exit code 2 when it is invalid) and
-                            print what would run: the enabled recipes and every effective
-                            option, defaults filled in, secrets masked
+  validate [--config FILE] [--online]
+                            Check a configuration file (default ./orthanc-recipes.json; exit
+                            code 2 when it is invalid) and print what would run: the enabled
+                            recipes and every effective option, defaults filled in, secrets
+                            masked. --online also checks against Orthanc: its credentials, and
+                            the destinations the recipes name
   new <id> [--dir PATH]     Start a recipe from the template in PATH/<id> (default ./recipes/<id>)
   check <folder>            Check a recipe folder before contributing it; exit code 2 with what to fix
   bridge [--config FILE] [--output FILE]
@@ -28,12 +32,33 @@ Options:
   -c, --config FILE         The configuration file
   -f, --format FORMAT       introspect's output: json (default) or markdown
   -o, --output FILE         bridge: write the script to FILE instead of printing it
+      --online              validate: check against the running Orthanc too
+
+Environment:
+  ORTHANC_RECIPES__Section__Key=value overrides a key of the file (JSON values for keys that
+  are not strings), e.g. ORTHANC_RECIPES__Orthanc__Password, ORTHANC_RECIPES__HttpServer__Port=8043,
+  ORTHANC_RECIPES__Recipes__autorouting__Enabled=false
   -h, --help                Show this help
   -v, --version             Show the version
 `;
 
+/**
+ * `orthanc-recipes list | head`: the reader goes away, and the next write fails with EPIPE. That
+ * ends the output, not with a crash: the process exits quietly, as `ls | head` does.
+ */
+function endQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
+}
+
 /** Runs the CLI; resolves to the exit code (`run` resolves only when the host has stopped). */
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnClosedPipe();
   let parsed;
   try {
     parsed = parseArgs({
@@ -44,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
         dir: { type: 'string', short: 'd' },
         format: { type: 'string', short: 'f' },
         output: { type: 'string', short: 'o' },
+        online: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -63,8 +89,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'list':
       return list();
     case 'validate':
-      if (!values.config) return fail(`validate needs --config FILE\n\n${usage}`);
-      return validate(values.config);
+      return validate(values.config ?? 'orthanc-recipes.json', values.online === true);
     case 'run':
       return run(values.config ?? 'orthanc-recipes.json');
     case 'new':
@@ -101,9 +126,14 @@ async function list(): Promise<number> {
   return 0;
 }
 
-async function validate(file: string): Promise<number> {
+async function validate(file: string, online: boolean): Promise<number> {
   try {
     const loaded = await loadConfig(file);
+    if (online) {
+      const { issues, note } = await checkOnline(loaded);
+      if (issues.length > 0) return reportConfigError(new ConfigError(issues));
+      process.stdout.write(`${file}: online: ${note}\n`);
+    }
     process.stdout.write(`${file}: valid; enabled recipes: ${loaded.recipes.map((r) => r.id).join(', ') || 'none'}\n`);
     process.stdout.write(`The effective configuration (defaults filled in, secrets masked, disabled recipes left out):\n`);
     process.stdout.write(`${JSON.stringify(effectiveConfig(loaded), null, 2)}\n`);
@@ -154,33 +184,39 @@ async function run(file: string): Promise<number> {
   const log = createLogger('host', { level, format });
   const fatal = createLogger('host', { level, format, write: (line) => void process.stderr.write(line) });
   process.on('unhandledRejection', (reason) => fatal.error(`unhandled rejection: ${describe(reason)}`));
-  let host: Host;
+  // The signal handlers are in place before the host starts: a SIGTERM that comes as it says
+  // "listening" stops it cleanly (exit code 0) instead of killing it. One that comes while it
+  // still waits for Orthanc, before anything runs, ends the process at once.
+  let host: Host | undefined;
+  let stopping = false;
+  let resolveStopped: (code: number) => void = () => undefined;
+  const stopped = new Promise<number>((resolve) => (resolveStopped = resolve));
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping || !host) {
+      fatal.error(stopping ? `${signal} again: exiting at once` : `${signal} received while starting: exiting at once`);
+      process.exit(stopping ? 1 : 0);
+    }
+    stopping = true;
+    host.log.info(`${signal} received, stopping`);
+    host.close().then(
+      () => resolveStopped(0),
+      (error: unknown) => {
+        fatal.error(`stop failed: ${describe(error)}`);
+        resolveStopped(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   try {
     host = await Host.start(loaded, { log });
   } catch (error) {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     if (error instanceof ConfigError) return reportConfigError(error);
     fatal.error(`cannot start: ${describe(error)}`);
     return 1;
   }
   void notifySystemdReady(host.log);
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        fatal.error(`${signal} again: exiting at once`);
-        process.exit(1);
-      }
-      stopping = true;
-      host.log.info(`${signal} received, stopping`);
-      host.close().then(
-        () => resolve(0),
-        (error: unknown) => {
-          fatal.error(`stop failed: ${describe(error)}`);
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  return stopped;
 }

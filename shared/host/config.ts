@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isKebabCase, type AnyRecipe } from '../recipe.js';
 import { compileSchema, escapePointer, toIssues, type ValidationIssue } from '../validate.js';
+import { applyEnvironment, sourceOf, syntaxErrorLocation, type ConfigSources } from './config-sources.js';
 import { importExternalRecipe } from './external-recipe.js';
 import type { HostConfig } from './host-config.generated.js';
 import hostSchema from './host-schema.json' with { type: 'json' };
@@ -32,6 +33,8 @@ export interface ConfigIssue extends ValidationIssue {
   file: string;
   /** The recipe the issue belongs to; absent for the host's own keys. */
   recipe?: string;
+  /** Where the value came from when not from the file, e.g. `environment variable ORTHANC_RECIPES__HttpServer__Port`. */
+  source?: string;
 }
 
 /** A configuration that cannot be used; `issues` lists every problem found, not just the first. */
@@ -43,14 +46,22 @@ export class ConfigError extends Error {
   }
 }
 
-/** `orthanc-recipes.json: recipe "hello": /Recipes/hello/Foo: unknown key "Foo"; …` */
+/**
+ * `orthanc-recipes.json: recipe "hello": /Recipes/hello/LogChanges: must be boolean (found "yes")`;
+ * `…: host: /HttpServer/Port (from environment variable ORTHANC_RECIPES__HttpServer__Port): must be <= 65535 (found 70000)`.
+ */
 export function formatIssue(issue: ConfigIssue): string {
   const owner = issue.recipe ? `recipe "${issue.recipe}"` : 'host';
-  return `${issue.file}: ${owner}: ${issue.pointer || '/'}: ${issue.message}`;
+  const source = issue.source ? ` (from ${issue.source})` : '';
+  const found = issue.found !== undefined ? ` (found ${issue.found})` : '';
+  return `${issue.file}: ${owner}: ${issue.pointer || '/'}${source}: ${issue.message}${found}`;
 }
 
-/** Reads and validates a configuration file; throws `ConfigError`. */
-export async function loadConfig(file: string, registry: RecipeRegistry = bundledRecipes): Promise<LoadedConfig> {
+/**
+ * Reads a configuration file, applies the `ORTHANC_RECIPES__...` environment variables of `env`
+ * over it (see config-sources.ts) and validates the result; throws `ConfigError`.
+ */
+export async function loadConfig(file: string, registry: RecipeRegistry = bundledRecipes, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -61,9 +72,15 @@ export async function loadConfig(file: string, registry: RecipeRegistry = bundle
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError([{ file, pointer: '', message: `not valid JSON: ${(error as Error).message}` }]);
+    const where = syntaxErrorLocation(text, (error as Error).message);
+    throw new ConfigError([{ file, pointer: '', message: `not valid JSON${where ? ` at ${where}` : ''}: ${(error as Error).message}` }]);
   }
-  return validateConfig(raw, file, registry);
+  const { sources, issues } = await applyEnvironment(raw, env, registry);
+  if (issues.length > 0) {
+    const recipeOf = (pointer: string) => /^\/Recipes\/([^/]+)/.exec(pointer)?.[1]?.replace(/~1/g, '/').replace(/~0/g, '~');
+    throw new ConfigError(issues.map((issue) => ({ file, ...(recipeOf(issue.pointer) ? { recipe: recipeOf(issue.pointer) } : {}), ...issue })));
+  }
+  return validateConfig(raw, file, registry, sources);
 }
 
 /**
@@ -73,15 +90,20 @@ export async function loadConfig(file: string, registry: RecipeRegistry = bundle
  * A recipe that is absent or has `"Enabled": false` is not loaded (nor validated beyond its
  * `Enabled` and `Module` keys), so a recipe is either wholly enabled or not at all.
  */
-export async function validateConfig(raw: unknown, file: string, registry: RecipeRegistry = bundledRecipes): Promise<LoadedConfig> {
+export async function validateConfig(raw: unknown, file: string, registry: RecipeRegistry = bundledRecipes, sources: ConfigSources = new Map()): Promise<LoadedConfig> {
+  const issues: ConfigIssue[] = [];
   const validateHost = compileSchema(hostSchema);
-  if (!validateHost(raw)) throw new ConfigError(toIssues(validateHost.errors).map((issue) => ({ file, ...issue })));
+  // The host's errors and the recipes' are reported together (the recipes are checked as long as
+  // `Recipes` is an object).
+  if (!validateHost(raw)) issues.push(...toIssues(validateHost.errors).map((issue) => ({ file, ...issue })));
   const config = raw as HostConfig;
+  const recipeEntries = typeof config === 'object' && config !== null && isPlainObject(config.Recipes) ? Object.entries(config.Recipes) : [];
 
   const configDirectory = dirname(resolve(file));
-  const issues: ConfigIssue[] = [];
+  if (issues.length === 0) issues.push(...readPasswordFile(config, configDirectory, file));
   const recipes: EnabledRecipe[] = [];
-  for (const [id, entry] of Object.entries(config.Recipes)) {
+  for (const [id, entry] of recipeEntries) {
+    if (!isPlainObject(entry)) continue; // reported by the host's schema
     const pointer = `/Recipes/${escapePointer(id)}`;
     const { Enabled: enabled = false, Module: module, ...options } = entry;
     if (typeof enabled !== 'boolean') {
@@ -122,6 +144,31 @@ export async function validateConfig(raw: unknown, file: string, registry: Recip
     }
     recipes.push({ id, recipe, options });
   }
+  for (const issue of issues) {
+    const source = sourceOf(sources, issue.pointer, issue.message);
+    if (source) issue.source = source;
+  }
   if (issues.length > 0) throw new ConfigError(issues);
   return { file, config, configDirectory, stateDirectory: resolve(configDirectory, config.StateDirectory), recipes };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `Orthanc.PasswordFile`: the password is the file's content, without its final line break (a
+ * Docker or systemd secret, `/run/secrets/orthanc-password`); relative to the configuration file.
+ */
+function readPasswordFile(config: HostConfig, configDirectory: string, file: string): ConfigIssue[] {
+  const passwordFile = config.Orthanc.PasswordFile;
+  if (passwordFile === undefined) return [];
+  const pointer = '/Orthanc/PasswordFile';
+  if (config.Orthanc.Password !== undefined) return [{ file, pointer, message: 'cannot be given with "Password": keep one of them' }];
+  try {
+    config.Orthanc.Password = readFileSync(resolve(configDirectory, passwordFile), 'utf8').replace(/\r?\n$/, '');
+    return [];
+  } catch (error) {
+    return [{ file, pointer, message: `cannot read the password: ${(error as Error).message}` }];
+  }
 }

@@ -40,6 +40,10 @@ export interface FrontOptions {
   forwardedAuthHeaders?: readonly string[];
   /** Decides host actions; by default the probe `GET /jobs`, kept 10 s. */
   hostActions?: HostActionGate;
+  /** issue 18: answers a request before the gate and without credentials (the health probes); true when it did. */
+  answerFirst?: (request: IncomingMessage, response: ServerResponse) => boolean | Promise<boolean>;
+  /** issue 18: called as each request arrives (request metrics, see request-metrics.ts). */
+  observe?: (request: IncomingMessage, response: ServerResponse) => void;
 }
 
 /** The default `drainLimitBytes`. */
@@ -115,6 +119,7 @@ export class HttpFront {
       return;
     }
     this.inFlightCount += 1;
+    this.options.observe?.(request, response); // issue 18: metrics
     if (this.accessLog) logAccessWhenDone(request, response, this.accessLog, this.options.router);
     let pending = this.pending.get(socket);
     if (!pending) this.pending.set(socket, (pending = new Set()));
@@ -131,6 +136,7 @@ export class HttpFront {
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse, expectsContinue: boolean): Promise<void> {
+    if (await this.options.answerFirst?.(request, response)) return; // issue 18: health probes
     const refusal = this.options.gate?.refusal;
     if (refusal !== undefined) {
       // The guard has logged why at warning (or error) once; one line per request would flood.

@@ -21,6 +21,10 @@ Username?: string
  */
 Password?: string
 /**
+ * A file holding the HTTP Basic password (a Docker or systemd secret such as `/run/secrets/orthanc-password`), instead of `Password`; relative to the configuration file. Its final line break is not part of the password.
+ */
+PasswordFile?: string
+/**
  * Longest wait for Orthanc's answer headers, and between two body chunks.
  */
 TimeoutSeconds: number

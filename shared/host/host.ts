@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   BridgeHooks,
+  Backoff,
   ChangeFeed,
   ChangeType,
   OrthancConnection,
@@ -19,16 +20,22 @@ import {
   type ScopedBinding,
 } from '../binding/index.js';
 import { maskSecrets } from '../mask-secrets.js';
+import { MetricsRegistry } from '../metrics.js';
 import { RecipeOptionsError, type AnyRecipe, type HostView, type RecipeHandle, type RecipeMeta } from '../recipe.js';
 import { StateStore } from '../state-store.js';
 import { escapePointer } from '../validate.js';
-import { ConfigError, type ConfigIssue, type LoadedConfig } from './config.js';
+import { ConfigError, formatIssue, type ConfigIssue, type LoadedConfig } from './config.js';
 import { WorkerPool } from '../worker-pool.js';
 import { BridgeServer, bridgeSecret } from './bridge.js';
 import { bridgeNeeds, bridgeScript, runsBridge } from './bridge-script.js';
 import { HostActionGate } from './caller-access.js';
 import { HttpFront } from './front.js';
+import { Health } from './health.js';
+import { registerHostMetrics } from './host-metrics.js';
+import { createRequestObserver } from './request-metrics.js';
+import { isOrthancUnavailable, reserveRoutes } from './waiting-recipe.js';
 import { OrthancProcess } from './orthanc-process.js';
+import { checkPortFree } from './port-check.js';
 import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
 import { hostVersion } from './version.js';
 
@@ -50,6 +57,31 @@ interface FailedRecipe {
   setupMilliseconds: number;
 }
 
+/** A recipe whose setup found Orthanc unreachable (or refusing the host's credentials): set up again until it succeeds. */
+interface WaitingRecipe {
+  id: string;
+  recipe: AnyRecipe;
+  options: Record<string, unknown>;
+  error: string;
+  attempts: number;
+  since: Date;
+  backoff: Backoff;
+  timer: NodeJS.Timeout | undefined;
+  nextAttemptAt: number;
+  attempting: boolean;
+  /** Removes its 503 answers (see waiting-recipe.ts). */
+  release: () => void;
+}
+
+/** What one setup came to. */
+type SetupOutcome =
+  | { kind: 'running' }
+  | { kind: 'options'; issues: ConfigIssue[] }
+  | { kind: 'unavailable' | 'failed'; error: string; setupMilliseconds: number };
+
+/** Back-off between two setups of a waiting recipe; Orthanc coming back also sets it up at once. */
+const waitingBackoff = { initialMs: 1000, maxMs: 30_000 };
+
 /**
  * The running host: the embedded Orthanc if any, the connection, the one change feed, the HTTP
  * front and the enabled recipes. It answers requests only once it is ready: the change feed has
@@ -59,6 +91,13 @@ export class Host {
   private readonly abort = new AbortController();
   private closing: Promise<void> | undefined;
   private workerPool: WorkerPool | undefined;
+  private readonly waiting: WaitingRecipe[] = [];
+  /** Setups of waiting recipes under way: `close` waits for them. */
+  private readonly retries = new Set<Promise<void>>();
+  /** The one Prometheus registry (`GET /recipes/metrics`); recipes reach it through `ctx.metrics`. */
+  readonly metrics: MetricsRegistry;
+  /** `GET /recipes/health/live` and `/ready`. */
+  readonly health: Health;
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -75,8 +114,12 @@ export class Host {
     private readonly guard: RemoteAccessGuard | undefined,
     private readonly bridge: BridgeServer | undefined,
     private readonly bridgeHooks: BridgeHooks,
+    metrics: MetricsRegistry,
     public address: AddressInfo | undefined = undefined,
-  ) {}
+  ) {
+    this.metrics = metrics;
+    this.health = new Health({ connection, recipeStates: () => this.recipeStates() });
+  }
 
   /** The front's URL, e.g. `http://127.0.0.1:8043`. */
   get url(): string {
@@ -99,6 +142,7 @@ export class Host {
     let host: Host | undefined;
     let bridge: BridgeServer | undefined;
     try {
+      await checkPortFree(config.HttpServer.Host, config.HttpServer.Port);
       let url = config.Orthanc.Url;
       // The bridge listens before Orthanc starts, so that the embedded Orthanc's script finds it
       // (answering 503, the script's "host down", until the recipes are set up).
@@ -118,6 +162,8 @@ export class Host {
       }
       if (!url) {
         const extraScripts = (config.Orthanc.Configuration as { LuaScripts?: unknown }).LuaScripts;
+        // Ports that the administrator fixed in Orthanc's configuration are the ones to wait on.
+        const port = (key: string) => (typeof config.Orthanc.Configuration[key] === 'number' ? (config.Orthanc.Configuration[key] as number) : undefined);
         embedded = await OrthancProcess.start({
           storageDirectory: join(loaded.stateDirectory, 'orthanc'),
           executable: config.Orthanc.Executable,
@@ -125,6 +171,8 @@ export class Host {
             ...config.Orthanc.Configuration,
             ...(luaScripts.length > 0 ? { LuaScripts: [...(Array.isArray(extraScripts) ? extraScripts : []), ...luaScripts] } : {}),
           },
+          httpPort: port('HttpPort'),
+          dicomPort: port('DicomPort'),
         });
         url = embedded.url;
         log.info(`embedded Orthanc started at ${url} (storage in ${join(loaded.stateDirectory, 'orthanc')})`);
@@ -156,6 +204,8 @@ export class Host {
       const forwardedAuthHeaders = config.HttpServer.ForwardedAuthHeaders;
       const probe = config.HttpServer.HostActionProbe;
       const hostActions = new HostActionGate(connection, { method: probe.Method, uri: probe.Uri, cacheSeconds: probe.CacheSeconds }, forwardedAuthHeaders, log);
+      const metrics = new MetricsRegistry();
+      let health: Health | undefined;
       const front = new HttpFront({
         connection,
         router,
@@ -165,13 +215,20 @@ export class Host {
         filters,
         forwardedAuthHeaders,
         hostActions,
+        answerFirst: (request, response) => health?.answer(request, response) ?? false, // issue 18: health, without credentials
+        observe: createRequestObserver(metrics.host, router), // issue 18: request metrics
       });
       const bridgeHooks = new BridgeHooks(renamed(log, 'bridge'));
-      const started = new Host(loaded, log, connection, feed, router, filters, front, state, embedded, [], [], guard, bridge, bridgeHooks);
+      const started = new Host(loaded, log, connection, feed, router, filters, front, state, embedded, [], [], guard, bridge, bridgeHooks, metrics);
       host = started;
+      health = started.health;
+      registerHostMetrics(metrics, { feed, front, workers: () => started.workerPool, recipeStates: () => started.recipeStates() });
       await feed.prepare();
       if (guard) await started.guardRemoteAccess(guard);
       router.register('host', '/recipes', (output, _uri, request) => started.describeRecipes(output, request), { hostAction: true });
+      router.register('host', '/recipes/metrics', (output, _uri, request) => started.answerMetrics(output, request), { hostAction: true });
+      // A waiting recipe is set up again as soon as the feed sees Orthanc (back) with the host's credentials.
+      feed.subscribe('host', () => started.retryWaitingNow(), [ChangeType.ORTHANC_STARTED]);
       const optionsIssues: ConfigIssue[] = [];
       for (const enabled of loaded.recipes) optionsIssues.push(...(await started.setUpRecipe(enabled.id, enabled.recipe, enabled.options)));
       if (optionsIssues.length > 0) throw new ConfigError(optionsIssues);
@@ -179,9 +236,15 @@ export class Host {
       if (bridge) bridge.target = { hooks: bridgeHooks, feed };
       started.address = await front.listen(config.HttpServer.Host, config.HttpServer.Port);
       log.info(`orthanc-recipes ${hostVersion} listening on ${started.url}, in front of Orthanc at ${connection.url}`);
+      started.logWhereToLook();
       return started;
     } catch (error) {
       await bridge?.close();
+      // Everything that keeps the event loop busy stops, so that the CLI exits at once.
+      host?.stopWaiting();
+      host?.guard?.stop();
+      await host?.front.close();
+      await host?.feed.stop();
       await host?.closeRecipes();
       await host?.workerPool?.close();
       state.close();
@@ -212,9 +275,18 @@ export class Host {
 
   /**
    * Sets one recipe up. A failure disables it alone, except a `RecipeOptionsError`: its issues are
-   * returned, to be reported as configuration errors.
+   * returned, to be reported as configuration errors; and a failure because Orthanc is
+   * unreachable or refuses the host's credentials: the recipe then waits and is set up again.
    */
   private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<ConfigIssue[]> {
+    const outcome = await this.attemptSetup(id, recipe, options);
+    if (outcome.kind === 'options') return outcome.issues;
+    if (outcome.kind === 'failed') this.failed.push({ meta: recipe.meta, error: outcome.error, setupMilliseconds: outcome.setupMilliseconds });
+    if (outcome.kind === 'unavailable') this.startWaiting(id, recipe, options, outcome.error);
+    return [];
+  }
+
+  private async attemptSetup(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<SetupOutcome> {
     const log = renamed(this.log, id);
     const scoped = createScopedBinding({
       connection: this.connection,
@@ -234,6 +306,7 @@ export class Host {
       workers: this.workers,
       configDirectory: this.loaded.configDirectory,
       host: this.view,
+      metrics: this.metrics.forRecipe(id),
     };
     const timeoutMs = this.loaded.config.RecipeSetupTimeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
@@ -247,20 +320,120 @@ export class Host {
       const setupMilliseconds = elapsed();
       this.running.push({ meta: recipe.meta, scoped, handle, setupMilliseconds });
       log.info('enabled');
-      return [];
+      return { kind: 'running' };
     } catch (error) {
       scoped.dispose();
       if (error instanceof RecipeOptionsError) {
         const file = this.loaded.file;
-        return error.issues.map((issue) => ({ file, recipe: id, pointer: `/Recipes/${escapePointer(id)}${issue.pointer}`, message: issue.message }));
+        const issues = error.issues.map((issue) => ({ file, recipe: id, pointer: `/Recipes/${escapePointer(id)}${issue.pointer}`, message: issue.message }));
+        return { kind: 'options', issues };
       }
       const setupMilliseconds = elapsed();
-      this.failed.push({ meta: recipe.meta, error: describe(error), setupMilliseconds });
+      if (isOrthancUnavailable(error)) return { kind: 'unavailable', error: describe(error), setupMilliseconds };
       log.error(`setup failed, the recipe is disabled: ${describe(error)}`, { recipe: id, setupMilliseconds });
-      return [];
+      return { kind: 'failed', error: describe(error), setupMilliseconds };
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Puts a recipe in the waiting list: its routes answer 503, and its setup is tried again with back-off. */
+  private startWaiting(id: string, recipe: AnyRecipe, options: Record<string, unknown>, error: string): void {
+    const waiting: WaitingRecipe = {
+      id,
+      recipe,
+      options,
+      error,
+      attempts: 1,
+      since: new Date(),
+      backoff: new Backoff(waitingBackoff.initialMs, waitingBackoff.maxMs),
+      timer: undefined,
+      nextAttemptAt: 0,
+      attempting: false,
+      release: () => undefined,
+    };
+    waiting.release = reserveRoutes(this.router, recipe.meta, () => waiting.error, () => (waiting.nextAttemptAt - Date.now()) / 1000);
+    this.waiting.push(waiting);
+    this.log.child(id).warning(`setup failed because Orthanc is unavailable; waiting, and trying again until it succeeds: ${error}`, { recipe: id });
+    this.scheduleRetry(waiting);
+  }
+
+  private scheduleRetry(waiting: WaitingRecipe, delayMs = waiting.backoff.next()): void {
+    clearTimeout(waiting.timer);
+    waiting.nextAttemptAt = Date.now() + delayMs;
+    waiting.timer = setTimeout(() => {
+      const retry = this.retry(waiting);
+      this.retries.add(retry);
+      void retry.finally(() => this.retries.delete(retry));
+    }, delayMs);
+  }
+
+  /** Orthanc is back: every waiting recipe is set up again now, and its back-off starts over. */
+  private retryWaitingNow(): void {
+    for (const waiting of this.waiting) {
+      waiting.backoff.reset();
+      if (!waiting.attempting) this.scheduleRetry(waiting, 0);
+    }
+  }
+
+  private async retry(waiting: WaitingRecipe): Promise<void> {
+    if (this.abort.signal.aborted || waiting.attempting || !this.waiting.includes(waiting)) return;
+    waiting.attempting = true;
+    const log = this.log.child(waiting.id);
+    const outcome = await this.attemptSetup(waiting.id, waiting.recipe, waiting.options);
+    waiting.attempting = false;
+    waiting.attempts += 1;
+    if (this.abort.signal.aborted) {
+      // The host stopped during this setup; what it started is closed with the others.
+      return;
+    }
+    if (outcome.kind === 'unavailable') {
+      if (outcome.error !== waiting.error) log.warning(`still waiting: ${outcome.error}`, { recipe: waiting.id });
+      waiting.error = outcome.error;
+      return this.scheduleRetry(waiting);
+    }
+    const index = this.waiting.indexOf(waiting);
+    if (index >= 0) this.waiting.splice(index, 1);
+    waiting.release();
+    if (outcome.kind === 'running') return log.info(`set up after waiting ${Math.round((Date.now() - waiting.since.getTime()) / 1000)} s for Orthanc (${waiting.attempts} attempts)`);
+    // Options that this Orthanc refuses (a destination it does not know), found only now that it
+    // answers: the host is running, so the recipe alone is disabled, named as at start.
+    const error = outcome.kind === 'options' ? outcome.issues.map(formatIssue).join('; ') : outcome.error;
+    if (outcome.kind === 'options') log.error(`setup failed, the recipe is disabled: configuration error: ${error}`, { recipe: waiting.id });
+    this.failed.push({ meta: waiting.recipe.meta, error, setupMilliseconds: outcome.kind === 'options' ? 0 : outcome.setupMilliseconds });
+  }
+
+  /** No more retries of waiting recipes (the host is stopping). */
+  private stopWaiting(): void {
+    for (const waiting of this.waiting.splice(0)) {
+      clearTimeout(waiting.timer);
+      waiting.release();
+    }
+  }
+
+  /** Each enabled recipe's state, in load order. */
+  recipeStates(): { id: string; status: 'starting' | 'running' | 'waiting' | 'failed'; error?: string }[] {
+    return this.loaded.recipes.map(({ id }) => {
+      const failed = this.failed.find((f) => f.meta.id === id);
+      if (failed) return { id, status: 'failed', error: failed.error };
+      if (this.running.some((r) => r.meta.id === id)) return { id, status: 'running' };
+      const waiting = this.waiting.find((w) => w.id === id);
+      if (waiting) return { id, status: 'waiting', error: waiting.error };
+      return { id, status: 'starting' };
+    });
+  }
+
+  private async answerMetrics(output: RestOutput, request: RestRequest): Promise<void> {
+    if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+    output.answerBuffer(await this.metrics.render(), this.metrics.contentType);
+  }
+
+  /** Where an administrator looks next: the embedded Orthanc's DICOM port and AET, and the dashboard. */
+  private logWhereToLook(): void {
+    if (this.embedded) {
+      this.log.info(`embedded Orthanc: DICOM port ${this.embedded.dicomPort}, AET ${this.embedded.aet}, HTTP ${this.embedded.url}`);
+    }
+    if (this.loaded.recipes.some((r) => r.id === 'dashboard')) this.log.info(`dashboard: ${this.url}/recipes/ui/`);
   }
 
   private async describeRecipes(output: RestOutput, request: RestRequest): Promise<void> {
@@ -287,6 +460,14 @@ export class Host {
       ...(this.bridge ? { Bridge: { Url: this.bridge.url, ...this.bridge.counters } } : {}),
       Recipes: [
         ...this.running.map(({ meta, setupMilliseconds }) => ({ ...describeMeta(meta), Status: 'running', SetupMilliseconds: setupMilliseconds })),
+        ...this.waiting.map(({ recipe, error, attempts, since, nextAttemptAt }) => ({
+          ...describeMeta(recipe.meta),
+          Status: 'waiting',
+          Error: error,
+          Attempts: attempts,
+          WaitingSince: since.toISOString(),
+          NextAttempt: new Date(Math.max(nextAttemptAt, Date.now())).toISOString(),
+        })),
         ...this.failed.map(({ meta, error, setupMilliseconds }) => ({
           ...describeMeta(meta),
           Status: 'failed',
@@ -313,10 +494,9 @@ export class Host {
     version: hostVersion,
     recipes: () =>
       this.loaded.recipes.map(({ id, recipe, options }) => {
-        const failed = this.failed.find((f) => f.meta.id === id);
-        const status = failed ? 'failed' : this.running.some((r) => r.meta.id === id) ? 'running' : 'starting';
+        const { status, error } = this.recipeStates().find((state) => state.id === id)!;
         const masked = maskSecrets(options, { values: [this.loaded.config.Orthanc.Password] });
-        return { meta: recipe.meta, schema: recipe.schema, options: masked, status, ...(failed ? { error: failed.error } : {}) };
+        return { meta: recipe.meta, schema: recipe.schema, options: masked, status, ...(error !== undefined ? { error } : {}) };
       }),
   };
 
@@ -329,7 +509,9 @@ export class Host {
       await this.front.close();
       await this.bridge?.close();
       this.guard?.stop();
+      this.stopWaiting();
       this.abort.abort();
+      await Promise.allSettled([...this.retries]);
       await this.feed.stop();
       await this.closeRecipes();
       await this.workerPool?.close();

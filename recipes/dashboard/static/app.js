@@ -68,10 +68,41 @@ function renderHost(info) {
     ['Change feed backlog', feed.Backlog],
   ]);
   $('recipes').tBodies[0].replaceChildren(
-    ...(info.Recipes ?? []).map((recipe) =>
-      row([recipe.Title ? `${recipe.Title} (${recipe.Id})` : recipe.Id, recipe.Status, duration(recipe.SetupMilliseconds), element('span', recipe.Error ?? '', { class: 'error' })]),
-    ),
+    ...(info.Recipes ?? []).map((recipe) => {
+      // A waiting recipe is set up again by the host until Orthanc lets it: say so, and when.
+      const status =
+        recipe.Status === 'waiting'
+          ? element('span', `waiting for Orthanc (attempt ${recipe.Attempts ?? '?'}, next ${when(recipe.NextAttempt)})`, { class: 'state-waiting' })
+          : element('span', recipe.Status, { class: `state-${recipe.Status}` });
+      return row([recipe.Title ? `${recipe.Title} (${recipe.Id})` : recipe.Id, status, duration(recipe.SetupMilliseconds), element('span', recipe.Error ?? '', { class: 'error' })]);
+    }),
   );
+}
+
+/** What Orthanc says of a routed resource (description and date), read once per resource and kept. */
+const resourceDetails = new Map();
+const detailRoutes = { Study: ['studies', 'StudyDescription', 'StudyDate'], Series: ['series', 'SeriesDescription', 'SeriesDate'] };
+
+/** The resource's ID, and below it its description and date once Orthanc has told them. */
+function resourceCell(id, level) {
+  const cell = element('div');
+  const details = element('div', resourceDetails.get(id) ?? '', { class: 'resource-details' });
+  cell.append(element('div', id, { class: 'resource-id' }), details);
+  const route = detailRoutes[level];
+  if (route && !resourceDetails.has(id)) {
+    resourceDetails.set(id, '');
+    call(`/${route[0]}/${encodeURIComponent(id)}`)
+      .then(({ status, body }) => {
+        if (status !== 200 || !body?.MainDicomTags) return resourceDetails.delete(id);
+        const tags = body.MainDicomTags;
+        const date = typeof tags[route[2]] === 'string' ? tags[route[2]].replace(/^(\d{4})(\d{2})(\d{2})$/, '$1-$2-$3') : '';
+        const text = [tags[route[1]], date].filter(Boolean).join(' · ');
+        resourceDetails.set(id, text);
+        details.textContent = text;
+      })
+      .catch(() => resourceDetails.delete(id));
+  }
+  return cell;
 }
 
 async function renderAutorouting() {
@@ -100,24 +131,33 @@ async function renderAutorouting() {
   const inFlight = body.InFlight ?? [];
   $('routing-in-flight').replaceChildren(
     ...(inFlight.length === 0 ? [element('li', 'None', { class: 'empty' })] : []),
-    ...inFlight.map((item) => element('li', `${item.Level ?? ''} ${item.Resource} → ${item.Destination}${item.JobId ? ` (job ${item.JobId})` : ''}`.trim())),
-  );
-  // Failed routes (attempts exhausted) first, then those waiting for their next attempt, then
-  // those cancelled (their destination is no longer configured: the reason is their error).
-  const failures = [
-    ...(body.Failures ?? []).map((f) => ({ ...f, State: 'failed' })),
-    ...(body.Retrying ?? []).map((f) => ({ ...f, State: 'retrying' })),
-    ...(body.Cancelled ?? []).map((f) => ({ ...f, State: 'cancelled' })),
-  ];
-  $('routing-failures').tBodies[0].replaceChildren(
-    ...failures.map((failure) => {
-      const id = failure.Resource;
-      const retry = element('button', 'Retry', { type: 'button', 'aria-label': `Retry ${id} to ${failure.Destination}` });
-      retry.addEventListener('click', () => act(`/recipes/autorouting/retry?id=${encodeURIComponent(id)}`, retry));
-      const attempts = failure.State === 'retrying' ? `${failure.Attempts} (next ${when(failure.NextAttempt)})` : failure.State === 'cancelled' ? 'cancelled' : failure.Attempts;
-      // A cancelled route is sent again by itself when its destination is back: no button.
-      return row([id, failure.Destination, attempts, element('span', failure.LastError ?? '', { class: 'error' }), failure.State === 'cancelled' ? '' : retry]);
+    ...inFlight.map((item) => {
+      const entry = element('li');
+      entry.append(resourceCell(item.Resource, item.Level), element('div', `${item.Level ?? ''} → ${item.Destination}${item.JobId ? ` (job ${item.JobId})` : ''}`.trim()));
+      return entry;
     }),
+  );
+  const retryButton = (route, label) => {
+    const id = route.Resource;
+    const button = element('button', label, { type: 'button', 'aria-label': `${label} ${id} to ${route.Destination}` });
+    button.addEventListener('click', () => act(`/recipes/autorouting/retry?id=${encodeURIComponent(id)}`, button));
+    return button;
+  };
+  // Routes whose attempts are exhausted wait for someone; those being retried go on by themselves.
+  // Cancelled routes (their destination is no longer configured: the reason is their error) are
+  // sent again by themselves when the destination is back: no button.
+  $('routing-failures').tBodies[0].replaceChildren(
+    ...(body.Failures ?? []).map((route) =>
+      row([resourceCell(route.Resource, route.Level), route.Destination, route.Attempts, element('span', route.LastError ?? '', { class: 'error' }), retryButton(route, 'Retry')]),
+    ),
+    ...(body.Cancelled ?? []).map((route) =>
+      row([resourceCell(route.Resource, route.Level), route.Destination, 'cancelled', element('span', route.LastError ?? '', { class: 'error' }), '']),
+    ),
+  );
+  $('routing-retrying').tBodies[0].replaceChildren(
+    ...(body.Retrying ?? []).map((route) =>
+      row([resourceCell(route.Resource, route.Level), route.Destination, route.Attempts, when(route.NextAttempt), element('span', route.LastError ?? '', { class: 'error' }), retryButton(route, 'Retry now')]),
+    ),
   );
 }
 
@@ -191,11 +231,19 @@ async function refresh() {
         running.has('scheduler') && renderScheduler(),
         running.has('stored-instances') && renderInstances(running.has('thumbnails')),
       ]);
-      if (reachable) {
+      const waiting = (body.Recipes ?? []).filter((r) => r.Status === 'waiting').map((r) => r.Id);
+      if (reachable && waiting.length > 0) {
+        setConnection(`Connected · waiting for Orthanc: ${waiting.join(', ')} (not running yet) · updated ${new Date().toLocaleTimeString()}`, 'warn');
+        markStale(false);
+      } else if (reachable) {
         setConnection(`Connected · updated ${new Date().toLocaleTimeString()}`, 'ok');
         markStale(false);
       } else {
-        setConnection('Orthanc is unreachable; the figures below are not current', 'bad');
+        // The page itself came through Orthanc's check of the user's credentials: when the host
+        // still cannot use Orthanc, Orthanc may be refusing the host's own (a rotated password).
+        const why = body.Orthanc?.Error ? ` (${body.Orthanc.Error})` : '';
+        const recipes = waiting.length > 0 ? `; waiting for Orthanc: ${waiting.join(', ')}` : '';
+        setConnection(`Orthanc is unreachable for the host${why}${recipes}; the figures below are not current`, 'bad');
         markStale(true);
       }
     }

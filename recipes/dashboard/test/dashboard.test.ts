@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
@@ -199,6 +200,88 @@ describe('recipe dashboard, with autorouting, the scheduler, stored instances an
     const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     assert.ok(Number(overflow) <= 0, `with every section, the page is ${overflow} px wider than a phone`);
     await page.screenshot({ path: join(screenshots, 'dashboard-phone.png'), fullPage: true });
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+});
+
+describe('recipe dashboard: a recipe waiting for Orthanc, routes being retried apart from routes that failed', { timeout: 240_000 }, () => {
+  let orthanc: TestOrthanc;
+  let host: HostProcess | undefined;
+  let browser: Browser;
+  let archive: StoreScp;
+  const users = { admin: 'secret' };
+  const authorization = { authorization: basicAuth('admin', 'secret') };
+  const routing = (retry: object) => ({ Enabled: true, Rules: [{ Name: 'all', Destinations: ['archive'] }], Retry: retry });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const status = async (): Promise<any> => (await fetch(`${host!.url}/recipes/autorouting/status`, { headers: authorization })).json();
+
+  before(async () => {
+    archive = await startStoreScp({ aet: 'ARCHIVE' });
+    await archive.stop();
+    orthanc = await startTestOrthanc({
+      configuration: { AuthenticationEnabled: true, RegisteredUsers: users, DicomModalities: { archive: ['ARCHIVE', '127.0.0.1', archive.port] } },
+      credentials: { username: 'admin', password: 'secret' },
+    });
+    browser = await launchChromium();
+    await mkdir(screenshots, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await host?.stop();
+    await orthanc?.stop();
+    await archive?.dispose();
+  });
+
+  it('shows the waiting recipe and why, then the failed and the retried routes apart, each study with its description and date', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'orthanc-recipes-dashboard-'));
+    // A first run leaves a route that failed for good.
+    host = await startHostProcess({ Orthanc: { Url: orthanc.url, Username: 'admin', Password: 'secret' }, Recipes: { autorouting: routing({ MaxAttempts: 1 }) } }, directory);
+    const [failedInstance] = generateStudy({ patientId: 'DASH-2', patientName: 'Dash^Two', studyDate: '20240601', studyDescription: 'Knee MRI left', series: [{ modality: 'MR', instances: 1 }], size: 16 });
+    const failedStudy = (await orthanc.upload(failedInstance!.file)).ParentStudy;
+    await eventually(async () => (await status()).Failures.length === 1, 60_000, 'a failed route');
+    await host.stop();
+
+    // The host's password was rotated in the configuration, not yet in Orthanc: the recipe waits.
+    host = await startHostProcess(
+      {
+        Orthanc: { Url: orthanc.url, Username: 'router', Password: 'rotated' },
+        Recipes: { autorouting: routing({ MaxAttempts: 5, InitialDelaySeconds: 120, MaxDelaySeconds: 120 }), dashboard: { Enabled: true, RefreshSeconds: 1 } },
+      },
+      directory,
+    );
+    const { page, errors } = await openPage(browser, { httpCredentials: { username: 'admin', password: 'secret' } });
+    await page.goto(`${host.url}/recipes/ui/`);
+    await page.waitForSelector('#connection.state-bad');
+    await eventually(async () => /HTTP 401.*; waiting for Orthanc: autorouting/.test((await page.textContent('#connection')) ?? ''), 20_000, 'the reason in the status line');
+    const waitingRow = page.locator('#recipes tbody tr', { hasText: '(autorouting)' });
+    assert.match((await waitingRow.locator('.state-waiting').textContent()) ?? '', /^waiting for Orthanc \(attempt \d+, next /);
+    assert.match((await waitingRow.locator('.error').textContent()) ?? '', /401/);
+    assert.equal(await page.isHidden('#autorouting'), true);
+    await page.screenshot({ path: join(screenshots, 'dashboard-waiting.png'), fullPage: true });
+
+    // Orthanc learns the new password: the recipe starts, a new study fails once and is retried.
+    orthanc.process.options.configuration = { ...orthanc.process.options.configuration, RegisteredUsers: { ...users, router: 'rotated' } };
+    await orthanc.process.restart();
+    await page.waitForSelector('#connection.state-ok', { timeout: 30_000 });
+    const [retriedInstance] = generateStudy({ patientId: 'DASH-3', patientName: 'Dash^Three', studyDate: '20240602', studyDescription: 'Chest CT', series: [{ modality: 'CT', instances: 1 }], size: 16 });
+    const retriedStudy = (await orthanc.upload(retriedInstance!.file)).ParentStudy;
+
+    const retrying = page.locator('#routing-retrying tbody tr', { hasText: retriedStudy });
+    await retrying.waitFor({ timeout: 60_000 });
+    await retrying.locator('.resource-details', { hasText: 'Chest CT · 2024-06-02' }).waitFor();
+    assert.ok((await retrying.locator('.error').textContent())!.length > 0);
+    assert.equal(await page.locator('#routing-failures tbody tr', { hasText: retriedStudy }).count(), 0, 'a route being retried is not among the failed ones');
+    const failed = page.locator('#routing-failures tbody tr', { hasText: failedStudy });
+    await failed.locator('.resource-details', { hasText: 'Knee MRI left · 2024-06-01' }).waitFor();
+    assert.equal(await page.locator('#routing-retrying tbody tr', { hasText: failedStudy }).count(), 0);
+    // Long errors wrap anywhere rather than widening the table.
+    assert.equal(await page.evaluate(`getComputedStyle(document.querySelector('#routing-retrying .error')).overflowWrap`), 'anywhere');
+    await page.screenshot({ path: join(screenshots, 'dashboard-retrying.png'), fullPage: true });
+    await page.setViewportSize({ width: 375, height: 740 });
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    assert.ok(Number(overflow) <= 0, `the page is ${overflow} px wider than a phone`);
     assert.deepEqual(errors, []);
     await page.context().close();
   });
