@@ -80,6 +80,9 @@ export async function validateConfig(raw: unknown, file: string, registry: Recip
   const configDirectory = dirname(resolve(file));
   const issues: ConfigIssue[] = [];
   const recipes: EnabledRecipe[] = [];
+  if (config.StateDatabase.Engine === 'PostgreSQL' && config.StateDatabase.ConnectionString.trim() === '') {
+    issues.push({ file, pointer: '/StateDatabase/ConnectionString', message: 'is required with "Engine": "PostgreSQL" (e.g. "postgres://orthanc_recipes@db.example:5432/orthanc")' });
+  }
   for (const [id, entry] of Object.entries(config.Recipes)) {
     const pointer = `/Recipes/${escapePointer(id)}`;
     const { Enabled: enabled = false, Module: module, ...options } = entry;

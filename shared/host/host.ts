@@ -16,7 +16,9 @@ import {
 } from '../binding/index.js';
 import { maskSecrets } from '../mask-secrets.js';
 import { RecipeOptionsError, type AnyRecipe, type HostView, type RecipeHandle, type RecipeMeta } from '../recipe.js';
-import { StateStore } from '../state-store.js';
+import type { Cluster } from '../cluster.js';
+import { openState } from '../open-state.js';
+import type { StateBackend } from '../state-store.js';
 import { escapePointer } from '../validate.js';
 import { ConfigError, type ConfigIssue, type LoadedConfig } from './config.js';
 import { WorkerPool } from '../worker-pool.js';
@@ -60,7 +62,8 @@ export class Host {
     readonly feed: ChangeFeed,
     readonly router: RestRouter,
     readonly front: HttpFront,
-    private readonly state: StateStore,
+    private readonly state: StateBackend,
+    readonly cluster: Cluster,
     private readonly embedded: OrthancProcess | undefined,
     private readonly running: RunningRecipe[],
     private readonly failed: FailedRecipe[],
@@ -83,7 +86,7 @@ export class Host {
   static async start(loaded: LoadedConfig, options: HostOptions = {}): Promise<Host> {
     const { config } = loaded;
     const log = options.log ?? createLogger('host', { level: config.LogLevel, format: config.LogFormat });
-    const state = new StateStore(loaded.stateDirectory);
+    const { state, cluster } = await openState(config.StateDatabase, loaded.stateDirectory, loaded.configDirectory, log.child('state'));
     let embedded: OrthancProcess | undefined;
     let connection: OrthancConnection | undefined;
     let host: Host | undefined;
@@ -111,6 +114,7 @@ export class Host {
         pollIntervalMs: config.ChangeFeed.PollIntervalMilliseconds,
         pageSize: config.ChangeFeed.PageSize,
         maxQueued: config.ChangeFeed.MaxQueuedChanges,
+        claims: cluster.changeClaims,
         cursor: {
           load: () => hostState.get<number>('changes.cursor'),
           save: (seq) => hostState.set('changes.cursor', seq),
@@ -122,7 +126,7 @@ export class Host {
           ? undefined
           : new RemoteAccessGuard(connection, config.HttpServer.Host, log);
       const front = new HttpFront({ connection, router, log, maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20, gate: guard });
-      const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard);
+      const started = new Host(loaded, log, connection, feed, router, front, state, cluster, embedded, [], [], guard);
       host = started;
       await feed.prepare();
       if (guard) await started.guardRemoteAccess(guard);
@@ -132,12 +136,15 @@ export class Host {
       if (optionsIssues.length > 0) throw new ConfigError(optionsIssues);
       feed.start();
       started.address = await front.listen(config.HttpServer.Host, config.HttpServer.Port);
+      await cluster.start({ url: started.url, orthanc: connection.url });
+      if (cluster.shared) log.info(`sharing the work with the other hosts of the cluster (state in PostgreSQL, host ${cluster.hostId})`);
       log.info(`orthanc-recipes ${hostVersion} listening on ${started.url}, in front of Orthanc at ${connection.url}`);
       return started;
     } catch (error) {
       await host?.closeRecipes();
       await host?.workerPool?.close();
-      state.close();
+      await cluster.close();
+      await state.close();
       await connection?.close();
       await embedded?.stop();
       throw error;
@@ -175,6 +182,7 @@ export class Host {
       log,
       state: this.state.namespace(`recipe:${id}`),
       database: this.state.database(id),
+      cluster: this.cluster.member(id),
       signal: this.abort.signal,
       workers: this.workers,
       configDirectory: this.loaded.configDirectory,
@@ -225,8 +233,15 @@ export class Host {
       Events: meta.events,
       Destructive: meta.destructive,
     });
+    let cluster: unknown;
+    try {
+      cluster = await this.cluster.describe();
+    } catch (error) {
+      cluster = { Engine: this.cluster.engine, HostId: this.cluster.hostId, Error: `the state database does not answer: ${describe(error)}` };
+    }
     output.answerJson({
       Version: hostVersion,
+      Cluster: cluster,
       Orthanc: { ...orthanc, Embedded: this.embedded !== undefined },
       ChangeFeed: { Cursor: this.feed.cursor, Backlog: this.feed.backlog, FiltersTypes: this.feed.filtersTypes, OrthancReachable: this.feed.reachable },
       Recipes: [
@@ -276,7 +291,8 @@ export class Host {
       await this.feed.stop();
       await this.closeRecipes();
       await this.workerPool?.close();
-      this.state.close();
+      await this.cluster.close();
+      await this.state.close();
       await this.connection.close();
       await this.embedded?.stop();
       this.log.info('stopped');
