@@ -60,7 +60,7 @@ export default defineRecipe<Options>({
   },
 });
 
-async function startRouting({ orthanc, log, database, signal }: RecipeContext, options: Options) {
+async function startRouting({ orthanc, log, database, signal, cluster }: RecipeContext, options: Options) {
   const rules: CompiledRule[] = options.Rules.map((rule, r) => ({
     name: rule.Name || `Rules/${r}`,
     level: rule.Level,
@@ -108,6 +108,8 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
     initialDelayMs: options.Retry.InitialDelaySeconds * 1000,
     maxDelayMs: options.Retry.MaxDelaySeconds * 1000,
     onSucceeded: (route) => deleteIfDone(route).catch((error) => log.error(`deleting ${route.level.toLowerCase()} ${route.resource_id} after routing failed: ${describe(error)}`)),
+    hostId: cluster?.hostId ?? 'this-host',
+    leaseMs: cluster?.leaseMs ?? 15_000,
   });
 
   /** Decides one resource (once per LastUpdate) and records its routes; safe to run twice. */
@@ -196,6 +198,8 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
     output.answerJson({ Retried: retried });
   });
 
+  const stopRenewing = options.DryRun ? undefined : cluster?.onHeartbeat(() => sender.renewLeases());
+  const stopReporting = cluster?.report(() => ({ JobsInFlight: sender.inFlight() }));
   if (!options.DryRun) {
     await sender.start();
     if (options.DeleteAfterRouting) {
@@ -207,6 +211,8 @@ async function startRouting({ orthanc, log, database, signal }: RecipeContext, o
   return {
     async close() {
       clearInterval(interval);
+      stopRenewing?.();
+      stopReporting?.();
       await sweeper.stop();
       await sender.close();
     },

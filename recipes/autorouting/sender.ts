@@ -17,6 +17,9 @@ export interface SenderOptions {
   maxDelayMs: number;
   /** Called once a route succeeded (for DeleteAfterRouting). */
   onSucceeded?: (route: Route) => Promise<void>;
+  /** This host, as the routes' claims name it, and how long a claim lasts without being renewed. */
+  hostId: string;
+  leaseMs: number;
 }
 
 type JobOutcome = { kind: 'success' } | { kind: 'failure'; error: string } | { kind: 'vanished' };
@@ -46,13 +49,18 @@ export class Sender {
     for (const destination of options.destinations) this.lanes.set(destination, { inFlight: new Set(), failing: false });
   }
 
-  /** Resumes the jobs that a previous run left in flight, then starts sending. */
+  /**
+   * Starts sending; the first look claims the routes that a previous run left in flight (their
+   * jobs are followed), with those of destinations the rules no longer name.
+   */
   async start(): Promise<void> {
-    for (const route of await this.options.ledger.sending()) {
-      const lane = this.lane(route.destination);
-      lane.inFlight.add(routeKey(route));
-      this.track(this.deliver(route, lane));
-    }
+    for (const route of await this.options.ledger.sending()) this.lane(route.destination);
+    this.kick();
+  }
+
+  /** Extends this host's leases on its routes, and looks for routes whose host stopped renewing its own. */
+  async renewLeases(): Promise<void> {
+    await this.options.ledger.renew(this.options.hostId, Date.now() + this.options.leaseMs);
     this.kick();
   }
 
@@ -96,7 +104,7 @@ export class Sender {
     for (const [destination, lane] of this.lanes) {
       const room = (lane.failing ? 1 : this.options.jobsPerDestination) - lane.inFlight.size;
       if (room > 0) {
-        const due = await this.options.ledger.due(destination, now, room + lane.inFlight.size);
+        const due = await this.options.ledger.claim(destination, this.options.hostId, now, this.options.leaseMs, room + lane.inFlight.size);
         for (const route of due.filter((r) => !lane.inFlight.has(routeKey(r))).slice(0, room)) {
           lane.inFlight.add(routeKey(route));
           this.track(this.deliver(route, lane));
@@ -122,7 +130,9 @@ export class Sender {
     const what = `${route.level.toLowerCase()} ${route.resource_id} to ${route.destination}`;
     let attempts = route.attempts;
     try {
-      let jobId = route.state === 'sending' ? route.job_id : null;
+      // A route taken over from a dead host had its job, if any, on that host's Orthanc: send again.
+      let jobId = route.state === 'sending' && !route.taken_from ? route.job_id : null;
+      if (route.taken_from) log.warning(`${what}: taken over from host ${route.taken_from}, which stopped renewing its claim; sending again (it may arrive twice)`);
       if (jobId) {
         log.info(`following job ${jobId} (${what}) left in flight by the previous run`);
       } else {
@@ -130,13 +140,14 @@ export class Sender {
         const { uri, body } = storeRequest(destination, route.resource_id);
         const accepted = await orthanc.restApiPostJson<{ ID: string }>(uri, body);
         jobId = accepted.ID;
-        await ledger.markSending(route, jobId, attempts);
+        // The job runs now: a state database that does not answer must not make it be sent again.
+        if (!(await this.durably(`${what}: recording job ${jobId}`, () => ledger.markSending(route, jobId!, attempts)))) return;
         log.debug(`sending ${what}: job ${jobId}, attempt ${attempts}`);
       }
       const outcome = await this.follow(jobId);
       if (outcome === undefined) return; // Closing: the route stays `sending`; the next run follows the job.
       if (outcome.kind === 'success') {
-        await ledger.markSucceeded(route);
+        if (!(await this.durably(`${what}: recording its success`, () => ledger.markSucceeded(route)))) return;
         lane.failing = false;
         log.info(`sent ${what} (job ${jobId}, attempt ${attempts})`);
         await this.options.onSucceeded?.(route);
@@ -163,9 +174,26 @@ export class Sender {
         log.error(`${what}: could not record the outcome (${describe(inner)}); the route will be sent again`);
       }
     } finally {
+      await ledger.release(route, this.options.hostId).catch((error: unknown) => log.debug(`${what}: releasing the claim failed (${describe(error)}); it expires`));
       lane.inFlight.delete(routeKey(route));
       this.kick();
     }
+  }
+
+  /** Writes to the ledger, again and again while the state database does not answer; false when closing first. */
+  private async durably(what: string, write: () => Promise<void>): Promise<boolean> {
+    const backoff = new Backoff(250, 5000);
+    for (let failures = 0; !this.closed; failures += 1) {
+      try {
+        await write();
+        if (failures > 0) this.options.log.info(`${what}: written after ${failures} failure(s)`);
+        return true;
+      } catch (error) {
+        if (failures === 0) this.options.log.warning(`${what} failed (${describe(error)}); trying again until the state database answers`);
+        await this.pause(backoff.next());
+      }
+    }
+    return false;
   }
 
   private async failed(route: Route, lane: { failing: boolean }, attempts: number, error: string): Promise<void> {

@@ -14,6 +14,7 @@ const describeRoute = (route: Route) => ({
   Attempts: Number(route.attempts),
   LastError: route.last_error,
   JobId: route.job_id,
+  Host: route.holder ?? null,
   Updated: iso(route.updated_at),
 });
 
@@ -31,6 +32,8 @@ export async function statusOf(ledger: Ledger, sender: Sender, sweeper: Sweeper,
     DeleteAfterRouting: options.DeleteAfterRouting,
     RoutingSince: routingSince || null,
     Routes: { Pending: counts.pending, Sending: counts.sending, Succeeded: counts.succeeded, Failed: counts.failed, Gone: counts.gone },
+    // Routes sent again because the host sending them died: each may have arrived twice.
+    RetriedAfterTakeover: await ledger.retriedAfterTakeover(),
     Resources: { Routed: decisions.routed, Unmatched: decisions.unmatched, DryRun: decisions['dry-run'] },
     JobsInFlight: sender.inFlight(),
     InFlight: (await ledger.routesIn(['sending'], listed)).map(describeRoute),
