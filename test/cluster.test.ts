@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { eventually } from './helpers/changes.js';
 import { killOrthanc, startTestCluster, type TestCluster } from './helpers/cluster.js';
 import type { HostProcess } from './helpers/host.js';
@@ -41,7 +41,8 @@ async function everythingDeliveredOnce(timeoutMs = 120_000): Promise<{ duplicate
   }, timeoutMs, `${expected.size} instances at storescp`);
   const counts = new Map<string, number>();
   for (const sop of await cluster.destination.receptions()) counts.set(sop, (counts.get(sop) ?? 0) + 1);
-  const duplicates = [...counts.values()].filter((n) => n > 1).length;
+  // Receptions beyond the first of each instance.
+  const duplicates = [...counts.values()].reduce((sum, n) => sum + n - 1, 0);
   const status = await json(liveHost(), '/recipes/autorouting/status');
   assert.equal(status.Routes.Failed, 0);
   return { duplicates, retried: status.RetriedAfterTakeover };
@@ -52,6 +53,12 @@ async function uploadMany(count: number, label: string): Promise<void> {
 }
 
 const host = (n: number) => cluster.hosts[n]!;
+const alive = (n: number) => cluster.hosts[n]?.child.exitCode === null && cluster.hosts[n]?.child.signalCode === null;
+
+/** Each test starts with both hosts running (a failed test may have left one killed). */
+async function bothHostsRunning(): Promise<void> {
+  for (const n of [0, 1]) if (!alive(n)) await cluster.startHost(n);
+}
 
 describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }, () => {
   before(async () => {
@@ -61,7 +68,7 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
         runsFile = join(folder, 'runs.log');
         return {
           Recipes: {
-            autorouting: { Enabled: true, Rules: [{ Level: 'Study', Filter: {}, Destinations: ['scp'] }], SweepIntervalSeconds: 5, Retry: { InitialDelaySeconds: 1, MaxDelaySeconds: 2, MaxAttempts: 100 } },
+            autorouting: { Enabled: true, Rules: [{ Level: 'Study', Filter: {}, Destinations: ['scp'] }], SweepIntervalSeconds: 5, ClusterSweepMinimumAgeSeconds: 5, Retry: { InitialDelaySeconds: 1, MaxDelaySeconds: 2, MaxAttempts: 100 } },
             scheduler: { Enabled: true, Tasks: [{ Name: 'mark', Every: '1s', Module: '../tasks/mark.mjs', Options: { File: runsFile } }] },
           },
         };
@@ -72,7 +79,13 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
     await writeFile(join(tasks, 'mark.mjs'), markTask);
     await Promise.all([cluster.startHost(0), cluster.startHost(1)]);
   });
+  beforeEach(async () => {
+    await bothHostsRunning();
+  });
   after(async () => {
+    // Keeps the hosts' logs where a failing run can be read: CLUSTER_TEST_LOGS=folder.
+    const logs = process.env.CLUSTER_TEST_LOGS;
+    if (logs) for (const [n, h] of cluster.hosts.entries()) if (h) await writeFile(join(logs, `host-${n}.log`), h.log.lines.join('\n'));
     await cluster?.dispose();
   });
 
@@ -102,6 +115,7 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
     await host(1).stop('SIGKILL');
     await uploadMany(6, 'kill-hosts-then');
     const { duplicates, retried } = await everythingDeliveredOnce();
+    // A study of two instances sent again arrives as two duplicates.
     assert.ok(duplicates <= retried * 2, `${duplicates} instance(s) received twice, ${retried} route(s) counted as retried after a takeover`);
     await cluster.startHost(1);
   });

@@ -159,6 +159,7 @@ async function startRouting({ orthanc, log, database, signal, cluster }: RecipeC
     levels,
     since: routingSince,
     extendedFind: system.Capabilities?.HasExtendedFind === true,
+    minimumAgeSeconds: cluster?.shared ? options.ClusterSweepMinimumAgeSeconds : 0,
     consider,
     isDecided: (id, lastUpdate) => ledger.isDecided(id, lastUpdate, options.DryRun),
     // A dry run's sweep decides nothing for real: its mark must not let a real sweep stop early.
