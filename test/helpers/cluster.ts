@@ -22,7 +22,9 @@ export interface TestCluster {
   hosts: (HostProcess | undefined)[];
   destination: CountingStoreScp;
   /** Starts (or starts again, same folder and host id) host `n` beside Orthanc `n`. */
-  startHost(n: number): Promise<HostProcess>;
+  startHost(n: number, extra?: Record<string, unknown>): Promise<HostProcess>;
+  /** The cluster's folder (storage, hosts' folders, storescp's files). */
+  folder: string;
   /** Stores a small study (one series of `instances`) through Orthanc `n`; resolves with its SOPInstanceUIDs. */
   upload(n: number, label: string, instances?: number): Promise<string[]>;
   dispose(): Promise<void>;
@@ -37,14 +39,15 @@ export interface CountingStoreScp {
 }
 
 /** `storescp` that appends each received file's name to a log (`--exec-on-reception`). */
-export async function startCountingStoreScp(directory: string): Promise<CountingStoreScp> {
+export async function startCountingStoreScp(directory: string, options: { fork?: boolean } = {}): Promise<CountingStoreScp> {
   const port = await getFreePort();
   const aet = 'STORESCP';
   const out = join(directory, 'received');
   const log = join(directory, 'receptions.log');
   await mkdir(out, { recursive: true });
   await writeFile(log, '');
-  const child: ChildProcess = spawn('storescp', ['-aet', aet, '-od', out, '+xa', '-xcr', `echo #f >> ${log}`, String(port)], {
+  // --fork: one process per association, so that several senders are served at once.
+  const child: ChildProcess = spawn('storescp', [...(options.fork ? ['--fork'] : []), '-aet', aet, '-od', out, '+xa', '-xcr', `echo #f >> ${log}`, String(port)], {
     stdio: 'ignore',
     env: { ...process.env, TCP_NODELAY: '1' },
   });
@@ -74,13 +77,13 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-export async function startTestCluster(options: { orthancs: number; hostConfig: (n: number, folder: string) => Record<string, unknown> }): Promise<TestCluster> {
+export async function startTestCluster(options: { orthancs: number; hostConfig: (n: number, folder: string) => Record<string, unknown>; forkingDestination?: boolean }): Promise<TestCluster> {
   const parent = testOrthancRoot ? join(testOrthancRoot, 'tmp') : tmpdir();
   const folder = await mkdtemp(join(parent, 'orthanc-recipes-cluster-'));
   const seen = (path: string) => (testOrthancRoot ? `/${relative(testOrthancRoot, path)}` : path);
   const postgres = await startTestPostgres();
   await postgres.createDatabase('orthanc');
-  const destination = await startCountingStoreScp(folder);
+  const destination = await startCountingStoreScp(folder, { fork: options.forkingDestination });
   const storage = join(folder, 'storage');
   await mkdir(storage, { recursive: true });
   const orthancs: OrthancProcess[] = [];
@@ -111,11 +114,12 @@ export async function startTestCluster(options: { orthancs: number; hostConfig: 
   }
   const hosts: (HostProcess | undefined)[] = [];
   const cluster: TestCluster = {
+    folder,
     postgres,
     orthancs,
     hosts,
     destination,
-    async startHost(n) {
+    async startHost(n, extra = {}) {
       const directory = join(folder, `host-${n}`);
       await mkdir(directory, { recursive: true });
       const host = await startHostProcess(
@@ -125,6 +129,7 @@ export async function startTestCluster(options: { orthancs: number; hostConfig: 
           ChangeFeed: { PollIntervalMilliseconds: 100 },
           LogLevel: 'debug',
           ...options.hostConfig(n, folder),
+          ...extra,
         },
         directory,
       );
