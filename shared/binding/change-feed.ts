@@ -338,21 +338,7 @@ export class ChangeFeed {
           continue;
         }
         if (verdict === 'stopped') continue; // not finished: the cursor stays before it
-        if (verdict === 'mine') try {
-          await subscriber.handler(change);
-        } catch (error) {
-          const fields = {
-            recipe: subscriber.owner,
-            changeType: changeTypeName(change.changeType),
-            resourceType: resourceTypeName(change.resourceType),
-            resourceId: change.resourceId,
-            seq: change.seq,
-          };
-          this.options.log.error(
-            `recipe ${subscriber.owner}: change handler failed on ${fields.changeType} ${fields.resourceType} ${change.resourceId}: ${describe(error)}`,
-            fields,
-          );
-        }
+        if (verdict === 'mine') await this.handle(subscriber, change);
         if (claims && verdict === 'mine' && !(await this.complete(claims, subscriber, change.seq!))) continue;
         if (change.seq !== undefined) this.finish(change.seq);
         if (this.idleWaiters.size > 0) this.notifyIdle();
@@ -362,14 +348,32 @@ export class ChangeFeed {
     })();
   }
 
-  /** Claims a change, trying again while the database does not answer; `stopped` when the feed stops first. */
+  private async handle(subscriber: Subscriber, change: Change): Promise<void> {
+    try {
+      await subscriber.handler(change);
+    } catch (error) {
+      const fields = {
+        recipe: subscriber.owner,
+        changeType: changeTypeName(change.changeType),
+        resourceType: resourceTypeName(change.resourceType),
+        resourceId: change.resourceId,
+        seq: change.seq,
+      };
+      this.options.log.error(`recipe ${subscriber.owner}: change handler failed on ${fields.changeType} ${fields.resourceType} ${change.resourceId}: ${describe(error)}`, fields);
+    }
+  }
+
+  /**
+   * Claims a change, trying again while the database does not answer; `stopped` when the feed
+   * stops meanwhile (the change stays unfinished: the cursor stays before it).
+   */
   private async claim(claims: ChangeClaims, subscriber: Subscriber, seq: number): Promise<ChangeClaim | 'stopped'> {
     const backoff = new Backoff(250, 5000);
     for (let failures = 0; ; failures += 1) {
-      if (this.stopController.signal.aborted) return 'stopped';
       try {
         return await claims.claim(subscriber.owner, seq);
       } catch (error) {
+        if (this.stopController.signal.aborted) return 'stopped';
         if (failures === 0) this.options.log.warning(`recipe ${subscriber.owner}: cannot claim change ${seq} (${describe(error)}); trying again until the state database answers`);
         await sleep(backoff.next(), undefined, { signal: this.stopController.signal }).catch(() => undefined);
       }
