@@ -44,7 +44,8 @@ export const migrations = [
   `ALTER TABLE {routes} ADD COLUMN holder TEXT;
    ALTER TABLE {routes} ADD COLUMN lease_until BIGINT;
    ALTER TABLE {routes} ADD COLUMN taken_from TEXT;
-   ALTER TABLE {routes} ADD COLUMN takeovers INTEGER NOT NULL DEFAULT 0`,
+   ALTER TABLE {routes} ADD COLUMN takeovers INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE {routes} ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0`,
 ];
 
 export type RouteState = 'pending' | 'sending' | 'succeeded' | 'failed' | 'gone';
@@ -69,6 +70,8 @@ export interface Route {
   taken_from: string | null;
   /** How many times the route was taken over from a host that died with it in flight (it may have been sent twice). */
   takeovers: number;
+  /** How many of its jobs ran while their Orthanc went away (Orthanc resumes a job from its last checkpoint, or forgets it and the route is sent again). */
+  interrupted: number;
 }
 
 const key = (route: Pick<Route, 'resource_id' | 'destination' | 'last_update'>) => [route.resource_id, route.destination, route.last_update];
@@ -167,9 +170,15 @@ export class Ledger {
     await this.db.run(`UPDATE {routes} SET holder = NULL, lease_until = NULL ${whereRoute} AND holder = ? AND state <> 'sending'`, [...key(route), holder]);
   }
 
-  /** Routes sent again because the host sending them died (see `claim`). */
-  async retriedAfterTakeover(): Promise<number> {
-    return Number((await this.db.get<{ n: number | null }>('SELECT SUM(takeovers) AS n FROM {routes}'))?.n ?? 0);
+  /** Routes sent again because the host sending them died (see `claim`), and jobs interrupted by their Orthanc going away. */
+  async possibleDuplicates(): Promise<{ takeovers: number; interrupted: number }> {
+    const row = await this.db.get<{ takeovers: number | null; interrupted: number | null }>('SELECT SUM(takeovers) AS takeovers, SUM(interrupted) AS interrupted FROM {routes}');
+    return { takeovers: Number(row?.takeovers ?? 0), interrupted: Number(row?.interrupted ?? 0) };
+  }
+
+  /** Counts a job of this route that ran while its Orthanc went away: some instances may arrive twice. */
+  async countInterrupted(route: Route): Promise<void> {
+    await this.db.run(`UPDATE {routes} SET interrupted = interrupted + 1 ${whereRoute}`, key(route));
   }
 
   /** Routes whose job was accepted by Orthanc but whose outcome was not read (after a restart). */

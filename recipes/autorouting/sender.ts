@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff, OrthancUnreachableError, describe, isNotFound, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import { Backoff, OrthancHttpError, OrthancUnreachableError, describe, isNotFound, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
 import { parseDestinationKey, storeRequest } from './destinations.js';
 import type { Ledger, Route } from './ledger.js';
 import { levelPath } from './resources.js';
@@ -22,7 +22,8 @@ export interface SenderOptions {
   leaseMs: number;
 }
 
-type JobOutcome = { kind: 'success' } | { kind: 'failure'; error: string } | { kind: 'vanished' };
+/** `interrupted`: Orthanc was unreachable while the job ran (it may resume the job from a checkpoint, sending some instances again). */
+type JobOutcome = ({ kind: 'success' } | { kind: 'failure'; error: string } | { kind: 'vanished' }) & { interrupted?: boolean };
 
 interface Job {
   State: string;
@@ -146,6 +147,7 @@ export class Sender {
       }
       const outcome = await this.follow(jobId);
       if (outcome === undefined) return; // Closing: the route stays `sending`; the next run follows the job.
+      if (outcome.interrupted || outcome.kind === 'vanished') await ledger.countInterrupted(route).catch(() => undefined);
       if (outcome.kind === 'success') {
         if (!(await this.durably(`${what}: recording its success`, () => ledger.markSucceeded(route)))) return;
         lane.failing = false;
@@ -230,21 +232,24 @@ export class Sender {
   private async follow(jobId: string): Promise<JobOutcome | undefined> {
     const since = Date.now();
     const reconnect = new Backoff(250, 5000);
+    let interrupted = false;
     while (!this.closed) {
       let job: Job;
       try {
         job = await this.options.orthanc.restApiGetJson<Job>(`/jobs/${encodeURIComponent(jobId)}`);
         reconnect.reset();
       } catch (error) {
-        if (isNotFound(error)) return { kind: 'vanished' };
-        if (!(error instanceof OrthancUnreachableError)) throw error;
+        if (isNotFound(error)) return { kind: 'vanished', interrupted };
+        // 503: Orthanc's database is away (PostgreSQL restarting): the job is still Orthanc's to finish.
+        if (!(error instanceof OrthancUnreachableError) && !(error instanceof OrthancHttpError && error.httpStatus === 503)) throw error;
+        interrupted = true;
         await this.pause(reconnect.next());
         continue;
       }
-      if (job.State === 'Success') return { kind: 'success' };
+      if (job.State === 'Success') return { kind: 'success', interrupted };
       if (job.State === 'Failure') {
         const details = job.ErrorDetails ? `: ${job.ErrorDetails}` : '';
-        return { kind: 'failure', error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}` };
+        return { kind: 'failure', error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}`, interrupted };
       }
       await this.pause(Math.min(1000, Math.max(10, (Date.now() - since) / 4)));
     }
