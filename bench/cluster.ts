@@ -58,12 +58,11 @@ async function takeover(): Promise<number> {
   const state = { StateDatabase: { Engine: 'PostgreSQL', ConnectionString: c.postgres.connectionString('orthanc'), Schema: `bench_${round}`, LeaseSeconds: leaseSeconds } };
   const recipes = { Recipes: { autorouting: { ...autorouting, RouteExistingOnFirstStart: false } } };
   const [victim, survivor] = await Promise.all([0, 1].map((n) => c.startHost(n, { StateDirectory: `./state-${round}`, LogLevel: 'debug', ...state, ...recipes })));
-  // New studies through the victim's Orthanc: the victim claims some of them (the survivor others).
-  for (let s = 0; s < 8; s += 1) await c.upload(0, `takeover-${round}-${s}`, instances);
-  const deadline = Date.now() + 60_000;
-  while (!victim!.log.lines.some((line) => /autorouting\] sending study/.test(line))) {
-    if (Date.now() > deadline) throw new Error('the victim sent nothing');
-    await sleep(5);
+  // New studies through both Orthancs until the victim sends one (the survivor sends others).
+  const sending = () => victim!.log.lines.some((line) => /autorouting\] sending study/.test(line));
+  for (let s = 0; !sending(); s += 1) {
+    if (s > 200) throw new Error('the victim sent nothing');
+    await c.upload(s % 2, `takeover-${round}-${s}`, instances);
   }
   const killedAt = Date.now();
   await victim!.stop('SIGKILL');
@@ -78,10 +77,16 @@ try {
   await sleep(4000); // StableAge 2 s: every study is stable before the hosts start.
 
   const sqlite = await routeAll([0], 'SQLite');
+  console.log(`one host, SQLite: ${sqlite.toFixed(0)} studies/min`);
   const onePg = await routeAll([0], 'PostgreSQL');
+  console.log(`one host, PostgreSQL: ${onePg.toFixed(0)} studies/min`);
   const twoPg = await routeAll([0, 1], 'PostgreSQL');
+  console.log(`two hosts, PostgreSQL: ${twoPg.toFixed(0)} studies/min`);
   const takeovers: number[] = [];
-  for (let t = 0; t < Number(values.takeovers); t += 1) takeovers.push(await takeover());
+  for (let t = 0; t < Number(values.takeovers); t += 1) {
+    takeovers.push(await takeover());
+    console.log(`takeover ${t + 1}: ${takeovers.at(-1)} ms`);
+  }
 
   const cell = (value: number | string) => (typeof value === 'number' ? value.toFixed(0) : value).padStart(14);
   console.log(`\n${studyCount} studies of ${instances} instances, routed to storescp; LeaseSeconds ${leaseSeconds}`);
