@@ -54,6 +54,8 @@ export class PostgresStateStore implements StateBackend {
       types: numberTypes,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: 10_000,
+      // A query that never answers (a connection dead without a reset) must not stall the heartbeat for ever.
+      query_timeout: 120_000,
       idleTimeoutMillis: 30_000,
       application_name: 'orthanc-recipes',
     });
