@@ -4,8 +4,8 @@ import type Database from 'better-sqlite3';
 export type SqlValue = string | number | bigint | null;
 
 /**
- * Tables of a recipe's own in the state database, behind an interface small enough to have a
- * PostgreSQL implementation later (several hosts sharing one index). The rules that keep SQL
+ * Tables of a recipe's own in the state database, behind an interface small enough for two
+ * implementations: SQLite (one host) and PostgreSQL (several hosts sharing one Orthanc index). The rules that keep SQL
  * portable between both engines:
  * - name tables `{name}`: the braces become the recipe's own prefix (`{routes}` is
  *   `r_autorouting__routes`), so recipes never see each other's tables;
@@ -16,6 +16,12 @@ export type SqlValue = string | number | bigint | null;
  * - `BIGINT` and `COUNT(*)` values come back as numbers (an implementation over `pg` parses them).
  */
 export interface RecipeDatabase {
+  /**
+   * The engine underneath, for the few statements that differ: a claim reads
+   * `… FOR UPDATE SKIP LOCKED` on PostgreSQL (several hosts), where SQLite (one host, one writer)
+   * needs nothing.
+   */
+  readonly engine: 'SQLite' | 'PostgreSQL';
   /**
    * Brings the recipe's tables to the last version: applies, in order and each in its own
    * transaction, the steps not applied yet (step `i` takes the schema from version `i` to `i + 1`).
@@ -49,10 +55,11 @@ export class RecipeDatabaseError extends Error {
 /** The prefix of every table of `owner`: `r_` then the id with `-` as `_`, then `__`. */
 export const tablePrefix = (owner: string): string => `r_${owner.replace(/-/g, '_')}__`;
 
-const placeholder = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+export const placeholder = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /** The SQLite implementation, over the state database (WAL mode) that the host opened. */
 export class SqliteRecipeDatabase implements RecipeDatabase {
+  readonly engine = 'SQLite';
   private readonly prefix: string;
   private readonly statements = new Map<string, Database.Statement>();
 

@@ -1,6 +1,7 @@
 import type { SchemaObject } from 'ajv';
 import type { ChangeTypeName, Logger, OrthancBinding } from './binding/index.js';
 import type { Metrics } from './metrics.js';
+import type { ClusterMember } from './cluster.js';
 import type { RecipeDatabase } from './recipe-database.js';
 import type { KeyValueStore } from './state-store.js';
 import type { Workers } from './worker-pool.js';
@@ -42,6 +43,11 @@ export interface RecipeContext {
   state: KeyValueStore;
   /** The recipe's own tables in the state database: `migrate([...steps])`, then queries (see `RecipeDatabase`). */
   database: RecipeDatabase;
+  /**
+   * The other hosts sharing this Orthanc cluster's work (PostgreSQL state), or this host alone
+   * (SQLite): its id, leases renewed at each heartbeat, single runs. Absent outside the host.
+   */
+  cluster?: ClusterMember;
   /** Aborted when the host stops. */
   signal: AbortSignal;
   /** The host's worker pool, for CPU work (bytes in, bytes out; workers never call Orthanc). */

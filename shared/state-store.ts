@@ -3,19 +3,32 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteRecipeDatabase, type RecipeDatabase } from './recipe-database.js';
 
-/** A small persistent key-value map of JSON values, owned by one recipe (or the host). */
+/**
+ * A small persistent key-value map of JSON values, owned by one recipe (or the host).
+ * Asynchronous, as it is on a network database; a call that resolved is durable.
+ */
 export interface KeyValueStore {
-  get<T = unknown>(key: string): T | undefined;
-  set(key: string, value: unknown): void;
-  delete(key: string): void;
-  keys(): string[];
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+  keys(): Promise<string[]>;
+}
+
+/** The state database, whichever the engine: key-value namespaces and recipes' tables. */
+export interface StateBackend {
+  readonly engine: 'SQLite' | 'PostgreSQL';
+  namespace(name: string): KeyValueStore;
+  /** The tables of one recipe (see `RecipeDatabase`). */
+  database(owner: string): RecipeDatabase;
+  close(): Promise<void> | void;
 }
 
 /**
  * The state directory's database (SQLite in WAL mode, `state.sqlite`). Each owner sees its own
- * namespace. Writes are synchronous and durable when `set` returns.
+ * namespace. Writes are synchronous underneath and durable when `set` resolves.
  */
-export class StateStore {
+export class StateStore implements StateBackend {
+  readonly engine = 'SQLite';
   private readonly db: Database.Database;
   private readonly statements;
 
@@ -36,13 +49,13 @@ export class StateStore {
   namespace(name: string): KeyValueStore {
     const { get, set, delete: remove, keys } = this.statements;
     return {
-      get: <T>(key: string) => {
+      get: async <T>(key: string) => {
         const row = get.get(name, key);
         return row ? (JSON.parse(row.value) as T) : undefined;
       },
-      set: (key, value) => void set.run(name, key, JSON.stringify(value)),
-      delete: (key) => void remove.run(name, key),
-      keys: () => keys.all(name).map((row) => row.key),
+      set: async (key, value) => void set.run(name, key, JSON.stringify(value)),
+      delete: async (key) => void remove.run(name, key),
+      keys: async () => keys.all(name).map((row) => row.key),
     };
   }
 

@@ -64,7 +64,7 @@ export default defineRecipe<Options>({
   },
 });
 
-async function startRouting({ orthanc, log, database, signal, metrics }: RecipeContext, options: Options) {
+async function startRouting({ orthanc, log, database, signal, metrics, cluster }: RecipeContext, options: Options) {
   const rules: CompiledRule[] = options.Rules.map((rule, r) => ({
     name: rule.Name || `Rules/${r}`,
     level: rule.Level,
@@ -116,6 +116,8 @@ async function startRouting({ orthanc, log, database, signal, metrics }: RecipeC
     metrics: routingMetrics,
     onSucceeded: (route) => deleteIfDone(route).catch((error) => log.error(`deleting ${route.level.toLowerCase()} ${route.resource_id} after routing failed: ${describe(error)}`)),
     onDestinationMissing: () => void reconcile(),
+    hostId: cluster?.hostId ?? 'this-host',
+    leaseMs: cluster?.leaseMs ?? 15_000,
   });
 
   /**
@@ -200,6 +202,7 @@ async function startRouting({ orthanc, log, database, signal, metrics }: RecipeC
     levels,
     since: routingSince,
     extendedFind: system.Capabilities?.HasExtendedFind === true,
+    minimumAgeSeconds: cluster?.shared ? options.ClusterSweepMinimumAgeSeconds : 0,
     consider,
     isDecided: (id, lastUpdate) => ledger.isDecided(id, lastUpdate, options.DryRun),
     loadPrunedBefore: () => ledger.setting(prunedBeforeSetting),
@@ -246,6 +249,8 @@ async function startRouting({ orthanc, log, database, signal, metrics }: RecipeC
     output.answerJson({ Retried: retried });
   }, { hostAction: true });
 
+  const stopRenewing = options.DryRun ? undefined : cluster?.onHeartbeat(() => sender.renewLeases());
+  const stopReporting = cluster?.report(() => ({ JobsInFlight: sender.inFlight() }));
   if (!options.DryRun) {
     await reconcile();
     await sender.start();
@@ -262,6 +267,8 @@ async function startRouting({ orthanc, log, database, signal, metrics }: RecipeC
     async close() {
       clearInterval(interval);
       clearInterval(pruning);
+      stopRenewing?.();
+      stopReporting?.();
       await sweeper.stop();
       await pruner.stop();
       await sender.close();

@@ -45,6 +45,12 @@ export const migrations = [
   // DeleteAfterRouting deletes exactly the instances a decision covered (a JSON array of Orthanc
   // IDs, read when it was decided; NULL once deleted, or when DeleteAfterRouting was off).
   `ALTER TABLE {decisions} ADD COLUMN instances TEXT`,
+  // Claims, for several hosts sharing the ledger (see `claim`): who works on a route and until when.
+  `ALTER TABLE {routes} ADD COLUMN holder TEXT;
+   ALTER TABLE {routes} ADD COLUMN lease_until BIGINT;
+   ALTER TABLE {routes} ADD COLUMN taken_from TEXT;
+   ALTER TABLE {routes} ADD COLUMN takeovers INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE {routes} ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0`,
 ];
 
 export type RouteState = 'pending' | 'sending' | 'succeeded' | 'failed' | 'gone' | 'cancelled';
@@ -62,6 +68,15 @@ export interface Route {
   next_attempt_at: number;
   created_at: number;
   updated_at: number;
+  /** The host working on the route (its lease ends at `lease_until`); null when none does. */
+  holder: string | null;
+  lease_until: number | null;
+  /** Set when this claim took the route over from another host whose lease expired: that host's Orthanc ran its job, if any. */
+  taken_from: string | null;
+  /** How many times the route was taken over from a host that died with it in flight (it may have been sent twice). */
+  takeovers: number;
+  /** How many of its jobs ran while their Orthanc went away (Orthanc resumes a job from its last checkpoint, or forgets it and the route is sent again). */
+  interrupted: number;
 }
 
 const key = (route: Pick<Route, 'resource_id' | 'destination' | 'last_update'>) => [route.resource_id, route.destination, route.last_update];
@@ -125,6 +140,53 @@ export class Ledger {
   async nextDue(destination: string): Promise<number | undefined> {
     const row = await this.db.get<{ next: number | null }>(`SELECT MIN(next_attempt_at) AS next FROM {routes} WHERE destination = ? AND state = 'pending'`, [destination]);
     return row?.next ?? undefined;
+  }
+
+  /**
+   * Claims for `holder`, until `now + leaseMs`, at most `limit` routes of a destination to work on,
+   * oldest first: pending routes that are due, and routes left `sending` (their outcome not read
+   * yet), that no other live host holds. A route held by a host whose lease expired is taken over
+   * (`taken_from`, `takeovers`). On PostgreSQL, hosts claiming at once skip each other's rows
+   * (`FOR UPDATE SKIP LOCKED`); SQLite has one writer and needs nothing.
+   */
+  claim(destination: string, holder: string, now: number, leaseMs: number, limit: number): Promise<Route[]> {
+    const skipLocked = this.db.engine === 'PostgreSQL' ? ' FOR UPDATE SKIP LOCKED' : '';
+    return this.db.all<Route>(
+      `UPDATE {routes} SET holder = ?, lease_until = ?,
+         taken_from = CASE WHEN holder IS NOT NULL AND holder <> ? THEN holder ELSE NULL END,
+         takeovers = takeovers + CASE WHEN holder IS NOT NULL AND holder <> ? THEN 1 ELSE 0 END
+       WHERE (resource_id, destination, last_update) IN (
+         SELECT resource_id, destination, last_update FROM {routes}
+         WHERE destination = ? AND (holder IS NULL OR holder = ? OR lease_until < ?)
+           AND ((state = 'pending' AND next_attempt_at <= ?) OR state = 'sending')
+         ORDER BY next_attempt_at, created_at LIMIT ?${skipLocked})
+       RETURNING *`,
+      [holder, now + leaseMs, holder, holder, destination, holder, now, now, limit],
+    );
+  }
+
+  /** Extends the leases of every route `holder` works on (its heartbeat). */
+  renew(holder: string, leaseUntil: number): Promise<number> {
+    return this.db.run(`UPDATE {routes} SET lease_until = ? WHERE holder = ? AND state IN ('pending', 'sending')`, [leaseUntil, holder]);
+  }
+
+  /**
+   * Gives a route back once it rests. A route still `sending` (its host stops while Orthanc runs
+   * the job) keeps its holder: the host that takes it over knows the job ran on another Orthanc.
+   */
+  async release(route: Route, holder: string): Promise<void> {
+    await this.db.run(`UPDATE {routes} SET holder = NULL, lease_until = NULL ${whereRoute} AND holder = ? AND state <> 'sending'`, [...key(route), holder]);
+  }
+
+  /** Routes sent again because the host sending them died (see `claim`), and jobs interrupted by their Orthanc going away. */
+  async possibleDuplicates(): Promise<{ takeovers: number; interrupted: number }> {
+    const row = await this.db.get<{ takeovers: number | null; interrupted: number | null }>('SELECT SUM(takeovers) AS takeovers, SUM(interrupted) AS interrupted FROM {routes}');
+    return { takeovers: Number(row?.takeovers ?? 0), interrupted: Number(row?.interrupted ?? 0) };
+  }
+
+  /** Counts a job of this route that ran while its Orthanc went away: some instances may arrive twice. */
+  async countInterrupted(route: Route): Promise<void> {
+    await this.db.run(`UPDATE {routes} SET interrupted = interrupted + 1 ${whereRoute}`, key(route));
   }
 
   /** Routes whose job was accepted by Orthanc but whose outcome was not read (after a restart). */

@@ -67,6 +67,10 @@ DryRun: boolean
  */
 SweepIntervalSeconds: number
 /**
+ * With several hosts sharing the work (PostgreSQL state), the sweep leaves alone resources updated less than this long ago: an Orthanc reports as stable what another Orthanc of the cluster is still receiving. Keep it above the Orthancs' StableAge. Unused with one host.
+ */
+ClusterSweepMinimumAgeSeconds: number
+/**
  * At the very first start (empty ledger), also route the stable resources already in Orthanc. Off: only what is stored or changed from the first start on is routed (later starts still catch up on everything since).
  */
 RouteExistingOnFirstStart: boolean

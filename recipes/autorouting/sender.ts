@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff, OrthancUnreachableError, describe, isNotFound, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import { Backoff, OrthancHttpError, OrthancUnreachableError, describe, isNotFound, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
 import { parseDestinationKey, storeRequest } from './destinations.js';
 import type { Ledger, Route } from './ledger.js';
 import type { RoutingMetrics } from './metrics.js';
@@ -22,9 +22,13 @@ export interface SenderOptions {
   onDestinationMissing?: (destination: string) => void;
   /** issue 18: attempts and delivery latency, for GET /recipes/metrics. */
   metrics?: RoutingMetrics;
+  /** This host, as the routes' claims name it, and how long a claim lasts without being renewed. */
+  hostId: string;
+  leaseMs: number;
 }
 
-type JobOutcome = { kind: 'success' } | { kind: 'failure'; error: string } | { kind: 'vanished' };
+/** `interrupted`: Orthanc was unreachable while the job ran (it may resume the job from a checkpoint, sending some instances again). */
+type JobOutcome = ({ kind: 'success' } | { kind: 'failure'; error: string } | { kind: 'vanished' }) & { interrupted?: boolean };
 
 interface Job {
   State: string;
@@ -72,13 +76,18 @@ export class Sender {
     return this.configured.has(destination) ? this.unavailable.get(destination) : `${destination} is no longer a destination of the rules`;
   }
 
-  /** Resumes the jobs that a previous run left in flight, then starts sending. */
+  /**
+   * Starts sending; the first look claims the routes that a previous run left in flight (their
+   * jobs are followed), with those of destinations the rules no longer name.
+   */
   async start(): Promise<void> {
-    for (const route of await this.options.ledger.sending()) {
-      const lane = this.lane(route.destination);
-      lane.inFlight.add(routeKey(route));
-      this.track(this.deliver(route, lane));
-    }
+    for (const route of await this.options.ledger.sending()) this.lane(route.destination);
+    this.kick();
+  }
+
+  /** Extends this host's leases on its routes, and looks for routes whose host stopped renewing its own. */
+  async renewLeases(): Promise<void> {
+    await this.options.ledger.renew(this.options.hostId, Date.now() + this.options.leaseMs);
     this.kick();
   }
 
@@ -123,7 +132,7 @@ export class Sender {
       if (this.unavailableReason(destination) !== undefined) continue;
       const room = (lane.failing ? 1 : this.options.jobsPerDestination) - lane.inFlight.size;
       if (room > 0) {
-        const due = await this.options.ledger.due(destination, now, room + lane.inFlight.size);
+        const due = await this.options.ledger.claim(destination, this.options.hostId, now, this.options.leaseMs, room + lane.inFlight.size);
         for (const route of due.filter((r) => !lane.inFlight.has(routeKey(r))).slice(0, room)) {
           lane.inFlight.add(routeKey(route));
           this.track(this.deliver(route, lane));
@@ -149,7 +158,9 @@ export class Sender {
     const what = `${route.level.toLowerCase()} ${route.resource_id} to ${route.destination}`;
     let attempts = route.attempts;
     try {
-      let jobId = route.state === 'sending' ? route.job_id : null;
+      // A route taken over from a dead host had its job, if any, on that host's Orthanc: send again.
+      let jobId = route.state === 'sending' && !route.taken_from ? route.job_id : null;
+      if (route.taken_from) log.warning(`${what}: taken over from host ${route.taken_from}, which stopped renewing its claim; sending again (it may arrive twice)`);
       if (jobId) {
         log.info(`following job ${jobId} (${what}) left in flight by the previous run`);
       } else {
@@ -157,13 +168,15 @@ export class Sender {
         const { uri, body } = storeRequest(destination, route.resource_id);
         const accepted = await orthanc.restApiPostJson<{ ID: string }>(uri, body);
         jobId = accepted.ID;
-        await ledger.markSending(route, jobId, attempts);
+        // The job runs now: a state database that does not answer must not make it be sent again.
+        if (!(await this.durably(`${what}: recording job ${jobId}`, () => ledger.markSending(route, jobId!, attempts)))) return;
         log.debug(`sending ${what}: job ${jobId}, attempt ${attempts}`);
       }
       const outcome = await this.follow(jobId);
       if (outcome === undefined) return; // Closing: the route stays `sending`; the next run follows the job.
+      if (outcome.interrupted || outcome.kind === 'vanished') await ledger.countInterrupted(route).catch(() => undefined);
       if (outcome.kind === 'success') {
-        await ledger.markSucceeded(route);
+        if (!(await this.durably(`${what}: recording its success`, () => ledger.markSucceeded(route)))) return;
         this.options.metrics?.attempt('succeeded'); // issue 18: metrics
         this.options.metrics?.delivered(route); // issue 18: metrics
         lane.failing = false;
@@ -200,6 +213,7 @@ export class Sender {
         log.error(`${what}: could not record the outcome (${describe(inner)}); the route will be sent again`);
       }
     } finally {
+      await ledger.release(route, this.options.hostId).catch((error: unknown) => log.debug(`${what}: releasing the claim failed (${describe(error)}); it expires`));
       lane.inFlight.delete(routeKey(route));
       this.kick();
     }
@@ -212,6 +226,22 @@ export class Sender {
     await this.options.ledger.markCancelled(route, reason);
     this.options.log.warning(`${route.level.toLowerCase()} ${route.resource_id} to ${route.destination}: cancelled (${reason}) after: ${error}`);
     return true;
+  }
+
+  /** Writes to the ledger, again and again while the state database does not answer; false when closing first. */
+  private async durably(what: string, write: () => Promise<void>): Promise<boolean> {
+    const backoff = new Backoff(250, 5000);
+    for (let failures = 0; !this.closed; failures += 1) {
+      try {
+        await write();
+        if (failures > 0) this.options.log.info(`${what}: written after ${failures} failure(s)`);
+        return true;
+      } catch (error) {
+        if (failures === 0) this.options.log.warning(`${what} failed (${describe(error)}); trying again until the state database answers`);
+        await this.pause(backoff.next());
+      }
+    }
+    return false;
   }
 
   private async failed(route: Route, lane: { failing: boolean }, attempts: number, error: string): Promise<void> {
@@ -248,21 +278,24 @@ export class Sender {
   private async follow(jobId: string): Promise<JobOutcome | undefined> {
     const since = Date.now();
     const reconnect = new Backoff(250, 5000);
+    let interrupted = false;
     while (!this.closed) {
       let job: Job;
       try {
         job = await this.options.orthanc.restApiGetJson<Job>(`/jobs/${encodeURIComponent(jobId)}`);
         reconnect.reset();
       } catch (error) {
-        if (isNotFound(error)) return { kind: 'vanished' };
-        if (!(error instanceof OrthancUnreachableError)) throw error;
+        if (isNotFound(error)) return { kind: 'vanished', interrupted };
+        // 503: Orthanc's database is away (PostgreSQL restarting): the job is still Orthanc's to finish.
+        if (!(error instanceof OrthancUnreachableError) && !(error instanceof OrthancHttpError && error.httpStatus === 503)) throw error;
+        interrupted = true;
         await this.pause(reconnect.next());
         continue;
       }
-      if (job.State === 'Success') return { kind: 'success' };
+      if (job.State === 'Success') return { kind: 'success', interrupted };
       if (job.State === 'Failure') {
         const details = job.ErrorDetails ? `: ${job.ErrorDetails}` : '';
-        return { kind: 'failure', error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}` };
+        return { kind: 'failure', error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}`, interrupted };
       }
       await this.pause(Math.min(1000, Math.max(10, (Date.now() - since) / 4)));
     }

@@ -15,6 +15,7 @@ const describeRoute = (route: Route) => ({
   Attempts: Number(route.attempts),
   LastError: route.last_error,
   JobId: route.job_id,
+  Host: route.holder ?? null,
   Updated: iso(route.updated_at),
 });
 
@@ -28,11 +29,16 @@ export async function statusOf(ledger: Ledger, sender: Sender, sweeper: Sweeper,
   const counts = { pending: 0, sending: 0, succeeded: 0, failed: 0, gone: 0, cancelled: 0, ...(await ledger.routeCounts()) };
   const decisions = { routed: 0, unmatched: 0, 'dry-run': 0, ...(await ledger.decisionCounts()) };
   const waiting = await ledger.routesIn(['pending'], listed, ' AND attempts > 0');
+  const duplicates = await ledger.possibleDuplicates();
   return {
     DryRun: options.DryRun,
     DeleteAfterRouting: options.DeleteAfterRouting,
     RoutingSince: routingSince || null,
     Routes: { Pending: counts.pending, Sending: counts.sending, Succeeded: counts.succeeded, Failed: counts.failed, Gone: counts.gone, Cancelled: counts.cancelled },
+    // Routes sent again because the host sending them died, and jobs that ran while their Orthanc
+    // went away (resumed from a checkpoint, or sent again): each may have arrived twice.
+    RetriedAfterTakeover: duplicates.takeovers,
+    InterruptedByOrthancOutage: duplicates.interrupted,
     Resources: { Routed: decisions.routed, Unmatched: decisions.unmatched, DryRun: decisions['dry-run'] },
     JobsInFlight: sender.inFlight(),
     InFlight: (await ledger.routesIn(['sending'], listed)).map(describeRoute),

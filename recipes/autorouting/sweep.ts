@@ -21,6 +21,11 @@ export interface SweepOptions {
   pageSize?: number;
   /** issue 18: counts sweeps, for GET /recipes/metrics. */
   onSwept?: (outcome: 'finished' | 'failed') => void;
+  /**
+   * Resources updated less than this long ago are left for later: with several Orthancs on one
+   * index, each knows only the resources it received itself as unstable. 0: none.
+   */
+  minimumAgeSeconds?: number;
 }
 
 /**
@@ -83,8 +88,11 @@ export class Sweeper {
     let considered = 0;
     try {
       for (const level of this.options.levels) {
-        const startedAt = (await this.options.orthanc.restApiGet('/tools/now')).toString('utf8').trim();
-        const result = await this.sweepLevel(level);
+        const now = (await this.options.orthanc.restApiGet('/tools/now')).toString('utf8').trim();
+        const age = this.options.minimumAgeSeconds ?? 0;
+        // What is younger than `age` is not swept now: the mark stays before it.
+        const startedAt = age > 0 ? shiftOrthancTime(now, -age) : now;
+        const result = await this.sweepLevel(level, age > 0 ? startedAt : undefined);
         if (result === undefined) return; // stopped
         considered += result;
         await this.options.saveMark(level, startedAt);
@@ -101,7 +109,7 @@ export class Sweeper {
   }
 
   /** Resolves with the number of resources considered, or undefined when stopped. */
-  private async sweepLevel(level: Level): Promise<number | undefined> {
+  private async sweepLevel(level: Level, updatedBefore: string | undefined): Promise<number | undefined> {
     const { orthanc, extendedFind, since } = this.options;
     const pageSize = this.options.pageSize ?? 500;
     const listed: Level = level === 'Instance' ? 'Series' : level;
@@ -136,6 +144,7 @@ export class Sweeper {
           continue;
         }
         if (resource.IsStable !== true) continue;
+        if (updatedBefore !== undefined && lastUpdate > updatedBefore) continue;
         if (await this.options.isDecided(resource.ID, lastUpdate)) continue;
         considered += 1;
         await this.options.consider(level, resource.ID, resource);

@@ -34,7 +34,8 @@ export default defineRecipe<Options>({
           metadataIndex.onChange(changeType, resourceType, resourceId);
           log.debug(`index: ${changeTypeName(changeType)} ${resourceId} applied (${metadataIndex.size} maps kept)`);
         },
-        { types: indexEvents },
+        // The index is this host's own: every host sees every change.
+        { types: indexEvents, everyHost: true },
       );
       index = metadataIndex;
     }

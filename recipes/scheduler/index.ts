@@ -5,6 +5,7 @@ import { checkTasks, type TaskOptions } from './check.js';
 import type { Options } from './options.generated.js';
 import { TaskRunner, type RunRecord } from './runner.js';
 import schema from './schema.json' with { type: 'json' };
+import { parseEvery } from './every.js';
 import { createTrigger, type Trigger } from './trigger.js';
 
 /** How long `close()` waits for a cancelled run that ignores its AbortSignal. */
@@ -52,8 +53,29 @@ export default defineRecipe<Options>({
         throw new RecipeOptionsError([{ pointer: `/Tasks/${index}/Module`, message: describe(error) }]);
       });
       const runner = new TaskRunner(task.Name, action, log, ctx.signal, (record) => onRunEnded(record, task.Name));
-      const trigger = createTrigger(task.Name, task, () => void runner.start('Schedule'), log);
+      const shared = ctx.cluster?.shared === true;
+      const tick = shared ? (dueAt: number) => void runOncePerPeriod(task, runner, dueAt) : () => void runner.start('Schedule');
+      const trigger = createTrigger(task.Name, task, tick, log, shared);
       tasks.set(task.Name, { options: task, runner, trigger });
+    }
+
+    /**
+     * With hosts sharing the work, a tick runs only where the period is claimed first (once per
+     * period across the cluster), and never while another host's run of the task goes on.
+     */
+    async function runOncePerPeriod(task: TaskOptions, runner: TaskRunner, dueAt: number): Promise<void> {
+      const period = task.Every !== undefined ? String(Math.round(dueAt / parseEvery(task.Every)!)) : String(Math.floor(dueAt / 1000));
+      let claim;
+      try {
+        claim = await ctx.cluster!.claimRun(task.Name, period);
+      } catch (error) {
+        log.warning(`task ${task.Name}: cannot claim this period's run (${describe(error)}); skipped`);
+        return;
+      }
+      if (!claim) return log.debug(`task ${task.Name}: another host runs period ${period}`);
+      if (!runner.start('Schedule')) return void (await claim.release());
+      await runner.whenDone();
+      await claim.release();
     }
 
     let orthancUp = false;

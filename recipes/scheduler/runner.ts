@@ -55,6 +55,11 @@ export class TaskRunner {
     return this.current?.record;
   }
 
+  /** Resolves when the run in flight, if any, has ended. */
+  whenDone(): Promise<void> {
+    return this.current?.done ?? Promise.resolve();
+  }
+
   /** Starts a run, or returns undefined (and counts a skip) when one is in flight. */
   start(trigger: RunRecord['Trigger']): RunRecord | undefined {
     if (this.current) {

@@ -43,11 +43,16 @@ export function checkTimeZone(timeZone: string): string | undefined {
   }
 }
 
-export function createTrigger(name: string, spec: TriggerSpec, tick: () => void, log: Logger): Trigger {
+/**
+ * `tick` receives the time the tick was due (ms since the epoch). With `alignToEpoch`, `Every`
+ * ticks fall on multiples of the period since the epoch, so that hosts sharing the work tick at
+ * the same instants and name the same period.
+ */
+export function createTrigger(name: string, spec: TriggerSpec, tick: (dueAt: number) => void, log: Logger, alignToEpoch = false): Trigger {
   if (spec.Every !== undefined) {
     const period = parseEvery(spec.Every);
     if (period === undefined) throw new TypeError(`task ${name}: bad Every "${spec.Every}"`);
-    return new PeriodTrigger(period, tick);
+    return new PeriodTrigger(period, tick, alignToEpoch);
   }
   if (spec.Schedule === undefined) throw new TypeError(`task ${name}: neither Schedule nor Every`);
   return new CronTrigger(name, spec.Schedule, spec.TimeZone, tick, log);
@@ -64,12 +69,13 @@ class PeriodTrigger implements Trigger {
 
   constructor(
     private readonly periodMs: number,
-    private readonly tick: () => void,
+    private readonly tick: (dueAt: number) => void,
+    private readonly alignToEpoch: boolean,
   ) {}
 
   start(): void {
     if (this.timer) return;
-    this.anchor = Date.now();
+    this.anchor = this.alignToEpoch ? 0 : Date.now();
     this.arm();
   }
 
@@ -90,9 +96,10 @@ class PeriodTrigger implements Trigger {
     const now = Date.now();
     const periods = Math.floor((now - this.anchor) / this.periodMs) + 1;
     this.next = this.anchor + periods * this.periodMs;
+    const dueAt = this.next;
     this.timer = setTimeout(() => {
       this.arm();
-      this.tick();
+      this.tick(dueAt);
     }, this.next - now);
   }
 }
@@ -101,8 +108,8 @@ class CronTrigger implements Trigger {
   private readonly task: ScheduledTask;
   private started = false;
 
-  constructor(name: string, expression: string, timeZone: string | undefined, tick: () => void, log: Logger) {
-    this.task = createTask(expression, () => tick(), {
+  constructor(name: string, expression: string, timeZone: string | undefined, tick: (dueAt: number) => void, log: Logger) {
+    this.task = createTask(expression, () => tick(Date.now()), {
       name: `scheduler:${name}`,
       timezone: timeZone,
       logger: {

@@ -71,7 +71,12 @@ export interface OrthancBinding {
    * Called for each change, in `Seq` order, at least once (see the change feed). With `types`,
    * only for those change types (and on Orthanc 1.12.5+, only those are read from `/changes`).
    */
-  registerOnChangeCallback(callback: OnChangeCallback, options?: { types?: readonly ChangeTypeName[] }): void;
+  /**
+   * With several hosts on one cluster, each change is handled by one host only (claimed in the
+   * shared state first); `everyHost: true` delivers it on every host (for what each host keeps
+   * for itself, such as a cache or an in-memory index).
+   */
+  registerOnChangeCallback(callback: OnChangeCallback, options?: { types?: readonly ChangeTypeName[]; everyHost?: boolean }): void;
   /** Called for each stored instance (NEW_INSTANCE); an instance deleted meanwhile is skipped. */
   registerOnStoredInstanceCallback(callback: OnStoredInstanceCallback): void;
   /**
@@ -200,7 +205,7 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
     },
     registerOnChangeCallback(callback, options) {
       const types = options?.types?.map((name) => ChangeType[name]);
-      keep(feed.subscribe(owner, (c) => callback(c.changeType, c.resourceType, c.resourceId), types));
+      keep(feed.subscribe(owner, (c) => callback(c.changeType, c.resourceType, c.resourceId), types, { everyHost: options?.everyHost }));
     },
     registerOnStoredInstanceCallback(callback) {
       const onNewInstance = async ({ resourceId }: { resourceId: string }) => {

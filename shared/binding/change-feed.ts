@@ -24,8 +24,27 @@ export interface Change {
 
 /** Where the feed keeps the `Seq` of the last change whose handlers have all finished. */
 export interface CursorStore {
-  load(): number | undefined;
-  save(seq: number): void;
+  load(): number | undefined | Promise<number | undefined>;
+  /** Durable when it returns (or when the promise it returns resolves). */
+  save(seq: number): unknown;
+}
+
+/** What a claim on a change found: this host handles it, it was handled, or another live host handles it. */
+export type ChangeClaim = 'mine' | 'done' | 'held';
+
+/**
+ * Claims on changes in a database that several hosts share (each beside one Orthanc of a cluster
+ * on one index, so every host reads the same `/changes`): a change is handled for a recipe by the
+ * one host that claimed it. A claim is a lease that its host's heartbeat renews; a dead host's
+ * claims expire and are taken over.
+ */
+export interface ChangeClaims {
+  /** How often changes held by other hosts are checked again. */
+  readonly checkIntervalMs: number;
+  claim(owner: string, seq: number): Promise<ChangeClaim>;
+  complete(owner: string, seq: number): Promise<void>;
+  /** The changes another host held: done, still held, or expired (take it over). */
+  check(owner: string, seqs: readonly number[]): Promise<Map<number, 'done' | 'held' | 'expired'>>;
 }
 
 export interface ChangeFeedOptions {
@@ -46,6 +65,12 @@ export interface ChangeFeedOptions {
    * says it exists; `never` always reads every change (the portable path).
    */
   typeFilter?: 'auto' | 'never';
+  /**
+   * Several hosts share the work: each change is claimed for a subscriber before its handler runs
+   * (subscribers made with `everyHost` excepted). The cursor passes a change another host holds
+   * only once that host has finished it; when its claim expires, this host handles it.
+   */
+  claims?: ChangeClaims;
 }
 
 const orthancChangeTypeName = new Map(Object.entries(changeTypeFromOrthanc).map(([name, value]) => [value, name]));
@@ -63,6 +88,10 @@ interface Subscriber {
   handler: (change: Change) => unknown;
   queue: Change[];
   running: boolean;
+  /** Whether each change is claimed first (with `claims`): false for per-host work such as caches. */
+  claimed: boolean;
+  /** Changes that another host holds, by `Seq`: finished when it is done, taken over when it expires. */
+  watched: Map<number, Change>;
 }
 
 /**
@@ -100,6 +129,9 @@ export class ChangeFeed {
   private lastPageDone = false;
   /** When the feed last stood at Orthanc's last change with every handler done (performance.now()). */
   private caughtUpAt = performance.now();
+  private saving: Promise<void> = Promise.resolve();
+  private saveFailing = false;
+  private watchTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ChangeFeedOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
@@ -152,12 +184,14 @@ export class ChangeFeed {
    * Adds a subscriber for `types` (all change types when absent); nothing else is queued for it.
    * Returns the function that removes it (its queued changes count as finished).
    */
-  subscribe(owner: string, handler: (change: Change) => unknown, types?: readonly ChangeTypeValue[]): () => void {
-    const subscriber: Subscriber = { owner, types: types && new Set(types), handler, queue: [], running: false };
+  subscribe(owner: string, handler: (change: Change) => unknown, types?: readonly ChangeTypeValue[], options: { everyHost?: boolean } = {}): () => void {
+    const subscriber: Subscriber = { owner, types: types && new Set(types), handler, queue: [], running: false, claimed: options.everyHost !== true, watched: new Map() };
     this.subscribers.add(subscriber);
     return () => {
       if (!this.subscribers.delete(subscriber)) return;
       for (const change of subscriber.queue.splice(0)) if (change.seq !== undefined) this.finish(change.seq);
+      for (const seq of [...subscriber.watched.keys()]) this.finish(seq);
+      subscriber.watched.clear();
     };
   }
 
@@ -166,7 +200,7 @@ export class ChangeFeed {
    * change (waiting for Orthanc to answer). After this, the feed knows where it stands.
    */
   async prepare(): Promise<void> {
-    const saved = this.options.cursor.load();
+    const saved = await this.options.cursor.load();
     if (saved !== undefined) {
       this.since = this.completed = saved;
     } else {
@@ -175,7 +209,7 @@ export class ChangeFeed {
         try {
           const page = await this.options.connection.callJson<OrthancChangesPage>('GET', '/changes?last');
           this.since = this.completed = page.Last;
-          this.options.cursor.save(page.Last);
+          await this.options.cursor.save(page.Last);
           break;
         } catch (error) {
           this.options.log.warning(`waiting for Orthanc at ${this.options.connection.url} to read the change feed: ${describe(error)}`);
@@ -218,6 +252,7 @@ export class ChangeFeed {
   /** Stops polling, delivers ORTHANC_STOPPED, waits for the handlers and saves the cursor. */
   async stop(): Promise<void> {
     this.stopController.abort();
+    clearTimeout(this.watchTimer);
     await this.loop;
     if (this.up) {
       this.up = false;
@@ -227,7 +262,7 @@ export class ChangeFeed {
     const timeoutMs = this.options.drainTimeoutMs ?? 30_000;
     const timedOut = await Promise.race([drained.then(() => false), sleep(timeoutMs, true, { ref: false })]);
     if (timedOut) this.options.log.warning(`change handlers still running after ${timeoutMs} ms; stopping without them`);
-    this.saveNow();
+    await this.saveNow();
   }
 
   private async run(): Promise<void> {
@@ -356,27 +391,102 @@ export class ChangeFeed {
     void (async () => {
       let change: Change | undefined;
       while ((change = subscriber.queue.shift()) !== undefined) {
-        try {
-          await subscriber.handler(change);
-        } catch (error) {
-          const fields = {
-            recipe: subscriber.owner,
-            changeType: changeTypeName(change.changeType),
-            resourceType: resourceTypeName(change.resourceType),
-            resourceId: change.resourceId,
-            seq: change.seq,
-          };
-          this.options.log.error(
-            `recipe ${subscriber.owner}: change handler failed on ${fields.changeType} ${fields.resourceType} ${change.resourceId}: ${describe(error)}`,
-            fields,
-          );
+        const claims = subscriber.claimed && change.seq !== undefined ? this.options.claims : undefined;
+        const verdict = claims ? await this.claim(claims, subscriber, change.seq!) : 'mine';
+        if (verdict === 'held') {
+          subscriber.watched.set(change.seq!, change);
+          this.watch();
+          continue;
         }
+        if (verdict === 'stopped') continue; // not finished: the cursor stays before it
+        if (verdict === 'mine') await this.handle(subscriber, change);
+        if (claims && verdict === 'mine' && !(await this.complete(claims, subscriber, change.seq!))) continue;
         if (change.seq !== undefined) this.finish(change.seq);
         if (this.idleWaiters.size > 0) this.notifyIdle();
       }
       subscriber.running = false;
       this.notifyIdle();
     })();
+  }
+
+  private async handle(subscriber: Subscriber, change: Change): Promise<void> {
+    try {
+      await subscriber.handler(change);
+    } catch (error) {
+      const fields = {
+        recipe: subscriber.owner,
+        changeType: changeTypeName(change.changeType),
+        resourceType: resourceTypeName(change.resourceType),
+        resourceId: change.resourceId,
+        seq: change.seq,
+      };
+      this.options.log.error(`recipe ${subscriber.owner}: change handler failed on ${fields.changeType} ${fields.resourceType} ${change.resourceId}: ${describe(error)}`, fields);
+    }
+  }
+
+  /**
+   * Claims a change, trying again while the database does not answer; `stopped` when the feed
+   * stops meanwhile (the change stays unfinished: the cursor stays before it).
+   */
+  private async claim(claims: ChangeClaims, subscriber: Subscriber, seq: number): Promise<ChangeClaim | 'stopped'> {
+    const backoff = new Backoff(250, 5000);
+    for (let failures = 0; ; failures += 1) {
+      try {
+        return await claims.claim(subscriber.owner, seq);
+      } catch (error) {
+        if (this.stopController.signal.aborted) return 'stopped';
+        if (failures === 0) this.options.log.warning(`recipe ${subscriber.owner}: cannot claim change ${seq} (${describe(error)}); trying again until the state database answers`);
+        await sleep(backoff.next(), undefined, { signal: this.stopController.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Records a handled change as done; false when the feed stopped first (the claim then expires, and the change is handled again). */
+  private async complete(claims: ChangeClaims, subscriber: Subscriber, seq: number): Promise<boolean> {
+    const backoff = new Backoff(250, 5000);
+    for (let failures = 0; ; failures += 1) {
+      try {
+        await claims.complete(subscriber.owner, seq);
+        return true;
+      } catch (error) {
+        if (this.stopController.signal.aborted) return false;
+        if (failures === 0) this.options.log.warning(`recipe ${subscriber.owner}: cannot record change ${seq} as handled (${describe(error)}); trying again`);
+        await sleep(backoff.next(), undefined, { signal: this.stopController.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Checks the changes other hosts hold, every `checkIntervalMs` while there are some. */
+  private watch(): void {
+    const claims = this.options.claims;
+    if (!claims || this.watchTimer || this.stopController.signal.aborted) return;
+    this.watchTimer = setTimeout(async () => {
+      for (const subscriber of this.subscribers) {
+        if (subscriber.watched.size === 0) continue;
+        let verdicts: Map<number, 'done' | 'held' | 'expired'>;
+        try {
+          verdicts = await claims.check(subscriber.owner, [...subscriber.watched.keys()]);
+        } catch (error) {
+          this.options.log.debug(`checking changes held by other hosts failed: ${describe(error)}`);
+          continue;
+        }
+        const expired: Change[] = [];
+        for (const [seq, verdict] of verdicts) {
+          const change = subscriber.watched.get(seq);
+          if (!change || verdict === 'held') continue;
+          subscriber.watched.delete(seq);
+          if (verdict === 'done') this.finish(seq);
+          else expired.push(change);
+        }
+        if (expired.length > 0) {
+          this.options.log.info(`recipe ${subscriber.owner}: taking over ${expired.length} change(s) whose host stopped renewing its claim`);
+          subscriber.queue.unshift(...expired);
+          this.pump(subscriber);
+        }
+      }
+      this.watchTimer = undefined;
+      if ([...this.subscribers].some((subscriber) => subscriber.watched.size > 0)) this.watch();
+    }, claims.checkIntervalMs);
   }
 
   private finish(seq: number, by = 1): void {
@@ -394,13 +504,26 @@ export class ChangeFeed {
   private advanceTo(seq: number): void {
     if (seq === this.completed) return;
     this.completed = seq;
-    this.saveTimer ??= setTimeout(() => this.saveNow(), 100);
+    this.saveTimer ??= setTimeout(() => void this.saveNow(), 100);
   }
 
-  private saveNow(): void {
+  /** Saves the cursor after the saves before it (a later value is never overwritten by an earlier one). */
+  private saveNow(): Promise<void> {
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
-    this.options.cursor.save(this.completed);
+    const seq = this.completed;
+    this.saving = this.saving.then(async () => {
+      try {
+        await this.options.cursor.save(seq);
+        if (this.saveFailing) this.options.log.info(`the change cursor is saved again (${seq})`);
+        this.saveFailing = false;
+      } catch (error) {
+        if (!this.saveFailing) this.options.log.warning(`cannot save the change cursor (${describe(error)}); trying again every second`);
+        this.saveFailing = true;
+        if (!this.stopController.signal.aborted) this.saveTimer ??= setTimeout(() => void this.saveNow(), 1000);
+      }
+    });
+    return this.saving;
   }
 
   private backlogged(): boolean {

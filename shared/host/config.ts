@@ -102,6 +102,9 @@ export async function validateConfig(raw: unknown, file: string, registry: Recip
   const configDirectory = dirname(resolve(file));
   if (issues.length === 0) issues.push(...readPasswordFile(config, configDirectory, file));
   const recipes: EnabledRecipe[] = [];
+  if (config?.StateDatabase?.Engine === 'PostgreSQL' && !config.StateDatabase.ConnectionString?.trim()) {
+    issues.push({ file, pointer: '/StateDatabase/ConnectionString', message: 'is required with "Engine": "PostgreSQL" (e.g. "postgres://orthanc_recipes@db.example:5432/orthanc")' });
+  }
   for (const [id, entry] of recipeEntries) {
     if (!isPlainObject(entry)) continue; // reported by the host's schema
     const pointer = `/Recipes/${escapePointer(id)}`;

@@ -86,6 +86,31 @@ AllowRemoteAccessWithoutAuthentication: boolean
  */
 StateDirectory: string
 /**
+ * Where the state lives (the change cursor, the key-value state, the recipes' tables, the work claims). `SQLite`: a file in the state directory, for one host. `PostgreSQL`: a database that several hosts share, each beside one Orthanc of a cluster on one PostgreSQL index; every unit of work is then claimed there before it is done.
+ */
+StateDatabase: {
+/**
+ * `SQLite` (one host) or `PostgreSQL` (one or several hosts sharing the work).
+ */
+Engine: ("SQLite" | "PostgreSQL")
+/**
+ * PostgreSQL only: `postgres://user@host:port/database` (required with PostgreSQL). Keep the password out of it: use `PasswordFile`.
+ */
+ConnectionString: string
+/**
+ * PostgreSQL only: a file holding the password (its first line), relative to the configuration file. Empty: none, or the one in the connection string.
+ */
+PasswordFile: string
+/**
+ * PostgreSQL only: the schema holding the state's tables (created if missing); hosts of one cluster use the same.
+ */
+Schema: string
+/**
+ * How long a host's claims on work last without its heartbeat (sent every third of it): after a host dies, another takes its work over within this time.
+ */
+LeaseSeconds: number
+}
+/**
  * The one poller of Orthanc's /changes.
  */
 ChangeFeed: {

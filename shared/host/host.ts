@@ -22,7 +22,9 @@ import {
 import { maskSecrets } from '../mask-secrets.js';
 import { MetricsRegistry } from '../metrics.js';
 import { RecipeOptionsError, type AnyRecipe, type HostView, type RecipeHandle, type RecipeMeta } from '../recipe.js';
-import { StateStore } from '../state-store.js';
+import type { Cluster } from '../cluster.js';
+import { openState } from '../open-state.js';
+import type { StateBackend } from '../state-store.js';
 import { escapePointer } from '../validate.js';
 import { ConfigError, formatIssue, type ConfigIssue, type LoadedConfig } from './config.js';
 import { WorkerPool } from '../worker-pool.js';
@@ -107,7 +109,8 @@ export class Host {
     readonly router: RestRouter,
     private readonly filters: RequestFilters,
     readonly front: HttpFront,
-    private readonly state: StateStore,
+    private readonly state: StateBackend,
+    readonly cluster: Cluster,
     private readonly embedded: OrthancProcess | undefined,
     private readonly running: RunningRecipe[],
     private readonly failed: FailedRecipe[],
@@ -136,7 +139,7 @@ export class Host {
   static async start(loaded: LoadedConfig, options: HostOptions = {}): Promise<Host> {
     const { config } = loaded;
     const log = options.log ?? createLogger('host', { level: config.LogLevel, format: config.LogFormat });
-    const state = new StateStore(loaded.stateDirectory);
+    const { state, cluster } = await openState(config.StateDatabase, loaded.stateDirectory, loaded.configDirectory, log.child('state'));
     let embedded: OrthancProcess | undefined;
     let connection: OrthancConnection | undefined;
     let host: Host | undefined;
@@ -190,6 +193,7 @@ export class Host {
         pollIntervalMs: config.ChangeFeed.PollIntervalMilliseconds,
         pageSize: config.ChangeFeed.PageSize,
         maxQueued: config.ChangeFeed.MaxQueuedChanges,
+        claims: cluster.changeClaims,
         cursor: {
           load: () => hostState.get<number>('changes.cursor'),
           save: (seq) => hostState.set('changes.cursor', seq),
@@ -219,7 +223,7 @@ export class Host {
         observe: createRequestObserver(metrics.host, router), // issue 18: request metrics
       });
       const bridgeHooks = new BridgeHooks(renamed(log, 'bridge'));
-      const started = new Host(loaded, log, connection, feed, router, filters, front, state, embedded, [], [], guard, bridge, bridgeHooks, metrics);
+      const started = new Host(loaded, log, connection, feed, router, filters, front, state, cluster, embedded, [], [], guard, bridge, bridgeHooks, metrics);
       host = started;
       health = started.health;
       registerHostMetrics(metrics, { feed, front, workers: () => started.workerPool, recipeStates: () => started.recipeStates() });
@@ -235,6 +239,8 @@ export class Host {
       feed.start();
       if (bridge) bridge.target = { hooks: bridgeHooks, feed };
       started.address = await front.listen(config.HttpServer.Host, config.HttpServer.Port);
+      await cluster.start({ url: started.url, orthanc: connection.url });
+      if (cluster.shared) log.info(`sharing the work with the other hosts of the cluster (state in PostgreSQL, host ${cluster.hostId})`);
       log.info(`orthanc-recipes ${hostVersion} listening on ${started.url}, in front of Orthanc at ${connection.url}`);
       started.logWhereToLook();
       return started;
@@ -247,7 +253,8 @@ export class Host {
       await host?.feed.stop();
       await host?.closeRecipes();
       await host?.workerPool?.close();
-      state.close();
+      await cluster.close();
+      await state.close();
       await connection?.close();
       await embedded?.stop();
       throw error;
@@ -302,6 +309,7 @@ export class Host {
       log,
       state: this.state.namespace(`recipe:${id}`),
       database: this.state.database(id),
+      cluster: this.cluster.member(id),
       signal: this.abort.signal,
       workers: this.workers,
       configDirectory: this.loaded.configDirectory,
@@ -453,8 +461,15 @@ export class Host {
       Events: meta.events,
       Destructive: meta.destructive,
     });
+    let cluster: unknown;
+    try {
+      cluster = await this.cluster.describe();
+    } catch (error) {
+      cluster = { Engine: this.cluster.engine, HostId: this.cluster.hostId, Error: `the state database does not answer: ${describe(error)}` };
+    }
     output.answerJson({
       Version: hostVersion,
+      Cluster: cluster,
       Orthanc: { ...orthanc, Embedded: this.embedded !== undefined },
       ChangeFeed: { Cursor: this.feed.cursor, Backlog: this.feed.backlog, FiltersTypes: this.feed.filtersTypes, OrthancReachable: this.feed.reachable },
       ...(this.bridge ? { Bridge: { Url: this.bridge.url, ...this.bridge.counters } } : {}),
@@ -515,7 +530,8 @@ export class Host {
       await this.feed.stop();
       await this.closeRecipes();
       await this.workerPool?.close();
-      this.state.close();
+      await this.cluster.close();
+      await this.state.close();
       await this.connection.close();
       await this.embedded?.stop();
       this.log.info('stopped');

@@ -20,8 +20,8 @@ export default defineRecipe<Options>({
   setup({ orthanc, log, state }, options) {
     // Safe to run twice for one change (delivery is at-least-once): it only records the latest id.
     orthanc.registerOnChangeCallback(
-      (_changeType, _resourceType, instanceId) => {
-        state.set('lastInstance', instanceId);
+      async (_changeType, _resourceType, instanceId) => {
+        await state.set('lastInstance', instanceId);
         log.debug(`instance ${instanceId} stored`);
       },
       { types: ['NEW_INSTANCE'] },
@@ -30,9 +30,9 @@ export default defineRecipe<Options>({
     // A route that reads Orthanc for the caller uses `request.orthanc` (it calls Orthanc with the
     // caller's credentials), never `orthanc` (the host's). A status page or an action done with
     // the host's rights passes `{ hostAction: true }` as a third argument.
-    orthanc.registerRestCallback('/recipes/__ID__', (output, _uri, request) => {
+    orthanc.registerRestCallback('/recipes/__ID__', async (output, _uri, request) => {
       if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
-      output.answerJson({ Greeting: options.Greeting, LastInstance: state.get<string>('lastInstance') ?? null });
+      output.answerJson({ Greeting: options.Greeting, LastInstance: (await state.get<string>('lastInstance')) ?? null });
     });
   },
 });

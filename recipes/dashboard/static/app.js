@@ -57,6 +57,20 @@ const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle
 const orthancTime = (text) => (typeof text === 'string' ? text.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2}).*$/, '$1-$2-$3 $4:$5:$6') : '');
 const duration = (ms) => (typeof ms === 'number' ? (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`) : '—');
 
+/** The hosts sharing the work (state in PostgreSQL): alive or gone, their leases, what each does. */
+function clusterFacts(cluster) {
+  if (!cluster || !Array.isArray(cluster.Hosts)) return cluster?.Error ? [['State database', cluster.Error]] : [];
+  if (cluster.Engine !== 'PostgreSQL') return [['State database', cluster.Engine]];
+  const doing = (activity) => Object.entries(activity ?? {}).map(([recipe, what]) => `${recipe} ${JSON.stringify(what)}`).join(' · ');
+  return [
+    ['State database', `PostgreSQL, ${cluster.Hosts.filter((h) => h.Alive).length} host(s) alive, leases of ${cluster.LeaseSeconds} s`],
+    ...cluster.Hosts.map((h) => [
+      `Host ${h.Name}${h.Id === cluster.HostId ? ' (this one)' : ''}`,
+      [h.Alive ? 'alive' : 'gone', `${h.ChangeLeases} change lease(s)`, h.Runs?.length ? `running ${h.Runs.join(', ')}` : '', h.Alive ? doing(h.Activity) : ''].filter(Boolean).join(' · '),
+    ]),
+  ];
+}
+
 function renderHost(info) {
   const orthanc = info.Orthanc ?? {};
   const feed = info.ChangeFeed ?? {};
@@ -66,6 +80,7 @@ function renderHost(info) {
     ['Orthanc URL', `${orthanc.Url ?? ''}${orthanc.Embedded ? ' (embedded)' : ''}`],
     ['Change feed cursor', feed.Cursor],
     ['Change feed backlog', feed.Backlog],
+    ...clusterFacts(info.Cluster),
   ]);
   $('recipes').tBodies[0].replaceChildren(
     ...(info.Recipes ?? []).map((recipe) => {

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { eventually } from './helpers/changes.js';
+import { killOrthanc, startTestCluster, type TestCluster } from './helpers/cluster.js';
+import type { HostProcess } from './helpers/host.js';
+
+/**
+ * Two hosts, each beside one of two Orthancs on one PostgreSQL index, share the work through
+ * their PostgreSQL state: a study routed once, a task run once per period, and the loss of a host,
+ * an Orthanc or PostgreSQL itself costs nothing but the duplicates the status counts.
+ */
+
+// The scheduler's task: one line per run, the period it ran for (ticks fall on whole seconds).
+const markTask = `
+import { appendFile } from 'node:fs/promises';
+export default async (ctx, options) => {
+  await appendFile(options.File, Math.floor(Date.now() / 1000) + ' ' + ctx.cluster.hostId + '\\n');
+};
+`;
+
+let cluster: TestCluster;
+let runsFile = '';
+const expected = new Set<string>();
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function json(host: HostProcess, uri: string): Promise<any> {
+  const answer = await fetch(`${host.url}${uri}`);
+  if (!answer.ok) throw new Error(`${uri}: HTTP ${answer.status} ${await answer.text()}`);
+  return answer.json();
+}
+
+const liveHost = () => cluster.hosts.find((host) => host && host.child.exitCode === null && host.child.signalCode === null)!;
+
+/** Waits until every instance uploaded so far reached storescp; then checks that none came more often than the takeovers allow. */
+async function everythingDeliveredOnce(timeoutMs = 120_000): Promise<{ duplicates: number; retried: number }> {
+  await eventually(async () => {
+    const received = new Set(await cluster.destination.receptions());
+    return [...expected].every((sop) => received.has(sop));
+  }, timeoutMs, `${expected.size} instances at storescp`);
+  const counts = new Map<string, number>();
+  for (const sop of await cluster.destination.receptions()) counts.set(sop, (counts.get(sop) ?? 0) + 1);
+  // Receptions beyond the first of each instance.
+  const duplicates = [...counts.values()].reduce((sum, n) => sum + n - 1, 0);
+  if (duplicates > 0) {
+    // Which studies came twice, by Orthanc ID, to find them in the hosts' logs.
+    const twice = [...counts].filter(([, n]) => n > 1).map(([sop]) => sop).slice(0, 6);
+    const studies = [];
+    for (const sop of twice) {
+      const found = await fetch(`${cluster.orthancs[0]!.url}/tools/lookup`, { method: 'POST', body: sop }).then((answer) => answer.json()).catch(() => []);
+      studies.push(...(found as { Type: string; Path: string }[]).map((f) => f.Path));
+    }
+    console.log(`received twice: ${twice.join(', ')} (${studies.join(', ')})`);
+  }
+  const status = await json(liveHost(), '/recipes/autorouting/status');
+  assert.equal(status.Routes.Failed, 0);
+  return { duplicates, retried: status.RetriedAfterTakeover + status.InterruptedByOrthancOutage };
+}
+
+async function uploadMany(count: number, label: string): Promise<void> {
+  for (let n = 0; n < count; n += 1) for (const sop of await cluster.upload(n % 2, `${label}-${n}`)) expected.add(sop);
+}
+
+const host = (n: number) => cluster.hosts[n]!;
+const alive = (n: number) => cluster.hosts[n]?.child.exitCode === null && cluster.hosts[n]?.child.signalCode === null;
+
+/** Each test starts with both hosts running (a failed test may have left one killed). */
+async function bothHostsRunning(): Promise<void> {
+  for (const n of [0, 1]) if (!alive(n)) await cluster.startHost(n);
+}
+
+describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }, () => {
+  before(async () => {
+    cluster = await startTestCluster({
+      orthancs: 2,
+      hostConfig: (_n, folder) => {
+        runsFile = join(folder, 'runs.log');
+        return {
+          Recipes: {
+            autorouting: { Enabled: true, Rules: [{ Level: 'Study', Filter: {}, Destinations: ['scp'] }], SweepIntervalSeconds: 5, ClusterSweepMinimumAgeSeconds: 5, Retry: { InitialDelaySeconds: 1, MaxDelaySeconds: 2, MaxAttempts: 100 } },
+            scheduler: { Enabled: true, Tasks: [{ Name: 'mark', Every: '1s', Module: '../tasks/mark.mjs', Options: { File: runsFile } }] },
+          },
+        };
+      },
+    });
+    const tasks = join(cluster.orthancs[0]!.options.storageDirectory, '..', 'tasks');
+    await mkdir(tasks, { recursive: true });
+    await writeFile(join(tasks, 'mark.mjs'), markTask);
+    await Promise.all([cluster.startHost(0), cluster.startHost(1)]);
+  });
+  beforeEach(async () => {
+    await bothHostsRunning();
+  });
+  after(async () => {
+    // Keeps the hosts' logs where a failing run can be read: CLUSTER_TEST_LOGS=folder.
+    const logs = process.env.CLUSTER_TEST_LOGS;
+    if (logs) for (const [n, h] of cluster.hosts.entries()) if (h) await writeFile(join(logs, `host-${n}.log`), h.log.lines.join('\n'));
+    await cluster?.dispose();
+  });
+
+  it('routes 60 studies arriving through both Orthancs: every instance delivered, none twice, the work shared', async () => {
+    await uploadMany(60, 'first');
+    const { duplicates, retried } = await everythingDeliveredOnce();
+    assert.equal(retried, 0, 'nothing sent again');
+    assert.equal(duplicates, 0, 'no instance received twice');
+    const sent = [0, 1].map((n) => host(n).log.messages('autorouting').filter((line) => line.startsWith('sent study')).length);
+    assert.equal(sent[0]! + sent[1]!, 60, `each study sent once (${sent.join(' + ')})`);
+    assert.ok(sent[0]! > 0 && sent[1]! > 0, `both hosts sent studies (${sent.join(' + ')})`);
+
+    const recipes = await json(host(0), '/recipes');
+    assert.equal(recipes.Cluster.Engine, 'PostgreSQL');
+    assert.deepEqual(recipes.Cluster.Hosts.filter((h: { Alive: boolean }) => h.Alive).length, 2);
+    assert.ok(recipes.Cluster.Hosts.every((h: { Activity: Record<string, unknown> }) => 'autorouting' in h.Activity));
+  });
+
+  it('goes on when a host is SIGKILLed in the middle, then the other: all delivered, duplicates only as counted', async () => {
+    const before = (await cluster.destination.receptions()).length;
+    const uploading = uploadMany(20, 'kill-hosts');
+    await eventually(async () => (await cluster.destination.receptions()).length >= before + 6, 60_000, 'routing under way');
+    await host(0).stop('SIGKILL');
+    await uploading;
+    await eventually(async () => (await cluster.destination.receptions()).length >= before + 20, 60_000, 'routing goes on with one host');
+    await cluster.startHost(0);
+    await host(1).stop('SIGKILL');
+    await uploadMany(6, 'kill-hosts-then');
+    const { duplicates, retried } = await everythingDeliveredOnce();
+    // A study of two instances sent again arrives as two duplicates.
+    assert.ok(duplicates <= retried * 2, `${duplicates} instance(s) received twice, ${retried} route(s) counted as retried after a takeover`);
+    await cluster.startHost(1);
+  });
+
+  it('routes studies left unstable by an Orthanc SIGKILLed', async () => {
+    for (let n = 0; n < 4; n += 1) for (const sop of await cluster.upload(1, `unstable-${n}`)) expected.add(sop);
+    killOrthanc(cluster.orthancs[1]!);
+    await cluster.orthancs[1]!.restart();
+    const { duplicates, retried } = await everythingDeliveredOnce();
+    assert.ok(duplicates <= retried * 2, `${duplicates} duplicate(s), ${retried} counted`);
+  });
+
+  it('survives PostgreSQL restarting: all delivered, duplicates only as counted', async () => {
+    const before = (await cluster.destination.receptions()).length;
+    await uploadMany(10, 'postgres');
+    await eventually(async () => (await cluster.destination.receptions()).length > before, 60_000, 'routing under way');
+    await cluster.postgres.stop();
+    try {
+      const notices = (n: number) => host(n).log.lines.some((line) => /state database|PostgreSQL connection broke|heartbeat failed/.test(line));
+      await eventually(() => notices(0) || notices(1), 30_000, 'a host notices');
+    } finally {
+      await cluster.postgres.start();
+    }
+    await uploadMany(4, 'postgres-after');
+    const { duplicates, retried } = await everythingDeliveredOnce(180_000);
+    assert.ok(duplicates <= retried * 2, `${duplicates} duplicate(s), ${retried} counted`);
+  });
+
+  it('runs a task every second once per period across both hosts, and goes on when one dies', async () => {
+    const periods = async () => (await readFile(runsFile, 'utf8')).split('\n').filter(Boolean).map((line) => line.split(' '));
+    const seen = (await periods()).length;
+    await eventually(async () => (await periods()).length >= seen + 3, 30_000, 'three more runs');
+    const killedAt = Math.floor(Date.now() / 1000);
+    await host(0).stop('SIGKILL');
+    await eventually(async () => (await periods()).filter(([period]) => Number(period) > killedAt + 1).length >= 3, 30_000, 'runs after a host died');
+    const all = await periods();
+    const byPeriod = new Map<string, number>();
+    for (const [period] of all) byPeriod.set(period!, (byPeriod.get(period!) ?? 0) + 1);
+    assert.deepEqual([...byPeriod].filter(([, n]) => n > 1), [], 'no period ran twice');
+    const hosts = new Set(all.map(([, hostId]) => hostId));
+    assert.equal(hosts.size, 2, 'both hosts ran the task at some point');
+  });
+});
