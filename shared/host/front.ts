@@ -146,7 +146,7 @@ export class HttpFront {
     }
 
     const authorization = await this.isAuthorized(request.headers.authorization);
-    if (authorization === undefined) return this.answerError(request, response, 503, 'Orthanc is unreachable, so credentials cannot be checked');
+    if (authorization === undefined) return this.answerError(request, response, 503, 'Orthanc did not confirm these credentials (it is unreachable or failing), so the request is refused');
     if (!authorization.allowed) return this.challenge(request, response, authorization.challenge ?? 'Basic realm="Orthanc Secure Area"');
     if (expectsContinue) response.writeContinue();
     await runRestCallback(match.route, match.groups, path, request, response, {
@@ -212,7 +212,12 @@ export class HttpFront {
     Promise.all(pending.map((response) => new Promise((resolve) => response.once('close', resolve)))).then(send, send);
   }
 
-  /** Whether Orthanc lets this Authorization header (or its absence) in; undefined if it cannot say. */
+  /**
+   * Whether Orthanc lets this Authorization header (or its absence) in, asked with `GET /system`.
+   * Fails closed: only a 2xx lets in; a 401 or 403 refuses (and is remembered for 10 s, as a
+   * 2xx is); anything else (a 5xx, a 502 from something in between, a timeout, a connection
+   * error) is a doubt: undefined, never cached, and the caller answers 503.
+   */
   private async isAuthorized(header: string | undefined): Promise<Authorization | undefined> {
     const key = header ? createHash('sha256').update(header).digest('base64') : '';
     const cached = this.authorizations.get(key);
@@ -225,18 +230,21 @@ export class HttpFront {
         headers: header ? { authorization: header } : {},
       });
       await answer.body.dump();
-      const challenge = answer.statusCode === 401 ? answer.headers['www-authenticate'] : undefined;
-      const authorization: Authorization = {
-        allowed: answer.statusCode !== 401 && answer.statusCode !== 403,
-        // Orthanc's own Basic authentication refuses on every path alike; a 403 (an
-        // authorization plugin) may depend on the path, so it is not replayed.
-        challenge: typeof challenge === 'string' ? challenge : undefined,
-      };
-      this.authorizations.set(key, authorization);
-      return authorization;
+      const status = answer.statusCode;
+      if (status >= 200 && status < 300) return this.remember(key, { allowed: true, challenge: undefined });
+      if (status !== 401 && status !== 403) return undefined;
+      const challenge = answer.headers['www-authenticate'];
+      // Orthanc's own Basic authentication refuses on every path alike; a 403 (an
+      // authorization plugin) may depend on the path, so it is not replayed.
+      return this.remember(key, { allowed: false, challenge: status === 401 && typeof challenge === 'string' ? challenge : undefined });
     } catch {
       return undefined;
     }
+  }
+
+  private remember(key: string, authorization: Authorization): Authorization {
+    this.authorizations.set(key, authorization);
+    return authorization;
   }
 }
 

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Host } from '../shared/host/index.js';
+import { generateStudy } from './helpers/dicom.js';
+import { startHostInProcess, type LineLog } from './helpers/host.js';
+import { basicAuth } from './helpers/http.js';
+import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';
+import { exchange, requestHead, type WireAnswer } from './helpers/raw-http.js';
+import { TestUpstream } from './helpers/upstream.js';
+
+const good = basicAuth('alice', 's3cret');
+
+/** Sends one request on its own connection and returns the answer. */
+async function ask(url: string, method: string, path: string, headers: Record<string, string | number> = {}, body = ''): Promise<WireAnswer> {
+  const { answer, connection } = await exchange(url, requestHead(method, path, body ? { ...headers, 'Content-Length': Buffer.byteLength(body) } : headers) + body, { timeoutMs: 20_000 });
+  connection.destroy();
+  return answer;
+}
+
+const jsonOf = (answer: WireAnswer) => JSON.parse(answer.body.toString()) as { HttpStatus: number; Message: string };
+
+/**
+ * The security review's probes, against a host in front of a real Orthanc that requires
+ * credentials, with a recording upstream in between that can be made to fail.
+ */
+describe('the front door under hostile input (real Orthanc with AuthenticationEnabled)', { timeout: 300_000 }, () => {
+  let orthanc: TestOrthanc;
+  let upstream: TestUpstream;
+  let host: Host;
+  let hostUrl: string;
+  let log: LineLog;
+  let instanceId: string;
+  let studyId: string;
+
+  before(async () => {
+    orthanc = await startTestOrthanc({
+      configuration: { AuthenticationEnabled: true, RegisteredUsers: { alice: 's3cret' } },
+      credentials: { username: 'alice', password: 's3cret' },
+    });
+    const stored = await orthanc.upload(generateStudy({ patientId: 'HOSTILE-1', patientName: 'Hostile^One', studyDate: '20240101', series: [{ modality: 'CT', instances: 1 }] })[0]!.file);
+    instanceId = stored.ID;
+    studyId = stored.ParentStudy;
+    upstream = await TestUpstream.start(orthanc.url);
+    ({ host, url: hostUrl, log } = await startHostInProcess({
+      Orthanc: { Url: upstream.url, Username: 'alice', Password: 's3cret', TimeoutSeconds: 2 },
+      Recipes: { hello: { Enabled: true }, 'dicom-dump': { Enabled: true }, thumbnails: { Enabled: true } },
+    }));
+  });
+
+  after(async () => {
+    await host?.close();
+    await upstream?.stop();
+    await orthanc?.stop();
+  });
+
+  describe('recipe routes fail closed (defect 1)', () => {
+    it('lets in only what Orthanc confirms with a 2xx, and replays its 401 challenge', async () => {
+      assert.equal((await ask(hostUrl, 'GET', '/toto', { Authorization: good })).status, 200);
+      const refused = await ask(hostUrl, 'GET', '/toto', { Authorization: basicAuth('mallory', 'guess') });
+      assert.equal(refused.status, 401);
+      assert.equal(refused.headers['www-authenticate'], 'Basic realm="Orthanc Secure Area"');
+    });
+
+    for (const fault of [{ status: 502 }, { status: 500 }, { status: 503 }, 'hang', 'reset'] as const) {
+      const label = typeof fault === 'string' ? fault : `a ${fault.status}`;
+      it(`answers 503 when the credentials check meets ${label}, and never remembers it`, async () => {
+        // A password never tried before: no cached verdict can hide the check.
+        const guess = basicAuth('mallory', `guess-${label}`);
+        upstream.fault = { what: fault, applies: (request) => request.url === '/system' && request.headers.authorization === guess };
+        try {
+          for (const path of ['/toto', `/instances/${instanceId}/dcmjs`]) {
+            const answer = await ask(hostUrl, 'GET', path, { Authorization: guess });
+            assert.equal(answer.status, 503, `${path} with ${label}: ${answer.body}`);
+            assert.match(answer.headers['content-type'] ?? '', /^application\/json/);
+            assert.equal(jsonOf(answer).HttpStatus, 503);
+          }
+        } finally {
+          upstream.fault = undefined;
+        }
+        // Orthanc answers again: the same password gets Orthanc's own verdict, not a remembered doubt.
+        assert.equal((await ask(hostUrl, 'GET', '/toto', { Authorization: guess })).status, 401);
+        assert.equal((await ask(hostUrl, 'GET', '/toto', { Authorization: good })).status, 200);
+      });
+    }
+  });
+});
