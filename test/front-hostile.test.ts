@@ -83,4 +83,26 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
       });
     }
   });
+
+  describe('IDs (defect 6)', () => {
+    it('answers what Orthanc answers for "." and ".." in place of an ID, never a 500', async () => {
+      for (const path of ['/studies/%2e%2e/thumbnail', '/instances/%2e%2e/dcmjs', '/series/%2e/thumbnail', '/instances/%2E%2E/thumbnail', '/instances/..%2f..%2fsystem/dcmjs']) {
+        const viaHost = await ask(hostUrl, 'GET', path, { Authorization: good });
+        assert.ok(viaHost.status >= 400 && viaHost.status < 500, `${path}: ${viaHost.status} ${viaHost.body}`);
+        assert.equal(viaHost.status, 404, path);
+      }
+    });
+
+    it('answers 404 for an ID of another shape, without asking Orthanc for it', async () => {
+      for (const [path, asked] of [['/instances/not-an-id/dcmjs', '/instances/not-an-id'], ['/studies/not-an-id/thumbnail', '/studies/not-an-id/series']]) {
+        const before = upstream.recorded.length;
+        const answer = await ask(hostUrl, 'GET', path!, { Authorization: good });
+        assert.equal(answer.status, 404, path);
+        assert.equal(jsonOf(answer).HttpStatus, 404, path);
+        assert.ok(!upstream.recorded.slice(before).some((r) => r.url.startsWith(asked!)), `${path}: Orthanc was not asked for ${asked}`);
+      }
+      assert.equal((await ask(hostUrl, 'GET', `/studies/${studyId}/thumbnail`, { Authorization: good })).status, 200);
+      assert.equal((await ask(hostUrl, 'GET', `/instances/${instanceId}/dcmjs`, { Authorization: good })).status, 200);
+    });
+  });
 });

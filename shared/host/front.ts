@@ -131,7 +131,7 @@ export class HttpFront {
     }
     const queryAt = rawUrl.indexOf('?');
     const path = decodePath(queryAt >= 0 ? rawUrl.slice(0, queryAt) : rawUrl);
-    const match = path !== undefined ? this.options.router.match(path) : undefined;
+    const match = path !== undefined && !hasDotSegment(path) ? this.options.router.match(path) : undefined;
     if (!match || path === undefined) {
       if (expectsContinue) {
         // Orthanc never sends `100 Continue` (clients wait about 1 s, then upload anyway) and
@@ -246,6 +246,15 @@ export class HttpFront {
     this.authorizations.set(key, authorization);
     return authorization;
   }
+}
+
+/**
+ * Whether a decoded path has a `.` or `..` segment (`/instances/%2e%2e/dcmjs`). Such a path never
+ * reaches a recipe: a handler would pass the segment on to Orthanc (`/instances/..` is `/`), so
+ * it goes to Orthanc as it is, which resolves it and answers as for any unknown resource.
+ */
+export function hasDotSegment(path: string): boolean {
+  return /\/\.\.?(?:\/|$)/.test(path);
 }
 
 interface Authorization {
