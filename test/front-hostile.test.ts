@@ -105,4 +105,28 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
       assert.equal((await ask(hostUrl, 'GET', `/instances/${instanceId}/dcmjs`, { Authorization: good })).status, 200);
     });
   });
+
+  describe('header lines (defect 5)', () => {
+    it('refuses a request with more than 1,000 header lines with 431, where its body would be lost', async () => {
+      for (const count of [1001, 2000]) {
+        const headers: Record<string, string> = { Authorization: good };
+        for (let i = 0; i < count; i += 1) headers[`h${i}`] = '1';
+        const before = upstream.recorded.length;
+        const { answer, connection } = await exchange(hostUrl, requestHead('POST', '/tools/lookup', { ...headers, 'Transfer-Encoding': 'chunked' }) + '8\r\nHOSTILE-\r\n1\r\n1\r\n0\r\n\r\n');
+        assert.equal(answer.status, 431, `${count} headers: ${answer.body}`);
+        assert.equal(jsonOf(answer).HttpStatus, 431);
+        assert.equal(await connection.waitForEnd(10_000), 'closed', 'the connection is closed without a reset');
+        connection.destroy();
+        assert.equal(upstream.recorded.slice(before).filter((r) => r.url === '/tools/lookup').length, 0, 'nothing reached Orthanc');
+      }
+      await log.waitFor(/^W .*refused POST \/tools\/lookup from \S+ with 431: more than 1000 header lines/);
+      // Fewer header lines keep their body (Orthanc itself reads no more than about 60: its web server's limit).
+      const headers: Record<string, string> = { Authorization: good };
+      for (let i = 0; i < 50; i += 1) headers[`h${i}`] = '1';
+      const { answer, connection } = await exchange(hostUrl, requestHead('POST', '/tools/lookup', { ...headers, 'Transfer-Encoding': 'chunked' }) + '8\r\nHOSTILE-\r\n1\r\n1\r\n0\r\n\r\n');
+      connection.destroy();
+      assert.equal(answer.status, 200);
+      assert.equal(JSON.parse(answer.body.toString())[0]?.Type, 'Patient', answer.body.toString());
+    });
+  });
 });

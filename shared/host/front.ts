@@ -31,6 +31,9 @@ export interface FrontOptions {
   gate?: { readonly refusal: string | undefined };
 }
 
+/** The most header lines a request may have: Node keeps no more in `request.headers`. */
+export const maxHeaderLines = 1000;
+
 /** The default `drainLimitBytes`. */
 export const defaultDrainLimitBytes = 64 * 2 ** 20;
 
@@ -121,6 +124,12 @@ export class HttpFront {
       // The guard has logged why at warning (or error) once; one line per request would flood.
       this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} with 503: ${refusal}`);
       return this.answerError(request, response, 503, refusal);
+    }
+    if (request.rawHeaders.length > 2 * maxHeaderLines) {
+      // Node keeps only the first 1,000 in `request.headers` (Transfer-Encoding may be lost while
+      // the body is still decoded): the request cannot be read as sent, nor the connection reused.
+      response.setHeader('connection', 'close');
+      return this.refuse(request, response, 431, `more than ${maxHeaderLines} header lines`);
     }
     const rawUrl = request.url ?? '/';
     if (!rawUrl.startsWith('/')) {
