@@ -6,6 +6,7 @@ import { startHostInProcess, type LineLog } from './helpers/host.js';
 import { basicAuth } from './helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';
 import { exchange, requestHead, type WireAnswer } from './helpers/raw-http.js';
+import { orthancPlugins } from './helpers/postgres.js';
 import { TestUpstream } from './helpers/upstream.js';
 
 const good = basicAuth('alice', 's3cret');
@@ -31,15 +32,17 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
   let log: LineLog;
   let instanceId: string;
   let studyId: string;
+  let studyUid: string;
 
   before(async () => {
     orthanc = await startTestOrthanc({
-      configuration: { AuthenticationEnabled: true, RegisteredUsers: { alice: 's3cret' } },
+      configuration: { AuthenticationEnabled: true, RegisteredUsers: { alice: 's3cret' }, Plugins: [orthancPlugins.dicomWeb] },
       credentials: { username: 'alice', password: 's3cret' },
     });
     const stored = await orthanc.upload(generateStudy({ patientId: 'HOSTILE-1', patientName: 'Hostile^One', studyDate: '20240101', series: [{ modality: 'CT', instances: 1 }] })[0]!.file);
     instanceId = stored.ID;
     studyId = stored.ParentStudy;
+    studyUid = (await orthanc.json('GET', `/studies/${studyId}`)).MainDicomTags.StudyInstanceUID;
     upstream = await TestUpstream.start(orthanc.url);
     ({ host, url: hostUrl, log } = await startHostInProcess({
       Orthanc: { Url: upstream.url, Username: 'alice', Password: 's3cret', TimeoutSeconds: 2 },
@@ -127,6 +130,67 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
       connection.destroy();
       assert.equal(answer.status, 200);
       assert.equal(JSON.parse(answer.body.toString())[0]?.Type, 'Patient', answer.body.toString());
+    });
+  });
+
+  describe('headers passed to Orthanc (defect 4)', () => {
+    const hostile = {
+      Authorization: good,
+      Connection: 'keep-alive, X-Secret-Hop',
+      'X-Secret-Hop': 'for the next hop only',
+      'Keep-Alive': 'timeout=5',
+      'Proxy-Authorization': 'Basic cHJveHk6c2VjcmV0',
+      Forwarded: 'for=6.6.6.6;proto=https;host=evil.example',
+      'X-Forwarded-For': '6.6.6.6',
+      'X-Forwarded-Proto': 'https',
+      'X-Forwarded-Host': 'evil.example',
+      'X-Kept': 'end to end',
+    };
+
+    it('drops hop-by-hop headers, those Connection names, Proxy-Authorization and an untrusted client\'s forwarding headers', async () => {
+      const before = upstream.recorded.length;
+      assert.equal((await ask(hostUrl, 'GET', '/system?probe=untrusted', { ...hostile, Host: 'pacs.example:8043' })).status, 200);
+      const seen = upstream.recorded.slice(before).find((r) => r.url === '/system?probe=untrusted')!;
+      const names = new Set(Object.keys(seen.headers));
+      for (const name of ['x-secret-hop', 'keep-alive', 'proxy-authorization']) assert.ok(!names.has(name), `${name} is not forwarded`);
+      assert.equal(seen.headers['x-kept'], 'end to end');
+      assert.equal(seen.headers.authorization, good);
+      assert.equal(seen.headers.forwarded, 'for=127.0.0.1;proto=http;host=pacs.example:8043');
+      assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+      assert.equal(seen.headers['x-forwarded-proto'], 'http');
+      assert.equal(seen.headers['x-forwarded-host'], 'pacs.example:8043');
+    });
+
+    it('appends to the forwarding headers of a trusted proxy', async () => {
+      const trusting = await startHostInProcess({
+        Orthanc: { Url: upstream.url, Username: 'alice', Password: 's3cret' },
+        HttpServer: { TrustedProxies: ['10.0.0.0/8', '127.0.0.1'] },
+      });
+      try {
+        const before = upstream.recorded.length;
+        const headers = { ...hostile, Forwarded: 'for=10.1.2.3;proto=https;host=pacs.example:8443', 'X-Forwarded-For': '10.1.2.3', 'X-Forwarded-Host': 'pacs.example:8443' };
+        assert.equal((await ask(trusting.url, 'GET', '/system?probe=trusted', headers)).status, 200);
+        const seen = upstream.recorded.slice(before).find((r) => r.url === '/system?probe=trusted')!;
+        assert.equal(seen.headers.forwarded, 'for=10.1.2.3;proto=https;host=pacs.example:8443, for=127.0.0.1;proto=https;host=pacs.example:8443');
+        assert.equal(seen.headers['x-forwarded-for'], '10.1.2.3, 127.0.0.1');
+        assert.equal(seen.headers['x-forwarded-proto'], 'https');
+        assert.equal(seen.headers['x-forwarded-host'], 'pacs.example:8443');
+        assert.ok(!('proxy-authorization' in seen.headers));
+        // DICOMweb through both proxies names the address the client used.
+        const metadata = await ask(trusting.url, 'GET', `/dicom-web/studies/${studyUid}/metadata`, { Authorization: good, Forwarded: 'for=10.1.2.3;proto=https;host=pacs.example:8443' });
+        assert.equal(metadata.status, 200);
+        assert.match(metadata.body.toString(), /"https:\/\/pacs\.example:8443\/dicom-web\/studies\//);
+      } finally {
+        await trusting.host.close();
+      }
+    });
+
+    it('makes Orthanc\'s DICOMweb plugin name the host\'s address in BulkDataURI, not Orthanc\'s', async () => {
+      const metadata = await ask(hostUrl, 'GET', `/dicom-web/studies/${studyUid}/metadata`, { Authorization: good, Host: new URL(hostUrl).host });
+      assert.equal(metadata.status, 200);
+      const urls = [...metadata.body.toString().matchAll(/"(https?:\/\/[^"]+)"/g)].map((m) => m[1]!);
+      assert.ok(urls.length > 0, 'the metadata holds URLs');
+      for (const url of urls) assert.ok(url.startsWith(`${hostUrl}/dicom-web/`), `${url} names the host (${hostUrl})`);
     });
   });
 });

@@ -14,6 +14,7 @@ import {
 } from '../binding/index.js';
 import { logAccessWhenDone, pathForLog } from './access-log.js';
 import { closeWithoutReset, drainAfterAnswer, isClosing, lingerThenClose, markClosing, prepareEarlyAnswer } from './early-answer.js';
+import { TrustedProxies } from './forwarded.js';
 import { proxyToOrthanc } from './proxy.js';
 
 export interface FrontOptions {
@@ -27,6 +28,8 @@ export interface FrontOptions {
    * `Connection: close`. Default 64 MiB.
    */
   drainLimitBytes?: number;
+  /** Proxies in front whose `Forwarded`/`X-Forwarded-*` headers are kept (appended to). */
+  trustedProxies?: readonly string[];
   /** When it gives a reason, every request is answered 503 with it (see RemoteAccessGuard). */
   gate?: { readonly refusal: string | undefined };
 }
@@ -51,6 +54,7 @@ export class HttpFront {
   readonly server: Server;
   private readonly authorizations = new LRUCache<string, Authorization>({ max: 1000, ttl: 10_000 });
   private readonly drainLimitBytes: number;
+  private readonly trusted: TrustedProxies;
   /** Answers not yet finished, per connection: an error answer waits for them (pipelining). */
   private readonly pending = new WeakMap<Socket, Set<ServerResponse>>();
   private inFlightCount = 0;
@@ -61,6 +65,7 @@ export class HttpFront {
     // The access log is written at `debug`: below that level no request pays for it.
     this.accessLog = options.log.isEnabled?.('debug') === false ? undefined : options.log.child('access');
     this.drainLimitBytes = options.drainLimitBytes ?? defaultDrainLimitBytes;
+    this.trusted = new TrustedProxies(options.trustedProxies ?? []);
     this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (request, response) => this.accept(request, response, false));
     // Orthanc ignores an `Expect` it does not know (some clients send an empty one on every POST).
     this.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => this.accept(request, response, false));
@@ -151,7 +156,7 @@ export class HttpFront {
         if (authorization?.challenge !== undefined) return this.challenge(request, response, authorization.challenge);
         if (authorization?.allowed !== false) response.writeContinue();
       }
-      return proxyToOrthanc(this.options.connection, request, response, this.options.log, this.drainLimitBytes);
+      return proxyToOrthanc(this.options.connection, request, response, this.options.log, this.drainLimitBytes, this.trusted);
     }
 
     const authorization = await this.isAuthorized(request.headers.authorization);

@@ -52,6 +52,10 @@ Port: number
  */
 MaxRecipeBodyMegabytes: number
 /**
+ * Addresses (`10.0.0.5`) or ranges (`10.0.0.0/8`) of reverse proxies in front of the host whose `Forwarded` and `X-Forwarded-For/-Proto/-Host` headers are believed: the host appends its own element to theirs. From any other client these headers are dropped and replaced by the host's, which name the client and the address it used (Orthanc's DICOMweb plugin builds its URLs from them).
+ */
+TrustedProxies: string[]
+/**
  * Orthanc sees every proxied request as coming from the host, so its `RemoteAccessAllowed` stops protecting it. With `Host` not a loopback address, the host refuses to start (and answers 503 after an Orthanc outage) while Orthanc answers `/system` without credentials, unless this is true: set it only when something else (a firewall, an authenticating reverse proxy) guards the door.
  */
 AllowRemoteAccessWithoutAuthentication: boolean

@@ -20,6 +20,7 @@ import { StateStore } from '../state-store.js';
 import { escapePointer } from '../validate.js';
 import { ConfigError, type ConfigIssue, type LoadedConfig } from './config.js';
 import { WorkerPool } from '../worker-pool.js';
+import { TrustedProxies } from './forwarded.js';
 import { HttpFront } from './front.js';
 import { OrthancProcess } from './orthanc-process.js';
 import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
@@ -116,12 +117,20 @@ export class Host {
           save: (seq) => hostState.set('changes.cursor', seq),
         },
       });
+      checkTrustedProxies(loaded);
       const router = new RestRouter();
       const guard =
         isLoopbackHost(config.HttpServer.Host) || config.HttpServer.AllowRemoteAccessWithoutAuthentication
           ? undefined
           : new RemoteAccessGuard(connection, config.HttpServer.Host, log);
-      const front = new HttpFront({ connection, router, log, maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20, gate: guard });
+      const front = new HttpFront({
+        connection,
+        router,
+        log,
+        maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20,
+        trustedProxies: config.HttpServer.TrustedProxies,
+        gate: guard,
+      });
       const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard);
       host = started;
       await feed.prepare();
@@ -283,4 +292,17 @@ export class Host {
     })();
     return this.closing;
   }
+}
+
+/** Every `HttpServer.TrustedProxies` entry must be an IP address or range (a ConfigError otherwise). */
+function checkTrustedProxies(loaded: LoadedConfig): void {
+  const issues: ConfigIssue[] = [];
+  loaded.config.HttpServer.TrustedProxies.forEach((entry, index) => {
+    try {
+      new TrustedProxies([entry]);
+    } catch (error) {
+      issues.push({ file: loaded.file, pointer: `/HttpServer/TrustedProxies/${index}`, message: describe(error) });
+    }
+  });
+  if (issues.length > 0) throw new ConfigError(issues);
 }
