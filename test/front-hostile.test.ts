@@ -46,6 +46,7 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
     upstream = await TestUpstream.start(orthanc.url);
     ({ host, url: hostUrl, log } = await startHostInProcess({
       Orthanc: { Url: upstream.url, Username: 'alice', Password: 's3cret', TimeoutSeconds: 2 },
+      HttpServer: { AllowedOrigins: ['https://viewer.example:8443'] },
       Recipes: { hello: { Enabled: true }, 'dicom-dump': { Enabled: true }, thumbnails: { Enabled: true } },
     }));
   });
@@ -191,6 +192,45 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
       const urls = [...metadata.body.toString().matchAll(/"(https?:\/\/[^"]+)"/g)].map((m) => m[1]!);
       assert.ok(urls.length > 0, 'the metadata holds URLs');
       for (const url of urls) assert.ok(url.startsWith(`${hostUrl}/dicom-web/`), `${url} names the host (${hostUrl})`);
+    });
+  });
+
+  describe('cross-site requests (defect 3)', () => {
+    const lookup = (headers: Record<string, string>) => ask(hostUrl, 'POST', '/tools/lookup', { Authorization: good, ...headers }, 'HOSTILE-1');
+
+    it('refuses a state-changing request that a browser marks cross-site, on recipe and proxied routes alike', async () => {
+      const marks: Record<string, string>[] = [
+        { Origin: 'http://evil.example', 'Sec-Fetch-Site': 'cross-site' },
+        { 'Sec-Fetch-Site': 'cross-site' },
+        { 'Sec-Fetch-Site': 'same-site' },
+        { Origin: 'http://evil.example' },
+        { Origin: 'null' },
+      ];
+      for (const mark of marks) {
+        for (const [method, path] of [['POST', '/toto'], ['POST', '/tools/lookup'], ['DELETE', `/instances/${instanceId}`], ['PUT', `/instances/${instanceId}/metadata/1024`]] as const) {
+          const before = upstream.recorded.length;
+          const answer = await ask(hostUrl, method, path, { Authorization: good, ...mark }, method === 'DELETE' ? '' : 'x');
+          assert.equal(answer.status, 403, `${method} ${path} ${JSON.stringify(mark)}`);
+          assert.equal(jsonOf(answer).HttpStatus, 403);
+          assert.match(jsonOf(answer).Message, /AllowedOrigins/);
+          assert.ok(!upstream.recorded.slice(before).some((r) => r.url === path), `${method} ${path} did not reach Orthanc`);
+        }
+      }
+      assert.equal((await orthanc.json('GET', `/instances/${instanceId}`)).ID, instanceId, 'the instance is still there');
+    });
+
+    it('lets through clients that send neither header, same-origin pages, allowed origins, and safe methods', async () => {
+      const hostHeader = new URL(hostUrl).host;
+      for (const headers of <Record<string, string>[]>[{}, { 'Sec-Fetch-Site': 'same-origin', Origin: hostUrl }, { 'Sec-Fetch-Site': 'none' }, { Origin: hostUrl, Host: hostHeader }, { Origin: 'https://viewer.example:8443', 'Sec-Fetch-Site': 'cross-site' }]) {
+        const answer = await lookup(headers);
+        assert.equal(answer.status, 200, `${JSON.stringify(headers)}: ${answer.body}`);
+      }
+      assert.equal((await ask(hostUrl, 'POST', '/toto', { Authorization: good }, 'x')).status, 200);
+      for (const method of ['GET', 'HEAD', 'OPTIONS']) {
+        const { answer, connection } = await exchange(hostUrl, requestHead(method, '/system', { Authorization: good, Origin: 'http://evil.example', 'Sec-Fetch-Site': 'cross-site' }), { head: method === 'HEAD' });
+        connection.destroy();
+        assert.notEqual(answer.status, 403, method);
+      }
     });
   });
 });

@@ -94,25 +94,37 @@ function connectionOptions(value: string | undefined): Set<string> {
  */
 export function forwardingHeaders(request: IncomingMessage, fromTrustedProxy: boolean): string[] {
   const peer = plainAddress(request.socket.remoteAddress ?? 'unknown');
-  const headers = request.headers;
-  const earlier = (name: string): string | undefined => {
-    if (!fromTrustedProxy) return undefined;
-    const value = headers[name];
-    return (Array.isArray(value) ? value.join(', ') : value)?.trim() || undefined;
-  };
-  const earlierForwarded = earlier('forwarded');
-  const reported = earlierForwarded ? firstElement(earlierForwarded) : {};
-  const proto = reported.proto ?? earlier('x-forwarded-proto')?.split(',')[0]?.trim() ?? 'http';
-  const host = reported.host ?? earlier('x-forwarded-host')?.split(',')[0]?.trim() ?? headers.host;
+  const earlierForwarded = fromTrustedProxy ? joined(request, 'forwarded') : undefined;
+  const { proto, host } = addressUsed(request, fromTrustedProxy);
   const node = isIP(peer) === 6 ? `"[${peer}]"` : isIP(peer) === 4 ? peer : '"unknown"';
-  const element = [`for=${node}`, `proto=${proto}`, ...(host && isSafeHost(host) ? [`host=${host}`] : [])].join(';');
-  const forwardedFor = earlier('x-forwarded-for');
+  const element = [`for=${node}`, `proto=${proto}`, ...(host ? [`host=${host}`] : [])].join(';');
+  const forwardedFor = fromTrustedProxy ? joined(request, 'x-forwarded-for') : undefined;
   return [
     'Forwarded', earlierForwarded ? `${earlierForwarded}, ${element}` : element,
     'X-Forwarded-For', forwardedFor ? `${forwardedFor}, ${peer}` : peer,
     'X-Forwarded-Proto', proto,
-    ...(host && isSafeHost(host) ? ['X-Forwarded-Host', host] : []),
+    ...(host ? ['X-Forwarded-Host', host] : []),
   ];
+}
+
+/**
+ * The scheme and host the client used: those a trusted proxy in front reports (the first element
+ * of its `Forwarded`, else its `X-Forwarded-Proto/-Host`), or else the host's own (plain HTTP, the
+ * `Host` header received). `host` is undefined when it is not a plain name or address and port.
+ */
+export function addressUsed(request: IncomingMessage, fromTrustedProxy: boolean): { proto: string; host: string | undefined } {
+  const earlierForwarded = fromTrustedProxy ? joined(request, 'forwarded') : undefined;
+  const reported = earlierForwarded ? firstElement(earlierForwarded) : {};
+  const first = (name: string) => (fromTrustedProxy ? joined(request, name)?.split(',')[0]?.trim() : undefined);
+  const proto = reported.proto ?? first('x-forwarded-proto')?.toLowerCase() ?? 'http';
+  const host = reported.host ?? first('x-forwarded-host') ?? request.headers.host;
+  return { proto: /^[a-z][a-z0-9+.-]*$/.test(proto) ? proto : 'http', host: host && isSafeHost(host) ? host : undefined };
+}
+
+/** A request header's value, repeated ones joined with `, `; undefined when absent or blank. */
+function joined(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return (Array.isArray(value) ? value.join(', ') : value)?.trim() || undefined;
 }
 
 /** A `Host` value that can stand unquoted in `Forwarded`: a name or address and a port, nothing else. */

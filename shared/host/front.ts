@@ -14,7 +14,8 @@ import {
 } from '../binding/index.js';
 import { logAccessWhenDone, pathForLog } from './access-log.js';
 import { closeWithoutReset, drainAfterAnswer, isClosing, lingerThenClose, markClosing, prepareEarlyAnswer } from './early-answer.js';
-import { TrustedProxies } from './forwarded.js';
+import { crossSiteRefusal } from './cross-site.js';
+import { TrustedProxies, addressUsed } from './forwarded.js';
 import { proxyToOrthanc } from './proxy.js';
 
 export interface FrontOptions {
@@ -30,6 +31,8 @@ export interface FrontOptions {
   drainLimitBytes?: number;
   /** Proxies in front whose `Forwarded`/`X-Forwarded-*` headers are kept (appended to). */
   trustedProxies?: readonly string[];
+  /** Origins whose pages may send state-changing requests (see cross-site.ts). */
+  allowedOrigins?: readonly string[];
   /** When it gives a reason, every request is answered 503 with it (see RemoteAccessGuard). */
   gate?: { readonly refusal: string | undefined };
 }
@@ -55,6 +58,7 @@ export class HttpFront {
   private readonly authorizations = new LRUCache<string, Authorization>({ max: 1000, ttl: 10_000 });
   private readonly drainLimitBytes: number;
   private readonly trusted: TrustedProxies;
+  private readonly allowedOrigins: ReadonlySet<string>;
   /** Answers not yet finished, per connection: an error answer waits for them (pipelining). */
   private readonly pending = new WeakMap<Socket, Set<ServerResponse>>();
   private inFlightCount = 0;
@@ -66,6 +70,7 @@ export class HttpFront {
     this.accessLog = options.log.isEnabled?.('debug') === false ? undefined : options.log.child('access');
     this.drainLimitBytes = options.drainLimitBytes ?? defaultDrainLimitBytes;
     this.trusted = new TrustedProxies(options.trustedProxies ?? []);
+    this.allowedOrigins = new Set(options.allowedOrigins ?? []);
     this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (request, response) => this.accept(request, response, false));
     // Orthanc ignores an `Expect` it does not know (some clients send an empty one on every POST).
     this.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => this.accept(request, response, false));
@@ -142,6 +147,11 @@ export class HttpFront {
       // without an answer.
       // The target itself is not repeated: an absolute URL may carry credentials and patient data.
       return this.refuse(request, response, 400, 'the request target must be a path starting with "/" (absolute URLs and "*" are not served)');
+    }
+    const crossSite = crossSiteRefusal(request, this.allowedOrigins, this.trusted.includes(request.socket.remoteAddress) ? addressUsed(request, true).host : undefined);
+    if (crossSite !== undefined) {
+      this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} from ${request.socket.remoteAddress} with 403: ${crossSite}`);
+      return this.answerError(request, response, 403, crossSite);
     }
     const queryAt = rawUrl.indexOf('?');
     const path = decodePath(queryAt >= 0 ? rawUrl.slice(0, queryAt) : rawUrl);

@@ -52,6 +52,10 @@ Port: number
  */
 MaxRecipeBodyMegabytes: number
 /**
+ * Origins (`https://viewer.example:8443`) whose browser pages may send state-changing requests (anything but GET, HEAD and OPTIONS) to the host: a viewer served from elsewhere. Such requests from any other site (`Sec-Fetch-Site: cross-site` or `same-site`, or another `Origin`) get a 403, on recipe routes and proxied routes alike; clients that send neither header (curl, scripts) are not affected.
+ */
+AllowedOrigins: string[]
+/**
  * Addresses (`10.0.0.5`) or ranges (`10.0.0.0/8`) of reverse proxies in front of the host whose `Forwarded` and `X-Forwarded-For/-Proto/-Host` headers are believed: the host appends its own element to theirs. From any other client these headers are dropped and replaced by the host's, which name the client and the address it used (Orthanc's DICOMweb plugin builds its URLs from them).
  */
 TrustedProxies: string[]

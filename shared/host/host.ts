@@ -129,6 +129,7 @@ export class Host {
         log,
         maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20,
         trustedProxies: config.HttpServer.TrustedProxies,
+        allowedOrigins: config.HttpServer.AllowedOrigins,
         gate: guard,
       });
       const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard);
