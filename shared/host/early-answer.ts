@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { replaceDestroySoon } from './node-http.js';
 
 /**
  * After a `Connection: close` answer, how long the host keeps reading what the client still sends:
@@ -60,7 +61,7 @@ export function drainAfterAnswer(request: IncomingMessage, drainLimitBytes: numb
  * client lose the answer it has not read yet.
  */
 export function closeWithoutReset(socket: Socket): void {
-  socket.destroySoon = () => lingerThenClose(socket);
+  replaceDestroySoon(socket, () => lingerThenClose(socket));
 }
 
 /** Marks a connection as closing: requests still parsed on it are not answered. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import {
@@ -16,6 +17,7 @@ import { logAccessWhenDone, pathForLog } from './access-log.js';
 import { closeWithoutReset, drainAfterAnswer, isClosing, lingerThenClose, markClosing, prepareEarlyAnswer } from './early-answer.js';
 import { crossSiteRefusal } from './cross-site.js';
 import { TrustedProxies, addressUsed } from './forwarded.js';
+import { createHttpServer, hasTooManyHeaderLines, maxHeaderLines, type ServerLimits } from './node-http.js';
 import { proxyToOrthanc } from './proxy.js';
 
 export interface FrontOptions {
@@ -33,12 +35,22 @@ export interface FrontOptions {
   trustedProxies?: readonly string[];
   /** Origins whose pages may send state-changing requests (see cross-site.ts). */
   allowedOrigins?: readonly string[];
+  /** Timeouts and the connection cap; `defaultLimits` for what is not given. */
+  limits?: Partial<FrontLimits>;
   /** When it gives a reason, every request is answered 503 with it (see RemoteAccessGuard). */
   gate?: { readonly refusal: string | undefined };
 }
 
-/** The most header lines a request may have: Node keeps no more in `request.headers`. */
-export const maxHeaderLines = 1000;
+export interface FrontLimits extends ServerLimits {
+  /** Longest silence between two chunks of a request body (inactivity, not total time). */
+  bodyIdleTimeoutMs: number;
+}
+
+/** HttpServer's defaults in host-schema.json. */
+export const defaultLimits: FrontLimits = { headTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, bodyIdleTimeoutMs: 60_000, maxConnections: 1000 };
+
+/** How long a burst of refused connections lasts before a new one is logged again. */
+const dropBurstMs = 10_000;
 
 /** The default `drainLimitBytes`. */
 export const defaultDrainLimitBytes = 64 * 2 ** 20;
@@ -64,6 +76,9 @@ export class HttpFront {
   private inFlightCount = 0;
   /** At `debug`: one line per request, see access-log.ts. */
   private readonly accessLog: Logger | undefined;
+  private readonly bodyIdleTimeoutMs: number;
+  /** Connections refused over `maxConnections` since the warning that opened this burst. */
+  private dropBurst: { count: number } | undefined;
 
   constructor(private readonly options: FrontOptions) {
     // The access log is written at `debug`: below that level no request pays for it.
@@ -71,12 +86,13 @@ export class HttpFront {
     this.drainLimitBytes = options.drainLimitBytes ?? defaultDrainLimitBytes;
     this.trusted = new TrustedProxies(options.trustedProxies ?? []);
     this.allowedOrigins = new Set(options.allowedOrigins ?? []);
-    this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (request, response) => this.accept(request, response, false));
-    // Orthanc ignores an `Expect` it does not know (some clients send an empty one on every POST).
-    this.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => this.accept(request, response, false));
-    // With this listener Node no longer sends `100 Continue` by itself: `handle` decides when.
-    this.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => this.accept(request, response, true));
-    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.refuseUnparsable(error, socket));
+    const limits = { ...defaultLimits, ...options.limits };
+    this.bodyIdleTimeoutMs = limits.bodyIdleTimeoutMs;
+    this.server = createHttpServer(limits, {
+      request: (request, response, expectsContinue) => this.accept(request, response, expectsContinue),
+      clientError: (error, socket) => this.refuseUnparsable(error, socket),
+      drop: () => this.connectionDropped(limits.maxConnections),
+    });
   }
 
   /** Requests being answered (proxied, or served by a recipe). */
@@ -122,6 +138,7 @@ export class HttpFront {
       pending.delete(response);
     });
     response.once('finish', () => drainAfterAnswer(request, this.drainLimitBytes));
+    if (!request.complete && hasBody(request)) this.boundBodySilence(request);
     this.handle(request, response, expectsContinue).catch((error: unknown) => {
       this.options.log.error(`${request.method} ${pathForLog(request.url)} failed: ${describe(error)}`);
       this.answerError(request, response, 500, describe(error));
@@ -135,7 +152,7 @@ export class HttpFront {
       this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} with 503: ${refusal}`);
       return this.answerError(request, response, 503, refusal);
     }
-    if (request.rawHeaders.length > 2 * maxHeaderLines) {
+    if (hasTooManyHeaderLines(request)) {
       // Node keeps only the first 1,000 in `request.headers` (Transfer-Encoding may be lost while
       // the body is still decoded): the request cannot be read as sent, nor the connection reused.
       response.setHeader('connection', 'close');
@@ -180,6 +197,50 @@ export class HttpFront {
     });
   }
 
+  /**
+   * Closes the connection when its request body goes silent for `bodyIdleTimeoutMs`: a body sent
+   * a byte now and then would hold a connection (and Orthanc's upload) for ever. Only silence
+   * while the host is reading counts: not while it has not started (a credentials check), nor
+   * while it holds the body back (Orthanc reads slowly: back-pressure). Progress is read from the
+   * socket's byte count (a listener on the request would start the body flowing), checked every
+   * quarter of the bound.
+   */
+  private boundBodySilence(request: IncomingMessage): void {
+    const socket = request.socket;
+    let bytes = socket.bytesRead;
+    let progressAt = performance.now();
+    const timer = setInterval(() => {
+      if (request.complete || request.destroyed) return clearInterval(timer);
+      const waitingForHost = request.readableFlowing !== true || request.readableLength > 0;
+      if (socket.bytesRead !== bytes || waitingForHost) {
+        bytes = socket.bytesRead;
+        progressAt = performance.now();
+        return;
+      }
+      if (performance.now() - progressAt < this.bodyIdleTimeoutMs) return;
+      clearInterval(timer);
+      this.options.log.warning(
+        `closed the connection of ${socket.remoteAddress}: its ${request.method} ${pathForLog(request.url)} body was silent for ${this.bodyIdleTimeoutMs / 1000} s`,
+      );
+      socket.destroy();
+    }, this.bodyIdleTimeoutMs / 4).unref();
+    request.once('close', () => clearInterval(timer));
+  }
+
+  /** Logs refused connections once per burst: a warning, then how many more at the burst's end. */
+  private connectionDropped(maxConnections: number): void {
+    if (this.dropBurst) {
+      this.dropBurst.count += 1;
+      return;
+    }
+    const burst = (this.dropBurst = { count: 0 });
+    this.options.log.warning(`refusing new connections: ${maxConnections} are open (HttpServer.MaxConnections)`);
+    setTimeout(() => {
+      this.dropBurst = undefined;
+      if (burst.count > 0) this.options.log.warning(`refused ${burst.count} more connections in ${dropBurstMs / 1000} s (HttpServer.MaxConnections ${maxConnections})`);
+    }, dropBurstMs).unref();
+  }
+
   /** A 401 like Orthanc's own (no body); the rest of the request body, if any, is dropped after it. */
   private challenge(request: IncomingMessage, response: ServerResponse, challenge: string): void {
     prepareEarlyAnswer(request, response, this.drainLimitBytes);
@@ -219,8 +280,15 @@ export class HttpFront {
       return;
     }
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const reason = error.code === 'HPE_HEADER_OVERFLOW' ? 'the request line and headers exceed 16 KiB' : `unparsable request: ${error.message.replace(/^Parse Error: /, '')}`;
-    this.options.log.warning(`refused a request from ${socket.remoteAddress} with ${status}: ${reason} (${error.code ?? 'no code'})`);
+    const reason =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? 'the request line and headers exceed 16 KiB'
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? `no complete request head within ${this.server.headersTimeout / 1000} s`
+          : `unparsable request: ${error.message.replace(/^Parse Error: /, '')}`;
+    // A head that never came is routine (idle connections); a flood of them would flood the log.
+    const level = status === 408 ? 'debug' : 'warning';
+    this.options.log[level](`refused a request from ${socket.remoteAddress} with ${status}: ${reason} (${error.code ?? 'no code'})`);
     markClosing(socket);
     closeWithoutReset(socket);
     const send = () => {
@@ -270,6 +338,12 @@ export class HttpFront {
     this.authorizations.set(key, authorization);
     return authorization;
   }
+}
+
+/** Whether a request announces a body (a length other than 0, or a transfer coding). */
+function hasBody(request: IncomingMessage): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**

@@ -130,6 +130,12 @@ export class Host {
         maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20,
         trustedProxies: config.HttpServer.TrustedProxies,
         allowedOrigins: config.HttpServer.AllowedOrigins,
+        limits: {
+          headTimeoutMs: config.HttpServer.RequestHeadTimeoutSeconds * 1000,
+          keepAliveTimeoutMs: config.HttpServer.KeepAliveTimeoutSeconds * 1000,
+          bodyIdleTimeoutMs: config.HttpServer.BodyInactivityTimeoutSeconds * 1000,
+          maxConnections: config.HttpServer.MaxConnections,
+        },
         gate: guard,
       });
       const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard);
