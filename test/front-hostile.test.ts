@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Host } from '../shared/host/index.js';
 import { generateStudy } from './helpers/dicom.js';
 import { startHostInProcess, type LineLog } from './helpers/host.js';
 import { basicAuth } from './helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';
-import { exchange, requestHead, type WireAnswer } from './helpers/raw-http.js';
+import { RawConnection, exchange, requestHead, type WireAnswer } from './helpers/raw-http.js';
+import { eventually } from './helpers/changes.js';
 import { orthancPlugins } from './helpers/postgres.js';
 import { TestUpstream } from './helpers/upstream.js';
 
@@ -46,7 +49,13 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
     upstream = await TestUpstream.start(orthanc.url);
     ({ host, url: hostUrl, log } = await startHostInProcess({
       Orthanc: { Url: upstream.url, Username: 'alice', Password: 's3cret', TimeoutSeconds: 2 },
-      HttpServer: { AllowedOrigins: ['https://viewer.example:8443'] },
+      HttpServer: {
+        AllowedOrigins: ['https://viewer.example:8443'],
+        RequestHeadTimeoutSeconds: 10,
+        KeepAliveTimeoutSeconds: 1,
+        BodyInactivityTimeoutSeconds: 1,
+        MaxConnections: 3000,
+      },
       Recipes: { hello: { Enabled: true }, 'dicom-dump': { Enabled: true }, thumbnails: { Enabled: true } },
     }));
   });
@@ -232,5 +241,125 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
         assert.notEqual(answer.status, 403, method);
       }
     });
+  });
+
+  describe('timeouts and the connection cap (defect 2)', () => {
+    /** Opens `count` connections, `batch` at a time. */
+    async function openMany(count: number, batch = 500): Promise<RawConnection[]> {
+      const opened: RawConnection[] = [];
+      for (let i = 0; i < count; i += batch) opened.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - i) }, () => RawConnection.open(hostUrl)))));
+      return opened;
+    }
+
+    it('closes 2,000 idle and slow-header connections after RequestHeadTimeoutSeconds, answering a legitimate client meanwhile', async () => {
+      const idle = await openMany(1000);
+      const slow = await openMany(1000);
+      // A header line every 500 ms, as a slowloris client keeps a connection alive.
+      await Promise.all(slow.map((connection) => connection.write('GET /system HTTP/1.1\r\nHost: localhost\r\n').catch(() => undefined)));
+      const drip = setInterval(() => {
+        for (const connection of slow) if (connection.state === 'open') void connection.write('X-Slow: 1\r\n').catch(() => undefined);
+      }, 500);
+      try {
+        const held = () => new Promise<number>((resolve) => host.front.server.getConnections((_error, count) => resolve(count)));
+        await eventually(async () => (await held()) >= 2000, 8_000, 'the host holds the 2,000 connections');
+        const latencies: number[] = [];
+        for (let i = 0; i < 5; i += 1) {
+          const started = performance.now();
+          assert.equal((await ask(hostUrl, 'GET', '/system', { Authorization: good })).status, 200);
+          latencies.push(performance.now() - started);
+        }
+        latencies.sort((a, b) => a - b);
+        assert.ok(latencies[2]! < 100, `a legitimate client is answered within 100 ms (median ${latencies[2]!.toFixed(1)} ms)`);
+        await eventually(() => [...idle, ...slow].every((connection) => connection.state !== 'open'), 30_000, 'every idle and slow-header connection closed');
+      } finally {
+        clearInterval(drip);
+        for (const connection of [...idle, ...slow]) connection.destroy();
+      }
+      const timedOut = idle[0]!;
+      assert.match(timedOut.pending.toString('latin1'), /^HTTP\/1\.1 408 /, 'an idle connection gets a 408 before the close');
+    });
+
+    it('closes a keep-alive connection idle for KeepAliveTimeoutSeconds', async () => {
+      const { answer, connection } = await exchange(hostUrl, requestHead('GET', '/system', { Authorization: good }));
+      assert.equal(answer.status, 200);
+      assert.equal(await connection.waitForEnd(10_000), 'closed');
+      connection.destroy();
+    });
+
+    it('closes an upload silent for BodyInactivityTimeoutSeconds, and completes a steady slow one', async () => {
+      const from = log.lines.length;
+      const stalled = await RawConnection.open(hostUrl);
+      await stalled.write(requestHead('POST', '/tools/lookup', { Authorization: good, 'Content-Length': 9 }) + 'HOST');
+      const stalledRecipe = await RawConnection.open(hostUrl);
+      await stalledRecipe.write(requestHead('POST', '/toto', { Authorization: good, 'Content-Length': 9 }) + 'HOST');
+      assert.notEqual(await stalled.waitForEnd(10_000), 'open', 'the stalled upload is closed');
+      assert.notEqual(await stalledRecipe.waitForEnd(10_000), 'open', 'the stalled recipe upload is closed');
+      stalled.destroy();
+      stalledRecipe.destroy();
+      await log.waitFor(/^W .*closed the connection of \S+: its POST \/tools\/lookup body was silent for 1 s/, 5_000, from);
+      // One byte every 300 ms: 2.7 s in all, longer than the bound, never silent for that long.
+      for (const path of ['/tools/lookup', '/toto']) {
+        const steady = await RawConnection.open(hostUrl);
+        await steady.write(requestHead('POST', path, { Authorization: good, 'Content-Length': 9 }));
+        for (const byte of 'HOSTILE-1') {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await steady.write(byte);
+        }
+        const answer = await steady.readAnswer({ timeoutMs: 10_000 });
+        steady.destroy();
+        assert.equal(answer.status, 200, `${path}: ${answer.body}`);
+      }
+    });
+
+    it('closes connections over MaxConnections at once, logs it once per burst, and serves again below the cap', async () => {
+      const capped = await startHostInProcess({ Orthanc: { Url: upstream.url, Username: 'alice', Password: 's3cret' }, HttpServer: { MaxConnections: 20 } });
+      const held: RawConnection[] = [];
+      try {
+        for (let i = 0; i < 20; i += 1) held.push(await RawConnection.open(capped.url));
+        await eventually(async () => (await new Promise<number>((resolve) => capped.host.front.server.getConnections((_e, n) => resolve(n)))) === 20, 5_000, '20 connections held');
+        for (let i = 0; i < 5; i += 1) {
+          const over = await RawConnection.open(capped.url);
+          await over.write(requestHead('GET', '/system', { Authorization: good })).catch(() => undefined);
+          assert.notEqual(await over.waitForEnd(5_000), 'open', 'a connection over the cap is closed');
+          assert.equal(over.pending.length, 0, 'without an answer');
+          over.destroy();
+        }
+        await capped.log.waitFor(/^W .*refusing new connections: 20 are open \(HttpServer\.MaxConnections\)/);
+        assert.equal(capped.log.lines.filter((line) => /refusing new connections/.test(line)).length, 1, 'one warning for the burst');
+        for (const connection of held.splice(0)) connection.destroy();
+        await eventually(async () => (await new Promise<number>((resolve) => capped.host.front.server.getConnections((_e, n) => resolve(n)))) === 0, 5_000, 'the held connections closed');
+        assert.equal((await ask(capped.url, 'GET', '/system', { Authorization: good })).status, 200);
+      } finally {
+        for (const connection of held) connection.destroy();
+        await capped.host.close();
+      }
+    });
+  });
+});
+
+describe('files are private to the host\'s user (defect 7)', { timeout: 180_000 }, () => {
+  it('makes the state folder 0700 and its files 0600: state.sqlite, the embedded Orthanc\'s configuration, index and storage, the audit file', async () => {
+    const { host, url, directory } = await startHostInProcess({
+      Orthanc: { Username: 'alice', Password: 's3cret', Configuration: { AuthenticationEnabled: true, RegisteredUsers: { alice: 's3cret' } } },
+      Recipes: { 'stored-instances': { Enabled: true, AuditFile: 'audit/stored.jsonl' } },
+    });
+    try {
+      const file = generateStudy({ patientId: 'MODES-1', patientName: 'Modes^One', studyDate: '20240101', series: [{ modality: 'CT', instances: 1 }] })[0]!.file;
+      const stored = await fetch(`${url}/instances`, { method: 'POST', headers: { authorization: good }, body: file });
+      assert.equal(stored.status, 200);
+      const audit = join(directory, 'audit', 'stored.jsonl');
+      await eventually(async () => (await stat(audit).catch(() => undefined))?.size! > 0, 20_000, 'the audit line');
+      const state = join(directory, 'state');
+      const entries = [state, audit, ...(await readdir(state, { recursive: true })).map((name) => join(state, String(name)))];
+      const seen = new Set(entries.map((path) => basename(path)));
+      for (const name of ['state.sqlite', 'orthanc.json', 'orthanc.log', 'index']) assert.ok(seen.has(name), `${name} exists`);
+      assert.ok(entries.length > 8, 'the storage holds the stored file');
+      for (const path of entries) {
+        const { mode } = await stat(path);
+        assert.equal(mode & 0o077, 0, `${path.slice(directory.length)} is ${(mode & 0o777).toString(8)}: nobody else may read it`);
+      }
+    } finally {
+      await host.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, isAbsolute, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,6 +39,25 @@ function insideRoot(root: string, path: string): string {
   const inside = relative(root, path);
   if (inside.startsWith('..') || isAbsolute(inside)) throw new TypeError(`${path} is not inside the Orthanc root ${root}`);
   return `/${inside}`;
+}
+
+/**
+ * Runs `start` (a spawn) with the umask 077, so that the child creates its files 0600 and its
+ * folders 0700 (Orthanc's index and DICOM files are patient data); the umask is restored at once.
+ * A child inherits the umask at spawn, and nothing else runs in between (all synchronous).
+ */
+function withPrivateFiles<T>(start: () => T): T {
+  let previous: number | undefined;
+  try {
+    previous = process.umask(0o077);
+  } catch {
+    // In a worker thread the umask cannot be set; the storage folder is 0700 all the same.
+  }
+  try {
+    return start();
+  } finally {
+    if (previous !== undefined) process.umask(previous);
+  }
 }
 
 /** A free TCP port on 127.0.0.1 (free when asked; Orthanc retries with others if it is taken). */
@@ -104,7 +123,8 @@ export class OrthancProcess {
           `(apt-get install orthanc), or set "Orthanc": {"Url": ...} to use a running Orthanc`,
       );
     }
-    mkdirSync(options.storageDirectory, { recursive: true });
+    mkdirSync(options.storageDirectory, { recursive: true, mode: 0o700 });
+    chmodSync(options.storageDirectory, 0o700);
     for (let attempt = 1; ; attempt += 1) {
       const orthanc = new OrthancProcess(
         options,
@@ -138,11 +158,15 @@ export class OrthancProcess {
       Plugins: [],
       ...this.options.configuration,
     };
-    writeFileSync(configFile, JSON.stringify(configuration, null, 2));
-    const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = rootDirectory
-      ? spawn('chroot', [rootDirectory, this.executable, seen(configFile)], { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn(this.executable, [configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The configuration may hold RegisteredUsers: readable by this user only.
+    writeFileSync(configFile, JSON.stringify(configuration, null, 2), { mode: 0o600 });
+    chmodSync(configFile, 0o600);
+    const log = createWriteStream(this.logFile, { flags: 'a', mode: 0o600 });
+    const child = withPrivateFiles(() =>
+      rootDirectory
+        ? spawn('chroot', [rootDirectory, this.executable, seen(configFile)], { stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(this.executable, [configFile], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     this.child = child;
