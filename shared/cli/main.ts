@@ -144,32 +144,46 @@ async function run(file: string): Promise<number> {
   const log = createLogger('host', { level, format });
   const fatal = createLogger('host', { level, format, write: (line) => void process.stderr.write(line) });
   process.on('unhandledRejection', (reason) => fatal.error(`unhandled rejection: ${describe(reason)}`));
-  let host: Host;
+  // The handlers come first: a signal during the start (the embedded Orthanc may be starting)
+  // aborts it, and whatever was started is stopped before the process exits.
+  const starting = new AbortController();
+  let host: Host | undefined;
+  let stopped: ((code: number) => void) | undefined;
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      fatal.error(`${signal} again: exiting at once`);
+      process.exit(1);
+    }
+    stopping = true;
+    if (!host) {
+      log.info(`${signal} received during the start, stopping`);
+      starting.abort(new Error(`${signal} received during the start`));
+      return;
+    }
+    host.log.info(`${signal} received, stopping`);
+    host.close().then(
+      () => stopped?.(0),
+      (error: unknown) => {
+        fatal.error(`stop failed: ${describe(error)}`);
+        stopped?.(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   try {
-    host = await Host.start(loaded, { log });
+    host = await Host.start(loaded, { log, signal: starting.signal });
   } catch (error) {
+    if (starting.signal.aborted) {
+      log.info('stopped');
+      return 0;
+    }
     if (error instanceof ConfigError) return reportConfigError(error);
     fatal.error(`cannot start: ${describe(error)}`);
     return 1;
   }
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        fatal.error(`${signal} again: exiting at once`);
-        process.exit(1);
-      }
-      stopping = true;
-      host.log.info(`${signal} received, stopping`);
-      host.close().then(
-        () => resolve(0),
-        (error: unknown) => {
-          fatal.error(`stop failed: ${describe(error)}`);
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    stopped = resolve;
   });
 }

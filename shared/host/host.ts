@@ -29,6 +29,12 @@ import { hostVersion } from './version.js';
 export interface HostOptions {
   /** The root logger; one writing to stdout at the configured level by default. */
   log?: Logger;
+  /**
+   * Aborts the start (SIGTERM before `start` returns): every step checks it, whatever was started
+   * (the embedded Orthanc, the feed, the recipes, the front) is stopped, and `start` rejects with
+   * the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 interface RunningRecipe {
@@ -88,13 +94,23 @@ export class Host {
     let embedded: OrthancProcess | undefined;
     let connection: OrthancConnection | undefined;
     let host: Host | undefined;
+    const signal = options.signal;
+    /** Rejects when the start is aborted, whatever `step` is waiting for. */
+    const step = <T>(work: Promise<T>): Promise<T> => {
+      if (!signal) return work;
+      signal.throwIfAborted();
+      return Promise.race([work, new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
+    };
+    let feedStarted = false;
     try {
+      signal?.throwIfAborted();
       let url = config.Orthanc.Url;
       if (!url) {
         embedded = await OrthancProcess.start({
           storageDirectory: join(loaded.stateDirectory, 'orthanc'),
           executable: config.Orthanc.Executable,
           configuration: config.Orthanc.Configuration,
+          signal,
         });
         url = embedded.url;
         log.info(`embedded Orthanc started at ${url} (storage in ${join(loaded.stateDirectory, 'orthanc')})`);
@@ -140,17 +156,24 @@ export class Host {
       });
       const started = new Host(loaded, log, connection, feed, router, front, state, embedded, [], [], guard);
       host = started;
-      await feed.prepare();
-      if (guard) await started.guardRemoteAccess(guard);
+      await feed.prepare(signal);
+      if (guard) await step(started.guardRemoteAccess(guard));
       router.register('host', '/recipes', (output, _uri, request) => started.describeRecipes(output, request));
       const optionsIssues: ConfigIssue[] = [];
-      for (const enabled of loaded.recipes) optionsIssues.push(...(await started.setUpRecipe(enabled.id, enabled.recipe, enabled.options)));
+      for (const enabled of loaded.recipes) optionsIssues.push(...(await step(started.setUpRecipe(enabled.id, enabled.recipe, enabled.options))));
       if (optionsIssues.length > 0) throw new ConfigError(optionsIssues);
+      signal?.throwIfAborted();
       feed.start();
+      feedStarted = true;
       started.address = await front.listen(config.HttpServer.Host, config.HttpServer.Port);
+      signal?.throwIfAborted();
       log.info(`orthanc-recipes ${hostVersion} listening on ${started.url}, in front of Orthanc at ${connection.url}`);
       return started;
     } catch (error) {
+      if (signal?.aborted) log.info('start aborted: stopping what was started');
+      await host?.front.close(0);
+      host?.guard?.stop();
+      if (feedStarted) await host?.feed.stop();
       await host?.closeRecipes();
       await host?.workerPool?.close();
       state.close();

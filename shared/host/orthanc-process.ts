@@ -21,6 +21,8 @@ export interface OrthancProcessOptions {
   dicomPort?: number;
   /** How long to wait for Orthanc's HTTP server. Default 60 s. */
   startTimeoutMs?: number;
+  /** Aborts the start: Orthanc, if spawned already, is stopped and `start` rejects with the reason. */
+  signal?: AbortSignal;
 }
 
 /** Thrown when the Orthanc binary is missing or Orthanc does not come up. */
@@ -136,6 +138,7 @@ export class OrthancProcess {
         await orthanc.launch();
         return orthanc;
       } catch (error) {
+        options.signal?.throwIfAborted();
         const fixedPorts = options.httpPort !== undefined || options.dicomPort !== undefined;
         if (attempt >= 3 || fixedPorts) throw error;
       }
@@ -176,8 +179,9 @@ export class OrthancProcess {
     child.once('error', () => (exitCode = -1));
 
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 60_000);
+    const signal = this.options.signal;
     while (Date.now() < deadline) {
-      if (exitCode !== undefined) break;
+      if (exitCode !== undefined || signal?.aborted) break;
       try {
         // Any HTTP answer, 401 included, means Orthanc's HTTP server is up.
         await fetch(`${this.url}/system`, { signal: AbortSignal.timeout(1000) });
@@ -187,6 +191,7 @@ export class OrthancProcess {
       }
     }
     await this.stop();
+    signal?.throwIfAborted();
     const tail = readFileSync(this.logFile, 'utf8').split('\n').slice(-15).join('\n');
     throw new OrthancLaunchError('ORC_ERR_ORTHANC_START', `Orthanc did not start (see ${this.logFile}):\n${tail}`);
   }
