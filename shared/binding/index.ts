@@ -10,7 +10,7 @@ export { ChangeFeed, type Change, type ChangeFeedOptions, type CursorStore } fro
 export { DicomInstance, type DicomTagsJson } from './dicom-instance.js';
 export { RestOutput } from './rest-output.js';
 export { isOrthancId, orthancIdPattern } from './orthanc-id.js';
-export { RestRouter, runRestCallback, sendJsonError, decodePath, type RestCallback, type RestRequest, type RegisteredRoute } from './rest-router.js';
+export { RestRouter, sendJsonError, decodePath, type RestCallback, type RestRequest, type RegisteredRoute, type RouteOptions } from './rest-router.js';
 export {
   createScopedBinding,
   type OrthancBinding,

@@ -4,21 +4,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
-import {
-  decodePath,
-  describe,
-  runRestCallback,
-  sendJsonError,
-  type Logger,
-  type OrthancConnection,
-  type RestRouter,
-} from '../binding/index.js';
+import { decodePath, describe, sendJsonError, type Logger, type OrthancConnection, type RegisteredRoute, type RestRouter } from '../binding/index.js';
 import { logAccessWhenDone, pathForLog } from './access-log.js';
 import { closeWithoutReset, drainAfterAnswer, isClosing, lingerThenClose, markClosing, prepareEarlyAnswer } from './early-answer.js';
 import { crossSiteRefusal } from './cross-site.js';
 import { TrustedProxies, addressUsed } from './forwarded.js';
 import { createHttpServer, hasTooManyHeaderLines, maxHeaderLines, type ServerLimits } from './node-http.js';
 import { proxyToOrthanc } from './proxy.js';
+import { serveRecipeRoute } from './recipe-route.js';
 
 export interface FrontOptions {
   connection: OrthancConnection;
@@ -56,13 +49,15 @@ const dropBurstMs = 10_000;
 export const defaultDrainLimitBytes = 64 * 2 ** 20;
 
 /**
- * The host's HTTP server. Registered routes go to their recipe; every other request is proxied to
- * Orthanc as it is (method, path, query, headers including Authorization, status, body), streamed
- * both ways. Recipe routes demand what Orthanc demands: a request is let in only when Orthanc
- * accepts the same Authorization header (the answer is cached for 10 s).
+ * The host's HTTP server: one pipeline per request, read top to bottom in `pipeline`:
+ * accept (in flight, body silence, access log) → limits → gate → target → cross-site →
+ * authorize → the recipe's handler or the proxy to Orthanc → answer, and drop what is left of
+ * the body (early-answer.ts) → access log. Connection limits and timeouts are Node's server's
+ * (node-http.ts, the one place that depends on Node's internals).
  *
- * It is as forgiving as Orthanc: an `Expect` it does not know is ignored (Node would answer 417),
- * the rest of a body answered early is read and dropped so the connection carries on, and what it
+ * Registered routes go to their recipe; every other request is proxied to Orthanc as it is,
+ * streamed both ways. It is as forgiving as Orthanc: an `Expect` it does not know is ignored, the
+ * rest of a body answered early is read and dropped so the connection carries on, and what it
  * cannot parse gets a JSON 4xx and a warning.
  */
 export class HttpFront {
@@ -121,6 +116,11 @@ export class HttpFront {
     await closed;
   }
 
+  /**
+   * accept: a request whose head is in. Counts it in flight, arranges what follows its answer
+   * (drop the rest of its body, the access log) and bounds the silence inside its body, then runs
+   * it down the pipeline. Nothing a request does can throw out of here.
+   */
   private accept(request: IncomingMessage, response: ServerResponse, expectsContinue: boolean): void {
     const socket = request.socket;
     if (isClosing(socket)) {
@@ -128,8 +128,9 @@ export class HttpFront {
       request.resume();
       return;
     }
+    const exchange: Exchange = { request, response, expectsContinue, route: undefined, proxied: false };
     this.inFlightCount += 1;
-    if (this.accessLog) logAccessWhenDone(request, response, this.accessLog, this.options.router);
+    if (this.accessLog) logAccessWhenDone(request, response, this.accessLog, () => exchange);
     let pending = this.pending.get(socket);
     if (!pending) this.pending.set(socket, (pending = new Set()));
     pending.add(response);
@@ -139,58 +140,119 @@ export class HttpFront {
     });
     response.once('finish', () => drainAfterAnswer(request, this.drainLimitBytes));
     if (!request.complete && hasBody(request)) this.boundBodySilence(request);
-    this.handle(request, response, expectsContinue).catch((error: unknown) => {
+    this.pipeline(exchange).catch((error: unknown) => {
       this.options.log.error(`${request.method} ${pathForLog(request.url)} failed: ${describe(error)}`);
       this.answerError(request, response, 500, describe(error));
     });
   }
 
-  private async handle(request: IncomingMessage, response: ServerResponse, expectsContinue: boolean): Promise<void> {
+  /**
+   * One request's way through the front, top to bottom. Each step either lets the request go on
+   * or answers it and stops it; no step calls back into an earlier one.
+   */
+  private async pipeline(exchange: Exchange): Promise<void> {
+    if (!this.withinLimits(exchange)) return;
+    if (!this.passesGate(exchange)) return;
+    const target = this.target(exchange);
+    if (target === undefined) return;
+    if (!this.notCrossSite(exchange)) return;
+    if (!(await this.authorize(exchange, target))) return;
+    if (target.match) return this.serveRecipe(exchange, target.match, target.path!);
+    exchange.proxied = true;
+    return proxyToOrthanc(this.options.connection, exchange.request, exchange.response, this.options.log, this.drainLimitBytes, this.trusted);
+  }
+
+  /** limits: what Node could not represent faithfully (more header lines than it keeps). */
+  private withinLimits({ request, response }: Exchange): boolean {
+    if (!hasTooManyHeaderLines(request)) return true;
+    // Node keeps only the first 1,000 in `request.headers` (Transfer-Encoding may be lost while
+    // the body is still decoded): the request cannot be read as sent, nor the connection reused.
+    response.setHeader('connection', 'close');
+    this.refuse(request, response, 431, `more than ${maxHeaderLines} header lines`);
+    return false;
+  }
+
+  /** gate: while the remote-access guard has a reason (Orthanc away or open), everything gets 503. */
+  private passesGate({ request, response }: Exchange): boolean {
     const refusal = this.options.gate?.refusal;
-    if (refusal !== undefined) {
-      // The guard has logged why at warning (or error) once; one line per request would flood.
-      this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} with 503: ${refusal}`);
-      return this.answerError(request, response, 503, refusal);
-    }
-    if (hasTooManyHeaderLines(request)) {
-      // Node keeps only the first 1,000 in `request.headers` (Transfer-Encoding may be lost while
-      // the body is still decoded): the request cannot be read as sent, nor the connection reused.
-      response.setHeader('connection', 'close');
-      return this.refuse(request, response, 431, `more than ${maxHeaderLines} header lines`);
-    }
+    if (refusal === undefined) return true;
+    // The guard has logged why at warning (or error) once; one line per request would flood.
+    this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} with 503: ${refusal}`);
+    this.answerError(request, response, 503, refusal);
+    return false;
+  }
+
+  /**
+   * target: the request target must be a path. Its decoded form picks a recipe route, unless it
+   * has a `.` or `..` segment (then Orthanc resolves it); anything else, or an undecodable path,
+   * goes to Orthanc as it is.
+   */
+  private target(exchange: Exchange): Target | undefined {
+    const { request, response } = exchange;
     const rawUrl = request.url ?? '/';
     if (!rawUrl.startsWith('/')) {
       // An absolute URL (`GET http://host/system`) or `OPTIONS *`: Orthanc closes the connection
       // without an answer.
       // The target itself is not repeated: an absolute URL may carry credentials and patient data.
-      return this.refuse(request, response, 400, 'the request target must be a path starting with "/" (absolute URLs and "*" are not served)');
-    }
-    const crossSite = crossSiteRefusal(request, this.allowedOrigins, this.trusted.includes(request.socket.remoteAddress) ? addressUsed(request, true).host : undefined);
-    if (crossSite !== undefined) {
-      this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} from ${request.socket.remoteAddress} with 403: ${crossSite}`);
-      return this.answerError(request, response, 403, crossSite);
+      this.refuse(request, response, 400, 'the request target must be a path starting with "/" (absolute URLs and "*" are not served)');
+      return undefined;
     }
     const queryAt = rawUrl.indexOf('?');
     const path = decodePath(queryAt >= 0 ? rawUrl.slice(0, queryAt) : rawUrl);
     const match = path !== undefined && !hasDotSegment(path) ? this.options.router.match(path) : undefined;
-    if (!match || path === undefined) {
-      if (expectsContinue) {
-        // Orthanc never sends `100 Continue` (clients wait about 1 s, then upload anyway) and
-        // answers a request without valid credentials before reading its body. The host sends
-        // `100 Continue` at once, unless Orthanc refuses these credentials: then the client gets
-        // Orthanc's Basic challenge before it has uploaded anything, as from Orthanc itself.
-        const authorization = await this.isAuthorized(request.headers.authorization);
-        if (authorization?.challenge !== undefined) return this.challenge(request, response, authorization.challenge);
-        if (authorization?.allowed !== false) response.writeContinue();
-      }
-      return proxyToOrthanc(this.options.connection, request, response, this.options.log, this.drainLimitBytes, this.trusted);
-    }
+    exchange.route = match?.route;
+    return { path, match };
+  }
 
+  /** cross-site: a state-changing request from another site's page gets 403 (see cross-site.ts). */
+  private notCrossSite({ request, response }: Exchange): boolean {
+    const forwardedHost = this.trusted.includes(request.socket.remoteAddress) ? addressUsed(request, true).host : undefined;
+    const refusal = crossSiteRefusal(request, this.allowedOrigins, forwardedHost);
+    if (refusal === undefined) return true;
+    this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} from ${request.socket.remoteAddress} with 403: ${refusal}`);
+    this.answerError(request, response, 403, refusal);
+    return false;
+  }
+
+  /**
+   * authorize: Orthanc decides who may use a recipe route (see `isAuthorized`); a route declared
+   * `public` needs no credentials. A proxied request is Orthanc's to refuse, except for
+   * `Expect: 100-continue`: Orthanc never sends `100 Continue` (clients wait about 1 s, then upload
+   * anyway) and answers a request without valid credentials before reading its body. The host
+   * sends `100 Continue` at once, unless Orthanc refuses these credentials: then the client gets
+   * Orthanc's Basic challenge before it has uploaded anything, as from Orthanc itself.
+   */
+  private async authorize({ request, response, expectsContinue }: Exchange, { match }: Target): Promise<boolean> {
+    if (match?.route.public) {
+      if (expectsContinue) response.writeContinue();
+      return true;
+    }
+    if (!match && !expectsContinue) return true;
     const authorization = await this.isAuthorized(request.headers.authorization);
-    if (authorization === undefined) return this.answerError(request, response, 503, 'Orthanc did not confirm these credentials (it is unreachable or failing), so the request is refused');
-    if (!authorization.allowed) return this.challenge(request, response, authorization.challenge ?? 'Basic realm="Orthanc Secure Area"');
+    if (!match) {
+      if (authorization?.challenge !== undefined) {
+        this.challenge(request, response, authorization.challenge);
+        return false;
+      }
+      // A doubt (Orthanc failing) is left to Orthanc to answer when the body comes.
+      if (authorization?.allowed !== false) response.writeContinue();
+      return true;
+    }
+    if (authorization === undefined) {
+      this.answerError(request, response, 503, 'Orthanc did not confirm these credentials (it is unreachable or failing), so the request is refused');
+      return false;
+    }
+    if (!authorization.allowed) {
+      this.challenge(request, response, authorization.challenge ?? 'Basic realm="Orthanc Secure Area"');
+      return false;
+    }
     if (expectsContinue) response.writeContinue();
-    await runRestCallback(match.route, match.groups, path, request, response, {
+    return true;
+  }
+
+  /** recipe: the route's handler, with the body read up to MaxRecipeBodyMegabytes. */
+  private serveRecipe({ request, response }: Exchange, match: RouteMatch, path: string): Promise<void> {
+    return serveRecipeRoute(match.route, match.groups, path, request, response, {
       log: this.options.log,
       maxBodyBytes: this.options.maxRecipeBodyBytes,
       beforeEarlyAnswer: () => prepareEarlyAnswer(request, response, this.drainLimitBytes),
@@ -353,6 +415,25 @@ function hasBody(request: IncomingMessage): boolean {
  */
 export function hasDotSegment(path: string): boolean {
   return /\/\.\.?(?:\/|$)/.test(path);
+}
+
+/** A request on its way through the pipeline, and what the access log reports of it. */
+interface Exchange {
+  request: IncomingMessage;
+  response: ServerResponse;
+  expectsContinue: boolean;
+  /** The recipe route chosen by the target step. */
+  route: RegisteredRoute | undefined;
+  /** Whether it was passed to Orthanc. */
+  proxied: boolean;
+}
+
+type RouteMatch = { route: RegisteredRoute; groups: string[] };
+
+/** What the target step found: the decoded path (undefined if undecodable) and the recipe route, if any. */
+interface Target {
+  path: string | undefined;
+  match: RouteMatch | undefined;
 }
 
 interface Authorization {

@@ -52,13 +52,16 @@ export interface HostProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Writes `config` to a file in `directory` (StateDirectory there too, unless set) and runs the CLI on it. */
-export async function startHostProcess(config: Record<string, unknown>, directory?: string): Promise<HostProcess> {
+/**
+ * Writes `config` to a file in `directory` (StateDirectory there too, unless set) and runs the CLI
+ * on it (`cli`: another checkout's `bin/orthanc-recipes.js`, for a benchmark's before/after).
+ */
+export async function startHostProcess(config: Record<string, unknown>, directory?: string, cli = cliPath): Promise<HostProcess> {
   const folder = directory ?? (await mkdtemp(join(tmpdir(), 'orthanc-recipes-host-')));
   const configFile = join(folder, 'orthanc-recipes.json');
   const full = { StateDirectory: './state', ...config, HttpServer: { Port: 0, ...(config.HttpServer as object | undefined) } };
   await writeFile(configFile, JSON.stringify(full, null, 2));
-  const child = spawn(process.execPath, [cliPath, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = new LineLog();
   const split = (stream: NodeJS.ReadableStream | null) => {
     let rest = '';
