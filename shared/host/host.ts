@@ -96,10 +96,16 @@ export class Host {
     let host: Host | undefined;
     const signal = options.signal;
     /** Rejects when the start is aborted, whatever `step` is waiting for. */
-    const step = <T>(work: Promise<T>): Promise<T> => {
+    const step = async <T>(work: Promise<T>): Promise<T> => {
       if (!signal) return work;
       signal.throwIfAborted();
-      return Promise.race([work, new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
+      let onAbort: (() => void) | undefined;
+      const aborted = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', (onAbort = () => reject(signal.reason)), { once: true }));
+      try {
+        return await Promise.race([work, aborted]);
+      } finally {
+        signal.removeEventListener('abort', onAbort!);
+      }
     };
     let feedStarted = false;
     try {
