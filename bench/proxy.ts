@@ -3,7 +3,10 @@
 // latency, MB/s, the ratio host/direct, and the host's peak RSS while streaming. Then a 50 MB
 // challenge-then-retry upload (as httplib2, .NET or Java send it: the whole body without
 // credentials, the 401, the whole body again with them, on one keep-alive connection).
-// Usage: npm run bench:proxy [-- --seconds 5]
+// Usage: npm run bench:proxy [-- --seconds 5] [-- --baseline DIR]
+// With --baseline (another checkout, built: e.g. `git archive main | tar -x -C DIR`, node_modules
+// linked, `npx tsc -p DIR/tsconfig.json`), the two columns are that checkout's host ("before")
+// and this one's ("after") in front of the same Orthanc, in alternating rounds.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,8 +19,10 @@ import { RawConnection, requestHead } from '../test/helpers/raw-http.js';
 import { basicAuth } from '../test/helpers/http.js';
 
 const MB = 2 ** 20;
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' }, baseline: { type: 'string' } } });
 const seconds = Number(values.seconds);
+const baselineCli = values.baseline ? join(values.baseline, 'bin', 'orthanc-recipes.js') : undefined;
+const [leftLabel, rightLabel] = baselineCli ? ['before', 'after'] : ['direct', 'via host'];
 
 interface Result {
   requests: number;
@@ -120,9 +125,14 @@ async function challengeThenRetry(url: string, file: Buffer, authorization: stri
 
 const orthanc = await startTestOrthanc();
 let host: HostProcess | undefined;
+let baselineHostRef: HostProcess | undefined;
 try {
   host = await startHostProcess({ Orthanc: { Url: orthanc.url } });
   const pid = host.child.pid!;
+  // The left column: Orthanc itself, or the baseline's host in front of it.
+  const baselineHost = baselineCli ? await startHostProcess({ Orthanc: { Url: orthanc.url } }, undefined, {}, baselineCli) : undefined;
+  baselineHostRef = baselineHost;
+  const left = baselineHost?.url ?? orthanc.url;
   const file = join(orthanc.directory, 'bench-50mb.dcm');
   await writeLargeInstance(file, 50 * MB);
   const size = (await stat(file)).size;
@@ -130,11 +140,11 @@ try {
   const download = `/instances/${stored.ID}/file`;
 
   console.log(`orthanc-recipes proxy benchmark: Orthanc ${(await orthanc.json('GET', '/system')).Version}, Node ${process.version}, ${seconds} s per measure`);
-  console.log(`${''.padEnd(34)} ${'direct'.padStart(10)} ${'via host'.padStart(10)}  ${'unit'.padEnd(6)} ${'ratio'.padStart(7)}`);
+  console.log(`${''.padEnd(34)} ${leftLabel.padStart(10)} ${rightLabel.padStart(10)}  ${'unit'.padEnd(6)} ${'ratio'.padStart(7)}`);
   for (const concurrency of [1, 16]) {
-    await load(`${orthanc.url}/system`, concurrency, 500, 0); // warm-up
+    await load(`${left}/system`, concurrency, 500, 0); // warm-up
     await load(`${host.url}/system`, concurrency, 500, 0);
-    const { direct, viaHost } = await compare(`${orthanc.url}/system`, `${host.url}/system`, concurrency, seconds * 1000, 0);
+    const { direct, viaHost } = await compare(`${left}/system`, `${host.url}/system`, concurrency, seconds * 1000, 0);
     const rps = (r: Result) => (r.requests / r.elapsedMs) * 1000;
     console.log(row(`GET /system c=${concurrency} throughput`, rps(direct), rps(viaHost), 'req/s', 0));
     console.log(row(`GET /system c=${concurrency} p50`, percentile(direct.latencies, 50), percentile(viaHost.latencies, 50), 'ms', 3));
@@ -150,7 +160,7 @@ try {
     await load(`${host.url}${download}`, concurrency, 0, concurrency); // warm-up
     resetPeak(pid);
     const before = memoryOf(pid).rss;
-    const { direct, viaHost } = await compare(`${orthanc.url}${download}`, `${host.url}${download}`, concurrency, seconds * 1000, concurrency);
+    const { direct, viaHost } = await compare(`${left}${download}`, `${host.url}${download}`, concurrency, seconds * 1000, concurrency);
     const peakGrowth = Math.max(0, memoryOf(pid).peak - before);
     const mbps = (r: Result) => r.bytes / MB / (r.elapsedMs / 1000);
     console.log(row(`50 MB download c=${concurrency} throughput`, mbps(direct), mbps(viaHost), 'MB/s', 0));
@@ -163,18 +173,21 @@ try {
   // Challenge-then-retry needs an Orthanc that requires credentials, and a host in front of it.
   let secured: TestOrthanc | undefined;
   let securedHost: HostProcess | undefined;
+  let securedBaseline: HostProcess | undefined;
   try {
     secured = await startTestOrthanc({ configuration: { AuthenticationEnabled: true, RegisteredUsers: { bench: 'bench' } } });
     securedHost = await startHostProcess({ Orthanc: { Url: secured.url, Username: 'bench', Password: 'bench' } });
+    securedBaseline = baselineCli ? await startHostProcess({ Orthanc: { Url: secured.url, Username: 'bench', Password: 'bench' } }, undefined, {}, baselineCli) : undefined;
+    const securedLeft = securedBaseline?.url ?? secured.url;
     const file = await readFile(join(orthanc.directory, 'bench-50mb.dcm'));
     const authorization = basicAuth('bench', 'bench');
-    await challengeThenRetry(secured.url, file, authorization); // warm-up: the instance is stored from now on
+    await challengeThenRetry(securedLeft, file, authorization); // warm-up: the instance is stored from now on
     await challengeThenRetry(securedHost.url, file, authorization);
     const direct: number[] = [];
     const viaHost: number[] = [];
     let reused = true;
     for (let round = 0; round < 5; round += 1) {
-      direct.push((await challengeThenRetry(secured.url, file, authorization)).ms);
+      direct.push((await challengeThenRetry(securedLeft, file, authorization)).ms);
       const hosted = await challengeThenRetry(securedHost.url, file, authorization);
       viaHost.push(hosted.ms);
       reused &&= hosted.sameConnection;
@@ -189,10 +202,12 @@ try {
     console.log(`${'50 MB challenge+retry'.padEnd(34)} failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
   } finally {
     await securedHost?.stop();
+    await securedBaseline?.stop();
     await secured?.stop();
   }
   console.log(`(file ${(size / MB).toFixed(1)} MB; client, host and Orthanc share this machine's ${(await import('node:os')).availableParallelism()} cores)`);
 } finally {
   await host?.stop();
+  await baselineHostRef?.stop();
   await orthanc.stop();
 }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteRecipeDatabase, type RecipeDatabase } from './recipe-database.js';
 
@@ -33,8 +33,15 @@ export class StateStore implements StateBackend {
   private readonly statements;
 
   constructor(readonly directory: string) {
-    mkdirSync(directory, { recursive: true });
-    this.db = new Database(join(directory, 'state.sqlite'));
+    // Private to the host's user: the state and the embedded Orthanc's files (its configuration
+    // may hold RegisteredUsers) are nobody else's to read.
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+    chmodSync(directory, 0o700);
+    const file = join(directory, 'state.sqlite');
+    // Created 0600 before SQLite opens it: its -wal and -shm files take the database's mode.
+    closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
+    this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec('CREATE TABLE IF NOT EXISTS kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (namespace, key))');

@@ -52,7 +52,18 @@ describe('orthanc-recipes validate: what would run', () => {
     const printed = JSON.parse(stdout.slice(stdout.indexOf('{'))) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.deepEqual(printed.Recipes, { hello: { Enabled: true, LogChanges: true } }, 'hello with its default filled in');
     assert.deepEqual(printed.Orthanc, { Url: 'http://127.0.0.1:8042', Username: 'alice', Password: '********', TimeoutSeconds: 60, Executable: 'Orthanc', Configuration: {} });
-    assert.deepEqual(printed.HttpServer, { Host: '127.0.0.1', Port: 8043, MaxRecipeBodyMegabytes: 64, AllowRemoteAccessWithoutAuthentication: false });
+    assert.deepEqual(printed.HttpServer, {
+      Host: '127.0.0.1',
+      Port: 8043,
+      MaxRecipeBodyMegabytes: 64,
+      RequestHeadTimeoutSeconds: 30,
+      KeepAliveTimeoutSeconds: 5,
+      BodyInactivityTimeoutSeconds: 60,
+      MaxConnections: 1000,
+      AllowedOrigins: [],
+      TrustedProxies: [],
+      AllowRemoteAccessWithoutAuthentication: false,
+    });
     assert.equal(printed.LogFormat, 'json');
     assert.equal(printed.LogLevel, 'info');
   });

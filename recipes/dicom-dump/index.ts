@@ -1,7 +1,7 @@
 import { importOptional } from '../../shared/optional-package.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import { ownBytes } from '../../shared/worker-pool.js';
-import type { RestOutput, RestRequest } from '../../shared/binding/index.js';
+import { isOrthancId, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
 import type { DumpInput, DumpOutput } from './dump-task.js';
 import type { Options } from './options.generated.js';
 import schema from './schema.json' with { type: 'json' };
@@ -37,6 +37,8 @@ export default defineRecipe<Options>({
         return output.answerJson({ HttpStatus: 400, Message: `format must be "text" or "json", not "${format}"` }, 400);
       }
       const instanceId = request.groups[0]!;
+      // Only an ID's shape is asked for: Orthanc would know no instance by another name.
+      if (!isOrthancId(instanceId)) return output.answerJson({ HttpStatus: 404, Message: `Unknown resource: instances/${instanceId}`, OrthancError: 'Unknown resource' }, 404);
       // A 404 from Orthanc (unknown instance) becomes this route's 404. The size is checked
       // before the download, so that a huge file is refused without being read.
       const { FileSize } = await caller.restApiGetJson<{ FileSize: number }>(`/instances/${encodeURIComponent(instanceId)}`);

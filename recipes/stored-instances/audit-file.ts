@@ -26,7 +26,7 @@ export class AuditFile {
   static async open(options: AuditFileOptions): Promise<AuditFile> {
     const file = new AuditFile(options);
     try {
-      await mkdir(dirname(options.path), { recursive: true });
+      await mkdir(dirname(options.path), { recursive: true, mode: 0o700 });
       await file.reopen();
     } catch (error) {
       throw new Error(`cannot open the audit file ${options.path}: ${(error as Error).message}`, { cause: error });
@@ -35,7 +35,9 @@ export class AuditFile {
   }
 
   private async reopen(): Promise<void> {
-    this.handle = await open(this.options.path, 'a');
+    // Patient data: readable by this user only (a file made by an earlier version is made so too).
+    this.handle = await open(this.options.path, 'a', 0o600);
+    await this.handle.chmod(0o600);
     this.size = (await this.handle.stat()).size;
   }
 

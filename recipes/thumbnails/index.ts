@@ -1,4 +1,4 @@
-import { describe, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { describe, isOrthancId, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
 import { CallerRights } from '../../shared/caller-rights.js';
 import { isMissingPackage, missingPackageMessage } from '../../shared/optional-package.js';
 import { defineRecipe, type Recipe } from '../../shared/recipe.js';
@@ -62,6 +62,8 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
           if (request.method !== 'GET' && request.method !== 'HEAD') return output.sendMethodNotAllowed('GET,HEAD');
           try {
             const params = parseParams(request.get, options, level === 'instances');
+            // Only an ID's shape is asked for: Orthanc would know no resource by another name.
+            if (!isOrthancId(request.groups[0]!)) throw new ThumbnailError(404, `Unknown resource: ${level}/${request.groups[0]}`);
             const slice = await resolve(request.groups[0]!, params.frame, representatives.as(request.orthanc));
             await rights.ensure(request, `/instances/${encodeURIComponent(slice.instanceId)}`);
             const key = { instanceId: slice.instanceId, frame: slice.frame, size: params.size, format: params.format, quality: params.quality };

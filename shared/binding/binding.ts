@@ -6,7 +6,7 @@ import { BindingError, isNotFound } from './errors.js';
 import type { Logger } from './logger.js';
 import type { BridgeHooks, IncomingCStoreInstanceFilter, ReceivedInstanceFilter } from './bridge-hooks.js';
 import type { IncomingHttpRequestFilter, RequestFilters } from './request-filters.js';
-import type { RestCallback, RestRouter } from './rest-router.js';
+import type { RestCallback, RestRouter, RouteOptions } from './rest-router.js';
 
 export type OnChangeCallback = (changeType: ChangeTypeValue, resourceType: ResourceTypeValue, resourceId: string) => unknown;
 export type OnStoredInstanceCallback = (instance: DicomInstance, instanceId: string) => unknown;
@@ -57,11 +57,12 @@ export interface OrthancBinding {
    * Serves `pathRegex` (matched against the whole path, groups captured) on the host's HTTP front.
    * Handlers may be async; a thrown error becomes a JSON 500, never a crash. The handler's
    * `request.orthanc` calls Orthanc as the caller: use it for whatever is read for the caller.
-   * With `hostAction` (a status page, a retry, a run now: something done with the host's own
-   * rights), the front lets in only a caller whom Orthanc lets perform the host-action probe
+   * Callers must have credentials that Orthanc accepts, unless `options.public` (a health check).
+   * With `options.hostAction` (a status page, a retry, a run now: something done with the host's
+   * own rights), the front lets in only a caller whom Orthanc lets perform the host-action probe
    * (`HttpServer.HostActionProbe`, by default `GET /jobs`: an administrator).
    */
-  registerRestCallback(pathRegex: string, callback: RestCallback, options?: { hostAction?: boolean }): void;
+  registerRestCallback(pathRegex: string, callback: RestCallback, options?: Omit<RouteOptions, 'binding'>): void;
   /**
    * Called by the front for every request, proxied to Orthanc or served by a recipe, before either
    * sees it; every filter must return `true` (anything else, or a throw, answers 403).
@@ -196,7 +197,7 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
   const binding: OrthancBinding = {
     ...restCallsOver(connection),
     registerRestCallback(pathRegex, callback, options) {
-      keep(router.register(owner, pathRegex, callback, { hostAction: options?.hostAction === true, binding }));
+      keep(router.register(owner, pathRegex, callback, { public: options?.public === true, hostAction: options?.hostAction === true, binding }));
     },
     registerIncomingHttpRequestFilter(filter) {
       if (!filters) throw new BindingError('ORC_ERR_BAD_ROUTE', 'no HTTP front runs filters here');

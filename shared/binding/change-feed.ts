@@ -199,7 +199,7 @@ export class ChangeFeed {
    * Finds the starting point: the persisted cursor, or on the first run Orthanc's current last
    * change (waiting for Orthanc to answer). After this, the feed knows where it stands.
    */
-  async prepare(): Promise<void> {
+  async prepare(signal?: AbortSignal): Promise<void> {
     const saved = await this.options.cursor.load();
     if (saved !== undefined) {
       this.since = this.completed = saved;
@@ -212,8 +212,11 @@ export class ChangeFeed {
           await this.options.cursor.save(page.Last);
           break;
         } catch (error) {
+          signal?.throwIfAborted();
           this.options.log.warning(`waiting for Orthanc at ${this.options.connection.url} to read the change feed: ${describe(error)}`);
-          await sleep(backoff.next(), undefined, { signal: this.stopController.signal }).catch(() => undefined);
+          const stop = signal ? AbortSignal.any([this.stopController.signal, signal]) : this.stopController.signal;
+          await sleep(backoff.next(), undefined, { signal: stop }).catch(() => undefined);
+          signal?.throwIfAborted();
           if (this.stopController.signal.aborted) return;
         }
       }

@@ -184,39 +184,47 @@ async function run(file: string): Promise<number> {
   const log = createLogger('host', { level, format });
   const fatal = createLogger('host', { level, format, write: (line) => void process.stderr.write(line) });
   process.on('unhandledRejection', (reason) => fatal.error(`unhandled rejection: ${describe(reason)}`));
-  // The signal handlers are in place before the host starts: a SIGTERM that comes as it says
-  // "listening" stops it cleanly (exit code 0) instead of killing it. One that comes while it
-  // still waits for Orthanc, before anything runs, ends the process at once.
+  // The handlers come first: a signal during the start (the embedded Orthanc may be starting)
+  // aborts it, and whatever was started is stopped before the process exits.
+  const starting = new AbortController();
   let host: Host | undefined;
+  let stopped: ((code: number) => void) | undefined;
   let stopping = false;
-  let resolveStopped: (code: number) => void = () => undefined;
-  const stopped = new Promise<number>((resolve) => (resolveStopped = resolve));
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping || !host) {
-      fatal.error(stopping ? `${signal} again: exiting at once` : `${signal} received while starting: exiting at once`);
-      process.exit(stopping ? 1 : 0);
+    if (stopping) {
+      fatal.error(`${signal} again: exiting at once`);
+      process.exit(1);
     }
     stopping = true;
+    if (!host) {
+      log.info(`${signal} received during the start, stopping`);
+      starting.abort(new Error(`${signal} received during the start`));
+      return;
+    }
     host.log.info(`${signal} received, stopping`);
     host.close().then(
-      () => resolveStopped(0),
+      () => stopped?.(0),
       (error: unknown) => {
         fatal.error(`stop failed: ${describe(error)}`);
-        resolveStopped(1);
+        stopped?.(1);
       },
     );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
-    host = await Host.start(loaded, { log });
+    host = await Host.start(loaded, { log, signal: starting.signal });
   } catch (error) {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    if (starting.signal.aborted) {
+      log.info('stopped');
+      return 0;
+    }
     if (error instanceof ConfigError) return reportConfigError(error);
     fatal.error(`cannot start: ${describe(error)}`);
     return 1;
   }
   void notifySystemdReady(host.log);
-  return stopped;
+  return new Promise<number>((resolve) => {
+    stopped = resolve;
+  });
 }

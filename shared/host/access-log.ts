@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { decodePath, type Logger, type RestRouter } from '../binding/index.js';
+import type { Logger, RegisteredRoute } from '../binding/index.js';
 
 /**
  * The request path as it may be logged: without the query string (it may hold patient data, as in
@@ -24,16 +24,15 @@ export function pathForLog(url: string | undefined): string {
  * either side): method, path, status, duration, bytes sent (headers included, as nginx's
  * `$bytes_sent`), and the recipe and route that served it; `proxied` for requests passed to
  * Orthanc. Never a query string nor a header: Authorization and Cookie stay out of the logs.
- * Call it as the request arrives.
+ * Call it as the request arrives; `servedBy` tells, at the end, which route the pipeline chose, or whether it proxied.
  */
-export function logAccessWhenDone(request: IncomingMessage, response: ServerResponse, log: Logger, router: RestRouter): void {
+export function logAccessWhenDone(request: IncomingMessage, response: ServerResponse, log: Logger, servedBy: () => { route?: RegisteredRoute; proxied: boolean }): void {
   const started = performance.now();
   const socket = request.socket;
   const bytesBefore = socket.bytesWritten;
   const path = pathForLog(request.url);
-  const decoded = decodePath(path);
-  const route = decoded !== undefined ? router.match(decoded)?.route : undefined;
   response.once('close', () => {
+    const { route, proxied } = servedBy();
     const method = request.method ?? 'GET';
     const status = response.headersSent ? response.statusCode : 0;
     log.debug(`${method} ${path} ${status || '-'}`, {
@@ -44,7 +43,7 @@ export function logAccessWhenDone(request: IncomingMessage, response: ServerResp
       bytes: socket.bytesWritten - bytesBefore,
       recipe: route?.owner,
       route: route?.pattern,
-      proxied: route === undefined,
+      proxied,
       aborted: response.writableFinished ? undefined : true,
     });
   });

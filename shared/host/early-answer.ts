@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { replaceDestroySoon } from './node-http.js';
 
 /**
  * After a `Connection: close` answer, how long the host keeps reading what the client still sends:
@@ -11,11 +12,13 @@ const lingerTotalMs = 30_000;
 
 const lingerMarker = () => undefined;
 
-/** Connections being closed after an answer: what they still carry is read and dropped, never answered. */
-const closing = new WeakSet<Socket>();
+/** Marks a connection being closed after an answer: what it still carries is read and dropped, never answered. */
+const closingMark = Symbol('orthanc-recipes.closing');
+
+type MarkedSocket = Socket & { [closingMark]?: true };
 
 export function isClosing(socket: Socket): boolean {
-  return closing.has(socket);
+  return (socket as MarkedSocket)[closingMark] === true;
 }
 
 /**
@@ -60,18 +63,18 @@ export function drainAfterAnswer(request: IncomingMessage, drainLimitBytes: numb
  * client lose the answer it has not read yet.
  */
 export function closeWithoutReset(socket: Socket): void {
-  socket.destroySoon = () => lingerThenClose(socket);
+  replaceDestroySoon(socket, () => lingerThenClose(socket));
 }
 
 /** Marks a connection as closing: requests still parsed on it are not answered. */
 export function markClosing(socket: Socket): void {
-  closing.add(socket);
+  (socket as MarkedSocket)[closingMark] = true;
 }
 
 /** Sends FIN now, then closes as `closeWithoutReset` describes. */
 export function lingerThenClose(socket: Socket): void {
   if (socket.destroyed || socket.listeners('end').includes(lingerMarker)) return;
-  closing.add(socket);
+  markClosing(socket);
   socket.once('end', lingerMarker);
   socket.end();
   let idle: NodeJS.Timeout | undefined;

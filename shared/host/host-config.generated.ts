@@ -77,6 +77,30 @@ Uri: string
 CacheSeconds: number
 }
 /**
+ * Longest time to receive a request's line and headers, counted from the connection's start or from the first byte of the next request on a keep-alive connection; then the connection gets a 408 and is closed. A connection that sends nothing is closed too.
+ */
+RequestHeadTimeoutSeconds: number
+/**
+ * Longest idle time of a keep-alive connection between two requests.
+ */
+KeepAliveTimeoutSeconds: number
+/**
+ * Longest silence between two chunks of a request body; then the connection is closed. Inactivity, not total time: a 2 GB upload over a slow link still works while it keeps sending.
+ */
+BodyInactivityTimeoutSeconds: number
+/**
+ * Connections open at once; a connection beyond is closed at once, and a warning is logged once per burst. Keep it below the process's file descriptor limit, counting the connections to Orthanc.
+ */
+MaxConnections: number
+/**
+ * Origins (`https://viewer.example:8443`) whose browser pages may send state-changing requests (anything but GET, HEAD and OPTIONS) to the host: a viewer served from elsewhere. Such requests from any other site (`Sec-Fetch-Site: cross-site` or `same-site`, or another `Origin`) get a 403, on recipe routes and proxied routes alike; clients that send neither header (curl, scripts) are not affected.
+ */
+AllowedOrigins: string[]
+/**
+ * Addresses (`10.0.0.5`) or ranges (`10.0.0.0/8`) of reverse proxies in front of the host whose `Forwarded` and `X-Forwarded-For/-Proto/-Host` headers are believed: the host appends its own element to theirs. From any other client these headers are dropped and replaced by the host's, which name the client and the address it used (Orthanc's DICOMweb plugin builds its URLs from them).
+ */
+TrustedProxies: string[]
+/**
  * Orthanc sees every proxied request as coming from the host, so its `RemoteAccessAllowed` stops protecting it. With `Host` not a loopback address, the host refuses to start (and answers 503 after an Orthanc outage) while Orthanc answers `/system` without credentials, unless this is true: set it only when something else (a firewall, an authenticating reverse proxy) guards the door.
  */
 AllowRemoteAccessWithoutAuthentication: boolean

@@ -31,6 +31,7 @@ import { WorkerPool } from '../worker-pool.js';
 import { BridgeServer, bridgeSecret } from './bridge.js';
 import { bridgeNeeds, bridgeScript, runsBridge } from './bridge-script.js';
 import { HostActionGate } from './caller-access.js';
+import { TrustedProxies } from './forwarded.js';
 import { HttpFront } from './front.js';
 import { Health } from './health.js';
 import { registerHostMetrics } from './host-metrics.js';
@@ -44,6 +45,12 @@ import { hostVersion } from './version.js';
 export interface HostOptions {
   /** The root logger; one writing to stdout at the configured level by default. */
   log?: Logger;
+  /**
+   * Aborts the start (SIGTERM before `start` returns): every step checks it, whatever was started
+   * (the embedded Orthanc, the feed, the recipes, the front) is stopped, and `start` rejects with
+   * the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 interface RunningRecipe {
@@ -144,7 +151,22 @@ export class Host {
     let connection: OrthancConnection | undefined;
     let host: Host | undefined;
     let bridge: BridgeServer | undefined;
+    const signal = options.signal;
+    /** Rejects when the start is aborted, whatever `step` is waiting for. */
+    const step = async <T>(work: Promise<T>): Promise<T> => {
+      if (!signal) return work;
+      signal.throwIfAborted();
+      let onAbort: (() => void) | undefined;
+      const aborted = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', (onAbort = () => reject(signal.reason)), { once: true }));
+      try {
+        return await Promise.race([work, aborted]);
+      } finally {
+        signal.removeEventListener('abort', onAbort!);
+      }
+    };
+    let feedStarted = false;
     try {
+      signal?.throwIfAborted();
       await checkPortFree(config.HttpServer.Host, config.HttpServer.Port);
       let url = config.Orthanc.Url;
       // The bridge listens before Orthanc starts, so that the embedded Orthanc's script finds it
@@ -176,6 +198,7 @@ export class Host {
           },
           httpPort: port('HttpPort'),
           dicomPort: port('DicomPort'),
+          signal,
         });
         url = embedded.url;
         log.info(`embedded Orthanc started at ${url} (storage in ${join(loaded.stateDirectory, 'orthanc')})`);
@@ -199,6 +222,7 @@ export class Host {
           save: (seq) => hostState.set('changes.cursor', seq),
         },
       });
+      checkTrustedProxies(loaded);
       const router = new RestRouter();
       const guard =
         isLoopbackHost(config.HttpServer.Host) || config.HttpServer.AllowRemoteAccessWithoutAuthentication
@@ -215,6 +239,14 @@ export class Host {
         router,
         log,
         maxRecipeBodyBytes: config.HttpServer.MaxRecipeBodyMegabytes * 2 ** 20,
+        trustedProxies: config.HttpServer.TrustedProxies,
+        allowedOrigins: config.HttpServer.AllowedOrigins,
+        limits: {
+          headTimeoutMs: config.HttpServer.RequestHeadTimeoutSeconds * 1000,
+          keepAliveTimeoutMs: config.HttpServer.KeepAliveTimeoutSeconds * 1000,
+          bodyIdleTimeoutMs: config.HttpServer.BodyInactivityTimeoutSeconds * 1000,
+          maxConnections: config.HttpServer.MaxConnections,
+        },
         gate: guard,
         filters,
         forwardedAuthHeaders,
@@ -227,30 +259,34 @@ export class Host {
       host = started;
       health = started.health;
       registerHostMetrics(metrics, { feed, front, workers: () => started.workerPool, recipeStates: () => started.recipeStates() });
-      await feed.prepare();
-      if (guard) await started.guardRemoteAccess(guard);
+      await feed.prepare(signal);
+      if (guard) await step(started.guardRemoteAccess(guard));
       router.register('host', '/recipes', (output, _uri, request) => started.describeRecipes(output, request), { hostAction: true });
       router.register('host', '/recipes/metrics', (output, _uri, request) => started.answerMetrics(output, request), { hostAction: true });
       // A waiting recipe is set up again as soon as the feed sees Orthanc (back) with the host's credentials.
       feed.subscribe('host', () => started.retryWaitingNow(), [ChangeType.ORTHANC_STARTED]);
       const optionsIssues: ConfigIssue[] = [];
-      for (const enabled of loaded.recipes) optionsIssues.push(...(await started.setUpRecipe(enabled.id, enabled.recipe, enabled.options)));
+      for (const enabled of loaded.recipes) optionsIssues.push(...(await step(started.setUpRecipe(enabled.id, enabled.recipe, enabled.options))));
       if (optionsIssues.length > 0) throw new ConfigError(optionsIssues);
+      signal?.throwIfAborted();
       feed.start();
       if (bridge) bridge.target = { hooks: bridgeHooks, feed };
+      feedStarted = true;
       started.address = await front.listen(config.HttpServer.Host, config.HttpServer.Port);
+      signal?.throwIfAborted();
       await cluster.start({ url: started.url, orthanc: connection.url });
       if (cluster.shared) log.info(`sharing the work with the other hosts of the cluster (state in PostgreSQL, host ${cluster.hostId})`);
       log.info(`orthanc-recipes ${hostVersion} listening on ${started.url}, in front of Orthanc at ${connection.url}`);
       started.logWhereToLook();
       return started;
     } catch (error) {
+      if (signal?.aborted) log.info('start aborted: stopping what was started');
       await bridge?.close();
       // Everything that keeps the event loop busy stops, so that the CLI exits at once.
       host?.stopWaiting();
       host?.guard?.stop();
-      await host?.front.close();
-      await host?.feed.stop();
+      await host?.front.close(0);
+      if (feedStarted) await host?.feed.stop();
       await host?.closeRecipes();
       await host?.workerPool?.close();
       await cluster.close();
@@ -538,4 +574,17 @@ export class Host {
     })();
     return this.closing;
   }
+}
+
+/** Every `HttpServer.TrustedProxies` entry must be an IP address or range (a ConfigError otherwise). */
+function checkTrustedProxies(loaded: LoadedConfig): void {
+  const issues: ConfigIssue[] = [];
+  loaded.config.HttpServer.TrustedProxies.forEach((entry, index) => {
+    try {
+      new TrustedProxies([entry]);
+    } catch (error) {
+      issues.push({ file: loaded.file, pointer: `/HttpServer/TrustedProxies/${index}`, message: describe(error) });
+    }
+  });
+  if (issues.length > 0) throw new ConfigError(issues);
 }

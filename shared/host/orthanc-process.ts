@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, isAbsolute, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,6 +21,8 @@ export interface OrthancProcessOptions {
   dicomPort?: number;
   /** How long to wait for Orthanc's HTTP server. Default 60 s. */
   startTimeoutMs?: number;
+  /** Aborts the start: Orthanc, if spawned already, is stopped and `start` rejects with the reason. */
+  signal?: AbortSignal;
 }
 
 /** Thrown when the Orthanc binary is missing or Orthanc does not come up. */
@@ -39,6 +41,25 @@ function insideRoot(root: string, path: string): string {
   const inside = relative(root, path);
   if (inside.startsWith('..') || isAbsolute(inside)) throw new TypeError(`${path} is not inside the Orthanc root ${root}`);
   return `/${inside}`;
+}
+
+/**
+ * Runs `start` (a spawn) with the umask 077, so that the child creates its files 0600 and its
+ * folders 0700 (Orthanc's index and DICOM files are patient data); the umask is restored at once.
+ * A child inherits the umask at spawn, and nothing else runs in between (all synchronous).
+ */
+function withPrivateFiles<T>(start: () => T): T {
+  let previous: number | undefined;
+  try {
+    previous = process.umask(0o077);
+  } catch {
+    // In a worker thread the umask cannot be set; the storage folder is 0700 all the same.
+  }
+  try {
+    return start();
+  } finally {
+    if (previous !== undefined) process.umask(previous);
+  }
 }
 
 /** A free TCP port on 127.0.0.1 (free when asked; Orthanc retries with others if it is taken). */
@@ -104,7 +125,8 @@ export class OrthancProcess {
           `(apt-get install orthanc), or set "Orthanc": {"Url": ...} to use a running Orthanc`,
       );
     }
-    mkdirSync(options.storageDirectory, { recursive: true });
+    mkdirSync(options.storageDirectory, { recursive: true, mode: 0o700 });
+    chmodSync(options.storageDirectory, 0o700);
     for (let attempt = 1; ; attempt += 1) {
       const orthanc = new OrthancProcess(
         options,
@@ -116,6 +138,7 @@ export class OrthancProcess {
         await orthanc.launch();
         return orthanc;
       } catch (error) {
+        options.signal?.throwIfAborted();
         const fixedPorts = options.httpPort !== undefined || options.dicomPort !== undefined;
         if (attempt >= 3 || fixedPorts) throw error;
       }
@@ -138,11 +161,15 @@ export class OrthancProcess {
       Plugins: [],
       ...this.options.configuration,
     };
-    writeFileSync(configFile, JSON.stringify(configuration, null, 2));
-    const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = rootDirectory
-      ? spawn('chroot', [rootDirectory, this.executable, seen(configFile)], { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn(this.executable, [configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The configuration may hold RegisteredUsers: readable by this user only.
+    writeFileSync(configFile, JSON.stringify(configuration, null, 2), { mode: 0o600 });
+    chmodSync(configFile, 0o600);
+    const log = createWriteStream(this.logFile, { flags: 'a', mode: 0o600 });
+    const child = withPrivateFiles(() =>
+      rootDirectory
+        ? spawn('chroot', [rootDirectory, this.executable, seen(configFile)], { stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(this.executable, [configFile], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     this.child = child;
@@ -152,8 +179,9 @@ export class OrthancProcess {
     child.once('error', () => (exitCode = -1));
 
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 60_000);
+    const signal = this.options.signal;
     while (Date.now() < deadline) {
-      if (exitCode !== undefined) break;
+      if (exitCode !== undefined || signal?.aborted) break;
       try {
         // Any HTTP answer, 401 included, means Orthanc's HTTP server is up.
         await fetch(`${this.url}/system`, { signal: AbortSignal.timeout(1000) });
@@ -163,6 +191,7 @@ export class OrthancProcess {
       }
     }
     await this.stop();
+    signal?.throwIfAborted();
     const tail = readFileSync(this.logFile, 'utf8').split('\n').slice(-15).join('\n');
     throw new OrthancLaunchError('ORC_ERR_ORTHANC_START', `Orthanc did not start (see ${this.logFile}):\n${tail}`);
   }

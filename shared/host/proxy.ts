@@ -4,13 +4,14 @@ import type { Dispatcher } from 'undici';
 import { describe, mayRetryOnNewConnection, sendJsonError, type Logger, type OrthancConnection } from '../binding/index.js';
 import { pathForLog } from './access-log.js';
 import { prepareEarlyAnswer } from './early-answer.js';
+import { headersForOrthanc, hopByHopAnswerHeaders, type TrustedProxies } from './forwarded.js';
 
-/** Headers that belong to one connection, not to the message (RFC 9110 §7.6.1), plus `host` and `expect`. */
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
+/** Answer headers not passed back: those of one connection (RFC 9110 §7.6.1), plus `host` and `expect`. */
+const hopByHop = new Set([...hopByHopAnswerHeaders, 'host', 'expect']);
 
 /**
  * Sends a request to Orthanc as it is (method, path, query, headers including Authorization,
- * body) and streams the answer back (status, reason, headers, body) through the keep-alive pool.
+ * body; see `headersForOrthanc` for the headers that change) and streams the answer back (status, reason, headers, body) through the keep-alive pool.
  * Neither body is held in memory: back-pressure from either side pauses the other. A bodiless
  * idempotent request that meets a keep-alive connection Orthanc just closed is sent once more.
  * When Orthanc answers before it has read the whole body (a 401 challenge), the rest is left to
@@ -22,12 +23,9 @@ export function proxyToOrthanc(
   response: ServerResponse,
   log: Logger,
   drainLimitBytes: number,
+  trusted: TrustedProxies,
 ): Promise<void> {
-  const raw = request.rawHeaders;
-  const headers: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!hopByHop.has(raw[i]!.toLowerCase())) headers.push(raw[i]!, raw[i + 1]!);
-  }
+  const headers = headersForOrthanc(request, trusted);
   const length = request.headers['content-length'];
   const hasBody = request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 

@@ -54,14 +54,15 @@ export interface HostProcess {
 
 /**
  * Writes `config` to a file in `directory` (StateDirectory there too, unless set) and runs the CLI
- * on it, with `env` added to this process's environment (e.g. `ORTHANC_RECIPES__...` overrides).
+ * on it, with `env` added to this process's environment (e.g. `ORTHANC_RECIPES__...` overrides);
+ * `cli`: another checkout's `bin/orthanc-recipes.js`, for a benchmark's before/after.
  */
-export async function startHostProcess(config: Record<string, unknown>, directory?: string, env: Record<string, string> = {}): Promise<HostProcess> {
+export async function startHostProcess(config: Record<string, unknown>, directory?: string, env: Record<string, string> = {}, cli = cliPath): Promise<HostProcess> {
   const folder = directory ?? (await mkdtemp(join(tmpdir(), 'orthanc-recipes-host-')));
   const configFile = join(folder, 'orthanc-recipes.json');
   const full = { StateDirectory: './state', ...config, HttpServer: { Port: 0, ...(config.HttpServer as object | undefined) } };
   await writeFile(configFile, JSON.stringify(full, null, 2));
-  const child = spawn(process.execPath, [cliPath, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [cli, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const log = new LineLog();
   const split = (stream: NodeJS.ReadableStream | null) => {
     let rest = '';

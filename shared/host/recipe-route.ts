@@ -1,0 +1,112 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  BindingError,
+  OrthancHttpError,
+  RestOutput,
+  createCallerBinding,
+  describe,
+  sendJsonError,
+  type CallerCredentials,
+  type Logger,
+  type OrthancConnection,
+  type RegisteredRoute,
+} from '../binding/index.js';
+
+/**
+ * Runs one REST callback: reads the body (at most `maxBodyBytes`), calls it, and turns what it
+ * throws into a JSON error instead of a crash. An `OrthancHttpError` with a 4xx status keeps that
+ * status (the resource a recipe asked Orthanc for does not exist, say); anything else is a 500.
+ */
+export async function serveRecipeRoute(
+  route: RegisteredRoute,
+  groups: string[],
+  path: string,
+  request: IncomingMessage,
+  response: ServerResponse,
+  options: {
+    log: Logger;
+    maxBodyBytes: number;
+    /** The host's connection: the caller's binding uses its pool with `caller`'s credentials. */
+    connection: OrthancConnection;
+    caller: CallerCredentials;
+    /** Called before a 413 is sent with the body still arriving (the host then drops the rest). */
+    beforeEarlyAnswer?: () => void;
+  },
+): Promise<void> {
+  let body: Buffer;
+  try {
+    body = await readBody(request, options.maxBodyBytes);
+  } catch (error) {
+    options.beforeEarlyAnswer?.();
+    sendJsonError(response, 413, describe(error));
+    return;
+  }
+  const url = new URL(request.url ?? '/', 'http://front');
+  const get: Record<string, string> = {};
+  for (const [key, value] of url.searchParams) get[key] = value;
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  const output = new RestOutput(response);
+  const orthanc = createCallerBinding(options.connection.withCredentials(options.caller.headers, options.caller.names), route.binding);
+  try {
+    await route.callback(output, path, { method: request.method ?? 'GET', groups, get, headers, body, orthanc, callerId: options.caller.id });
+    if (!output.answered) {
+      options.log.error(`recipe ${route.owner}: the handler of ${request.method} ${path} returned without answering`, {
+        recipe: route.owner,
+        route: route.pattern,
+        method: request.method,
+        status: 500,
+      });
+      sendJsonError(response, 500, 'The handler returned without answering');
+    }
+  } catch (error) {
+    if (error instanceof OrthancHttpError && error.httpStatus >= 400 && error.httpStatus < 500) {
+      sendJsonError(response, error.httpStatus, error.message, typeof error.details === 'object' ? { OrthancError: error.details.OrthancError } : {});
+      return;
+    }
+    options.log.error(`recipe ${route.owner}: ${request.method} ${path} failed: ${describe(error)}`, {
+      recipe: route.owner,
+      route: route.pattern,
+      method: request.method,
+      status: 500,
+    });
+    sendJsonError(response, 500, describe(error));
+  }
+}
+
+/**
+ * Reads the whole body, or rejects as soon as it exceeds `limit` bytes. The request is not
+ * destroyed then (that would reset the connection before the 413 is sent): it is left paused for
+ * the server to drop the rest.
+ */
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      request.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      request.pause();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        stop();
+        reject(new BindingError('ORC_ERR_BAD_REQUEST', `request body larger than ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    const onClose = () => onError(new BindingError('ORC_ERR_BAD_REQUEST', 'the client went away during the upload'));
+    request.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
