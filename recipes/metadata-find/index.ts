@@ -1,4 +1,5 @@
 import { changeTypeName, type OrthancBinding, type RawAnswer, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { Pacer } from '../../shared/pacer.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import { builtInMetadata, runMetadataFind, type OrthancFindSupport } from './find.js';
 import { indexEvents, MetadataIndex } from './metadata-index.js';
@@ -47,22 +48,26 @@ export default defineRecipe<Options>({
       return support;
     };
 
+    // One pacer for every query: together they take at most a slice of each event-loop turn.
+    const pacer = new Pacer();
+    const limits = { maxPatternLength: options.MaxPatternLength, maxConstraints: options.MaxConstraints, maxCompiledSize: options.MaxCompiledSize };
+
     orthanc.registerRestCallback('/tools/find', async (output, _uri, request) => {
       if (request.method !== 'POST') return passThrough(orthanc, output, request);
       let query;
       try {
-        query = parseFindRequest(request.body, options.MaxPatternLength);
+        query = await parseFindRequest(request.body, limits, pacer);
       } catch (error) {
         if (!(error instanceof BadFindRequest)) throw error;
         return output.answerJson({ HttpError: 'Bad Request', HttpStatus: 400, Message: error.message, Field: error.field }, 400);
       }
       if (!query) return passThrough(orthanc, output, request);
-      const outcome = await runMetadataFind(orthanc, reader, query, await findSupport(), options.NativeMetadataQuery);
+      const outcome = await runMetadataFind(orthanc, reader, query, await findSupport(), options.NativeMetadataQuery, pacer);
       if ('orthancError' in outcome) return answerAsOrthanc(output, outcome.orthancError);
       const { native, scanned, candidates, read } = outcome.stats;
       log.debug(`${query.levelPath}: ${native} constraint(s) to Orthanc's MetadataQuery, ${scanned} scanned over ${candidates} candidate(s) (${read} read from Orthanc), ${outcome.answer.length} answered`);
       output.answerJson(outcome.answer);
-    });
+    }, { maxBodyBytes: options.MaxBodyKilobytes * 1024 });
   },
 });
 

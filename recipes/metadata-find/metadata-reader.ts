@@ -65,11 +65,11 @@ export class MetadataReader {
     levelPath: LevelPath,
     batches: readonly string[][],
     found: Map<string, MetadataMap>,
-    enough: (batchesRead: number) => boolean,
+    enough: (batchesRead: number) => boolean | Promise<boolean>,
     options: { useIndex?: boolean; objects?: Map<string, object> } = {},
   ): Promise<void> {
     const perRound = this.usesBulk ? this.options.concurrency : 1;
-    for (let next = 0; next < batches.length && !enough(Math.min(next, batches.length)); next += perRound) {
+    for (let next = 0; next < batches.length && !(await enough(Math.min(next, batches.length))); next += perRound) {
       await Promise.all(batches.slice(next, next + perRound).map((batch) => this.readBatch(levelPath, batch, found, options.useIndex ?? true, options.objects)));
     }
   }

@@ -4,7 +4,7 @@ import { DicomInstance } from './dicom-instance.js';
 import { ChangeType, type ChangeTypeName, type ChangeTypeValue, type ResourceTypeValue } from './enums.js';
 import { isNotFound } from './errors.js';
 import type { Logger } from './logger.js';
-import type { RestCallback, RestRouter } from './rest-router.js';
+import type { RestCallback, RestRouter, RouteOptions } from './rest-router.js';
 
 export type OnChangeCallback = (changeType: ChangeTypeValue, resourceType: ResourceTypeValue, resourceId: string) => unknown;
 export type OnStoredInstanceCallback = (instance: DicomInstance, instanceId: string) => unknown;
@@ -53,9 +53,10 @@ export interface OrthancBinding {
   getSystem(): Promise<OrthancSystem>;
   /**
    * Serves `pathRegex` (matched against the whole path, groups captured) on the host's HTTP front.
-   * Handlers may be async; a thrown error becomes a JSON 500, never a crash.
+   * Handlers may be async; a thrown error becomes a JSON 500, never a crash. `options.maxBodyBytes`
+   * declares the largest body the route reads (default 1 MiB; 0: none), see `RouteOptions`.
    */
-  registerRestCallback(pathRegex: string, callback: RestCallback): void;
+  registerRestCallback(pathRegex: string, callback: RestCallback, options?: RouteOptions): void;
   /**
    * Called for each change, in `Seq` order, at least once (see the change feed). With `types`,
    * only for those change types (and on Orthanc 1.12.5+, only those are read from `/changes`).
@@ -104,8 +105,8 @@ export function createScopedBinding({ connection, feed, router, log, owner }: Bi
     restApiDeleteJson: (uri) => connection.callJson('DELETE', uri),
     getDicomForInstance: (instanceId) => connection.call('GET', `/instances/${encode(instanceId)}/file`),
     getSystem: () => connection.callJson<OrthancSystem>('GET', '/system'),
-    registerRestCallback(pathRegex, callback) {
-      keep(router.register(owner, pathRegex, callback));
+    registerRestCallback(pathRegex, callback, options) {
+      keep(router.register(owner, pathRegex, callback, options));
     },
     registerOnChangeCallback(callback, options) {
       const types = options?.types?.map((name) => ChangeType[name]);

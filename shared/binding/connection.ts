@@ -1,4 +1,5 @@
-import { Pool } from 'undici';
+import type { Socket } from 'node:net';
+import { Pool, buildConnector } from 'undici';
 import { OrthancHttpError, OrthancUnreachableError, type OrthancErrorDetails } from './errors.js';
 
 export interface ConnectionOptions {
@@ -20,11 +21,24 @@ const staleConnectionCodes = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
  * Whether a failed request may be sent once more on a new connection: Orthanc closes an idle
  * keep-alive connection after 1 s, and a request can leave on it just as it closes ("other side
  * closed"). Only an idempotent request with a body that can be replayed is sent again, and only
- * when nothing of the answer has arrived.
+ * when nothing of the answer has arrived. (`OrthancConnection.send` also retries other methods
+ * when the connection provably went stale before the request: see `neverReceived`.)
  */
 export function mayRetryOnNewConnection(method: string, error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
   return idempotentMethods.has(method.toUpperCase()) && typeof code === 'string' && staleConnectionCodes.has(code);
+}
+
+/** What is known of one connection to Orthanc: when an answer's bytes last arrived on it. */
+interface SocketActivity {
+  lastDataAt: number | undefined;
+}
+
+/** `Keep-Alive: timeout=N` (seconds) in milliseconds; undefined without one. */
+export function keepAliveHintMs(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header.join(',') : header;
+  const seconds = value === undefined ? undefined : /(?:^|[\s,])timeout=(\d+)/i.exec(value)?.[1];
+  return seconds === undefined ? undefined : Number(seconds) * 1000;
 }
 
 /** What `restApiPost`/`restApiPut` accept: bytes and strings as they are, anything else as JSON. */
@@ -47,6 +61,10 @@ export class OrthancConnection {
   readonly basePath: string;
   readonly pool: Pool;
   readonly authorization: string | undefined;
+  /** Per local port, the connections open now (and for a moment after they close). */
+  private readonly activity = new Map<number, SocketActivity>();
+  /** The idle time after which Orthanc closes a connection, from its `Keep-Alive` header. */
+  private serverKeepAliveMs: number | undefined;
 
   constructor(options: ConnectionOptions) {
     const parsed = new URL(options.url);
@@ -60,14 +78,54 @@ export class OrthancConnection {
         ? `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
         : undefined;
     const timeout = (options.timeoutSeconds ?? 60) * 1000;
+    const connector = buildConnector({ timeout: Math.min(timeout, 10_000) });
     this.pool = new Pool(parsed.origin, {
+      connect: (connectOptions, callback) =>
+        connector(connectOptions, (error, socket) => {
+          if (socket) this.watch(socket as Socket);
+          (callback as (...args: unknown[]) => void)(error, socket);
+        }),
       connections: options.connections ?? 32,
       keepAliveTimeoutThreshold: 250,
       keepAliveTimeout: 750,
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      connectTimeout: Math.min(timeout, 10_000),
     });
+  }
+
+  /**
+   * Notes when bytes arrive on a new connection (a 'readable' listener beside undici's, which
+   * reads nothing itself), so that a failure on it can tell how long it had been idle.
+   */
+  private watch(socket: Socket): void {
+    const record: SocketActivity = { lastDataAt: undefined };
+    const port = () => socket.localPort;
+    socket.on('readable', () => {
+      if (socket.readableLength > 0) record.lastDataAt = performance.now();
+    });
+    socket.once('connect', () => {
+      if (port() !== undefined) this.activity.set(port()!, record);
+    });
+    if (port() !== undefined) this.activity.set(port()!, record);
+    socket.once('close', () => {
+      const closedPort = port();
+      // Kept a moment: the request that failed on this connection looks it up after the close.
+      if (closedPort !== undefined) setTimeout(() => this.activity.get(closedPort) === record && this.activity.delete(closedPort), 5_000).unref();
+    });
+  }
+
+  /**
+   * Whether a request sent at `sentAt` that failed with `error` provably never reached Orthanc:
+   * the connection closed before any byte of the answer (undici's "other side closed"), and it
+   * had been idle, with an answer read on it, for longer than Orthanc keeps an idle connection
+   * (its `Keep-Alive: timeout`): Orthanc had closed it, or was closing it without reading more.
+   * That happens when the event loop stalls past undici's own keep-alive timer.
+   */
+  neverReceived(error: unknown, sentAt: number): boolean {
+    const failure = error as { code?: unknown; socket?: { localPort?: unknown } } | undefined;
+    if (failure?.code !== 'UND_ERR_SOCKET' || typeof failure.socket?.localPort !== 'number') return false;
+    const lastDataAt = this.activity.get(failure.socket.localPort)?.lastDataAt;
+    return this.serverKeepAliveMs !== undefined && lastDataAt !== undefined && sentAt - lastDataAt >= this.serverKeepAliveMs;
   }
 
   /** Sends one request with the host's credentials and reads the whole answer, whatever its status. */
@@ -78,6 +136,7 @@ export class OrthancConnection {
     if (contentType && !hasHeader(requestHeaders, 'content-type')) requestHeaders['content-type'] = contentType;
     for (let attempt = 1; ; attempt += 1) {
       let answered = false;
+      const sentAt = performance.now();
       try {
         const answer = await this.pool.request({
           path: this.basePath + uri,
@@ -86,10 +145,12 @@ export class OrthancConnection {
           body: payload ?? null,
         });
         answered = true;
-        const buffer = Buffer.from(await answer.body.arrayBuffer());
+        this.serverKeepAliveMs = keepAliveHintMs(answer.headers['keep-alive']) ?? this.serverKeepAliveMs;
+        const buffer = await readWhole(answer.body, method.toUpperCase() === 'HEAD' ? undefined : answer.headers['content-length']);
         return { statusCode: answer.statusCode, headers: answer.headers, body: buffer };
       } catch (error) {
-        if (attempt === 1 && !answered && mayRetryOnNewConnection(method, error)) continue;
+        // The payload is a string or bytes: replayable whatever the method.
+        if (attempt === 1 && !answered && (mayRetryOnNewConnection(method, error) || this.neverReceived(error, sentAt))) continue;
         throw new OrthancUnreachableError(method, uri, error);
       }
     }
@@ -112,6 +173,25 @@ export class OrthancConnection {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+/**
+ * An answer's body as one Buffer that owns its whole ArrayBuffer (so that it can be moved to a
+ * worker thread). With a Content-Length, the chunks are copied into it as they arrive, so that a
+ * large file is never held twice (undici's `arrayBuffer()` keeps every chunk, then concatenates).
+ */
+async function readWhole(body: AsyncIterable<Uint8Array> & { arrayBuffer(): Promise<ArrayBuffer> }, contentLength: string | string[] | undefined): Promise<Buffer> {
+  const length = typeof contentLength === 'string' && /^\d{1,15}$/.test(contentLength) ? Number(contentLength) : undefined;
+  if (length === undefined) return Buffer.from(await body.arrayBuffer());
+  const whole = Buffer.from(new ArrayBuffer(length));
+  let filled = 0;
+  for await (const chunk of body) {
+    // undici checks the length it was announced; this only guards the copy.
+    if (filled + chunk.length > length) throw new RangeError(`the answer is longer than its Content-Length (${length})`);
+    whole.set(chunk, filled);
+    filled += chunk.length;
+  }
+  return filled === length ? whole : whole.subarray(0, filled);
 }
 
 function encodeBody(body: RestBody | undefined): { payload?: string | Uint8Array; contentType?: string } {

@@ -24,7 +24,22 @@ export interface RegisteredRoute {
   pattern: string;
   regex: RegExp;
   callback: RestCallback;
+  /** The largest request body this route reads, as its recipe declared it (see `RouteOptions`). */
+  maxBodyBytes: number;
 }
+
+/** What a recipe declares about a route when it registers it. */
+export interface RouteOptions {
+  /**
+   * The largest request body the route accepts, in bytes; a larger one gets a 413 before any of
+   * it is read or parsed. Default `defaultMaxBodyBytes` (1 MiB, ample for a JSON request); 0 for
+   * a route that takes no body. The host's `MaxRecipeBodyMegabytes` caps every route's limit.
+   */
+  maxBodyBytes?: number;
+}
+
+/** A route's body limit when its recipe declares none: 1 MiB, for JSON. */
+export const defaultMaxBodyBytes = 2 ** 20;
 
 /**
  * The routes registered by `registerRestCallback`, matched in registration order against the
@@ -33,14 +48,18 @@ export interface RegisteredRoute {
 export class RestRouter {
   private readonly registered: RegisteredRoute[] = [];
 
-  register(owner: string, pathRegex: string, callback: RestCallback): () => void {
+  register(owner: string, pathRegex: string, callback: RestCallback, options: RouteOptions = {}): () => void {
+    const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
+    if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) {
+      throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: route ${pathRegex}: maxBodyBytes must be an integer ≥ 0, not ${String(options.maxBodyBytes)}`);
+    }
     let regex: RegExp;
     try {
       regex = new RegExp(`^(?:${pathRegex})$`);
     } catch (error) {
       throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: invalid route regular expression ${pathRegex}: ${describe(error)}`);
     }
-    const route: RegisteredRoute = { owner, pattern: pathRegex, regex, callback };
+    const route: RegisteredRoute = { owner, pattern: pathRegex, regex, callback, maxBodyBytes };
     this.registered.push(route);
     return () => {
       const index = this.registered.indexOf(route);
@@ -82,7 +101,21 @@ export function sendJsonError(response: ServerResponse, status: number, message:
 }
 
 /**
- * Runs one REST callback: reads the body (at most `maxBodyBytes`), calls it, and turns what it
+ * Why a request's body is refused before any of it is read: it announces more bytes than `limit`
+ * (a chunked body is counted as it arrives, by `readBody`). Undefined when it may be read.
+ */
+export function refuseBodyByLength(headers: IncomingMessage['headers'], limit: number): string | undefined {
+  if (headers['transfer-encoding'] !== undefined) return limit === 0 ? 'this route takes no request body' : undefined;
+  const length = Number(headers['content-length'] ?? 0);
+  if (!(length > limit)) return undefined;
+  return limit === 0 ? 'this route takes no request body' : `request body of ${length} bytes, larger than this route's limit of ${limit} bytes`;
+}
+
+/** A route's body limit: what its recipe declared, within the host's ceiling. */
+export const bodyLimitOf = (route: RegisteredRoute, hostCeiling: number) => Math.min(route.maxBodyBytes, hostCeiling);
+
+/**
+ * Runs one REST callback: reads the body (at most the route's limit), calls it, and turns what it
  * throws into a JSON error instead of a crash. An `OrthancHttpError` with a 4xx status keeps that
  * status (the resource a recipe asked Orthanc for does not exist, say); anything else is a 500.
  */
@@ -94,23 +127,33 @@ export async function runRestCallback(
   response: ServerResponse,
   options: {
     log: Logger;
+    /** The host's ceiling (`MaxRecipeBodyMegabytes`) over every route's own limit. */
     maxBodyBytes: number;
     /** Called before a 413 is sent with the body still arriving (the host then drops the rest). */
     beforeEarlyAnswer?: () => void;
   },
 ): Promise<void> {
+  const limit = bodyLimitOf(route, options.maxBodyBytes);
+  const refusal = refuseBodyByLength(request.headers, limit);
+  if (refusal !== undefined) {
+    options.beforeEarlyAnswer?.();
+    sendJsonError(response, 413, refusal, { MaxBodyBytes: limit });
+    return;
+  }
   let body: Buffer;
   try {
-    body = await readBody(request, options.maxBodyBytes);
+    body = await readBody(request, limit);
   } catch (error) {
     options.beforeEarlyAnswer?.();
-    sendJsonError(response, 413, describe(error));
+    sendJsonError(response, 413, describe(error), { MaxBodyBytes: limit });
     return;
   }
   const url = new URL(request.url ?? '/', 'http://front');
-  const get: Record<string, string> = {};
+  // No prototype: a query argument or header named `toString` or `__proto__` is an own key like
+  // any other, and a missing one reads as undefined.
+  const get: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of url.searchParams) get[key] = value;
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
   }
@@ -158,7 +201,7 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
       size += chunk.length;
       if (size > limit) {
         stop();
-        reject(new BindingError('ORC_ERR_BAD_REQUEST', `request body larger than ${limit} bytes`));
+        reject(new BindingError('ORC_ERR_BAD_REQUEST', limit === 0 ? 'this route takes no request body' : `request body larger than this route's limit of ${limit} bytes`));
         return;
       }
       chunks.push(chunk);
