@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Pool, buildConnector } from 'undici';
 import { OrthancHttpError, OrthancUnreachableError, type OrthancErrorDetails } from './errors.js';
 
@@ -134,6 +135,14 @@ export class OrthancConnection {
     const requestHeaders: Record<string, string> = { ...headers };
     if (this.authorization) requestHeaders.authorization = this.authorization;
     if (contentType && !hasHeader(requestHeaders, 'content-type')) requestHeaders['content-type'] = contentType;
+    // A connection Orthanc closed while the event loop was busy (a stall longer than undici's
+    // keep-alive timer) still looks idle and usable until its end is read: let the loop read it
+    // first (two turns: a poll phase lies between them), so that a request that cannot always be
+    // sent again does not leave on it.
+    if (!idempotentMethods.has(method.toUpperCase())) {
+      await nextTurn();
+      await nextTurn();
+    }
     for (let attempt = 1; ; attempt += 1) {
       let answered = false;
       const sentAt = performance.now();
