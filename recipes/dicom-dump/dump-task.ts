@@ -3,8 +3,8 @@ import { formatDump } from './format-text.js';
 import { InflatedTooLarge, parsePart10, releaseBuffer, type ParsedFile } from './parse.js';
 
 export interface DumpInput {
-  /** The DICOM file; moved to the worker. */
-  file: ArrayBuffer;
+  /** The DICOM file, whole or in chunks (joined here); moved to the worker. */
+  file: ArrayBuffer | ArrayBuffer[];
   format: 'text' | 'json';
   /** Most bytes a deflated dataset may inflate to. */
   maxInflatedBytes: number;
@@ -20,8 +20,9 @@ export type DumpOutput = { ok: true; body: Uint8Array } | { ok: false; status: 4
  * The worker task: parses the file with dcmjs and formats it, away from the event loop. The
  * file's memory (and its inflated copy's) is given back as soon as the dump is written.
  */
-export default function dumpTask({ file, format, maxInflatedBytes }: DumpInput): DumpOutput {
+export default function dumpTask({ file: input, format, maxInflatedBytes }: DumpInput): DumpOutput {
   let parsed: ParsedFile | undefined;
+  const file = Array.isArray(input) ? join(input) : input;
   try {
     try {
       parsed = parsePart10(new Uint8Array(file), { maxInflatedBytes });
@@ -39,6 +40,18 @@ export default function dumpTask({ file, format, maxInflatedBytes }: DumpInput):
     if (parsed) releaseBuffer(parsed.buffer);
     releaseBuffer(file);
   }
+}
+
+/** The chunks in one ArrayBuffer; each chunk is freed once copied. */
+function join(chunks: ArrayBuffer[]): ArrayBuffer {
+  const whole = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(new Uint8Array(chunk), offset);
+    offset += chunk.byteLength;
+    releaseBuffer(chunk);
+  }
+  return whole.buffer;
 }
 
 /** JSON has no BigInt (dcmjs reads SV and UV as BigInt). */

@@ -49,11 +49,11 @@ export default defineRecipe<Options>({
       const release = await inFlight.reserve(Math.max(1, FileSize), signal);
       let result: DumpOutput;
       try {
-        // The download owns its whole ArrayBuffer (see the binding): it is moved to the worker,
-        // never copied, and the worker frees it once the dump is written.
-        const owned = ownBytes(await orthanc.getDicomForInstance(instanceId));
-        const input: DumpInput = { file: owned.buffer, format, maxInflatedBytes };
-        result = await workers.run<DumpOutput>(task, input, { transfer: [owned.buffer], signal });
+        // The file's chunks are moved to the worker, never copied nor joined here: the worker
+        // joins them, and frees them once the dump is written.
+        const chunks = (await orthanc.getDicomChunksForInstance(instanceId)).map((chunk) => ownBytes(chunk).buffer);
+        const input: DumpInput = { file: chunks, format, maxInflatedBytes };
+        result = await workers.run<DumpOutput>(task, input, { transfer: chunks, signal });
       } catch (error) {
         // The parser's thread died on this file (e.g. out of memory on a bogus length): the file's fault.
         const code = (error as { code?: string }).code;

@@ -49,6 +49,12 @@ export interface OrthancBinding {
   restApiDeleteJson<T = unknown>(uri: string): Promise<T>;
   /** The DICOM file of an instance, by Orthanc ID. */
   getDicomForInstance(instanceId: string): Promise<Buffer>;
+  /**
+   * The same file as chunks that each own their ArrayBuffer, for a large file bound for a worker
+   * thread: transfer them all (`{ transfer: chunks.map((c) => c.buffer) }`) and join them there,
+   * so that the event loop never fills a buffer of the whole file.
+   */
+  getDicomChunksForInstance(instanceId: string): Promise<Uint8Array<ArrayBuffer>[]>;
   /** Orthanc's `/system`, to detect features (`ApiVersion`, `Capabilities`) rather than assume a version. */
   getSystem(): Promise<OrthancSystem>;
   /**
@@ -104,6 +110,7 @@ export function createScopedBinding({ connection, feed, router, log, owner }: Bi
     restApiPutJson: (uri, body) => connection.callJson('PUT', uri, body ?? ''),
     restApiDeleteJson: (uri) => connection.callJson('DELETE', uri),
     getDicomForInstance: (instanceId) => connection.call('GET', `/instances/${encode(instanceId)}/file`),
+    getDicomChunksForInstance: (instanceId) => connection.getChunks(`/instances/${encode(instanceId)}/file`),
     getSystem: () => connection.callJson<OrthancSystem>('GET', '/system'),
     registerRestCallback(pathRegex, callback, options) {
       keep(router.register(owner, pathRegex, callback, options));

@@ -174,6 +174,35 @@ export class OrthancConnection {
     return answer.body;
   }
 
+  /**
+   * GETs `uri` and resolves with its body as chunks that each own their ArrayBuffer (a status
+   * outside 2xx throws an `OrthancHttpError`). A large file can then be moved to a worker thread
+   * without the main thread ever writing it out in one piece: filling a fresh buffer of the
+   * whole size costs a page fault per 4 KiB on the event loop, where chunk-sized buffers are
+   * recycled by the allocator.
+   */
+  async getChunks(uri: string): Promise<Uint8Array<ArrayBuffer>[]> {
+    const headers: Record<string, string> = this.authorization ? { authorization: this.authorization } : {};
+    for (let attempt = 1; ; attempt += 1) {
+      let answered = false;
+      try {
+        const answer = await this.pool.request({ path: this.basePath + uri, method: 'GET', headers });
+        answered = true;
+        if (answer.statusCode < 200 || answer.statusCode > 299) {
+          throw new OrthancHttpError('GET', uri, answer.statusCode, parseErrorDetails(Buffer.from(await answer.body.arrayBuffer())));
+        }
+        const chunks: Uint8Array<ArrayBuffer>[] = [];
+        // undici's chunks are views on the socket's buffers, which it may still read: copied.
+        for await (const chunk of answer.body as AsyncIterable<Uint8Array>) chunks.push(new Uint8Array(chunk));
+        return chunks;
+      } catch (error) {
+        if (error instanceof OrthancHttpError) throw error;
+        if (attempt === 1 && !answered && mayRetryOnNewConnection('GET', error)) continue;
+        throw new OrthancUnreachableError('GET', uri, error);
+      }
+    }
+  }
+
   async callJson<T = unknown>(method: string, uri: string, body?: RestBody): Promise<T> {
     const answer = await this.call(method, uri, body);
     return (answer.length === 0 ? undefined : JSON.parse(answer.toString('utf8'))) as T;

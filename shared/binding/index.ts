@@ -16,7 +16,6 @@ export {
   decodePath,
   refuseBodyByLength,
   bodyLimitOf,
-  defaultMaxBodyBytes,
   type RestCallback,
   type RestRequest,
   type RegisteredRoute,

@@ -248,7 +248,7 @@ export function pathologicalFinds(): HostileRequest[] {
   });
   return [
     // The issue's probes: 50,000 keys (1.6 MB), and 2,000 keys of `[a-z]{1000}N` (54 KB).
-    find('50,000 Metadata keys', metadata(50_000, (i) => `v${i}`)),
+    find('50,000 Metadata keys', Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`ReviewerNumber${i}`, `^value-${i}`]))),
     find('2,000 keys of [a-z]{1000}N', metadata(2_000, () => '[a-z]{1000}N')),
     find('30,000 keys under 1 MiB', metadata(30_000, () => 'a')),
     find('64 keys of [a-z]{1000}N', metadata(64, () => '[a-z]{1000}N')),
