@@ -4,8 +4,9 @@
 // side by side. Printed per tree: the worst event-loop delay measured inside the host process
 // (perf_hooks.monitorEventLoopDelay), the host's peak RSS over the run, its RSS 5 s later, the
 // latency of GET /toto probed meanwhile, and the answers that were 5xx or dropped.
-// Usage: npm run bench:hostile [-- --before /path/to/older/tree]
-// Without --before, main (/work/main, read only) is copied to a temporary folder and built there.
+// Usage: npm run bench:hostile [-- --before /path/to/older/tree | --commit <rev>]
+// Without --before, the commit where this branch left main (or --commit) is copied to a temporary
+// folder with `git archive` and built there.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -17,22 +18,22 @@ import { startMeasuredHost } from '../test/helpers/measured-host.js';
 import { memoryOf } from '../test/helpers/memory.js';
 import { startTestOrthanc } from '../test/helpers/orthanc.js';
 
-const { values } = parseArgs({ options: { before: { type: 'string' }, main: { type: 'string', default: '/work/main' } } });
+const { values } = parseArgs({ options: { before: { type: 'string' }, commit: { type: 'string' } } });
 const afterRoot = new URL('../../', import.meta.url).pathname;
 
-/** A built copy of `source` (a git work tree) at its HEAD, sharing this tree's node_modules. */
-function buildBefore(source: string): string {
-  const folder = join(tmpdir(), `orthanc-recipes-before-${execFileSync('git', ['-C', source, 'rev-parse', '--short', 'HEAD']).toString().trim()}`);
+/** A built copy of this repository at `commit`, sharing this tree's node_modules. */
+function buildBefore(commit: string): string {
+  const folder = join(tmpdir(), `orthanc-recipes-before-${execFileSync('git', ['-C', afterRoot, 'rev-parse', '--short', commit]).toString().trim()}`);
   if (!existsSync(join(folder, 'dist', 'shared', 'host', 'index.js'))) {
     mkdirSync(folder, { recursive: true });
-    execFileSync('sh', ['-c', `git -C '${source}' archive HEAD | tar -x -C '${folder}'`]);
+    execFileSync('sh', ['-c', `git -C '${afterRoot}' archive '${commit}' | tar -x -C '${folder}'`]);
     if (!existsSync(join(folder, 'node_modules'))) symlinkSync(join(afterRoot, 'node_modules'), join(folder, 'node_modules'));
     execFileSync(join(afterRoot, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: folder, stdio: 'inherit' });
   }
   return folder;
 }
 
-const beforeRoot = values.before ?? buildBefore(values.main!);
+const beforeRoot = values.before ?? buildBefore(values.commit ?? execFileSync('git', ['-C', afterRoot, 'merge-base', 'HEAD', 'main']).toString().trim());
 const orthanc = await startTestOrthanc();
 try {
   const fixtures = await storeHostileFixtures(orthanc, { largeBytes: 32 * MiB, bombBytes: 1024 * MiB });
