@@ -64,8 +64,11 @@ export class OrthancConnection {
   readonly authorization: string | undefined;
   /** Per local port, the connections open now (and for a moment after they close). */
   private readonly activity = new Map<number, SocketActivity>();
-  /** The idle time after which Orthanc closes a connection, from its `Keep-Alive` header. */
-  private serverKeepAliveMs: number | undefined;
+  /**
+   * The idle time after which Orthanc closes a connection, from its `Keep-Alive` header (an
+   * object, so that views of this connection sharing its pool share it too).
+   */
+  private readonly serverKeepAlive: { ms: number | undefined } = { ms: undefined };
 
   constructor(options: ConnectionOptions) {
     const parsed = new URL(options.url);
@@ -126,7 +129,8 @@ export class OrthancConnection {
     const failure = error as { code?: unknown; socket?: { localPort?: unknown } } | undefined;
     if (failure?.code !== 'UND_ERR_SOCKET' || typeof failure.socket?.localPort !== 'number') return false;
     const lastDataAt = this.activity.get(failure.socket.localPort)?.lastDataAt;
-    return this.serverKeepAliveMs !== undefined && lastDataAt !== undefined && sentAt - lastDataAt >= this.serverKeepAliveMs;
+    const keepAliveMs = this.serverKeepAlive.ms;
+    return keepAliveMs !== undefined && lastDataAt !== undefined && sentAt - lastDataAt >= keepAliveMs;
   }
 
   /** Sends one request with the host's credentials and reads the whole answer, whatever its status. */
@@ -154,7 +158,7 @@ export class OrthancConnection {
           body: payload ?? null,
         });
         answered = true;
-        this.serverKeepAliveMs = keepAliveHintMs(answer.headers['keep-alive']) ?? this.serverKeepAliveMs;
+        this.serverKeepAlive.ms = keepAliveHintMs(answer.headers['keep-alive']) ?? this.serverKeepAlive.ms;
         const buffer = await readWhole(answer.body, method.toUpperCase() === 'HEAD' ? undefined : answer.headers['content-length']);
         return { statusCode: answer.statusCode, headers: answer.headers, body: buffer };
       } catch (error) {
