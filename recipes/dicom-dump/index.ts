@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { ByteBudget } from '../../shared/byte-budget.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import { ownBytes } from '../../shared/worker-pool.js';
@@ -30,6 +31,8 @@ export default defineRecipe<Options>({
     // parse: many concurrent dumps of a large instance wait for room instead of piling up.
     const inFlight = new ByteBudget(options.MaxMegabytesInFlight * MiB);
     const maxInflatedBytes = options.MaxInflatedMegabytes * MiB;
+    // Every dump waiting for room or running listens to the recipe's stop signal: no leak, by design.
+    setMaxListeners(0, signal);
     orthanc.registerRestCallback('/instances/([^/]+)/dcmjs', async (output: RestOutput, _uri: string, request: RestRequest) => {
       if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       const format = request.get.format ?? 'text';
