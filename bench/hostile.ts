@@ -54,6 +54,11 @@ try {
   console.log(`\nHostile scenario (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on this machine):\n`);
   console.log('| tree | worst event-loop delay | p99 event-loop delay | GET /toto p99 / max | peak RSS | RSS 5 s later | 5xx or dropped | run time |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const { tree, run } of rows) {
+    for (const o of [...run.malformed, ...run.pathological, ...run.bombs, ...run.dumps].filter((x) => x.status === 0 || x.status >= 500)) {
+      console.log(`${tree}: ${o.name} → ${o.status} ${o.error ?? JSON.stringify(o.json)?.slice(0, 160)}`);
+    }
+  }
   for (const { tree, run, settledRss } of rows) {
     console.log(
       `| ${tree} | ${run.host.maxDelayMs.toFixed(0)} ms | ${run.host.p99DelayMs.toFixed(0)} ms | ${run.probe.p99.toFixed(0)} / ${run.probe.max.toFixed(0)} ms | ${mib(run.host.peakRssBytes)} | ${mib(settledRss)} | ${failed(run)} | ${(run.durationMs / 1000).toFixed(1)} s |`,
