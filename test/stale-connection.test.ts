@@ -44,9 +44,10 @@ describe('a keep-alive connection closed under a request (unit, a loopback serve
   it('never sends a POST twice', async (t) => {
     const connection = new OrthancConnection({ url, connections: 1 });
     t.after(() => connection.close());
-    await connection.callJson('POST', '/tools/find', {});
+    // (A POST that changes something; Orthanc's read-only ones, /tools/find, are sent again.)
+    await connection.callJson('POST', '/instances/x/modify', {});
     const before = received;
-    await assert.rejects(connection.callJson('POST', '/tools/find', {}), OrthancUnreachableError);
+    await assert.rejects(connection.callJson('POST', '/instances/x/modify', {}), OrthancUnreachableError);
     assert.equal(received, before + 1);
   });
 
@@ -142,5 +143,28 @@ describe('whether a request failed on a connection could have reached the server
     // Anything but a close before the answer proves nothing.
     assert.equal(connection.neverReceived({ code: 'ECONNRESET', socket: { localPort } }, performance.now() + 1100), false);
     assert.equal(connection.neverReceived({ code: 'UND_ERR_SOCKET', socket: { localPort: localPort + 1 } }, performance.now() + 1100), false);
+  });
+});
+
+describe("Orthanc's read-only POSTs (unit, a loopback server that drops the second request of a connection)", () => {
+  it('sends a POST /tools/find or /tools/bulk-content once more, as a GET would be', async (t) => {
+    const server = createServer((request, response) => {
+      const socket = request.socket as typeof request.socket & { served?: number };
+      socket.served = (socket.served ?? 0) + 1;
+      request.resume();
+      if (socket.served === 2) return void socket.destroy();
+      request.on('end', () => response.end('[]'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const connection = new OrthancConnection({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: 1 });
+    t.after(async () => {
+      await connection.close();
+      server.closeAllConnections();
+      server.close();
+    });
+    await connection.callJson('POST', '/tools/find', {});
+    assert.deepEqual(await connection.callJson('POST', '/tools/bulk-content', { Resources: [] }), []);
+    await connection.callJson('POST', '/tools/find', {});
+    assert.deepEqual(await connection.callJson('POST', '/tools/find?x=1', {}), []);
   });
 });

@@ -16,6 +16,9 @@ export interface ConnectionOptions {
 }
 
 const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** Orthanc's POST routes that only read: sending one twice changes nothing. */
+const readOnlyPosts = new Set(['/tools/find', '/tools/bulk-content', '/tools/lookup']);
+const isReadOnly = (method: string, uri: string) => method.toUpperCase() === 'POST' && readOnlyPosts.has(uri.split('?')[0]!);
 const staleConnectionCodes = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 /**
@@ -23,7 +26,8 @@ const staleConnectionCodes = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
  * keep-alive connection after 1 s, and a request can leave on it just as it closes ("other side
  * closed"). Only an idempotent request with a body that can be replayed is sent again, and only
  * when nothing of the answer has arrived. (`OrthancConnection.send` also retries other methods
- * when the connection provably went stale before the request: see `neverReceived`.)
+ * when the connection provably went stale before the request (see `neverReceived`), and
+ * Orthanc's read-only POSTs (`/tools/find`, `/tools/bulk-content`, `/tools/lookup`) as GETs.)
  */
 export function mayRetryOnNewConnection(method: string, error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
@@ -143,7 +147,7 @@ export class OrthancConnection {
     // keep-alive timer) still looks idle and usable until its end is read: let the loop read it
     // first (two turns: a poll phase lies between them), so that a request that cannot always be
     // sent again does not leave on it.
-    if (!idempotentMethods.has(method.toUpperCase())) {
+    if (!idempotentMethods.has(method.toUpperCase()) && !isReadOnly(method, uri)) {
       await nextTurn();
       await nextTurn();
     }
@@ -163,7 +167,8 @@ export class OrthancConnection {
         return { statusCode: answer.statusCode, headers: answer.headers, body: buffer };
       } catch (error) {
         // The payload is a string or bytes: replayable whatever the method.
-        if (attempt === 1 && !answered && (mayRetryOnNewConnection(method, error) || this.neverReceived(error, sentAt))) continue;
+        const replayable = mayRetryOnNewConnection(isReadOnly(method, uri) ? 'GET' : method, error);
+        if (attempt === 1 && !answered && (replayable || this.neverReceived(error, sentAt))) continue;
         throw new OrthancUnreachableError(method, uri, error);
       }
     }
