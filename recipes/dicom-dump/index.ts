@@ -1,4 +1,6 @@
 import { importOptional } from '../../shared/optional-package.js';
+import { setMaxListeners } from 'node:events';
+import { ByteBudget } from '../../shared/byte-budget.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import { ownBytes } from '../../shared/worker-pool.js';
 import { isOrthancId, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
@@ -28,13 +30,20 @@ export default defineRecipe<Options>({
     // dcmjs is an optional package of orthanc-recipes: without it the recipe says so at start,
     // rather than answering every request with a worker's "cannot find package".
     await importOptional('dcmjs', () => import('dcmjs'));
+    const MiB = 2 ** 20;
+    // Bytes of files held by the dumps in progress, from their download to the end of their
+    // parse: many concurrent dumps of a large instance wait for room instead of piling up.
+    const inFlight = new ByteBudget(options.MaxMegabytesInFlight * MiB);
+    const maxInflatedBytes = options.MaxInflatedMegabytes * MiB;
+    // Every dump waiting for room or running listens to the recipe's stop signal: no leak, by design.
+    setMaxListeners(0, signal);
     orthanc.registerRestCallback('/instances/([^/]+)/dcmjs', async (output: RestOutput, _uri: string, request: RestRequest) => {
       // Read as the caller: what Orthanc refuses them (401/403/404), this route refuses with Orthanc's status.
       const caller = request.orthanc;
       if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       const format = request.get.format ?? 'text';
       if (format !== 'text' && format !== 'json') {
-        return output.answerJson({ HttpStatus: 400, Message: `format must be "text" or "json", not "${format}"` }, 400);
+        return output.answerJson({ HttpStatus: 400, Message: `format must be "text" or "json", not ${JSON.stringify(format.slice(0, 40))}` }, 400);
       }
       const instanceId = request.groups[0]!;
       // Only an ID's shape is asked for: Orthanc would know no instance by another name.
@@ -42,24 +51,38 @@ export default defineRecipe<Options>({
       // A 404 from Orthanc (unknown instance) becomes this route's 404. The size is checked
       // before the download, so that a huge file is refused without being read.
       const { FileSize } = await caller.restApiGetJson<{ FileSize: number }>(`/instances/${encodeURIComponent(instanceId)}`);
-      if (FileSize > options.MaxFileMegabytes * 2 ** 20) {
+      if (FileSize > options.MaxFileMegabytes * MiB) {
         return output.answerJson({ HttpStatus: 413, Message: `the file of instance ${instanceId} is ${FileSize} bytes, more than MaxFileMegabytes (${options.MaxFileMegabytes})` }, 413);
       }
-      const file = await caller.getDicomForInstance(instanceId);
-      const owned = ownBytes(file);
-      const input: DumpInput = { file: owned.buffer, format };
+      if (FileSize > inFlight.capacity) {
+        return output.answerJson({ HttpStatus: 413, Message: `the file of instance ${instanceId} is ${FileSize} bytes, more than MaxMegabytesInFlight (${options.MaxMegabytesInFlight})` }, 413);
+      }
+      const release = await inFlight.reserve(Math.max(1, FileSize), signal);
       let result: DumpOutput;
       try {
-        result = await workers.run<DumpOutput>(task, input, { transfer: [owned.buffer], signal });
+        // The file's chunks are moved to the worker, never copied nor joined here: the worker
+        // joins them, and frees them once the dump is written.
+        const chunks = (await caller.getDicomChunksForInstance(instanceId)).map((chunk) => ownBytes(chunk).buffer);
+        const input: DumpInput = { file: chunks, format, maxInflatedBytes };
+        result = await workers.run<DumpOutput>(task, input, { transfer: chunks, signal });
       } catch (error) {
         // The parser's thread died on this file (e.g. out of memory on a bogus length): the file's fault.
-        if ((error as { code?: string }).code === 'ORC_ERR_WORKER_POOL_CLOSED') throw error;
-        result = { ok: false, reason: `dcmjs failed on this file: ${(error as Error).message}` };
+        const code = (error as { code?: string }).code;
+        if (code === 'ORC_ERR_WORKER_POOL_CLOSED' || !(error instanceof Error && error.name === 'WorkerTaskError')) throw error;
+        result = { ok: false, status: 422, reason: `dcmjs failed on this file: ${error.message}` };
+      } finally {
+        release();
+      }
+      if (!result.ok && result.status === 413) {
+        return output.answerJson(
+          { HttpStatus: 413, Message: `the DICOM file of instance ${instanceId} is too large to dump: ${result.reason} (MaxInflatedMegabytes: ${options.MaxInflatedMegabytes})`, Reason: result.reason },
+          413,
+        );
       }
       if (!result.ok) {
         return output.answerJson({ HttpStatus: 422, Message: `dcmjs cannot parse the DICOM file of instance ${instanceId}: ${result.reason}`, Reason: result.reason }, 422);
       }
       output.answerBuffer(result.body, format === 'json' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8');
-    });
+    }, { maxBodyBytes: 0 });
   },
 });

@@ -26,6 +26,21 @@ export type RawDataset = Record<string, RawElement>;
 export interface ParsedFile {
   meta: RawDataset;
   dataset: RawDataset;
+  /** The bytes dcmjs read (the file's, or the file with its dataset inflated): the dataset's values are views on them. */
+  buffer: ArrayBuffer;
+}
+
+export interface ParseOptions {
+  /** Most bytes a deflated dataset may inflate to; more throws `InflatedTooLarge`. Default: no limit. */
+  maxInflatedBytes?: number;
+}
+
+/** A deflated dataset inflates to more than `ParseOptions.maxInflatedBytes`: inflating stopped there. */
+export class InflatedTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`the deflated dataset inflates to more than ${limit} bytes`);
+    this.name = 'InflatedTooLarge';
+  }
 }
 
 export const DEFLATED = '1.2.840.10008.1.2.1.99';
@@ -41,7 +56,7 @@ const longLengthVrs = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', '
  * (dcmjs reads `bytes.buffer` whole, and the parser overwrites the character set in place).
  * Throws on a file dcmjs cannot read, with dcmjs's reason.
  */
-export function parsePart10(file: Uint8Array): ParsedFile {
+export function parsePart10(file: Uint8Array, options: ParseOptions = {}): ParsedFile {
   let bytes = file;
   if (file.byteOffset !== 0 || file.byteLength !== file.buffer.byteLength) throw new TypeError('parsePart10 needs a view on a whole ArrayBuffer');
   if (bytes.length < 132 || String.fromCharCode(...bytes.subarray(128, 132)) !== 'DICM') {
@@ -50,7 +65,7 @@ export function parsePart10(file: Uint8Array): ParsedFile {
   // dcmjs inflates a deflated dataset itself, but then decodes the text of sequence items as
   // windows-1252 whatever the character set: inflate it here and read it as explicit VR.
   const header = readFileMeta(bytes);
-  if (header?.transferSyntax === DEFLATED) bytes = inflateDataset(bytes, header);
+  if (header?.transferSyntax === DEFLATED) bytes = inflateDataset(bytes, header, options.maxInflatedBytes ?? Infinity);
   // dcmjs reads a value cut short by the end of the file without a word: check first.
   if (header) checkComplete(bytes, header);
   // dcmjs decodes text with the first Specific Character Set only, and throws on several: blank
@@ -69,7 +84,7 @@ export function parsePart10(file: Uint8Array): ParsedFile {
   // dcmjs reads the group length to find the meta information's end, and leaves it out.
   const view = new DataView(bytes.buffer);
   if (!meta['00020000'] && view.getUint32(132, true) === 0x00000002) meta['00020000'] = { vr: 'UL', Value: [view.getUint32(140, true)] };
-  return { meta, dataset };
+  return { meta, dataset, buffer: bytes.buffer as ArrayBuffer };
 }
 
 function decodeTexts(dataset: RawDataset, charsets: readonly string[]): void {
@@ -121,21 +136,38 @@ function readFileMeta(bytes: Uint8Array): FileMeta | undefined {
   return undefined;
 }
 
-/** The file with its dataset inflated and its transfer syntax made explicit VR little endian. */
-function inflateDataset(bytes: Uint8Array, meta: FileMeta): Uint8Array {
+/**
+ * The file with its dataset inflated and its transfer syntax made explicit VR little endian.
+ * zlib stops as soon as the output passes `maxBytes`: a deflate bomb costs that much, no more.
+ */
+function inflateDataset(bytes: Uint8Array, meta: FileMeta, maxBytes: number): Uint8Array {
   let inflated: Buffer;
   try {
-    inflated = inflateRawSync(bytes.subarray(meta.datasetStart));
+    inflated = inflateRawSync(bytes.subarray(meta.datasetStart), Number.isFinite(maxBytes) ? { maxOutputLength: Math.max(1, Math.floor(maxBytes)) } : {});
   } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new InflatedTooLarge(maxBytes);
     throw new Error(`the deflated dataset cannot be inflated: ${(error as Error).message}`);
   }
   const file = new Uint8Array(meta.datasetStart + inflated.length);
   file.set(bytes.subarray(0, meta.datasetStart));
   file.set(inflated, meta.datasetStart);
+  releaseBuffer(inflated);
   const { offset, length } = meta.transferSyntaxAt;
   file.fill(0, offset, offset + length);
   file.set(Buffer.from(EXPLICIT_LITTLE_ENDIAN, 'latin1'), offset);
   return file;
+}
+
+/**
+ * Frees a large buffer's memory now rather than at the next garbage collection (an idle worker
+ * thread may not collect for a long time): detaches it, when it is a whole ArrayBuffer and the
+ * runtime can (`ArrayBuffer.prototype.transfer`, Node 22+; on Node 20 it waits for the GC).
+ * Views on it become empty.
+ */
+export function releaseBuffer(bytes: ArrayBuffer | Uint8Array): void {
+  const buffer = bytes instanceof ArrayBuffer ? bytes : bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : undefined;
+  const transferable = buffer as (ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; detached?: boolean }) | undefined;
+  if (transferable instanceof ArrayBuffer && transferable.detached !== true && typeof transferable.transfer === 'function') transferable.transfer(0);
 }
 
 /**

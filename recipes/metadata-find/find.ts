@@ -1,4 +1,5 @@
 import type { OrthancBinding, RawAnswer } from '../../shared/binding/index.js';
+import type { Pacer } from '../../shared/pacer.js';
 import type { MetadataMap, MetadataReader } from './metadata-reader.js';
 import type { MetadataFilter } from './patterns.js';
 import type { MetadataFind } from './request.js';
@@ -50,6 +51,8 @@ interface Run {
   scanned: MetadataFilter[];
   /** Whether the body leaves the shape of expanded objects as it is (no `Short`, `RequestedTags`...). */
   plain: boolean;
+  /** Shares the event loop: testing candidates is done in slices between other requests. */
+  pacer: Pacer;
 }
 
 /**
@@ -68,35 +71,43 @@ interface Run {
  *    Orthanc's expanded find.
  * A resource deleted while the query runs is left out.
  */
-export async function runMetadataFind(orthanc: OrthancBinding, reader: MetadataReader, query: MetadataFind, support: OrthancFindSupport, native: boolean): Promise<FindOutcome> {
+export async function runMetadataFind(
+  orthanc: OrthancBinding,
+  reader: MetadataReader,
+  query: MetadataFind,
+  support: OrthancFindSupport,
+  native: boolean,
+  pacer: Pacer,
+): Promise<FindOutcome> {
   const readBefore = reader.resourcesRead;
   const callerQuery = isObject(query.forwarded.MetadataQuery) ? query.forwarded.MetadataQuery : undefined;
-  const nativeQuery: Record<string, string> = {};
+  // Metadata names come from the caller: own keys only (`__proto__` and `toString` are names too).
+  const nativeQuery: Record<string, string> = Object.create(null) as Record<string, string>;
   const scanned = query.filters.filter((filter) => {
     const translatable =
       native &&
       support.hasExtendedFind &&
       filter.native !== undefined &&
       support.knownNames.has(filter.name) &&
-      !(callerQuery && filter.name in callerQuery) &&
-      !(filter.name in nativeQuery);
+      !(callerQuery && Object.hasOwn(callerQuery, filter.name)) &&
+      !Object.hasOwn(nativeQuery, filter.name);
     if (translatable) nativeQuery[filter.name] = filter.native!;
     return !translatable;
   });
   const body: Record<string, unknown> = { ...query.forwarded };
-  if (Object.keys(nativeQuery).length > 0) body.MetadataQuery = { ...callerQuery, ...nativeQuery };
+  if (Object.keys(nativeQuery).length > 0) body.MetadataQuery = Object.assign(Object.create(null) as object, callerQuery, nativeQuery);
   if (scanned.length === 0) {
     if (query.limit) body.Limit = query.limit;
     if (query.since) body.Since = query.since;
   }
-  const run: Run = { orthanc, reader, query, body, scanned, plain: Object.keys(body).every((field) => plainFields.has(field)) };
+  const run: Run = { orthanc, reader, query, body, scanned, plain: Object.keys(body).every((field) => plainFields.has(field)), pacer };
 
   try {
     const withMetadata = support.hasExtendedFind && reader.readsInBulk;
     const { items, metadata } = withMetadata ? await findWithMetadata(run) : await findThenRead(run);
     let kept = items;
     if (scanned.length > 0) {
-      const all = items.filter((item) => matches(scanned, metadata.get(idOf(item))));
+      const all = await keepMatching(scanned, items, metadata, pacer);
       kept = query.limit ? all.slice(query.since, query.since + query.limit) : all.slice(query.since);
     }
     if (withMetadata && query.expand && run.plain) kept = await expandKept(run, kept);
@@ -132,7 +143,7 @@ async function findWithMetadata({ orthanc, query, body, plain }: Run): Promise<C
  * the reader, in order, until the page is full. With a plain `Expand`, the find answers IDs and
  * the objects come from the bulk reads.
  */
-async function findThenRead({ orthanc, reader, query, body, scanned, plain }: Run): Promise<Candidates> {
+async function findThenRead({ orthanc, reader, query, body, scanned, plain, pacer }: Run): Promise<Candidates> {
   const objects = query.expand && reader.readsInBulk && plain ? new Map<string, object>() : undefined;
   let items = await find(orthanc, { ...body, Expand: query.expand && !objects });
   const metadata = new Map<string, MetadataMap>();
@@ -143,9 +154,9 @@ async function findThenRead({ orthanc, reader, query, body, scanned, plain }: Ru
   const useIndex = !objects && (query.levelPath === 'instances' || (!query.expand && !scanned.some((filter) => filter.name === 'LastUpdate')));
   let counted = 0;
   let matched = 0;
-  const enough = (batchesRead: number) => {
+  const enough = async (batchesRead: number) => {
     if (scanned.length === 0) return !query.expand; // nothing to test; only Expand needs the maps
-    for (; counted < batchesRead; counted += 1) matched += batches[counted]!.filter((id) => matches(scanned, metadata.get(id))).length;
+    for (; counted < batchesRead; counted += 1) matched += (await keepMatching(scanned, batches[counted]!, metadata, pacer)).length;
     return matched >= wanted;
   };
   await reader.readBatches(query.levelPath, batches, metadata, enough, { useIndex, objects, orthanc });
@@ -183,8 +194,33 @@ async function find(orthanc: OrthancBinding, body: Record<string, unknown>): Pro
 
 const idOf = (item: Item) => (typeof item === 'string' ? item : item.ID);
 
-const matches = (filters: readonly MetadataFilter[], values: MetadataMap | undefined): boolean =>
-  values !== undefined && filters.every((filter) => filter.test(values[filter.name] ?? ''));
+/**
+ * The items whose metadata pass every filter, in order. Each test is one step under the pacer: a
+ * request's scan (candidates × filters) never holds the event loop longer than a slice.
+ */
+async function keepMatching<T extends Item>(filters: readonly MetadataFilter[], items: readonly T[], metadata: ReadonlyMap<string, MetadataMap>, pacer: Pacer): Promise<T[]> {
+  const kept: T[] = [];
+  for (const item of items) {
+    const values = metadata.get(idOf(item));
+    if (values === undefined) continue;
+    let all = true;
+    for (const filter of filters) {
+      if (pacer.due) await pacer.pace();
+      if (!filter.test(valueOf(values, filter.name))) {
+        all = false;
+        break;
+      }
+    }
+    if (all) kept.push(item);
+  }
+  return kept;
+}
+
+/** A metadata value, own keys only (a filter on `constructor` must not read Object's). */
+const valueOf = (values: MetadataMap, name: string): string => {
+  const value = Object.hasOwn(values, name) ? values[name] : undefined;
+  return typeof value === 'string' ? value : '';
+};
 
 /**
  * Most resources expanded through `/tools/bulk-content` after the filter (Orthanc 1.12.5+); more

@@ -1,5 +1,6 @@
 import { changeTypeName, isNotFound, type OrthancBinding, type RawAnswer, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
 import { CallerRights } from '../../shared/caller-rights.js';
+import { Pacer } from '../../shared/pacer.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import { builtInMetadata, runMetadataFind, type OrthancFindSupport } from './find.js';
 import { indexEvents, MetadataIndex } from './metadata-index.js';
@@ -52,23 +53,27 @@ export default defineRecipe<Options>({
 
     // Orthanc is asked as the caller (request.orthanc), and the caller's right on every resource
     // answered is checked (see keepGranted): what Orthanc refuses them is refused here too.
+    // One pacer for every query: together they take at most a slice of each event-loop turn.
+    const pacer = new Pacer();
+    const limits = { maxPatternLength: options.MaxPatternLength, maxConstraints: options.MaxConstraints, maxCompiledSize: options.MaxCompiledSize };
+
     orthanc.registerRestCallback('/tools/find', async (output, _uri, request) => {
       if (request.method !== 'POST') return passThrough(request.orthanc, output, request);
       let query;
       try {
-        query = parseFindRequest(request.body, options.MaxPatternLength);
+        query = await parseFindRequest(request.body, limits, pacer);
       } catch (error) {
         if (!(error instanceof BadFindRequest)) throw error;
         return output.answerJson({ HttpError: 'Bad Request', HttpStatus: 400, Message: error.message, Field: error.field }, 400);
       }
       if (!query) return passThrough(request.orthanc, output, request);
-      const outcome = await runMetadataFind(request.orthanc, reader, query, await findSupport(), options.NativeMetadataQuery);
+      const outcome = await runMetadataFind(request.orthanc, reader, query, await findSupport(), options.NativeMetadataQuery, pacer);
       if ('orthancError' in outcome) return answerAsOrthanc(output, outcome.orthancError);
       outcome.answer = await keepGranted(rights, request, query.levelPath, outcome.answer, options.Concurrency);
       const { native, scanned, candidates, read } = outcome.stats;
       log.debug(`${query.levelPath}: ${native} constraint(s) to Orthanc's MetadataQuery, ${scanned} scanned over ${candidates} candidate(s) (${read} read from Orthanc), ${outcome.answer.length} answered`);
       output.answerJson(outcome.answer);
-    });
+    }, { maxBodyBytes: options.MaxBodyKilobytes * 1024 });
   },
 });
 

@@ -65,13 +65,13 @@ export class MetadataReader {
     levelPath: LevelPath,
     batches: readonly string[][],
     found: Map<string, MetadataMap>,
-    enough: (batchesRead: number) => boolean,
+    enough: (batchesRead: number) => boolean | Promise<boolean>,
     /** `orthanc`: the binding to read with (a request's, acting as the caller); the reader's own by default. */
     options: { useIndex?: boolean; objects?: Map<string, object>; orthanc?: OrthancBinding } = {},
   ): Promise<void> {
     const perRound = this.usesBulk ? this.options.concurrency : 1;
     const orthanc = options.orthanc ?? this.orthanc;
-    for (let next = 0; next < batches.length && !enough(Math.min(next, batches.length)); next += perRound) {
+    for (let next = 0; next < batches.length && !(await enough(Math.min(next, batches.length))); next += perRound) {
       await Promise.all(batches.slice(next, next + perRound).map((batch) => this.readBatch(orthanc, levelPath, batch, found, options.useIndex ?? true, options.objects)));
     }
   }

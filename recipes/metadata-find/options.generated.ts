@@ -9,6 +9,18 @@ export interface Options {
  */
 MaxPatternLength: number
 /**
+ * Most entries in a request's `Metadata` field; more get a 400 before any pattern is compiled.
+ */
+MaxConstraints: number
+/**
+ * Most compiled size of all of a request's patterns together (RE2 instructions of a regular expression, characters of a wildcard pattern): what testing one value costs. `[a-z]{1000}N` alone is 1,003. A request over it gets a 400.
+ */
+MaxCompiledSize: number
+/**
+ * Largest `POST /tools/find` body the recipe reads, in KiB; a larger one gets a 413 before it is read (the host's `MaxRecipeBodyMegabytes` caps it too).
+ */
+MaxBodyKilobytes: number
+/**
  * Requests to Orthanc in flight at once for one query, when reading the candidates' metadata.
  */
 Concurrency: number

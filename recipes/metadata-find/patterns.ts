@@ -14,6 +14,11 @@ export interface MetadataFilter {
    * gives exactly the same answers for it; undefined when only a scan can answer it.
    */
   native: string | undefined;
+  /**
+   * What testing one value costs, roughly, per character of the value: the regular expression's
+   * program size (RE2 instructions), or a wildcard pattern's length. Requests are capped on it.
+   */
+  size: number;
 }
 
 export class PatternError extends Error {}
@@ -40,7 +45,7 @@ function compileRegex(name: string, pattern: string, caseSensitive: boolean): Me
     if (error instanceof RE2JSException) throw new PatternError(`invalid regular expression: ${error.message}`);
     throw error;
   }
-  return { name, pattern, test: (value) => regex.matcher(value).lookingAt(), native: nativeFromRegex(pattern, caseSensitive) };
+  return { name, pattern, test: (value) => regex.matcher(value).lookingAt(), native: nativeFromRegex(pattern, caseSensitive), size: regex.programSize() };
 }
 
 const asciiUpper = (text: string) => text.replace(/[a-z]+/g, (letters) => letters.toUpperCase());
@@ -59,7 +64,7 @@ function compileWildcard(name: string, pattern: string, caseSensitive: boolean):
   // pattern, which is no constraint at all), where a missing value here is an empty string; and
   // it has no ranges. Those patterns stay with the scan.
   const differs = (pattern !== '' && matches('')) || (ranges && pattern.includes('-'));
-  return { name, pattern, test: matches, native: differs ? undefined : pattern };
+  return { name, pattern, test: matches, native: differs ? undefined : pattern, size: Math.max(1, pattern.length) };
 }
 
 /** Regular-expression characters that are plain once escaped with a backslash. */

@@ -92,9 +92,11 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
           }
         };
 
-      orthanc.registerRestCallback('/instances/([^/]+)/thumbnail', serve(async (id, frame) => ({ instanceId: id, frame: frame ?? 0 }), 'instances'));
-      orthanc.registerRestCallback('/series/([^/]+)/thumbnail', serve((id, _frame, as) => as.ofSeries(id), 'series'));
-      orthanc.registerRestCallback('/studies/([^/]+)/thumbnail', serve((id, _frame, as) => as.ofStudy(id), 'studies'));
+      // GET and HEAD only: no request body is read.
+      const noBody = { maxBodyBytes: 0 };
+      orthanc.registerRestCallback('/instances/([^/]+)/thumbnail', serve(async (id, frame) => ({ instanceId: id, frame: frame ?? 0 }), 'instances'), noBody);
+      orthanc.registerRestCallback('/series/([^/]+)/thumbnail', serve((id, _frame, as) => as.ofSeries(id), 'series'), noBody);
+      orthanc.registerRestCallback('/studies/([^/]+)/thumbnail', serve((id, _frame, as) => as.ofStudy(id), 'studies'), noBody);
       return {
         close: () => {
           thumbnailer.clear();

@@ -50,7 +50,8 @@ function integer(query: Record<string, string>, name: string, fallback: number, 
 export function parseParams(query: Record<string, string>, options: Options, frameAllowed: boolean): ThumbnailParams {
   const size = integer(query, 'size', options.DefaultSize, 1, options.MaxSize);
   const format = query.format ?? options.DefaultFormat;
-  if (!(format in contentTypes)) throw badParameter('format', `must be jpeg, png or webp, not ${JSON.stringify(format.slice(0, 40))}`);
+  // Own keys only: `toString` or `__proto__` are in every object, not formats.
+  if (!Object.hasOwn(contentTypes, format)) throw badParameter('format', `must be jpeg, png or webp, not ${JSON.stringify(format.slice(0, 40))}`);
   const quality = integer(query, 'quality', options.DefaultQuality, 1, 100);
   if (!frameAllowed && query.frame !== undefined) {
     throw badParameter('frame', 'only /instances/{id}/thumbnail takes a frame; series and study thumbnails use the middle slice');

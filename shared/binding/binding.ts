@@ -51,6 +51,12 @@ export interface OrthancBinding {
   restApiDeleteJson<T = unknown>(uri: string): Promise<T>;
   /** The DICOM file of an instance, by Orthanc ID. */
   getDicomForInstance(instanceId: string): Promise<Buffer>;
+  /**
+   * The same file as chunks that each own their ArrayBuffer, for a large file bound for a worker
+   * thread: transfer them all (`{ transfer: chunks.map((c) => c.buffer) }`) and join them there,
+   * so that the event loop never fills a buffer of the whole file.
+   */
+  getDicomChunksForInstance(instanceId: string): Promise<Uint8Array<ArrayBuffer>[]>;
   /** Orthanc's `/system`, to detect features (`ApiVersion`, `Capabilities`) rather than assume a version. */
   getSystem(): Promise<OrthancSystem>;
   /**
@@ -58,6 +64,7 @@ export interface OrthancBinding {
    * Handlers may be async; a thrown error becomes a JSON 500, never a crash. The handler's
    * `request.orthanc` calls Orthanc as the caller: use it for whatever is read for the caller.
    * Callers must have credentials that Orthanc accepts, unless `options.public` (a health check).
+   * `options.maxBodyBytes` declares the largest body the route reads (default 1 MiB; 0: none).
    * With `options.hostAction` (a status page, a retry, a run now: something done with the host's
    * own rights), the front lets in only a caller whom Orthanc lets perform the host-action probe
    * (`HttpServer.HostActionProbe`, by default `GET /jobs`: an administrator).
@@ -133,6 +140,7 @@ export function restCallsOver(connection: OrthancConnection): RestCalls {
     restApiPutJson: (uri, body) => connection.callJson('PUT', uri, body ?? ''),
     restApiDeleteJson: (uri) => connection.callJson('DELETE', uri),
     getDicomForInstance: (instanceId) => connection.call('GET', `/instances/${encode(instanceId)}/file`),
+    getDicomChunksForInstance: (instanceId) => connection.getChunks(`/instances/${encode(instanceId)}/file`),
     getSystem: () => connection.callJson<OrthancSystem>('GET', '/system'),
   };
 }
@@ -150,6 +158,7 @@ export type RestCalls = Pick<
   | 'restApiPutJson'
   | 'restApiDeleteJson'
   | 'getDicomForInstance'
+  | 'getDicomChunksForInstance'
   | 'getSystem'
 >;
 
@@ -197,7 +206,7 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
   const binding: OrthancBinding = {
     ...restCallsOver(connection),
     registerRestCallback(pathRegex, callback, options) {
-      keep(router.register(owner, pathRegex, callback, { public: options?.public === true, hostAction: options?.hostAction === true, binding }));
+      keep(router.register(owner, pathRegex, callback, { ...options, public: options?.public === true, hostAction: options?.hostAction === true, binding }));
     },
     registerIncomingHttpRequestFilter(filter) {
       if (!filters) throw new BindingError('ORC_ERR_BAD_ROUTE', 'no HTTP front runs filters here');

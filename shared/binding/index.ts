@@ -18,7 +18,18 @@ export { ChangeFeed, type Change, type ChangeFeedOptions, type CursorStore } fro
 export { DicomInstance, type DicomTagsJson } from './dicom-instance.js';
 export { RestOutput } from './rest-output.js';
 export { isOrthancId, orthancIdPattern } from './orthanc-id.js';
-export { RestRouter, sendJsonError, decodePath, type RestCallback, type RestRequest, type RegisteredRoute, type RouteOptions } from './rest-router.js';
+export {
+  RestRouter,
+  sendJsonError,
+  decodePath,
+  refuseBodyByLength,
+  bodyLimitOf,
+  defaultMaxBodyBytes,
+  type RestCallback,
+  type RestRequest,
+  type RegisteredRoute,
+  type RouteOptions,
+} from './rest-router.js';
 export { callerCredentials, basicUsername, type CallerCredentials } from './caller.js';
 export { RequestFilters, type IncomingHttpRequest, type IncomingHttpRequestFilter, type FilterVerdict } from './request-filters.js';
 export {

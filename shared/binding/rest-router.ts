@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OrthancBinding } from './binding.js';
 import { BindingError, describe } from './errors.js';
 import type { RestOutput } from './rest-output.js';
@@ -40,6 +40,12 @@ export interface RouteOptions {
   hostAction?: boolean;
   /** The registering recipe's binding, whose registrations and logs the caller's binding shares (set by the binding). */
   binding?: OrthancBinding;
+  /**
+   * The largest request body the route accepts, in bytes; a larger one gets a 413 before any of
+   * it is read or parsed. Default `defaultMaxBodyBytes` (1 MiB, ample for a JSON request); 0 for
+   * a route that takes no body. The host's `MaxRecipeBodyMegabytes` caps every route's limit.
+   */
+  maxBodyBytes?: number;
 }
 
 export interface RegisteredRoute {
@@ -53,7 +59,12 @@ export interface RegisteredRoute {
   binding?: OrthancBinding;
   /** See `RouteOptions.public`. */
   public: boolean;
+  /** The largest request body this route reads, as its recipe declared it (see `RouteOptions`). */
+  maxBodyBytes: number;
 }
+
+/** A route's body limit when its recipe declares none: 1 MiB, for JSON. */
+export const defaultMaxBodyBytes = 2 ** 20;
 
 /**
  * The routes registered by `registerRestCallback`, matched in registration order against the
@@ -64,13 +75,17 @@ export class RestRouter {
   private readonly registered: RegisteredRoute[] = [];
 
   register(owner: string, pathRegex: string, callback: RestCallback, options: RouteOptions = {}): () => void {
+    const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
+    if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) {
+      throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: route ${pathRegex}: maxBodyBytes must be an integer ≥ 0, not ${String(options.maxBodyBytes)}`);
+    }
     let regex: RegExp;
     try {
       regex = new RegExp(`^(?:${pathRegex})$`);
     } catch (error) {
       throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: invalid route regular expression ${pathRegex}: ${describe(error)}`);
     }
-    const route: RegisteredRoute = { owner, pattern: pathRegex, regex, callback, public: options.public === true, hostAction: options.hostAction === true, binding: options.binding };
+    const route: RegisteredRoute = { owner, pattern: pathRegex, regex, callback, public: options.public === true, hostAction: options.hostAction === true, binding: options.binding, maxBodyBytes };
     this.registered.push(route);
     return () => {
       const index = this.registered.indexOf(route);
@@ -110,3 +125,17 @@ export function sendJsonError(response: ServerResponse, status: number, message:
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
   response.end(body);
 }
+
+/**
+ * Why a request's body is refused before any of it is read: it announces more bytes than `limit`
+ * (a chunked body is counted as it arrives, by `readBody`). Undefined when it may be read.
+ */
+export function refuseBodyByLength(headers: IncomingMessage['headers'], limit: number): string | undefined {
+  if (headers['transfer-encoding'] !== undefined) return limit === 0 ? 'this route takes no request body' : undefined;
+  const length = Number(headers['content-length'] ?? 0);
+  if (!(length > limit)) return undefined;
+  return limit === 0 ? 'this route takes no request body' : `request body of ${length} bytes, larger than this route's limit of ${limit} bytes`;
+}
+
+/** A route's body limit: what its recipe declared, within the host's ceiling. */
+export const bodyLimitOf = (route: RegisteredRoute, hostCeiling: number) => Math.min(route.maxBodyBytes, hostCeiling);

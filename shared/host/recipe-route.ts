@@ -3,6 +3,8 @@ import {
   BindingError,
   OrthancHttpError,
   RestOutput,
+  bodyLimitOf,
+  refuseBodyByLength,
   createCallerBinding,
   describe,
   sendJsonError,
@@ -33,18 +35,29 @@ export async function serveRecipeRoute(
     beforeEarlyAnswer?: () => void;
   },
 ): Promise<void> {
+  // The route's own limit (its recipe's declaration, within the host's MaxRecipeBodyMegabytes),
+  // checked on the announced length before anything is read.
+  const limit = bodyLimitOf(route, options.maxBodyBytes);
+  const refusal = refuseBodyByLength(request.headers, limit);
+  if (refusal !== undefined) {
+    options.beforeEarlyAnswer?.();
+    sendJsonError(response, 413, refusal, { MaxBodyBytes: limit });
+    return;
+  }
   let body: Buffer;
   try {
-    body = await readBody(request, options.maxBodyBytes);
+    body = await readBody(request, limit);
   } catch (error) {
     options.beforeEarlyAnswer?.();
-    sendJsonError(response, 413, describe(error));
+    sendJsonError(response, 413, describe(error), { MaxBodyBytes: limit });
     return;
   }
   const url = new URL(request.url ?? '/', 'http://front');
-  const get: Record<string, string> = {};
+  // No prototype: a query argument or header named `toString` or `__proto__` is an own key like
+  // any other, and a missing one reads as undefined.
+  const get: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of url.searchParams) get[key] = value;
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
   }
@@ -93,7 +106,7 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
       size += chunk.length;
       if (size > limit) {
         stop();
-        reject(new BindingError('ORC_ERR_BAD_REQUEST', `request body larger than ${limit} bytes`));
+        reject(new BindingError('ORC_ERR_BAD_REQUEST', limit === 0 ? 'this route takes no request body' : `request body larger than this route's limit of ${limit} bytes`));
         return;
       }
       chunks.push(chunk);

@@ -216,7 +216,7 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
 });
 
 describe('the dump task on files Orthanc would refuse', () => {
-  const run = (bytes: Uint8Array) => dumpTask({ file: ownCopy(bytes), format: 'text' }) as DumpOutput;
+  const run = (bytes: Uint8Array) => dumpTask({ file: ownCopy(bytes), format: 'text', maxInflatedBytes: Infinity }) as DumpOutput;
   const [ct] = generateStudy({ patientId: 'DUMP-BAD', patientName: 'Bad^File', studyDate: '20240803', series: [{ modality: 'CT', instances: 1 }], size: 8 });
 
   it('gives the reason for a truncated file', () => {
@@ -227,7 +227,7 @@ describe('the dump task on files Orthanc would refuse', () => {
 
   it('gives the reason for garbage, with or without the DICM prefix', () => {
     const garbage = Uint8Array.from({ length: 600 }, (_, i) => (i * 73 + 11) & 0xff);
-    assert.deepEqual(run(garbage), { ok: false, reason: 'not a DICOM Part-10 file: no "DICM" prefix at byte 128' });
+    assert.deepEqual(run(garbage), { ok: false, status: 422, reason: 'not a DICOM Part-10 file: no "DICM" prefix at byte 128' });
     const prefixed = Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.from(garbage)]);
     assert.equal(run(prefixed).ok, false);
   });

@@ -31,7 +31,7 @@ describe('thumbnails: PAM, sizes and query parameters (no Orthanc)', () => {
     const options: Options = { DefaultSize: 64, MaxSize: 512, DefaultFormat: 'jpeg', DefaultQuality: 80, CacheMegabytes: 64, RepresentativeMaxAgeSeconds: 0 };
     assert.deepEqual(parseParams({}, options, true), { size: 64, format: 'jpeg', quality: 80, frame: 0 });
     assert.deepEqual(parseParams({ size: '512', format: 'png', quality: '5' }, options, false), { size: 512, format: 'png', quality: 0, frame: undefined });
-    for (const [name, value, frameAllowed] of [['size', '513', true], ['size', '007x', true], ['format', 'tiff', true], ['quality', '1e2', true], ['frame', '0', false], ['frame', '+1', true]] as const) {
+    for (const [name, value, frameAllowed] of [['size', '513', true], ['size', '007x', true], ['format', 'tiff', true], ['quality', '1e2', true], ['frame', '0', false], ['frame', '+1', true], ['format', 'toString', true], ['format', '__proto__', true], ['format', 'constructor', true], ['format', 'hasOwnProperty', true]] as const) {
       assert.throws(() => parseParams({ [name]: value }, options, frameAllowed), (error: { status: number; details: { Parameter: string } }) => {
         assert.equal(error.status, 400);
         assert.equal(error.details.Parameter, name);
