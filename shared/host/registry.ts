@@ -11,6 +11,7 @@ export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> 
   computation: async () => (await import('../../recipes/computation/index.js')).default,
   'stored-instances': async () => (await import('../../recipes/stored-instances/index.js')).default,
   'dicom-dump': async () => (await import('../../recipes/dicom-dump/index.js')).default,
+  dictionary: async () => (await import('../../recipes/dictionary/index.js')).default,
   scheduler: async () => (await import('../../recipes/scheduler/index.js')).default,
 };
 
