@@ -9,6 +9,7 @@ export { OrthancConnection, mayRetryOnNewConnection, type ConnectionOptions, typ
 export { ChangeFeed, type Change, type ChangeFeedOptions, type CursorStore } from './change-feed.js';
 export { DicomInstance, type DicomTagsJson } from './dicom-instance.js';
 export { RestOutput } from './rest-output.js';
+export { openStream, type StreamedAnswer } from './rest-stream.js';
 export { RestRouter, runRestCallback, sendJsonError, decodePath, type RestCallback, type RestRequest, type RegisteredRoute } from './rest-router.js';
 export {
   createScopedBinding,

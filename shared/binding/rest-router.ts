@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BindingError, OrthancHttpError, describe } from './errors.js';
+import { BindingError, OrthancHttpError, describe, isClientGone } from './errors.js';
 import type { Logger } from './logger.js';
 import { RestOutput } from './rest-output.js';
 
@@ -127,6 +127,11 @@ export async function runRestCallback(
       sendJsonError(response, 500, 'The handler returned without answering');
     }
   } catch (error) {
+    if (isClientGone(error)) {
+      // Nothing to answer to: the response is closed already.
+      options.log.debug(`recipe ${route.owner}: ${request.method} ${path}: the client went away during the answer`);
+      return;
+    }
     if (error instanceof OrthancHttpError && error.httpStatus >= 400 && error.httpStatus < 500) {
       sendJsonError(response, error.httpStatus, error.message, typeof error.details === 'object' ? { OrthancError: error.details.OrthancError } : {});
       return;
