@@ -13,6 +13,7 @@ export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> 
   'dicom-dump': async () => (await import('../../recipes/dicom-dump/index.js')).default,
   dictionary: async () => (await import('../../recipes/dictionary/index.js')).default,
   'archive-stream': async () => (await import('../../recipes/archive-stream/index.js')).default,
+  paging: async () => (await import('../../recipes/paging/index.js')).default,
   scheduler: async () => (await import('../../recipes/scheduler/index.js')).default,
 };
 
