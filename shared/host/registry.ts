@@ -14,6 +14,7 @@ export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> 
   dictionary: async () => (await import('../../recipes/dictionary/index.js')).default,
   'archive-stream': async () => (await import('../../recipes/archive-stream/index.js')).default,
   paging: async () => (await import('../../recipes/paging/index.js')).default,
+  'excel-report': async () => (await import('../../recipes/excel-report/index.js')).default,
   scheduler: async () => (await import('../../recipes/scheduler/index.js')).default,
 };
 
