@@ -15,6 +15,7 @@ export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> 
   'archive-stream': async () => (await import('../../recipes/archive-stream/index.js')).default,
   paging: async () => (await import('../../recipes/paging/index.js')).default,
   'excel-report': async () => (await import('../../recipes/excel-report/index.js')).default,
+  mosaic: async () => (await import('../../recipes/mosaic/index.js')).default,
   scheduler: async () => (await import('../../recipes/scheduler/index.js')).default,
 };
 
