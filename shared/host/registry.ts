@@ -16,6 +16,7 @@ export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> 
   paging: async () => (await import('../../recipes/paging/index.js')).default,
   'excel-report': async () => (await import('../../recipes/excel-report/index.js')).default,
   mosaic: async () => (await import('../../recipes/mosaic/index.js')).default,
+  'create-dicom': async () => (await import('../../recipes/create-dicom/index.js')).default,
   scheduler: async () => (await import('../../recipes/scheduler/index.js')).default,
 };
 
