@@ -15,7 +15,8 @@ import { startTestOrthanc } from '../test/helpers/orthanc.js';
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '1000,10000' }, rounds: { type: 'string', default: '7' } } });
 const sizes = values.sizes.split(',').map(Number);
 const rounds = Number(values.rounds);
-const dispatcher = new Agent({ connections: 16, keepAliveTimeoutThreshold: 250 });
+// Orthanc closes an idle keep-alive connection after 1 s: keep ours shorter than that.
+const dispatcher = new Agent({ connections: 16, keepAliveTimeout: 500, keepAliveTimeoutThreshold: 250 });
 const LIMIT = 50;
 
 async function get(url: string): Promise<{ json: any; headers: Record<string, unknown> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -49,9 +50,17 @@ async function fill(orthancUrl: string, from: number, to: number): Promise<void>
       const i = next++;
       const date = `20${String(10 + (i % 15)).padStart(2, '0')}${String(1 + (i % 12)).padStart(2, '0')}${String(1 + (i % 28)).padStart(2, '0')}`;
       const [instance] = generateStudy({ patientId: `BP-${i}`, patientName: `Bench^${i}`, studyDate: date, size: 8, series: [{ modality: 'OT', instances: 1 }] });
-      const answer = await request(`${orthancUrl}/instances`, { method: 'POST', body: instance!.file, dispatcher });
-      await answer.body.dump();
-      if (answer.statusCode !== 200) throw new Error(`upload: HTTP ${answer.statusCode}`);
+      // Storing the same instance twice is harmless: one retry when a connection closed under us.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          const answer = await request(`${orthancUrl}/instances`, { method: 'POST', body: instance!.file, dispatcher });
+          await answer.body.dump();
+          if (answer.statusCode !== 200) throw new Error(`upload: HTTP ${answer.statusCode}`);
+          break;
+        } catch (error) {
+          if (attempt >= 3 || (error as { code?: string }).code !== 'UND_ERR_SOCKET') throw error;
+        }
+      }
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));

@@ -16,7 +16,7 @@ const { values } = parseArgs({ options: { megabytes: { type: 'string', default: 
 const MB = 2 ** 20;
 const SIDE = 1024;
 const slices = Math.max(1, Math.round((Number(values.megabytes) * MB) / (SIDE * SIDE * 2)));
-const dispatcher = new Agent({ connections: 8 });
+const dispatcher = new Agent({ connections: 8, keepAliveTimeout: 500, keepAliveTimeoutThreshold: 250 });
 const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
 
 const pixels = new Uint16Array(SIDE * SIDE);
