@@ -27,7 +27,8 @@ const PARALLEL_READS = 8;
 /**
  * For an Orthanc that cannot sort (before 1.12.5, or a database without `HasExtendedFind`): the
  * sort keys of every study in the recipe's own table, so that a page is one indexed query plus
- * the page's own studies, not a read of every study per request as in the Python sample.
+ * one `/tools/find` for the page's own studies, not a read of every study per request as in the
+ * Python sample.
  *
  * Kept by the change feed (NEW_STUDY, STABLE_STUDY) and by a full pass each time Orthanc
  * (re)appears, which also drops studies deleted meanwhile: Orthanc writes no deletion to
@@ -89,18 +90,41 @@ export class StudyIndex {
     const column = sortKeys[request.sort];
     const direction = request.order === 'asc' ? 'ASC' : 'DESC';
     // StudyInstanceUID, then Orthanc's ID, break ties: the order is total, pages stable.
-    const sql = `SELECT id FROM {studies} ORDER BY ${column} ${direction}, study_uid ASC, id ASC LIMIT ? OFFSET ?`;
+    const sql = `SELECT id, study_uid FROM {studies} ORDER BY ${column} ${direction}, study_uid ASC, id ASC LIMIT ? OFFSET ?`;
     for (let attempt = 1; ; attempt += 1) {
-      const rows = await this.database.all<{ id: string }>(sql, [request.limit, request.offset]);
-      const studies = await readAll(rows.map((row) => row.id), (id) => this.orthanc.restApiGetJson<StudyJson>(`/studies/${encodeURIComponent(id)}`));
+      const rows = await this.database.all<{ id: string; study_uid: string }>(sql, [request.limit, request.offset]);
+      const found = await this.readStudies(rows);
+      const studies = rows.map((row) => found.get(row.id));
       const gone = rows.filter((_row, index) => studies[index] === undefined).map((row) => row.id);
+      for (const id of gone) await this.database.run('DELETE FROM {studies} WHERE id = ?', [id]);
       if (gone.length === 0 || attempt === 3) {
-        for (const id of gone) await this.database.run('DELETE FROM {studies} WHERE id = ?', [id]);
         const total = await this.database.get<{ n: number }>('SELECT COUNT(*) AS n FROM {studies}');
         return { studies: studies.filter((study): study is StudyJson => study !== undefined), total: Number(total?.n ?? 0) };
       }
-      for (const id of gone) await this.database.run('DELETE FROM {studies} WHERE id = ?', [id]);
     }
+  }
+
+  /**
+   * The page's studies by Orthanc ID: one `/tools/find` whose StudyInstanceUID is the list of the
+   * page's UIDs (`uid1\uid2…`, list matching, answered by 1.10 and 1.12 alike) rather than one
+   * read per study; a study without a UID is read alone. A study missing from the answer was
+   * deleted.
+   */
+  private async readStudies(rows: { id: string; study_uid: string }[]): Promise<Map<string, StudyJson>> {
+    const found = new Map<string, StudyJson>();
+    const withUid = rows.filter((row) => /^[0-9.]+$/.test(row.study_uid));
+    if (withUid.length > 0) {
+      const answers = await this.orthanc.restApiPostJson<StudyJson[]>('/tools/find', {
+        Level: 'Study',
+        Query: { StudyInstanceUID: [...new Set(withUid.map((row) => row.study_uid))].join('\\') },
+        Expand: true,
+      });
+      for (const study of answers) found.set(study.ID, study);
+    }
+    const alone = rows.filter((row) => !/^[0-9.]+$/.test(row.study_uid)).map((row) => row.id);
+    const read = await readAll(alone, (id) => this.orthanc.restApiGetJson<StudyJson>(`/studies/${encodeURIComponent(id)}`));
+    alone.forEach((id, index) => read[index] && found.set(id, read[index]!));
+    return found;
   }
 
   private upsertStatement(study: StudyJson): { sql: string; parameters: SqlValue[] } {
