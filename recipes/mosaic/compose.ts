@@ -20,7 +20,7 @@ export function mosaicEtag(seriesId: string, slices: Slice[], params: MosaicPara
 /**
  * Renders each slice through Orthanc (`/frames/{n}/rendered`, PNG, at most `size` on its longest
  * side: Orthanc applies the windowing, rescale and photometric interpretation), fits it into a
- * `size`×`size` black tile with sharp, and composes the tiles row by row. A slice Orthanc cannot
+ * `size`×`size` black tile with sharp, and copies it into its place in the mosaic. A slice Orthanc cannot
  * render (a non-image instance) stays black. Resolves with undefined when none could be rendered.
  */
 export async function composeMosaic(
@@ -31,7 +31,12 @@ export async function composeMosaic(
 ): Promise<{ body: Buffer; rendered: number } | undefined> {
   const { size } = params;
   const { columns, rows } = grid(slices.length, params.columns);
-  const tiles: ({ input: Buffer; left: number; top: number } | undefined)[] = new Array(slices.length);
+  const width = columns * size;
+  // One RGB canvas that each tile is copied into as it arrives, then encoded once: memory is the
+  // canvas plus a few tiles (a sharp composite of 256 inputs held far more: 139 MB more RSS for a
+  // 2048x2048 mosaic, against the canvas' 12 MB).
+  const canvas = Buffer.alloc(width * rows * size * 3);
+  let rendered = 0;
   let next = 0;
   const worker = async () => {
     while (next < slices.length) {
@@ -44,14 +49,16 @@ export async function composeMosaic(
         if (error instanceof OrthancHttpError) continue; // not an image (or deleted meanwhile): a black tile
         throw error;
       }
-      const tile = await sharp(png).resize(size, size, { fit: 'contain', background: { r: 0, g: 0, b: 0 } }).removeAlpha().toColourspace('srgb').png({ compressionLevel: 0 }).toBuffer();
-      tiles[index] = { input: tile, left: (index % columns) * size, top: Math.floor(index / columns) * size };
+      const tile = await sharp(png).resize(size, size, { fit: 'contain', background: { r: 0, g: 0, b: 0 } }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+      const left = (index % columns) * size * 3;
+      const top = Math.floor(index / columns) * size;
+      for (let y = 0; y < size; y += 1) tile.copy(canvas, (top + y) * width * 3 + left, y * size * 3, (y + 1) * size * 3);
+      rendered += 1;
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL_RENDERS, slices.length) }, worker));
-  const composites = tiles.filter((tile): tile is NonNullable<typeof tile> => tile !== undefined);
-  if (composites.length === 0) return undefined;
-  let image: Sharp = sharp({ create: { width: columns * size, height: rows * size, channels: 3, background: { r: 0, g: 0, b: 0 } } }).composite(composites);
-  image = params.format === 'png' ? image.png() : image.jpeg({ quality: params.quality });
-  return { body: await image.toBuffer(), rendered: composites.length };
+  if (rendered === 0) return undefined;
+  const image: Sharp = sharp(canvas, { raw: { width, height: rows * size, channels: 3 } });
+  const body = await (params.format === 'png' ? image.png() : image.jpeg({ quality: params.quality })).toBuffer();
+  return { body, rendered };
 }
