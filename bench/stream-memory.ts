@@ -60,8 +60,17 @@ try {
   await Promise.all(
     Array.from({ length: 4 }, async () => {
       while (next < slices) {
-        const answer = await request(`${orthanc.url}/instances`, { method: 'POST', body: slice(next++), dispatcher });
-        const stored = (await answer.body.json()) as { ParentStudy: string; ParentSeries: string };
+        const file = slice(next++);
+        let stored: { ParentStudy: string; ParentSeries: string } | undefined;
+        // Storing an instance twice is harmless: retried when Orthanc closed the connection under us.
+        for (let attempt = 1; !stored; attempt += 1) {
+          try {
+            const answer = await request(`${orthanc.url}/instances`, { method: 'POST', body: file, dispatcher });
+            stored = (await answer.body.json()) as { ParentStudy: string; ParentSeries: string };
+          } catch (error) {
+            if (attempt >= 3 || !['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET'].includes((error as { code?: string }).code ?? '')) throw error;
+          }
+        }
         studyId = stored.ParentStudy;
         seriesId = stored.ParentSeries;
       }
