@@ -1,6 +1,13 @@
 // A narrow declaration of the part of dcmjs this project calls (dcmjs ships no types).
 declare module 'dcmjs' {
   type Dataset = Record<string, unknown>;
+  interface DictionaryEntry {
+    tag: string;
+    vr: string;
+    vm: string;
+    name: string;
+    version: string;
+  }
   class DicomDict {
     constructor(meta: Dataset);
     dict: Dataset;
@@ -14,6 +21,10 @@ declare module 'dcmjs' {
       uid(): string;
       naturalizeDataset(dict: Dataset): Dataset;
       denaturalizeDataset(dataset: Dataset): Dataset;
+      /** A Proxy: looked up by `(GGGG,EEEE)` or `GGGGEEEE` only (it lists no keys). */
+      dictionary: Record<string, DictionaryEntry | undefined>;
+      /** By keyword (`RETIRED_` prefixed for retired ones); an ordinary object, prototype included. */
+      nameMap: Record<string, DictionaryEntry | undefined>;
     };
   };
   const dcmjs: { data: typeof data };

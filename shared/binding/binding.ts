@@ -7,6 +7,7 @@ import type { Logger } from './logger.js';
 import type { BridgeHooks, IncomingCStoreInstanceFilter, ReceivedInstanceFilter } from './bridge-hooks.js';
 import type { IncomingHttpRequestFilter, RequestFilters } from './request-filters.js';
 import type { RestCallback, RestRouter, RouteOptions } from './rest-router.js';
+import { openStream, type StreamedAnswer } from './rest-stream.js';
 
 export type OnChangeCallback = (changeType: ChangeTypeValue, resourceType: ResourceTypeValue, resourceId: string) => unknown;
 export type OnStoredInstanceCallback = (instance: DicomInstance, instanceId: string) => unknown;
@@ -44,6 +45,12 @@ export interface OrthancBinding {
    * cannot be reached.
    */
   restApiRequest(method: string, uri: string, body?: RestBody, headers?: Record<string, string>): Promise<RawAnswer>;
+  /**
+   * GET whose body is read as it arrives (a study's archive, say), with back-pressure; resolves
+   * with the headers, throws `OrthancHttpError` outside 2xx. Abort `signal` to stop the read
+   * (pass `output.signal` to stop with the client).
+   */
+  restApiGetStream(uri: string, options?: { signal?: AbortSignal; headers?: Record<string, string> }): Promise<StreamedAnswer>;
   /** `restApiGet`, parsed as JSON. */
   restApiGetJson<T = unknown>(uri: string): Promise<T>;
   restApiPostJson<T = unknown>(uri: string, body?: RestBody): Promise<T>;
@@ -135,6 +142,7 @@ export function restCallsOver(connection: OrthancConnection): RestCalls {
     restApiPut: (uri, body) => connection.call('PUT', uri, body ?? ''),
     restApiDelete: (uri) => connection.call('DELETE', uri),
     restApiRequest: (method, uri, body, headers) => connection.send(method, uri, body, headers),
+    restApiGetStream: (uri, options) => openStream(connection, uri, options),
     restApiGetJson: (uri) => connection.callJson('GET', uri),
     restApiPostJson: (uri, body) => connection.callJson('POST', uri, body ?? ''),
     restApiPutJson: (uri, body) => connection.callJson('PUT', uri, body ?? ''),
@@ -159,6 +167,7 @@ export type RestCalls = Pick<
   | 'restApiDeleteJson'
   | 'getDicomForInstance'
   | 'getDicomChunksForInstance'
+  | 'restApiGetStream'
   | 'getSystem'
 >;
 

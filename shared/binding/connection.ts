@@ -154,12 +154,20 @@ export class OrthancConnection {
     return keepAliveMs !== undefined && lastDataAt !== undefined && sentAt - lastDataAt >= keepAliveMs;
   }
 
+  /**
+   * `headers` with this connection's credentials instead of any of theirs: a caller's view
+   * (`withCredentials`) sends the caller's, never the host's.
+   */
+  withCredentialHeaders(headers: Record<string, string> = {}): Record<string, string> {
+    const merged: Record<string, string> = {};
+    for (const [name, value] of Object.entries(headers)) if (!this.credentials.names.has(name.toLowerCase())) merged[name] = value;
+    return Object.assign(merged, this.credentials.headers);
+  }
+
   /** Sends one request with this connection's credentials (the host's own by default) and reads the whole answer, whatever its status. */
   async send(method: string, uri: string, body?: RestBody, headers: Record<string, string> = {}): Promise<RawAnswer> {
     const { payload, contentType } = encodeBody(body);
-    const requestHeaders: Record<string, string> = {};
-    for (const [name, value] of Object.entries(headers)) if (!this.credentials.names.has(name.toLowerCase())) requestHeaders[name] = value;
-    Object.assign(requestHeaders, this.credentials.headers);
+    const requestHeaders = this.withCredentialHeaders(headers);
     if (contentType && !hasHeader(requestHeaders, 'content-type')) requestHeaders['content-type'] = contentType;
     // A connection Orthanc closed while the event loop was busy (a stall longer than undici's
     // keep-alive timer) still looks idle and usable until its end is read: let the loop read it
@@ -210,7 +218,7 @@ export class OrthancConnection {
    */
   async getChunks(uri: string): Promise<Uint8Array<ArrayBuffer>[]> {
     // This connection's credentials: a caller's view (`withCredentials`) sends the caller's, never the host's.
-    const headers: Record<string, string> = { ...this.credentials.headers };
+    const headers = this.withCredentialHeaders();
     for (let attempt = 1; ; attempt += 1) {
       let answered = false;
       try {

@@ -5,7 +5,9 @@ export type BindingErrorCode =
   | 'ORC_ERR_ALREADY_ANSWERED'
   | 'ORC_ERR_BAD_ROUTE'
   | 'ORC_ERR_BAD_REQUEST'
-  | 'ORC_ERR_NO_BRIDGE';
+  | 'ORC_ERR_NO_BRIDGE'
+  /** The client of a streamed answer went away: stop producing it. */
+  | 'ORC_ERR_CLIENT_GONE';
 
 export class BindingError extends Error {
   constructor(
@@ -51,6 +53,9 @@ export class OrthancUnreachableError extends BindingError {
     this.name = 'OrthancUnreachableError';
   }
 }
+
+/** True when `error` says that the client of a streamed answer went away (nothing to answer any more). */
+export const isClientGone = (error: unknown): boolean => error instanceof BindingError && error.code === 'ORC_ERR_CLIENT_GONE';
 
 /** A short, one-line description of any thrown value. */
 export function describe(error: unknown): string {

@@ -32,6 +32,7 @@ export {
 } from './rest-router.js';
 export { callerCredentials, basicUsername, type CallerCredentials } from './caller.js';
 export { RequestFilters, type IncomingHttpRequest, type IncomingHttpRequestFilter, type FilterVerdict } from './request-filters.js';
+export { openStream, type StreamedAnswer } from './rest-stream.js';
 export {
   createScopedBinding,
   createCallerBinding,

@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import { once } from 'node:events';
 import { BindingError } from './errors.js';
 
 /**
@@ -8,8 +7,21 @@ import { BindingError } from './errors.js';
  */
 export class RestOutput {
   private streaming = false;
+  private readonly gone = new AbortController();
 
-  constructor(private readonly response: ServerResponse) {}
+  constructor(private readonly response: ServerResponse) {
+    response.once('close', () => {
+      if (!response.writableFinished) this.gone.abort(new BindingError('ORC_ERR_CLIENT_GONE', 'the client went away before the answer was complete'));
+    });
+  }
+
+  /**
+   * Aborted when the client goes away before the answer is complete: pass it to what produces
+   * a long answer (`restApiGetStream(uri, { signal })`) so that the work stops with the client.
+   */
+  get signal(): AbortSignal {
+    return this.gone.signal;
+  }
 
   /** Whether an answer has started. */
   get answered(): boolean {
@@ -77,20 +89,47 @@ export class RestOutput {
     this.response.end();
   }
 
-  /** Starts a streamed (chunked) answer; then `sendStreamChunk` and finally `endStream`. */
+  /**
+   * Starts a streamed (chunked) answer, as the Python plugin's `StartStreamAnswer`; then
+   * `sendStreamChunk` for each part and `endStream`. Headers set before are sent with it.
+   */
   startStreamAnswer(mimeType: string, status = 200): void {
     this.claim();
     this.streaming = true;
     this.response.writeHead(status, { 'content-type': mimeType });
   }
 
-  /** Sends one chunk; resolves when the client can take more (back-pressure). */
+  /**
+   * Sends one chunk and resolves when the client can take more (back-pressure: a producer that
+   * awaits each call holds at most the socket's buffer). Rejects with `ORC_ERR_CLIENT_GONE` once
+   * the client went away (then `signal` is aborted too), instead of waiting for a `drain` that
+   * never comes.
+   */
   async sendStreamChunk(chunk: string | Uint8Array): Promise<void> {
     if (!this.streaming) throw new BindingError('ORC_ERR_ALREADY_ANSWERED', 'startStreamAnswer() must come first');
-    if (!this.response.write(chunk)) await once(this.response, 'drain');
+    this.throwIfGone();
+    if (this.response.write(chunk)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.response.off('drain', done);
+        this.gone.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.response.on('drain', done);
+      this.gone.signal.addEventListener('abort', done);
+    });
+    this.throwIfGone();
   }
 
-  endStream(): void {
-    this.response.end();
+  /** Ends a streamed answer; resolves when it has been handed to the system entirely. */
+  async endStream(): Promise<void> {
+    if (!this.streaming) throw new BindingError('ORC_ERR_ALREADY_ANSWERED', 'startStreamAnswer() must come first');
+    this.throwIfGone();
+    await new Promise<void>((resolve) => this.response.end(resolve));
+    this.throwIfGone();
+  }
+
+  private throwIfGone(): void {
+    if (this.gone.signal.aborted) throw this.gone.signal.reason as BindingError;
   }
 }

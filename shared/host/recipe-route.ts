@@ -7,6 +7,7 @@ import {
   refuseBodyByLength,
   createCallerBinding,
   describe,
+  isClientGone,
   sendJsonError,
   type CallerCredentials,
   type Logger,
@@ -75,6 +76,11 @@ export async function serveRecipeRoute(
       sendJsonError(response, 500, 'The handler returned without answering');
     }
   } catch (error) {
+    if (isClientGone(error)) {
+      // Nothing to answer to: the response is closed already (a streamed answer's client left).
+      options.log.debug(`recipe ${route.owner}: ${request.method} ${path}: the client went away during the answer`);
+      return;
+    }
     if (error instanceof OrthancHttpError && error.httpStatus >= 400 && error.httpStatus < 500) {
       sendJsonError(response, error.httpStatus, error.message, typeof error.details === 'object' ? { OrthancError: error.details.OrthancError } : {});
       return;

@@ -12,6 +12,12 @@ export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> 
   'stored-instances': async () => (await import('../../recipes/stored-instances/index.js')).default,
   'dicom-dump': async () => (await import('../../recipes/dicom-dump/index.js')).default,
   'receive-filter': async () => (await import('../../recipes/receive-filter/index.js')).default,
+  dictionary: async () => (await import('../../recipes/dictionary/index.js')).default,
+  'archive-stream': async () => (await import('../../recipes/archive-stream/index.js')).default,
+  paging: async () => (await import('../../recipes/paging/index.js')).default,
+  'excel-report': async () => (await import('../../recipes/excel-report/index.js')).default,
+  mosaic: async () => (await import('../../recipes/mosaic/index.js')).default,
+  'create-dicom': async () => (await import('../../recipes/create-dicom/index.js')).default,
   scheduler: async () => (await import('../../recipes/scheduler/index.js')).default,
   authorization: async () => (await import('../../recipes/authorization/index.js')).default,
 };

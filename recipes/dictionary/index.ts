@@ -1,0 +1,31 @@
+import type { RestOutput, RestRequest } from '../../shared/binding/index.js';
+import { defineRecipe } from '../../shared/recipe.js';
+import { lookup } from './lookup.js';
+import type { Options } from './options.generated.js';
+import schema from './schema.json' with { type: 'json' };
+
+/**
+ * The sample "Lookup DICOM dictionary" (`orthanc.LookupDictionary`), as a route answered from
+ * dcmjs's copy of the standard dictionary (PS3.6): by keyword or by tag.
+ */
+export default defineRecipe<Options>({
+  meta: {
+    id: 'dictionary',
+    title: 'DICOM dictionary',
+    category: 'Inspection',
+    description: 'Looks up the standard DICOM dictionary by keyword or tag: tag, keyword, VR, VM and whether it is retired, from dcmjs.',
+    routes: ['GET /recipes/dictionary/{keyword or gggg,eeee}'],
+    events: [],
+    destructive: false,
+    priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#lookup-dicom-dictionary',
+  },
+  schema,
+  setup({ orthanc }) {
+    orthanc.registerRestCallback('/recipes/dictionary/([^/]*)', (output: RestOutput, _uri: string, request: RestRequest) => {
+      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+      const result = lookup(request.groups[0]!);
+      if ('found' in result) return output.answerJson(result.found);
+      output.answerJson({ HttpStatus: result.status, Message: result.message }, result.status);
+    });
+  },
+});

@@ -1,0 +1,59 @@
+import { isClientGone, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { defineRecipe } from '../../shared/recipe.js';
+import type { Options } from './options.generated.js';
+import { chunkSink, dicomDate, listStudies, writeReport } from './report.js';
+import schema from './schema.json' with { type: 'json' };
+
+const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
+/**
+ * The sample "Creating a Microsoft Excel report" (`/report.xls` with xlwt), as an `.xlsx` written
+ * by exceljs's streaming writer straight into the answer: one row per study.
+ */
+export default defineRecipe<Options>({
+  meta: {
+    id: 'excel-report',
+    title: 'Excel report',
+    category: 'Inspection',
+    description: 'GET /report.xlsx: one row per study (patient, dates, modalities, series, instances, size), streamed as it is written by exceljs; optional ?since=YYYYMMDD.',
+    routes: ['GET /report.xlsx'],
+    events: [],
+    destructive: false,
+    priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#creating-a-microsoft-excel-report',
+  },
+  schema,
+  setup({ orthanc, log }, options) {
+    let active = 0;
+    orthanc.registerRestCallback('/report\\.xlsx', async (output: RestOutput, _uri: string, request: RestRequest) => {
+      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+      const unknown = Object.keys(request.get).filter((name) => name !== 'since');
+      if (unknown.length > 0) return output.answerJson({ HttpStatus: 400, Message: `unknown parameter "${unknown[0]!.slice(0, 40)}"; known: since` }, 400);
+      const since = Object.prototype.hasOwnProperty.call(request.get, 'since') ? request.get.since! : undefined;
+      if (since !== undefined && !dicomDate(since)) {
+        return output.answerJson({ HttpStatus: 400, Message: `since must be a date as YYYYMMDD, not "${since.slice(0, 40)}"` }, 400);
+      }
+      if (active >= options.MaxConcurrentReports) {
+        output.setHttpHeader('Retry-After', '10');
+        return output.answerJson({ HttpStatus: 503, Message: `${active} reports are being written already (MaxConcurrentReports); retry later` }, 503);
+      }
+      active += 1;
+      try {
+        // Listed before the answer starts: an error here is still a JSON error.
+        const ids = await listStudies(request.orthanc, since);
+        output.setHttpHeader('Content-Disposition', `attachment; filename="report${since ? `-since-${since}` : ''}.xlsx"`);
+        output.startStreamAnswer(XLSX);
+        const rows = await writeReport(request.orthanc, ids, chunkSink((chunk) => output.sendStreamChunk(chunk)), { parallel: options.ParallelReads, signal: output.signal });
+        await output.endStream();
+        log.info(`report of ${rows} studies written`);
+      } catch (error) {
+        if (isClientGone(error) || output.signal.aborted) {
+          log.info('the client went away; the report was stopped');
+          return;
+        }
+        throw error;
+      } finally {
+        active -= 1;
+      }
+    });
+  },
+});

@@ -1,0 +1,77 @@
+import { describe, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { defineRecipe } from '../../shared/recipe.js';
+import { composeMosaic, mosaicEtag } from './compose.js';
+import type { Options } from './options.generated.js';
+import { BadParameter, grid, parseParams, spread } from './params.js';
+import { orderedSlices } from './slices.js';
+import schema from './schema.json' with { type: 'json' };
+
+const contentTypes = { png: 'image/png', jpeg: 'image/jpeg' } as const;
+
+/**
+ * The sample "Generating a mosaic for a series": the series' slices in Orthanc's order, each
+ * rendered by Orthanc, composed by sharp into one PNG or JPEG; bounded in tiles and pixels, with
+ * an ETag as the thumbnails have.
+ */
+export default defineRecipe<Options>({
+  meta: {
+    id: 'mosaic',
+    title: 'Series mosaic',
+    category: 'Imaging',
+    description: "GET /series/{id}/mosaic: the series' ordered slices rendered by Orthanc and composed by sharp into one PNG or JPEG, bounded in size, with an ETag.",
+    routes: ['GET /series/{id}/mosaic'],
+    events: [],
+    destructive: false,
+    priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#generating-a-mosaic-for-a-series',
+  },
+  schema,
+  check: (options) => (options.DefaultSize > options.MaxSize ? [{ pointer: '/DefaultSize', message: `${options.DefaultSize} is larger than MaxSize (${options.MaxSize})` }] : []),
+  async setup({ orthanc }, options) {
+    let sharp: typeof import('sharp').default;
+    try {
+      sharp = (await import('sharp')).default;
+    } catch (error) {
+      throw new Error(`sharp could not be loaded, so mosaics are disabled (the other recipes are not affected): ${describe(error).split('\n')[0]}`);
+    }
+    const libvips = sharp.versions.vips;
+
+    orthanc.registerRestCallback('/series/([^/]+)/mosaic', async (output: RestOutput, _uri: string, request: RestRequest) => {
+      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+      let params;
+      try {
+        params = parseParams(request.get, options);
+      } catch (error) {
+        if (error instanceof BadParameter) return output.answerJson({ HttpStatus: 400, Message: error.message }, 400);
+        throw error;
+      }
+      const seriesId = request.groups[0]!;
+      const slices = spread(await orderedSlices(request.orthanc, seriesId), options.MaxTiles);
+      if (slices.length === 0) return output.answerJson({ HttpStatus: 422, Message: `series ${seriesId} has no slice to show` }, 422);
+      const { columns, rows } = grid(slices.length, params.columns);
+      const pixels = columns * rows * params.size * params.size;
+      if (pixels > options.MaxPixels) {
+        return output.answerJson({ HttpStatus: 400, Message: `${columns}x${rows} tiles of ${params.size} pixels make ${pixels} pixels, more than MaxPixels (${options.MaxPixels}); ask for a smaller size` }, 400);
+      }
+      const etag = mosaicEtag(seriesId, slices, params, columns, libvips);
+      // The series may gain instances: clients revalidate each time, and get a 304 while it is the same.
+      const headers = { ETag: etag, 'Cache-Control': 'private, no-cache' };
+      if (matches(request.headers['if-none-match'], etag)) {
+        for (const [name, value] of Object.entries(headers)) output.setHttpHeader(name, value);
+        return output.sendNotModified();
+      }
+      const mosaic = await composeMosaic(request.orthanc, sharp, slices, params);
+      if (!mosaic) return output.answerJson({ HttpStatus: 422, Message: `Orthanc could render no slice of series ${seriesId} (not images?)` }, 422);
+      for (const [name, value] of Object.entries({ ...headers, 'X-Mosaic-Tiles': `${mosaic.rendered}/${slices.length}` })) output.setHttpHeader(name, value);
+      output.answerBuffer(mosaic.body, contentTypes[params.format]);
+    });
+  },
+});
+
+/** `If-None-Match` uses the weak comparison: `W/"x"` matches `"x"`, and `*` matches anything. */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  return ifNoneMatch.split(',').some((candidate) => {
+    const tag = candidate.trim().replace(/^W\//, '');
+    return tag === '*' || tag === etag;
+  });
+}

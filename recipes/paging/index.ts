@@ -1,0 +1,77 @@
+import { ChangeType, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { defineRecipe } from '../../shared/recipe.js';
+import { findPage, orthancSorts, type Page } from './find-engine.js';
+import type { Options } from './options.generated.js';
+import { BadParameter, parsePageRequest } from './params.js';
+import { StudyIndex } from './study-index.js';
+import schema from './schema.json' with { type: 'json' };
+
+/**
+ * The sample "Implementing basic paging" (`/sort-studies?offset&limit`), done so that a page does
+ * not cost a read of every study: Orthanc's own `OrderBy`/`Limit`/`Since` where it has them, else
+ * a sorted index of the recipe's own kept by the change feed.
+ */
+export default defineRecipe<Options>({
+  meta: {
+    id: 'paging',
+    title: 'Paging studies',
+    category: 'Search',
+    description: "Pages of studies sorted by a study or patient tag (GET /sort-studies?offset&limit&sort&order), the total in X-Total-Count: Orthanc's own OrderBy on 1.12.5+, else a sorted index kept by the change feed.",
+    routes: ['GET /sort-studies'],
+    events: ['ORTHANC_STARTED', 'NEW_STUDY', 'STABLE_STUDY'],
+    destructive: false,
+    priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#implementing-basic-paging',
+  },
+  schema,
+  check: (options) => (options.DefaultLimit > options.MaxLimit ? [{ pointer: '/DefaultLimit', message: `${options.DefaultLimit} is larger than MaxLimit (${options.MaxLimit})` }] : []),
+  async setup({ orthanc, log, database }, options) {
+    // The engine is chosen when Orthanc is first seen; `auto` looks again each time it comes back.
+    let engine: 'find' | 'index' | undefined = options.Engine === 'auto' ? undefined : options.Engine;
+    let index: StudyIndex | undefined;
+    const useIndex = async () => {
+      if (!index) {
+        index = new StudyIndex(orthanc, database, log);
+        await index.open();
+      }
+      return index;
+    };
+
+    orthanc.registerOnChangeCallback(
+      async (changeType, _resourceType, resourceId) => {
+        if (changeType === ChangeType.ORTHANC_STARTED) {
+          if (options.Engine === 'auto') {
+            engine = (await orthancSorts(orthanc)) ? 'find' : 'index';
+            log.info(`pages are made by ${engine === 'find' ? "Orthanc's /tools/find (OrderBy)" : 'the recipe\'s sorted index'}`);
+          }
+          if (engine === 'index') await (await useIndex()).sync();
+          return;
+        }
+        if (engine === 'index') await (await useIndex()).refresh(resourceId);
+      },
+      { types: ['ORTHANC_STARTED', 'NEW_STUDY', 'STABLE_STUDY'] },
+    );
+
+    orthanc.registerRestCallback('/sort-studies', async (output: RestOutput, _uri: string, request: RestRequest) => {
+      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+      let pageRequest;
+      try {
+        pageRequest = parsePageRequest(request.get, { limit: options.DefaultLimit, maxLimit: options.MaxLimit });
+      } catch (error) {
+        if (error instanceof BadParameter) return output.answerJson({ HttpStatus: 400, Message: error.message }, 400);
+        throw error;
+      }
+      let page: Page;
+      if (engine === 'find') {
+        page = await findPage(request.orthanc, pageRequest);
+      } else if (engine === 'index' && index?.ready) {
+        page = await index.page(pageRequest);
+      } else {
+        output.setHttpHeader('Retry-After', '5');
+        return output.answerJson({ HttpStatus: 503, Message: 'the index of studies is being built; retry in a few seconds' }, 503);
+      }
+      output.setHttpHeader('X-Total-Count', String(page.total));
+      output.setHttpHeader('X-Paging-Engine', engine);
+      output.answerJson(page.studies);
+    });
+  },
+});
