@@ -49,7 +49,16 @@ export interface RegisteredRoute {
 export class RestRouter {
   private readonly registered: RegisteredRoute[] = [];
 
+  /**
+   * Adds a route. The same pattern twice (from two owners, or twice from one) throws
+   * (`ORC_ERR_BAD_ROUTE`): the first would win silently and the second never answer.
+   */
   register(owner: string, pathRegex: string, callback: RestCallback, options: { hostAction?: boolean; binding?: OrthancBinding } = {}): () => void {
+    const taken = this.registered.find((route) => route.pattern === pathRegex);
+    if (taken) {
+      const by = taken.owner === owner ? 'it already registered it' : `recipe ${taken.owner} registered it first`;
+      throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: the route ${pathRegex} is registered twice (${by})`);
+    }
     let regex: RegExp;
     try {
       regex = new RegExp(`^(?:${pathRegex})$`);
