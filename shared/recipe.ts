@@ -48,8 +48,17 @@ export interface RecipeContext {
    * (SQLite): its id, leases renewed at each heartbeat, single runs. Absent outside the host.
    */
   cluster?: ClusterMember;
-  /** Aborted when the host stops. */
+  /**
+   * This recipe's signal: aborted when the host stops, and when this recipe's setup fails or
+   * times out (then a setup still running should stop: what it registers is removed anyway).
+   */
   signal: AbortSignal;
+  /**
+   * Registers a cleanup, run once when the recipe closes (host shutdown, failed or timed-out
+   * setup), last registered first, after the handle's `close`; registrations made through
+   * `orthanc` are removed after it. Registered once closing has begun, it runs at once.
+   */
+  onClose(cleanup: () => unknown): void;
   /** The host's worker pool, for CPU work (bytes in, bytes out; workers never call Orthanc). */
   workers: Workers;
   /** The absolute folder of the configuration file, against which relative paths in options resolve. */

@@ -131,6 +131,8 @@ export interface BindingParts {
 export interface ScopedBinding {
   binding: OrthancBinding;
   dispose(): void;
+  /** What was registered through it: route patterns and change types (`'all'` for a callback without `types`). */
+  registered(): { routes: string[]; events: ChangeTypeName[] | 'all' };
 }
 
 /** The REST calls of a binding, over `connection` and with its credentials. */
@@ -207,6 +209,9 @@ export function createCallerBinding(connection: OrthancConnection, base?: Orthan
 export function createScopedBinding({ connection, feed, router, filters, log, owner, bridge }: BindingParts): ScopedBinding {
   const disposers: (() => void)[] = [];
   let disposed = false;
+  const routes: string[] = [];
+  const events = new Set<ChangeTypeName>();
+  let allEvents = false;
   const keep = (dispose: () => void) => {
     if (!disposed) return void disposers.push(dispose);
     dispose();
@@ -216,6 +221,7 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
     ...restCallsOver(connection),
     registerRestCallback(pathRegex, callback, options) {
       keep(router.register(owner, pathRegex, callback, { ...options, public: options?.public === true, hostAction: options?.hostAction === true, binding }));
+      routes.push(pathRegex);
     },
     registerIncomingHttpRequestFilter(filter) {
       if (!filters) throw new BindingError('ORC_ERR_BAD_ROUTE', 'no HTTP front runs filters here');
@@ -224,6 +230,8 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
     },
     registerOnChangeCallback(callback, options) {
       const types = options?.types?.map((name) => ChangeType[name]);
+      if (options?.types) for (const name of options.types) events.add(name);
+      else allEvents = true;
       keep(feed.subscribe(owner, (c) => callback(c.changeType, c.resourceType, c.resourceId), types, { everyHost: options?.everyHost }));
     },
     registerOnStoredInstanceCallback(callback) {
@@ -241,6 +249,7 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
         }
       };
       keep(feed.subscribe(owner, onNewInstance, [ChangeType.NEW_INSTANCE]));
+      events.add('NEW_INSTANCE');
     },
     registerReceivedInstanceFilter(callback) {
       keep(requireBridge(bridge, 'registerReceivedInstanceFilter').addReceivedInstanceFilter(owner, callback));
@@ -258,6 +267,7 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
       disposed = true;
       for (const dispose of disposers.splice(0).reverse()) dispose();
     },
+    registered: () => ({ routes: [...routes], events: allEvents ? 'all' : [...events] }),
   };
 }
 

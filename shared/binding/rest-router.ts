@@ -74,7 +74,16 @@ export const defaultMaxBodyBytes = 2 ** 20;
 export class RestRouter {
   private readonly registered: RegisteredRoute[] = [];
 
+  /**
+   * Adds a route. The same pattern twice (from two owners, or twice from one) throws
+   * (`ORC_ERR_BAD_ROUTE`): the first would win silently and the second never answer.
+   */
   register(owner: string, pathRegex: string, callback: RestCallback, options: RouteOptions = {}): () => void {
+    const taken = this.registered.find((route) => route.pattern === pathRegex);
+    if (taken) {
+      const by = taken.owner === owner ? 'it already registered it' : `recipe ${taken.owner} registered it first`;
+      throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: the route ${pathRegex} is registered twice (${by})`);
+    }
     const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
     if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) {
       throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: route ${pathRegex}: maxBodyBytes must be an integer ≥ 0, not ${String(options.maxBodyBytes)}`);

@@ -17,11 +17,12 @@ import {
   type Logger,
   type RestOutput,
   type RestRequest,
-  type ScopedBinding,
 } from '../binding/index.js';
 import { maskSecrets } from '../mask-secrets.js';
 import { MetricsRegistry } from '../metrics.js';
-import { RecipeOptionsError, type AnyRecipe, type HostView, type RecipeHandle, type RecipeMeta } from '../recipe.js';
+import { RecipeOptionsError, type AnyRecipe, type HostView, type RecipeContext, type RecipeHandle, type RecipeMeta } from '../recipe.js';
+import { compareDeclarations } from '../recipe-declarations.js';
+import { RecipeLifetime } from '../recipe-lifetime.js';
 import type { Cluster } from '../cluster.js';
 import { openState } from '../open-state.js';
 import type { StateBackend } from '../state-store.js';
@@ -55,8 +56,8 @@ export interface HostOptions {
 
 interface RunningRecipe {
   meta: RecipeMeta;
-  scoped: ScopedBinding;
-  handle: RecipeHandle | void;
+  /** Its signal and cleanups; closing it is the one way a recipe is shut down. */
+  lifetime: RecipeLifetime;
   setupMilliseconds: number;
 }
 
@@ -319,7 +320,9 @@ export class Host {
   /**
    * Sets one recipe up. A failure disables it alone, except a `RecipeOptionsError`: its issues are
    * returned, to be reported as configuration errors; and a failure because Orthanc is
-   * unreachable or refuses the host's credentials: the recipe then waits and is set up again.
+   * unreachable or refuses the host's credentials: the recipe then waits and is set up again. A failed or timed-out setup is closed like
+   * a running recipe: its signal aborted, its cleanups run, its registrations removed (a setup
+   * that finishes after its timeout has its handle closed then).
    */
   private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<ConfigIssue[]> {
     const outcome = await this.attemptSetup(id, recipe, options);
@@ -340,13 +343,19 @@ export class Host {
       owner: id,
       bridge: this.bridge && this.bridgeHooks,
     });
-    const context = {
+    const lifetime = new RecipeLifetime(this.abort.signal, log);
+    lifetime.onClose(() => scoped.dispose());
+    const keepHandle = (handle: RecipeHandle | void) => {
+      if (handle && typeof handle.close === 'function') lifetime.onClose(() => handle.close?.());
+    };
+    const context: RecipeContext = {
       orthanc: scoped.binding,
       log,
       state: this.state.namespace(`recipe:${id}`),
       database: this.state.database(id),
       cluster: this.cluster.member(id),
-      signal: this.abort.signal,
+      signal: lifetime.signal,
+      onClose: lifetime.onClose,
       workers: this.workers,
       configDirectory: this.loaded.configDirectory,
       host: this.view,
@@ -356,17 +365,24 @@ export class Host {
     let timer: NodeJS.Timeout | undefined;
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
+    const setup = Promise.resolve().then(() => recipe.setup(context, options));
     try {
       const timeout = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => reject(new Error(`setup did not finish within ${timeoutMs / 1000} s (ORC_ERR_RECIPE_SETUP_TIMEOUT)`)), timeoutMs);
       });
-      const handle = await Promise.race([Promise.resolve().then(() => recipe.setup(context, options)), timeout]);
+      keepHandle(await Promise.race([setup, timeout]));
       const setupMilliseconds = elapsed();
-      this.running.push({ meta: recipe.meta, scoped, handle, setupMilliseconds });
+      this.running.push({ meta: recipe.meta, lifetime, setupMilliseconds });
+      for (const mismatch of compareDeclarations(recipe.meta, scoped.registered())) {
+        // A route or event missing from `meta` is a mistake; one `meta` lists but setup skipped may be an option turned off.
+        log[mismatch.kind === 'undeclared' ? 'warning' : 'debug'](`meta does not match setup: ${mismatch.message}`);
+      }
       log.info('enabled');
       return { kind: 'running' };
     } catch (error) {
-      scoped.dispose();
+      await lifetime.close(error);
+      // A setup that outlives its timeout finishes with its signal aborted; its handle is closed at once.
+      setup.then(keepHandle, () => undefined);
       if (error instanceof RecipeOptionsError) {
         const file = this.loaded.file;
         const issues = error.issues.map((issue) => ({ file, recipe: id, pointer: `/Recipes/${escapePointer(id)}${issue.pointer}`, message: issue.message }));
@@ -531,14 +547,7 @@ export class Host {
 
   /** Closes the running recipes in reverse order; a failing close is logged, and the others still close. */
   private async closeRecipes(): Promise<void> {
-    for (const recipe of this.running.splice(0).reverse()) {
-      try {
-        await recipe.handle?.close?.();
-      } catch (error) {
-        this.log.error(`recipe ${recipe.meta.id}: close failed: ${describe(error)}`);
-      }
-      recipe.scoped.dispose();
-    }
+    for (const recipe of this.running.splice(0).reverse()) await recipe.lifetime.close(new Error('the host is stopping'));
   }
   /** What recipes see of the host (`ctx.host`): the enabled recipes and their options, secrets masked. */
   private readonly view: HostView = {
