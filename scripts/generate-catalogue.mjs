@@ -1,5 +1,5 @@
 // Writes catalogue.json and CATALOGUE.md from the bundled recipes' metadata and schemas (after
-// tsc: it reads dist/). CI fails when a committed file is stale, and so does test/catalogue.test.ts.
+// tsc: it reads dist/). CI fails when a committed file is stale, and so does test/catalogue.unit.test.ts.
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 

@@ -1,6 +1,6 @@
 import { threadId } from 'node:worker_threads';
 
-/** Inputs of the test task module run by test/worker-pool.test.ts. */
+/** Inputs of the test task module run by test/worker-pool.unit.test.ts. */
 export type TestTaskInput =
   | { kind: 'double'; bytes: ArrayBuffer }
   | { kind: 'lastResultLength' }
