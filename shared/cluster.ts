@@ -217,8 +217,9 @@ export function hostIdIn(stateDirectory: string): string {
   } catch {
     // first start
   }
-  mkdirSync(stateDirectory, { recursive: true });
+  mkdirSync(stateDirectory, { recursive: true, mode: 0o700 });
   const id = randomUUID();
-  writeFileSync(file, `${id}\n`);
+  // Private like every file of the state folder.
+  writeFileSync(file, `${id}\n`, { mode: 0o600 });
   return id;
 }

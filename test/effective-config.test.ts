@@ -62,6 +62,8 @@ describe('orthanc-recipes validate: what would run', () => {
       MaxConnections: 1000,
       AllowedOrigins: [],
       TrustedProxies: [],
+      ForwardedAuthHeaders: [],
+      HostActionProbe: { Method: 'GET', Uri: '/jobs', CacheSeconds: 10 },
       AllowRemoteAccessWithoutAuthentication: false,
     });
     assert.equal(printed.LogFormat, 'json');

@@ -46,6 +46,8 @@ export interface RouteOptions {
    * a route that takes no body. The host's `MaxRecipeBodyMegabytes` caps every route's limit.
    */
   maxBodyBytes?: number;
+  /** The host's stand-in for a route of a recipe not set up yet (a 503 while it waits); set by the host. */
+  reservation?: boolean;
 }
 
 export interface RegisteredRoute {
@@ -61,6 +63,8 @@ export interface RegisteredRoute {
   public: boolean;
   /** The largest request body this route reads, as its recipe declared it (see `RouteOptions`). */
   maxBodyBytes: number;
+  /** See `RouteOptions.reservation`. */
+  reservation: boolean;
 }
 
 /** A route's body limit when its recipe declares none: 1 MiB, for JSON. */
@@ -79,7 +83,8 @@ export class RestRouter {
    * (`ORC_ERR_BAD_ROUTE`): the first would win silently and the second never answer.
    */
   register(owner: string, pathRegex: string, callback: RestCallback, options: RouteOptions = {}): () => void {
-    const taken = this.registered.find((route) => route.pattern === pathRegex);
+    // A waiting recipe's 503 answers (`reservation`) stand in for its routes until it is set up.
+    const taken = options.reservation ? undefined : this.registered.find((route) => route.pattern === pathRegex && !route.reservation);
     if (taken) {
       const by = taken.owner === owner ? 'it already registered it' : `recipe ${taken.owner} registered it first`;
       throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: the route ${pathRegex} is registered twice (${by})`);
@@ -94,7 +99,17 @@ export class RestRouter {
     } catch (error) {
       throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: invalid route regular expression ${pathRegex}: ${describe(error)}`);
     }
-    const route: RegisteredRoute = { owner, pattern: pathRegex, regex, callback, public: options.public === true, hostAction: options.hostAction === true, binding: options.binding, maxBodyBytes };
+    const route: RegisteredRoute = {
+      owner,
+      pattern: pathRegex,
+      regex,
+      callback,
+      public: options.public === true,
+      hostAction: options.hostAction === true,
+      binding: options.binding,
+      maxBodyBytes,
+      reservation: options.reservation === true,
+    };
     this.registered.push(route);
     return () => {
       const index = this.registered.indexOf(route);

@@ -414,7 +414,7 @@ export class Host {
     };
     waiting.release = reserveRoutes(this.router, recipe.meta, () => waiting.error, () => (waiting.nextAttemptAt - Date.now()) / 1000);
     this.waiting.push(waiting);
-    this.log.child(id).warning(`setup failed because Orthanc is unavailable; waiting, and trying again until it succeeds: ${error}`, { recipe: id });
+    renamed(this.log, id).warning(`setup failed because Orthanc is unavailable; waiting, and trying again until it succeeds: ${error}`, { recipe: id });
     this.scheduleRetry(waiting);
   }
 
@@ -439,7 +439,7 @@ export class Host {
   private async retry(waiting: WaitingRecipe): Promise<void> {
     if (this.abort.signal.aborted || waiting.attempting || !this.waiting.includes(waiting)) return;
     waiting.attempting = true;
-    const log = this.log.child(waiting.id);
+    const log = renamed(this.log, waiting.id);
     const outcome = await this.attemptSetup(waiting.id, waiting.recipe, waiting.options);
     waiting.attempting = false;
     waiting.attempts += 1;

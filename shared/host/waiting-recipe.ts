@@ -41,7 +41,7 @@ export function reserveRoutes(router: RestRouter, meta: RecipeMeta, reason: () =
     router.register(meta.id, pattern, (output) => {
       output.setHttpHeader('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds()))));
       output.answerJson({ HttpStatus: 503, Message: `the recipe ${meta.id} is waiting for Orthanc and is not running yet: ${reason()}`, Status: 'waiting' }, 503);
-    }),
+    }, { reservation: true }),
   );
   return () => removers.forEach((remove) => remove());
 }

@@ -47,8 +47,9 @@ describe('introspection: the binding described from its declarations', () => {
     const exported = Object.entries(binding);
     const expectedClasses = exported.filter(([, v]) => isClass(v)).map(([name]) => name);
     const expectedFunctions = exported.filter(([, v]) => typeof v === 'function' && !isClass(v)).map(([name]) => name);
-    // At run time an enumeration and a table of numbers look alike; the declarations tell them apart.
-    const expectedObjects = exported.filter(([, v]) => typeof v === 'object').map(([name]) => name);
+    // At run time an enumeration and a table of numbers look alike; the declarations tell them
+    // apart. Constants include plain values (a DIMSE status, a default limit, a pattern).
+    const expectedObjects = exported.filter(([, v]) => typeof v !== 'function').map(([name]) => name);
     assert.ok(expectedClasses.includes('DicomInstance') && expectedClasses.includes('RestOutput') && expectedClasses.includes('OrthancHttpError'));
     assert.deepEqual(sorted(description.Binding.Classes.map((c) => c.Name)), sorted(expectedClasses));
     assert.deepEqual(sorted(description.Binding.Functions.filter((f) => !f.Of).map((f) => f.Name)), sorted(expectedFunctions));
@@ -106,6 +107,7 @@ describe('introspection: the Python plugin side', () => {
       restApiGet: 'RestApiGet', restApiPost: 'RestApiPost', restApiPut: 'RestApiPut', restApiDelete: 'RestApiDelete',
       getDicomForInstance: 'GetDicomForInstance', registerRestCallback: 'RegisterRestCallback',
       registerIncomingHttpRequestFilter: 'RegisterIncomingHttpRequestFilter',
+      registerIncomingCStoreInstanceFilter: 'RegisterIncomingCStoreInstanceFilter',
       registerOnChangeCallback: 'RegisterOnChangeCallback', registerOnStoredInstanceCallback: 'RegisterOnStoredInstanceCallback',
       logInfo: 'LogInfo', logWarning: 'LogWarning', logError: 'LogError',
     });
