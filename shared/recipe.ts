@@ -1,6 +1,7 @@
 import type { SchemaObject } from 'ajv';
 import type { ChangeTypeName, Logger, OrthancBinding } from './binding/index.js';
 import type { RecipeDatabase } from './recipe-database.js';
+import type { RecipeQueue } from './recipe-queue.js';
 import type { KeyValueStore } from './state-store.js';
 import type { Workers } from './worker-pool.js';
 
@@ -41,6 +42,8 @@ export interface RecipeContext {
   state: KeyValueStore;
   /** The recipe's own tables in the state database: `migrate([...steps])`, then queries (see `RecipeDatabase`). */
   database: RecipeDatabase;
+  /** A durable queue of the recipe's own, by name, in the state database (see `RecipeQueue`). */
+  queue(name: string): RecipeQueue;
   /** Aborted when the host stops. */
   signal: AbortSignal;
   /** The host's worker pool, for CPU work (bytes in, bytes out; workers never call Orthanc). */

@@ -31,6 +31,7 @@ import { HttpFront } from './front.js';
 import { OrthancProcess } from './orthanc-process.js';
 import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
 import { hostVersion } from './version.js';
+import { queueOwner, recipeQueues } from '../recipe-queue.js';
 
 export interface HostOptions {
   /** The root logger; one writing to stdout at the configured level by default. */
@@ -230,6 +231,7 @@ export class Host {
       log,
       state: this.state.namespace(`recipe:${id}`),
       database: this.state.database(id),
+      queue: recipeQueues(this.state.database(queueOwner(id))),
       signal: this.abort.signal,
       workers: this.workers,
       configDirectory: this.loaded.configDirectory,
