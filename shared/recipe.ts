@@ -3,6 +3,7 @@ import type { ChangeTypeName, Logger, OrthancBinding } from './binding/index.js'
 import type { Metrics } from './metrics.js';
 import type { ClusterMember } from './cluster.js';
 import type { RecipeDatabase } from './recipe-database.js';
+import type { RecipeQueue } from './recipe-queue.js';
 import type { KeyValueStore } from './state-store.js';
 import type { Workers } from './worker-pool.js';
 
@@ -43,6 +44,8 @@ export interface RecipeContext {
   state: KeyValueStore;
   /** The recipe's own tables in the state database: `migrate([...steps])`, then queries (see `RecipeDatabase`). */
   database: RecipeDatabase;
+  /** A durable queue of the recipe's own, by name, in the state database (see `RecipeQueue`). */
+  queue(name: string): RecipeQueue;
   /**
    * The other hosts sharing this Orthanc cluster's work (PostgreSQL state), or this host alone
    * (SQLite): its id, leases renewed at each heartbeat, single runs. Absent outside the host.

@@ -42,6 +42,7 @@ import { OrthancProcess } from './orthanc-process.js';
 import { checkPortFree } from './port-check.js';
 import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
 import { hostVersion } from './version.js';
+import { queueOwner, recipeQueues } from '../recipe-queue.js';
 
 export interface HostOptions {
   /** The root logger; one writing to stdout at the configured level by default. */
@@ -354,6 +355,7 @@ export class Host {
       state: this.state.namespace(`recipe:${id}`),
       database: this.state.database(id),
       cluster: this.cluster.member(id),
+      queue: recipeQueues(this.state.database(queueOwner(id))),
       signal: lifetime.signal,
       onClose: lifetime.onClose,
       workers: this.workers,

@@ -18,6 +18,10 @@ export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> 
   'excel-report': async () => (await import('../../recipes/excel-report/index.js')).default,
   mosaic: async () => (await import('../../recipes/mosaic/index.js')).default,
   'create-dicom': async () => (await import('../../recipes/create-dicom/index.js')).default,
+  queue: async () => (await import('../../recipes/queue/index.js')).default,
+  'find-scp': async () => (await import('../../recipes/find-scp/index.js')).default,
+  worklist: async () => (await import('../../recipes/worklist/index.js')).default,
+  mirror: async () => (await import('../../recipes/mirror/index.js')).default,
   scheduler: async () => (await import('../../recipes/scheduler/index.js')).default,
   authorization: async () => (await import('../../recipes/authorization/index.js')).default,
 };

@@ -1,0 +1,45 @@
+import { resolve } from 'node:path';
+import { startFindScp } from '../../shared/find-scp.js';
+import { defineRecipe } from '../../shared/recipe.js';
+import type { Options } from './options.generated.js';
+import schema from './schema.json' with { type: 'json' };
+import { answerFor, matchesQuery, readWorklistItems } from './worklist-items.js';
+
+/** Modality Worklist Information Model – FIND. */
+const MODALITY_WORKLIST_FIND = '1.2.840.10008.5.1.4.31';
+
+/**
+ * The Python sample "Handling worklist SCP requests" (`worklist.py`): a modality worklist SCP on
+ * its own port answering from a folder of `.wl` or `.json` items, with DICOM matching.
+ */
+export default defineRecipe<Options>({
+  meta: {
+    id: 'worklist',
+    title: 'Modality worklist',
+    description: 'A modality worklist SCP on its own port and AE title, answering C-FIND from a folder of .wl or JSON worklist items with DICOM matching.',
+    category: 'Routing',
+    routes: [],
+    events: [],
+    destructive: false,
+    priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#handling-worklist-scp-requests',
+  },
+  schema,
+  async setup({ log, configDirectory }, options) {
+    const folder = resolve(configDirectory, options.Folder);
+    const scp = await startFindScp({
+      host: options.Host,
+      port: options.Port,
+      aet: options.Aet,
+      sopClasses: [MODALITY_WORKLIST_FIND],
+      async find(query, _sopClass, peer) {
+        const items = await readWorklistItems(folder, (file, reason) => log.warning(`skipped the worklist file ${file}: ${reason}`));
+        const answers = items.filter((item) => matchesQuery(query, item)).slice(0, options.Limit).map((item) => answerFor(query, item));
+        log.info(`worklist query from ${peer.callingAet}: ${answers.length} of ${items.length} items`);
+        return answers;
+      },
+      onProblem: (message) => log.warning(message),
+    });
+    log.info(`worklist SCP ${options.Aet} listening on ${options.Host}:${scp.port}, items from ${folder}`);
+    return { close: () => scp.close() };
+  },
+});
