@@ -10,7 +10,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Agent, request } from 'undici';
-import { getFreePort } from '../shared/host/index.js';
+import { getFreePort } from '../host/index.js';
 import { generateStudy } from '../test/helpers/dicom.js';
 import { cliPath, startHostProcess } from '../test/helpers/host.js';
 import { startTestOrthanc, type TestOrthanc } from '../test/helpers/orthanc.js';

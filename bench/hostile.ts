@@ -24,7 +24,7 @@ const afterRoot = new URL('../../', import.meta.url).pathname;
 /** A built copy of this repository at `commit`, sharing this tree's node_modules. */
 function buildBefore(commit: string): string {
   const folder = join(tmpdir(), `orthanc-recipes-before-${execFileSync('git', ['-C', afterRoot, 'rev-parse', '--short', commit]).toString().trim()}`);
-  if (!existsSync(join(folder, 'dist', 'shared', 'host', 'index.js'))) {
+  if (!existsSync(join(folder, 'dist', 'host', 'index.js')) && !existsSync(join(folder, 'dist', 'shared', 'host', 'index.js'))) {
     mkdirSync(folder, { recursive: true });
     execFileSync('sh', ['-c', `git -C '${afterRoot}' archive '${commit}' | tar -x -C '${folder}'`]);
     if (!existsSync(join(folder, 'node_modules'))) symlinkSync(join(afterRoot, 'node_modules'), join(folder, 'node_modules'));

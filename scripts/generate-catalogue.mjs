@@ -4,8 +4,8 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('../', import.meta.url).pathname;
-const { bundledRecipes } = await import(join(root, 'dist/shared/host/registry.js'));
-const { catalogueEntries, catalogueJson, catalogueMarkdown } = await import(join(root, 'dist/shared/cli/catalogue.js'));
+const { bundledRecipes } = await import(join(root, 'dist/host/registry.js'));
+const { catalogueEntries, catalogueJson, catalogueMarkdown } = await import(join(root, 'dist/cli/catalogue.js'));
 const entries = await catalogueEntries(bundledRecipes);
 for (const [file, text] of [['catalogue.json', catalogueJson(entries)], ['CATALOGUE.md', catalogueMarkdown(entries)]]) {
   const path = join(root, file);

@@ -1,5 +1,5 @@
 // Writes recipes/<id>/options.generated.ts from recipes/<id>/schema.json (and the host's
-// config type from shared/host/host-schema.json), so that each type is derived from its schema
+// config type from host/host-schema.json), so that each type is derived from its schema
 // and cannot drift from it. Every property that has a `default` is required in the type, since
 // the host fills defaults in before setup runs. CI fails when a committed file is stale.
 import { compile } from 'json-schema-to-typescript';
@@ -26,7 +26,7 @@ const targets = readdirSync(recipesDir)
   .sort()
   .filter((id) => existsSync(join(recipesDir, id, 'schema.json')))
   .map((id) => ({ schema: `recipes/${id}/schema.json`, target: `recipes/${id}/options.generated.ts`, name: 'Options' }));
-targets.push({ schema: 'shared/host/host-schema.json', target: 'shared/host/host-config.generated.ts', name: 'HostConfig' });
+targets.push({ schema: 'host/host-schema.json', target: 'host/host-config.generated.ts', name: 'HostConfig' });
 
 for (const { schema: schemaFile, target, name } of targets) {
   const schema = requireDefaults(JSON.parse(readFileSync(join(root, schemaFile), 'utf8')));

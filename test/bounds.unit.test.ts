@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrthancConnection, RestRouter, callerCredentials, createLogger, refuseBodyByLength, type RestRequest } from '../shared/binding/index.js';
-import { serveRecipeRoute } from '../shared/host/recipe-route.js';
+import { serveRecipeRoute } from '../host/recipe-route.js';
 import { ByteBudget } from '../shared/byte-budget.js';
 import { Pacer } from '../shared/pacer.js';
 

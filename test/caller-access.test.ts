@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Host } from '../shared/host/index.js';
+import type { Host } from '../host/index.js';
 import { defineRecipe } from '../shared/recipe.js';
 import { generateStudy } from './helpers/dicom.js';
 import { startHostInProcess } from './helpers/host.js';

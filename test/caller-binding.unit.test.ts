@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { OrthancConnection, OrthancHttpError, RequestFilters, basicUsername, callerCredentials, createCallerBinding, createLogger, type OrthancBinding } from '../shared/binding/index.js';
 import { CallerRights } from '../shared/caller-rights.js';
-import { HostActionGate } from '../shared/host/caller-access.js';
+import { HostActionGate } from '../host/caller-access.js';
 
 describe('the caller\'s binding: credentials over the host\'s pool', () => {
   const received: IncomingHttpHeaders[] = [];

@@ -4,10 +4,10 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkRecipeFolder, standardHeadings, templateReadmeMarker } from '../shared/cli/check-recipe.js';
-import { catalogueEntries, catalogueJson, catalogueMarkdown } from '../shared/cli/catalogue.js';
-import { newRecipe, templateDirectory } from '../shared/cli/new-recipe.js';
-import { bundledRecipes } from '../shared/host/index.js';
+import { checkRecipeFolder, standardHeadings, templateReadmeMarker } from '../cli/check-recipe.js';
+import { catalogueEntries, catalogueJson, catalogueMarkdown } from '../cli/catalogue.js';
+import { newRecipe, templateDirectory } from '../cli/new-recipe.js';
+import { bundledRecipes } from '../host/index.js';
 import { repositoryRoot } from './helpers/host.js';
 
 const recipesDirectory = join(repositoryRoot, 'recipes');
@@ -76,11 +76,12 @@ describe('orthanc-recipes check', () => {
 describe('orthanc-recipes new', () => {
   it('inside this repository layout: relative imports and one registry line', async () => {
     const root = await mkdtemp(join(tmpdir(), 'orthanc-recipes-repo-'));
-    await mkdir(join(root, 'shared', 'host'), { recursive: true });
+    await mkdir(join(root, 'host'), { recursive: true });
+    await mkdir(join(root, 'shared'));
     await mkdir(join(root, 'recipes'));
     await writeFile(join(root, 'shared', 'recipe.ts'), '');
-    const registry = await readFile(join(repositoryRoot, 'shared', 'host', 'registry.ts'), 'utf8');
-    await writeFile(join(root, 'shared', 'host', 'registry.ts'), registry);
+    const registry = await readFile(join(repositoryRoot, 'host', 'registry.ts'), 'utf8');
+    await writeFile(join(root, 'host', 'registry.ts'), registry);
     const created = await newRecipe('made-here', join(root, 'recipes'), []);
     assert.equal(created.bundled, true);
     assert.deepEqual(created.files, ['README.md', 'index.ts', 'options.generated.ts', 'schema.json', 'test/made-here.orthanc.test.ts', 'test/made-here.test.ts']);
@@ -88,7 +89,7 @@ describe('orthanc-recipes new', () => {
     assert.match(index, /from '\.\.\/\.\.\/shared\/recipe\.js'/);
     assert.match(index, /id: 'made-here',\n\s+title: 'Made Here',/);
     assert.doesNotMatch(index + (await readFile(join(created.folder, 'test/made-here.test.ts'), 'utf8')), /__[A-Z_]+__/);
-    const updated = await readFile(join(root, 'shared', 'host', 'registry.ts'), 'utf8');
+    const updated = await readFile(join(root, 'host', 'registry.ts'), 'utf8');
     assert.equal(updated.replace("  'made-here': async () => (await import('../../recipes/made-here/index.js')).default,\n", ''), registry);
     assert.equal(existsSync(join(created.folder, 'package.json')), false);
     await rm(root, { recursive: true });

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { ChangeType, changeTypeName, resourceTypeName } from '../shared/binding/index.js';
 import { defineRecipe } from '../shared/recipe.js';
-import type { Host } from '../shared/host/index.js';
+import type { Host } from '../host/index.js';
 import { eventually, orthancChangeLines, waitUntilStable } from './helpers/changes.js';
 import { generateCollection, generateStudy } from './helpers/dicom.js';
 import { startHostInProcess, type LineLog } from './helpers/host.js';

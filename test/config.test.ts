@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bundledRecipes, validateConfig } from '../shared/host/index.js';
+import { bundledRecipes, validateConfig } from '../host/index.js';
 import { cliPath } from './helpers/host.js';
 
 interface CliResult {

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { getFreePort } from '../shared/host/orthanc-process.js';
+import { getFreePort } from '../host/orthanc-process.js';
 import { eventually } from './helpers/changes.js';
 import { generateStudy } from './helpers/dicom.js';
 import { repositoryRoot } from './helpers/host.js';

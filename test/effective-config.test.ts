@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bundledRecipes, effectiveConfig, maskSecrets, validateConfig } from '../shared/host/index.js';
+import { bundledRecipes, effectiveConfig, maskSecrets, validateConfig } from '../host/index.js';
 import { defineRecipe } from '../shared/recipe.js';
 import { cliPath } from './helpers/host.js';
 

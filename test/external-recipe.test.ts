@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { templateReadmeMarker } from '../shared/cli/check-recipe.js';
+import { templateReadmeMarker } from '../cli/check-recipe.js';
 import { cliPath, repositoryRoot, startHostProcess } from './helpers/host.js';
 import { rawRequest } from './helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';

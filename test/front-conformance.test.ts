@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Host } from '../shared/host/index.js';
+import type { Host } from '../host/index.js';
 import { eventually } from './helpers/changes.js';
 import { generateStudy, writeLargeInstance } from './helpers/dicom.js';
 import { startHostInProcess, type LineLog } from './helpers/host.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Host } from '../shared/host/index.js';
+import type { Host } from '../host/index.js';
 import { generateStudy } from './helpers/dicom.js';
 import { startHostInProcess, type LineLog } from './helpers/host.js';
 import { basicAuth } from './helpers/http.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { OrthancHttpError } from '../shared/binding/index.js';
 import { defineRecipe } from '../shared/recipe.js';
-import type { Host } from '../shared/host/index.js';
+import type { Host } from '../host/index.js';
 import { generateCollection } from './helpers/dicom.js';
 import { startHostInProcess, type LineLog } from './helpers/host.js';
 import { comparableHeaders, rawRequest } from './helpers/http.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { ChangeType } from '../shared/binding/index.js';
-import type { Host } from '../shared/host/index.js';
+import type { Host } from '../host/index.js';
 import { defineRecipe } from '../shared/recipe.js';
 import { startHostInProcess, type LineLog } from './helpers/host.js';
 import { rawRequest } from './helpers/http.js';

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createHttpServer, hasTooManyHeaderLines, replaceDestroySoon } from '../shared/host/node-http.js';
+import { createHttpServer, hasTooManyHeaderLines, replaceDestroySoon } from '../host/node-http.js';
 import { eventually } from './helpers/changes.js';
 import { RawConnection, requestHead } from './helpers/raw-http.js';
 
 /**
- * What the front relies on in Node's HTTP server beyond its documented API (shared/host/node-http.ts),
+ * What the front relies on in Node's HTTP server beyond its documented API (host/node-http.ts),
  * checked on the Node that runs the suite: CI runs it on Node 20 and 24, so a release that changes
  * one of these fails here first, not in the front's behaviour.
  */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { ChangeType, createLogger } from '../shared/binding/index.js';
-import { Host, bundledRecipes, validateConfig } from '../shared/host/index.js';
+import { Host, bundledRecipes, validateConfig } from '../host/index.js';
 import { defineRecipe } from '../shared/recipe.js';
 import { eventually } from './helpers/changes.js';
 import { generateStudy } from './helpers/dicom.js';

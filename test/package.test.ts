@@ -111,7 +111,7 @@ describe('the packed tarball, installed into an empty folder', { timeout: 2_400_
 
   it('packs no compiled test and no stale file: every compiled file has its source', async () => {
     const compiled = packedFiles.filter((file) => file.startsWith('dist/'));
-    assert.ok(compiled.includes('dist/shared/host/index.js'), 'the host is packed');
+    assert.ok(compiled.includes('dist/host/index.js'), 'the host is packed');
     assert.deepEqual(compiled.filter((file) => /^dist\/(recipes\/[^/]+\/test\/|test\/(?!helpers\/)|bench\/)/.test(file)), []);
     const sourceless: string[] = [];
     for (const file of compiled) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bundledRecipes } from '../shared/host/registry.js';
+import { bundledRecipes } from '../host/registry.js';
 import type { FakeRoutes } from './helpers/fake-orthanc.js';
 import { startRecipe } from './helpers/recipe-tester.js';
 

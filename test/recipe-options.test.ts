@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError, validateConfig } from '../shared/host/index.js';
+import { ConfigError, validateConfig } from '../host/index.js';
 import { defineRecipe, RecipeOptionsError } from '../shared/recipe.js';
 import { startHostInProcess } from './helpers/host.js';
 import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';

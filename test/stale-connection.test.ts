@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { OrthancConnection, OrthancUnreachableError, RestRouter, createLogger } from '../shared/binding/index.js';
-import { HttpFront } from '../shared/host/front.js';
+import { HttpFront } from '../host/front.js';
 import { rawRequest } from './helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';
 

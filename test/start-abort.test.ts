@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createLogger } from '../shared/binding/index.js';
-import { Host, bundledRecipes, getFreePort, validateConfig } from '../shared/host/index.js';
+import { Host, bundledRecipes, getFreePort, validateConfig } from '../host/index.js';
 import { defineRecipe } from '../shared/recipe.js';
 import { eventually } from './helpers/changes.js';
 import { LineLog, cliPath } from './helpers/host.js';

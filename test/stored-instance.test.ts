@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { InstanceOrigin, type DicomInstance, type OrthancBinding } from '../shared/binding/index.js';
 import { defineRecipe } from '../shared/recipe.js';
-import type { Host } from '../shared/host/index.js';
+import type { Host } from '../host/index.js';
 import { eventually } from './helpers/changes.js';
 import { generateCollection, generateStudy, toPart10 } from './helpers/dicom.js';
 import { startHostInProcess, type LineLog } from './helpers/host.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../shared/binding/index.js';
-import { notifySystemdReady } from '../shared/cli/systemd-notify.js';
+import { notifySystemdReady } from '../cli/systemd-notify.js';
 import { eventually } from './helpers/changes.js';
 import { cliPath, repositoryRoot, startHostProcess } from './helpers/host.js';
 import { rawRequest } from './helpers/http.js';

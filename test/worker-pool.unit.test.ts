@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { threadId } from 'node:worker_threads';
 import { createLogger } from '../shared/binding/index.js';
-import { ConfigError, validateConfig } from '../shared/host/index.js';
+import { ConfigError, validateConfig } from '../host/index.js';
 import { WorkerPool, WorkerTaskError, defaultMaxThreads, ownBytes } from '../shared/worker-pool.js';
 import type { TestTaskInput } from './helpers/worker-task.js';
 

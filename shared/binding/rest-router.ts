@@ -73,7 +73,7 @@ export const defaultMaxBodyBytes = 2 ** 20;
 /**
  * The routes registered by `registerRestCallback`, matched in registration order against the
  * whole decoded path, as Orthanc matches its plugins' regular expressions. Serving them is the
- * host's (shared/host/recipe-route.ts); the binding only registers and matches.
+ * host's (host/recipe-route.ts); the binding only registers and matches.
  */
 export class RestRouter {
   private readonly registered: RegisteredRoute[] = [];

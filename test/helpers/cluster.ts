@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OrthancProcess, getFreePort } from '../../shared/host/orthanc-process.js';
+import { OrthancProcess, getFreePort } from '../../host/orthanc-process.js';
 import { generateStudy } from './dicom.js';
 import { startHostProcess, type HostProcess } from './host.js';
 import { testOrthancRoot } from './orthanc.js';

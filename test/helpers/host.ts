@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '../../shared/binding/index.js';
-import { Host, validateConfig, bundledRecipes } from '../../shared/host/index.js';
+import { Host, validateConfig, bundledRecipes } from '../../host/index.js';
 import type { AnyRecipe } from '../../shared/recipe.js';
 
 export const repositoryRoot = new URL('../../../', import.meta.url).pathname;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 // A host in a process of its own, measured from inside: run by `startMeasuredHost` (fork), it
 // starts the host of a compiled tree (this one by default, or another one's `dist/`, to compare
 // before and after a change), watches its event loop with `perf_hooks.monitorEventLoopDelay`,
@@ -101,7 +102,9 @@ async function runChild(distRoot: string, configText: string, configPath: string
   const send = (message: Message) => process.send?.(message);
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
-  const hostModule = (await import(pathToFileURL(join(distRoot, 'shared/host/index.js')).href)) as typeof import('../../shared/host/index.js');
+  // host/ since the host left shared/; a tree built before that (a benchmark's "before") has shared/host/.
+  const hostIndex = existsSync(join(distRoot, 'host/index.js')) ? 'host/index.js' : 'shared/host/index.js';
+  const hostModule = (await import(pathToFileURL(join(distRoot, hostIndex)).href)) as typeof import('../../host/index.js');
   const bindingModule = (await import(pathToFileURL(join(distRoot, 'shared/binding/index.js')).href)) as typeof import('../../shared/binding/index.js');
   const logger = bindingModule.createLogger('host', { level: 'info', write: (line: string) => send({ type: 'log', line: line.trimEnd() }) });
   let host: Awaited<ReturnType<typeof hostModule.Host.start>>;

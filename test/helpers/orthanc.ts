@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OrthancProcess } from '../../shared/host/orthanc-process.js';
+import { OrthancProcess } from '../../host/orthanc-process.js';
 
 /** A real Orthanc for one test suite: free loopback ports, a temporary folder, a short StableAge. */
 export interface TestOrthanc {

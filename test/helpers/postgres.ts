@@ -3,7 +3,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { getFreePort } from '../../shared/host/orthanc-process.js';
+import { getFreePort } from '../../host/orthanc-process.js';
 
 const run = promisify(execFile);
 

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeTypeName, ResourceTypeName } from '../../shared/binding/index.js';
-import { ConfigError, type Host } from '../../shared/host/index.js';
+import { ConfigError, type Host } from '../../host/index.js';
 import type { AnyRecipe } from '../../shared/recipe.js';
 import { FakeOrthanc, type FakeRoutes } from './fake-orthanc.js';
 import { startHostInProcess, type LineLog } from './host.js';

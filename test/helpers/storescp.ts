@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { getFreePort } from '../../shared/host/orthanc-process.js';
+import { getFreePort } from '../../host/orthanc-process.js';
 
 /** dcmtk's `storescp` as a DICOM destination: one port, one output folder, files named `<Modality>.<SOPInstanceUID>`. */
 export interface StoreScp {

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { Host } from '../../../shared/host/index.js';
+import type { Host } from '../../../host/index.js';
 import { startHostInProcess } from '../../../test/helpers/host.js';
 import { basicAuth, rawRequest } from '../../../test/helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { getFreePort } from '../../../shared/host/orthanc-process.js';
+import { getFreePort } from '../../../host/orthanc-process.js';
 import { eventually, waitUntilStable } from '../../../test/helpers/changes.js';
 import type { HostProcess } from '../../../test/helpers/host.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';

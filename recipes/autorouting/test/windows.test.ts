@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { getFreePort } from '../../../shared/host/orthanc-process.js';
+import { getFreePort } from '../../../host/orthanc-process.js';
 import { eventually } from '../../../test/helpers/changes.js';
 import { generateStudy } from '../../../test/helpers/dicom.js';
 import type { HostProcess } from '../../../test/helpers/host.js';

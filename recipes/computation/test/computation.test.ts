@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Host } from '../../../shared/host/index.js';
+import type { Host } from '../../../host/index.js';
 import { eventually } from '../../../test/helpers/changes.js';
 import { startHostInProcess } from '../../../test/helpers/host.js';
 import { rawRequest } from '../../../test/helpers/http.js';

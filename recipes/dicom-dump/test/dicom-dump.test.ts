@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Host } from '../../../shared/host/index.js';
+import type { Host } from '../../../host/index.js';
 import { generateStudy, writeLargeInstance } from '../../../test/helpers/dicom.js';
 import { startHostInProcess } from '../../../test/helpers/host.js';
 import { rawRequest } from '../../../test/helpers/http.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { getFreePort } from '../../../shared/host/index.js';
+import { getFreePort } from '../../../host/index.js';
 import { generateStudy } from '../../../test/helpers/dicom.js';
 import { startHostProcess, type HostProcess } from '../../../test/helpers/host.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLogger, createScopedBinding, OrthancConnection, RestRouter, type ChangeFeed } from '../../../shared/binding/index.js';
-import type { Host } from '../../../shared/host/index.js';
+import type { Host } from '../../../host/index.js';
 import { MetadataReader } from '../metadata-reader.js';
 import { startHostInProcess, type LineLog } from '../../../test/helpers/host.js';
 import { comparableHeaders, rawRequest } from '../../../test/helpers/http.js';

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import type { Host } from '../../../shared/host/index.js';
+import type { Host } from '../../../host/index.js';
 import { eventually } from '../../../test/helpers/changes.js';
 import { generateStudy, type GeneratedInstance } from '../../../test/helpers/dicom.js';
 import { startHostInProcess, type LineLog } from '../../../test/helpers/host.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { getFreePort } from '../../../shared/host/index.js';
+import { getFreePort } from '../../../host/index.js';
 import { eventually } from '../../../test/helpers/changes.js';
 import { generateStudy } from '../../../test/helpers/dicom.js';
 import { defineRecipe } from '../../../shared/recipe.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { getFreePort } from '../../../shared/host/orthanc-process.js';
+import { getFreePort } from '../../../host/orthanc-process.js';
 import { eventually } from '../../../test/helpers/changes.js';
 import { generateStudy, type StudySpec } from '../../../test/helpers/dicom.js';
 import { startHostProcess, type HostProcess } from '../../../test/helpers/host.js';

@@ -4,7 +4,7 @@ import { parsePam } from '../pam.js';
 import { parseParams } from '../params.js';
 import { fitInside } from '../thumbnailer.js';
 import type { Options } from '../options.generated.js';
-import { validateConfig } from '../../../shared/host/index.js';
+import { validateConfig } from '../../../host/index.js';
 
 const pam = (header: string, data: number[]) => Buffer.concat([Buffer.from(`P7\n${header}ENDHDR\n`, 'latin1'), Buffer.from(data)]);
 

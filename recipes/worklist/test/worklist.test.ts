@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { getFreePort } from '../../../shared/host/index.js';
+import { getFreePort } from '../../../host/index.js';
 import { toPart10 } from '../../../test/helpers/dicom.js';
 import { startHostProcess, type HostProcess } from '../../../test/helpers/host.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';

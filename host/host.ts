@@ -17,18 +17,18 @@ import {
   type Logger,
   type RestOutput,
   type RestRequest,
-} from '../binding/index.js';
-import { maskSecrets } from '../mask-secrets.js';
-import { MetricsRegistry } from '../metrics.js';
-import { RecipeOptionsError, type AnyRecipe, type HostView, type RecipeContext, type RecipeHandle, type RecipeMeta } from '../recipe.js';
-import { compareDeclarations } from '../recipe-declarations.js';
-import { RecipeLifetime } from '../recipe-lifetime.js';
-import type { Cluster } from '../cluster.js';
-import { openState } from '../open-state.js';
-import type { StateBackend } from '../state-store.js';
-import { escapePointer } from '../validate.js';
+} from '../shared/binding/index.js';
+import { maskSecrets } from '../shared/mask-secrets.js';
+import { MetricsRegistry } from '../shared/metrics.js';
+import { RecipeOptionsError, type AnyRecipe, type HostView, type RecipeContext, type RecipeHandle, type RecipeMeta } from '../shared/recipe.js';
+import { compareDeclarations } from '../shared/recipe-declarations.js';
+import { RecipeLifetime } from '../shared/recipe-lifetime.js';
+import type { Cluster } from '../shared/cluster.js';
+import { openState } from '../shared/open-state.js';
+import type { StateBackend } from '../shared/state-store.js';
+import { escapePointer } from '../shared/validate.js';
 import { ConfigError, formatIssue, type ConfigIssue, type LoadedConfig } from './config.js';
-import { WorkerPool } from '../worker-pool.js';
+import { WorkerPool } from '../shared/worker-pool.js';
 import { BridgeServer, bridgeSecret } from './bridge.js';
 import { bridgeNeeds, bridgeScript, runsBridge } from './bridge-script.js';
 import { HostActionGate } from './caller-access.js';
@@ -42,7 +42,7 @@ import { OrthancProcess } from './orthanc-process.js';
 import { checkPortFree } from './port-check.js';
 import { RemoteAccessGuard, isLoopbackHost } from './remote-access.js';
 import { hostVersion } from './version.js';
-import { queueOwner, recipeQueues } from '../recipe-queue.js';
+import { queueOwner, recipeQueues } from '../shared/recipe-queue.js';
 
 export interface HostOptions {
   /** The root logger; one writing to stdout at the configured level by default. */

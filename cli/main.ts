@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger, describe } from '../binding/index.js';
+import { createLogger, describe } from '../shared/binding/index.js';
 import { ConfigError, Host, bundledRecipes, effectiveConfig, hostVersion, loadConfig } from '../host/index.js';
 import { checkRecipeFolder } from './check-recipe.js';
 import { NewRecipeError, newRecipe } from './new-recipe.js';

@@ -3,7 +3,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ChangeType, ResourceType, describe, type BridgeHooks, type ChangeFeed, type Logger, type ReceivedNotice } from '../binding/index.js';
+import { ChangeType, ResourceType, describe, type BridgeHooks, type ChangeFeed, type Logger, type ReceivedNotice } from '../shared/binding/index.js';
 import { bridgeSecretHeader } from './bridge-script.js';
 
 /** The largest event the script may send (a received instance's main tags). */

@@ -2,8 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve as resolveImport } from 'import-meta-resolve';
-import { importFile } from '../import-file.js';
-import type { AnyRecipe } from '../recipe.js';
+import { importFile } from '../shared/import-file.js';
+import type { AnyRecipe } from '../shared/recipe.js';
 
 /** A recipe module that cannot be used: missing, without a default recipe, or with a bad schema. */
 export class ExternalRecipeError extends Error {

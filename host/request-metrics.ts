@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { decodePath, type RestRouter } from '../binding/index.js';
-import type { Metrics } from '../metrics.js';
+import { decodePath, type RestRouter } from '../shared/binding/index.js';
+import type { Metrics } from '../shared/metrics.js';
 import { livePath, readyPath } from './health.js';
 
 /** Who answered a request: a recipe's route, the host's own (`/recipes`, metrics, health), or Orthanc through the proxy. */

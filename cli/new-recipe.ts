@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { cp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { isKebabCase } from '../recipe.js';
+import { isKebabCase } from '../shared/recipe.js';
 
 /** The template that `orthanc-recipes new` copies, shipped in the package. */
-export const templateDirectory = new URL('../../../templates/recipe/', import.meta.url).pathname;
+export const templateDirectory = new URL('../../templates/recipe/', import.meta.url).pathname;
 
 export class NewRecipeError extends Error {}
 
@@ -21,7 +21,7 @@ export const titleOf = (id: string) => id.split('-').map((word) => word[0]!.toUp
 /**
  * Copies the template into `<parentDirectory>/<id>/` with the id, title and imports filled in.
  * Inside this repository's `recipes/` folder the recipe imports the project's modules by relative
- * path and gets its line in `shared/host/registry.ts`; anywhere else it imports the installed
+ * path and gets its line in `host/registry.ts`; anywhere else it imports the installed
  * package (`orthanc-recipes/recipe`, `orthanc-recipes/testing`) and is enabled by `Module`.
  */
 export async function newRecipe(id: string, parentDirectory: string, takenIds: readonly string[]): Promise<NewRecipeResult> {
@@ -31,7 +31,7 @@ export async function newRecipe(id: string, parentDirectory: string, takenIds: r
   if (existsSync(folder)) throw new NewRecipeError(`${folder} exists already`);
 
   const repositoryRoot = resolve(parentDirectory, '..');
-  const registryFile = join(repositoryRoot, 'shared', 'host', 'registry.ts');
+  const registryFile = join(repositoryRoot, 'host', 'registry.ts');
   const bundled = existsSync(registryFile) && existsSync(join(repositoryRoot, 'shared', 'recipe.ts'));
   const replacements: [string, string][] = [
     ['__IMPORT_RECIPE__', bundled ? '../../shared/recipe.js' : 'orthanc-recipes/recipe'],
@@ -67,7 +67,7 @@ async function listFiles(folder: string): Promise<string[]> {
 
 async function addToRegistry(registryFile: string, id: string): Promise<void> {
   const text = await readFile(registryFile, 'utf8');
-  const line = `  '${id}': async () => (await import('../../recipes/${id}/index.js')).default,\n`;
+  const line = `  '${id}': async () => (await import('../recipes/${id}/index.js')).default,\n`;
   const end = text.indexOf('};', text.indexOf('bundledRecipes'));
   if (end < 0) throw new NewRecipeError(`cannot find bundledRecipes in ${registryFile}`);
   await writeFile(registryFile, text.slice(0, end) + line + text.slice(end));

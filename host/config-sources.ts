@@ -1,5 +1,5 @@
 import type { SchemaObject } from 'ajv';
-import { escapePointer } from '../validate.js';
+import { escapePointer } from '../shared/validate.js';
 import hostSchema from './host-schema.json' with { type: 'json' };
 import type { RecipeRegistry } from './registry.js';
 

@@ -4,4 +4,4 @@ export { OrthancProcess, OrthancLaunchError, getFreePort, findExecutable, type O
 export { bundledRecipes, type RecipeRegistry } from './registry.js';
 export { hostVersion } from './version.js';
 export { effectiveConfig } from './effective-config.js';
-export { maskSecrets } from '../mask-secrets.js';
+export { maskSecrets } from '../shared/mask-secrets.js';

@@ -1,6 +1,6 @@
-import type { ChangeFeed } from '../binding/index.js';
-import type { MetricsRegistry } from '../metrics.js';
-import type { WorkerPool } from '../worker-pool.js';
+import type { ChangeFeed } from '../shared/binding/index.js';
+import type { MetricsRegistry } from '../shared/metrics.js';
+import type { WorkerPool } from '../shared/worker-pool.js';
 import type { HttpFront } from './front.js';
 import { registerRequestMetrics } from './request-metrics.js';
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { describe, type Logger } from '../binding/index.js';
+import { describe, type Logger } from '../shared/binding/index.js';
 
 /**
  * Tells systemd that the service is ready (a `Type=notify` unit: READY=1 once the host listens),

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff, describe, type Logger, type OrthancConnection } from '../binding/index.js';
+import { Backoff, describe, type Logger, type OrthancConnection } from '../shared/binding/index.js';
 
 /** Whether `host` (the `HttpServer.Host` to bind) only lets this machine in. */
 export function isLoopbackHost(host: string): boolean {

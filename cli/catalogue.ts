@@ -1,5 +1,5 @@
 import type { RecipeRegistry } from '../host/registry.js';
-import type { AnyRecipe } from '../recipe.js';
+import type { AnyRecipe } from '../shared/recipe.js';
 
 interface OptionRow {
   Name: string;

@@ -1,4 +1,4 @@
-import { maskSecrets } from '../mask-secrets.js';
+import { maskSecrets } from '../shared/mask-secrets.js';
 import type { LoadedConfig } from './config.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { basicUsername, type FilterVerdict, type RequestFilters } from '../binding/index.js';
+import { basicUsername, type FilterVerdict, type RequestFilters } from '../shared/binding/index.js';
 
 /** What Orthanc says of an `Authorization` header (the front's cached `GET /system` check); undefined when it cannot say. */
 export type CredentialsCheck = (authorization: string | undefined) => Promise<{ allowed: boolean; challenge: string | undefined } | undefined>;

@@ -13,7 +13,7 @@ import {
   type Logger,
   type OrthancConnection,
   type RegisteredRoute,
-} from '../binding/index.js';
+} from '../shared/binding/index.js';
 
 /**
  * Runs one REST callback: reads the body (at most `maxBodyBytes`), calls it, and turns what it

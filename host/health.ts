@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { OrthancHttpError, type OrthancConnection } from '../binding/index.js';
+import { OrthancHttpError, type OrthancConnection } from '../shared/binding/index.js';
 
 export interface HealthOptions {
   connection: OrthancConnection;

@@ -1,4 +1,4 @@
-import type { BridgeHookName, RecipeMeta } from '../recipe.js';
+import type { BridgeHookName, RecipeMeta } from '../shared/recipe.js';
 
 /** What the enabled recipes ask of Orthanc's Lua engine. */
 export interface BridgeNeeds {

@@ -1,8 +1,8 @@
-import { OrthancConnection } from '../binding/index.js';
+import { OrthancConnection } from '../shared/binding/index.js';
 import { ConfigError, hostVersion, loadConfig } from '../host/index.js';
-import { maskSecrets } from '../mask-secrets.js';
-import { describeApi, describeOrthanc, describeRecipes, type Introspection, type OrthancDescription } from '../../recipes/introspection/describe.js';
-import { toMarkdown } from '../../recipes/introspection/markdown.js';
+import { maskSecrets } from '../shared/mask-secrets.js';
+import { describeApi, describeOrthanc, describeRecipes, type Introspection, type OrthancDescription } from '../recipes/introspection/describe.js';
+import { toMarkdown } from '../recipes/introspection/markdown.js';
 
 /**
  * `orthanc-recipes introspect`: the binding's API, as `GET /recipes/introspection` gives it, with

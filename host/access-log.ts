@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Logger, RegisteredRoute } from '../binding/index.js';
+import type { Logger, RegisteredRoute } from '../shared/binding/index.js';
 
 /**
  * The request path as it may be logged: without the query string (it may hold patient data, as in

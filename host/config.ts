@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { isKebabCase, type AnyRecipe } from '../recipe.js';
-import { compileSchema, escapePointer, toIssues, type ValidationIssue } from '../validate.js';
+import { isKebabCase, type AnyRecipe } from '../shared/recipe.js';
+import { compileSchema, escapePointer, toIssues, type ValidationIssue } from '../shared/validate.js';
 import { applyEnvironment, sourceOf, syntaxErrorLocation, type ConfigSources } from './config-sources.js';
 import { importExternalRecipe } from './external-recipe.js';
 import type { HostConfig } from './host-config.generated.js';
@@ -119,7 +119,7 @@ export async function validateConfig(raw: unknown, file: string, registry: Recip
     }
     if (module === undefined && !registry[id]) {
       const known = Object.keys(registry).map((k) => `"${k}"`).join(', ');
-      const message = isKebabCase(id) && existsSync(new URL(`../../../recipes/${id}/index.ts`, import.meta.url))
+      const message = isKebabCase(id) && existsSync(new URL(`../../recipes/${id}/index.ts`, import.meta.url))
         ? `recipe "${id}" has a folder in recipes/ but is not built: run \`npm run build\``
         : `unknown recipe "${id}"; known recipes: ${known} (or give its "Module")`;
       issues.push({ file, recipe: id, pointer, message });

@@ -15,7 +15,7 @@ import {
   type OrthancConnection,
   type RegisteredRoute,
   type RestRouter,
-} from '../binding/index.js';
+} from '../shared/binding/index.js';
 import { logAccessWhenDone, pathForLog } from './access-log.js';
 import { closeWithoutReset, drainAfterAnswer, isClosing, lingerThenClose, markClosing, prepareEarlyAnswer } from './early-answer.js';
 import { crossSiteRefusal } from './cross-site.js';

@@ -1,4 +1,4 @@
-// Generated from shared/host/host-schema.json by scripts/generate-option-types.mjs; do not edit.
+// Generated from host/host-schema.json by scripts/generate-option-types.mjs; do not edit.
 
 /**
  * The configuration file of orthanc-recipes.

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { describe, mayRetryOnNewConnection, sendJsonError, type Logger, type OrthancConnection } from '../binding/index.js';
+import { describe, mayRetryOnNewConnection, sendJsonError, type Logger, type OrthancConnection } from '../shared/binding/index.js';
 import { pathForLog } from './access-log.js';
 import { prepareEarlyAnswer } from './early-answer.js';
 import { headersForOrthanc, hopByHopAnswerHeaders, type TrustedProxies } from './forwarded.js';

@@ -3,8 +3,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { importExternalRecipe } from '../host/external-recipe.js';
-import type { AnyRecipe } from '../recipe.js';
-import { compileSchema, toIssues } from '../validate.js';
+import type { AnyRecipe } from '../shared/recipe.js';
+import { compileSchema, toIssues } from '../shared/validate.js';
 
 /** A line of the template's README that a recipe's own README no longer has. */
 export const templateReadmeMarker = 'made from its template by `orthanc-recipes new`';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { LRUCache } from 'lru-cache';
-import { callerCredentials, describe, type Logger, type OrthancConnection } from '../binding/index.js';
+import { callerCredentials, describe, type Logger, type OrthancConnection } from '../shared/binding/index.js';
 
 export interface HostActionProbe {
   /** Default `GET`. */

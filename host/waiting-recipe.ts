@@ -1,5 +1,5 @@
-import { OrthancHttpError, OrthancUnreachableError, type RestRouter } from '../binding/index.js';
-import type { RecipeMeta } from '../recipe.js';
+import { OrthancHttpError, OrthancUnreachableError, type RestRouter } from '../shared/binding/index.js';
+import type { RecipeMeta } from '../shared/recipe.js';
 
 /**
  * Whether a failed setup may succeed later without anyone changing the configuration: Orthanc

@@ -1,6 +1,6 @@
-import { ChangeFeed, OrthancConnection, OrthancHttpError, RestRouter, createLogger, createScopedBinding, describe } from '../binding/index.js';
+import { ChangeFeed, OrthancConnection, OrthancHttpError, RestRouter, createLogger, createScopedBinding, describe } from '../shared/binding/index.js';
 import type { ConfigIssue, LoadedConfig } from '../host/index.js';
-import { escapePointer } from '../validate.js';
+import { escapePointer } from '../shared/validate.js';
 
 /**
  * `validate --online`: what only the running Orthanc can tell. It answers, it accepts the host's
