@@ -90,7 +90,7 @@ describe('orthanc-recipes new', () => {
     assert.match(index, /id: 'made-here',\n\s+title: 'Made Here',/);
     assert.doesNotMatch(index + (await readFile(join(created.folder, 'test/made-here.test.ts'), 'utf8')), /__[A-Z_]+__/);
     const updated = await readFile(join(root, 'host', 'registry.ts'), 'utf8');
-    assert.equal(updated.replace("  'made-here': async () => (await import('../../recipes/made-here/index.js')).default,\n", ''), registry);
+    assert.equal(updated.replace("  'made-here': async () => (await import('../recipes/made-here/index.js')).default,\n", ''), registry);
     assert.equal(existsSync(join(created.folder, 'package.json')), false);
     await rm(root, { recursive: true });
   });
