@@ -1,6 +1,6 @@
 import type { RestOutput, RestRequest } from '../../shared/binding/index.js';
 import { defineRecipe } from '../../shared/recipe.js';
-import { lookup } from './lookup.js';
+import { importOptional } from '../../shared/optional-package.js';
 import type { Options } from './options.generated.js';
 import schema from './schema.json' with { type: 'json' };
 
@@ -20,7 +20,9 @@ export default defineRecipe<Options>({
     priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#lookup-dicom-dictionary',
   },
   schema,
-  setup({ orthanc }) {
+  async setup({ orthanc }) {
+    // dcmjs (its dictionary) is an optional package: loaded here, so that listing recipes needs none.
+    const { lookup } = await importOptional('dcmjs', () => import('./lookup.js'));
     orthanc.registerRestCallback('/recipes/dictionary/([^/]*)', (output: RestOutput, _uri: string, request: RestRequest) => {
       if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       const result = lookup(request.groups[0]!);

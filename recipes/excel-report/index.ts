@@ -1,7 +1,7 @@
 import { isClientGone, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
-import { chunkSink, dicomDate, listStudies, writeReport } from './report.js';
+import { importOptional } from '../../shared/optional-package.js';
 import schema from './schema.json' with { type: 'json' };
 
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
@@ -22,7 +22,9 @@ export default defineRecipe<Options>({
     priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#creating-a-microsoft-excel-report',
   },
   schema,
-  setup({ orthanc, log }, options) {
+  async setup({ orthanc, log }, options) {
+    // exceljs is an optional package: loaded here, so that listing recipes needs none.
+    const { chunkSink, dicomDate, listStudies, writeReport } = await importOptional('exceljs', () => import('./report.js'));
     let active = 0;
     orthanc.registerRestCallback('/report\\.xlsx', async (output: RestOutput, _uri: string, request: RestRequest) => {
       if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');

@@ -1,5 +1,6 @@
 import { compileDicomPattern, checkDicomFilter, isDateOrTimeKey } from '../../shared/dicom-match.js';
-import { FindStatusError, queryValueText, startFindScp, type FindQuery } from '../../shared/find-scp.js';
+import type { FindQuery } from '../../shared/find-scp.js';
+import { importOptional } from '../../shared/optional-package.js';
 import { defineRecipe, type OptionsIssue } from '../../shared/recipe.js';
 import type { OrthancBinding } from '../../shared/binding/index.js';
 import type { Options } from './options.generated.js';
@@ -68,6 +69,8 @@ export default defineRecipe<Options>({
     return checkDicomFilter(options.Filter).map(({ key, message }): OptionsIssue => ({ pointer: `/Filter/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message }));
   },
   async setup({ orthanc, log }, options) {
+    // dcmjs-dimse is an optional package: loaded here, so that listing recipes needs none.
+    const { FindStatusError, queryValueText, startFindScp } = await importOptional('dcmjs-dimse', () => import('../../shared/find-scp.js'));
     const find = async (query: FindQuery): Promise<FindQuery[]> => {
       const requestedLevel = String(query.QueryRetrieveLevel ?? '').trim().toUpperCase();
       const level = levels[requestedLevel];

@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
-import { startFindScp } from '../../shared/find-scp.js';
+import { importOptional } from '../../shared/optional-package.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import schema from './schema.json' with { type: 'json' };
-import { answerFor, matchesQuery, readWorklistItems } from './worklist-items.js';
 
 /** Modality Worklist Information Model – FIND. */
 const MODALITY_WORKLIST_FIND = '1.2.840.10008.5.1.4.31';
@@ -25,6 +24,9 @@ export default defineRecipe<Options>({
   },
   schema,
   async setup({ log, configDirectory }, options) {
+    // dcmjs-dimse and dcmjs are optional packages: loaded here, so that listing recipes needs neither.
+    const { startFindScp } = await importOptional('dcmjs-dimse', () => import('../../shared/find-scp.js'));
+    const { answerFor, matchesQuery, readWorklistItems } = await importOptional('dcmjs', () => import('./worklist-items.js'));
     const folder = resolve(configDirectory, options.Folder);
     const scp = await startFindScp({
       host: options.Host,
