@@ -132,7 +132,9 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
         connection.destroy();
         assert.equal(upstream.recorded.slice(before).filter((r) => r.url === '/tools/lookup').length, 0, 'nothing reached Orthanc');
       }
-      await log.waitFor(/^W .*refused POST \/tools\/lookup from \S+ with 431: more than 1000 header lines/);
+      // Node 20 hands such a request over with 1,000 header lines (the front counts them); Node 24
+      // refuses the head itself (HPE_HEADER_OVERFLOW). Either way: 431, and nothing reaches Orthanc.
+      await log.waitFor(/^W .*refused (POST \/tools\/lookup|a request) from \S+ with 431: (more than 1000 header lines|the request line and headers exceed)/);
       // Fewer header lines keep their body (Orthanc itself reads no more than about 60: its web server's limit).
       const headers: Record<string, string> = { Authorization: good };
       for (let i = 0; i < 50; i += 1) headers[`h${i}`] = '1';

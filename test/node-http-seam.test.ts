@@ -72,8 +72,16 @@ describe(`Node's HTTP internals the front relies on (Node ${process.version})`, 
       for (let i = 0; i < count; i += 1) headers[`h${i}`] = '1';
       const connection = await RawConnection.open(url);
       await connection.write(requestHead('POST', `/headers-${count}`, { ...headers, 'Transfer-Encoding': 'chunked' }) + '2\r\nhi\r\n0\r\n\r\n');
-      assert.equal((await connection.readAnswer()).status, 200);
+      const overflowsBefore = clientErrors.filter((code) => code === 'HPE_HEADER_OVERFLOW').length;
+      const answer = await connection.readAnswer().catch((error: unknown) => error as Error);
       connection.destroy();
+      if (answer instanceof Error) {
+        // Node 24 refuses such a head itself (HPE_HEADER_OVERFLOW, which the front answers 431):
+        // then no request with lost headers can reach the front at all.
+        assert.ok(clientErrors.filter((code) => code === 'HPE_HEADER_OVERFLOW').length > overflowsBefore, `${count} headers: ${answer.message}; client errors: ${clientErrors.join()}`);
+        continue;
+      }
+      assert.equal(answer.status, 200);
       const { request } = seen.find((s) => s.request.url === `/headers-${count}`)!;
       assert.equal(hasTooManyHeaderLines(request), tooMany, `${count} headers`);
       assert.equal(request.headers['transfer-encoding'] === undefined, tooMany, `${count} headers: Transfer-Encoding ${tooMany ? 'lost' : 'kept'}`);
