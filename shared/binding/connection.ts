@@ -278,7 +278,8 @@ function encodeBody(body: RestBody | undefined): { payload?: string | Uint8Array
 const hasHeader = (headers: Record<string, string>, name: string) =>
   Object.keys(headers).some((key) => key.toLowerCase() === name);
 
-function parseErrorDetails(body: Buffer): OrthancErrorDetails | string {
+/** Orthanc's JSON error body, or its text when it is not JSON. */
+export function parseErrorDetails(body: Buffer): OrthancErrorDetails | string {
   const text = body.toString('utf8');
   try {
     const parsed: unknown = JSON.parse(text);

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { OrthancConnection } from './connection.js';
-import { OrthancHttpError, OrthancUnreachableError, type OrthancErrorDetails } from './errors.js';
+import { parseErrorDetails, type OrthancConnection } from './connection.js';
+import { OrthancHttpError, OrthancUnreachableError } from './errors.js';
 
 /** An answer of Orthanc whose body is read as it arrives, not held in memory. */
 export interface StreamedAnswer {
@@ -43,18 +43,7 @@ export async function openStream(
       if (size < ERROR_BODY_LIMIT) chunks.push(chunk);
       size += chunk.length;
     }
-    throw new OrthancHttpError('GET', uri, answer.statusCode, parseDetails(Buffer.concat(chunks).subarray(0, ERROR_BODY_LIMIT)));
+    throw new OrthancHttpError('GET', uri, answer.statusCode, parseErrorDetails(Buffer.concat(chunks).subarray(0, ERROR_BODY_LIMIT)));
   }
   return { statusCode: answer.statusCode, headers: answer.headers, body: answer.body };
-}
-
-function parseDetails(body: Buffer): OrthancErrorDetails | string {
-  const text = body.toString('utf8');
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === 'object') return parsed as OrthancErrorDetails;
-  } catch {
-    // Not JSON (HttpDescribeErrors off, or a 405).
-  }
-  return text;
 }
