@@ -103,7 +103,7 @@ const variants: [string, string][] = [
 ];
 const rows: string[] = [];
 try {
-  for (const [name, url] of variants) await load(url, Math.min(REQUESTS, 300)); // warm up
+  for (const [, url] of variants) await load(url, Math.min(REQUESTS, 300)); // warm up
   const asked = serviceQuestions;
   // Two rounds, the second in reverse order, so that no variant always runs first (or last).
   const measured = new Map<string, number[]>(variants.map(([name]) => [name, []]));
@@ -114,7 +114,7 @@ try {
   for (const [name] of variants) {
     const latencies = measured.get(name)!.sort((a, b) => a - b);
     p50[name] = percentile(latencies, 50);
-    rows.push(`${name.padEnd(42)} p50 ${p50[name]!.toFixed(3).padStart(7)} ms   p90 ${percentile(latencies, 90).toFixed(3).padStart(7)} ms`);
+    rows.push(`${name.padEnd(42)} p50 ${p50[name].toFixed(3).padStart(7)} ms   p90 ${percentile(latencies, 90).toFixed(3).padStart(7)} ms`);
   }
   const delta = (a: string, b: string) => `${((p50[a]! - p50[b]!) * 1000).toFixed(0)} µs`;
   console.log(`${REQUESTS} requests per variant, one at a time, after a warm-up; Orthanc ${(await orthanc.json('GET', '/system')).Version}, Node ${process.version}\n`);

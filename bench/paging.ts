@@ -90,7 +90,7 @@ try {
     const sample = await timedMedian((round) => sampleWay(orthanc.url, offsetOf(round)));
     const index = await timedMedian(async (round) => {
       const { json, headers } = await get(`${indexed.url}/sort-studies?offset=${offsetOf(round)}&limit=${LIMIT}`);
-      if (json.length !== LIMIT || headers['x-total-count'] !== String(size)) throw new Error(`index: ${json.length} studies, total ${headers['x-total-count']}`);
+      if (json.length !== LIMIT || headers['x-total-count'] !== String(size)) throw new Error(`index: ${json.length} studies, total ${String(headers['x-total-count'])}`);
     });
     let find = NaN;
     if (hasFind) {

@@ -119,7 +119,7 @@ async function challengeThenRetry(url: string, file: Buffer, authorization: stri
   const stored = await connection.readAnswer({ timeoutMs: 60_000 });
   await retried;
   connection.destroy();
-  if (stored.status !== 200) throw new Error(`expected 200 on the retry, got ${stored.status} ${stored.body}`);
+  if (stored.status !== 200) throw new Error(`expected 200 on the retry, got ${stored.status} ${stored.body.toString()}`);
   return { ms: performance.now() - t0, sameConnection };
 }
 

@@ -111,7 +111,7 @@ try {
     Recipes: { hello: { Enabled: true, LogChanges: false }, thumbnails: { Enabled: true, CacheMegabytes }, 'sample-thumbnail': { Enabled: true } },
   });
   const warmHost = await startHost(recipes(64));
-  const system = (await orthanc.json('GET', '/system')) as { Version: string };
+  const system = await orthanc.json<{ Version: string }>('GET', '/system');
   console.log(`orthanc-recipes thumbnails benchmark: Orthanc ${system.Version}, Node ${process.version}, ${REQUESTS} requests over ${INSTANCES} instances of 512×512 (16-bit CT), 64 px JPEG q80, ${rounds} round(s) merged`);
   try {
     const orthanc64 = 'rendered?width=64&height=64&quality=80';

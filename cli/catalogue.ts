@@ -40,7 +40,7 @@ export async function catalogueEntries(registry: RecipeRegistry): Promise<Catalo
         Name: name,
         Type: typeOf(property),
         Default: property.default,
-        Description: String(property.description ?? ''),
+        Description: typeof property.description === 'string' ? property.description : '',
       })),
     }))
     .sort((a, b) => a.Category.localeCompare(b.Category) || a.Id.localeCompare(b.Id));

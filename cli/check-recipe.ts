@@ -126,7 +126,7 @@ function exampleOptions(text: string, id: string): Record<string, unknown> | und
       continue;
     }
     const object = parsed as Record<string, Record<string, unknown> | undefined>;
-    const options = object?.Recipes && typeof object.Recipes === 'object' ? (object.Recipes as Record<string, unknown>)[id] : object?.[id];
+    const options = object?.Recipes && typeof object.Recipes === 'object' ? (object.Recipes)[id] : object?.[id];
     return options && typeof options === 'object' ? (options as Record<string, unknown>) : undefined;
   }
   return undefined;

@@ -25,7 +25,7 @@ export async function checkOnline(loaded: LoadedConfig): Promise<{ issues: Confi
       const refused = error instanceof OrthancHttpError && (error.httpStatus === 401 || error.httpStatus === 403);
       const pointer = refused ? (config.Orthanc.PasswordFile !== undefined ? '/Orthanc/PasswordFile' : config.Orthanc.Username === undefined ? '/Orthanc/Username' : '/Orthanc/Password') : '/Orthanc/Url';
       const message = refused
-        ? `Orthanc refuses the host's credentials (HTTP ${(error as OrthancHttpError).httpStatus})${config.Orthanc.Username === undefined ? ': give "Username" and "Password"' : ''}`
+        ? `Orthanc refuses the host's credentials (HTTP ${(error).httpStatus})${config.Orthanc.Username === undefined ? ': give "Username" and "Password"' : ''}`
         : `Orthanc does not answer at ${config.Orthanc.Url}: ${describe(error)}`;
       return { issues: [{ file, pointer, message }], note: '' };
     }

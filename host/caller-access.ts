@@ -54,7 +54,7 @@ export class HostActionGate {
     try {
       const answer = await this.connection.pool.request({
         path: `${this.connection.basePath}${this.uri}`,
-        method: this.method as 'GET',
+        method: this.method,
         headers: caller.headers,
       });
       await answer.body.dump();

@@ -44,7 +44,7 @@ export async function applyEnvironment(
       continue;
     }
     const keys: string[] = [];
-    let schema: SchemaObject | undefined = hostSchema as SchemaObject;
+    let schema: SchemaObject | undefined = hostSchema;
     for (const [depth, segment] of segments.entries()) {
       const key = schemaKey(schema, segment);
       keys.push(key);
@@ -98,7 +98,7 @@ async function recipeSchema(registry: RecipeRegistry, id: string): Promise<Schem
   try {
     const schema = (await load()).schema;
     // The host's own keys of a recipe's entry.
-    return { ...schema, properties: { ...(schema.properties ?? {}), Enabled: { type: 'boolean' }, Module: { type: 'string' } } };
+    return { ...schema, properties: { ...((schema.properties ?? {}) as Record<string, unknown>), Enabled: { type: 'boolean' }, Module: { type: 'string' } } };
   } catch {
     return undefined;
   }
@@ -114,8 +114,8 @@ function childSchema(schema: SchemaObject | undefined, key: string): SchemaObjec
   if (!schema) return undefined;
   const property = (schema.properties as Record<string, SchemaObject> | undefined)?.[key];
   if (property) return property;
-  if (/^\d+$/.test(key) && isObject(schema.items)) return schema.items as SchemaObject;
-  return isObject(schema.additionalProperties) ? (schema.additionalProperties as SchemaObject) : undefined;
+  if (/^\d+$/.test(key) && isObject(schema.items)) return schema.items;
+  return isObject(schema.additionalProperties) ? (schema.additionalProperties) : undefined;
 }
 
 function holdsString(schema: SchemaObject | undefined): boolean {

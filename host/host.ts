@@ -159,7 +159,7 @@ export class Host {
       if (!signal) return work;
       signal.throwIfAborted();
       let onAbort: (() => void) | undefined;
-      const aborted = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', (onAbort = () => reject(signal.reason)), { once: true }));
+      const aborted = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', (onAbort = () => reject(signal.reason as Error)), { once: true }));
       try {
         return await Promise.race([work, aborted]);
       } finally {
@@ -190,13 +190,13 @@ export class Host {
       if (!url) {
         const extraScripts = (config.Orthanc.Configuration as { LuaScripts?: unknown }).LuaScripts;
         // Ports that the administrator fixed in Orthanc's configuration are the ones to wait on.
-        const port = (key: string) => (typeof config.Orthanc.Configuration[key] === 'number' ? (config.Orthanc.Configuration[key] as number) : undefined);
+        const port = (key: string) => (typeof config.Orthanc.Configuration[key] === 'number' ? (config.Orthanc.Configuration[key]) : undefined);
         embedded = await OrthancProcess.start({
           storageDirectory: join(loaded.stateDirectory, 'orthanc'),
           executable: config.Orthanc.Executable,
           configuration: {
             ...config.Orthanc.Configuration,
-            ...(luaScripts.length > 0 ? { LuaScripts: [...(Array.isArray(extraScripts) ? extraScripts : []), ...luaScripts] } : {}),
+            ...(luaScripts.length > 0 ? { LuaScripts: [...(Array.isArray(extraScripts) ? (extraScripts as unknown[]) : []), ...luaScripts] } : {}),
           },
           httpPort: port('HttpPort'),
           dicomPort: port('DicomPort'),

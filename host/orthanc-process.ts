@@ -106,7 +106,8 @@ export class OrthancProcess {
 
   /** The AET Orthanc answers to (its `DicomAet`, `ORTHANC` unless configured). */
   get aet(): string {
-    return String(this.options.configuration?.DicomAet ?? 'ORTHANC');
+    const aet = this.options.configuration?.DicomAet;
+    return typeof aet === 'string' ? aet : 'ORTHANC';
   }
 
   get logFile(): string {

@@ -38,7 +38,7 @@ export class ByteBudget {
         if (signal) {
           entry.onAbort = () => {
             this.waiting.splice(this.waiting.indexOf(entry), 1);
-            reject(signal.reason);
+            reject(signal.reason as Error);
             this.grant(); // the head may have been the one that did not fit
           };
           signal.addEventListener('abort', entry.onAbort, { once: true });

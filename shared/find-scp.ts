@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import dimse from 'dcmjs-dimse';
+import dimse, { type association as dimseAssociation, type requests as dimseRequests, type responses as dimseResponses } from 'dcmjs-dimse';
 
 const { Scp, Dataset, constants, responses } = dimse;
 const { PresentationContextResult, RejectReason, RejectResult, RejectSource, SopClass, Status, TransferSyntax } = constants;
@@ -65,20 +65,20 @@ export async function startFindScp(options: FindScpOptions): Promise<RunningFind
       this.peer.address = socket.remoteAddress ?? '';
     }
 
-    override associationRequested(association: any): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+    override associationRequested(association: dimseAssociation.Association): void {
       this.peer = { ...this.peer, callingAet: String(association.getCallingAeTitle()).trim(), calledAet: String(association.getCalledAeTitle()).trim() };
       if (this.peer.calledAet !== options.aet) {
         problem(`refused an association from ${this.peer.callingAet}@${this.peer.address} calling ${this.peer.calledAet} (this SCP is ${options.aet})`);
         this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
         return;
       }
-      for (const { id } of association.getPresentationContexts() as { id: number }[]) {
+      for (const { id } of association.getPresentationContexts()) {
         const context = association.getPresentationContext(id);
         if (!accepted.has(context.getAbstractSyntaxUid())) {
           context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
           continue;
         }
-        const syntax = (context.getTransferSyntaxUids() as string[]).find((uid) => uncompressed.has(uid));
+        const syntax = (context.getTransferSyntaxUids()).find((uid) => uncompressed.has(uid));
         if (syntax) context.setResult(PresentationContextResult.Accept, syntax);
         else context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
       }
@@ -89,13 +89,13 @@ export async function startFindScp(options: FindScpOptions): Promise<RunningFind
       this.sendAssociationReleaseResponse();
     }
 
-    override cEchoRequest(request: any, callback: (response: any) => void): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+    override cEchoRequest(request: dimseRequests.CEchoRequest, callback: (response: dimseResponses.CEchoResponse) => void): void {
       const response = CEchoResponse.fromRequest(request);
       response.setStatus(Status.Success);
       callback(response);
     }
 
-    override cFindRequest(request: any, callback: (responses: any[]) => void): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+    override cFindRequest(request: dimseRequests.CFindRequest, callback: (responses: dimseResponses.CFindResponse[]) => void): void {
       const sopClass = String(request.getAffectedSopClassUid());
       const query = (request.getDataset()?.getElements() ?? {}) as FindQuery;
       const final = CFindResponse.fromRequest(request);
@@ -158,7 +158,7 @@ export function queryValueText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return String(value);
   if (Array.isArray(value)) {
-    const items = value.map((item) => (item && typeof item === 'object' && !Array.isArray(item) ? ((item as { Alphabetic?: unknown }).Alphabetic ?? null) : item));
+    const items = (value as unknown[]).map((item): unknown => (item && typeof item === 'object' && !Array.isArray(item) ? ((item as { Alphabetic?: unknown }).Alphabetic ?? null) : item));
     if (items.some((item) => item === null || (typeof item !== 'string' && typeof item !== 'number'))) return undefined;
     return items.join('\\');
   }

@@ -34,7 +34,7 @@ export function numberPlaceholders(sql: string): string {
 const numericTypes = new Set([20, 1700]);
 export const numberTypes: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: string) =>
-    numericTypes.has(oid) && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
+    numericTypes.has(oid) && format !== 'binary' ? (value: string) => Number(value) : (pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /**

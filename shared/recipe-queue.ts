@@ -65,7 +65,7 @@ export const queueOwner = (recipeId: string): string => `${recipeId}--queues`;
  */
 export function recipeQueues(database: RecipeDatabase): (name: string) => RecipeQueue {
   let ready: Promise<unknown> | undefined;
-  const migrated = () => (ready ??= database.migrate(migrations).catch((error) => ((ready = undefined), Promise.reject(error))));
+  const migrated = () => (ready ??= database.migrate(migrations).catch((error) => ((ready = undefined), Promise.reject(error as Error))));
   const wakers = new Map<string, Set<() => void>>();
   const opened = new Map<string, RecipeQueue>();
   // Positions keep FIFO order across restarts: microseconds of the clock, strictly increasing here.

@@ -62,7 +62,7 @@ export function defaultMaxThreads(): number {
  */
 export function ownBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
-  return whole ? new Uint8Array(bytes.buffer as ArrayBuffer) : new Uint8Array(bytes);
+  return whole ? new Uint8Array(bytes.buffer) : new Uint8Array(bytes);
 }
 
 const entry = new URL('./worker-entry.js', import.meta.url).href;

@@ -45,7 +45,7 @@ async function startFeed(schema: string, hostId: string, from: number, heartbeat
   feed.subscribe('recipe', async (change) => {
     if (change.seq === undefined) return; // ORTHANC_STARTED: every host's own
     await handler(change.seq);
-    handled.push(change.seq!);
+    handled.push(change.seq);
   });
   await feed.prepare();
   feed.start();

@@ -112,7 +112,7 @@ describe('the container image (Containerfile), built with podman and run beside 
     try {
       await eventually(async () => (await rawRequest(`${url}/recipes/autorouting/status`).catch(() => ({ status: 0 }))).status === 200, 60_000, 'the host in the container to serve autorouting');
     } catch (error) {
-      throw new Error(`${(error as Error).message}\n${(await run('podman', ['logs', name])).stdout}`);
+      throw new Error(`${(error as Error).message}\n${(await run('podman', ['logs', name])).stdout}`, { cause: error });
     }
 
     const instances = generateStudy({ patientId: 'CONTAINER-1', patientName: 'Container^Test', studyDate: '20240101', series: [{ modality: 'CT', instances: 2 }] });

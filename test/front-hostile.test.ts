@@ -350,7 +350,7 @@ describe('files are private to the host\'s user (defect 7)', { timeout: 180_000 
       const stored = await fetch(`${url}/instances`, { method: 'POST', headers: { authorization: good }, body: file });
       assert.equal(stored.status, 200);
       const audit = join(directory, 'audit', 'stored.jsonl');
-      await eventually(async () => (await stat(audit).catch(() => undefined))?.size! > 0, 20_000, 'the audit line');
+      await eventually(async () => ((await stat(audit).catch(() => undefined))?.size ?? 0) > 0, 20_000, 'the audit line');
       const state = join(directory, 'state');
       const entries = [state, audit, ...(await readdir(state, { recursive: true })).map((name) => join(state, String(name)))];
       const seen = new Set(entries.map((path) => basename(path)));

@@ -43,7 +43,7 @@ const testRoutes = defineRecipe({
       output.setHttpHeader('x-streamed', 'yes');
       output.startStreamAnswer('text/plain');
       for (let i = 0; i < 5; i += 1) await output.sendStreamChunk(`chunk ${i}\n`);
-      output.endStream();
+      await output.endStream();
     });
   },
 });

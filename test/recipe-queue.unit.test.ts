@@ -30,8 +30,8 @@ describe('recipe queues (shared/recipe-queue.ts), without Orthanc', () => {
     assert.deepEqual([first?.value, second?.value], ['a', 'b']);
     assert.equal(first?.reservations, 1);
     assert.deepEqual(await queue.stats(), { Waiting: 1, Reserved: 2 });
-    assert.equal(await queue.acknowledge(first!.id), true);
-    assert.equal(await queue.acknowledge(first!.id), false, 'a second acknowledgement finds nothing');
+    assert.equal(await queue.acknowledge(first.id), true);
+    assert.equal(await queue.acknowledge(first.id), false, 'a second acknowledgement finds nothing');
     assert.equal(await queue.size(), 2);
     assert.equal((await queue.reserve(60))?.value, 'c');
     assert.equal(await queue.reserve(60), undefined, 'everything is reserved');
@@ -47,7 +47,7 @@ describe('recipe queues (shared/recipe-queue.ts), without Orthanc', () => {
     assert.equal(held?.value, 'first');
     let again: Awaited<ReturnType<typeof queue.reserve>>;
     await eventually(async () => (again = await queue.reserve(60))?.value === 'first', 5000, 'the expired value to come back first');
-    assert.equal(again!.id, held!.id);
+    assert.equal(again!.id, held.id);
     assert.equal(again!.reservations, 2);
     store.close();
   });

@@ -26,7 +26,7 @@ describe('the worker pool (piscina, compiled ESM task modules)', { timeout: 60_0
     assert.equal(pool.started, true);
     assert.notEqual(result.threadId, threadId);
     assert.ok(result.bytes instanceof Uint8Array);
-    assert.deepEqual([...(result.bytes as Uint8Array)], [2, 4, 6, 144]);
+    assert.deepEqual([...(result.bytes)], [2, 4, 6, 144]);
     assert.equal(input.byteLength, 0, 'the input buffer was moved to the worker');
   });
 

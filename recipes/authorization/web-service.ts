@@ -91,7 +91,7 @@ export class AuthorizationService {
       throw new Error(`the authorization service answered HTTP ${answer.statusCode}`);
     }
     let text = '';
-    for await (const chunk of answer.body) {
+    for await (const chunk of answer.body as AsyncIterable<Buffer>) {
       text += chunk.toString();
       if (text.length > maxAnswerBytes) {
         answer.body.destroy();

@@ -169,6 +169,6 @@ export function shiftOrthancTime(time: string, seconds: number): string {
   const found = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})$/.exec(time);
   if (!found) return '';
   const [, y, mo, d, h, mi, s] = found.map(Number) as number[];
-  const shifted = new Date(Date.UTC(y!, mo! - 1, d!, h!, mi!, s!) + seconds * 1000);
+  const shifted = new Date(Date.UTC(y!, mo! - 1, d, h, mi, s) + seconds * 1000);
   return shifted.toISOString().replace(/[-:]/g, '').slice(0, 15);
 }

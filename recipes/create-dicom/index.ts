@@ -28,7 +28,7 @@ export default defineRecipe<Options>({
     try {
       sharp = (await import('sharp')).default;
     } catch (error) {
-      throw new Error(`sharp could not be loaded, so create-dicom is disabled (the other recipes are not affected): ${describe(error).split('\n')[0]}`);
+      throw new Error(`sharp could not be loaded, so create-dicom is disabled (the other recipes are not affected): ${describe(error).split('\n')[0]}`, { cause: error });
     }
 
     const refuse = (output: RestOutput, status: number, message: string) => output.answerJson({ HttpStatus: status, Message: message }, status);
@@ -107,7 +107,7 @@ function readRequest(request: RestRequest): { image: Buffer; tags: Json; parent?
       throw new ImageRefused(400, `the JSON body does not parse: ${(error as Error).message}`);
     }
     if (!isObject(body)) throw new ImageRefused(400, 'the JSON body must be an object {"Image": ..., "Tags": {...}}');
-    const own = (key: string) => (Object.prototype.hasOwnProperty.call(body, key) ? (body as Json)[key] : undefined);
+    const own = (key: string) => (Object.prototype.hasOwnProperty.call(body, key) ? (body)[key] : undefined);
     for (const key of Object.keys(body)) if (!['Image', 'Tags', 'Parent'].includes(key)) throw new ImageRefused(400, `unknown key "${key.slice(0, 40)}"; known: Image, Tags, Parent`);
     const image = own('Image');
     if (typeof image !== 'string') throw new ImageRefused(400, '"Image" must be the image in base64 (or a data URI)');
@@ -117,7 +117,7 @@ function readRequest(request: RestRequest): { image: Buffer; tags: Json; parent?
     if (parent !== undefined && typeof parent !== 'string') throw new ImageRefused(400, '"Parent" must be an Orthanc ID');
     const base64 = image.replace(/^data:[^;,]*;base64,/, '');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) throw new ImageRefused(400, '"Image" is not base64');
-    return { image: Buffer.from(base64, 'base64'), tags: { ...tags }, parent: parent as string | undefined };
+    return { image: Buffer.from(base64, 'base64'), tags: { ...tags }, parent: parent };
   }
   const tags: Json = {};
   let parent: string | undefined;

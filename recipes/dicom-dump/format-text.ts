@@ -65,7 +65,8 @@ export function formatDump(meta: RawDataset, dataset: RawDataset): string {
   const lines = ['Dataset.file_meta -------------------------------'];
   formatDataset(meta, '', lines, { encapsulated: false, littleEndian: true });
   lines.push('-------------------------------------------------');
-  const transferSyntax = String(meta['00020010']?.Value?.[0] ?? '').replace(/\0+$/, '');
+  const syntaxValue = meta['00020010']?.Value?.[0];
+  const transferSyntax = (typeof syntaxValue === 'string' ? syntaxValue : '').replace(/\0+$/, '');
   formatDataset(dataset, '', lines, { encapsulated: !nativeTransferSyntaxes.has(transferSyntax), littleEndian: transferSyntax !== '1.2.840.10008.1.2.2' });
   return `${lines.join('\n')}\n`;
 }

@@ -146,7 +146,7 @@ function inflateDataset(bytes: Uint8Array, meta: FileMeta, maxBytes: number): Ui
     inflated = inflateRawSync(bytes.subarray(meta.datasetStart), Number.isFinite(maxBytes) ? { maxOutputLength: Math.max(1, Math.floor(maxBytes)) } : {});
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new InflatedTooLarge(maxBytes);
-    throw new Error(`the deflated dataset cannot be inflated: ${(error as Error).message}`);
+    throw new Error(`the deflated dataset cannot be inflated: ${(error as Error).message}`, { cause: error });
   }
   const file = new Uint8Array(meta.datasetStart + inflated.length);
   file.set(bytes.subarray(0, meta.datasetStart));

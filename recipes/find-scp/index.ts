@@ -72,7 +72,7 @@ export default defineRecipe<Options>({
     // dcmjs-dimse is an optional package: loaded here, so that listing recipes needs none.
     const { FindStatusError, queryValueText, startFindScp } = await importOptional('dcmjs-dimse', () => import('../../shared/find-scp.js'));
     const find = async (query: FindQuery): Promise<FindQuery[]> => {
-      const requestedLevel = String(query.QueryRetrieveLevel ?? '').trim().toUpperCase();
+      const requestedLevel = (queryValueText(query.QueryRetrieveLevel) ?? '').trim().toUpperCase();
       const level = levels[requestedLevel];
       if (!level) throw new FindStatusError(IDENTIFIER_MISMATCH, `unknown QueryRetrieveLevel "${requestedLevel.slice(0, 16)}"`);
       const keys = Object.keys(query).filter((key) => !notAttributes.has(key) && /^[A-Za-z][A-Za-z0-9]*$/.test(key));

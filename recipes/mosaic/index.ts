@@ -31,7 +31,7 @@ export default defineRecipe<Options>({
     try {
       sharp = (await import('sharp')).default;
     } catch (error) {
-      throw new Error(`sharp could not be loaded, so mosaics are disabled (the other recipes are not affected): ${describe(error).split('\n')[0]}`);
+      throw new Error(`sharp could not be loaded, so mosaics are disabled (the other recipes are not affected): ${describe(error).split('\n')[0]}`, { cause: error });
     }
     const libvips = sharp.versions.vips;
 

@@ -123,7 +123,7 @@ export class StudyIndex {
     }
     const alone = rows.filter((row) => !/^[0-9.]+$/.test(row.study_uid)).map((row) => row.id);
     const read = await readAll(alone, (id) => this.orthanc.restApiGetJson<StudyJson>(`/studies/${encodeURIComponent(id)}`));
-    alone.forEach((id, index) => read[index] && found.set(id, read[index]!));
+    alone.forEach((id, index) => read[index] && found.set(id, read[index]));
     return found;
   }
 

@@ -15,7 +15,7 @@ export async function createAction(task: TaskOptions, ctx: RecipeContext): Promi
   if (task.Request !== undefined) {
     const { Method: method, Uri: uri, Body: body } = task.Request;
     return async () => {
-      const payload = body as string | object;
+      const payload = body;
       const answer =
         method === 'GET'
           ? await orthanc.restApiGet(uri)

@@ -55,7 +55,7 @@ export class AuditFile {
     let offset = 0;
     // One write(2) for a line in practice; a short write (disk full) continues where it stopped.
     while (offset < line.length) {
-      const { bytesWritten } = await this.handle!.write(line, offset);
+      const { bytesWritten } = await this.handle.write(line, offset);
       offset += bytesWritten;
     }
     this.size += line.length;

@@ -33,7 +33,7 @@ export function redactTags(tags: Record<string, unknown>, extra: ReadonlySet<str
   const redacted: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(tags)) {
     if (identifying.has(name) || extra.has(name) || privateTag.test(name)) redacted[name] = REDACTED;
-    else if (Array.isArray(value)) redacted[name] = value.map((item) => (isObject(item) ? redactTags(item, extra) : item));
+    else if (Array.isArray(value)) redacted[name] = (value as unknown[]).map((item) => (isObject(item) ? redactTags(item, extra) : item));
     else redacted[name] = value;
   }
   return redacted;

@@ -174,7 +174,7 @@ export class Thumbnailer {
     if (key.frame >= frames.length) {
       return new ThumbnailError(400, `frame: this instance has ${frames.length} frame(s), numbered from 0`, { Parameter: 'frame', Frames: frames.length });
     }
-    const metadata = await this.metadataOf(key.instanceId).catch(() => ({}) as Record<string, string>);
+    const metadata: Record<string, string> = await this.metadataOf(key.instanceId).catch(() => ({}));
     const why = typeof error.details === 'object' ? (error.details.Details ?? error.details.Message) : undefined;
     return new ThumbnailError(415, `Orthanc cannot render this instance${why ? ` (${why})` : ''}`, {
       Instance: key.instanceId,

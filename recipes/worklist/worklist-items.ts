@@ -27,7 +27,7 @@ export async function readWorklistItems(folder: string, onBadFile: (file: string
 function fromDicom(bytes: Buffer): WorklistItem {
   const view = new Uint8Array(bytes).buffer;
   const dict = DicomMessage.readFile(view, { ignoreErrors: true });
-  return DicomMetaDictionary.naturalizeDataset(dict.dict) as WorklistItem;
+  return DicomMetaDictionary.naturalizeDataset(dict.dict);
 }
 
 function fromJson(text: string): WorklistItem {
@@ -35,7 +35,7 @@ function fromJson(text: string): WorklistItem {
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('a worklist item is a JSON object');
   const keys = Object.keys(parsed);
   // The DICOM JSON model (`"00100010": { "vr": "PN", "Value": [...] }`) or keywords already.
-  return keys.length > 0 && keys.every((key) => /^[0-9A-Fa-f]{8}$/.test(key)) ? (DicomMetaDictionary.naturalizeDataset(parsed as never) as WorklistItem) : (parsed as WorklistItem);
+  return keys.length > 0 && keys.every((key) => /^[0-9A-Fa-f]{8}$/.test(key)) ? (DicomMetaDictionary.naturalizeDataset(parsed as never)) : (parsed as WorklistItem);
 }
 
 const isAttribute = (key: string) => key !== '_vrMap' && key !== 'SpecificCharacterSet' && /^[A-Za-z][A-Za-z0-9]*$/.test(key);

@@ -93,7 +93,7 @@ export class OrthancConnection {
     this.pool = new Pool(parsed.origin, {
       connect: (connectOptions, callback) =>
         connector(connectOptions, (error, socket) => {
-          if (socket) this.watch(socket as Socket);
+          if (socket) this.watch(socket);
           (callback as (...args: unknown[]) => void)(error, socket);
         }),
       connections: options.connections ?? 32,
@@ -183,7 +183,7 @@ export class OrthancConnection {
       try {
         const answer = await this.pool.request({
           path: this.basePath + uri,
-          method: method as 'GET',
+          method: method,
           headers: requestHeaders,
           body: payload ?? null,
         });
@@ -283,7 +283,7 @@ export function parseErrorDetails(body: Buffer): OrthancErrorDetails | string {
   const text = body.toString('utf8');
   try {
     const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === 'object') return parsed as OrthancErrorDetails;
+    if (parsed && typeof parsed === 'object') return parsed;
   } catch {
     // Orthanc sends no JSON when HttpDescribeErrors is off, or for some 4xx (e.g. 405).
   }

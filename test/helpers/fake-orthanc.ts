@@ -68,9 +68,9 @@ export class FakeOrthanc {
     const server = createServer((request, response) => void fake!.serve(request, response));
     fake = new FakeOrthanc(server);
     server.on('connection', (socket) => {
-      if (!fake!.reachable) return void socket.destroy();
-      fake!.sockets.add(socket);
-      socket.on('close', () => fake!.sockets.delete(socket));
+      if (!fake.reachable) return void socket.destroy();
+      fake.sockets.add(socket);
+      socket.on('close', () => fake.sockets.delete(socket));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     fake.answer(routes);

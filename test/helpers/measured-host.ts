@@ -116,14 +116,14 @@ async function runChild(distRoot: string, configText: string, configPath: string
     process.exit(1);
   }
   const report = () => send({ type: 'delay', maxMs: histogram.max / 1e6, p99Ms: histogram.percentile(99) / 1e6 });
-  process.on('message', async (message: { type: string }) => {
+  process.on('message', (message: { type: string }) => {
     if (message.type === 'reset') {
       histogram.reset();
       report();
     } else if (message.type === 'measure') {
       report();
     } else if (message.type === 'stop') {
-      await stop();
+      void stop();
     }
   });
   let stopping: Promise<void> | undefined;

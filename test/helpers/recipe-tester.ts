@@ -134,7 +134,7 @@ function send(url: string, request: TesterRequest): Promise<RawResponse> {
   return rawRequest(`${url}${path}`, {
     method,
     headers: isJson ? { 'content-type': 'application/json', ...headers } : headers,
-    body: isJson ? JSON.stringify(body) : (body as string | Buffer | undefined),
+    body: isJson ? JSON.stringify(body) : (body),
   });
 }
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -112,7 +112,8 @@ export async function startOrthancProxy(
   target: string,
   hooks: { before?: (method: string, path: string) => Promise<number | void>; after?: (method: string, path: string, status: number) => Promise<void> },
 ): Promise<OrthancProxy> {
-  const server = createServer(async (request, response) => {
+  const server = createServer((request, response) => void serve(request, response));
+  async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     try {
       const chunks: Buffer[] = [];
       for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -136,7 +137,7 @@ export async function startOrthancProxy(
       response.writeHead(502, { 'content-type': 'application/json' });
       response.end(JSON.stringify({ Message: String(error) }));
     }
-  });
+  }
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;

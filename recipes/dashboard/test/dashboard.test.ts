@@ -179,8 +179,8 @@ describe('recipe dashboard, with autorouting, the scheduler, stored instances an
     await eventually(async () => (await archive.received()).includes(instance!.sopInstanceUid), 60_000, 'the study at the archive');
     await failure.waitFor({ state: 'detached', timeout: 20_000 });
     const chartBars = `[...document.querySelectorAll('#routing-chart rect')].map((bar) => Number(bar.getAttribute('height')))`;
-    await eventually(async () => ((await page.evaluate(chartBars)) as number[]).some((height) => height > 0), 20_000, 'the delivery in the chart');
-    assert.equal(((await page.evaluate(chartBars)) as number[]).length, 60);
+    await eventually(async () => (await page.evaluate<number[]>(chartBars)).some((height) => height > 0), 20_000, 'the delivery in the chart');
+    assert.equal((await page.evaluate<number[]>(chartBars)).length, 60);
     assert.deepEqual(errors, []);
     await page.context().close();
   });

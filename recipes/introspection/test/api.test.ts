@@ -150,7 +150,7 @@ describe('introspection: the Python plugin side', () => {
 });
 
 describe('introspection: Markdown', () => {
-  const markdown = toMarkdown(description as Introspection);
+  const markdown = toMarkdown(description);
   const section = (heading: string) => {
     const start = markdown.indexOf(`\n## ${heading}\n`);
     assert.ok(start >= 0, `section "## ${heading}"`);

@@ -54,8 +54,8 @@ describe('recipe metadata-find with MetadataIndex, against a real Orthanc', { ti
       const metadata: Record<string, string>[] = [{ Reviewer: 'al' }, { Reviewer: '(?i)B' }, { Reviewer: '^$' }, { RemoteAET: 'IDX' }, { LastUpdate: lastUpdate ?? '^$' }];
       for (const filter of metadata) {
         const [name, pattern] = Object.entries(filter)[0]!;
-        const matches = reMatch(pattern!);
-        const expected = await bruteForce(orthanc, { Level: level }, (m) => matches(m[name!]));
+        const matches = reMatch(pattern);
+        const expected = await bruteForce(orthanc, { Level: level }, (m) => matches(m[name]));
         const answer = await rawRequest(`${url}/tools/find`, { method: 'POST', body: JSON.stringify({ Level: level, Query: {}, Metadata: filter }) });
         assert.deepEqual(JSON.parse(answer.body.toString('utf8')), expected, `${when}: ${level} ${JSON.stringify(filter)}`);
       }

@@ -14,7 +14,7 @@ describe('recipe paging, against a real Orthanc', { timeout: 120_000 }, () => {
   let orthanc: TestOrthanc;
   let auto: HostProcess;
   let indexed: HostProcess;
-  let studyIds: string[] = [];
+  const studyIds: string[] = [];
 
   const page = async (host: HostProcess, query: string) => {
     const answer = await rawRequest(`${host.url}/sort-studies${query}`);

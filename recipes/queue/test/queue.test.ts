@@ -75,7 +75,7 @@ describe('recipe queue, against a real Orthanc, with the host killed mid-work', 
       const now = await stats();
       return now.SinceStart.Enqueued === 10 && now.Reserved > 0 && now.SinceStart.Failed > 0;
     }, 20_000, 'every instance queued, some held by a failing worker');
-    assert.equal(await host!.stop('SIGKILL'), null);
+    assert.equal(await host.stop('SIGKILL'), null);
 
     // Orthanc learns the name (the test reaches into the launcher's options to restart it so).
     const launcher = orthanc.process as unknown as { options: { configuration: Record<string, unknown> } };

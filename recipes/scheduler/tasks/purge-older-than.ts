@@ -89,7 +89,7 @@ export const purgeOlderThan: BuiltInTask<PurgeOlderThanOptions> = {
     checkDicomFilter(options.Filter).map(({ key, message }) => ({ pointer: `/Filter/${escapePointer(key)}`, message })),
   async run({ orthanc, log, signal }, options) {
     const cutoff = purgeCutoff(new Date(), options.Days, options.By);
-    const matches = compileDicomFilter(options.Filter as DicomFilter);
+    const matches = compileDicomFilter(options.Filter);
     const old: string[] = [];
     const studies = new Map<string, Promise<Resource>>();
     const study = (id: string) => {
