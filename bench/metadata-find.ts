@@ -16,14 +16,14 @@ const studyCount = Number(values.studies);
 const rounds = Number(values.rounds);
 const dispatcher = new Agent({ connections: 16, keepAliveTimeoutThreshold: 250 });
 
-async function post(url: string, body: unknown): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function post(url: string, body: unknown): Promise<any> {
   const answer = await request(url, { method: 'POST', body: JSON.stringify(body), dispatcher });
   const text = await answer.body.text();
   if (answer.statusCode !== 200) throw new Error(`POST ${url}: HTTP ${answer.statusCode} ${text}`);
   return JSON.parse(text);
 }
 
-async function get(url: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function get(url: string): Promise<any> {
   const answer = await request(url, { dispatcher });
   return answer.body.json();
 }

@@ -19,7 +19,7 @@ const rounds = Number(values.rounds);
 const dispatcher = new Agent({ connections: 16, keepAliveTimeout: 500, keepAliveTimeoutThreshold: 250 });
 const LIMIT = 50;
 
-async function get(url: string): Promise<{ json: any; headers: Record<string, unknown> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function get(url: string): Promise<{ json: any; headers: Record<string, unknown> }> {
   const answer = await request(url, { dispatcher });
   const text = await answer.body.text();
   if (answer.statusCode !== 200) throw new Error(`GET ${url}: HTTP ${answer.statusCode} ${text.slice(0, 200)}`);
@@ -29,7 +29,7 @@ async function get(url: string): Promise<{ json: any; headers: Record<string, un
 /** The Python sample (paging.py), as a client of Orthanc. */
 async function sampleWay(orthancUrl: string, offset: number): Promise<unknown[]> {
   const { json: studies } = await get(`${orthancUrl}/studies?expand`);
-  studies.sort((a: any, b: any) => String(a.MainDicomTags.StudyDate ?? '').localeCompare(String(b.MainDicomTags.StudyDate ?? ''))); // eslint-disable-line @typescript-eslint/no-explicit-any
+  studies.sort((a: any, b: any) => String(a.MainDicomTags.StudyDate ?? '').localeCompare(String(b.MainDicomTags.StudyDate ?? '')));
   return studies.slice(offset, offset + LIMIT);
 }
 

@@ -24,7 +24,6 @@ let cluster: TestCluster;
 let runsFile = '';
 const expected = new Set<string>();
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function json(host: HostProcess, uri: string): Promise<any> {
   const answer = await fetch(`${host.url}${uri}`);
   if (!answer.ok) throw new Error(`${uri}: HTTP ${answer.status} ${await answer.text()}`);

@@ -49,7 +49,7 @@ describe('orthanc-recipes validate: what would run', () => {
     assert.equal(code, 0, stderr);
     assert.match(stdout, /valid; enabled recipes: hello\n/);
     assert.ok(!stdout.includes('HostPassw0rd'), 'the host password is masked');
-    const printed = JSON.parse(stdout.slice(stdout.indexOf('{'))) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const printed = JSON.parse(stdout.slice(stdout.indexOf('{'))) as Record<string, any>;
     assert.deepEqual(printed.Recipes, { hello: { Enabled: true, LogChanges: true } }, 'hello with its default filled in');
     assert.deepEqual(printed.Orthanc, { Url: 'http://127.0.0.1:8042', Username: 'alice', Password: '********', TimeoutSeconds: 60, Executable: 'Orthanc', Configuration: {} });
     assert.deepEqual(printed.HttpServer, {
@@ -104,7 +104,7 @@ describe('orthanc-recipes validate: what would run', () => {
       DestinationPassword: '', // an empty default is no secret, and shows that none is set
       Retries: 3,
     });
-    const configuration = (shown.Orthanc as { Configuration: Record<string, any> }).Configuration; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const configuration = (shown.Orthanc as { Configuration: Record<string, any> }).Configuration;
     assert.deepEqual(configuration.OrthancPeers.remote, ['http://peer.example:8042/', 'bob', '********']);
     assert.equal(configuration.OrthancPeers.other.Url, 'http://carol:********@peer.example/');
     assert.deepEqual(configuration.RegisteredUsers, { alice: '********' });

@@ -13,7 +13,6 @@ import { startStoreScp, type StoreScp } from './helpers/storescp.js';
 /** Autorouting to storescp, with quick retries: outages end in seconds. */
 const routing = { Rules: [{ Name: 'all', Destinations: ['a'] }], Retry: { InitialDelaySeconds: 1, MaxDelaySeconds: 2 } };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
   const answer = await fetch(url, { headers });
   const text = await answer.text();

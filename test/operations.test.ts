@@ -132,7 +132,6 @@ describe('operations: health, metrics, fatal start errors, the scheduler after a
     await eventually(async () => Date.now() - downSince >= 8_000 && (await fetch(`${host.url}/recipes/health/ready`)).status === 503, 20_000, 'an 8 s outage');
     await orthanc.process.restart();
     const back = Date.now();
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const task = async (): Promise<any> => (await fetch(`${host.url}/recipes/scheduler/tasks/tick`, { headers: authorization })).json();
     await eventually(async () => {
       const { LastRun } = await task();

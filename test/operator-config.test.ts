@@ -96,7 +96,6 @@ describe('configuration for operators', { timeout: 180_000 }, () => {
       ORTHANC_RECIPES__Recipes__hello__Enabled: 'true',
     });
     try {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const about: any = await (await fetch(`${host.url}/recipes`, { headers: { authorization: basicAuth(credentials.username, credentials.password) } })).json();
       assert.equal(about.Orthanc.Answers, true);
       assert.deepEqual(about.Recipes.map((r: { Id: string; Status: string }) => [r.Id, r.Status]), [['hello', 'running']]);

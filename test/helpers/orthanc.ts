@@ -10,7 +10,7 @@ export interface TestOrthanc {
   /** The temporary folder (storage, config, orthanc.log); removed by `stop()`. */
   directory: string;
   /** Calls Orthanc directly; throws on a status outside 2xx. */
-  json<T = any>(method: string, uri: string, body?: unknown): Promise<T>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json<T = any>(method: string, uri: string, body?: unknown): Promise<T>;
   /** Stores a DICOM file directly (`POST /instances`) and returns Orthanc's answer. */
   upload(file: Uint8Array): Promise<{ ID: string; ParentStudy: string; ParentSeries: string; ParentPatient: string; Status: string }>;
   stop(): Promise<void>;

@@ -62,7 +62,6 @@ export function startRouter(orthanc: TestOrthanc, options: Record<string, unknow
   return startRouterAt(orthanc.url, options, directory);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function statusOf(host: HostProcess): Promise<any> {
   const answer = await fetch(`${host.url}/recipes/autorouting/status`);
   if (!answer.ok) throw new Error(`status: HTTP ${answer.status}`);

@@ -213,7 +213,6 @@ describe('recipe dashboard: a recipe waiting for Orthanc, routes being retried a
   const users = { admin: 'secret' };
   const authorization = { authorization: basicAuth('admin', 'secret') };
   const routing = (retry: object) => ({ Enabled: true, Rules: [{ Name: 'all', Destinations: ['archive'] }], Retry: retry });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const status = async (): Promise<any> => (await fetch(`${host!.url}/recipes/autorouting/status`, { headers: authorization })).json();
 
   before(async () => {

@@ -39,7 +39,7 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
     await orthanc?.stop();
   });
 
-  async function find(hostUrl: string, body: unknown): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  async function find(hostUrl: string, body: unknown): Promise<{ status: number; json: any }> {
     const answer = await rawRequest(`${hostUrl}/tools/find`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
     const text = answer.body.toString('utf8');
     return { status: answer.status, json: text ? JSON.parse(text) : undefined };

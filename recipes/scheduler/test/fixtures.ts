@@ -67,7 +67,7 @@ export async function folderWithModules(): Promise<string> {
 }
 
 /** JSON of a route of the host. */
-export async function call<T = any>(url: string, method = 'GET'): Promise<{ status: number; body: T; headers: Record<string, unknown> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function call<T = any>(url: string, method = 'GET'): Promise<{ status: number; body: T; headers: Record<string, unknown> }> {
   const answer = await rawRequest(url, { method });
   const text = answer.body.toString('utf8');
   return { status: answer.status, body: (text ? JSON.parse(text) : undefined) as T, headers: answer.headers };
@@ -80,7 +80,7 @@ export interface TaskView {
   RunCount: number;
   FailureCount: number;
   SkippedCount: number;
-  LastRun: { Start: string; DurationMs: number; Outcome: string; Error?: string; Result?: any; Trigger: string } | null; // eslint-disable-line @typescript-eslint/no-explicit-any
+  LastRun: { Start: string; DurationMs: number; Outcome: string; Error?: string; Result?: any; Trigger: string } | null;
 }
 
 /** One task as `GET /recipes/scheduler/tasks/{name}` shows it. */
