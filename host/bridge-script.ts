@@ -66,20 +66,33 @@ export function bridgeScript(needs: BridgeNeeds, options: BridgeScriptOptions): 
     'end',
   ];
   if (needs.hooks.size > 0) {
-    // Orthanc 1.10.1 and 1.12.7 call a Lua `ReceivedCStoreInstanceFilter` but ignore the status it
-    // returns (checked: the instance is stored and the modality hears Success). So C-STOREs are
-    // decided here too: the host runs the C-STORE filters for a DICOM origin, and a refusal reaches
-    // the modality as 0xA700 (out of resources), the status Orthanc gives a filtered-out C-STORE.
+    // How a refused C-STORE reaches the modality, from Orthanc's source (1.10.1 to 1.12.x, checked
+    // with storescu on 1.10.1 and 1.12.7):
+    // - `ReceivedInstanceFilter` answering false: ServerContext::StoreAfterTranscoding discards the
+    //   instance with `SetCStoreStatusCode(STATUS_Success)` ("to keep backward compatibility"), so
+    //   the modality hears Success and never sends again.
+    // - Lua's `ReceivedCStoreInstanceFilter`: LuaScripting::FilterIncomingCStoreInstance returns
+    //   `static_cast<uint16_t>(result)` as its bool and never sets `dimseStatus`: any status but 0
+    //   KEEPS the instance (Success), 0 discards it (Success). So the script never defines it.
+    // - A Lua error in the filter: ServerContext rethrows the OrthancException, and StoreScp.cpp
+    //   answers any exception from the store handler with STATUS_STORE_Refused_OutOfResources.
+    // So a C-STORE is decided here too (the host runs the C-STORE filters for a DICOM origin) and
+    // refused by an error: the instance is not stored and the modality hears 0xA700 (out of
+    // resources), whatever status a filter chose. Other origins answer false (REST: FilteredOut).
     const fallback = (policy: 'Accept' | 'Reject') => (policy === 'Accept' ? 'true' : 'false');
     lines.push(
       '',
       'function ReceivedInstanceFilter(dicom, origin, info)',
+      "  local cstore = origin['RequestOrigin'] == 'DicomProtocol'",
       "  local answer = callHost('received-instance', { dicom = dicom, origin = origin, info = info })",
+      '  local keep',
       '  if answer == nil then',
-      `    if origin['RequestOrigin'] == 'DicomProtocol' then return ${fallback(options.whenHostDown.ReceivedCStoreInstanceFilter)} end`,
-      `    return ${fallback(options.whenHostDown.ReceivedInstanceFilter)}`,
+      `    if cstore then keep = ${fallback(options.whenHostDown.ReceivedCStoreInstanceFilter)} else keep = ${fallback(options.whenHostDown.ReceivedInstanceFilter)} end`,
+      '  else',
+      "    keep = answer == 'true'",
       '  end',
-      "  return answer == 'true'",
+      "  if cstore and not keep then error('orthanc-recipes bridge: C-STORE refused, answered 0xA700', 0) end",
+      '  return keep',
       'end',
     );
   }

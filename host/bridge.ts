@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { ChangeType, ResourceType, describe, type BridgeHooks, type ChangeFeed, type Logger, type ReceivedNotice } from '../shared/binding/index.js';
 import { bridgeSecretHeader } from './bridge-script.js';
 
+/** What Orthanc answers a C-STORE whose Lua filter raised an error (see bridge-script.ts). */
+const DIMSE_OUT_OF_RESOURCES = 0xa700;
+
 /** The largest event the script may send (a received instance's main tags). */
 const maxEventBytes = 4 * 2 ** 20;
 
@@ -64,6 +67,7 @@ export class BridgeServer {
   target: BridgeTarget | undefined;
   private readonly secretDigest: Buffer;
   private lastForbiddenLog = 0;
+  private readonly statusesNoted = new Set<number>();
 
   private constructor(
     private readonly server: Server,
@@ -141,7 +145,11 @@ export class BridgeServer {
         case '/bridge/received-instance': {
           // One call decides: the received-instance filters, then for a C-STORE the C-STORE filters.
           let keep = await target.hooks.filterReceived(event);
-          if (keep && event.origin?.RequestOrigin === 'DicomProtocol' && target.hooks.hasCStoreFilters) keep = (await target.hooks.filterCStore(event)) === 0;
+          if (keep && event.origin?.RequestOrigin === 'DicomProtocol' && target.hooks.hasCStoreFilters) {
+            const status = await target.hooks.filterCStore(event);
+            keep = status === 0;
+            if (!keep) this.noteCStoreStatus(status);
+          }
           if (!keep) this.counters.Refused += 1;
           return answer(200, String(keep));
         }
@@ -160,6 +168,14 @@ export class BridgeServer {
       if (!response.headersSent) answer(500, 'failed');
       else response.destroy();
     }
+  }
+
+  /** Orthanc's Lua can only answer 0xA700 to a refused C-STORE: says so once for any other status. */
+  private noteCStoreStatus(status: number): void {
+    if (status === DIMSE_OUT_OF_RESOURCES || this.statusesNoted.has(status)) return;
+    this.statusesNoted.add(status);
+    const hex = (value: number) => `0x${value.toString(16).toUpperCase().padStart(4, '0')}`;
+    this.log.warning(`a C-STORE filter answered DIMSE status ${hex(status)}; through Orthanc's Lua the modality hears ${hex(DIMSE_OUT_OF_RESOURCES)} (out of resources)`);
   }
 
   private authorized(value: string | string[] | undefined): boolean {

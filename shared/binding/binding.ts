@@ -104,9 +104,9 @@ export interface OrthancBinding {
   /**
    * Decides a C-STORE before Orthanc stores the instance: 0 accepts, any other DIMSE status
    * refuses. Needs the bridge (`bridge: ['ReceivedCStoreInstanceFilter']` in meta). The Python
-   * plugin's `RegisterIncomingCStoreInstanceFilter`. Orthanc 1.10.1 to 1.12.7 ignore the status
-   * of Lua's C-STORE filter, so the bridge refuses through the received-instance filter instead,
-   * and the modality hears 0xA700 (out of resources) whatever status was returned.
+   * plugin's `RegisterIncomingCStoreInstanceFilter`. Orthanc's Lua cannot pass a status on
+   * (1.10.1 to 1.12.7 at least): the bridge refuses by raising an error in Lua, which Orthanc
+   * answers 0xA700 (out of resources) whatever status the filter returned.
    */
   registerIncomingCStoreInstanceFilter(callback: IncomingCStoreInstanceFilter): void;
   logInfo(message: string): void;

@@ -31,7 +31,8 @@ export type ReceivedInstanceFilter = (dicom: ReceivedDicom, origin: InstanceOrig
 /**
  * `registerIncomingCStoreInstanceFilter`'s callback (Orthanc 1.10.0+), the counterpart of the
  * Python plugin's: called for C-STORE only; 0 accepts, any other DIMSE status (0xA700 "out of
- * resources", 0xC000 "cannot understand", …) refuses the instance and is what the modality sees.
+ * resources", 0xC000 "cannot understand", …) refuses the instance. Through Orthanc's Lua the
+ * modality always hears 0xA700 (Lua cannot pass another status on; see host/bridge-script.ts).
  */
 export type IncomingCStoreInstanceFilter = (dicom: ReceivedDicom, origin: InstanceOriginValue, remoteAet: string, calledAet: string) => number | Promise<number>;
 

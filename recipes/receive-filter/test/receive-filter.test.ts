@@ -16,20 +16,28 @@ import { orthancInstanceId } from '../orthanc-id.js';
 
 const run = promisify(execFile);
 
-/** Sends files by C-STORE as `aet`; resolves with storescu's output and whether it reported success. */
-async function storescu(orthanc: TestOrthanc, aet: string, files: Buffer[]): Promise<{ ok: boolean; output: string }> {
+/**
+ * Sends files by C-STORE as `aet`, in one association; resolves with the status storescu received
+ * for each file, in order (`Success`, `Refused: OutOfResources`, …), and its whole output; a
+ * refusal does not stop the others (`--no-halt`).
+ */
+async function storescu(orthanc: TestOrthanc, aet: string, files: Buffer[]): Promise<{ statuses: string[]; output: string }> {
   const folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-storescu-'));
   const paths = await Promise.all(files.map(async (file, index) => (await writeFile(join(folder, `${index}.dcm`), file), join(folder, `${index}.dcm`))));
+  let output: string;
   try {
-    const { stdout, stderr } = await run('storescu', ['-v', '-aet', aet, '-aec', orthanc.process.aet, '127.0.0.1', String(orthanc.process.dicomPort), ...paths]);
-    return { ok: !/Status: (?!Success)/.test(stdout + stderr) && !/failed/i.test(stderr), output: stdout + stderr };
+    const { stdout, stderr } = await run('storescu', ['-v', '--no-halt', '-aet', aet, '-aec', orthanc.process.aet, '127.0.0.1', String(orthanc.process.dicomPort), ...paths]);
+    output = stdout + stderr;
   } catch (error) {
     const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    return { ok: false, output: stdout + stderr };
+    output = stdout + stderr;
   } finally {
     await rm(folder, { recursive: true, force: true });
   }
+  return { statuses: [...output.matchAll(/Received Store Response \(([^)]*)\)/g)].map((match) => match[1]!), output };
 }
+
+const REFUSED = 'Refused: OutOfResources';
 
 const study = (modality: 'CT' | 'MR', patientId: string, instances = 1) =>
   generateStudy({ patientId, patientName: 'Filter^Test', studyDate: '20240101', series: [{ modality, instances }] });
@@ -120,20 +128,21 @@ export default defineRecipe({
     assert.ok(!host!.log.lines.join('\n').includes('REST-MR'), 'no PatientID in the log');
   });
 
-  it('C-STORE: a refused instance is never stored; an accepting rule wins over later ones; the quota per sending AET', async () => {
-    // Orthanc 1.10.1 and 1.12.7 tell the modality Success for a C-STORE that a Lua filter refused
-    // (checked; see the README's failure modes): what the filter controls is whether it is stored.
+  it('C-STORE: a refused instance is never stored and the modality hears 0xA700; an accepting rule wins over later ones; the quota per sending AET', async () => {
     const [mr] = study('MR', 'DIMSE-MR');
-    await storescu(orthanc, 'SCANNER', [mr!.file]);
+    const refused = await storescu(orthanc, 'SCANNER', [mr!.file]);
+    assert.deepEqual(refused.statuses, [REFUSED], refused.output);
     assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DIMSE-MR', StudyInstanceUID: mr!.studyInstanceUid, SeriesInstanceUID: mr!.seriesInstanceUid, SOPInstanceUID: mr!.sopInstanceUid })), false);
     await host!.log.waitFor(/receive-filter\] refused instance [0-9a-f-]{44}: rule 1 \(DICOM_PROTOCOL from SCANNER\)/);
 
     const [trusted] = study('MR', 'DIMSE-TRUSTED');
-    assert.equal((await storescu(orthanc, 'TRUSTED', [trusted!.file])).ok, true);
+    const accepted = await storescu(orthanc, 'TRUSTED', [trusted!.file]);
+    assert.deepEqual(accepted.statuses, ['Success'], accepted.output);
     assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DIMSE-TRUSTED', StudyInstanceUID: trusted!.studyInstanceUid, SeriesInstanceUID: trusted!.seriesInstanceUid, SOPInstanceUID: trusted!.sopInstanceUid })), true);
 
     const five = study('CT', 'QUOTA', 5);
-    await storescu(orthanc, 'QUOTAAET', five.map((i) => i.file));
+    const quota = await storescu(orthanc, 'QUOTAAET', five.map((i) => i.file));
+    assert.deepEqual(quota.statuses, ['Success', 'Success', 'Success', REFUSED, REFUSED], quota.output);
     const kept = await Promise.all(five.map((i) => exists(orthanc, orthancInstanceId({ PatientID: 'QUOTA', StudyInstanceUID: i.studyInstanceUid, SeriesInstanceUID: i.seriesInstanceUid, SOPInstanceUID: i.sopInstanceUid }))));
     assert.deepEqual(kept, [true, true, true, false, false]);
     const status = JSON.parse((await rawRequest(`${host!.url}/recipes/receive-filter/status`)).body.toString()) as { Quota: { Used: Record<string, number> }; RefusedByQuota: number };
@@ -166,6 +175,10 @@ export default defineRecipe({
     host = undefined;
     const [mr] = study('MR', 'DOWN-ACCEPT');
     assert.equal((await orthanc.upload(mr!.file)).Status, 'Success', 'Accept: even an instance a rule would refuse is kept');
+    const [mrByDicom] = study('MR', 'DOWN-ACCEPT-CSTORE');
+    const accepted = await storescu(orthanc, 'SCANNER', [mrByDicom!.file]);
+    assert.deepEqual(accepted.statuses, ['Success'], accepted.output);
+    assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DOWN-ACCEPT-CSTORE', StudyInstanceUID: mrByDicom!.studyInstanceUid, SeriesInstanceUID: mrByDicom!.seriesInstanceUid, SOPInstanceUID: mrByDicom!.sopInstanceUid })), true);
 
     await writeScript('Reject');
     await orthanc.process.restart();
@@ -173,7 +186,8 @@ export default defineRecipe({
     const refused = await fetch(`${orthanc.url}/instances`, { method: 'POST', body: ct!.file });
     assert.equal(((await refused.json()) as { Status?: string }).Status, 'FilteredOut');
     const [byDicom] = study('CT', 'DOWN-CSTORE');
-    await storescu(orthanc, 'SCANNER', [byDicom!.file]);
+    const down = await storescu(orthanc, 'SCANNER', [byDicom!.file]);
+    assert.deepEqual(down.statuses, [REFUSED], down.output);
     assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DOWN-CSTORE', StudyInstanceUID: byDicom!.studyInstanceUid, SeriesInstanceUID: byDicom!.seriesInstanceUid, SOPInstanceUID: byDicom!.sopInstanceUid })), false);
 
     host = await startHostProcess(configuration('Reject'), folder);
