@@ -27,7 +27,8 @@ export interface BridgeScriptOptions {
   url: string;
   secret: string;
   timeoutSeconds: number;
-  whenHostDown: { ReceivedInstanceFilter: 'Accept' | 'Reject'; ReceivedCStoreInstanceFilter: 'Accept' | 'Reject' };
+  /** Per hook: what Orthanc does when the host does not answer (a hook left out: `Accept`). */
+  whenHostDown: Partial<Record<BridgeHookName, 'Accept' | 'Reject'>>;
 }
 
 /** The header that carries the shared secret. */
@@ -65,7 +66,8 @@ export function bridgeScript(needs: BridgeNeeds, options: BridgeScriptOptions): 
     '  return answer',
     'end',
   ];
-  if (needs.hooks.size > 0) {
+  const rejects = (hook: BridgeHookName) => options.whenHostDown[hook] === 'Reject';
+  if (needs.hooks.has('ReceivedInstanceFilter') || needs.hooks.has('ReceivedCStoreInstanceFilter')) {
     // How a refused C-STORE reaches the modality, from Orthanc's source (1.10.1 to 1.12.x, checked
     // with storescu on 1.10.1 and 1.12.7):
     // - `ReceivedInstanceFilter` answering false: ServerContext::StoreAfterTranscoding discards the
@@ -79,7 +81,6 @@ export function bridgeScript(needs: BridgeNeeds, options: BridgeScriptOptions): 
     // So a C-STORE is decided here too (the host runs the C-STORE filters for a DICOM origin) and
     // refused by an error: the instance is not stored and the modality hears 0xA700 (out of
     // resources), whatever status a filter chose. Other origins answer false (REST: FilteredOut).
-    const fallback = (policy: 'Accept' | 'Reject') => (policy === 'Accept' ? 'true' : 'false');
     lines.push(
       '',
       'function ReceivedInstanceFilter(dicom, origin, info)',
@@ -87,12 +88,34 @@ export function bridgeScript(needs: BridgeNeeds, options: BridgeScriptOptions): 
       "  local answer = callHost('received-instance', { dicom = dicom, origin = origin, info = info })",
       '  local keep',
       '  if answer == nil then',
-      `    if cstore then keep = ${fallback(options.whenHostDown.ReceivedCStoreInstanceFilter)} else keep = ${fallback(options.whenHostDown.ReceivedInstanceFilter)} end`,
+      `    if cstore then keep = ${!rejects('ReceivedCStoreInstanceFilter')} else keep = ${!rejects('ReceivedInstanceFilter')} end`,
       '  else',
       "    keep = answer == 'true'",
       '  end',
       "  if cstore and not keep then error('orthanc-recipes bridge: C-STORE refused, answered 0xA700', 0) end",
       '  return keep',
+      'end',
+    );
+  }
+  // C-FIND filters get the query (`gggg,eeee` → value; Orthanc's short JSON for a worklist) and
+  // return the one Orthanc runs. A Lua error fails the C-FIND: FindScp.cpp answers any exception
+  // of its handler STATUS_FIND_Failed_UnableToProcess (0xC000), the only refusal Lua can give
+  // (checked with findscu on 1.10.1 and 1.12.7). The host answers the query as JSON, or `refuse`.
+  const queryFilters = [
+    ['IncomingFindRequestFilter', 'find-request', 'C-FIND'],
+    ['IncomingWorklistRequestFilter', 'worklist-request', 'worklist C-FIND'],
+  ] as const;
+  for (const [hook, route, what] of queryFilters) {
+    if (!needs.hooks.has(hook)) continue;
+    lines.push(
+      '',
+      `function ${hook}(query, origin)`,
+      `  local answer = callHost('${route}', { query = query, origin = origin })`,
+      '  if answer == nil then',
+      rejects(hook) ? `    error('orthanc-recipes bridge: no answer from the host, ${what} refused', 0)` : '    return query',
+      '  end',
+      `  if answer == 'refuse' then error('orthanc-recipes bridge: ${what} refused', 0) end`,
+      '  return ParseJson(answer)',
       'end',
     );
   }

@@ -3,7 +3,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ChangeType, ResourceType, describe, type BridgeHooks, type ChangeFeed, type Logger, type ReceivedNotice } from '../shared/binding/index.js';
+import { ChangeType, ResourceType, describe, type BridgeHooks, type ChangeFeed, type FindRequestNotice, type Logger, type ReceivedNotice } from '../shared/binding/index.js';
 import { bridgeSecretHeader } from './bridge-script.js';
 
 /** What Orthanc answers a C-STORE whose Lua filter raised an error (see bridge-script.ts). */
@@ -43,6 +43,8 @@ export async function bridgeSecret(stateDirectory: string): Promise<string> {
 export interface BridgeCounters {
   Calls: number;
   Refused: number;
+  /** C-FIND queries (worklists included) that a filter refused. */
+  RefusedQueries: number;
   Deletions: number;
   /** Calls Orthanc's script made while the host did not answer, as it reports them afterwards. */
   UnansweredByHost: number;
@@ -59,11 +61,11 @@ export interface BridgeTarget {
 /**
  * The host's end of the Lua bridge: a small HTTP server apart from the front (it never
  * proxies, never asks Orthanc whether a caller may pass: Orthanc is waiting on it, under its Lua
- * lock) that answers only calls bearing the shared secret. Answers are a word of text: `true` or
- * `false` for a received instance, `ok` for a deletion.
+ * lock) that answers only calls bearing the shared secret. Answers are short text: `true` or
+ * `false` for a received instance, the query as JSON or `refuse` for a C-FIND, `ok` for a deletion.
  */
 export class BridgeServer {
-  readonly counters: BridgeCounters = { Calls: 0, Refused: 0, Deletions: 0, UnansweredByHost: 0, Forbidden: 0 };
+  readonly counters: BridgeCounters = { Calls: 0, Refused: 0, RefusedQueries: 0, Deletions: 0, UnansweredByHost: 0, Forbidden: 0 };
   target: BridgeTarget | undefined;
   private readonly secretDigest: Buffer;
   private lastForbiddenLog = 0;
@@ -131,7 +133,7 @@ export class BridgeServer {
       if (body === undefined) return answer(413, 'too large');
       const target = this.target;
       if (!target) return answer(503, 'starting');
-      let event: ReceivedNotice & { Unanswered?: unknown; level?: unknown; id?: unknown };
+      let event: ReceivedNotice & FindRequestNotice & { Unanswered?: unknown; level?: unknown; id?: unknown };
       try {
         event = JSON.parse(body.toString('utf8')) as typeof event;
       } catch {
@@ -152,6 +154,16 @@ export class BridgeServer {
           }
           if (!keep) this.counters.Refused += 1;
           return answer(200, String(keep));
+        }
+        case '/bridge/find-request':
+        case '/bridge/worklist-request': {
+          // The query Orthanc is to run, as JSON, or the word `refuse` (the script then fails the C-FIND).
+          const query = request.url === '/bridge/find-request' ? await target.hooks.filterFindRequest(event) : await target.hooks.filterWorklistRequest(event);
+          if (query === null) {
+            this.counters.RefusedQueries += 1;
+            return answer(200, 'refuse');
+          }
+          return answer(200, JSON.stringify(query));
         }
         case '/bridge/deleted': {
           const level = typeof event.level === 'string' && Object.hasOwn(deletedLevels, event.level) ? deletedLevels[event.level] : undefined;

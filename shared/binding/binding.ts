@@ -4,7 +4,7 @@ import { DicomInstance } from './dicom-instance.js';
 import { ChangeType, type ChangeTypeName, type ChangeTypeValue, type ResourceTypeValue } from './enums.js';
 import { BindingError, isNotFound } from './errors.js';
 import type { Logger } from './logger.js';
-import type { BridgeHooks, IncomingCStoreInstanceFilter, ReceivedInstanceFilter } from './bridge-hooks.js';
+import type { BridgeHooks, IncomingCStoreInstanceFilter, IncomingFindRequestFilter, IncomingWorklistRequestFilter, ReceivedInstanceFilter } from './bridge-hooks.js';
 import type { IncomingHttpRequestFilter, RequestFilters } from './request-filters.js';
 import type { RestCallback, RestRouter, RouteOptions } from './rest-router.js';
 import { openStream, type StreamedAnswer } from './rest-stream.js';
@@ -109,6 +109,17 @@ export interface OrthancBinding {
    * answers 0xA700 (out of resources) whatever status the filter returned.
    */
   registerIncomingCStoreInstanceFilter(callback: IncomingCStoreInstanceFilter): void;
+  /**
+   * Rewrites or refuses (null) each C-FIND Orthanc's own DICOM server receives (not worklists),
+   * before Orthanc runs it. Needs the bridge (`bridge: ['IncomingFindRequestFilter']` in meta).
+   * After Orthanc's Lua `IncomingFindRequestFilter`; the Python plugin has no counterpart.
+   */
+  registerIncomingFindRequestFilter(callback: IncomingFindRequestFilter): void;
+  /**
+   * The same for worklist C-FINDs, before Orthanc's worklist plugin answers them
+   * (`bridge: ['IncomingWorklistRequestFilter']`). After Lua's `IncomingWorklistRequestFilter`.
+   */
+  registerIncomingWorklistRequestFilter(callback: IncomingWorklistRequestFilter): void;
   logInfo(message: string): void;
   logWarning(message: string): void;
   logError(message: string): void;
@@ -188,6 +199,8 @@ export function createCallerBinding(connection: OrthancConnection, base?: Orthan
     registerOnStoredInstanceCallback: refuse,
     registerReceivedInstanceFilter: refuse,
     registerIncomingCStoreInstanceFilter: refuse,
+    registerIncomingFindRequestFilter: refuse,
+    registerIncomingWorklistRequestFilter: refuse,
     logInfo: () => undefined,
     logWarning: () => undefined,
     logError: () => undefined,
@@ -199,6 +212,8 @@ export function createCallerBinding(connection: OrthancConnection, base?: Orthan
     registerOnStoredInstanceCallback: registrations.registerOnStoredInstanceCallback,
     registerReceivedInstanceFilter: registrations.registerReceivedInstanceFilter,
     registerIncomingCStoreInstanceFilter: registrations.registerIncomingCStoreInstanceFilter,
+    registerIncomingFindRequestFilter: registrations.registerIncomingFindRequestFilter,
+    registerIncomingWorklistRequestFilter: registrations.registerIncomingWorklistRequestFilter,
     logInfo: registrations.logInfo,
     logWarning: registrations.logWarning,
     logError: registrations.logError,
@@ -256,6 +271,12 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
     },
     registerIncomingCStoreInstanceFilter(callback) {
       keep(requireBridge(bridge, 'registerIncomingCStoreInstanceFilter').addIncomingCStoreInstanceFilter(owner, callback));
+    },
+    registerIncomingFindRequestFilter(callback) {
+      keep(requireBridge(bridge, 'registerIncomingFindRequestFilter').addIncomingFindRequestFilter(owner, callback));
+    },
+    registerIncomingWorklistRequestFilter(callback) {
+      keep(requireBridge(bridge, 'registerIncomingWorklistRequestFilter').addIncomingWorklistRequestFilter(owner, callback));
     },
     logInfo: (message) => log.info(message),
     logWarning: (message) => log.warning(message),
