@@ -99,7 +99,8 @@ export default defineRecipe<Options>({
     });
 
     // C-FINDs on Orthanc's own port: the calling AET's restriction, if any, imposed on the query.
-    orthanc.registerIncomingFindRequestFilter((query, origin) => {
+    // (The script asks the host about every C-FIND anyway: without a filter the host answers the query as is.)
+    if (restrictions.length > 0) orthanc.registerIncomingFindRequestFilter((query, origin) => {
       const restriction = restrictions.find((candidate) => candidate.caller(origin.remoteAet));
       if (!restriction) return query;
       const restricted = restrictFindQuery(query, restriction.Filter);
