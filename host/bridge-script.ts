@@ -27,7 +27,8 @@ export interface BridgeScriptOptions {
   url: string;
   secret: string;
   timeoutSeconds: number;
-  whenHostDown: { ReceivedInstanceFilter: 'Accept' | 'Reject'; ReceivedCStoreInstanceFilter: 'Accept' | 'Reject' };
+  /** Per hook: what Orthanc does when the host does not answer (a hook left out: `Accept`). */
+  whenHostDown: Partial<Record<BridgeHookName, 'Accept' | 'Reject'>>;
 }
 
 /** The header that carries the shared secret. */
@@ -65,21 +66,56 @@ export function bridgeScript(needs: BridgeNeeds, options: BridgeScriptOptions): 
     '  return answer',
     'end',
   ];
-  if (needs.hooks.size > 0) {
-    // Orthanc 1.10.1 and 1.12.7 call a Lua `ReceivedCStoreInstanceFilter` but ignore the status it
-    // returns (checked: the instance is stored and the modality hears Success). So C-STOREs are
-    // decided here too: the host runs the C-STORE filters for a DICOM origin, and a refusal reaches
-    // the modality as 0xA700 (out of resources), the status Orthanc gives a filtered-out C-STORE.
-    const fallback = (policy: 'Accept' | 'Reject') => (policy === 'Accept' ? 'true' : 'false');
+  const rejects = (hook: BridgeHookName) => options.whenHostDown[hook] === 'Reject';
+  if (needs.hooks.has('ReceivedInstanceFilter') || needs.hooks.has('ReceivedCStoreInstanceFilter')) {
+    // How a refused C-STORE reaches the modality, from Orthanc's source (1.10.1 to 1.12.x, checked
+    // with storescu on 1.10.1 and 1.12.7):
+    // - `ReceivedInstanceFilter` answering false: ServerContext::StoreAfterTranscoding discards the
+    //   instance with `SetCStoreStatusCode(STATUS_Success)` ("to keep backward compatibility"), so
+    //   the modality hears Success and never sends again.
+    // - Lua's `ReceivedCStoreInstanceFilter`: LuaScripting::FilterIncomingCStoreInstance returns
+    //   `static_cast<uint16_t>(result)` as its bool and never sets `dimseStatus`: any status but 0
+    //   KEEPS the instance (Success), 0 discards it (Success). So the script never defines it.
+    // - A Lua error in the filter: ServerContext rethrows the OrthancException, and StoreScp.cpp
+    //   answers any exception from the store handler with STATUS_STORE_Refused_OutOfResources.
+    // So a C-STORE is decided here too (the host runs the C-STORE filters for a DICOM origin) and
+    // refused by an error: the instance is not stored and the modality hears 0xA700 (out of
+    // resources), whatever status a filter chose. Other origins answer false (REST: FilteredOut).
     lines.push(
       '',
       'function ReceivedInstanceFilter(dicom, origin, info)',
+      "  local cstore = origin['RequestOrigin'] == 'DicomProtocol'",
       "  local answer = callHost('received-instance', { dicom = dicom, origin = origin, info = info })",
+      '  local keep',
       '  if answer == nil then',
-      `    if origin['RequestOrigin'] == 'DicomProtocol' then return ${fallback(options.whenHostDown.ReceivedCStoreInstanceFilter)} end`,
-      `    return ${fallback(options.whenHostDown.ReceivedInstanceFilter)}`,
+      `    if cstore then keep = ${!rejects('ReceivedCStoreInstanceFilter')} else keep = ${!rejects('ReceivedInstanceFilter')} end`,
+      '  else',
+      "    keep = answer == 'true'",
       '  end',
-      "  return answer == 'true'",
+      "  if cstore and not keep then error('orthanc-recipes bridge: C-STORE refused, answered 0xA700', 0) end",
+      '  return keep',
+      'end',
+    );
+  }
+  // C-FIND filters get the query (`gggg,eeee` → value; Orthanc's short JSON for a worklist) and
+  // return the one Orthanc runs. A Lua error fails the C-FIND: FindScp.cpp answers any exception
+  // of its handler STATUS_FIND_Failed_UnableToProcess (0xC000), the only refusal Lua can give
+  // (checked with findscu on 1.10.1 and 1.12.7). The host answers the query as JSON, or `refuse`.
+  const queryFilters = [
+    ['IncomingFindRequestFilter', 'find-request', 'C-FIND'],
+    ['IncomingWorklistRequestFilter', 'worklist-request', 'worklist C-FIND'],
+  ] as const;
+  for (const [hook, route, what] of queryFilters) {
+    if (!needs.hooks.has(hook)) continue;
+    lines.push(
+      '',
+      `function ${hook}(query, origin)`,
+      `  local answer = callHost('${route}', { query = query, origin = origin })`,
+      '  if answer == nil then',
+      rejects(hook) ? `    error('orthanc-recipes bridge: no answer from the host, ${what} refused', 0)` : '    return query',
+      '  end',
+      `  if answer == 'refuse' then error('orthanc-recipes bridge: ${what} refused', 0) end`,
+      '  return ParseJson(answer)',
       'end',
     );
   }

@@ -3,8 +3,11 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ChangeType, ResourceType, describe, type BridgeHooks, type ChangeFeed, type Logger, type ReceivedNotice } from '../shared/binding/index.js';
+import { ChangeType, ResourceType, describe, type BridgeHooks, type ChangeFeed, type FindRequestNotice, type Logger, type ReceivedNotice } from '../shared/binding/index.js';
 import { bridgeSecretHeader } from './bridge-script.js';
+
+/** What Orthanc answers a C-STORE whose Lua filter raised an error (see bridge-script.ts). */
+const DIMSE_OUT_OF_RESOURCES = 0xa700;
 
 /** The largest event the script may send (a received instance's main tags). */
 const maxEventBytes = 4 * 2 ** 20;
@@ -40,6 +43,8 @@ export async function bridgeSecret(stateDirectory: string): Promise<string> {
 export interface BridgeCounters {
   Calls: number;
   Refused: number;
+  /** C-FIND queries (worklists included) that a filter refused. */
+  RefusedQueries: number;
   Deletions: number;
   /** Calls Orthanc's script made while the host did not answer, as it reports them afterwards. */
   UnansweredByHost: number;
@@ -56,14 +61,15 @@ export interface BridgeTarget {
 /**
  * The host's end of the Lua bridge: a small HTTP server apart from the front (it never
  * proxies, never asks Orthanc whether a caller may pass: Orthanc is waiting on it, under its Lua
- * lock) that answers only calls bearing the shared secret. Answers are a word of text: `true` or
- * `false` for a received instance, `ok` for a deletion.
+ * lock) that answers only calls bearing the shared secret. Answers are short text: `true` or
+ * `false` for a received instance, the query as JSON or `refuse` for a C-FIND, `ok` for a deletion.
  */
 export class BridgeServer {
-  readonly counters: BridgeCounters = { Calls: 0, Refused: 0, Deletions: 0, UnansweredByHost: 0, Forbidden: 0 };
+  readonly counters: BridgeCounters = { Calls: 0, Refused: 0, RefusedQueries: 0, Deletions: 0, UnansweredByHost: 0, Forbidden: 0 };
   target: BridgeTarget | undefined;
   private readonly secretDigest: Buffer;
   private lastForbiddenLog = 0;
+  private readonly statusesNoted = new Set<number>();
 
   private constructor(
     private readonly server: Server,
@@ -127,7 +133,7 @@ export class BridgeServer {
       if (body === undefined) return answer(413, 'too large');
       const target = this.target;
       if (!target) return answer(503, 'starting');
-      let event: ReceivedNotice & { Unanswered?: unknown; level?: unknown; id?: unknown };
+      let event: ReceivedNotice & FindRequestNotice & { Unanswered?: unknown; level?: unknown; id?: unknown };
       try {
         event = JSON.parse(body.toString('utf8')) as typeof event;
       } catch {
@@ -141,9 +147,23 @@ export class BridgeServer {
         case '/bridge/received-instance': {
           // One call decides: the received-instance filters, then for a C-STORE the C-STORE filters.
           let keep = await target.hooks.filterReceived(event);
-          if (keep && event.origin?.RequestOrigin === 'DicomProtocol' && target.hooks.hasCStoreFilters) keep = (await target.hooks.filterCStore(event)) === 0;
+          if (keep && event.origin?.RequestOrigin === 'DicomProtocol' && target.hooks.hasCStoreFilters) {
+            const status = await target.hooks.filterCStore(event);
+            keep = status === 0;
+            if (!keep) this.noteCStoreStatus(status);
+          }
           if (!keep) this.counters.Refused += 1;
           return answer(200, String(keep));
+        }
+        case '/bridge/find-request':
+        case '/bridge/worklist-request': {
+          // The query Orthanc is to run, as JSON, or the word `refuse` (the script then fails the C-FIND).
+          const query = request.url === '/bridge/find-request' ? await target.hooks.filterFindRequest(event) : await target.hooks.filterWorklistRequest(event);
+          if (query === null) {
+            this.counters.RefusedQueries += 1;
+            return answer(200, 'refuse');
+          }
+          return answer(200, JSON.stringify(query));
         }
         case '/bridge/deleted': {
           const level = typeof event.level === 'string' && Object.hasOwn(deletedLevels, event.level) ? deletedLevels[event.level] : undefined;
@@ -160,6 +180,14 @@ export class BridgeServer {
       if (!response.headersSent) answer(500, 'failed');
       else response.destroy();
     }
+  }
+
+  /** Orthanc's Lua can only answer 0xA700 to a refused C-STORE: says so once for any other status. */
+  private noteCStoreStatus(status: number): void {
+    if (status === DIMSE_OUT_OF_RESOURCES || this.statusesNoted.has(status)) return;
+    this.statusesNoted.add(status);
+    const hex = (value: number) => `0x${value.toString(16).toUpperCase().padStart(4, '0')}`;
+    this.log.warning(`a C-STORE filter answered DIMSE status ${hex(status)}; through Orthanc's Lua the modality hears ${hex(DIMSE_OUT_OF_RESOURCES)} (out of resources)`);
   }
 
   private authorized(value: string | string[] | undefined): boolean {

@@ -173,7 +173,7 @@ LogLevel: ("error" | "warning" | "info" | "debug")
  */
 LogFormat: ("text" | "json")
 /**
- * The Lua bridge: a script in Orthanc (`orthanc-recipes bridge` writes it; the embedded Orthanc gets it by itself) calls the host before storing an instance and when a resource is deleted, for the recipes that declare such hooks. It listens apart from the front, and answers only the script's shared secret.
+ * The Lua bridge: a script in Orthanc (`orthanc-recipes bridge` writes it; the embedded Orthanc gets it by itself) calls the host before storing an instance, before running a C-FIND and when a resource is deleted, for the recipes that declare such hooks. It listens apart from the front, and answers only the script's shared secret.
  */
 Bridge: {
 /**
@@ -197,7 +197,7 @@ Url: string
  */
 TimeoutSeconds: number
 /**
- * What Orthanc does with a received instance when the host does not answer (stopped, starting, too slow), per hook.
+ * What Orthanc does with a received instance or a C-FIND when the host does not answer (stopped, starting, too slow), per hook.
  */
 WhenHostDown: {
 /**
@@ -208,6 +208,14 @@ ReceivedInstanceFilter: ("Accept" | "Reject")
  * `Accept` keeps receiving; `Reject` answers the modality 0xA700 (out of resources), so that it sends again later.
  */
 ReceivedCStoreInstanceFilter: ("Accept" | "Reject")
+/**
+ * For a C-FIND: `Accept` runs the query as received (a restriction a recipe adds is not applied); `Reject` fails the C-FIND (0xC000, unable to process).
+ */
+IncomingFindRequestFilter: ("Accept" | "Reject")
+/**
+ * For a worklist C-FIND: `Accept` runs the query as received; `Reject` fails it (0xC000, unable to process).
+ */
+IncomingWorklistRequestFilter: ("Accept" | "Reject")
 }
 }
 /**

@@ -1,7 +1,8 @@
 import { InstanceOrigin, instanceOriginName, type InstanceOriginValue, type ReceivedDicom } from '../../shared/binding/index.js';
-import { checkDicomFilter, compileDicomFilter } from '../../shared/dicom-match.js';
+import { checkDicomFilter, compileDicomFilter, compileDicomPattern } from '../../shared/dicom-match.js';
 import { defineRecipe, type OptionsIssue } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
+import { checkRestrictionFilter, restrictFindQuery } from './find-restriction.js';
 import { orthancInstanceId } from './orthanc-id.js';
 import schema from './schema.json' with { type: 'json' };
 
@@ -27,11 +28,11 @@ export default defineRecipe<Options>({
   meta: {
     id: 'receive-filter',
     title: 'Receive filter',
-    description: 'Accepts or refuses each instance Orthanc receives, by rules on its tags and its sender, with a quota per sending AET; refused instances are never stored.',
+    description: 'Accepts or refuses each instance Orthanc receives, by rules on its tags and its sender, with a quota per sending AET (refused instances are never stored), and restricts what a calling AET finds by C-FIND.',
     category: 'Routing',
     routes: ['GET /recipes/receive-filter/status'],
     events: [],
-    bridge: ['ReceivedInstanceFilter', 'ReceivedCStoreInstanceFilter'],
+    bridge: ['ReceivedInstanceFilter', 'ReceivedCStoreInstanceFilter', 'IncomingFindRequestFilter'],
     destructive: false,
     priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#filtering-incoming-c-store',
   },
@@ -41,12 +42,18 @@ export default defineRecipe<Options>({
     options.Rules.forEach((rule, index) => {
       for (const { key, message } of checkDicomFilter(rule.Filter)) issues.push({ pointer: `/Rules/${index}/Filter/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message });
     });
+    options.FindRestrictions.forEach((restriction, index) => {
+      const pointer = (key: string) => `/FindRestrictions/${index}/Filter/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      for (const { key, message } of [...checkRestrictionFilter(restriction.Filter), ...checkDicomFilter(restriction.Filter)]) issues.push({ pointer: pointer(key), message });
+      if (checkDicomFilter({ RemoteAET: restriction.RemoteAET }).length > 0) issues.push({ pointer: `/FindRestrictions/${index}/RemoteAET`, message: 'not a usable DICOM pattern' });
+    });
     return issues;
   },
   async setup({ orthanc, log, database }, options) {
     await database.migrate(['CREATE TABLE {quota} (aet TEXT NOT NULL, period BIGINT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (aet, period))']);
     const rules = options.Rules.map((rule) => ({ ...rule, matches: compileDicomFilter(rule.Filter) }));
-    const counts = { RefusedByRule: 0, RefusedByQuota: 0 };
+    const counts = { RefusedByRule: 0, RefusedByQuota: 0, RefusedQueries: 0 };
+    const restrictions = options.FindRestrictions.map((restriction) => ({ ...restriction, caller: compileDicomPattern(restriction.RemoteAET, { caseSensitive: true }) }));
     const { MaxInstancesPerRemoteAet: quota, PeriodSeconds: periodSeconds } = options.Quota;
     const periodOf = (now: number) => Math.floor(now / 1000 / periodSeconds) * periodSeconds * 1000;
 
@@ -89,6 +96,18 @@ export default defineRecipe<Options>({
         await database.run('INSERT INTO {quota} (aet, period, count) VALUES (?, ?, 1) ON CONFLICT (aet, period) DO UPDATE SET count = {quota}.count + 1', [remoteAet, period]);
       }
       return 0;
+    });
+
+    // C-FINDs on Orthanc's own port: the calling AET's restriction, if any, imposed on the query.
+    // (The script asks the host about every C-FIND anyway: without a filter the host answers the query as is.)
+    if (restrictions.length > 0) orthanc.registerIncomingFindRequestFilter((query, origin) => {
+      const restriction = restrictions.find((candidate) => candidate.caller(origin.remoteAet));
+      if (!restriction) return query;
+      const restricted = restrictFindQuery(query, restriction.Filter);
+      if ('query' in restricted) return restricted.query;
+      counts.RefusedQueries += 1;
+      log.info(`refused a C-FIND from ${origin.remoteAet}: ${restricted.refused}`);
+      return null;
     });
 
     orthanc.registerRestCallback('/recipes/receive-filter/status', async (output, _uri, request) => {

@@ -32,4 +32,19 @@ MaxInstancesPerRemoteAet: number
  */
 PeriodSeconds: number
 }
+/**
+ * Restricts what a calling AET finds by C-FIND on Orthanc's own DICOM port (query/retrieve, not worklists): the first restriction whose RemoteAET matches the caller imposes its Filter on every query; a caller that none matches is not restricted. A key the caller leaves open takes the restriction's pattern; a query that constrains the key otherwise than with exact values within the restriction, or that asks above the restriction's level (PATIENT under a study-level key), is refused (0xC000, unable to process). C-MOVE and C-GET are not restricted.
+ */
+FindRestrictions: {
+/**
+ * A DICOM pattern for the calling AE title (`*`, `?`, `\`-separated list).
+ */
+RemoteAET: string
+/**
+ * Patterns by keyword, imposed on the caller's queries; patient and study main tags only (PatientName, PatientID, PatientBirthDate, PatientSex, OtherPatientIDs, StudyDate, StudyTime, AccessionNumber, InstitutionName, ReferringPhysicianName, StudyDescription, StudyInstanceUID, StudyID, RequestingPhysician, RequestedProcedureDescription).
+ */
+Filter: {
+[k: string]: string
+}
+}[]
 }

@@ -4,7 +4,7 @@ import { DicomInstance } from './dicom-instance.js';
 import { ChangeType, type ChangeTypeName, type ChangeTypeValue, type ResourceTypeValue } from './enums.js';
 import { BindingError, isNotFound } from './errors.js';
 import type { Logger } from './logger.js';
-import type { BridgeHooks, IncomingCStoreInstanceFilter, ReceivedInstanceFilter } from './bridge-hooks.js';
+import type { BridgeHooks, IncomingCStoreInstanceFilter, IncomingFindRequestFilter, IncomingWorklistRequestFilter, ReceivedInstanceFilter } from './bridge-hooks.js';
 import type { IncomingHttpRequestFilter, RequestFilters } from './request-filters.js';
 import type { RestCallback, RestRouter, RouteOptions } from './rest-router.js';
 import { openStream, type StreamedAnswer } from './rest-stream.js';
@@ -104,11 +104,22 @@ export interface OrthancBinding {
   /**
    * Decides a C-STORE before Orthanc stores the instance: 0 accepts, any other DIMSE status
    * refuses. Needs the bridge (`bridge: ['ReceivedCStoreInstanceFilter']` in meta). The Python
-   * plugin's `RegisterIncomingCStoreInstanceFilter`. Orthanc 1.10.1 to 1.12.7 ignore the status
-   * of Lua's C-STORE filter, so the bridge refuses through the received-instance filter instead,
-   * and the modality hears 0xA700 (out of resources) whatever status was returned.
+   * plugin's `RegisterIncomingCStoreInstanceFilter`. Orthanc's Lua cannot pass a status on
+   * (1.10.1 to 1.12.7 at least): the bridge refuses by raising an error in Lua, which Orthanc
+   * answers 0xA700 (out of resources) whatever status the filter returned.
    */
   registerIncomingCStoreInstanceFilter(callback: IncomingCStoreInstanceFilter): void;
+  /**
+   * Rewrites or refuses (null) each C-FIND Orthanc's own DICOM server receives (not worklists),
+   * before Orthanc runs it. Needs the bridge (`bridge: ['IncomingFindRequestFilter']` in meta).
+   * After Orthanc's Lua `IncomingFindRequestFilter`; the Python plugin has no counterpart.
+   */
+  registerIncomingFindRequestFilter(callback: IncomingFindRequestFilter): void;
+  /**
+   * The same for worklist C-FINDs, before Orthanc's worklist plugin answers them
+   * (`bridge: ['IncomingWorklistRequestFilter']`). After Lua's `IncomingWorklistRequestFilter`.
+   */
+  registerIncomingWorklistRequestFilter(callback: IncomingWorklistRequestFilter): void;
   logInfo(message: string): void;
   logWarning(message: string): void;
   logError(message: string): void;
@@ -188,6 +199,8 @@ export function createCallerBinding(connection: OrthancConnection, base?: Orthan
     registerOnStoredInstanceCallback: refuse,
     registerReceivedInstanceFilter: refuse,
     registerIncomingCStoreInstanceFilter: refuse,
+    registerIncomingFindRequestFilter: refuse,
+    registerIncomingWorklistRequestFilter: refuse,
     logInfo: () => undefined,
     logWarning: () => undefined,
     logError: () => undefined,
@@ -199,6 +212,8 @@ export function createCallerBinding(connection: OrthancConnection, base?: Orthan
     registerOnStoredInstanceCallback: registrations.registerOnStoredInstanceCallback,
     registerReceivedInstanceFilter: registrations.registerReceivedInstanceFilter,
     registerIncomingCStoreInstanceFilter: registrations.registerIncomingCStoreInstanceFilter,
+    registerIncomingFindRequestFilter: registrations.registerIncomingFindRequestFilter,
+    registerIncomingWorklistRequestFilter: registrations.registerIncomingWorklistRequestFilter,
     logInfo: registrations.logInfo,
     logWarning: registrations.logWarning,
     logError: registrations.logError,
@@ -256,6 +271,12 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
     },
     registerIncomingCStoreInstanceFilter(callback) {
       keep(requireBridge(bridge, 'registerIncomingCStoreInstanceFilter').addIncomingCStoreInstanceFilter(owner, callback));
+    },
+    registerIncomingFindRequestFilter(callback) {
+      keep(requireBridge(bridge, 'registerIncomingFindRequestFilter').addIncomingFindRequestFilter(owner, callback));
+    },
+    registerIncomingWorklistRequestFilter(callback) {
+      keep(requireBridge(bridge, 'registerIncomingWorklistRequestFilter').addIncomingWorklistRequestFilter(owner, callback));
     },
     logInfo: (message) => log.info(message),
     logWarning: (message) => log.warning(message),

@@ -31,7 +31,8 @@ export type ReceivedInstanceFilter = (dicom: ReceivedDicom, origin: InstanceOrig
 /**
  * `registerIncomingCStoreInstanceFilter`'s callback (Orthanc 1.10.0+), the counterpart of the
  * Python plugin's: called for C-STORE only; 0 accepts, any other DIMSE status (0xA700 "out of
- * resources", 0xC000 "cannot understand", …) refuses the instance and is what the modality sees.
+ * resources", 0xC000 "cannot understand", …) refuses the instance. Through Orthanc's Lua the
+ * modality always hears 0xA700 (Lua cannot pass another status on; see host/bridge-script.ts).
  */
 export type IncomingCStoreInstanceFilter = (dicom: ReceivedDicom, origin: InstanceOriginValue, remoteAet: string, calledAet: string) => number | Promise<number>;
 
@@ -40,6 +41,52 @@ export interface ReceivedNotice {
   dicom?: unknown;
   origin?: { RequestOrigin?: string; RemoteAet?: string; CalledAet?: string; RemoteIp?: string; Username?: string };
   info?: { HasPixelData?: boolean; TransferSyntaxUID?: string };
+}
+
+/**
+ * A C-FIND query (patient, study, series or instance level) as Orthanc's Lua
+ * `IncomingFindRequestFilter` gives it: tag `gggg,eeee` in lower-case hex → value, `""` for a key
+ * only asked for (`{"0008,0052": "STUDY", "0010,0020": "", "0008,0080": "NORTH*"}`). Sequences are
+ * not in it. A filter may also return keys by keyword (`InstitutionName`): Orthanc reads both.
+ */
+export type FindRequestQuery = Record<string, string>;
+
+/**
+ * A worklist C-FIND query as Orthanc's Lua `IncomingWorklistRequestFilter` gives it (Orthanc's
+ * "short" JSON): tag `gggg,eeee` → string, or for a sequence an array of such objects
+ * (`{"0010,0020": "", "0040,0100": [{"0008,0060": "MR", "0040,0001": ""}]}`).
+ */
+export type WorklistRequestQuery = Record<string, unknown>;
+
+/** Who sends a C-FIND, as Orthanc's Lua tells it. */
+export interface FindRequestOrigin {
+  remoteAet: string;
+  calledAet: string;
+  remoteIp: string;
+  /** Orthanc's `Manufacturer` of the calling modality (`Generic` unless configured). */
+  manufacturer: string;
+}
+
+/**
+ * `registerIncomingFindRequestFilter`'s callback, after Orthanc's Lua `IncomingFindRequestFilter`
+ * (the Python plugin has no counterpart): answers the query Orthanc will run instead of the one
+ * received (the same object, changed, or a new one), or null to refuse the C-FIND: the SCU hears
+ * 0xC000 "unable to process" (Orthanc's Lua cannot give another status). Orthanc's worklist plugin
+ * never sees this filter (see `IncomingWorklistRequestFilter`).
+ */
+export type IncomingFindRequestFilter = (query: FindRequestQuery, origin: FindRequestOrigin) => FindRequestQuery | null | Promise<FindRequestQuery | null>;
+
+/**
+ * `registerIncomingWorklistRequestFilter`'s callback, after Orthanc's Lua
+ * `IncomingWorklistRequestFilter`: the same for worklist C-FINDs, before a worklist plugin answers
+ * them; null refuses (0xC000).
+ */
+export type IncomingWorklistRequestFilter = (query: WorklistRequestQuery, origin: FindRequestOrigin) => WorklistRequestQuery | null | Promise<WorklistRequestQuery | null>;
+
+/** What Orthanc's Lua bridge sends for one C-FIND (the script's `DumpJson` of its arguments). */
+export interface FindRequestNotice {
+  query?: unknown;
+  origin?: { RemoteAet?: unknown; CalledAet?: unknown; RemoteIp?: unknown; Manufacturer?: unknown };
 }
 
 interface Registered<F> {
@@ -61,6 +108,8 @@ export const DIMSE_CANNOT_UNDERSTAND = 0xc000;
 export class BridgeHooks {
   private readonly received: Registered<ReceivedInstanceFilter>[] = [];
   private readonly cstore: Registered<IncomingCStoreInstanceFilter>[] = [];
+  private readonly find: Registered<IncomingFindRequestFilter>[] = [];
+  private readonly worklist: Registered<IncomingWorklistRequestFilter>[] = [];
 
   constructor(private readonly log: Logger) {}
 
@@ -70,6 +119,14 @@ export class BridgeHooks {
 
   addIncomingCStoreInstanceFilter(owner: string, filter: IncomingCStoreInstanceFilter): () => void {
     return add(this.cstore, { owner, filter });
+  }
+
+  addIncomingFindRequestFilter(owner: string, filter: IncomingFindRequestFilter): () => void {
+    return add(this.find, { owner, filter });
+  }
+
+  addIncomingWorklistRequestFilter(owner: string, filter: IncomingWorklistRequestFilter): () => void {
+    return add(this.worklist, { owner, filter });
   }
 
   get hasReceivedInstanceFilters(): boolean {
@@ -113,6 +170,67 @@ export class BridgeHooks {
     }
     return 0;
   }
+
+  get hasFindRequestFilters(): boolean {
+    return this.find.length > 0;
+  }
+
+  get hasWorklistRequestFilters(): boolean {
+    return this.worklist.length > 0;
+  }
+
+  /**
+   * The C-FIND query once every find filter has had it, in registration order (each gets the
+   * previous one's answer), or null when one refuses, throws, or answers something other than a
+   * map of tags to strings (Orthanc would fail the C-FIND on it anyway).
+   */
+  filterFindRequest(notice: FindRequestNotice): Promise<FindRequestQuery | null> {
+    const isFindQuery = (value: unknown): value is FindRequestQuery => isPlainObject(value) && Object.values(value).every((item) => typeof item === 'string');
+    return this.runQueryFilters(this.find, notice, 'C-FIND', isFindQuery);
+  }
+
+  /** The same for a worklist C-FIND (values are strings, or arrays of objects for sequences). */
+  filterWorklistRequest(notice: FindRequestNotice): Promise<WorklistRequestQuery | null> {
+    return this.runQueryFilters(this.worklist, notice, 'worklist C-FIND', isPlainObject);
+  }
+
+  private async runQueryFilters<Q extends Record<string, unknown>>(
+    filters: readonly Registered<(query: Q, origin: FindRequestOrigin) => Q | null | Promise<Q | null>>[],
+    notice: FindRequestNotice,
+    what: string,
+    isQuery: (value: unknown) => value is Q,
+  ): Promise<Q | null> {
+    // Lua's DumpJson writes an empty table as [].
+    let query: unknown = Array.isArray(notice.query) && notice.query.length === 0 ? {} : notice.query;
+    if (!isQuery(query)) {
+      this.log.error(`${what} query from Orthanc's script is not a map of tags; the C-FIND is refused`);
+      return null;
+    }
+    const origin = findOriginOf(notice);
+    for (const { owner, filter } of filters) {
+      try {
+        query = await filter(query as Q, origin);
+      } catch (error) {
+        this.log.error(`recipe ${owner}: ${what} filter failed, the query is refused: ${describe(error)}`, { recipe: owner });
+        return null;
+      }
+      if (query === null) return null;
+      if (!isQuery(query)) {
+        this.log.error(`recipe ${owner}: ${what} filter answered something other than a query; the query is refused`, { recipe: owner });
+        return null;
+      }
+    }
+    return query as Q;
+  }
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const text = (value: unknown) => (typeof value === 'string' ? value : '');
+
+function findOriginOf(notice: FindRequestNotice): FindRequestOrigin {
+  const origin = isPlainObject(notice.origin) ? notice.origin : {};
+  return { remoteAet: text(origin.RemoteAet), calledAet: text(origin.CalledAet), remoteIp: text(origin.RemoteIp), manufacturer: text(origin.Manufacturer) };
 }
 
 function add<T>(list: T[], entry: T): () => void {

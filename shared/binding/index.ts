@@ -13,6 +13,12 @@ export {
   type ReceivedInstanceFilter,
   type IncomingCStoreInstanceFilter,
   type ReceivedNotice,
+  type FindRequestQuery,
+  type WorklistRequestQuery,
+  type FindRequestOrigin,
+  type FindRequestNotice,
+  type IncomingFindRequestFilter,
+  type IncomingWorklistRequestFilter,
 } from './bridge-hooks.js';
 export { ChangeFeed, type Change, type ChangeFeedOptions, type CursorStore } from './change-feed.js';
 export { DicomInstance, type DicomTagsJson } from './dicom-instance.js';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -16,20 +17,50 @@ import { orthancInstanceId } from '../orthanc-id.js';
 
 const run = promisify(execFile);
 
-/** Sends files by C-STORE as `aet`; resolves with storescu's output and whether it reported success. */
-async function storescu(orthanc: TestOrthanc, aet: string, files: Buffer[]): Promise<{ ok: boolean; output: string }> {
+/**
+ * Sends files by C-STORE as `aet`, in one association; resolves with the status storescu received
+ * for each file, in order (`Success`, `Refused: OutOfResources`, …), and its whole output; a
+ * refusal does not stop the others (`--no-halt`).
+ */
+async function storescu(orthanc: TestOrthanc, aet: string, files: Buffer[]): Promise<{ statuses: string[]; output: string }> {
   const folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-storescu-'));
   const paths = await Promise.all(files.map(async (file, index) => (await writeFile(join(folder, `${index}.dcm`), file), join(folder, `${index}.dcm`))));
+  let output: string;
   try {
-    const { stdout, stderr } = await run('storescu', ['-v', '-aet', aet, '-aec', orthanc.process.aet, '127.0.0.1', String(orthanc.process.dicomPort), ...paths]);
-    return { ok: !/Status: (?!Success)/.test(stdout + stderr) && !/failed/i.test(stderr), output: stdout + stderr };
+    const { stdout, stderr } = await run('storescu', ['-v', '--no-halt', '-aet', aet, '-aec', orthanc.process.aet, '127.0.0.1', String(orthanc.process.dicomPort), ...paths]);
+    output = stdout + stderr;
   } catch (error) {
     const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    return { ok: false, output: stdout + stderr };
+    output = stdout + stderr;
   } finally {
     await rm(folder, { recursive: true, force: true });
   }
+  return { statuses: [...output.matchAll(/Received Store Response \(([^)]*)\)/g)].map((match) => match[1]!), output };
 }
+
+const REFUSED = 'Refused: OutOfResources';
+
+/**
+ * Sends one C-FIND (`-S` study root, `-W` worklist) as `aet`; resolves with the PatientIDs of the
+ * answers, findscu's final status (`Success`, `Failed: UnableToProcess`, …) and its output.
+ */
+async function findscu(orthanc: TestOrthanc, aet: string, model: '-S' | '-W', keys: string[]): Promise<{ patientIds: string[]; final: string | undefined; output: string }> {
+  let output: string;
+  try {
+    const { stdout, stderr } = await run('findscu', ['-v', model, '-aet', aet, '-aec', orthanc.process.aet, ...keys.flatMap((key) => ['-k', key]), '127.0.0.1', String(orthanc.process.dicomPort)]);
+    output = stdout + stderr;
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    output = stdout + stderr;
+  }
+  // Each answer is printed after "Find Response: n (Pending)", the request's keys before them.
+  const answers = output.split(/Find Response: \d+ \(Pending\)/).slice(1);
+  const patientIds = answers.map((answer) => /\(0010,0020\) LO \[([^\]]*)\]/.exec(answer)?.[1]?.trim() ?? '?').sort();
+  return { patientIds, final: /Received Final Find Response \(([^)]*)\)/.exec(output)?.[1], output };
+}
+
+const UNABLE = 'Failed: UnableToProcess';
+const worklistPlugin = '/usr/share/orthanc/plugins/libModalityWorklists.so';
 
 const study = (modality: 'CT' | 'MR', patientId: string, instances = 1) =>
   generateStudy({ patientId, patientName: 'Filter^Test', studyDate: '20240101', series: [{ modality, instances }] });
@@ -48,7 +79,10 @@ describe('receive-filter and the Lua bridge, against a real Orthanc running the 
   const configuration = (whenHostDown: 'Accept' | 'Reject') => ({
     Orthanc: { Url: orthanc?.url ?? 'http://127.0.0.1:1' },
     StateDirectory: './state',
-    Bridge: { Port: bridgePort, WhenHostDown: { ReceivedInstanceFilter: whenHostDown, ReceivedCStoreInstanceFilter: whenHostDown } },
+    Bridge: {
+      Port: bridgePort,
+      WhenHostDown: { ReceivedInstanceFilter: whenHostDown, ReceivedCStoreInstanceFilter: whenHostDown, IncomingFindRequestFilter: whenHostDown, IncomingWorklistRequestFilter: whenHostDown },
+    },
     Recipes: {
       'receive-filter': {
         Enabled: true,
@@ -58,8 +92,10 @@ describe('receive-filter and the Lua bridge, against a real Orthanc running the 
           { Action: 'Reject', Filter: { Origin: 'RestApi', StudyDescription: 'SCREENING*' } },
         ],
         Quota: { MaxInstancesPerRemoteAet: 3 },
+        FindRestrictions: [{ RemoteAET: 'VIEWER*', Filter: { StudyDescription: 'NORTH*' } }],
       },
       'deletion-listener': { Enabled: true, Module: './deletion-listener.js' },
+      'worklist-narrower': { Enabled: true, Module: './worklist-narrower.js' },
     },
   });
 
@@ -89,9 +125,33 @@ export default defineRecipe({
 });
 `,
     );
+    // A worklist filter: WLBAD is refused, WLNARROW only ever sees patient WL2.
+    await writeFile(
+      join(folder, 'worklist-narrower.js'),
+      `import { defineRecipe } from ${JSON.stringify(new URL('../../../shared/recipe.js', import.meta.url).href)};
+export default defineRecipe({
+  meta: { id: 'worklist-narrower', title: 'Worklists', description: 'Narrows worklist queries.', routes: [], events: [], bridge: ['IncomingWorklistRequestFilter'], destructive: false },
+  schema: { type: 'object', properties: {}, additionalProperties: false },
+  setup({ orthanc }) {
+    orthanc.registerIncomingWorklistRequestFilter(async (query, origin) => {
+      if (origin.remoteAet === 'WLBAD') return null;
+      return origin.remoteAet === 'WLNARROW' ? { ...query, '0010,0020': 'WL2' } : query;
+    });
+  },
+});
+`,
+    );
+    const worklists = join(folder, 'worklists');
+    await mkdir(worklists);
+    for (const patientId of ['WL1', 'WL2']) {
+      const dump = join(folder, `${patientId}.dump`);
+      await writeFile(dump, ['(0010,0010) PN [Worklist^Test]', `(0010,0020) LO [${patientId}]`, '(0040,0100) SQ (Sequence with undefined length)', '(fffe,e000) na (Item with undefined length)', '(0008,0060) CS [CT]', '(fffe,e00d) na (ItemDelimitationItem)', '(fffe,e0dd) na (SequenceDelimitationItem)', ''].join('\n'));
+      await run('dump2dcm', [dump, join(worklists, `${patientId}.wl`)]);
+    }
     await writeScript('Accept');
-    const seenByOrthanc = testOrthancRoot ? `/${relative(testOrthancRoot, script)}` : script;
-    orthanc = await startTestOrthanc({ configuration: { LuaScripts: [seenByOrthanc] } });
+    const seen = (path: string) => (testOrthancRoot ? `/${relative(testOrthancRoot, path)}` : path);
+    const withWorklists = existsSync(join(testOrthancRoot ?? '/', worklistPlugin)) ? { Plugins: [worklistPlugin], Worklists: { Enable: true, Database: seen(worklists) } } : {};
+    orthanc = await startTestOrthanc({ configuration: { LuaScripts: [seen(script)], DicomAlwaysAllowFind: true, DicomAlwaysAllowFindWorklist: true, ...withWorklists } });
     await writeFile(configFile, JSON.stringify(configuration('Accept'), null, 2));
     host = await startHostProcess(configuration('Accept'), folder);
   });
@@ -120,20 +180,21 @@ export default defineRecipe({
     assert.ok(!host!.log.lines.join('\n').includes('REST-MR'), 'no PatientID in the log');
   });
 
-  it('C-STORE: a refused instance is never stored; an accepting rule wins over later ones; the quota per sending AET', async () => {
-    // Orthanc 1.10.1 and 1.12.7 tell the modality Success for a C-STORE that a Lua filter refused
-    // (checked; see the README's failure modes): what the filter controls is whether it is stored.
+  it('C-STORE: a refused instance is never stored and the modality hears 0xA700; an accepting rule wins over later ones; the quota per sending AET', async () => {
     const [mr] = study('MR', 'DIMSE-MR');
-    await storescu(orthanc, 'SCANNER', [mr!.file]);
+    const refused = await storescu(orthanc, 'SCANNER', [mr!.file]);
+    assert.deepEqual(refused.statuses, [REFUSED], refused.output);
     assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DIMSE-MR', StudyInstanceUID: mr!.studyInstanceUid, SeriesInstanceUID: mr!.seriesInstanceUid, SOPInstanceUID: mr!.sopInstanceUid })), false);
     await host!.log.waitFor(/receive-filter\] refused instance [0-9a-f-]{44}: rule 1 \(DICOM_PROTOCOL from SCANNER\)/);
 
     const [trusted] = study('MR', 'DIMSE-TRUSTED');
-    assert.equal((await storescu(orthanc, 'TRUSTED', [trusted!.file])).ok, true);
+    const accepted = await storescu(orthanc, 'TRUSTED', [trusted!.file]);
+    assert.deepEqual(accepted.statuses, ['Success'], accepted.output);
     assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DIMSE-TRUSTED', StudyInstanceUID: trusted!.studyInstanceUid, SeriesInstanceUID: trusted!.seriesInstanceUid, SOPInstanceUID: trusted!.sopInstanceUid })), true);
 
     const five = study('CT', 'QUOTA', 5);
-    await storescu(orthanc, 'QUOTAAET', five.map((i) => i.file));
+    const quota = await storescu(orthanc, 'QUOTAAET', five.map((i) => i.file));
+    assert.deepEqual(quota.statuses, ['Success', 'Success', 'Success', REFUSED, REFUSED], quota.output);
     const kept = await Promise.all(five.map((i) => exists(orthanc, orthancInstanceId({ PatientID: 'QUOTA', StudyInstanceUID: i.studyInstanceUid, SeriesInstanceUID: i.seriesInstanceUid, SOPInstanceUID: i.sopInstanceUid }))));
     assert.deepEqual(kept, [true, true, true, false, false]);
     const status = JSON.parse((await rawRequest(`${host!.url}/recipes/receive-filter/status`)).body.toString()) as { Quota: { Used: Record<string, number> }; RefusedByQuota: number };
@@ -146,6 +207,41 @@ export default defineRecipe({
       const answer = await rawRequest(`http://127.0.0.1:${bridgePort}/bridge/received-instance`, { method: 'POST', headers, body: '{}' });
       assert.equal(answer.status, 403);
     }
+  });
+
+  it('C-FIND: a restricted calling AET finds only what its restriction allows; a query outside it is refused', async () => {
+    await orthanc.upload(generateStudy({ patientId: 'FIND-N', patientName: 'Find^North', studyDate: '20240101', studyDescription: 'NORTH CT', series: [{ modality: 'CT', instances: 1 }] })[0]!.file);
+    await orthanc.upload(generateStudy({ patientId: 'FIND-S', patientName: 'Find^South', studyDate: '20240101', studyDescription: 'SOUTH CT', series: [{ modality: 'CT', instances: 1 }] })[0]!.file);
+    const study = (aet: string, ...keys: string[]) => findscu(orthanc, aet, '-S', ['QueryRetrieveLevel=STUDY', 'PatientID=FIND-*', ...keys]);
+
+    const unrestricted = await study('OTHER', 'StudyDescription');
+    assert.deepEqual([unrestricted.patientIds, unrestricted.final], [['FIND-N', 'FIND-S'], 'Success'], unrestricted.output);
+    const restricted = await study('VIEWER1', 'StudyDescription');
+    assert.deepEqual([restricted.patientIds, restricted.final], [['FIND-N'], 'Success'], restricted.output);
+    const withoutTheKey = await study('VIEWER1');
+    assert.deepEqual(withoutTheKey.patientIds, ['FIND-N'], 'a key the caller does not ask for is imposed too');
+    const exact = await study('VIEWER1', 'StudyDescription=NORTH CT');
+    assert.deepEqual([exact.patientIds, exact.final], [['FIND-N'], 'Success'], exact.output);
+
+    for (const keys of [['StudyDescription=SOUTH*'], ['StudyDescription=*CT']]) {
+      const outside = await study('VIEWER1', ...keys);
+      assert.deepEqual([outside.patientIds, outside.final], [[], UNABLE], outside.output);
+    }
+    const patients = await findscu(orthanc, 'VIEWER1', '-S', ['QueryRetrieveLevel=PATIENT', 'PatientID=FIND-*']);
+    assert.deepEqual([patients.patientIds, patients.final], [[], UNABLE], 'a patient-level query would escape a study-level restriction');
+    const status = JSON.parse((await rawRequest(`${host!.url}/recipes/receive-filter/status`)).body.toString()) as { RefusedQueries: number };
+    assert.equal(status.RefusedQueries, 3);
+    await host!.log.waitFor(/receive-filter\] refused a C-FIND from VIEWER1: its own StudyDescription constraint is not within the restriction/);
+  });
+
+  it('worklist C-FIND: a filter narrows or refuses the query before Orthanc\'s worklist plugin answers', { skip: !existsSync(join(testOrthancRoot ?? '/', worklistPlugin)) && 'no worklist plugin' }, async () => {
+    const keys = ['PatientID', 'PatientName', '(0040,0100)[0].Modality'];
+    const all = await findscu(orthanc, 'WLANY', '-W', keys);
+    assert.deepEqual([all.patientIds, all.final], [['WL1', 'WL2'], 'Success'], all.output);
+    const narrowed = await findscu(orthanc, 'WLNARROW', '-W', keys);
+    assert.deepEqual([narrowed.patientIds, narrowed.final], [['WL2'], 'Success'], narrowed.output);
+    const refused = await findscu(orthanc, 'WLBAD', '-W', keys);
+    assert.deepEqual([refused.patientIds, refused.final], [[], UNABLE], refused.output);
   });
 
   it('delivers deletions at every level to DELETED listeners', async () => {
@@ -166,14 +262,24 @@ export default defineRecipe({
     host = undefined;
     const [mr] = study('MR', 'DOWN-ACCEPT');
     assert.equal((await orthanc.upload(mr!.file)).Status, 'Success', 'Accept: even an instance a rule would refuse is kept');
+    const [mrByDicom] = study('MR', 'DOWN-ACCEPT-CSTORE');
+    const accepted = await storescu(orthanc, 'SCANNER', [mrByDicom!.file]);
+    assert.deepEqual(accepted.statuses, ['Success'], accepted.output);
+    assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DOWN-ACCEPT-CSTORE', StudyInstanceUID: mrByDicom!.studyInstanceUid, SeriesInstanceUID: mrByDicom!.seriesInstanceUid, SOPInstanceUID: mrByDicom!.sopInstanceUid })), true);
+
+    const acceptedFind = await findscu(orthanc, 'VIEWER1', '-S', ['QueryRetrieveLevel=STUDY', 'PatientID=FIND-*']);
+    assert.deepEqual([acceptedFind.patientIds, acceptedFind.final], [['FIND-N', 'FIND-S'], 'Success'], 'Accept: the query runs as received, unrestricted');
 
     await writeScript('Reject');
     await orthanc.process.restart();
+    const refusedFind = await findscu(orthanc, 'OTHER', '-S', ['QueryRetrieveLevel=STUDY', 'PatientID=FIND-*']);
+    assert.deepEqual([refusedFind.patientIds, refusedFind.final], [[], UNABLE], refusedFind.output);
     const [ct] = study('CT', 'DOWN-REJECT');
     const refused = await fetch(`${orthanc.url}/instances`, { method: 'POST', body: ct!.file });
     assert.equal(((await refused.json()) as { Status?: string }).Status, 'FilteredOut');
     const [byDicom] = study('CT', 'DOWN-CSTORE');
-    await storescu(orthanc, 'SCANNER', [byDicom!.file]);
+    const down = await storescu(orthanc, 'SCANNER', [byDicom!.file]);
+    assert.deepEqual(down.statuses, [REFUSED], down.output);
     assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DOWN-CSTORE', StudyInstanceUID: byDicom!.studyInstanceUid, SeriesInstanceUID: byDicom!.seriesInstanceUid, SOPInstanceUID: byDicom!.sopInstanceUid })), false);
 
     host = await startHostProcess(configuration('Reject'), folder);
