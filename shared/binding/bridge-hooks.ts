@@ -209,7 +209,7 @@ export class BridgeHooks {
     const origin = findOriginOf(notice);
     for (const { owner, filter } of filters) {
       try {
-        query = await filter(query as Q, origin);
+        query = await filter(query, origin);
       } catch (error) {
         this.log.error(`recipe ${owner}: ${what} filter failed, the query is refused: ${describe(error)}`, { recipe: owner });
         return null;
@@ -220,7 +220,7 @@ export class BridgeHooks {
         return null;
       }
     }
-    return query as Q;
+    return query;
   }
 }
 
