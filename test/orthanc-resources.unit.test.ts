@@ -45,6 +45,8 @@ describe("orthanc-resources: Orthanc's time format", () => {
     ['20261205T120000', -600, '20261205T115000'],
     ['20261231T235959', 1, '20270101T000000'],
     ['20240301T000000', -86_400, '20240229T000000'],
+    ['20240301T001500', -86_400, '20240229T001500'],
+    ['20250101T000000', -1, '20241231T235959'],
     ['nonsense', 60, ''],
   ];
   for (const [time, seconds, shifted] of shifts) it(`${time} ${seconds} s is ${JSON.stringify(shifted)}`, () => assert.equal(shiftOrthancTime(time, seconds), shifted));

@@ -7,10 +7,11 @@ import { Ledger, type Route } from './ledger.js';
 import { createRoutingMetrics } from './metrics.js';
 import type { Options } from './options.generated.js';
 import { prunedBeforeSetting, Pruner } from './prune.js';
-import { deleteInstances, describeResource, instancesOf, type Level, type OrthancResource } from './resources.js';
+import { shiftOrthancTime, type ExpandedResource } from '../../shared/orthanc-resources.js';
+import { deleteInstances, describeResource, instancesOf, type Level } from './resources.js';
 import { Sender } from './sender.js';
 import { statusOf } from './status.js';
-import { shiftOrthancTime, Sweeper } from './sweep.js';
+import { Sweeper } from './sweep.js';
 import schema from './schema.json' with { type: 'json' };
 
 const trigger: Record<Level, ChangeTypeName> = { Study: 'STABLE_STUDY', Series: 'STABLE_SERIES', Instance: 'NEW_INSTANCE' };
@@ -153,7 +154,7 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
         })().finally(() => (reconciling = undefined)));
 
   /** Decides one resource (once per LastUpdate) and records its routes; safe to run twice. */
-  const decide = async (level: Level, id: string, listed?: OrthancResource) => {
+  const decide = async (level: Level, id: string, listed?: ExpandedResource) => {
     const what = `${level.toLowerCase()} ${id}`;
     const resource = await describeResource(orthanc, level, id, keysByLevel[level], listed);
     if (!resource) return log.debug(`${what} is gone; nothing to route`);
@@ -185,7 +186,7 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
 
   // One decision at a time per resource: the change feed and the sweep may bring the same one.
   const deciding = new Map<string, Promise<void>>();
-  const consider = (level: Level, id: string, listed?: OrthancResource): Promise<void> => {
+  const consider = (level: Level, id: string, listed?: ExpandedResource): Promise<void> => {
     // After the previous decision, whether it succeeded or not: a failure is its caller's to report.
     const run = () => decide(level, id, listed);
     const next = (deciding.get(id) ?? Promise.resolve()).then(run, run);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, type Logger } from '../../shared/binding/index.js';
 import type { Ledger } from './ledger.js';
-import { shiftOrthancTime } from './sweep.js';
+import { shiftOrthancTime } from '../../shared/orthanc-resources.js';
 
 export interface PruneOptions {
   /** Orthanc's time now (`/tools/now`): the line is in Orthanc's clock, as `LastUpdate` is. */

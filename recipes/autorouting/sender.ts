@@ -3,7 +3,7 @@ import { Backoff, OrthancHttpError, OrthancUnreachableError, describe, isNotFoun
 import { parseDestinationKey, storeRequest } from './destinations.js';
 import type { Ledger, Route } from './ledger.js';
 import type { RoutingMetrics } from './metrics.js';
-import { levelPath } from './resources.js';
+import { levelPath } from '../../shared/orthanc-resources.js';
 
 export interface SenderOptions {
   orthanc: OrthancBinding;

@@ -8,10 +8,11 @@ import { StateStore } from '../../../shared/state-store.js';
 import type { RecipeDatabase } from '../../../shared/recipe-database.js';
 import { Ledger, type RouteState } from '../ledger.js';
 import { prunedBeforeSetting, Pruner } from '../prune.js';
-import { shiftOrthancTime, sweepFloor } from '../sweep.js';
+import { formatOrthancTime, shiftOrthancTime } from '../../../shared/orthanc-resources.js';
+import { sweepFloor } from '../sweep.js';
 
 const day = 86_400_000;
-const orthancTime = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').slice(0, 15);
+const orthancTime = (ms: number) => formatOrthancTime(new Date(ms));
 
 describe('recipe autorouting: pruning the ledger (its SQLite tables)', () => {
   let directory: string;
