@@ -1,4 +1,4 @@
-import { OrthancHttpError } from '../../shared/binding/index.js';
+import { isNotFound } from '../../shared/binding/index.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import schema from './schema.json' with { type: 'json' };
@@ -52,7 +52,7 @@ export default defineRecipe<Options>({
       } catch (error) {
         // Orthanc answers 404 both for an instance deleted meanwhile (nothing left to tag: done)
         // and for a metadata name it does not know (a configuration error: keep the value).
-        if (error instanceof OrthancHttpError && error.httpStatus === 404 && !(await exists(instanceId))) {
+        if (isNotFound(error) && !(await exists(instanceId))) {
           counts.Vanished += 1;
           return;
         }
