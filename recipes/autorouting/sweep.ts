@@ -101,11 +101,11 @@ export class Sweeper {
       this.lastError = undefined;
       this.lastFinished = new Date();
       this.options.onSwept?.('finished'); // issue 18: metrics
-      if (considered > 0) this.options.log.info(`sweep (${reason}): ${considered} stable resource(s) not yet routed for their last update were picked up`);
+      if (considered > 0) this.options.log.info('sweep picked up stable resources not yet routed for their last update', { reason, resources: considered });
     } catch (error) {
       this.lastError = describe(error);
       this.options.onSwept?.('failed'); // issue 18: metrics
-      this.options.log.warning(`sweep (${reason}) stopped: ${this.lastError}; it runs again when Orthanc comes back or at the next interval`);
+      this.options.log.warning('sweep stopped; it runs again when Orthanc comes back or at the next interval', { reason, error: this.lastError });
     }
   }
 

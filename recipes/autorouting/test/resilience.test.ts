@@ -68,7 +68,7 @@ describe('recipe autorouting: outages and crashes lose nothing', { timeout: 300_
     const [inFlight] = (await statusOf(first)).InFlight;
     await first.stop('SIGKILL');
     const second = await route(directory);
-    await second.log.waitFor(new RegExp(`following job ${inFlight.JobId} \\(study ${study.studyId} to Modality:a\\) left in flight by the previous run`));
+    await second.log.waitFor(new RegExp(`following a job left in flight by the previous run study=${study.studyId} destination=Modality:a jobId=${inFlight.JobId}`));
     await receivedAll(scp, study.sops);
     await eventually(async () => (await statusOf(second)).Routes.Succeeded === 1, 10_000, 'the route succeeded');
     await rm(directory, { recursive: true, force: true });
@@ -89,7 +89,7 @@ describe('recipe autorouting: outages and crashes lose nothing', { timeout: 300_
     for (const name of await readdir(scp.directory)) await rm(join(scp.directory, name));
 
     const second = await route(directory);
-    await second.log.waitFor(new RegExp(`job ${inFlight.JobId} \\(study ${study.studyId} to Modality:a\\) vanished from Orthanc's jobs history before its outcome was read; sending again`));
+    await second.log.waitFor(new RegExp(`job vanished from Orthanc's jobs history before its outcome was read; sending again study=${study.studyId} destination=Modality:a jobId=${inFlight.JobId}`));
     await receivedAll(scp, study.sops);
     await eventually(async () => (await statusOf(second)).Routes.Succeeded >= 1, 10_000, 'the route succeeded');
     await rm(directory, { recursive: true, force: true });

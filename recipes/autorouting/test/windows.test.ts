@@ -141,7 +141,7 @@ describe('recipe autorouting: the windows where a study could be lost', { timeou
     assert.equal(status.Cancelled[0].Resource, study.studyId);
     assert.equal(status.Cancelled[0].Destination, 'Modality:b');
     assert.equal(status.Cancelled[0].LastError, 'Modality:b is no longer a destination of the rules');
-    assert.ok(onlyA.log.messages('autorouting').includes('1 route(s) to Modality:b cancelled: Modality:b is no longer a destination of the rules; they are sent if it comes back'));
+    assert.ok(onlyA.log.messages('autorouting').includes('routes cancelled; they are sent if the destination comes back destination=Modality:b routes=1 reason="Modality:b is no longer a destination of the rules"'));
     await onlyA.stop();
 
     await scpB.start();
