@@ -98,7 +98,7 @@ export const purgeOlderThan: BuiltInTask<PurgeOlderThanOptions> = {
     const what = levelPath[options.Level];
     if (options.DryRun) {
       result.Resources = old;
-      log.info(`dry run: would delete ${old.length} ${what} (${options.By} before ${cutoff})${old.length ? `: ${old.join(', ')}` : ''}`);
+      log.info('dry run: would delete', { count: old.length, resourceLevel: what, by: options.By, cutoff, resources: old.join(',') });
       return result;
     }
     for (const id of old) {
@@ -111,7 +111,7 @@ export const purgeOlderThan: BuiltInTask<PurgeOlderThanOptions> = {
         result.Failed.push({ ID: id, Error: describe(error) });
       }
     }
-    log.info(`deleted ${result.Resources.length} ${what} (${options.By} before ${cutoff})${result.Resources.length ? `: ${result.Resources.join(', ')}` : ''}`);
+    log.info('deleted', { count: result.Resources.length, resourceLevel: what, by: options.By, cutoff, resources: result.Resources.join(',') });
     if (result.Failed.length > 0) {
       throw new TaskError(`${result.Failed.length} of ${old.length} deletions failed: ${result.Failed[0]!.Error}`, result);
     }
