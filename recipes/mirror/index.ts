@@ -47,7 +47,7 @@ export default defineRecipe<Options>({
     const table = `"${options.Table}"`;
     const pool = new pg.Pool({ connectionString: options.ConnectionString, max: 4, connectionTimeoutMillis: 10_000 });
     // An idle client's error (the server restarted) is emitted on the pool: without a listener it would crash the host.
-    pool.on('error', (error) => log.warning(`PostgreSQL: ${error.message}`));
+    pool.on('error', (error) => log.warning('PostgreSQL connection error', { error: error.message }));
     const tasks = queue('mirror');
     const counts = { Upserted: 0, Deleted: 0, Failed: 0, CaughtUp: 0 };
 
@@ -107,13 +107,13 @@ export default defineRecipe<Options>({
       reserveSeconds: options.RetrySeconds,
       onError: (error) => {
         counts.Failed += 1;
-        log.warning(`a resource was not mirrored, tried again in ${options.RetrySeconds} s: ${(error as Error).message}`);
+        log.warning('a resource was not mirrored; tried again later', { retrySeconds: options.RetrySeconds, error: (error as Error).message });
       },
     });
     const caughtUp = options.CatchUpAtStart
       ? catchUp().then(
-          () => log.info(`catch-up queued ${counts.CaughtUp} resources`),
-          (error: unknown) => log.warning(`catch-up failed: ${(error as Error).message}`),
+          () => log.info('catch-up queued', { resources: counts.CaughtUp }),
+          (error: unknown) => log.warning('catch-up failed', { error: (error as Error).message }),
         )
       : Promise.resolve();
 

@@ -70,7 +70,7 @@ export class StudyIndex {
     }
     const dropped = await this.database.run('DELETE FROM {studies} WHERE seen_at < ?', [started]);
     this.synced = true;
-    this.log.info(`index of ${count} studies built in ${Date.now() - started} ms${dropped ? `, ${dropped} deleted studies dropped` : ''}`);
+    this.log.info('index built', { studies: count, durationMs: Date.now() - started, dropped });
   }
 
   /** Indexes one study (again); drops it when Orthanc no longer has it. */

@@ -128,7 +128,7 @@ export class Thumbnailer {
     } catch (error) {
       // Never a 500 for an instance Orthanc accepted: what Orthanc rendered but sharp refused is
       // reported as unsupported, and logged, since it is likely a bug here.
-      this.log.warning(`instance ${key.instanceId} frame ${key.frame}: the rendered image could not be converted: ${describe(error)}`);
+      this.log.warning('the rendered image could not be converted', { instance: key.instanceId, frame: key.frame, error: describe(error) });
       throw new ThumbnailError(415, `The image rendered by Orthanc could not be converted: ${describe(error)}`, { Instance: key.instanceId });
     }
   }
