@@ -106,7 +106,7 @@ export default defineRecipe<Options>({
       aet: options.Aet,
       sopClasses: [PATIENT_ROOT_FIND, STUDY_ROOT_FIND],
       find,
-      onProblem: (message) => log.warning('C-FIND SCP problem', { detail: message }),
+      onProblem: (message, fields) => log.warning(message, fields),
     });
     log.info('C-FIND SCP listening', { aet: options.Aet, host: options.Host, port: scp.port });
     return { close: () => scp.close() };

@@ -39,7 +39,7 @@ export default defineRecipe<Options>({
         log.info('worklist query', { callingAet: peer.callingAet, answers: answers.length, items: items.length });
         return answers;
       },
-      onProblem: (message) => log.warning('worklist SCP problem', { detail: message }),
+      onProblem: (message, fields) => log.warning(message, fields),
     });
     log.info('worklist SCP listening', { aet: options.Aet, host: options.Host, port: scp.port, folder });
     return { close: () => scp.close() };

@@ -113,7 +113,7 @@ describe('recipe autorouting: outages and crashes lose nothing', { timeout: 300_
     assert.equal((await orthanc.json('GET', `/studies/${study.studyId}`)).IsStable, false);
     await orthanc.process.restart();
     await receivedAll(scp, study.sops);
-    await router.log.waitFor(/sweep \(Orthanc started or came back\): 1 stable resource\(s\) not yet routed/);
+    await router.log.waitFor(/sweep picked up stable resources not yet routed for their last update reason="Orthanc started or came back" resources=1/);
     const changes = (await orthanc.json('GET', `/changes?since=${since}&limit=1000`)).Changes as { ChangeType: string; ID: string }[];
     assert.equal(changes.some((c) => c.ChangeType === 'StableStudy' && c.ID === study.studyId), false, 'Orthanc wrote no StableStudy');
   });

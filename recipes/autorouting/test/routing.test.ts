@@ -206,7 +206,7 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     await orthanc.json('GET', `/studies/${study.studyId}`); // still there: b has not received it
     await scpB.start();
     await receivedAll(scpB, study.sops);
-    await router.log.waitFor(new RegExp(`deleted the 3 instance\\(s\\) of study ${study.studyId} \\(LastUpdate \\d{8}T\\d{6}\\) that every destination received`), 20_000);
+    await router.log.waitFor(new RegExp(`deleted the instances every destination received study=${study.studyId} lastUpdate=\\d{8}T\\d{6} instances=3`), 20_000);
     await assert.rejects(orthanc.json('GET', `/studies/${study.studyId}`), /HTTP 404/);
   });
 

@@ -68,7 +68,7 @@ export const purgeOlderThan: BuiltInTask<PurgeOlderThanOptions> = {
         type: 'object',
         additionalProperties: { type: 'string' },
         description:
-          'Only resources whose main DICOM tags (or their parents\', and for studies `Modality` of any series) match these patterns, as `/tools/find` matches them.',
+          'Only resources whose main DICOM tags (or their parents\', and for studies `Modality` of any series), `LastUpdate`, `ModalitiesInStudy`, `RemoteAET` or `CalledAET` match these patterns, as `/tools/find` matches them (what `shared/resource-filter.ts` gives).',
         default: {},
       },
       DryRun: { type: 'boolean', description: 'Only log and return what would be deleted.', default: true },
