@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../shared/binding/index.js';
 import { StateStore } from '../shared/state-store.js';
+import { formatOrthancTime } from '../shared/orthanc-resources.js';
 import { Ledger } from '../recipes/autorouting/ledger.js';
 import { Pruner } from '../recipes/autorouting/prune.js';
 import { waitUntilStable } from '../test/helpers/changes.js';
@@ -27,7 +28,7 @@ const studyCount = Number(values.studies);
 const instancesPerStudy = Number(values.instances);
 const rounds = Number(values.rounds);
 const day = 86_400_000;
-const orthancTime = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').slice(0, 15);
+const orthancTime = (ms: number) => formatOrthancTime(new Date(ms));
 const fakeId = (n: number) => `${n.toString(16).padStart(8, '0')}-6f1e2d3c-4b5a6978-8a9b0c1d-2e3f4a5b`; // 44 characters, as Orthanc's
 const cell = (value: number | string, width = 16) => (typeof value === 'number' ? value.toLocaleString('en-US', { maximumFractionDigits: value >= 100 ? 0 : 2 }) : value).padStart(width);
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;

@@ -9,6 +9,7 @@ import { waitUntilStable } from '../test/helpers/changes.js';
 import { generateStudy } from '../test/helpers/dicom.js';
 import { startHostProcess, type HostProcess } from '../test/helpers/host.js';
 import { startTestOrthanc } from '../test/helpers/orthanc.js';
+import { levelPath, type ResourceLevel } from '../shared/orthanc-resources.js';
 import { forEachConcurrently } from '../recipes/metadata-find/metadata-reader.js';
 
 const { values } = parseArgs({ options: { studies: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '5' } } });
@@ -33,10 +34,10 @@ async function sampleWay(orthancUrl: string, body: { Level: string; Query: objec
   // The sample passes Limit to Orthanc, before its filter, and pages come back short; a correct
   // page has to be cut from the whole filtered answer, as here.
   const { Metadata: metadata, Expand: expand, Limit: limit, ...rest } = body;
-  const answers: { ID: string; Type: string }[] = await post(`${orthancUrl}/tools/find`, { ...rest, Expand: true });
+  const answers: { ID: string; Type: ResourceLevel }[] = await post(`${orthancUrl}/tools/find`, { ...rest, Expand: true });
   const filtered: unknown[] = [];
   for (const answer of answers) {
-    const values: Record<string, string> = await get(`${orthancUrl}/${{ Patient: 'patients', Study: 'studies', Series: 'series', Instance: 'instances' }[answer.Type]}/${answer.ID}/metadata?expand`);
+    const values: Record<string, string> = await get(`${orthancUrl}/${levelPath[answer.Type]}/${answer.ID}/metadata?expand`);
     if (Object.entries(metadata).every(([name, pattern]) => new RegExp(`^(?:${pattern})`).test(values[name] ?? ''))) {
       filtered.push(expand ? { ...answer, Metadata: values } : answer.ID);
     }

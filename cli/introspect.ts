@@ -1,8 +1,7 @@
 import { OrthancConnection } from '../shared/binding/index.js';
 import { ConfigError, hostVersion, loadConfig } from '../host/index.js';
 import { maskSecrets } from '../shared/mask-secrets.js';
-import { describeApi, describeOrthanc, describeRecipes, type Introspection, type OrthancDescription } from '../recipes/introspection/describe.js';
-import { toMarkdown } from '../recipes/introspection/markdown.js';
+import { loadIntrospection, type Introspection, type OrthancDescription } from '../host/registry.js';
 
 /**
  * `orthanc-recipes introspect`: the binding's API, as `GET /recipes/introspection` gives it, with
@@ -14,6 +13,7 @@ export async function introspect(format: string, configFile: string | undefined)
     process.stderr.write(`unknown format "${format}"; expected "json" or "markdown"\n`);
     return 2;
   }
+  const { describeApi, describeRecipes, toMarkdown } = await loadIntrospection();
   const description: Introspection = describeApi();
   if (configFile !== undefined) {
     let loaded;
@@ -39,6 +39,7 @@ export async function introspect(format: string, configFile: string | undefined)
 
 async function describeConfiguredOrthanc(config: { Url?: string; Username?: string; Password?: string }): Promise<OrthancDescription> {
   if (!config.Url) return { Answers: false, Error: 'the configuration starts an embedded Orthanc, which introspect does not start' };
+  const { describeOrthanc } = await loadIntrospection();
   const connection = new OrthancConnection({ url: config.Url, username: config.Username, password: config.Password, timeoutSeconds: 5 });
   try {
     return await describeOrthanc({

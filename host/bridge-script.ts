@@ -1,4 +1,5 @@
 import type { BridgeHookName, RecipeMeta } from '../shared/recipe.js';
+import { levelPath } from '../shared/orthanc-resources.js';
 
 /** What the enabled recipes ask of Orthanc's Lua engine. */
 export interface BridgeNeeds {
@@ -120,7 +121,7 @@ export function bridgeScript(needs: BridgeNeeds, options: BridgeScriptOptions): 
     );
   }
   if (needs.deletions) {
-    for (const level of ['Patient', 'Study', 'Series', 'Instance']) {
+    for (const level of Object.keys(levelPath)) {
       lines.push('', `function OnDeleted${level}(id)`, `  callHost('deleted', { level = '${level}', id = id })`, 'end');
     }
   }

@@ -27,3 +27,20 @@ export const bundledRecipes: Readonly<Record<string, () => Promise<AnyRecipe>>> 
 };
 
 export type RecipeRegistry = Readonly<Record<string, () => Promise<AnyRecipe>>>;
+
+/**
+ * The introspection recipe's offline half (the binding's API, Orthanc's and the recipes'
+ * descriptions, the Markdown form), for `orthanc-recipes introspect`: the CLI reaches recipes
+ * through this registry only. Imported when called.
+ */
+export async function loadIntrospection() {
+  const [describe, markdown] = await Promise.all([import('../recipes/introspection/describe.js'), import('../recipes/introspection/markdown.js')]);
+  return {
+    describeApi: describe.describeApi,
+    describeOrthanc: describe.describeOrthanc,
+    describeRecipes: describe.describeRecipes,
+    toMarkdown: markdown.toMarkdown,
+  };
+}
+
+export type { Introspection, OrthancDescription } from '../recipes/introspection/describe.js';

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import dimse, { type association as dimseAssociation, type requests as dimseRequests, type responses as dimseResponses } from 'dcmjs-dimse';
+import type { LogFields } from './binding/index.js';
 
 const { Scp, Dataset, constants, responses } = dimse;
 const { PresentationContextResult, RejectReason, RejectResult, RejectSource, SopClass, Status, TransferSyntax } = constants;
@@ -35,8 +36,8 @@ export interface FindScpOptions {
   sopClasses: readonly string[];
   /** Answers one query: the datasets to return (each a pending response). A throw answers a failure status. */
   find(query: FindQuery, sopClass: string, peer: FindPeer): Promise<FindQuery[]>;
-  /** Told of each refused association and failed query, with a reason free of patient data. */
-  onProblem?(message: string): void;
+  /** Told of each refused association and failed query: a short message and its values as log fields, free of patient data. */
+  onProblem?(message: string, fields: LogFields): void;
 }
 
 export interface RunningFindScp {
@@ -55,7 +56,7 @@ const uncompressed = new Set<string>([TransferSyntax.ImplicitVRLittleEndian, Tra
  */
 export async function startFindScp(options: FindScpOptions): Promise<RunningFindScp> {
   const accepted = new Set<string>([SopClass.Verification, ...options.sopClasses]);
-  const problem = (message: string) => options.onProblem?.(message);
+  const problem = (message: string, fields: LogFields) => options.onProblem?.(message, fields);
 
   class FindScp extends Scp {
     private peer: FindPeer = { callingAet: '', calledAet: '', address: '' };
@@ -68,7 +69,7 @@ export async function startFindScp(options: FindScpOptions): Promise<RunningFind
     override associationRequested(association: dimseAssociation.Association): void {
       this.peer = { ...this.peer, callingAet: String(association.getCallingAeTitle()).trim(), calledAet: String(association.getCalledAeTitle()).trim() };
       if (this.peer.calledAet !== options.aet) {
-        problem(`refused an association from ${this.peer.callingAet}@${this.peer.address} calling ${this.peer.calledAet} (this SCP is ${options.aet})`);
+        problem('refused an association', { callingAet: this.peer.callingAet, address: this.peer.address, calledAet: this.peer.calledAet, aet: options.aet });
         this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
         return;
       }
@@ -113,7 +114,7 @@ export async function startFindScp(options: FindScpOptions): Promise<RunningFind
         })
         .catch((error: unknown) => {
           const status = error instanceof FindStatusError ? error.status : Status.ProcessingFailure;
-          problem(`C-FIND from ${this.peer.callingAet} failed with status 0x${status.toString(16)}: ${(error as Error).message}`);
+          problem('C-FIND failed', { callingAet: this.peer.callingAet, status: `0x${status.toString(16)}`, error: (error as Error).message });
           final.setStatus(status);
           callback([final]);
         });
@@ -141,7 +142,7 @@ export async function startFindScp(options: FindScpOptions): Promise<RunningFind
       resolve();
     });
   });
-  server.on('error', (error) => problem(`server error: ${error.message}`));
+  server.on('error', (error) => problem('server error', { error: error.message }));
   const address = server.address();
   return {
     port: typeof address === 'object' && address ? address.port : options.port,

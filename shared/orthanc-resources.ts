@@ -7,12 +7,37 @@ import { ResourceType, isNotFound, type OrthancBinding, type ResourceTypeValue }
 
 export { isNotFound };
 
+/** `GET uri` as JSON; undefined on Orthanc's 404 (the resource is gone, or never was). */
+export function readOrGone<T>(orthanc: Pick<OrthancBinding, 'restApiGetJson'>, uri: string): Promise<T | undefined> {
+  return orthanc.restApiGetJson<T>(uri).catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
+}
+
 /** A level of Orthanc's resource tree, spelt as `/tools/find`'s `Level` and the configuration spell it. */
 export type ResourceLevel = 'Patient' | 'Study' | 'Series' | 'Instance';
 /** A level's URI segment: `/studies/{id}`. */
 export type LevelPath = 'patients' | 'studies' | 'series' | 'instances';
 
 export const levelPath: Readonly<Record<ResourceLevel, LevelPath>> = { Patient: 'patients', Study: 'studies', Series: 'series', Instance: 'instances' };
+
+/**
+ * One resource as `GET /{level}/{id}` or a listing's `?expand` shows it: the fields recipes read.
+ * Orthanc adds more (`Type`, `Status`, labels...); a recipe that needs them widens this type.
+ */
+export interface ExpandedResource {
+  ID: string;
+  MainDicomTags?: Record<string, string>;
+  /** Studies only: the patient's main tags, as Orthanc copies them into each study. */
+  PatientMainDicomTags?: Record<string, string>;
+  /** Orthanc's UTC `YYYYMMDDTHHMMSS` of the last instance stored; patients, studies and series only. */
+  LastUpdate?: string;
+  IsStable?: boolean;
+  ParentPatient?: string;
+  ParentStudy?: string;
+  ParentSeries?: string;
+  Studies?: string[];
+  Series?: string[];
+  Instances?: string[];
+}
 
 const levelOfPath: Readonly<Record<LevelPath, ResourceLevel>> = { patients: 'Patient', studies: 'Study', series: 'Series', instances: 'Instance' };
 
@@ -68,6 +93,53 @@ export function shiftOrthancTime(time: string, seconds: number): string {
   return date ? formatOrthancTime(new Date(date.getTime() + seconds * 1000)) : '';
 }
 
+/**
+ * `listResources`, a page (at most `pageSize` resources) at a time, for a caller that works by
+ * batch (a database write a page). Lazy like it: the next page is requested when asked for.
+ */
+export async function* resourcePages<T = { ID: string }>(orthanc: Pick<OrthancBinding, 'restApiGetJson'>, level: ResourceLevel, options: ListOptions = {}): AsyncGenerator<T[]> {
+  const pageSize = options.pageSize ?? 500;
+  let page: T[] = [];
+  for await (const resource of listResources<T>(orthanc, level, options)) {
+    page.push(resource);
+    if (page.length === pageSize) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
+}
+
+/** What `findResources` asks Orthanc's `/tools/find`; `Since` and `Limit` are its own. */
+export interface FindQuery {
+  Level: ResourceLevel;
+  Query?: Record<string, string>;
+  Expand?: boolean;
+  /** Orthanc 1.12.5+ (`Capabilities.HasExtendedFind`), e.g. `[{ Type: 'Metadata', Key: 'LastUpdate', Direction: 'DESC' }]`. */
+  OrderBy?: readonly { Type: 'DicomTag' | 'Metadata'; Key: string; Direction: 'ASC' | 'DESC' }[];
+  [other: string]: unknown;
+}
+
+/**
+ * Every answer of a `/tools/find`, a page at a time (`Since`/`Limit` in the body), until a page
+ * comes back short. Without `OrderBy` the order is Orthanc's internal ID as in `listResources`;
+ * the same warning holds about resources deleted while paging.
+ */
+export async function* findResources<T = ExpandedResource>(
+  orthanc: Pick<OrthancBinding, 'restApiPostJson'>,
+  query: FindQuery,
+  options: Omit<ListOptions, 'expand'> = {},
+): AsyncGenerator<T> {
+  const pageSize = options.pageSize ?? 500;
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new RangeError(`pageSize must be a whole number ≥ 1 (got ${pageSize})`);
+  for (let since = 0; ; since += pageSize) {
+    options.signal?.throwIfAborted();
+    const page = await orthanc.restApiPostJson<T[]>('/tools/find', { Query: {}, ...query, Since: since, Limit: pageSize });
+    yield* page;
+    if (page.length < pageSize) return;
+  }
+}
+
 export interface ListOptions {
   /** Resources a request (`limit`). Default 500. */
   pageSize?: number;
@@ -79,9 +151,12 @@ export interface ListOptions {
 
 /**
  * Every resource of a level, a page at a time: `GET /{level}?expand&since=&limit=` (Orthanc
- * 1.10+), until a page comes back short. `since` is an offset into Orthanc's current list, not a
- * cursor: resources deleted while listing shift it, and some are then skipped, so a caller that
- * deletes collects first (or accepts that the next run finds the rest).
+ * 1.10+), until a page comes back short. Orthanc's surprises: `since` is ignored unless `limit`
+ * comes with it (the whole level comes back at once); the order is Orthanc's internal ID, the
+ * order resources were first stored, not by date or UID; and `since` is an offset into Orthanc's
+ * current list, not a cursor: resources deleted while listing shift it, and some are then
+ * skipped, so a caller that deletes collects first (or accepts that the next run finds the rest).
+ * `resourcePages` gives the same listing page by page.
  */
 export async function* listResources<T = { ID: string }>(orthanc: Pick<OrthancBinding, 'restApiGetJson'>, level: ResourceLevel, options: ListOptions = {}): AsyncGenerator<T> {
   const pageSize = options.pageSize ?? 500;

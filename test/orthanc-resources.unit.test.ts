@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ResourceType } from '../shared/binding/index.js';
 import {
+  findResources,
   formatOrthancTime,
   levelOfResourceType,
   levelPath,
   listResources,
+  resourcePages,
   parentLevel,
   parseLevel,
   parseOrthancTime,
@@ -45,6 +47,8 @@ describe("orthanc-resources: Orthanc's time format", () => {
     ['20261205T120000', -600, '20261205T115000'],
     ['20261231T235959', 1, '20270101T000000'],
     ['20240301T000000', -86_400, '20240229T000000'],
+    ['20240301T001500', -86_400, '20240229T001500'],
+    ['20250101T000000', -1, '20241231T235959'],
     ['nonsense', 60, ''],
   ];
   for (const [time, seconds, shifted] of shifts) it(`${time} ${seconds} s is ${JSON.stringify(shifted)}`, () => assert.equal(shiftOrthancTime(time, seconds), shifted));
@@ -83,6 +87,41 @@ describe('orthanc-resources: listResources', () => {
       assert.deepEqual(orthanc.uris, uris);
     });
   }
+
+  const pageCases: [number, number, number[]][] = [
+    [0, 2, []],
+    [4, 2, [2, 2]],
+    [5, 2, [2, 2, 1]],
+  ];
+  for (const [count, pageSize, sizes] of pageCases) {
+    it(`resourcePages: ${count} resources by pages of ${pageSize} come as pages of ${JSON.stringify(sizes)}, each requested when asked for`, async () => {
+      const orthanc = fake(count);
+      const pages: number[] = [];
+      for await (const page of resourcePages(orthanc, 'Study', { pageSize })) {
+        pages.push(page.length);
+        assert.equal(orthanc.uris.length, pages.length, 'no request ahead of the page asked for');
+      }
+      assert.deepEqual(pages, sizes);
+    });
+  }
+
+  it('findResources pages /tools/find with Since and Limit in the body, the query kept, until a short page', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const all = Array.from({ length: 5 }, (_, i) => ({ ID: `r-${i}` }));
+    const orthanc = {
+      restApiPostJson: async <T>(uri: string, body: unknown) => {
+        assert.equal(uri, '/tools/find');
+        const query = body as { Since: number; Limit: number };
+        bodies.push(query);
+        return all.slice(query.Since, query.Since + query.Limit) as T;
+      },
+    };
+    const order = [{ Type: 'Metadata', Key: 'LastUpdate', Direction: 'DESC' }] as const;
+    const found = await collect(findResources(orthanc, { Level: 'Series', Expand: true, OrderBy: order }, { pageSize: 2 }));
+    assert.deepEqual(found.map((r) => r.ID), ['r-0', 'r-1', 'r-2', 'r-3', 'r-4']);
+    assert.deepEqual(bodies, [0, 2, 4].map((since) => ({ Level: 'Series', Query: {}, Expand: true, OrderBy: order, Since: since, Limit: 2 })));
+    await assert.rejects(collect(findResources(orthanc, { Level: 'Study' }, { pageSize: 0.5 })), RangeError);
+  });
 
   it('lists IDs without expand, and stops between pages once aborted', async () => {
     const orthanc = fake(5);

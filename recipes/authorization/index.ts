@@ -34,7 +34,7 @@ export default defineRecipe<Options>({
       if (!service) return options.AllowUnmatched;
       return service.isGranted(service.question(uri, request));
     });
-    log.info(`${rules.length} rule(s)${service ? `, then the web service at ${new URL(options.WebService.Url).origin}` : `, then ${options.AllowUnmatched ? 'allow' : 'refuse'} the rest`}`);
+    log.info('rules loaded', { rules: rules.length, then: service ? 'web service' : options.AllowUnmatched ? 'allow' : 'refuse', webService: service ? new URL(options.WebService.Url).origin : undefined });
     return { close: () => service?.close() };
   },
 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { Agent, request } from 'undici';
-import { describe, type IncomingHttpRequest, type Logger } from '../../shared/binding/index.js';
+import { describe, type IncomingHttpRequest, type LogFields, type Logger } from '../../shared/binding/index.js';
 import type { Options } from './options.generated.js';
 
 /** What the service is asked, as JSON. */
@@ -64,7 +64,7 @@ export class AuthorizationService {
         return granted;
       })
       .catch((error: unknown) => {
-        this.warn(`refused ${question.method} ${question.uri}: ${describe(error)}`);
+        this.warn('refused: the authorization service did not answer', { method: question.method, uri: question.uri, error: describe(error) });
         return false;
       })
       .finally(() => this.inFlight.delete(key));
@@ -109,10 +109,10 @@ export class AuthorizationService {
     return granted;
   }
 
-  private warn(message: string): void {
+  private warn(message: string, fields: LogFields): void {
     const now = Date.now();
-    if (now - this.lastWarning < 10_000) return void this.log.debug(message);
+    if (now - this.lastWarning < 10_000) return void this.log.debug(message, fields);
     this.lastWarning = now;
-    this.log.warning(`${message} (such refusals are logged at most once every 10 s)`);
+    this.log.warning(`${message} (such refusals are logged at most once every 10 s)`, fields);
   }
 }

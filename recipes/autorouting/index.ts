@@ -7,10 +7,11 @@ import { Ledger, type Route } from './ledger.js';
 import { createRoutingMetrics } from './metrics.js';
 import type { Options } from './options.generated.js';
 import { prunedBeforeSetting, Pruner } from './prune.js';
-import { deleteInstances, describeResource, instancesOf, type Level, type OrthancResource } from './resources.js';
-import { Sender } from './sender.js';
+import { shiftOrthancTime, type ExpandedResource } from '../../shared/orthanc-resources.js';
+import { deleteInstances, describeResource, instancesOf, type Level } from './resources.js';
+import { resourceField, Sender } from './sender.js';
 import { statusOf } from './status.js';
-import { shiftOrthancTime, Sweeper } from './sweep.js';
+import { Sweeper } from './sweep.js';
 import schema from './schema.json' with { type: 'json' };
 
 const trigger: Record<Level, ChangeTypeName> = { Study: 'STABLE_STUDY', Series: 'STABLE_SERIES', Instance: 'NEW_INSTANCE' };
@@ -94,13 +95,12 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
     if (!options.DeleteAfterRouting || options.DryRun) return;
     const states = await ledger.routeStates(route.resource_id, route.last_update);
     if (states.length === 0 || !states.every((state) => state === 'succeeded')) return;
-    const what = `${route.level.toLowerCase()} ${route.resource_id}`;
     const instances = await ledger.coveredInstances(route.resource_id, route.last_update);
     // Decided while DeleteAfterRouting was off (no list), or deleted already.
     if (!instances) return;
     await deleteInstances(orthanc, instances);
     await ledger.markDeleted(route.resource_id, route.last_update);
-    log.info(`deleted the ${instances.length} instance(s) of ${what} (LastUpdate ${route.last_update || '-'}) that every destination received`);
+    log.info('deleted the instances every destination received', { ...resourceField(route.level, route.resource_id), lastUpdate: route.last_update, instances: instances.length });
   };
 
   const sender = new Sender({
@@ -114,7 +114,7 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
     initialDelayMs: options.Retry.InitialDelaySeconds * 1000,
     maxDelayMs: options.Retry.MaxDelaySeconds * 1000,
     metrics: routingMetrics,
-    onSucceeded: (route) => deleteIfDone(route).catch((error) => log.error(`deleting ${route.level.toLowerCase()} ${route.resource_id} after routing failed: ${describe(error)}`)),
+    onSucceeded: (route) => deleteIfDone(route).catch((error) => log.error('deleting after routing failed', { ...resourceField(route.level, route.resource_id), error: describe(error) })),
     onDestinationMissing: () => void reconcile(),
     hostId: cluster?.hostId ?? 'this-host',
     leaseMs: cluster?.leaseMs ?? 15_000,
@@ -139,24 +139,24 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
               const reason = sender.unavailableReason(destination);
               if (reason === undefined) {
                 const count = await ledger.uncancel(destination);
-                if (count > 0) log.info(`${destination} is a destination again: its ${count} cancelled route(s) are sent now`);
+                if (count > 0) log.info('a destination is back: its cancelled routes are sent now', { destination, routes: count });
                 restored += count;
               } else {
                 const count = await ledger.cancel(destination, reason);
-                if (count > 0) log.warning(`${count} route(s) to ${destination} cancelled: ${reason}; they are sent if it comes back`);
+                if (count > 0) log.warning('routes cancelled; they are sent if the destination comes back', { destination, routes: count, reason });
               }
             }
             if (restored > 0) sender.kick();
           } catch (error) {
-            log.warning(`checking the destinations failed (${describe(error)}); checked again at the next sweep`);
+            log.warning('checking the destinations failed; checked again at the next sweep', { error: describe(error) });
           }
         })().finally(() => (reconciling = undefined)));
 
   /** Decides one resource (once per LastUpdate) and records its routes; safe to run twice. */
-  const decide = async (level: Level, id: string, listed?: OrthancResource) => {
-    const what = `${level.toLowerCase()} ${id}`;
+  const decide = async (level: Level, id: string, listed?: ExpandedResource) => {
+    const fields = resourceField(level, id);
     const resource = await describeResource(orthanc, level, id, keysByLevel[level], listed);
-    if (!resource) return log.debug(`${what} is gone; nothing to route`);
+    if (!resource) return log.debug('gone; nothing to route', fields);
     // Unstable again (new instances): its next Stable change, or the sweep, brings it back.
     if (!resource.isStable) return;
     if (await ledger.isDecided(id, resource.lastUpdate, options.DryRun)) return;
@@ -165,27 +165,27 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
     const destinations = [...new Set(matched.flatMap((rule) => rule.destinations))];
     if (matched.length === 0) {
       await ledger.decide(level, id, resource.lastUpdate, 'unmatched', [], []);
-      return log.info(`${what}: no rule matches; nothing sent`);
+      return log.info('no rule matches; nothing sent', fields);
     }
     if (options.DryRun) {
       await ledger.decide(level, id, resource.lastUpdate, 'dry-run', names, []);
       for (const key of destinations) {
         const { uri, body } = storeRequest(parseDestinationKey(key), id);
-        log.info(`dry run: would send ${what} (LastUpdate ${resource.lastUpdate || '-'}, rules ${names.join(', ')}) to ${key}: POST ${uri} ${JSON.stringify(body)}`);
+        log.info('dry run: would send', { ...fields, lastUpdate: resource.lastUpdate, rules: names.join(','), destination: key, request: `POST ${uri} ${JSON.stringify(body)}` });
       }
       return;
     }
     // Read after the resource's LastUpdate: at least the instances of that version.
     const instances = options.DeleteAfterRouting ? await instancesOf(orthanc, level, id) : undefined;
-    if (options.DeleteAfterRouting && !instances) return log.debug(`${what} is gone; nothing to route`);
+    if (options.DeleteAfterRouting && !instances) return log.debug('gone; nothing to route', fields);
     await ledger.decide(level, id, resource.lastUpdate, 'routed', names, destinations, Date.now(), instances);
-    log.info(`routing ${what} (LastUpdate ${resource.lastUpdate || '-'}, rules ${names.join(', ')}) to ${destinations.join(', ')}`);
+    log.info('routing', { ...fields, lastUpdate: resource.lastUpdate, rules: names.join(','), destinations: destinations.join(',') });
     sender.kick();
   };
 
   // One decision at a time per resource: the change feed and the sweep may bring the same one.
   const deciding = new Map<string, Promise<void>>();
-  const consider = (level: Level, id: string, listed?: OrthancResource): Promise<void> => {
+  const consider = (level: Level, id: string, listed?: ExpandedResource): Promise<void> => {
     // After the previous decision, whether it succeeded or not: a failure is its caller's to report.
     const run = () => decide(level, id, listed);
     const next = (deciding.get(id) ?? Promise.resolve()).then(run, run);
@@ -225,7 +225,7 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
         await consider(level, resourceId);
       } catch (error) {
         // The cursor moves on: the sweep finds this resource again.
-        log.warning(`${level.toLowerCase()} ${resourceId}: could not decide (${describe(error)}); the next sweep picks it up`);
+        log.warning('could not decide; the next sweep picks it up', { ...resourceField(level, resourceId), error: describe(error) });
         setTimeout(() => void sweep('after a failed decision'), options.Retry.InitialDelaySeconds * 1000).unref();
       }
     },
@@ -255,7 +255,7 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
     await reconcile();
     await sender.start();
     if (options.DeleteAfterRouting) {
-      for (const decision of await ledger.routedNotDeleted()) await deleteIfDone(decision).catch((error) => log.error(`deleting after routing: ${describe(error)}`));
+      for (const decision of await ledger.routedNotDeleted()) await deleteIfDone(decision).catch((error) => log.error('deleting after routing failed', { ...resourceField(decision.level, decision.resource_id), error: describe(error) }));
     }
   }
   void sweeper.request('start');

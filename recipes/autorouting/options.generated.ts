@@ -31,7 +31,7 @@ Peer: string
 DicomWeb: string
 }))[]]
 /**
- * Keys: main DICOM tags of the resource and its parents, ModalitiesInStudy, RemoteAET and CalledAET. Values: DICOM patterns (`*`, `?`, lists with `\`, date ranges such as `20240101-`), case-insensitive. Empty: everything matches.
+ * Keys: main DICOM tags of the resource and its parents, ModalitiesInStudy (and Modality at the Study level: its series'), LastUpdate, RemoteAET and CalledAET. Values: DICOM patterns (`*`, `?`, lists with `\`, date ranges such as `20240101-`), case-insensitive. Empty: everything matches.
  */
 Filter: {
 [k: string]: string

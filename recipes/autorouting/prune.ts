@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, type Logger } from '../../shared/binding/index.js';
 import type { Ledger } from './ledger.js';
-import { shiftOrthancTime } from './sweep.js';
+import { shiftOrthancTime } from '../../shared/orthanc-resources.js';
 
 export interface PruneOptions {
   /** Orthanc's time now (`/tools/now`): the line is in Orthanc's clock, as `LastUpdate` is. */
@@ -73,9 +73,9 @@ export class Pruner {
       }
       this.lastPruned = total;
       this.lastFinished = new Date();
-      if (total.routes + total.decisions > 0) log.info(`pruned ${total.routes} finished route(s) and ${total.decisions} decision(s) older than ${keepDays} day(s)`);
+      if (total.routes + total.decisions > 0) log.info('pruned finished routes and decisions', { routes: total.routes, decisions: total.decisions, keepDays });
     } catch (error) {
-      log.warning(`pruning the ledger failed: ${describe(error)}; it runs again later`);
+      log.warning('pruning the ledger failed; it runs again later', { error: describe(error) });
     }
   }
 }

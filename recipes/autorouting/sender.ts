@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff, OrthancHttpError, OrthancUnreachableError, describe, isNotFound, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import { Backoff, OrthancHttpError, OrthancUnreachableError, describe, isNotFound, type LogFields, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
 import { parseDestinationKey, storeRequest } from './destinations.js';
 import type { Ledger, Route } from './ledger.js';
 import type { RoutingMetrics } from './metrics.js';
-import { levelPath } from './resources.js';
+import { levelPath } from '../../shared/orthanc-resources.js';
 
 export interface SenderOptions {
   orthanc: OrthancBinding;
@@ -110,7 +110,7 @@ export class Sender {
           await this.pump();
         } catch (error) {
           // pump() did not get to arm its wake-up timer: look again after the initial delay.
-          this.options.log.error(`reading the ledger failed: ${describe(error)}; looking again in ${this.options.initialDelayMs} ms`);
+          this.options.log.error('reading the ledger failed; looking again later', { error: describe(error), delayMs: this.options.initialDelayMs });
           clearTimeout(this.timer);
           if (!this.closed) this.timer = setTimeout(() => this.kick(), this.options.initialDelayMs);
         }
@@ -155,32 +155,32 @@ export class Sender {
   private async deliver(route: Route, lane: { inFlight: Set<string>; failing: boolean }): Promise<void> {
     const { orthanc, ledger, log } = this.options;
     const destination = parseDestinationKey(route.destination);
-    const what = `${route.level.toLowerCase()} ${route.resource_id} to ${route.destination}`;
+    const fields = routeFields(route);
     let attempts = route.attempts;
     try {
       // A route taken over from a dead host had its job, if any, on that host's Orthanc: send again.
       let jobId = route.state === 'sending' && !route.taken_from ? route.job_id : null;
-      if (route.taken_from) log.warning(`${what}: taken over from host ${route.taken_from}, which stopped renewing its claim; sending again (it may arrive twice)`);
+      if (route.taken_from) log.warning('route taken over from a host that stopped renewing its claim; sending again (it may arrive twice)', { ...fields, fromHost: route.taken_from });
       if (jobId) {
-        log.info(`following job ${jobId} (${what}) left in flight by the previous run`);
+        log.info('following a job left in flight by the previous run', { ...fields, jobId });
       } else {
         attempts += 1;
         const { uri, body } = storeRequest(destination, route.resource_id);
         const accepted = await orthanc.restApiPostJson<{ ID: string }>(uri, body);
         jobId = accepted.ID;
         // The job runs now: a state database that does not answer must not make it be sent again.
-        if (!(await this.durably(`${what}: recording job ${jobId}`, () => ledger.markSending(route, jobId!, attempts)))) return;
-        log.debug(`sending ${what}: job ${jobId}, attempt ${attempts}`);
+        if (!(await this.durably('recording the job', { ...fields, jobId }, () => ledger.markSending(route, jobId!, attempts)))) return;
+        log.debug('sending', { ...fields, jobId, attempt: attempts });
       }
       const outcome = await this.follow(jobId);
       if (outcome === undefined) return; // Closing: the route stays `sending`; the next run follows the job.
       if (outcome.interrupted || outcome.kind === 'vanished') await ledger.countInterrupted(route).catch(() => undefined);
       if (outcome.kind === 'success') {
-        if (!(await this.durably(`${what}: recording its success`, () => ledger.markSucceeded(route)))) return;
+        if (!(await this.durably('recording the success', fields, () => ledger.markSucceeded(route)))) return;
         this.options.metrics?.attempt('succeeded'); // issue 18: metrics
         this.options.metrics?.delivered(route); // issue 18: metrics
         lane.failing = false;
-        log.info(`sent ${what} (job ${jobId}, attempt ${attempts})`);
+        log.info('sent', { ...fields, jobId, attempt: attempts });
         await this.options.onSucceeded?.(route);
       } else if (await this.cancelled(route, outcome.kind === 'failure' ? `job ${jobId} failed: ${outcome.error}` : `job ${jobId} vanished`)) {
         // The destination went away while its job ran: nothing to retry until it is back.
@@ -188,7 +188,7 @@ export class Sender {
         // Orthanc keeps only JobsHistorySize finished jobs: the outcome is unknown, so send again.
         this.options.metrics?.attempt('vanished'); // issue 18: metrics
         await ledger.markPending(route, attempts - 1, Date.now(), `job ${jobId} vanished from Orthanc's jobs history before its outcome was read; sending again`);
-        log.warning(`job ${jobId} (${what}) vanished from Orthanc's jobs history before its outcome was read; sending again`);
+        log.warning("job vanished from Orthanc's jobs history before its outcome was read; sending again", { ...fields, jobId });
       } else {
         this.options.metrics?.attempt('failed'); // issue 18: metrics
         await this.failed(route, lane, attempts, `job ${jobId} failed: ${outcome.error}`);
@@ -202,7 +202,7 @@ export class Sender {
           await ledger.markPending(route, route.attempts, Date.now() + this.options.initialDelayMs, describe(error));
         } else if (isNotFound(error) && (await this.isGone(route))) {
           await ledger.markGone(route);
-          log.warning(`${what}: the ${route.level.toLowerCase()} was deleted before it was sent`);
+          log.warning('the resource was deleted before it was sent', fields);
         } else if (!(await this.cancelled(route, describe(error)))) {
           this.options.metrics?.attempt('failed'); // issue 18: metrics
           await this.failed(route, lane, attempts, describe(error));
@@ -210,10 +210,10 @@ export class Sender {
           if (isNotFound(error)) this.options.onDestinationMissing?.(route.destination);
         }
       } catch (inner) {
-        log.error(`${what}: could not record the outcome (${describe(inner)}); the route will be sent again`);
+        log.error('could not record the outcome; the route will be sent again', { ...fields, error: describe(inner) });
       }
     } finally {
-      await ledger.release(route, this.options.hostId).catch((error: unknown) => log.debug(`${what}: releasing the claim failed (${describe(error)}); it expires`));
+      await ledger.release(route, this.options.hostId).catch((error: unknown) => log.debug('releasing the claim failed; it expires', { ...fields, error: describe(error) }));
       lane.inFlight.delete(routeKey(route));
       this.kick();
     }
@@ -224,20 +224,20 @@ export class Sender {
     const reason = this.unavailableReason(route.destination);
     if (reason === undefined) return false;
     await this.options.ledger.markCancelled(route, reason);
-    this.options.log.warning(`${route.level.toLowerCase()} ${route.resource_id} to ${route.destination}: cancelled (${reason}) after: ${error}`);
+    this.options.log.warning('route cancelled', { ...routeFields(route), reason, error });
     return true;
   }
 
   /** Writes to the ledger, again and again while the state database does not answer; false when closing first. */
-  private async durably(what: string, write: () => Promise<void>): Promise<boolean> {
+  private async durably(step: string, fields: LogFields, write: () => Promise<void>): Promise<boolean> {
     const backoff = new Backoff(250, 5000);
     for (let failures = 0; !this.closed; failures += 1) {
       try {
         await write();
-        if (failures > 0) this.options.log.info(`${what}: written after ${failures} failure(s)`);
+        if (failures > 0) this.options.log.info('ledger written after failures', { ...fields, step, failures });
         return true;
       } catch (error) {
-        if (failures === 0) this.options.log.warning(`${what} failed (${describe(error)}); trying again until the state database answers`);
+        if (failures === 0) this.options.log.warning('ledger write failed; trying again until the state database answers', { ...fields, step, error: describe(error) });
         await this.pause(backoff.next());
       }
     }
@@ -245,18 +245,18 @@ export class Sender {
   }
 
   private async failed(route: Route, lane: { failing: boolean }, attempts: number, error: string): Promise<void> {
-    const what = `${route.level.toLowerCase()} ${route.resource_id} to ${route.destination}`;
+    const fields = routeFields(route);
     lane.failing = true;
     if (attempts >= this.options.maxAttempts) {
       await this.options.ledger.markFailed(route, attempts, error);
-      this.options.log.error(`${what} failed ${attempts} times, giving up until retried (POST /recipes/autorouting/retry): ${error}`);
+      this.options.log.error('giving up until retried (POST /recipes/autorouting/retry)', { ...fields, attempts, error });
       return;
     }
     const backoff = new Backoff(this.options.initialDelayMs, this.options.maxDelayMs);
     let delay = 0;
     for (let n = 0; n < attempts; n += 1) delay = backoff.next();
     await this.options.ledger.markPending(route, attempts, Date.now() + delay, error);
-    this.options.log.warning(`${what}: attempt ${attempts} of ${this.options.maxAttempts} failed, next in ${(delay / 1000).toFixed(1)} s: ${error}`);
+    this.options.log.warning('attempt failed; trying again', { ...fields, attempt: attempts, maxAttempts: this.options.maxAttempts, delaySeconds: Number((delay / 1000).toFixed(1)), error });
   }
 
   private async isGone(route: Route): Promise<boolean> {
@@ -316,3 +316,16 @@ export class Sender {
 }
 
 const routeKey = (route: Route) => `${route.resource_id}|${route.last_update}`;
+
+/** A route's log fields: which resource goes where, `{ study: '<Orthanc ID>', destination }` (never a patient's ID). */
+export function routeFields(route: Pick<Route, 'level' | 'resource_id' | 'destination'>): LogFields {
+  return { ...resourceField(route.level, route.resource_id), destination: route.destination };
+}
+
+/**
+ * A resource as a log field named after its level, `{ study: '<Orthanc ID>' }` (the logger keeps
+ * `level` for the line's own level).
+ */
+export function resourceField(level: string, id: string): LogFields {
+  return { [level.toLowerCase()]: id };
+}

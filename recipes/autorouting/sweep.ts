@@ -1,5 +1,6 @@
 import { describe, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
-import { levelPath, type Level, type OrthancResource } from './resources.js';
+import { findResources, listResources, shiftOrthancTime, type ExpandedResource } from '../../shared/orthanc-resources.js';
+import type { Level } from './resources.js';
 
 export interface SweepOptions {
   orthanc: OrthancBinding;
@@ -12,7 +13,7 @@ export interface SweepOptions {
   /** Whether this version of the resource was already decided. */
   isDecided(resourceId: string, lastUpdate: string): Promise<boolean>;
   /** Decides (and routes) one resource. */
-  consider(level: Level, resourceId: string, listed?: OrthancResource): Promise<void>;
+  consider(level: Level, resourceId: string, listed?: ExpandedResource): Promise<void>;
   /** The Orthanc time before which decisions may have been pruned (see `Pruner`): never swept. */
   loadPrunedBefore?(): Promise<string | undefined>;
   /** Orthanc's time when the last complete sweep of a level started, and where to keep it. */
@@ -100,11 +101,11 @@ export class Sweeper {
       this.lastError = undefined;
       this.lastFinished = new Date();
       this.options.onSwept?.('finished'); // issue 18: metrics
-      if (considered > 0) this.options.log.info(`sweep (${reason}): ${considered} stable resource(s) not yet routed for their last update were picked up`);
+      if (considered > 0) this.options.log.info('sweep picked up stable resources not yet routed for their last update', { reason, resources: considered });
     } catch (error) {
       this.lastError = describe(error);
       this.options.onSwept?.('failed'); // issue 18: metrics
-      this.options.log.warning(`sweep (${reason}) stopped: ${this.lastError}; it runs again when Orthanc comes back or at the next interval`);
+      this.options.log.warning('sweep stopped; it runs again when Orthanc comes back or at the next interval', { reason, error: this.lastError });
     }
   }
 
@@ -116,41 +117,32 @@ export class Sweeper {
     const mark = extendedFind ? await this.options.loadMark(level) : undefined;
     const floor = sweepFloor(since, await this.options.loadPrunedBefore?.(), mark);
     let considered = 0;
-    for (let offset = 0; ; offset += pageSize) {
-      const page = extendedFind
-        ? await orthanc.restApiPostJson<OrthancResource[]>('/tools/find', {
-            Level: listed,
-            Query: {},
-            Expand: true,
-            OrderBy: [{ Type: 'Metadata', Key: 'LastUpdate', Direction: 'DESC' }],
-            Since: offset,
-            Limit: pageSize,
-          })
-        : await orthanc.restApiGetJson<OrthancResource[]>(`/${levelPath[listed]}?expand&since=${offset}&limit=${pageSize}`);
-      for (const resource of page) {
-        if (this.stopped) return undefined;
-        const lastUpdate = resource.LastUpdate ?? '';
-        if (lastUpdate < floor) {
-          if (extendedFind) return considered; // ordered: everything after is older
-          continue;
-        }
-        if (level === 'Instance') {
-          for (const instance of resource.Instances ?? []) {
-            if (this.stopped) return undefined;
-            if (await this.options.isDecided(instance, '')) continue;
-            considered += 1;
-            await this.options.consider(level, instance);
-          }
-          continue;
-        }
-        if (resource.IsStable !== true) continue;
-        if (updatedBefore !== undefined && lastUpdate > updatedBefore) continue;
-        if (await this.options.isDecided(resource.ID, lastUpdate)) continue;
-        considered += 1;
-        await this.options.consider(level, resource.ID, resource);
+    const resources = extendedFind
+      ? findResources<ExpandedResource>(orthanc, { Level: listed, Query: {}, Expand: true, OrderBy: [{ Type: 'Metadata', Key: 'LastUpdate', Direction: 'DESC' }] }, { pageSize })
+      : listResources<ExpandedResource>(orthanc, listed, { pageSize });
+    for await (const resource of resources) {
+      if (this.stopped) return undefined;
+      const lastUpdate = resource.LastUpdate ?? '';
+      if (lastUpdate < floor) {
+        if (extendedFind) return considered; // ordered: everything after is older
+        continue;
       }
-      if (page.length < pageSize) return considered;
+      if (level === 'Instance') {
+        for (const instance of resource.Instances ?? []) {
+          if (this.stopped) return undefined;
+          if (await this.options.isDecided(instance, '')) continue;
+          considered += 1;
+          await this.options.consider(level, instance);
+        }
+        continue;
+      }
+      if (resource.IsStable !== true) continue;
+      if (updatedBefore !== undefined && lastUpdate > updatedBefore) continue;
+      if (await this.options.isDecided(resource.ID, lastUpdate)) continue;
+      considered += 1;
+      await this.options.consider(level, resource.ID, resource);
     }
+    return considered;
   }
 }
 
@@ -162,13 +154,4 @@ export class Sweeper {
 export function sweepFloor(since: string, prunedBefore: string | undefined, mark: string | undefined): string {
   const lines = [since, prunedBefore ?? '', mark ? shiftOrthancTime(mark, -markMarginSeconds) : ''];
   return lines.reduce((latest, line) => (line > latest ? line : latest));
-}
-
-/** Orthanc's `YYYYMMDDTHHMMSS` (UTC) moved by `seconds`. */
-export function shiftOrthancTime(time: string, seconds: number): string {
-  const found = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})$/.exec(time);
-  if (!found) return '';
-  const [, y, mo, d, h, mi, s] = found.map(Number) as number[];
-  const shifted = new Date(Date.UTC(y!, mo! - 1, d, h, mi, s) + seconds * 1000);
-  return shifted.toISOString().replace(/[-:]/g, '').slice(0, 15);
 }

@@ -96,7 +96,7 @@ export default defineRecipe<Options>({
         for (const key of keys) answer[key] = tags[key] ?? '';
         answers.push(answer);
       }
-      if (found.length > options.Limit) log.warning(`a C-FIND matched more than ${options.Limit} resources; the first ${options.Limit} were answered`);
+      if (found.length > options.Limit) log.warning('a C-FIND matched more than Limit resources; the first were answered', { limit: options.Limit, matched: found.length });
       return answers;
     };
 
@@ -106,9 +106,9 @@ export default defineRecipe<Options>({
       aet: options.Aet,
       sopClasses: [PATIENT_ROOT_FIND, STUDY_ROOT_FIND],
       find,
-      onProblem: (message) => log.warning(message),
+      onProblem: (message, fields) => log.warning(message, fields),
     });
-    log.info(`C-FIND SCP ${options.Aet} listening on ${options.Host}:${scp.port}`);
+    log.info('C-FIND SCP listening', { aet: options.Aet, host: options.Host, port: scp.port });
     return { close: () => scp.close() };
   },
 });

@@ -1,17 +1,12 @@
 import pg from 'pg';
-import { OrthancHttpError, ResourceType, type OrthancBinding } from '../../shared/binding/index.js';
+import type { OrthancBinding } from '../../shared/binding/index.js';
+import { levelOfResourceType, levelPath, listResources, readOrGone, type LevelPath } from '../../shared/orthanc-resources.js';
 import { defineRecipe, type OptionsIssue } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import schema from './schema.json' with { type: 'json' };
 
-const levels = ['patients', 'studies', 'series', 'instances'] as const;
-type Level = (typeof levels)[number];
-const levelOf: Readonly<Record<number, Level>> = {
-  [ResourceType.PATIENT]: 'patients',
-  [ResourceType.STUDY]: 'studies',
-  [ResourceType.SERIES]: 'series',
-  [ResourceType.INSTANCE]: 'instances',
-};
+/** The `level` column holds a level's URI segment (`studies`). */
+type Level = LevelPath;
 
 /** A queued piece of work: mirror a resource as Orthanc has it now, or remove it. */
 interface Task {
@@ -22,12 +17,7 @@ interface Task {
 
 /** The resource's JSON as Orthanc gives it now, or undefined when Orthanc no longer has it. */
 async function current(orthanc: OrthancBinding, level: Level, id: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    return await orthanc.restApiGetJson<Record<string, unknown>>(`/${level}/${encodeURIComponent(id)}`);
-  } catch (error) {
-    if (error instanceof OrthancHttpError && error.httpStatus === 404) return undefined;
-    throw error;
-  }
+  return readOrGone<Record<string, unknown>>(orthanc, `/${level}/${encodeURIComponent(id)}`);
 }
 
 /**
@@ -57,7 +47,7 @@ export default defineRecipe<Options>({
     const table = `"${options.Table}"`;
     const pool = new pg.Pool({ connectionString: options.ConnectionString, max: 4, connectionTimeoutMillis: 10_000 });
     // An idle client's error (the server restarted) is emitted on the pool: without a listener it would crash the host.
-    pool.on('error', (error) => log.warning(`PostgreSQL: ${error.message}`));
+    pool.on('error', (error) => log.warning('PostgreSQL connection error', { error: error.message }));
     const tasks = queue('mirror');
     const counts = { Upserted: 0, Deleted: 0, Failed: 0, CaughtUp: 0 };
 
@@ -81,8 +71,9 @@ export default defineRecipe<Options>({
 
     orthanc.registerOnChangeCallback(
       async (changeType, resourceType, resourceId) => {
-        const level = levelOf[resourceType];
-        if (!level) return;
+        const resourceLevel = levelOfResourceType(resourceType);
+        if (!resourceLevel) return;
+        const level = levelPath[resourceLevel];
         await enqueue({ action: changeType === 1 /* DELETED */ ? 'delete' : 'upsert', level, id: resourceId });
       },
       { types: ['NEW_PATIENT', 'NEW_STUDY', 'NEW_SERIES', 'NEW_INSTANCE', 'STABLE_PATIENT', 'STABLE_STUDY', 'STABLE_SERIES', 'UPDATED_METADATA', 'UPDATED_ATTACHMENT', 'DELETED'] },
@@ -90,21 +81,18 @@ export default defineRecipe<Options>({
 
     /** What happened while the recipe was off: every resource missing or older in the table, every row Orthanc no longer has. */
     const catchUp = async () => {
-      for (const level of levels) {
+      for (const [resourceLevel, level] of Object.entries(levelPath) as [keyof typeof levelPath, Level][]) {
         const rows = await pool.query<{ id: string; last_update: string | null }>(`SELECT id, last_update FROM ${table} WHERE level = $1`, [level]);
         const mirrored = new Map(rows.rows.map((row) => [row.id, row.last_update]));
-        const pageSize = 1000;
-        for (let since = 0; !signal.aborted; since += pageSize) {
-          const page = await orthanc.restApiGetJson<{ ID: string; LastUpdate?: string }[]>(`/${level}?expand&since=${since}&limit=${pageSize}`);
-          for (const resource of page) {
-            if (!mirrored.has(resource.ID) || mirrored.get(resource.ID) !== (resource.LastUpdate ?? null)) {
-              await enqueue({ action: 'upsert', level, id: resource.ID });
-              counts.CaughtUp += 1;
-            }
-            mirrored.delete(resource.ID);
+        for await (const resource of listResources<{ ID: string; LastUpdate?: string }>(orthanc, resourceLevel, { pageSize: 1000 })) {
+          if (signal.aborted) break;
+          if (!mirrored.has(resource.ID) || mirrored.get(resource.ID) !== (resource.LastUpdate ?? null)) {
+            await enqueue({ action: 'upsert', level, id: resource.ID });
+            counts.CaughtUp += 1;
           }
-          if (page.length < pageSize) break;
+          mirrored.delete(resource.ID);
         }
+        if (signal.aborted) return;
         for (const id of mirrored.keys()) {
           await enqueue({ action: 'delete', level, id });
           counts.CaughtUp += 1;
@@ -119,13 +107,13 @@ export default defineRecipe<Options>({
       reserveSeconds: options.RetrySeconds,
       onError: (error) => {
         counts.Failed += 1;
-        log.warning(`a resource was not mirrored, tried again in ${options.RetrySeconds} s: ${(error as Error).message}`);
+        log.warning('a resource was not mirrored; tried again later', { retrySeconds: options.RetrySeconds, error: (error as Error).message });
       },
     });
     const caughtUp = options.CatchUpAtStart
       ? catchUp().then(
-          () => log.info(`catch-up queued ${counts.CaughtUp} resources`),
-          (error: unknown) => log.warning(`catch-up failed: ${(error as Error).message}`),
+          () => log.info('catch-up queued', { resources: counts.CaughtUp }),
+          (error: unknown) => log.warning('catch-up failed', { error: (error as Error).message }),
         )
       : Promise.resolve();
 

@@ -1,4 +1,4 @@
-import { OrthancHttpError, type OrthancBinding } from '../../shared/binding/index.js';
+import { OrthancHttpError, isNotFound, type OrthancBinding } from '../../shared/binding/index.js';
 
 export interface Slice {
   instanceId: string;
@@ -26,7 +26,7 @@ export async function orderedSlices(orthanc: OrthancBinding, seriesId: string): 
     }
     return slices;
   } catch (error) {
-    if (!(error instanceof OrthancHttpError) || error.httpStatus === 404) throw error;
+    if (!(error instanceof OrthancHttpError) || isNotFound(error)) throw error;
   }
   const instances = await orthanc.restApiGetJson<{ ID: string; MainDicomTags?: { InstanceNumber?: string } }[]>(`${path}/instances`);
   const number = (i: { MainDicomTags?: { InstanceNumber?: string } }) => Number.parseInt(i.MainDicomTags?.InstanceNumber ?? '', 10);

@@ -41,7 +41,7 @@ export default defineRecipe<Options>({
         if (changeType === ChangeType.ORTHANC_STARTED) {
           if (options.Engine === 'auto') {
             engine = (await orthancSorts(orthanc)) ? 'find' : 'index';
-            log.info(`pages are made by ${engine === 'find' ? "Orthanc's /tools/find (OrderBy)" : 'the recipe\'s sorted index'}`);
+            log.info('pages engine chosen', { engine: engine === 'find' ? 'find (Orthanc\'s /tools/find OrderBy)' : 'index (the recipe\'s sorted index)' });
           }
           if (engine === 'index') await (await useIndex()).sync();
           return;

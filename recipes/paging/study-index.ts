@@ -1,4 +1,5 @@
 import { isNotFound, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import { resourcePages } from '../../shared/orthanc-resources.js';
 import type { RecipeDatabase, SqlValue } from '../../shared/recipe-database.js';
 import type { Page } from './find-engine.js';
 import { sortKeys, type PageRequest } from './params.js';
@@ -63,15 +64,13 @@ export class StudyIndex {
   private async fullPass(): Promise<void> {
     const started = Date.now();
     let count = 0;
-    for (let since = 0; ; since += PAGE_OF_SYNC) {
-      const studies = await this.orthanc.restApiGetJson<StudyJson[]>(`/studies?expand&since=${since}&limit=${PAGE_OF_SYNC}`);
+    for await (const studies of resourcePages<StudyJson>(this.orthanc, 'Study', { pageSize: PAGE_OF_SYNC })) {
       await this.database.batch(studies.map((study) => this.upsertStatement(study)));
       count += studies.length;
-      if (studies.length < PAGE_OF_SYNC) break;
     }
     const dropped = await this.database.run('DELETE FROM {studies} WHERE seen_at < ?', [started]);
     this.synced = true;
-    this.log.info(`index of ${count} studies built in ${Date.now() - started} ms${dropped ? `, ${dropped} deleted studies dropped` : ''}`);
+    this.log.info('index built', { studies: count, durationMs: Date.now() - started, dropped });
   }
 
   /** Indexes one study (again); drops it when Orthanc no longer has it. */

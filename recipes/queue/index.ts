@@ -1,4 +1,4 @@
-import { OrthancHttpError } from '../../shared/binding/index.js';
+import { isNotFound } from '../../shared/binding/index.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import schema from './schema.json' with { type: 'json' };
@@ -48,11 +48,11 @@ export default defineRecipe<Options>({
         // PUT of the same value again leaves the same state: idempotent under redelivery.
         await orthanc.restApiPut(`/instances/${encodeURIComponent(instanceId)}/metadata/${options.Metadata}`, options.Value);
         counts.Tagged += 1;
-        log.debug(`tagged instance ${instanceId}`);
+        log.debug('tagged', { instance: instanceId });
       } catch (error) {
         // Orthanc answers 404 both for an instance deleted meanwhile (nothing left to tag: done)
         // and for a metadata name it does not know (a configuration error: keep the value).
-        if (error instanceof OrthancHttpError && error.httpStatus === 404 && !(await exists(instanceId))) {
+        if (isNotFound(error) && !(await exists(instanceId))) {
           counts.Vanished += 1;
           return;
         }
@@ -65,7 +65,7 @@ export default defineRecipe<Options>({
       reserveSeconds: options.ReserveSeconds,
       onError: (error, item) => {
         counts.Failed += 1;
-        log.warning(`instance ${item.id ? item.value : '?'} not tagged, it comes back in ${options.ReserveSeconds} s: ${(error as Error).message}`);
+        log.warning('not tagged; it comes back later', { instance: item.id ? item.value : undefined, retrySeconds: options.ReserveSeconds, error: (error as Error).message });
       },
     });
 

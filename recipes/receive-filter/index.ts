@@ -71,7 +71,7 @@ export default defineRecipe<Options>({
     const refused = (dicom: ReceivedDicom, why: string) => {
       // The ID Orthanc would have given the instance: never a patient's name or ID in the log.
       const instanceId = orthancInstanceId(dicom.tags);
-      log.info(`refused instance ${instanceId}: ${why}`, { instanceId });
+      log.info('refused instance', { instance: instanceId, reason: why });
     };
 
     // Every origin: REST, C-STORE, DICOMweb through a plugin, Lua, WebDAV.

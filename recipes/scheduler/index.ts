@@ -69,10 +69,10 @@ export default defineRecipe<Options>({
       try {
         claim = await ctx.cluster!.claimRun(task.Name, period);
       } catch (error) {
-        log.warning(`task ${task.Name}: cannot claim this period's run (${describe(error)}); skipped`);
+        log.warning("cannot claim this period's run; skipped", { task: task.Name, error: describe(error) });
         return;
       }
-      if (!claim) return log.debug(`task ${task.Name}: another host runs period ${period}`);
+      if (!claim) return log.debug('another host runs this period', { task: task.Name, period });
       if (!runner.start('Schedule')) return void (await claim.release());
       await runner.whenDone();
       await claim.release();
@@ -84,7 +84,7 @@ export default defineRecipe<Options>({
         if (changeType === ChangeType.ORTHANC_STARTED && !orthancUp) {
           orthancUp = true;
           for (const { trigger } of tasks.values()) trigger.start();
-          log.info(`Orthanc is up: ${tasks.size} task(s) scheduled`);
+          log.info('Orthanc is up: tasks scheduled', { tasks: tasks.size });
         } else if (changeType === ChangeType.ORTHANC_STOPPED && orthancUp) {
           orthancUp = false;
           for (const { trigger } of tasks.values()) trigger.stop();

@@ -64,7 +64,7 @@ export class TaskRunner {
   start(trigger: RunRecord['Trigger']): RunRecord | undefined {
     if (this.current) {
       this.skippedCount += 1;
-      if (trigger === 'Schedule') this.log.debug(`task ${this.name}: still running, this tick is skipped`);
+      if (trigger === 'Schedule') this.log.debug('task still running: this tick is skipped', { task: this.name });
       return undefined;
     }
     const controller = new AbortController();
@@ -84,11 +84,11 @@ export class TaskRunner {
       const fields = { task: this.name, trigger, outcome: record.Outcome, durationMs: record.DurationMs, error: record.Error };
       if (record.Outcome === 'Failure') {
         this.failureCount += 1;
-        this.log.error(`task ${this.name} failed after ${record.DurationMs} ms: ${record.Error}`, fields);
+        this.log.error('task failed', fields);
       } else if (record.Outcome === 'Cancelled') {
-        this.log.warning(`task ${this.name} was cancelled after ${record.DurationMs} ms`, fields);
+        this.log.warning('task cancelled', fields);
       } else {
-        this.log.debug(`task ${this.name} succeeded in ${record.DurationMs} ms`, fields);
+        this.log.debug('task succeeded', fields);
       }
       this.lastRun = record;
       this.current = undefined;
@@ -104,7 +104,7 @@ export class TaskRunner {
     if (!current) return;
     current.controller.abort(new Error('the scheduler is stopping'));
     const late = await Promise.race([current.done.then(() => false), sleep(timeoutMs, true, { ref: false })]);
-    if (late) this.log.warning(`task ${this.name} ignored its AbortSignal for ${timeoutMs} ms; stopping without it`);
+    if (late) this.log.warning('task ignored its AbortSignal; stopping without it', { task: this.name, waitedMs: timeoutMs });
   }
 }
 

@@ -113,11 +113,11 @@ class CronTrigger implements Trigger {
       name: `scheduler:${name}`,
       timezone: timeZone,
       logger: {
-        info: (message) => log.debug(`node-cron: ${message}`),
+        info: (message) => log.debug('node-cron', { task: name, detail: message }),
         debug: () => undefined,
         // "missed execution": the event loop was blocked past a tick; the tick is simply lost.
-        warn: (message) => log.warning(`task ${name}: ${message}`),
-        error: (message) => log.error(`task ${name}: ${String(message)}`),
+        warn: (message) => log.warning('node-cron', { task: name, detail: message }),
+        error: (message) => log.error('node-cron', { task: name, detail: String(message) }),
       },
     });
   }

@@ -47,7 +47,7 @@ export default defineRecipe<Options>({
     const audit = auditPath
       ? await AuditFile.open({ path: auditPath, maxBytes: options.AuditMaxMegabytes * 2 ** 20, keep: options.AuditKeepFiles })
       : undefined;
-    if (auditPath) log.info(`audit file: ${auditPath}`);
+    if (auditPath) log.info('audit file', { path: auditPath });
     /** Newest last; an instance delivered twice (at-least-once) keeps one entry, the latest. */
     const recent: StoredInstanceRecord[] = [];
 
@@ -56,10 +56,15 @@ export default defineRecipe<Options>({
       if (!options.LogTags) record.Tags = redactTags(record.Tags, extraRedacted);
       // The tags make the line more than 1,000 characters (a heavy log at a busy site): only on request.
       if (options.LogLine !== 'none') {
-        const summary =
-          `instance ${instanceId}: ${record.Size} bytes, transfer syntax ${record.TransferSyntax}, SOP class ${record.SopClassUid}, ` +
-          `origin ${record.Origin}, remote AET "${record.RemoteAet}"`;
-        log.info(options.LogLine === 'tags' ? `${summary}, tags ${JSON.stringify(record.Tags)}` : summary);
+        log.info('stored', {
+          instance: instanceId,
+          bytes: record.Size,
+          transferSyntax: record.TransferSyntax,
+          sopClass: record.SopClassUid,
+          origin: record.Origin,
+          remoteAet: record.RemoteAet,
+          tags: options.LogLine === 'tags' ? JSON.stringify(record.Tags) : undefined,
+        });
       }
       const known = recent.findIndex((r) => r.InstanceId === instanceId);
       if (known >= 0) recent.splice(known, 1);
@@ -68,7 +73,7 @@ export default defineRecipe<Options>({
       try {
         await audit?.append(record);
       } catch (error) {
-        log.error(`cannot append instance ${instanceId} to ${auditPath}: ${describe(error)}`);
+        log.error('cannot append to the audit file', { instance: instanceId, path: auditPath, error: describe(error) });
       }
     });
 

@@ -1,6 +1,7 @@
 import { describe, isOrthancId, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
 import { CallerRights } from '../../shared/caller-rights.js';
 import { isMissingPackage, missingPackageMessage } from '../../shared/optional-package.js';
+import type { LevelPath } from '../../shared/orthanc-resources.js';
 import { defineRecipe, type Recipe } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import { ThumbnailError, contentTypes, parseParams } from './params.js';
@@ -57,7 +58,7 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
       // Everything is read as the caller (request.orthanc): what Orthanc refuses them, they get
       // refused here, with Orthanc's status.
       const serve =
-        (resolve: (id: string, frame: number | undefined, as: Representatives) => Promise<Slice>, level: 'instances' | 'series' | 'studies') =>
+        (resolve: (id: string, frame: number | undefined, as: Representatives) => Promise<Slice>, level: Exclude<LevelPath, 'patients'>) =>
         async (output: RestOutput, _uri: string, request: RestRequest) => {
           if (request.method !== 'GET' && request.method !== 'HEAD') return output.sendMethodNotAllowed('GET,HEAD');
           try {

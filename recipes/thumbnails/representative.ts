@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { OrthancHttpError, type OrthancBinding } from '../../shared/binding/index.js';
+import { OrthancHttpError, isNotFound, type OrthancBinding } from '../../shared/binding/index.js';
 import { ThumbnailError } from './params.js';
 import { translate } from './thumbnailer.js';
 
@@ -84,7 +84,7 @@ export class Representatives {
       }
       return undefined;
     } catch (error) {
-      if (!(error instanceof OrthancHttpError) || error.httpStatus === 404) throw translate(error);
+      if (!(error instanceof OrthancHttpError) || isNotFound(error)) throw translate(error);
       return undefined; // Orthanc could not order this series (its instances lack both position and number)
     }
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type sharpModule from 'sharp';
-import { OrthancHttpError, OrthancUnreachableError, describe, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import { OrthancHttpError, isNotFound, OrthancUnreachableError, describe, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
 import type { Options } from './options.generated.js';
 import { parsePam } from './pam.js';
 import { ThumbnailError, type ThumbnailFormat } from './params.js';
@@ -128,7 +128,7 @@ export class Thumbnailer {
     } catch (error) {
       // Never a 500 for an instance Orthanc accepted: what Orthanc rendered but sharp refused is
       // reported as unsupported, and logged, since it is likely a bug here.
-      this.log.warning(`instance ${key.instanceId} frame ${key.frame}: the rendered image could not be converted: ${describe(error)}`);
+      this.log.warning('the rendered image could not be converted', { instance: key.instanceId, frame: key.frame, error: describe(error) });
       throw new ThumbnailError(415, `The image rendered by Orthanc could not be converted: ${describe(error)}`, { Instance: key.instanceId });
     }
   }
@@ -142,7 +142,7 @@ export class Thumbnailer {
     try {
       [rows, columns] = await Promise.all([tag('0028,0010'), tag('0028,0011')]);
     } catch (error) {
-      if (!(error instanceof OrthancHttpError && error.httpStatus === 404)) throw translate(error);
+      if (!isNotFound(error)) throw translate(error);
       const metadata = await this.metadataOf(instanceId);
       throw new ThumbnailError(415, 'This instance has no image (no Rows or Columns): a structured report or an encapsulated document, say', {
         Instance: instanceId,
@@ -209,7 +209,7 @@ function readUnsigned(value: Buffer): number {
 /** Orthanc's 404 stays a 404, Orthanc out of reach is a 503; anything else is left as it is. */
 export function translate(error: unknown): Error {
   if (error instanceof ThumbnailError) return error;
-  if (error instanceof OrthancHttpError && error.httpStatus === 404) return new ThumbnailError(404, `Unknown resource: ${error.uri.split('/').slice(1, 3).join('/')}`);
+  if (isNotFound(error) && error instanceof OrthancHttpError) return new ThumbnailError(404, `Unknown resource: ${error.uri.split('/').slice(1, 3).join('/')}`);
   if (error instanceof OrthancUnreachableError) return new ThumbnailError(503, error.message);
   return error instanceof Error ? error : new Error(String(error));
 }

@@ -34,14 +34,14 @@ export default defineRecipe<Options>({
       aet: options.Aet,
       sopClasses: [MODALITY_WORKLIST_FIND],
       async find(query, _sopClass, peer) {
-        const items = await readWorklistItems(folder, (file, reason) => log.warning(`skipped the worklist file ${file}: ${reason}`));
+        const items = await readWorklistItems(folder, (file, reason) => log.warning('skipped a worklist file', { file, reason }));
         const answers = items.filter((item) => matchesQuery(query, item)).slice(0, options.Limit).map((item) => answerFor(query, item));
-        log.info(`worklist query from ${peer.callingAet}: ${answers.length} of ${items.length} items`);
+        log.info('worklist query', { callingAet: peer.callingAet, answers: answers.length, items: items.length });
         return answers;
       },
-      onProblem: (message) => log.warning(message),
+      onProblem: (message, fields) => log.warning(message, fields),
     });
-    log.info(`worklist SCP ${options.Aet} listening on ${options.Host}:${scp.port}, items from ${folder}`);
+    log.info('worklist SCP listening', { aet: options.Aet, host: options.Host, port: scp.port, folder });
     return { close: () => scp.close() };
   },
 });

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { changeTypeFromOrthanc, changeTypeName, resourceTypeFromOrthanc, resourceTypeName } from '../../shared/binding/index.js';
+import { levelPath } from '../../shared/orthanc-resources.js';
 import type { TestOrthanc } from './orthanc.js';
 
 /** Orthanc's own /changes after `since`, written as hello logs them: `NEW_INSTANCE INSTANCE <id>`. */
@@ -20,7 +21,7 @@ export async function orthancChangeLines(orthanc: TestOrthanc, since: number): P
 export async function waitUntilStable(orthanc: TestOrthanc, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const levels = await Promise.all(['patients', 'studies', 'series'].map((level) => orthanc.json('GET', `/${level}?expand`)));
+    const levels = await Promise.all((['Patient', 'Study', 'Series'] as const).map((level) => orthanc.json('GET', `/${levelPath[level]}?expand`)));
     if (levels.every((resources: { IsStable: boolean }[]) => resources.every((r) => r.IsStable))) return;
     await sleep(250);
   }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ChangeType, ResourceType, changeTypeFromOrthanc, resourceTypeFromOrthanc, type ChangeTypeName, type ResourceTypeName } from '../../shared/binding/index.js';
+import { formatOrthancTime, levelOfResourceType, levelPath } from '../../shared/orthanc-resources.js';
 
 /** One request the fake received, as a test asserts on it. */
 export interface FakeCall {
@@ -42,7 +43,6 @@ interface Route {
 const invert = (map: Readonly<Record<string, number>>) => new Map(Object.entries(map).map(([orthancName, value]) => [value, orthancName]));
 const orthancChangeName = invert(changeTypeFromOrthanc);
 const orthancResourceName = invert(resourceTypeFromOrthanc);
-const pathPrefix: Partial<Record<ResourceTypeName, string>> = { PATIENT: 'patients', STUDY: 'studies', SERIES: 'series', INSTANCE: 'instances' };
 
 const notFound = (uri: string): FakeAnswer => ({ status: 404, json: { HttpStatus: 404, Message: 'Unknown resource', Method: 'GET', Uri: uri } });
 
@@ -101,14 +101,14 @@ export class FakeOrthanc {
     const resource = orthancResourceName.get(ResourceType[resourceType]);
     if (!change || !resource) throw new TypeError(`Orthanc never writes ${changeType} ${resourceType} to /changes`);
     const seq = this.lastSeq + 1;
-    const prefix = pathPrefix[resourceType];
+    const level = levelOfResourceType(ResourceType[resourceType]);
     this.changes.push({
       Seq: seq,
       ChangeType: change,
       ResourceType: resource,
       ID: id,
-      Path: prefix ? `/${prefix}/${id}` : '',
-      Date: new Date().toISOString().replace(/[-:]/g, '').slice(0, 15),
+      Path: level ? `/${levelPath[level]}/${id}` : '',
+      Date: formatOrthancTime(new Date()),
     });
     return seq;
   }

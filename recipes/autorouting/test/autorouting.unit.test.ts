@@ -94,7 +94,7 @@ describe('autorouting decisions (fake Orthanc)', () => {
       done: (s) => s.Resources.DryRun === 1,
       expect: (recipe) => {
         assert.deepEqual(storeBodies(recipe), []);
-        assert.ok(recipe.recipeLog().some((line) => line.startsWith('dry run: would send study s-1') && line.includes('POST /modalities/pacs/store')));
+        assert.ok(recipe.recipeLog().some((line) => line.startsWith('dry run: would send study=s-1 ') && line.includes('POST /modalities/pacs/store')));
       },
     },
     {
@@ -171,7 +171,7 @@ describe('autorouting sender (fake Orthanc)', () => {
       assert.equal(storeBodies(recipe).length, 2);
       assert.equal(failed.Failures[0]?.Attempts, 2);
       assert.match(failed.Failures[0]?.LastError ?? '', /job job-1 failed: Error in the network protocol: C-STORE refused/);
-      assert.ok(recipe.recipeLog().some((line) => /attempt 1 of 2 failed, next in/.test(line)));
+      assert.ok(recipe.recipeLog().some((line) => /^attempt failed; trying again study=s-1 destination=Modality:pacs attempt=1 maxAttempts=2 delaySeconds=/.test(line)));
       state = 'Success';
       const retried = await recipe.request({ method: 'POST', path: '/recipes/autorouting/retry?id=s-1' });
       assert.deepEqual(JSON.parse(retried.body.toString()), { Retried: 1 });

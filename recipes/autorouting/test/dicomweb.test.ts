@@ -50,7 +50,7 @@ describe('recipe autorouting: DICOMweb destinations (STOW-RS to a second Orthanc
     const study = await uploadStudy(orthanc, { series: [{ modality: 'CT', instances: 3 }, { modality: 'CT', instances: 2 }] });
     await eventually(() => holdsAll(study.sops), 30_000, 'the study at the DICOMweb receiver');
     await eventually(async () => (await statusOf(router)).Routes.Succeeded === 1, 10_000, 'the route succeeded');
-    assert.match(router.log.lines.join('\n'), new RegExp(`sent study ${study.studyId} to DicomWeb:receiver \\(job [0-9a-f-]+, attempt 1\\)`));
+    assert.match(router.log.lines.join('\n'), new RegExp(`sent study=${study.studyId} destination=DicomWeb:receiver jobId=[0-9a-f-]+ attempt=1`));
   });
 
   it('the receiver is down: the route is retried with back-off, and the study arrives once it is back', async () => {

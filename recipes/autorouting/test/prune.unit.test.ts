@@ -8,10 +8,11 @@ import { StateStore } from '../../../shared/state-store.js';
 import type { RecipeDatabase } from '../../../shared/recipe-database.js';
 import { Ledger, type RouteState } from '../ledger.js';
 import { prunedBeforeSetting, Pruner } from '../prune.js';
-import { shiftOrthancTime, sweepFloor } from '../sweep.js';
+import { formatOrthancTime, shiftOrthancTime } from '../../../shared/orthanc-resources.js';
+import { sweepFloor } from '../sweep.js';
 
 const day = 86_400_000;
-const orthancTime = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').slice(0, 15);
+const orthancTime = (ms: number) => formatOrthancTime(new Date(ms));
 
 describe('recipe autorouting: pruning the ledger (its SQLite tables)', () => {
   let directory: string;
@@ -60,7 +61,7 @@ describe('recipe autorouting: pruning the ledger (its SQLite tables)', () => {
     const routes = await database.all<{ resource_id: string; state: string }>('SELECT resource_id, state FROM {routes} ORDER BY resource_id, state');
     assert.deepEqual(routes.map((r) => `${r.resource_id}:${r.state}`), ['old-cancelled:cancelled', 'old-failed:failed', 'old-half:failed', 'recent:succeeded']);
     assert.deepEqual(pruner.lastPruned, { routes: 51, decisions: 26 });
-    assert.match(lines.join(''), /pruned 51 finished route\(s\) and 26 decision\(s\) older than 30 day\(s\)/);
+    assert.match(lines.join(''), /pruned finished routes and decisions routes=51 decisions=26 keepDays=30/);
 
     // The line: a pruned decision is never taken for a resource not yet decided.
     const line = await ledger.setting(prunedBeforeSetting);

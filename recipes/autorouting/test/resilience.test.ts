@@ -68,7 +68,7 @@ describe('recipe autorouting: outages and crashes lose nothing', { timeout: 300_
     const [inFlight] = (await statusOf(first)).InFlight;
     await first.stop('SIGKILL');
     const second = await route(directory);
-    await second.log.waitFor(new RegExp(`following job ${inFlight.JobId} \\(study ${study.studyId} to Modality:a\\) left in flight by the previous run`));
+    await second.log.waitFor(new RegExp(`following a job left in flight by the previous run study=${study.studyId} destination=Modality:a jobId=${inFlight.JobId}`));
     await receivedAll(scp, study.sops);
     await eventually(async () => (await statusOf(second)).Routes.Succeeded === 1, 10_000, 'the route succeeded');
     await rm(directory, { recursive: true, force: true });
@@ -89,7 +89,7 @@ describe('recipe autorouting: outages and crashes lose nothing', { timeout: 300_
     for (const name of await readdir(scp.directory)) await rm(join(scp.directory, name));
 
     const second = await route(directory);
-    await second.log.waitFor(new RegExp(`job ${inFlight.JobId} \\(study ${study.studyId} to Modality:a\\) vanished from Orthanc's jobs history before its outcome was read; sending again`));
+    await second.log.waitFor(new RegExp(`job vanished from Orthanc's jobs history before its outcome was read; sending again study=${study.studyId} destination=Modality:a jobId=${inFlight.JobId}`));
     await receivedAll(scp, study.sops);
     await eventually(async () => (await statusOf(second)).Routes.Succeeded >= 1, 10_000, 'the route succeeded');
     await rm(directory, { recursive: true, force: true });
@@ -113,7 +113,7 @@ describe('recipe autorouting: outages and crashes lose nothing', { timeout: 300_
     assert.equal((await orthanc.json('GET', `/studies/${study.studyId}`)).IsStable, false);
     await orthanc.process.restart();
     await receivedAll(scp, study.sops);
-    await router.log.waitFor(/sweep \(Orthanc started or came back\): 1 stable resource\(s\) not yet routed/);
+    await router.log.waitFor(/sweep picked up stable resources not yet routed for their last update reason="Orthanc started or came back" resources=1/);
     const changes = (await orthanc.json('GET', `/changes?since=${since}&limit=1000`)).Changes as { ChangeType: string; ID: string }[];
     assert.equal(changes.some((c) => c.ChangeType === 'StableStudy' && c.ID === study.studyId), false, 'Orthanc wrote no StableStudy');
   });

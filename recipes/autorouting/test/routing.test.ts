@@ -62,7 +62,7 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     // One study delivered (to two destinations) counts once, in the current minute.
     assert.equal(status.RoutedPerMinute.length, 60);
     assert.deepEqual([status.RoutedPerMinute.slice(0, 59).reduce((a: number, b: number) => a + b, 0), status.RoutedPerMinute[59]], [0, 1]);
-    assert.match(router.log.lines.join('\n'), new RegExp(`sent study ${study.studyId} to Modality:a \\(job [0-9a-f-]+, attempt 1\\)`));
+    assert.match(router.log.lines.join('\n'), new RegExp(`sent study=${study.studyId} destination=Modality:a jobId=[0-9a-f-]+ attempt=1`));
   });
 
   it('routes a study again when it receives new instances after it was routed', async () => {
@@ -96,7 +96,7 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     const status = await statusOf(router);
     assert.deepEqual(status.Unmatched.map((u: { Resource: string }) => u.Resource).sort(), [chestOld.studyId, fromOther.studyId].sort());
     assert.equal(await receivedAny(scpA, [...chestOld.sops, ...fromOther.sops]), false);
-    assert.ok(router.log.messages('autorouting').includes(`study ${chestOld.studyId}: no rule matches; nothing sent`));
+    assert.ok(router.log.messages('autorouting').includes(`no rule matches; nothing sent study=${chestOld.studyId}`));
   });
 
   it('routes at the Series level (on STABLE_SERIES) and the Instance level (on NEW_INSTANCE), with parents\' tags in the filter', async () => {
@@ -185,9 +185,10 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     const jobsBefore = new Set(await orthanc.json<string[]>('GET', '/jobs'));
     const router = await route({ DryRun: true, DeleteAfterRouting: true, Rules: [{ Name: 'everything', Destinations: ['a', { Peer: 'backup' }] }] });
     const study = await uploadStudy(orthanc);
-    await router.log.waitFor(new RegExp(`dry run: would send study ${study.studyId} .* to Peer:backup: POST /peers/backup/store`), 20_000);
-    const line = await router.log.waitFor(new RegExp(`dry run: would send study ${study.studyId} .* to Modality:a`));
-    assert.ok(line.endsWith(`to Modality:a: POST /modalities/a/store {"Resources":["${study.studyId}"],"Asynchronous":true}`), line);
+    await router.log.waitFor(new RegExp(`dry run: would send study=${study.studyId} .* destination=Peer:backup request="POST /peers/backup/store`), 20_000);
+    const line = await router.log.waitFor(new RegExp(`dry run: would send study=${study.studyId} .* destination=Modality:a `));
+    const request = `POST /modalities/a/store ${JSON.stringify({ Resources: [study.studyId], Asynchronous: true })}`;
+    assert.ok(line.endsWith(`destination=Modality:a request=${JSON.stringify(request)}`), line);
     const status = await statusOf(router);
     assert.equal(status.Resources.DryRun, 1);
     assert.deepEqual(status.Routes, { Pending: 0, Sending: 0, Succeeded: 0, Failed: 0, Gone: 0, Cancelled: 0 });
@@ -205,7 +206,7 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     await orthanc.json('GET', `/studies/${study.studyId}`); // still there: b has not received it
     await scpB.start();
     await receivedAll(scpB, study.sops);
-    await router.log.waitFor(new RegExp(`deleted the 3 instance\\(s\\) of study ${study.studyId} \\(LastUpdate \\d{8}T\\d{6}\\) that every destination received`), 20_000);
+    await router.log.waitFor(new RegExp(`deleted the instances every destination received study=${study.studyId} lastUpdate=\\d{8}T\\d{6} instances=3`), 20_000);
     await assert.rejects(orthanc.json('GET', `/studies/${study.studyId}`), /HTTP 404/);
   });
 

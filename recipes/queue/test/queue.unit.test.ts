@@ -38,7 +38,7 @@ new RecipeTester(queue).run([
     orthanc: { ...admin, 'PUT /instances/i-9/metadata/1024': { status: 400, json: { Message: 'Bad request' } } },
     changes: [['NEW_INSTANCE', 'INSTANCE', 'i-9']],
     check: async ({ recipe }) => {
-      await eventually(() => recipe.recipeLog().some((l) => /instance i-9 not tagged, it comes back in 600 s/.test(l)), 5000, 'the warning');
+      await eventually(() => recipe.recipeLog().some((l) => /^not tagged; it comes back later instance=i-9 retrySeconds=600 /.test(l)), 5000, 'the warning');
       assert.deepEqual(JSON.parse((await recipe.request('GET /recipes/queue/stats')).body.toString()).Reserved, 1);
     },
   },
@@ -48,7 +48,7 @@ new RecipeTester(queue).run([
     orthanc: { ...admin, 'PUT /instances/i-3/metadata/Undeclared': { status: 404, json: { Message: 'Accessing an inexistent item' } }, 'GET /instances/i-3': { json: { ID: 'i-3' } } },
     changes: [['NEW_INSTANCE', 'INSTANCE', 'i-3']],
     check: async ({ recipe }) => {
-      await eventually(() => recipe.recipeLog().some((l) => /instance i-3 not tagged/.test(l)), 5000, 'the warning');
+      await eventually(() => recipe.recipeLog().some((l) => /^not tagged; it comes back later instance=i-3 /.test(l)), 5000, 'the warning');
       const stats = JSON.parse((await recipe.request('GET /recipes/queue/stats')).body.toString());
       assert.equal(stats.Size, 1);
       assert.equal(stats.SinceStart.Vanished, 0);

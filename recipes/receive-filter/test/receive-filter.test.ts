@@ -176,7 +176,7 @@ export default defineRecipe({
     const answer = (await refused.json()) as { Status?: string; ID?: string };
     assert.equal(answer.Status, 'FilteredOut', JSON.stringify(answer));
     assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'REST-MR', StudyInstanceUID: mr!.studyInstanceUid, SeriesInstanceUID: mr!.seriesInstanceUid, SOPInstanceUID: mr!.sopInstanceUid })), false);
-    await host!.log.waitFor(/receive-filter\] refused instance [0-9a-f-]{44}: rule 1 \(REST_API\)/);
+    await host!.log.waitFor(/receive-filter\] refused instance instance=[0-9a-f-]{44} reason="rule 1 \(REST_API\)/);
     assert.ok(!host!.log.lines.join('\n').includes('REST-MR'), 'no PatientID in the log');
   });
 
@@ -185,7 +185,7 @@ export default defineRecipe({
     const refused = await storescu(orthanc, 'SCANNER', [mr!.file]);
     assert.deepEqual(refused.statuses, [REFUSED], refused.output);
     assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DIMSE-MR', StudyInstanceUID: mr!.studyInstanceUid, SeriesInstanceUID: mr!.seriesInstanceUid, SOPInstanceUID: mr!.sopInstanceUid })), false);
-    await host!.log.waitFor(/receive-filter\] refused instance [0-9a-f-]{44}: rule 1 \(DICOM_PROTOCOL from SCANNER\)/);
+    await host!.log.waitFor(/receive-filter\] refused instance instance=[0-9a-f-]{44} reason="rule 1 \(DICOM_PROTOCOL from SCANNER\)/);
 
     const [trusted] = study('MR', 'DIMSE-TRUSTED');
     const accepted = await storescu(orthanc, 'TRUSTED', [trusted!.file]);

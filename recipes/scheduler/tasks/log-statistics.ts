@@ -14,10 +14,7 @@ export const logStatistics: BuiltInTask<Record<string, never>> = {
   schema: { type: 'object', properties: {}, additionalProperties: false },
   async run({ orthanc, log }) {
     const s = await orthanc.restApiGetJson<Statistics>('/statistics');
-    log.info(
-      `statistics: ${s.CountPatients} patients, ${s.CountStudies} studies, ${s.CountSeries} series, ` +
-        `${s.CountInstances} instances, ${s.TotalDiskSizeMB} MB on disk`,
-    );
+    log.info('statistics', { patients: s.CountPatients, studies: s.CountStudies, series: s.CountSeries, instances: s.CountInstances, diskSizeMB: s.TotalDiskSizeMB });
     return s;
   },
 };

@@ -1,5 +1,7 @@
-import { checkDicomFilter, compileDicomFilter, type DicomFilter, type FilterLookup } from '../../../shared/dicom-match.js';
-import { describe, isNotFound, type OrthancBinding } from '../../../shared/binding/index.js';
+import { checkDicomFilter, compileDicomFilter, type DicomFilter } from '../../../shared/dicom-match.js';
+import { describe, type OrthancBinding } from '../../../shared/binding/index.js';
+import { formatOrthancTime, isNotFound, levelPath, listResources, readOrGone, type ExpandedResource } from '../../../shared/orthanc-resources.js';
+import { resourceForFilter } from '../../../shared/resource-filter.js';
 import { escapePointer } from '../../../shared/validate.js';
 import { TaskError } from '../runner.js';
 import type { BuiltInTask } from './built-in.js';
@@ -23,23 +25,11 @@ export interface PurgeResult {
   Failed: { ID: string; Error: string }[];
 }
 
-interface Resource {
-  ID: string;
-  LastUpdate?: string;
-  MainDicomTags?: Record<string, string>;
-  PatientMainDicomTags?: Record<string, string>;
-  ParentStudy?: string;
-}
-
-const plural = { Patient: 'patients', Study: 'studies', Series: 'series' } as const;
-const pageSize = 500;
-
-/** `YYYYMMDDTHHMMSS` in UTC, as Orthanc writes `LastUpdate`. */
-const isoBasic = (date: Date) => date.toISOString().replace(/[-:]/g, '').slice(0, 15);
+type Resource = ExpandedResource;
 
 /** The cutoff of a run at `now`: `LastUpdate` or `StudyDate` strictly before it is old. */
 export function purgeCutoff(now: Date, days: number, by: PurgeOlderThanOptions['By']): string {
-  const cutoff = isoBasic(new Date(now.getTime() - days * 86_400_000));
+  const cutoff = formatOrthancTime(new Date(now.getTime() - days * 86_400_000));
   return by === 'StudyDate' ? cutoff.slice(0, 8) : cutoff;
 }
 
@@ -78,7 +68,7 @@ export const purgeOlderThan: BuiltInTask<PurgeOlderThanOptions> = {
         type: 'object',
         additionalProperties: { type: 'string' },
         description:
-          'Only resources whose main DICOM tags (or their parents\', and for studies `Modality` of any series) match these patterns, as `/tools/find` matches them.',
+          'Only resources whose main DICOM tags (or their parents\', and for studies `Modality` of any series), `LastUpdate`, `ModalitiesInStudy`, `RemoteAET` or `CalledAET` match these patterns, as `/tools/find` matches them (what `shared/resource-filter.ts` gives).',
         default: {},
       },
       DryRun: { type: 'boolean', description: 'Only log and return what would be deleted.', default: true },
@@ -91,22 +81,24 @@ export const purgeOlderThan: BuiltInTask<PurgeOlderThanOptions> = {
     const cutoff = purgeCutoff(new Date(), options.Days, options.By);
     const matches = compileDicomFilter(options.Filter);
     const old: string[] = [];
-    const studies = new Map<string, Promise<Resource>>();
+    const studies = new Map<string, Promise<Resource | undefined>>();
     const study = (id: string) => {
       let found = studies.get(id);
-      if (!found) studies.set(id, (found = orthanc.restApiGetJson<Resource>(`/studies/${id}`)));
+      if (!found) studies.set(id, (found = readOrGone<Resource>(orthanc, `/studies/${id}`)));
       return found;
     };
-    for await (const resource of listResources(orthanc, options.Level, signal)) {
-      if (!(await isOld(orthanc, options, resource, cutoff, study))) continue;
-      const lookup = await lookupFor(orthanc, options, resource, study);
-      if (matches(lookup)) old.push(resource.ID);
+    const keys = Object.keys(options.Filter);
+    for await (const listed of listResources<Resource>(orthanc, options.Level, { signal })) {
+      if (!(await isOld(orthanc, options, listed, cutoff, study))) continue;
+      // Undefined: deleted meanwhile.
+      const found = await resourceForFilter(orthanc, options.Level, listed.ID, keys, { listed, readStudy: study });
+      if (found && matches(found.lookup)) old.push(listed.ID);
     }
     const result: PurgeResult = { DryRun: options.DryRun, Level: options.Level, By: options.By, Cutoff: cutoff, Resources: [], Failed: [] };
-    const what = plural[options.Level];
+    const what = levelPath[options.Level];
     if (options.DryRun) {
       result.Resources = old;
-      log.info(`dry run: would delete ${old.length} ${what} (${options.By} before ${cutoff})${old.length ? `: ${old.join(', ')}` : ''}`);
+      log.info('dry run: would delete', { count: old.length, resourceLevel: what, by: options.By, cutoff, resources: old.join(',') });
       return result;
     }
     for (const id of old) {
@@ -119,7 +111,7 @@ export const purgeOlderThan: BuiltInTask<PurgeOlderThanOptions> = {
         result.Failed.push({ ID: id, Error: describe(error) });
       }
     }
-    log.info(`deleted ${result.Resources.length} ${what} (${options.By} before ${cutoff})${result.Resources.length ? `: ${result.Resources.join(', ')}` : ''}`);
+    log.info('deleted', { count: result.Resources.length, resourceLevel: what, by: options.By, cutoff, resources: result.Resources.join(',') });
     if (result.Failed.length > 0) {
       throw new TaskError(`${result.Failed.length} of ${old.length} deletions failed: ${result.Failed[0]!.Error}`, result);
     }
@@ -127,22 +119,12 @@ export const purgeOlderThan: BuiltInTask<PurgeOlderThanOptions> = {
   },
 };
 
-/** Every resource of a level, expanded, a page at a time. */
-async function* listResources(orthanc: OrthancBinding, level: PurgeOlderThanOptions['Level'], signal: AbortSignal): AsyncGenerator<Resource> {
-  for (let since = 0; ; since += pageSize) {
-    signal.throwIfAborted();
-    const page = await orthanc.restApiGetJson<Resource[]>(`/${plural[level]}?expand&since=${since}&limit=${pageSize}`);
-    yield* page;
-    if (page.length < pageSize) return;
-  }
-}
-
 async function isOld(
   orthanc: OrthancBinding,
   options: PurgeOlderThanOptions,
   resource: Resource,
   cutoff: string,
-  study: (id: string) => Promise<Resource>,
+  study: (id: string) => Promise<Resource | undefined>,
 ): Promise<boolean> {
   if (options.By === 'LastUpdate') return resource.LastUpdate !== undefined && resource.LastUpdate < cutoff;
   const isOldDate = (date: string | undefined) => validDate(date) && date < cutoff;
@@ -150,37 +132,10 @@ async function isOld(
     case 'Study':
       return isOldDate(resource.MainDicomTags?.StudyDate);
     case 'Series':
-      return resource.ParentStudy !== undefined && isOldDate((await study(resource.ParentStudy)).MainDicomTags?.StudyDate);
+      return resource.ParentStudy !== undefined && isOldDate((await study(resource.ParentStudy))?.MainDicomTags?.StudyDate);
     case 'Patient': {
       const studies = await orthanc.restApiGetJson<Resource[]>(`/patients/${resource.ID}/studies`);
       return studies.length > 0 && studies.every((s) => isOldDate(s.MainDicomTags?.StudyDate));
     }
   }
-}
-
-/** The values a resource's filter sees: its own main tags, then its parents'; `LastUpdate` too. */
-async function lookupFor(
-  orthanc: OrthancBinding,
-  options: PurgeOlderThanOptions,
-  resource: Resource,
-  study: (id: string) => Promise<Resource>,
-): Promise<FilterLookup> {
-  const keys = Object.keys(options.Filter);
-  if (keys.length === 0) return () => undefined;
-  const layers: Record<string, string>[] = [resource.MainDicomTags ?? {}, resource.PatientMainDicomTags ?? {}];
-  if (options.Level === 'Series' && resource.ParentStudy) {
-    const parent = await study(resource.ParentStudy);
-    layers.push(parent.MainDicomTags ?? {}, parent.PatientMainDicomTags ?? {});
-  }
-  let modalities: string[] | undefined;
-  if (options.Level === 'Study' && keys.some((key) => key === 'Modality' || key === 'ModalitiesInStudy')) {
-    const series = await orthanc.restApiGetJson<Resource[]>(`/studies/${resource.ID}/series`);
-    modalities = [...new Set(series.map((s) => s.MainDicomTags?.Modality ?? ''))];
-  }
-  return (key) => {
-    if (key === 'LastUpdate') return resource.LastUpdate;
-    if (modalities && (key === 'Modality' || key === 'ModalitiesInStudy')) return modalities;
-    for (const layer of layers) if (key in layer) return layer[key];
-    return undefined;
-  };
 }

@@ -52,7 +52,7 @@ export const resubmitFailedJobs: BuiltInTask<ResubmitFailedJobsOptions> = {
         errors.push({ ID: job.ID, Error: describe(error) });
       }
     }
-    if (resubmitted.length > 0) log.info(`resubmitted ${resubmitted.length} failed job(s): ${resubmitted.join(', ')}`);
+    if (resubmitted.length > 0) log.info('resubmitted failed jobs', { count: resubmitted.length, jobs: resubmitted.join(',') });
     const result = { Resubmitted: resubmitted, Failed: errors, Remaining: failed.length - chosen.length };
     if (errors.length > 0) throw new TaskError(`${errors.length} of ${chosen.length} resubmissions failed: ${errors[0]!.Error}`, result);
     return result;

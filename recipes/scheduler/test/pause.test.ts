@@ -37,7 +37,7 @@ describe('recipe scheduler: tasks run only while Orthanc is up', { timeout: 120_
   const runs = async () => (await readFile(runsFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
 
   it('starts with Orthanc, pauses while it is down, resumes when it is back without replaying missed runs', async () => {
-    await host.log.waitFor(/scheduler\] Orthanc is up: 1 task\(s\) scheduled$/);
+    await host.log.waitFor(/scheduler\] Orthanc is up: tasks scheduled tasks=1$/);
     await eventually(async () => (await runs()) >= 3, 20_000, 'three runs');
 
     const logged = host.log.lines.length;
@@ -51,7 +51,7 @@ describe('recipe scheduler: tasks run only while Orthanc is up', { timeout: 120_
 
     const beforeRestart = host.log.lines.length;
     await orthanc.process.restart();
-    await host.log.waitFor(/scheduler\] Orthanc is up: 1 task\(s\) scheduled$/, 20_000, beforeRestart);
+    await host.log.waitFor(/scheduler\] Orthanc is up: tasks scheduled tasks=1$/, 20_000, beforeRestart);
     // The ten missed runs are not replayed: the schedule starts again from now.
     assert.ok((await runs()) - duringPause <= 1, `${(await runs()) - duringPause} runs right after the restart`);
     await eventually(async () => (await runs()) >= duringPause + 3, 20_000, 'runs after Orthanc came back');

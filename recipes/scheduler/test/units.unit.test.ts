@@ -147,7 +147,7 @@ describe('scheduler: runner', () => {
       { Outcome: 'Failure', Error: '1 of 2 deletions failed', Result: { Deleted: ['a'] } },
     );
     assert.equal(runner.failureCount, 1);
-    assert.ok(lines.some((line) => / scheduler\] task f failed after \d+ ms: 1 of 2 deletions failed task=f trigger=Schedule outcome=Failure durationMs=\d+ /.test(line)));
+    assert.ok(lines.some((line) => / scheduler\] task failed task=f trigger=Schedule outcome=Failure durationMs=\d+ error="1 of 2 deletions failed/.test(line)));
     runner.start('Schedule');
     await eventually(() => runner.runCount === 2);
     assert.equal(runner.lastRun!.Outcome, 'Success');

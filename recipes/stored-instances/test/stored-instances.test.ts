@@ -94,8 +94,10 @@ describe('recipe stored-instances, against a real Orthanc', { timeout: 180_000 }
 
   it('logs one line per instance with those fields, and never the patient\'s name or ID', async () => {
     const [record] = await recent(1);
-    const line = await host.log.waitFor(new RegExp(`stored-instances\\] instance ${record!.InstanceId}: ${record!.Size} bytes, transfer syntax ${record!.TransferSyntax}, SOP class ${record!.SopClassUid}, origin DICOM_PROTOCOL, remote AET "RCPSTOREDSCU", tags \\{`));
-    assert.match(line, /"PatientName":"<redacted>"/);
+    const line = await host.log.waitFor(
+      new RegExp(`stored-instances\\] stored instance=${record!.InstanceId} bytes=${record!.Size} transferSyntax=${record!.TransferSyntax} sopClass=${record!.SopClassUid} origin=DICOM_PROTOCOL remoteAet=RCPSTOREDSCU tags="\\{`),
+    );
+    assert.match(line, /\\"PatientName\\":\\"<redacted>\\"/);
     assert.doesNotMatch(host.log.lines.join('\n'), /Rest\^Stored|STORED-REST|Scu\^Stored|STORED-SCU/);
   });
 
@@ -169,12 +171,12 @@ describe('recipe stored-instances with its default options', { timeout: 120_000 
         const [instance] = generateStudy({ patientId, patientName: 'Quiet^Log', studyDate: '20240712', series: [{ modality: 'CT', instances: 1 }] });
         const { ID } = await orthanc.upload(instance!.file);
         await eventually(async () => JSON.parse((await rawRequest(`${started.url}/recipes/stored-instances/recent?limit=1`)).body.toString())[0]?.InstanceId === ID, 20_000, 'the record');
-        const lines = started.log.lines.filter((line) => line.includes(`instance ${ID}`));
+        const lines = started.log.lines.filter((line) => line.includes(`instance=${ID} `));
         if (logLine === 'none') {
           assert.deepEqual(lines, []);
         } else {
           assert.equal(lines.length, 1, lines.join('\n'));
-          assert.match(lines[0]!, /bytes, transfer syntax .*, SOP class .*, origin REST_API, remote AET ""$/);
+          assert.match(lines[0]!, /\] stored instance=\S+ bytes=\d+ transferSyntax=\S+ sopClass=\S+ origin=REST_API remoteAet=""$/);
           assert.ok(lines[0]!.length < 300, `${lines[0]!.length} characters: ${lines[0]}`);
         }
       } finally {

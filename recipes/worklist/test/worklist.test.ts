@@ -98,7 +98,7 @@ describe('recipe worklist, queried with dcmtk findscu -W', { timeout: 120_000 },
   });
 
   it('skips an unreadable file with a warning naming the file, and logs no patient data', async () => {
-    await host.log.waitFor(/worklist\] skipped the worklist file broken\.wl/);
+    await host.log.waitFor(/worklist\] skipped a worklist file file="?\S*broken\.wl/);
     assert.doesNotMatch(host.log.lines.join('\n'), /WL-1|WL-2|WL-3|Muller|Moreau|Martin/);
   });
 });
