@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { inspect } from 'node:util';
 import { describe, type Logger } from '../../shared/binding/index.js';
 
 /** What one run of a task does; it should stop early when `signal` is aborted. */
@@ -114,6 +115,6 @@ function toJsonValue(value: unknown): unknown {
   try {
     return JSON.parse(JSON.stringify(value)) as unknown;
   } catch {
-    return String(value);
+    return inspect(value, { depth: 4, breakLength: Infinity }); // a BigInt or a cycle: shown, not lost
   }
 }

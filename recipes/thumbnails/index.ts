@@ -39,12 +39,13 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
         sharp = (await load()).default;
       } catch (error) {
         // sharp is an optional package of orthanc-recipes: missing altogether, it is named with how to install it.
-        if (isMissingPackage(error, 'sharp')) throw new Error(`${missingPackageMessage('sharp')}; thumbnails are disabled (the other recipes are not affected)`);
+        if (isMissingPackage(error, 'sharp')) throw new Error(`${missingPackageMessage('sharp')}; thumbnails are disabled (the other recipes are not affected)`, { cause: error });
         // sharp's native part comes from an optional @img/sharp-<platform> package, which is
         // missing when optional dependencies were skipped or installed for another platform.
         throw new Error(
           `sharp could not be loaded, so thumbnails are disabled (the other recipes are not affected): ${describe(error).split('\n')[0]}. ` +
             `Install sharp's binary for this platform, e.g. "npm install --os=${process.platform} --cpu=${process.arch} sharp".`,
+          { cause: error },
         );
       }
       const thumbnailer = new Thumbnailer(orthanc, sharp, options, log);

@@ -1,4 +1,4 @@
-import { checkDicomFilter, compileDicomFilter, type DicomFilter } from '../../../shared/dicom-match.js';
+import { checkDicomFilter, compileDicomFilter } from '../../../shared/dicom-match.js';
 import { describe, type OrthancBinding } from '../../../shared/binding/index.js';
 import { formatOrthancTime, isNotFound, levelPath, listResources, readOrGone, type ExpandedResource } from '../../../shared/orthanc-resources.js';
 import { resourceForFilter } from '../../../shared/resource-filter.js';

@@ -64,7 +64,7 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
     }
     return { study: stored!.ParentStudy, patient: stored!.ParentPatient, series: [...series] };
   }
-  const studies = async () => ((await orthanc.json('GET', '/studies')) as string[]).sort();
+  const studies = async () => (await orthanc.json<string[]>('GET', '/studies')).sort();
   const sorted = (ids: string[]) => [...ids].sort();
 
   it('purge-older-than by StudyDate: a dry run lists exactly the old studies that match the filter, a real run deletes exactly them', async () => {
