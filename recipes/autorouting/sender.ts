@@ -28,10 +28,13 @@ export interface SenderOptions {
 }
 
 /** `interrupted`: Orthanc was unreachable while the job ran (it may resume the job from a checkpoint, sending some instances again). */
-type JobOutcome = ({ kind: 'success' } | { kind: 'failure'; error: string } | { kind: 'vanished' }) & { interrupted?: boolean };
+/** `partial`: the job failed after sending part of the resource (its `Progress` above 0): sent again, that part arrives twice. */
+type JobOutcome = ({ kind: 'success' } | { kind: 'failure'; error: string; partial: boolean } | { kind: 'vanished' }) & { interrupted?: boolean };
 
 interface Job {
   State: string;
+  /** Percent of the job's commands done (for a store job: its instances sent). */
+  Progress?: number;
   ErrorCode?: number;
   ErrorDescription?: string;
   ErrorDetails?: string;
@@ -87,7 +90,7 @@ export class Sender {
 
   /** Extends this host's leases on its routes, and looks for routes whose host stopped renewing its own. */
   async renewLeases(): Promise<void> {
-    await this.options.ledger.renew(this.options.hostId, Date.now() + this.options.leaseMs);
+    await this.options.ledger.renew(this.options.hostId, Date.now(), this.options.leaseMs);
     this.kick();
   }
 
@@ -169,14 +172,19 @@ export class Sender {
         const accepted = await orthanc.restApiPostJson<{ ID: string }>(uri, body);
         jobId = accepted.ID;
         // The job runs now: a state database that does not answer must not make it be sent again.
-        if (!(await this.durably(`${what}: recording job ${jobId}`, () => ledger.markSending(route, jobId!, attempts)))) return;
+        const recorded = await this.durably(`${what}: recording job ${jobId}`, () => ledger.markSending(route, jobId!, attempts));
+        if (recorded === undefined) return;
+        if (!recorded) return this.lostClaim(what, `job ${jobId} was accepted`);
         log.debug(`sending ${what}: job ${jobId}, attempt ${attempts}`);
       }
       const outcome = await this.follow(jobId);
       if (outcome === undefined) return; // Closing: the route stays `sending`; the next run follows the job.
       if (outcome.interrupted || outcome.kind === 'vanished') await ledger.countInterrupted(route).catch(() => undefined);
+      if (outcome.kind === 'failure' && outcome.partial) await ledger.countPartialFailure(route).catch(() => undefined);
       if (outcome.kind === 'success') {
-        if (!(await this.durably(`${what}: recording its success`, () => ledger.markSucceeded(route)))) return;
+        const recorded = await this.durably(`${what}: recording its success`, () => ledger.markSucceeded(route));
+        if (recorded === undefined) return;
+        if (!recorded) return this.lostClaim(what, `job ${jobId} succeeded`);
         this.options.metrics?.attempt('succeeded'); // issue 18: metrics
         this.options.metrics?.delivered(route); // issue 18: metrics
         lane.failing = false;
@@ -228,20 +236,28 @@ export class Sender {
     return true;
   }
 
-  /** Writes to the ledger, again and again while the state database does not answer; false when closing first. */
-  private async durably(what: string, write: () => Promise<void>): Promise<boolean> {
+  /**
+   * Writes to the ledger, again and again while the state database does not answer; resolves with
+   * what the write did (false: the claim was lost), or undefined when closing first.
+   */
+  private async durably(what: string, write: () => Promise<boolean>): Promise<boolean | undefined> {
     const backoff = new Backoff(250, 5000);
     for (let failures = 0; !this.closed; failures += 1) {
       try {
-        await write();
+        const applied = await write();
         if (failures > 0) this.options.log.info(`${what}: written after ${failures} failure(s)`);
-        return true;
+        return applied;
       } catch (error) {
         if (failures === 0) this.options.log.warning(`${what} failed (${describe(error)}); trying again until the state database answers`);
         await this.pause(backoff.next());
       }
     }
-    return false;
+    return undefined;
+  }
+
+  /** This host's lease on the route expired and another host took it over: the route is that host's now. */
+  private lostClaim(what: string, happened: string): void {
+    this.options.log.warning(`${what}: ${happened}, but another host took the route over meanwhile (this host's lease expired); it is that host's now`);
   }
 
   private async failed(route: Route, lane: { failing: boolean }, attempts: number, error: string): Promise<void> {
@@ -295,7 +311,7 @@ export class Sender {
       if (job.State === 'Success') return { kind: 'success', interrupted };
       if (job.State === 'Failure') {
         const details = job.ErrorDetails ? `: ${job.ErrorDetails}` : '';
-        return { kind: 'failure', error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}`, interrupted };
+        return { kind: 'failure', error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}`, partial: (job.Progress ?? 0) > 0, interrupted };
       }
       await this.pause(Math.min(1000, Math.max(10, (Date.now() - since) / 4)));
     }
