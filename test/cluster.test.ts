@@ -20,7 +20,19 @@ export default async (ctx, options) => {
 };
 `;
 
+// Run now only (its period, a day, never falls during the test): a start and an end line per run.
+const slowTask = `
+import { appendFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+export default async (ctx, options) => {
+  await appendFile(options.File, 'start ' + ctx.cluster.hostId + ' ' + Date.now() + '\\n');
+  await sleep(1500, undefined, { signal: ctx.signal }).catch(() => undefined);
+  await appendFile(options.File, 'end ' + ctx.cluster.hostId + ' ' + Date.now() + '\\n');
+};
+`;
+
 let cluster: TestCluster;
+let slowFile = '';
 let runsFile = '';
 const expected = new Set<string>();
 
@@ -83,10 +95,15 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
       orthancs: 2,
       hostConfig: (_n, folder) => {
         runsFile = join(folder, 'runs.log');
+        slowFile = join(folder, 'slow.log');
         return {
           Recipes: {
             autorouting: { Enabled: true, Rules: [{ Level: 'Study', Filter: {}, Destinations: ['scp'] }], SweepIntervalSeconds: 5, ClusterSweepMinimumAgeSeconds: 5, Retry: { InitialDelaySeconds: 1, MaxDelaySeconds: 2, MaxAttempts: 100 } },
-            scheduler: { Enabled: true, Tasks: [{ Name: 'mark', Every: '1s', Module: '../tasks/mark.mjs', Options: { File: runsFile } }] },
+            scheduler: { Enabled: true, Tasks: [
+              { Name: 'mark', Every: '1s', Module: '../tasks/mark.mjs', Options: { File: runsFile } },
+              { Name: 'slow', Every: '24h', Module: '../tasks/slow.mjs', Options: { File: slowFile } },
+            ],
+          },
           },
         };
       },
@@ -94,6 +111,7 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
     const tasks = join(cluster.orthancs[0]!.options.storageDirectory, '..', 'tasks');
     await mkdir(tasks, { recursive: true });
     await writeFile(join(tasks, 'mark.mjs'), markTask);
+    await writeFile(join(tasks, 'slow.mjs'), slowTask);
     await Promise.all([cluster.startHost(0), cluster.startHost(1)]);
   });
   beforeEach(async () => {
@@ -163,6 +181,33 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
     await uploadMany(4, 'postgres-after');
     const { duplicates, retried } = await everythingDeliveredOnce(180_000);
     checkDuplicates(duplicates, retried * 2, `${retried} counted`);
+  });
+
+  it('runs a task asked to run now on both hosts at once on one of them: the other answers 409, it runs elsewhere', async () => {
+    const runNow = (n: number) =>
+      fetch(`${host(n).url}/recipes/scheduler/tasks/slow/run`, { method: 'POST' }).then(async (answer) => ({
+        status: answer.status,
+        body: (await answer.json()) as { Message?: string; RunningElsewhere?: boolean; Running?: { Trigger: string } | null },
+      }));
+    const lines = async () => (await readFile(slowFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((line) => line.split(' '));
+    const answers = await Promise.all([runNow(0), runNow(1)]);
+    assert.deepEqual(answers.map((answer) => answer.status).sort(), [202, 409], JSON.stringify(answers));
+    const refused = answers.find((answer) => answer.status === 409)!.body;
+    assert.equal(refused.RunningElsewhere, true);
+    assert.match(refused.Message ?? '', /already running on another host/);
+    // While it runs, the host that refused refuses again; the one that runs it answers as one host does.
+    const ran = answers.findIndex((answer) => answer.status === 202);
+    assert.equal((await runNow(1 - ran)).status, 409);
+    const again = await runNow(ran);
+    assert.equal(again.status, 409);
+    assert.equal(again.body.Running?.Trigger, 'Manual');
+    await eventually(async () => (await lines()).some(([what]) => what === 'end'), 30_000, 'the run ends');
+    // Once it ended, the other host may run it.
+    await eventually(async () => (await runNow(1 - ran)).status === 202, 10_000, 'the other host runs it');
+    await eventually(async () => (await lines()).filter(([what]) => what === 'end').length === 2, 30_000, 'the second run ends');
+    const runs = await lines();
+    assert.deepEqual(runs.map(([what]) => what), ['start', 'end', 'start', 'end'], 'one run at a time across the cluster');
+    assert.notEqual(runs[0]![1], runs[2]![1], 'one run on each host');
   });
 
   it('runs a task every second once per period across both hosts, and goes on when one dies', async () => {
