@@ -214,6 +214,11 @@ export class PostgresCluster extends Cluster {
     };
   }
 
+  protected override async orthancOf(hostId: string): Promise<string | null> {
+    const { rows } = await this.pool.query<{ orthanc_url: string | null }>('SELECT orthanc_url FROM hosts WHERE host_id = $1', [hostId]);
+    return rows[0]?.orthanc_url ?? null;
+  }
+
   protected async leave(): Promise<void> {
     await this.pool.query(`UPDATE hosts SET stopped_at = ${dbNow}, heartbeat_at = ${dbNow} WHERE host_id = $1`, [this.hostId]);
     // Changes claimed and not finished (the feed stopped first): free to take over at once.

@@ -183,6 +183,28 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
     checkDuplicates(duplicates, retried * 2, `${retried} counted`);
   });
 
+  it('follows, on the Orthanc of the host it takes a route over from, the job that host recorded, instead of sending again', async () => {
+    const sql = (text: string) => cluster.postgres.psql(text, 'orthanc');
+    const [followed, resent] = (await sql(`SELECT resource_id FROM orthanc_recipes.r_autorouting__routes WHERE state = 'succeeded' ORDER BY resource_id LIMIT 2`)).trim().split('\n');
+    assert.ok(followed && resent);
+    // A job that sends nothing (an archive), accepted by Orthanc 0 for a host that then died.
+    const job = (await (await fetch(`${cluster.orthancs[0]!.url}/studies/${followed}/archive`, { method: 'POST', body: JSON.stringify({ Asynchronous: true }) })).json()) as { ID: string };
+    await sql(`INSERT INTO orthanc_recipes.hosts (host_id, name, orthanc_url, started_at, heartbeat_at) VALUES ('dead-host', 'dead', '${cluster.orthancs[0]!.url}', 0, 0)`);
+    const before = await cluster.destination.receptions();
+    await sql(`UPDATE orthanc_recipes.r_autorouting__routes SET state = 'sending', holder = 'dead-host', lease_until = 0, job_id = CASE resource_id WHEN '${followed}' THEN '${job.ID}' ELSE 'a-job-orthanc-forgot' END WHERE resource_id IN ('${followed}', '${resent}')`);
+    // (taken_from says who the route was last taken from only until its new holder claims it again.)
+    const row = async (id: string) => (await sql(`SELECT state || ' ' || takeovers FROM orthanc_recipes.r_autorouting__routes WHERE resource_id = '${id}'`)).trim();
+    await eventually(async () => (await row(followed)) === 'succeeded 0', 30_000, 'the route whose job Orthanc 0 knows succeeds without sending');
+    // The one whose job Orthanc 0 does not know is sent again, and counted.
+    await eventually(async () => (await row(resent)) === 'succeeded 1', 30_000, 'the other route is sent again and counted').catch(async (error: Error) => {
+      throw new Error(`${error.message}: ${await row(resent)}`);
+    });
+    const { duplicates, retried } = await everythingDeliveredOnce();
+    checkDuplicates(duplicates, retried * 2, `${retried} counted`);
+    assert.equal((await cluster.destination.receptions()).length, before.length + 2, 'only the study whose job was unknown arrived again (two instances)');
+    assert.ok(cluster.hosts.some((h) => h?.log.messages('autorouting').some((line) => line.includes(`its job ${job.ID} followed on`))));
+  });
+
   it('runs a task asked to run now on both hosts at once on one of them: the other answers 409, it runs elsewhere', async () => {
     const runNow = (n: number) =>
       fetch(`${host(n).url}/recipes/scheduler/tasks/slow/run`, { method: 'POST' }).then(async (answer) => ({

@@ -160,7 +160,7 @@ export class Ledger {
    * Claims for `holder`, for `leaseMs`, at most `limit` routes of a destination to work on,
    * oldest first: pending routes that are due, and routes left `sending` (their outcome not read
    * yet), that no other live host holds. A route held by a host whose lease expired is taken over
-   * (`taken_from`, `takeovers`). On PostgreSQL, hosts claiming at once skip each other's rows
+   * (`taken_from`; `countTakeover` once it is sent again rather than its job followed). On PostgreSQL, hosts claiming at once skip each other's rows
    * (`FOR UPDATE SKIP LOCKED`), and leases are on the database's clock; SQLite has one writer and
    * one host, whose clock (`now`) serves. `now` (the host's) says which pending routes are due.
    */
@@ -169,15 +169,14 @@ export class Ledger {
     const clock = this.leaseClock(now);
     return this.db.all<Route>(
       `UPDATE {routes} SET holder = ?, lease_until = ${clock.sql} + ?,
-         taken_from = CASE WHEN holder IS NOT NULL AND holder <> ? THEN holder ELSE NULL END,
-         takeovers = takeovers + CASE WHEN holder IS NOT NULL AND holder <> ? THEN 1 ELSE 0 END
+         taken_from = CASE WHEN holder IS NOT NULL AND holder <> ? THEN holder ELSE NULL END
        WHERE (resource_id, destination, last_update) IN (
          SELECT resource_id, destination, last_update FROM {routes}
          WHERE destination = ? AND (holder IS NULL OR holder = ? OR lease_until < ${clock.sql})
            AND ((state = 'pending' AND next_attempt_at <= ?) OR state = 'sending')
          ORDER BY next_attempt_at, created_at LIMIT ?${skipLocked})
        RETURNING *`,
-      [holder, ...clock.parameters, leaseMs, holder, holder, destination, holder, ...clock.parameters, now, limit],
+      [holder, ...clock.parameters, leaseMs, holder, destination, holder, ...clock.parameters, now, limit],
     );
   }
 
@@ -206,6 +205,12 @@ export class Ledger {
       'SELECT SUM(takeovers) AS takeovers, SUM(interrupted) AS interrupted, SUM(partial_failures) AS partial FROM {routes}',
     );
     return { takeovers: Number(row?.takeovers ?? 0), interrupted: Number(row?.interrupted ?? 0), partialFailures: Number(row?.partial ?? 0) };
+  }
+
+  /** Counts a route taken over from a dead host and sent again (it may arrive twice). */
+  async countTakeover(route: Route): Promise<void> {
+    const where = whereClaimed(route);
+    await this.db.run(`UPDATE {routes} SET takeovers = takeovers + 1 ${where.sql}`, where.parameters);
   }
 
   /** Counts a job of this route that ran while its Orthanc went away: some instances may arrive twice. */

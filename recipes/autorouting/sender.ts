@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff, OrthancHttpError, OrthancUnreachableError, describe, isNotFound, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import type { PeerOrthanc } from '../../shared/cluster.js';
 import { parseDestinationKey, storeRequest } from './destinations.js';
 import type { Ledger, Route } from './ledger.js';
 import type { RoutingMetrics } from './metrics.js';
@@ -25,6 +26,8 @@ export interface SenderOptions {
   /** This host, as the routes' claims name it, and how long a claim lasts without being renewed. */
   hostId: string;
   leaseMs: number;
+  /** The Orthanc beside another host of the cluster (`ctx.cluster.peerOrthanc`): a job taken over is followed there. */
+  peerOrthanc?: (hostId: string) => Promise<PeerOrthanc | undefined>;
 }
 
 /** `interrupted`: Orthanc was unreachable while the job ran (it may resume the job from a checkpoint, sending some instances again). */
@@ -161,23 +164,36 @@ export class Sender {
     const what = `${route.level.toLowerCase()} ${route.resource_id} to ${route.destination}`;
     let attempts = route.attempts;
     try {
-      // A route taken over from a dead host had its job, if any, on that host's Orthanc: send again.
       let jobId = route.state === 'sending' && !route.taken_from ? route.job_id : null;
-      if (route.taken_from) log.warning(`${what}: taken over from host ${route.taken_from}, which stopped renewing its claim; sending again (it may arrive twice)`);
-      if (jobId) {
-        log.info(`following job ${jobId} (${what}) left in flight by the previous run`);
-      } else {
-        attempts += 1;
-        const { uri, body } = storeRequest(destination, route.resource_id);
-        const accepted = await orthanc.restApiPostJson<{ ID: string }>(uri, body);
-        jobId = accepted.ID;
-        // The job runs now: a state database that does not answer must not make it be sent again.
-        const recorded = await this.durably(`${what}: recording job ${jobId}`, () => ledger.markSending(route, jobId!, attempts));
-        if (recorded === undefined) return;
-        if (!recorded) return this.lostClaim(what, `job ${jobId} was accepted`);
-        log.debug(`sending ${what}: job ${jobId}, attempt ${attempts}`);
+      let outcome: JobOutcome | undefined;
+      if (route.taken_from) {
+        // Taken over from a host that stopped renewing its claim: its job, if it had one, ran on
+        // that host's Orthanc. Followed there when that Orthanc answers; otherwise sent again.
+        outcome = await this.followElsewhere(route, what);
+        if (this.closed) return;
+        if (outcome) {
+          jobId = route.job_id;
+        } else {
+          log.warning(`${what}: taken over from host ${route.taken_from}, which stopped renewing its claim; sending again (it may arrive twice)`);
+          await this.durably(`${what}: counting the takeover`, () => ledger.countTakeover(route).then(() => true));
+        }
       }
-      const outcome = await this.follow(jobId);
+      if (!outcome) {
+        if (jobId) {
+          log.info(`following job ${jobId} (${what}) left in flight by the previous run`);
+        } else {
+          attempts += 1;
+          const { uri, body } = storeRequest(destination, route.resource_id);
+          const accepted = await orthanc.restApiPostJson<{ ID: string }>(uri, body);
+          jobId = accepted.ID;
+          // The job runs now: a state database that does not answer must not make it be sent again.
+          const recorded = await this.durably(`${what}: recording job ${jobId}`, () => ledger.markSending(route, jobId!, attempts));
+          if (recorded === undefined) return;
+          if (!recorded) return this.lostClaim(what, `job ${jobId} was accepted`);
+          log.debug(`sending ${what}: job ${jobId}, attempt ${attempts}`);
+        }
+        outcome = await this.follow(jobId, (uri) => orthanc.restApiGetJson<Job>(uri));
+      }
       if (outcome === undefined) return; // Closing: the route stays `sending`; the next run follows the job.
       if (outcome.interrupted || outcome.kind === 'vanished') await ledger.countInterrupted(route).catch(() => undefined);
       if (outcome.kind === 'failure' && outcome.partial) await ledger.countPartialFailure(route).catch(() => undefined);
@@ -291,17 +307,19 @@ export class Sender {
    * transfer costs one request a second. Orthanc being unreachable meanwhile only pauses the
    * polling. Undefined when the recipe closes first.
    */
-  private async follow(jobId: string): Promise<JobOutcome | undefined> {
+  private async follow(jobId: string, read: (uri: string) => Promise<Job>, elsewhere = false): Promise<JobOutcome | undefined> {
     const since = Date.now();
     const reconnect = new Backoff(250, 5000);
     let interrupted = false;
     while (!this.closed) {
       let job: Job;
       try {
-        job = await this.options.orthanc.restApiGetJson<Job>(`/jobs/${encodeURIComponent(jobId)}`);
+        job = await read(`/jobs/${encodeURIComponent(jobId)}`);
         reconnect.reset();
       } catch (error) {
         if (isNotFound(error)) return { kind: 'vanished', interrupted };
+        // Another host's Orthanc that does not answer is not waited for: the route is sent again.
+        if (elsewhere) return { kind: 'vanished', interrupted: true };
         // 503: Orthanc's database is away (PostgreSQL restarting): the job is still Orthanc's to finish.
         if (!(error instanceof OrthancUnreachableError) && !(error instanceof OrthancHttpError && error.httpStatus === 503)) throw error;
         interrupted = true;
@@ -316,6 +334,31 @@ export class Sender {
       await this.pause(Math.min(1000, Math.max(10, (Date.now() - since) / 4)));
     }
     return undefined;
+  }
+
+  /**
+   * Follows, on the Orthanc beside the host it was taken over from, the job that host recorded:
+   * its outcome, or undefined when it cannot be read there (no job recorded, that Orthanc unknown
+   * or not answering, the job not in its memory: Orthanc keeps jobs in its own memory, never in
+   * the shared index), and the route must be sent again.
+   */
+  private async followElsewhere(route: Route, what: string): Promise<JobOutcome | undefined> {
+    if (route.state !== 'sending' || !route.job_id || !route.taken_from || !this.options.peerOrthanc) return undefined;
+    let peer: PeerOrthanc | undefined;
+    try {
+      peer = await this.options.peerOrthanc(route.taken_from);
+    } catch (error) {
+      this.options.log.debug(`${what}: cannot find the Orthanc of host ${route.taken_from} (${describe(error)})`);
+    }
+    if (!peer) return undefined;
+    try {
+      const outcome = await this.follow(route.job_id, (uri) => peer.getJson<Job>(uri), true);
+      if (outcome === undefined || outcome.kind === 'vanished') return undefined;
+      this.options.log.info(`${what}: taken over from host ${route.taken_from}; its job ${route.job_id} followed on ${peer.url} instead of sending again: ${outcome.kind}`);
+      return outcome;
+    } finally {
+      await peer.close().catch(() => undefined);
+    }
   }
 
   private pause(ms: number): Promise<void> {
