@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { describe, type Logger } from './binding/index.js';
 import { Cluster, type ChangeClaim, type ChangeClaims, type ClusterDescription, type HostRecord, type RunClaim } from './cluster.js';
-import { PostgresRecipeDatabase, inTransaction, numberTypes } from './postgres-database.js';
+import { PostgresRecipeDatabase, checkOut, inTransaction, numberTypes } from './postgres-database.js';
 import { postgresNowMs as dbNow, type RecipeDatabase } from './recipe-database.js';
 import type { KeyValueStore, StateBackend } from './state-store.js';
 
@@ -170,14 +170,7 @@ export class PostgresCluster extends Cluster {
    * when that connection ends, a killed host's too), then the period's row: inserted once.
    */
   protected async claimRun(key: string, period: string | undefined): Promise<RunClaim | undefined> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    const onError = (error: Error) => (broken = error);
-    client.on('error', onError);
-    const done = (error?: Error) => {
-      client.off('error', onError);
-      client.release(error ?? broken);
-    };
+    const { client, release: done } = await checkOut(this.pool);
     try {
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [`orthanc-recipes:run:${key}`]);
       if (!rows[0]?.locked) {
