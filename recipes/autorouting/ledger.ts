@@ -207,6 +207,17 @@ export class Ledger {
     return { takeovers: Number(row?.takeovers ?? 0), interrupted: Number(row?.interrupted ?? 0), partialFailures: Number(row?.partial ?? 0) };
   }
 
+  /**
+   * At start: the routes that this host's previous run had claimed and left `pending` (killed
+   * between Orthanc accepting a job and the ledger recording it, or before sending). They are
+   * given back, due now, and counted as taken over (from that previous run): sent again, each may
+   * arrive twice. Routes left `sending` keep their claim: their recorded job is followed.
+   * Resolves with how many.
+   */
+  releaseLeftovers(holder: string): Promise<number> {
+    return this.db.run(`UPDATE {routes} SET holder = NULL, lease_until = NULL, takeovers = takeovers + 1 WHERE holder = ? AND state = 'pending'`, [holder]);
+  }
+
   /** Counts a route taken over from a dead host and sent again (it may arrive twice). */
   async countTakeover(route: Route): Promise<void> {
     const where = whereClaimed(route);

@@ -87,6 +87,8 @@ export class Sender {
    * jobs are followed), with those of destinations the rules no longer name.
    */
   async start(): Promise<void> {
+    const leftovers = await this.options.ledger.releaseLeftovers(this.options.hostId);
+    if (leftovers > 0) this.options.log.warning(`${leftovers} route(s) claimed by this host's previous run and not recorded as sent are sent again (each may arrive twice; counted in RetriedAfterTakeover)`);
     for (const route of await this.options.ledger.sending()) this.lane(route.destination);
     this.kick();
   }
