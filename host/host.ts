@@ -211,6 +211,11 @@ export class Host {
         password: config.Orthanc.Password,
         timeoutSeconds: config.Orthanc.TimeoutSeconds,
       });
+      // A route taken over from another host follows its job on that host's Orthanc: same users.
+      cluster.setPeerConnector((peerUrl) => {
+        const peer = new OrthancConnection({ url: peerUrl, username: config.Orthanc.Username, password: config.Orthanc.Password, timeoutSeconds: config.Orthanc.TimeoutSeconds });
+        return { url: peer.url, getJson: (uri) => peer.callJson('GET', uri), close: () => peer.close() };
+      });
       const hostState = state.namespace('host');
       const feed = new ChangeFeed({
         connection,

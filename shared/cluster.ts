@@ -20,6 +20,17 @@ export interface RunClaim {
   release(): Promise<void>;
 }
 
+/**
+ * The Orthanc beside another host of the cluster, read with this host's credentials (a cluster's
+ * Orthancs share their users). Orthanc keeps its jobs in its own memory (saved to its database
+ * only for its own restart): a job is asked of the Orthanc that runs it.
+ */
+export interface PeerOrthanc {
+  readonly url: string;
+  getJson<T>(uri: string): Promise<T>;
+  close(): Promise<void>;
+}
+
 /** What a recipe sees of the cluster (`ctx.cluster`). */
 export interface ClusterMember {
   /** This host's id (stable across restarts: kept in its state directory). */
@@ -38,6 +49,8 @@ export interface ClusterMember {
    * the period was already run.
    */
   claimRun(name: string, period?: string): Promise<RunClaim | undefined>;
+  /** The Orthanc beside host `hostId` (another host of the cluster); undefined when unknown, or alone. */
+  peerOrthanc(hostId: string): Promise<PeerOrthanc | undefined>;
 }
 
 export interface HostRecord {
@@ -80,6 +93,7 @@ export abstract class Cluster {
   private readonly reporters = new Map<string, () => unknown>();
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
+  private connectPeer: ((url: string) => PeerOrthanc) | undefined;
 
   constructor(
     readonly hostId: string,
@@ -89,6 +103,11 @@ export abstract class Cluster {
 
   get shared(): boolean {
     return this.engine === 'PostgreSQL';
+  }
+
+  /** How to reach another host's Orthanc (the host's connection options, another URL). */
+  setPeerConnector(connect: (url: string) => PeerOrthanc): void {
+    this.connectPeer = connect;
   }
 
   /** Announces the host and starts its heartbeat. */
@@ -151,7 +170,17 @@ export abstract class Cluster {
         this.runs.add(key);
         return { release: () => (this.runs.delete(key), claim.release()) };
       },
+      peerOrthanc: async (hostId) => {
+        if (hostId === this.hostId || !this.connectPeer) return undefined;
+        const url = await this.orthancOf(hostId);
+        return url ? this.connectPeer(url) : undefined;
+      },
     };
+  }
+
+  /** The URL of the Orthanc beside host `hostId`, as that host announced it; null when unknown. */
+  protected async orthancOf(_hostId: string): Promise<string | null> {
+    return null;
   }
 
   /** Stops the heartbeat and gives back what can be given back at once. */

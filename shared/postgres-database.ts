@@ -70,7 +70,7 @@ export class PostgresRecipeDatabase implements RecipeDatabase {
 
   async migrate(steps: readonly string[]): Promise<number> {
     for (;;) {
-      const client = await this.pool.connect();
+      const { client, release } = await checkOut(this.pool);
       let applied: number | undefined;
       try {
         await client.query('BEGIN');
@@ -96,7 +96,7 @@ export class PostgresRecipeDatabase implements RecipeDatabase {
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       } finally {
-        client.release();
+        release();
       }
       if (applied === undefined) return steps.length;
     }
@@ -138,7 +138,7 @@ async function readVersion(client: pg.Pool | pg.PoolClient, owner: string): Prom
 
 /** Runs `work` in one transaction on one connection of the pool: committed when it resolves, rolled back when it throws. */
 export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const { client, release } = await checkOut(pool);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -148,6 +148,32 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    release();
   }
+}
+
+/**
+ * A connection of the pool, listened to while it is checked out. node-postgres emits `error` on
+ * a checked-out connection that breaks between two queries (PostgreSQL shutting down: 57P01,
+ * then the socket closing), and the pool listens only to idle ones: without this listener the
+ * host crashes when PostgreSQL restarts in the middle of a transaction. The broken connection is
+ * given back with its error (or with `error`: a query on it failed), so that the pool drops it.
+ */
+export async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; release: (error?: Error) => void }> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error) => void (broken ??= error);
+  client.on('error', onError);
+  let released = false;
+  return {
+    client,
+    release: (error?: Error) => {
+      if (released) return;
+      released = true;
+      broken ??= error;
+      // Still listened to: a second error (the socket closing after 57P01) may follow the first.
+      if (!broken) client.off('error', onError);
+      client.release(broken);
+    },
+  };
 }

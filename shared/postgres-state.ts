@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { describe, type Logger } from './binding/index.js';
 import { Cluster, type ChangeClaim, type ChangeClaims, type ClusterDescription, type HostRecord, type RunClaim } from './cluster.js';
-import { PostgresRecipeDatabase, inTransaction, numberTypes } from './postgres-database.js';
-import type { RecipeDatabase } from './recipe-database.js';
+import { PostgresRecipeDatabase, checkOut, inTransaction, numberTypes } from './postgres-database.js';
+import { postgresNowMs as dbNow, type RecipeDatabase } from './recipe-database.js';
 import type { KeyValueStore, StateBackend } from './state-store.js';
 
 export interface PostgresStateOptions {
@@ -112,19 +112,19 @@ export class PostgresCluster extends Cluster {
     this.changeClaims = {
       checkIntervalMs: Math.max(100, Math.floor(leaseMs / 5)),
       claim: (owner, seq) => this.claimChange(owner, seq),
-      complete: async (owner, seq) => void (await pool.query('UPDATE change_claims SET done_at = $3, lease_until = NULL WHERE owner = $1 AND seq = $2', [owner, seq, Date.now()])),
+      complete: async (owner, seq) => void (await pool.query(`UPDATE change_claims SET done_at = ${dbNow}, lease_until = NULL WHERE owner = $1 AND seq = $2`, [owner, seq])),
       check: (owner, seqs) => this.checkChanges(owner, seqs),
     };
   }
 
+  /** Every time below is the database's (`dbNow`): the hosts' clocks need not agree. */
   private async claimChange(owner: string, seq: number): Promise<ChangeClaim> {
-    const now = Date.now();
     // Inserted, or taken over from a holder whose lease expired (or from this host's previous run).
     const taken = await this.pool.query(
-      `INSERT INTO change_claims (owner, seq, holder, lease_until, claimed_at) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO change_claims (owner, seq, holder, lease_until, claimed_at) VALUES ($1, $2, $3, ${dbNow} + $4, ${dbNow})
        ON CONFLICT (owner, seq) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until, claimed_at = excluded.claimed_at, taken_from = change_claims.holder
-       WHERE change_claims.done_at IS NULL AND (change_claims.holder = excluded.holder OR change_claims.lease_until IS NULL OR change_claims.lease_until < $5)`,
-      [owner, seq, this.hostId, now + this.leaseMs, now],
+       WHERE change_claims.done_at IS NULL AND (change_claims.holder = excluded.holder OR change_claims.lease_until IS NULL OR change_claims.lease_until < ${dbNow})`,
+      [owner, seq, this.hostId, this.leaseMs],
     );
     if (taken.rowCount === 1) return 'mine';
     const { rows } = await this.pool.query<{ done_at: number | null }>('SELECT done_at FROM change_claims WHERE owner = $1 AND seq = $2', [owner, seq]);
@@ -132,17 +132,16 @@ export class PostgresCluster extends Cluster {
   }
 
   private async checkChanges(owner: string, seqs: readonly number[]): Promise<Map<number, 'done' | 'held' | 'expired'>> {
-    const now = Date.now();
-    const { rows } = await this.pool.query<{ seq: number; done_at: number | null; lease_until: number | null }>(
-      'SELECT seq, done_at, lease_until FROM change_claims WHERE owner = $1 AND seq = ANY($2::bigint[])',
+    const { rows } = await this.pool.query<{ seq: number; done: boolean; live: boolean }>(
+      `SELECT seq, done_at IS NOT NULL AS done, coalesce(lease_until >= ${dbNow}, false) AS live FROM change_claims WHERE owner = $1 AND seq = ANY($2::bigint[])`,
       [owner, seqs],
     );
     const found = new Map(rows.map((row) => [row.seq, row]));
     return new Map(
       seqs.map((seq) => {
         const row = found.get(seq);
-        if (row?.done_at != null) return [seq, 'done'];
-        return [seq, row && row.lease_until !== null && row.lease_until >= now ? 'held' : 'expired'];
+        if (row?.done) return [seq, 'done'];
+        return [seq, row?.live ? 'held' : 'expired'];
       }),
     );
   }
@@ -150,18 +149,19 @@ export class PostgresCluster extends Cluster {
   protected async heartbeat(activity: Record<string, unknown>): Promise<void> {
     const now = Date.now();
     const { name, url, orthanc } = this.identity;
+    // started_at is the host's own (shown, never compared); heartbeat_at the database's.
     await this.pool.query(
-      `INSERT INTO hosts (host_id, name, url, orthanc_url, started_at, heartbeat_at, activity) VALUES ($1, $2, $3, $4, $5, $6, $7)
+      `INSERT INTO hosts (host_id, name, url, orthanc_url, started_at, heartbeat_at, activity) VALUES ($1, $2, $3, $4, $5, ${dbNow}, $6)
        ON CONFLICT (host_id) DO UPDATE SET name = excluded.name, url = excluded.url, orthanc_url = excluded.orthanc_url, started_at = excluded.started_at,
          heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, activity = excluded.activity`,
-      [this.hostId, name, url, orthanc, this.started, now, JSON.stringify(activity)],
+      [this.hostId, name, url, orthanc, this.started, JSON.stringify(activity)],
     );
-    await this.pool.query('UPDATE change_claims SET lease_until = $2 WHERE holder = $1 AND done_at IS NULL', [this.hostId, now + this.leaseMs]);
-    if (now - this.lastPrune > 60_000) {
+    await this.pool.query(`UPDATE change_claims SET lease_until = ${dbNow} + $2 WHERE holder = $1 AND done_at IS NULL`, [this.hostId, this.leaseMs]);
+    if (Math.abs(now - this.lastPrune) > 60_000) {
       this.lastPrune = now;
       // Done claims are kept an hour: a host whose saved cursor lags behind skips them cheaply.
-      await this.pool.query('DELETE FROM change_claims WHERE done_at < $1', [now - 3_600_000]);
-      await this.pool.query('DELETE FROM single_runs WHERE started_at < $1 AND finished_at IS NOT NULL', [now - 86_400_000]);
+      await this.pool.query(`DELETE FROM change_claims WHERE done_at < ${dbNow} - 3600000`);
+      await this.pool.query(`DELETE FROM single_runs WHERE started_at < ${dbNow} - 86400000 AND finished_at IS NOT NULL`);
     }
   }
 
@@ -170,14 +170,7 @@ export class PostgresCluster extends Cluster {
    * when that connection ends, a killed host's too), then the period's row: inserted once.
    */
   protected async claimRun(key: string, period: string | undefined): Promise<RunClaim | undefined> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    const onError = (error: Error) => (broken = error);
-    client.on('error', onError);
-    const done = (error?: Error) => {
-      client.off('error', onError);
-      client.release(error ?? broken);
-    };
+    const { client, release: done } = await checkOut(this.pool);
     try {
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [`orthanc-recipes:run:${key}`]);
       if (!rows[0]?.locked) {
@@ -185,11 +178,10 @@ export class PostgresCluster extends Cluster {
         return undefined;
       }
       if (period !== undefined) {
-        const inserted = await client.query('INSERT INTO single_runs (name, period, holder, started_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name, period) DO NOTHING', [
+        const inserted = await client.query(`INSERT INTO single_runs (name, period, holder, started_at) VALUES ($1, $2, $3, ${dbNow}) ON CONFLICT (name, period) DO NOTHING`, [
           key,
           period,
           this.hostId,
-          Date.now(),
         ]);
         if (inserted.rowCount !== 1) {
           await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`orthanc-recipes:run:${key}`]);
@@ -204,7 +196,7 @@ export class PostgresCluster extends Cluster {
     return {
       release: async () => {
         try {
-          if (period !== undefined) await client.query('UPDATE single_runs SET finished_at = $3 WHERE name = $1 AND period = $2', [key, period, Date.now()]);
+          if (period !== undefined) await client.query(`UPDATE single_runs SET finished_at = ${dbNow} WHERE name = $1 AND period = $2`, [key, period]);
           await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`orthanc-recipes:run:${key}`]);
           done();
         } catch (error) {
@@ -215,15 +207,20 @@ export class PostgresCluster extends Cluster {
     };
   }
 
+  protected override async orthancOf(hostId: string): Promise<string | null> {
+    const { rows } = await this.pool.query<{ orthanc_url: string | null }>('SELECT orthanc_url FROM hosts WHERE host_id = $1', [hostId]);
+    return rows[0]?.orthanc_url ?? null;
+  }
+
   protected async leave(): Promise<void> {
-    const now = Date.now();
-    await this.pool.query('UPDATE hosts SET stopped_at = $2, heartbeat_at = $2 WHERE host_id = $1', [this.hostId, now]);
+    await this.pool.query(`UPDATE hosts SET stopped_at = ${dbNow}, heartbeat_at = ${dbNow} WHERE host_id = $1`, [this.hostId]);
     // Changes claimed and not finished (the feed stopped first): free to take over at once.
     await this.pool.query('UPDATE change_claims SET lease_until = 0 WHERE holder = $1 AND done_at IS NULL', [this.hostId]);
   }
 
   async describe(): Promise<ClusterDescription> {
-    const now = Date.now();
+    // The database's now: hosts' heartbeats and leases are on its clock.
+    const now = Number((await this.pool.query<{ now: number }>(`SELECT ${dbNow} AS now`)).rows[0]!.now);
     const hosts = await this.pool.query<{
       host_id: string;
       name: string;

@@ -140,3 +140,10 @@ export class SqliteRecipeDatabase implements RecipeDatabase {
     return this.db.transaction(() => prepared.map(({ statement, parameters }) => statement.run(...parameters).changes)).immediate();
   }
 }
+
+/**
+ * PostgreSQL's clock in ms since the epoch, as SQL: leases and heartbeats are set and compared on
+ * the database's clock, never on the hosts' (which need not agree), so that a host whose clock is
+ * off neither steals a live lease nor keeps a dead one.
+ */
+export const postgresNowMs = '(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT';

@@ -118,6 +118,7 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
     onDestinationMissing: () => void reconcile(),
     hostId: cluster?.hostId ?? 'this-host',
     leaseMs: cluster?.leaseMs ?? 15_000,
+    peerOrthanc: cluster?.shared ? (hostId) => cluster.peerOrthanc(hostId) : undefined,
   });
 
   /**

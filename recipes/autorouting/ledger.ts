@@ -1,4 +1,4 @@
-import type { RecipeDatabase } from '../../shared/recipe-database.js';
+import { postgresNowMs, type RecipeDatabase } from '../../shared/recipe-database.js';
 import type { Level } from './resources.js';
 
 /**
@@ -51,6 +51,8 @@ export const migrations = [
    ALTER TABLE {routes} ADD COLUMN taken_from TEXT;
    ALTER TABLE {routes} ADD COLUMN takeovers INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE {routes} ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0`,
+  // Jobs that failed after sending part of their resource: sent again, that part arrives twice.
+  `ALTER TABLE {routes} ADD COLUMN partial_failures INTEGER NOT NULL DEFAULT 0`,
 ];
 
 export type RouteState = 'pending' | 'sending' | 'succeeded' | 'failed' | 'gone' | 'cancelled';
@@ -77,10 +79,22 @@ export interface Route {
   takeovers: number;
   /** How many of its jobs ran while their Orthanc went away (Orthanc resumes a job from its last checkpoint, or forgets it and the route is sent again). */
   interrupted: number;
+  /** How many of its jobs failed after sending part of the resource (Orthanc restarts a store job from its first instance: that part arrives twice). */
+  partial_failures: number;
 }
 
 const key = (route: Pick<Route, 'resource_id' | 'destination' | 'last_update'>) => [route.resource_id, route.destination, route.last_update];
 const whereRoute = 'WHERE resource_id = ? AND destination = ? AND last_update = ?';
+
+/**
+ * The route as claimed: while its claim is this host's. A host whose lease expired and whose
+ * route another host took over writes nothing more to it (its job's outcome is the new holder's
+ * to read): otherwise a late `pending` could undo the new holder's `succeeded` and have the route
+ * sent a third time. A route read without a claim (holder null) is written as it is.
+ */
+const whereClaimed = (route: Pick<Route, 'resource_id' | 'destination' | 'last_update' | 'holder'>): { sql: string; parameters: string[] } =>
+  route.holder ? { sql: `${whereRoute} AND holder = ?`, parameters: [...key(route), route.holder] } : { sql: whereRoute, parameters: key(route) };
+
 
 export class Ledger {
   constructor(private readonly db: RecipeDatabase) {}
@@ -143,31 +157,38 @@ export class Ledger {
   }
 
   /**
-   * Claims for `holder`, until `now + leaseMs`, at most `limit` routes of a destination to work on,
+   * Claims for `holder`, for `leaseMs`, at most `limit` routes of a destination to work on,
    * oldest first: pending routes that are due, and routes left `sending` (their outcome not read
    * yet), that no other live host holds. A route held by a host whose lease expired is taken over
-   * (`taken_from`, `takeovers`). On PostgreSQL, hosts claiming at once skip each other's rows
-   * (`FOR UPDATE SKIP LOCKED`); SQLite has one writer and needs nothing.
+   * (`taken_from`; `countTakeover` once it is sent again rather than its job followed). On PostgreSQL, hosts claiming at once skip each other's rows
+   * (`FOR UPDATE SKIP LOCKED`), and leases are on the database's clock; SQLite has one writer and
+   * one host, whose clock (`now`) serves. `now` (the host's) says which pending routes are due.
    */
   claim(destination: string, holder: string, now: number, leaseMs: number, limit: number): Promise<Route[]> {
     const skipLocked = this.db.engine === 'PostgreSQL' ? ' FOR UPDATE SKIP LOCKED' : '';
+    const clock = this.leaseClock(now);
     return this.db.all<Route>(
-      `UPDATE {routes} SET holder = ?, lease_until = ?,
-         taken_from = CASE WHEN holder IS NOT NULL AND holder <> ? THEN holder ELSE NULL END,
-         takeovers = takeovers + CASE WHEN holder IS NOT NULL AND holder <> ? THEN 1 ELSE 0 END
+      `UPDATE {routes} SET holder = ?, lease_until = ${clock.sql} + ?,
+         taken_from = CASE WHEN holder IS NOT NULL AND holder <> ? THEN holder ELSE NULL END
        WHERE (resource_id, destination, last_update) IN (
          SELECT resource_id, destination, last_update FROM {routes}
-         WHERE destination = ? AND (holder IS NULL OR holder = ? OR lease_until < ?)
+         WHERE destination = ? AND (holder IS NULL OR holder = ? OR lease_until < ${clock.sql})
            AND ((state = 'pending' AND next_attempt_at <= ?) OR state = 'sending')
          ORDER BY next_attempt_at, created_at LIMIT ?${skipLocked})
        RETURNING *`,
-      [holder, now + leaseMs, holder, holder, destination, holder, now, now, limit],
+      [holder, ...clock.parameters, leaseMs, holder, destination, holder, ...clock.parameters, now, limit],
     );
   }
 
-  /** Extends the leases of every route `holder` works on (its heartbeat). */
-  renew(holder: string, leaseUntil: number): Promise<number> {
-    return this.db.run(`UPDATE {routes} SET lease_until = ? WHERE holder = ? AND state IN ('pending', 'sending')`, [leaseUntil, holder]);
+  /** Extends the leases of every route `holder` works on (its heartbeat), to `leaseMs` from now (the database's now on PostgreSQL). */
+  renew(holder: string, now: number, leaseMs: number): Promise<number> {
+    const clock = this.leaseClock(now);
+    return this.db.run(`UPDATE {routes} SET lease_until = ${clock.sql} + ? WHERE holder = ? AND state IN ('pending', 'sending')`, [...clock.parameters, leaseMs, holder]);
+  }
+
+  /** The time leases are set and compared with: the database's clock on PostgreSQL, `now` (the one host's) on SQLite. */
+  private leaseClock(now: number): { sql: string; parameters: number[] } {
+    return this.db.engine === 'PostgreSQL' ? { sql: postgresNowMs, parameters: [] } : { sql: '?', parameters: [now] };
   }
 
   /**
@@ -179,14 +200,40 @@ export class Ledger {
   }
 
   /** Routes sent again because the host sending them died (see `claim`), and jobs interrupted by their Orthanc going away. */
-  async possibleDuplicates(): Promise<{ takeovers: number; interrupted: number }> {
-    const row = await this.db.get<{ takeovers: number | null; interrupted: number | null }>('SELECT SUM(takeovers) AS takeovers, SUM(interrupted) AS interrupted FROM {routes}');
-    return { takeovers: Number(row?.takeovers ?? 0), interrupted: Number(row?.interrupted ?? 0) };
+  async possibleDuplicates(): Promise<{ takeovers: number; interrupted: number; partialFailures: number }> {
+    const row = await this.db.get<{ takeovers: number | null; interrupted: number | null; partial: number | null }>(
+      'SELECT SUM(takeovers) AS takeovers, SUM(interrupted) AS interrupted, SUM(partial_failures) AS partial FROM {routes}',
+    );
+    return { takeovers: Number(row?.takeovers ?? 0), interrupted: Number(row?.interrupted ?? 0), partialFailures: Number(row?.partial ?? 0) };
+  }
+
+  /**
+   * At start: the routes that this host's previous run had claimed and left `pending` (killed
+   * between Orthanc accepting a job and the ledger recording it, or before sending). They are
+   * given back, due now, and counted as taken over (from that previous run): sent again, each may
+   * arrive twice. Routes left `sending` keep their claim: their recorded job is followed.
+   * Resolves with how many.
+   */
+  releaseLeftovers(holder: string): Promise<number> {
+    return this.db.run(`UPDATE {routes} SET holder = NULL, lease_until = NULL, takeovers = takeovers + 1 WHERE holder = ? AND state = 'pending'`, [holder]);
+  }
+
+  /** Counts a route taken over from a dead host and sent again (it may arrive twice). */
+  async countTakeover(route: Route): Promise<void> {
+    const where = whereClaimed(route);
+    await this.db.run(`UPDATE {routes} SET takeovers = takeovers + 1 ${where.sql}`, where.parameters);
   }
 
   /** Counts a job of this route that ran while its Orthanc went away: some instances may arrive twice. */
   async countInterrupted(route: Route): Promise<void> {
-    await this.db.run(`UPDATE {routes} SET interrupted = interrupted + 1 ${whereRoute}`, key(route));
+    const where = whereClaimed(route);
+    await this.db.run(`UPDATE {routes} SET interrupted = interrupted + 1 ${where.sql}`, where.parameters);
+  }
+
+  /** Counts a job of this route that failed after sending part of the resource: sent again, that part arrives twice. */
+  async countPartialFailure(route: Route): Promise<void> {
+    const where = whereClaimed(route);
+    await this.db.run(`UPDATE {routes} SET partial_failures = partial_failures + 1 ${where.sql}`, where.parameters);
   }
 
   /** Routes whose job was accepted by Orthanc but whose outcome was not read (after a restart). */
@@ -194,31 +241,37 @@ export class Ledger {
     return this.db.all<Route>(`SELECT * FROM {routes} WHERE state = 'sending' ORDER BY updated_at`);
   }
 
-  async markSending(route: Route, jobId: string, attempts: number): Promise<void> {
-    await this.db.run(`UPDATE {routes} SET state = 'sending', job_id = ?, attempts = ?, updated_at = ? ${whereRoute}`, [jobId, attempts, Date.now(), ...key(route)]);
+  /**
+   * The writes of a route's progress (`markSending`, `markSucceeded`, `markPending`, `markFailed`,
+   * `markGone`, `markCancelled`) apply while the route's claim is the one `route` was read with
+   * (see `whereClaimed`); each resolves with whether it applied.
+   */
+  async markSending(route: Route, jobId: string, attempts: number): Promise<boolean> {
+    const where = whereClaimed(route);
+    return (await this.db.run(`UPDATE {routes} SET state = 'sending', job_id = ?, attempts = ?, updated_at = ? ${where.sql}`, [jobId, attempts, Date.now(), ...where.parameters])) > 0;
   }
 
-  async markSucceeded(route: Route): Promise<void> {
-    await this.db.run(`UPDATE {routes} SET state = 'succeeded', last_error = NULL, updated_at = ? ${whereRoute}`, [Date.now(), ...key(route)]);
+  async markSucceeded(route: Route): Promise<boolean> {
+    const where = whereClaimed(route);
+    return (await this.db.run(`UPDATE {routes} SET state = 'succeeded', last_error = NULL, updated_at = ? ${where.sql}`, [Date.now(), ...where.parameters])) > 0;
   }
 
   /** Back to pending, due at `nextAttemptAt`, with the attempts counted so far and why. */
-  async markPending(route: Route, attempts: number, nextAttemptAt: number, error: string | null): Promise<void> {
-    await this.db.run(`UPDATE {routes} SET state = 'pending', job_id = NULL, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? ${whereRoute}`, [
-      attempts,
-      nextAttemptAt,
-      error,
-      Date.now(),
-      ...key(route),
-    ]);
+  async markPending(route: Route, attempts: number, nextAttemptAt: number, error: string | null): Promise<boolean> {
+    const where = whereClaimed(route);
+    const sql = `UPDATE {routes} SET state = 'pending', job_id = NULL, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? ${where.sql}`;
+    return (await this.db.run(sql, [attempts, nextAttemptAt, error, Date.now(), ...where.parameters])) > 0;
   }
 
-  async markFailed(route: Route, attempts: number, error: string): Promise<void> {
-    await this.db.run(`UPDATE {routes} SET state = 'failed', job_id = NULL, attempts = ?, last_error = ?, updated_at = ? ${whereRoute}`, [attempts, error, Date.now(), ...key(route)]);
+  async markFailed(route: Route, attempts: number, error: string): Promise<boolean> {
+    const where = whereClaimed(route);
+    return (await this.db.run(`UPDATE {routes} SET state = 'failed', job_id = NULL, attempts = ?, last_error = ?, updated_at = ? ${where.sql}`, [attempts, error, Date.now(), ...where.parameters])) > 0;
   }
 
-  async markGone(route: Route): Promise<void> {
-    await this.db.run(`UPDATE {routes} SET state = 'gone', job_id = NULL, last_error = ?, updated_at = ? ${whereRoute}`, ['the resource was deleted from Orthanc before it was sent', Date.now(), ...key(route)]);
+  async markGone(route: Route): Promise<boolean> {
+    const where = whereClaimed(route);
+    const sql = `UPDATE {routes} SET state = 'gone', job_id = NULL, last_error = ?, updated_at = ? ${where.sql}`;
+    return (await this.db.run(sql, ['the resource was deleted from Orthanc before it was sent', Date.now(), ...where.parameters])) > 0;
   }
 
   /** The states of every route of one decision. */
@@ -246,8 +299,9 @@ export class Ledger {
     await this.db.run('UPDATE {decisions} SET deleted_at = ?, instances = NULL WHERE resource_id = ? AND last_update = ?', [Date.now(), resourceId, lastUpdate]);
   }
 
-  async markCancelled(route: Route, reason: string): Promise<void> {
-    await this.db.run(`UPDATE {routes} SET state = 'cancelled', job_id = NULL, last_error = ?, updated_at = ? ${whereRoute}`, [reason, Date.now(), ...key(route)]);
+  async markCancelled(route: Route, reason: string): Promise<boolean> {
+    const where = whereClaimed(route);
+    return (await this.db.run(`UPDATE {routes} SET state = 'cancelled', job_id = NULL, last_error = ?, updated_at = ? ${where.sql}`, [reason, Date.now(), ...where.parameters])) > 0;
   }
 
   /** Destinations that have routes in one of `states`. */

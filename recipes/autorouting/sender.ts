@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff, OrthancHttpError, OrthancUnreachableError, describe, isNotFound, type LogFields, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import type { PeerOrthanc } from '../../shared/cluster.js';
 import { parseDestinationKey, storeRequest } from './destinations.js';
 import type { Ledger, Route } from './ledger.js';
 import type { RoutingMetrics } from './metrics.js';
@@ -25,13 +26,18 @@ export interface SenderOptions {
   /** This host, as the routes' claims name it, and how long a claim lasts without being renewed. */
   hostId: string;
   leaseMs: number;
+  /** The Orthanc beside another host of the cluster (`ctx.cluster.peerOrthanc`): a job taken over is followed there. */
+  peerOrthanc?: (hostId: string) => Promise<PeerOrthanc | undefined>;
 }
 
 /** `interrupted`: Orthanc was unreachable while the job ran (it may resume the job from a checkpoint, sending some instances again). */
-type JobOutcome = ({ kind: 'success' } | { kind: 'failure'; error: string } | { kind: 'vanished' }) & { interrupted?: boolean };
+/** `partial`: the job failed after sending part of the resource (its `Progress` above 0): sent again, that part arrives twice. */
+type JobOutcome = ({ kind: 'success' } | { kind: 'failure'; error: string; partial: boolean } | { kind: 'vanished' }) & { interrupted?: boolean };
 
 interface Job {
   State: string;
+  /** Percent of the job's commands done (for a store job: its instances sent). */
+  Progress?: number;
   ErrorCode?: number;
   ErrorDescription?: string;
   ErrorDetails?: string;
@@ -81,13 +87,15 @@ export class Sender {
    * jobs are followed), with those of destinations the rules no longer name.
    */
   async start(): Promise<void> {
+    const leftovers = await this.options.ledger.releaseLeftovers(this.options.hostId);
+    if (leftovers > 0) this.options.log.warning("routes claimed by this host's previous run and not recorded as sent are sent again (each may arrive twice; counted in RetriedAfterTakeover)", { routes: leftovers });
     for (const route of await this.options.ledger.sending()) this.lane(route.destination);
     this.kick();
   }
 
   /** Extends this host's leases on its routes, and looks for routes whose host stopped renewing its own. */
   async renewLeases(): Promise<void> {
-    await this.options.ledger.renew(this.options.hostId, Date.now() + this.options.leaseMs);
+    await this.options.ledger.renew(this.options.hostId, Date.now(), this.options.leaseMs);
     this.kick();
   }
 
@@ -158,25 +166,43 @@ export class Sender {
     const fields = routeFields(route);
     let attempts = route.attempts;
     try {
-      // A route taken over from a dead host had its job, if any, on that host's Orthanc: send again.
       let jobId = route.state === 'sending' && !route.taken_from ? route.job_id : null;
-      if (route.taken_from) log.warning('route taken over from a host that stopped renewing its claim; sending again (it may arrive twice)', { ...fields, fromHost: route.taken_from });
-      if (jobId) {
-        log.info('following a job left in flight by the previous run', { ...fields, jobId });
-      } else {
-        attempts += 1;
-        const { uri, body } = storeRequest(destination, route.resource_id);
-        const accepted = await orthanc.restApiPostJson<{ ID: string }>(uri, body);
-        jobId = accepted.ID;
-        // The job runs now: a state database that does not answer must not make it be sent again.
-        if (!(await this.durably('recording the job', { ...fields, jobId }, () => ledger.markSending(route, jobId!, attempts)))) return;
-        log.debug('sending', { ...fields, jobId, attempt: attempts });
+      let outcome: JobOutcome | undefined;
+      if (route.taken_from) {
+        // Taken over from a host that stopped renewing its claim: its job, if it had one, ran on
+        // that host's Orthanc. Followed there when that Orthanc answers; otherwise sent again.
+        outcome = await this.followElsewhere(route, fields);
+        if (this.closed) return;
+        if (outcome) {
+          jobId = route.job_id;
+        } else {
+          log.warning('route taken over from a host that stopped renewing its claim; sending again (it may arrive twice)', { ...fields, fromHost: route.taken_from });
+          await this.durably('counting the takeover', fields, () => ledger.countTakeover(route).then(() => true));
+        }
       }
-      const outcome = await this.follow(jobId);
+      if (!outcome) {
+        if (jobId) {
+          log.info('following a job left in flight by the previous run', { ...fields, jobId });
+        } else {
+          attempts += 1;
+          const { uri, body } = storeRequest(destination, route.resource_id);
+          const accepted = await orthanc.restApiPostJson<{ ID: string }>(uri, body);
+          jobId = accepted.ID;
+          // The job runs now: a state database that does not answer must not make it be sent again.
+          const recorded = await this.durably('recording the job', { ...fields, jobId }, () => ledger.markSending(route, jobId!, attempts));
+          if (recorded === undefined) return;
+          if (!recorded) return this.lostClaim({ ...fields, jobId }, 'its job was accepted');
+          log.debug('sending', { ...fields, jobId, attempt: attempts });
+        }
+        outcome = await this.follow(jobId, (uri) => orthanc.restApiGetJson<Job>(uri));
+      }
       if (outcome === undefined) return; // Closing: the route stays `sending`; the next run follows the job.
       if (outcome.interrupted || outcome.kind === 'vanished') await ledger.countInterrupted(route).catch(() => undefined);
+      if (outcome.kind === 'failure' && outcome.partial) await ledger.countPartialFailure(route).catch(() => undefined);
       if (outcome.kind === 'success') {
-        if (!(await this.durably('recording the success', fields, () => ledger.markSucceeded(route)))) return;
+        const recorded = await this.durably('recording the success', fields, () => ledger.markSucceeded(route));
+        if (recorded === undefined) return;
+        if (!recorded) return this.lostClaim({ ...fields, jobId }, 'its job succeeded');
         this.options.metrics?.attempt('succeeded'); // issue 18: metrics
         this.options.metrics?.delivered(route); // issue 18: metrics
         lane.failing = false;
@@ -228,20 +254,28 @@ export class Sender {
     return true;
   }
 
-  /** Writes to the ledger, again and again while the state database does not answer; false when closing first. */
-  private async durably(step: string, fields: LogFields, write: () => Promise<void>): Promise<boolean> {
+  /**
+   * Writes to the ledger, again and again while the state database does not answer; resolves with
+   * what the write did (false: the claim was lost), or undefined when closing first.
+   */
+  private async durably(step: string, fields: LogFields, write: () => Promise<boolean>): Promise<boolean | undefined> {
     const backoff = new Backoff(250, 5000);
     for (let failures = 0; !this.closed; failures += 1) {
       try {
-        await write();
+        const applied = await write();
         if (failures > 0) this.options.log.info('ledger written after failures', { ...fields, step, failures });
-        return true;
+        return applied;
       } catch (error) {
         if (failures === 0) this.options.log.warning('ledger write failed; trying again until the state database answers', { ...fields, step, error: describe(error) });
         await this.pause(backoff.next());
       }
     }
-    return false;
+    return undefined;
+  }
+
+  /** This host's lease on the route expired and another host took it over: the route is that host's now. */
+  private lostClaim(fields: LogFields, happened: string): void {
+    this.options.log.warning(`${happened}, but another host took the route over meanwhile (this host's lease expired); it is that host's now`, fields);
   }
 
   private async failed(route: Route, lane: { failing: boolean }, attempts: number, error: string): Promise<void> {
@@ -275,17 +309,19 @@ export class Sender {
    * transfer costs one request a second. Orthanc being unreachable meanwhile only pauses the
    * polling. Undefined when the recipe closes first.
    */
-  private async follow(jobId: string): Promise<JobOutcome | undefined> {
+  private async follow(jobId: string, read: (uri: string) => Promise<Job>, elsewhere = false): Promise<JobOutcome | undefined> {
     const since = Date.now();
     const reconnect = new Backoff(250, 5000);
     let interrupted = false;
     while (!this.closed) {
       let job: Job;
       try {
-        job = await this.options.orthanc.restApiGetJson<Job>(`/jobs/${encodeURIComponent(jobId)}`);
+        job = await read(`/jobs/${encodeURIComponent(jobId)}`);
         reconnect.reset();
       } catch (error) {
         if (isNotFound(error)) return { kind: 'vanished', interrupted };
+        // Another host's Orthanc that does not answer is not waited for: the route is sent again.
+        if (elsewhere) return { kind: 'vanished', interrupted: true };
         // 503: Orthanc's database is away (PostgreSQL restarting): the job is still Orthanc's to finish.
         if (!(error instanceof OrthancUnreachableError) && !(error instanceof OrthancHttpError && error.httpStatus === 503)) throw error;
         interrupted = true;
@@ -295,11 +331,36 @@ export class Sender {
       if (job.State === 'Success') return { kind: 'success', interrupted };
       if (job.State === 'Failure') {
         const details = job.ErrorDetails ? `: ${job.ErrorDetails}` : '';
-        return { kind: 'failure', error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}`, interrupted };
+        return { kind: 'failure', error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}`, partial: (job.Progress ?? 0) > 0, interrupted };
       }
       await this.pause(Math.min(1000, Math.max(10, (Date.now() - since) / 4)));
     }
     return undefined;
+  }
+
+  /**
+   * Follows, on the Orthanc beside the host it was taken over from, the job that host recorded:
+   * its outcome, or undefined when it cannot be read there (no job recorded, that Orthanc unknown
+   * or not answering, the job not in its memory: Orthanc keeps jobs in its own memory, never in
+   * the shared index), and the route must be sent again.
+   */
+  private async followElsewhere(route: Route, fields: LogFields): Promise<JobOutcome | undefined> {
+    if (route.state !== 'sending' || !route.job_id || !route.taken_from || !this.options.peerOrthanc) return undefined;
+    let peer: PeerOrthanc | undefined;
+    try {
+      peer = await this.options.peerOrthanc(route.taken_from);
+    } catch (error) {
+      this.options.log.debug('cannot find the Orthanc of the host the route was taken over from', { ...fields, fromHost: route.taken_from, error: describe(error) });
+    }
+    if (!peer) return undefined;
+    try {
+      const outcome = await this.follow(route.job_id, (uri) => peer.getJson<Job>(uri), true);
+      if (outcome === undefined || outcome.kind === 'vanished') return undefined;
+      this.options.log.info("route taken over; its job followed on the other host's Orthanc instead of sending again", { ...fields, fromHost: route.taken_from, jobId: route.job_id, orthanc: peer.url, outcome: outcome.kind });
+      return outcome;
+    } finally {
+      await peer.close().catch(() => undefined);
+    }
   }
 
   private pause(ms: number): Promise<void> {

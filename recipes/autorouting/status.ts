@@ -39,6 +39,9 @@ export async function statusOf(ledger: Ledger, sender: Sender, sweeper: Sweeper,
     // went away (resumed from a checkpoint, or sent again): each may have arrived twice.
     RetriedAfterTakeover: duplicates.takeovers,
     InterruptedByOrthancOutage: duplicates.interrupted,
+    // Jobs that failed after sending part of their resource: Orthanc has no way to send only the
+    // rest, so the route is sent again whole and that part arrives twice.
+    RetriedAfterPartialFailure: duplicates.partialFailures,
     Resources: { Routed: decisions.routed, Unmatched: decisions.unmatched, DryRun: decisions['dry-run'] },
     JobsInFlight: sender.inFlight(),
     InFlight: (await ledger.routesIn(['sending'], listed)).map(describeRoute),

@@ -103,13 +103,37 @@ export default defineRecipe<Options>({
       const task = findTask(output, request);
       if (task) output.answerJson(describeTask(task));
     }, { hostAction: true });
-    orthanc.registerRestCallback('/recipes/scheduler/tasks/([^/]+)/run', (output, _uri, request) => {
+    orthanc.registerRestCallback('/recipes/scheduler/tasks/([^/]+)/run', async (output, _uri, request) => {
       if (request.method !== 'POST') return output.sendMethodNotAllowed('POST');
       const task = findTask(output, request);
       if (!task) return;
+      const busy = () => output.answerJson({ HttpStatus: 409, Message: `task "${task.options.Name}" is already running`, Running: task.runner.running }, 409);
+      if (task.runner.running) return busy();
+      if (ctx.cluster?.shared !== true) {
+        const run = task.runner.start('Manual');
+        return run ? output.answerJson({ Name: task.options.Name, ...run }, 202) : busy();
+      }
+      // Hosts sharing the work: the task's single-run lock, the one its ticks take, held while
+      // the run lasts, so that a run now never overlaps a run (manual or scheduled) on another host.
+      let claim;
+      try {
+        claim = await ctx.cluster.claimRun(task.options.Name);
+      } catch (error) {
+        return output.answerJson({ HttpStatus: 503, Message: `task "${task.options.Name}" not run: the state database, which keeps runs apart across hosts, did not answer (${describe(error)})` }, 503);
+      }
+      if (!claim) {
+        return output.answerJson(
+          { HttpStatus: 409, Message: `task "${task.options.Name}" is already running on another host of the cluster`, Running: null, RunningElsewhere: true },
+          409,
+        );
+      }
       const run = task.runner.start('Manual');
-      if (run) output.answerJson({ Name: task.options.Name, ...run }, 202);
-      else output.answerJson({ HttpStatus: 409, Message: `task "${task.options.Name}" is already running`, Running: task.runner.running }, 409);
+      if (!run) {
+        await claim.release();
+        return busy();
+      }
+      void task.runner.whenDone().finally(() => claim.release());
+      output.answerJson({ Name: task.options.Name, ...run }, 202);
     }, { hostAction: true });
 
     function findTask(output: RestOutput, request: RestRequest): ScheduledTask | undefined {

@@ -122,6 +122,11 @@ export async function startTestCluster(options: { orthancs: number; hostConfig: 
     async startHost(n, extra = {}) {
       const directory = join(folder, `host-${n}`);
       await mkdir(directory, { recursive: true });
+      // CLUSTER_TEST_LOGS=folder keeps the log of a host replaced (killed, or dead) by a new one.
+      const previous = hosts[n];
+      if (previous && process.env.CLUSTER_TEST_LOGS) {
+        await writeFile(join(process.env.CLUSTER_TEST_LOGS, `host-${n}-until-${Date.now()}.log`), previous.log.lines.join('\n')).catch(() => undefined);
+      }
       const host = await startHostProcess(
         {
           Orthanc: { Url: orthancs[n]!.url },

@@ -182,6 +182,42 @@ describe('autorouting sender (fake Orthanc)', () => {
     }
   });
 
+  it('counts a job that failed after sending part of the study as RetriedAfterPartialFailure: sent again whole, that part arrives twice', async () => {
+    // As when Orthanc's index (PostgreSQL) went away while its job ran: the first instance went,
+    // the second could not be read, and Orthanc restarts a store job from its first instance.
+    let lookups = 0;
+    const recipe = await startRecipe(autorouting, {
+      options: { Rules: [rule()], Retry: fast },
+      orthanc: orthanc({
+        'GET /jobs/job-1': () => ({ json: ++lookups === 1 ? { ID: 'job-1', State: 'Failure', Progress: 50, ErrorCode: -1, ErrorDescription: 'Internal error' } : { ID: 'job-1', State: 'Success', Progress: 100 } }),
+      }),
+    });
+    try {
+      await recipe.pushChanges([['STABLE_STUDY', 'STUDY', 's-1']]);
+      const status = (await until(recipe, (s) => s.Routes.Succeeded === 1)) as Status & Record<string, number>;
+      assert.equal(storeBodies(recipe).length, 2);
+      assert.equal(status.RetriedAfterPartialFailure, 1);
+      assert.equal(status.RetriedAfterTakeover, 0);
+    } finally {
+      await recipe.close();
+    }
+  });
+
+  it('does not count a job that failed before sending anything', async () => {
+    let lookups = 0;
+    const recipe = await startRecipe(autorouting, {
+      options: { Rules: [rule()], Retry: fast },
+      orthanc: orthanc({ 'GET /jobs/job-1': () => ({ json: ++lookups === 1 ? { ID: 'job-1', State: 'Failure', Progress: 0, ErrorCode: 9 } : { ID: 'job-1', State: 'Success' } }) }),
+    });
+    try {
+      await recipe.pushChanges([['STABLE_STUDY', 'STUDY', 's-1']]);
+      const status = (await until(recipe, (s) => s.Routes.Succeeded === 1)) as Status & Record<string, number>;
+      assert.equal(status.RetriedAfterPartialFailure, 0);
+    } finally {
+      await recipe.close();
+    }
+  });
+
   it('answers 404 to a retry of a resource the ledger does not know, and 405 to a GET', async () => {
     const recipe = await startRecipe(autorouting, { options: { Rules: [rule()] }, orthanc: orthanc() });
     try {
