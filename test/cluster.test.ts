@@ -201,7 +201,7 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
     const { duplicates, retried } = await everythingDeliveredOnce();
     checkDuplicates(duplicates, retried * 2, `${retried} counted`);
     assert.equal((await cluster.destination.receptions()).length, before.length + 2, 'only the study whose job was unknown arrived again (two instances)');
-    assert.ok(cluster.hosts.some((h) => h?.log.messages('autorouting').some((line) => line.includes(`its job ${job.ID} followed on`))));
+    assert.ok(cluster.hosts.some((h) => h?.log.messages('autorouting').some((line) => line.startsWith('route taken over; its job followed') && line.includes(`jobId=${job.ID}`))));
   });
 
   it('runs a task asked to run now on both hosts at once on one of them: the other answers 409, it runs elsewhere', async () => {
