@@ -15,6 +15,13 @@ export interface TestCouchDb {
   password: string;
   /** Requests refused for their credentials so far. */
   refused: number;
+  /**
+   * Called before each authorized request reaches the server (method, path): a test makes a
+   * conflict there, writing the document itself first. Undefined: none.
+   */
+  interpose: ((method: string, path: string) => Promise<void>) | undefined;
+  /** A request of the test's own, with the credentials, bypassing `interpose`. */
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }>;
   /** Every document of `database` (design documents left out), by `_id`. */
   documents(database: string): Promise<Map<string, Record<string, unknown>>>;
   stop(): Promise<void>;
@@ -55,7 +62,7 @@ export async function startTestCouchDb(username = 'orthanc', password = 'couch-s
   let port = 0;
   let server: Server | undefined;
   const sockets = new Set<Socket>();
-  const state = { refused: 0 };
+  const state: { refused: number; interpose: TestCouchDb['interpose'] } = { refused: 0, interpose: undefined };
   const listen = async () => {
     const opened = createServer((request, response) => {
       if (request.headers.authorization !== expected) {
@@ -64,7 +71,12 @@ export async function startTestCouchDb(username = 'orthanc', password = 'couch-s
         response.end('{"error":"unauthorized","reason":"Name or password is incorrect."}\n');
         return;
       }
-      app(request, response);
+      const interpose = state.interpose;
+      if (!interpose || request.headers['x-test-own'] === '1') return app(request, response);
+      interpose(request.method ?? 'GET', request.url ?? '/').then(
+        () => app(request, response),
+        (error: unknown) => response.writeHead(500).end(String(error)),
+      );
     });
     opened.on('connection', (socket) => {
       sockets.add(socket);
@@ -92,6 +104,20 @@ export async function startTestCouchDb(username = 'orthanc', password = 'couch-s
     password,
     get refused() {
       return state.refused;
+    },
+    get interpose() {
+      return state.interpose;
+    },
+    set interpose(hook) {
+      state.interpose = hook;
+    },
+    async call(method, path, body) {
+      const answer = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method,
+        headers: { authorization: expected, 'x-test-own': '1', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: answer.status, json: (await answer.json()) as Record<string, unknown> };
     },
     async documents(database) {
       const answer = await fetch(`http://127.0.0.1:${port}/${encodeURIComponent(database)}/_all_docs?include_docs=true`, { headers: { authorization: expected } });

@@ -89,6 +89,45 @@ describe('recipe mirror, into CouchDB (PouchDB Server started by the test) besid
     );
   });
 
+  it('409 conflicts (the document written by someone else meanwhile): the _rev read again and the write retried; conflicts that go on are capped, then retried later', async () => {
+    const competing = async (path: string) => {
+      const id = decodeURIComponent(path.slice('/orthanc/'.length));
+      const stored = await couch.call('GET', `/orthanc/${encodeURIComponent(id)}`);
+      const written = await couch.call('PUT', `/orthanc/${encodeURIComponent(id)}`, { Competing: Math.random(), ...(stored.status === 200 ? { _rev: stored.json._rev } : {}) });
+      assert.equal(written.status, 201);
+    };
+    const isDocumentWrite = (method: string, path: string) => method === 'PUT' && /^\/orthanc\/[^_/?][^/?]*$/.test(path);
+    const failed = async () => (JSON.parse((await rawRequest(`${started.url}/recipes/mirror/status`)).body.toString()) as { CouchDB: { SinceStart: { Failed: number } } }).CouchDB.SinceStart.Failed;
+    const failedBefore = await failed();
+    const conflicted = new Set<string>();
+    couch.interpose = async (method, path) => {
+      if (!isDocumentWrite(method, path) || conflicted.has(path)) return;
+      conflicted.add(path); // once per document: the retry goes through
+      await competing(path);
+    };
+    const [first] = study('COUCH-409', 1);
+    const a = await upload(first!.file);
+    const ids = [a.ID, a.ParentSeries, a.ParentStudy, a.ParentPatient];
+    await eventually(async () => {
+      const docs = await documents();
+      return ids.every((id) => docs.has(id) && docs.get(id)!.Competing === undefined);
+    }, 20_000, 'each document written over the competing one');
+    assert.ok(conflicted.size >= 4, 'every first write met a conflict');
+    assert.equal(await failed(), failedBefore, 'each conflict retried at once, none left to the queue');
+    const instance = (await documents()).get(a.ID)!;
+    const fromOrthanc = JSON.parse((await rawRequest(`${started.url}/instances/${a.ID}`)).body.toString()) as Record<string, unknown>;
+    assert.deepEqual({ ...instance, _id: undefined, _rev: undefined }, { ...fromOrthanc, _id: undefined, _rev: undefined });
+
+    couch.interpose = async (method, path) => {
+      if (isDocumentWrite(method, path)) await competing(path);
+    };
+    const [second] = study('COUCH-409-ALWAYS', 1);
+    const b = await upload(second!.file);
+    await started.log.waitFor(/mirror\] CouchDB: a resource was not mirrored, tried again in 1 s: CouchDB: the document was still in conflict after 6 writes/, 20_000);
+    couch.interpose = undefined;
+    await eventually(async () => (await documents()).get(b.ID)?.Competing === undefined && (await documents()).has(b.ID), 20_000, 'mirrored once the conflicts stopped');
+  });
+
   it('CouchDB down: PostgreSQL goes on, nothing lost, mirrored once CouchDB is back', async () => {
     await couch.stop();
     const [only] = study('COUCH-4', 1);
