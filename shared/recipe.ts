@@ -45,7 +45,7 @@ export interface RecipeContext {
   /** The recipe's own tables in the state database: `migrate([...steps])`, then queries (see `RecipeDatabase`). */
   database: RecipeDatabase;
   /** A durable queue of the recipe's own, by name, in the state database (see `RecipeQueue`). */
-  queue(name: string): RecipeQueue;
+  queue: (name: string) => RecipeQueue;
   /**
    * The other hosts sharing this Orthanc cluster's work (PostgreSQL state), or this host alone
    * (SQLite): its id, leases renewed at each heartbeat, single runs. Absent outside the host.

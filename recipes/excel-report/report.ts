@@ -77,7 +77,8 @@ export function listStudies(orthanc: OrthancBinding, since: string | undefined):
   return orthanc.restApiPostJson<string[]>('/tools/find', { Level: 'Study', Query: since ? { StudyDate: `${since}-` } : {} });
 }
 
-async function readStudy(orthanc: OrthancBinding, id: string): Promise<Record<string, unknown> | undefined> {
+/** One study's row, or undefined when it was deleted meanwhile (exported for bench/excel-report.ts). */
+export async function readStudy(orthanc: OrthancBinding, id: string): Promise<Record<string, unknown> | undefined> {
   const path = `/studies/${encodeURIComponent(id)}`;
   try {
     const [study, statistics, series] = await Promise.all([

@@ -1,12 +1,16 @@
-import pg from 'pg';
-import type { OrthancBinding } from '../../shared/binding/index.js';
-import { levelOfResourceType, levelPath, listResources, readOrGone, type LevelPath } from '../../shared/orthanc-resources.js';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Logger, OrthancBinding } from '../../shared/binding/index.js';
+import { levelOfResourceType, levelPath, listResources, readOrGone } from '../../shared/orthanc-resources.js';
+import type { RecipeQueue } from '../../shared/recipe-queue.js';
 import { defineRecipe, type OptionsIssue } from '../../shared/recipe.js';
+import { couchDbTarget } from './couchdb-target.js';
 import type { Options } from './options.generated.js';
+import { openPostgresTarget } from './postgres-target.js';
 import schema from './schema.json' with { type: 'json' };
+import type { Level, MirrorTarget } from './targets.js';
 
-/** The `level` column holds a level's URI segment (`studies`). */
-type Level = LevelPath;
+const events = ['NEW_PATIENT', 'NEW_STUDY', 'NEW_SERIES', 'NEW_INSTANCE', 'STABLE_PATIENT', 'STABLE_STUDY', 'STABLE_SERIES', 'UPDATED_METADATA', 'UPDATED_ATTACHMENT', 'DELETED'] as const;
 
 /** A queued piece of work: mirror a resource as Orthanc has it now, or remove it. */
 interface Task {
@@ -20,108 +24,154 @@ async function current(orthanc: OrthancBinding, level: Level, id: string): Promi
   return readOrGone<Record<string, unknown>>(orthanc, `/${level}/${encodeURIComponent(id)}`);
 }
 
+/** One target with its own durable queue: a target down holds back only its own work. */
+interface Lane {
+  target: MirrorTarget;
+  tasks: RecipeQueue;
+  counts: { Upserted: number; Deleted: number; Failed: number; CaughtUp: number };
+}
+
+const enqueue = (lane: Lane, task: Task) => lane.tasks.enqueue(JSON.stringify(task));
+
+/** Mirrors the resource as Orthanc has it now: read *then* written, so a replayed task writes the same thing. */
+async function apply(orthanc: OrthancBinding, lane: Lane, task: Task) {
+  const body = task.action === 'upsert' ? await current(orthanc, task.level, task.id) : undefined;
+  if (body === undefined) {
+    await lane.target.remove(task.level, task.id);
+    lane.counts.Deleted += 1;
+    return;
+  }
+  await lane.target.upsert(task.level, task.id, body);
+  lane.counts.Upserted += 1;
+}
+
+/** What happened while the recipe was off: every resource missing or older in the target, every one Orthanc no longer has. */
+async function catchUp(orthanc: OrthancBinding, lane: Lane, signal: AbortSignal) {
+  const mirrored = await lane.target.mirrored();
+  for (const [resourceLevel, level] of Object.entries(levelPath) as [keyof typeof levelPath, Level][]) {
+    const left = mirrored[level];
+    for await (const resource of listResources<{ ID: string; LastUpdate?: string }>(orthanc, resourceLevel, { pageSize: 1000 })) {
+      if (signal.aborted) break;
+      if (!left.has(resource.ID) || left.get(resource.ID) !== (resource.LastUpdate ?? null)) {
+        await enqueue(lane, { action: 'upsert', level, id: resource.ID });
+        lane.counts.CaughtUp += 1;
+      }
+      left.delete(resource.ID);
+    }
+    if (signal.aborted) return;
+    for (const id of left.keys()) {
+      await enqueue(lane, { action: 'delete', level, id });
+      lane.counts.CaughtUp += 1;
+    }
+  }
+}
+
+/** The catch-up, tried again with a capped back-off until the target answers (or the recipe stops). */
+async function catchUpUntilDone(orthanc: OrthancBinding, lane: Lane, signal: AbortSignal, log: Logger, retrySeconds: number) {
+  for (let attempt = 0; !signal.aborted; attempt += 1) {
+    try {
+      await catchUp(orthanc, lane, signal);
+      log.info('catch-up queued', { target: lane.target.name, resources: lane.counts.CaughtUp });
+      return;
+    } catch (error) {
+      const seconds = Math.min(retrySeconds * 2 ** attempt, 300);
+      log.warning('catch-up failed; tried again later', { target: lane.target.name, retrySeconds: seconds, error: (error as Error).message });
+      await new Promise<void>((done) => {
+        const timer = setTimeout(done, seconds * 1000);
+        signal.addEventListener('abort', () => (clearTimeout(timer), done()), { once: true });
+      });
+    }
+  }
+}
+
 /**
- * The Python sample "Synchronizing with CouchDB", into PostgreSQL: each patient, study, series and
- * instance JSON in a JSONB table, upserted on new and updated resources and removed on deletion.
- * Its progress is its own durable queue: a resource not mirrored yet (PostgreSQL down, host killed)
- * is mirrored later; at start, a catch-up compares the index with the table.
+ * The Python sample "Synchronizing with CouchDB", into PostgreSQL (a JSONB table) and/or CouchDB's
+ * HTTP API: each patient, study, series and instance JSON, upserted on new and updated resources
+ * and removed on deletion. Each target's progress is its own durable queue: a resource not
+ * mirrored yet (the target down, host killed) is mirrored later; at start, a catch-up compares the
+ * index with what the target holds.
  */
 export default defineRecipe<Options>({
   meta: {
     id: 'mirror',
-    title: 'Mirror to PostgreSQL',
-    description: 'Mirrors each patient, study, series and instance JSON into a PostgreSQL JSONB table, on new, updated and deleted resources, catching up after downtime.',
+    title: 'Mirror to PostgreSQL or CouchDB',
+    description: 'Mirrors each patient, study, series and instance JSON into a PostgreSQL JSONB table and/or a CouchDB database, on new, updated and deleted resources, catching up after downtime.',
     category: 'Automation',
     routes: ['GET /recipes/mirror/status'],
-    events: ['NEW_PATIENT', 'NEW_STUDY', 'NEW_SERIES', 'NEW_INSTANCE', 'STABLE_PATIENT', 'STABLE_STUDY', 'STABLE_SERIES', 'UPDATED_METADATA', 'UPDATED_ATTACHMENT', 'DELETED'],
+    events: [...events],
     destructive: false,
     priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#synchronizing-with-couchdb',
   },
   schema,
   check(options) {
     const issues: OptionsIssue[] = [];
-    if (options.ConnectionString === '') issues.push({ pointer: '/ConnectionString', message: 'a PostgreSQL connection string is required (postgres://user@host:5432/database)' });
+    const couch = options.CouchDB;
+    if (options.ConnectionString === '' && couch.Url === '') issues.push({ pointer: '/ConnectionString', message: 'a PostgreSQL connection string is required (postgres://user@host:5432/database), unless CouchDB.Url is given' });
+    if (couch.Url !== '') {
+      let url: URL | undefined;
+      try {
+        url = new URL(couch.Url);
+      } catch {
+        issues.push({ pointer: '/CouchDB/Url', message: 'not a URL (http://user@host:5984)' });
+      }
+      if (url && url.protocol !== 'http:' && url.protocol !== 'https:') issues.push({ pointer: '/CouchDB/Url', message: 'http: or https: only' });
+      if (url && couch.PasswordFile !== '' && url.username === '') issues.push({ pointer: '/CouchDB/PasswordFile', message: 'give the user name in CouchDB.Url (http://user@host:5984)' });
+    }
     return issues;
   },
-  async setup({ orthanc, log, queue, signal }, options) {
-    const table = `"${options.Table}"`;
-    const pool = new pg.Pool({ connectionString: options.ConnectionString, max: 4, connectionTimeoutMillis: 10_000 });
-    // An idle client's error (the server restarted) is emitted on the pool: without a listener it would crash the host.
-    pool.on('error', (error) => log.warning('PostgreSQL connection error', { error: error.message }));
-    const tasks = queue('mirror');
-    const counts = { Upserted: 0, Deleted: 0, Failed: 0, CaughtUp: 0 };
-
-    await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (level TEXT NOT NULL, id TEXT NOT NULL, body JSONB NOT NULL, last_update TEXT, mirrored_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (level, id))`);
-
-    const enqueue = (task: Task) => tasks.enqueue(JSON.stringify(task));
-    const apply = async (task: Task) => {
-      const body = task.action === 'upsert' ? await current(orthanc, task.level, task.id) : undefined;
-      if (body === undefined) {
-        await pool.query(`DELETE FROM ${table} WHERE level = $1 AND id = $2`, [task.level, task.id]);
-        counts.Deleted += 1;
-        return;
+  async setup({ orthanc, log, queue, signal, configDirectory }, options) {
+    const lanes: Lane[] = [];
+    const newCounts = () => ({ Upserted: 0, Deleted: 0, Failed: 0, CaughtUp: 0 });
+    const stop = new AbortController();
+    signal.addEventListener('abort', () => stop.abort(), { once: true });
+    try {
+      if (options.ConnectionString !== '') {
+        // The queue keeps its first name: work queued before CouchDB existed stays PostgreSQL's.
+        lanes.push({ target: await openPostgresTarget(options.ConnectionString, options.Table, log), tasks: queue('mirror'), counts: newCounts() });
       }
-      await pool.query(
-        `INSERT INTO ${table} (level, id, body, last_update) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (level, id) DO UPDATE SET body = excluded.body, last_update = excluded.last_update, mirrored_at = now()`,
-        [task.level, task.id, JSON.stringify(body), typeof body.LastUpdate === 'string' ? body.LastUpdate : null],
-      );
-      counts.Upserted += 1;
-    };
+      if (options.CouchDB.Url !== '') {
+        const password = options.CouchDB.PasswordFile === '' ? undefined : (await readFile(resolve(configDirectory, options.CouchDB.PasswordFile), 'utf8')).split(/\r?\n/)[0]!;
+        lanes.push({ target: couchDbTarget({ url: options.CouchDB.Url, database: options.CouchDB.Database, password }), tasks: queue('mirror-couchdb'), counts: newCounts() });
+      }
+    } catch (error) {
+      await Promise.allSettled(lanes.map((lane) => lane.target.close()));
+      throw error;
+    }
 
     orthanc.registerOnChangeCallback(
       async (changeType, resourceType, resourceId) => {
         const resourceLevel = levelOfResourceType(resourceType);
         if (!resourceLevel) return;
         const level = levelPath[resourceLevel];
-        await enqueue({ action: changeType === 1 /* DELETED */ ? 'delete' : 'upsert', level, id: resourceId });
+        const task: Task = { action: changeType === 1 /* DELETED */ ? 'delete' : 'upsert', level, id: resourceId };
+        for (const lane of lanes) await enqueue(lane, task);
       },
-      { types: ['NEW_PATIENT', 'NEW_STUDY', 'NEW_SERIES', 'NEW_INSTANCE', 'STABLE_PATIENT', 'STABLE_STUDY', 'STABLE_SERIES', 'UPDATED_METADATA', 'UPDATED_ATTACHMENT', 'DELETED'] },
+      { types: [...events] },
     );
 
-    /** What happened while the recipe was off: every resource missing or older in the table, every row Orthanc no longer has. */
-    const catchUp = async () => {
-      for (const [resourceLevel, level] of Object.entries(levelPath) as [keyof typeof levelPath, Level][]) {
-        const rows = await pool.query<{ id: string; last_update: string | null }>(`SELECT id, last_update FROM ${table} WHERE level = $1`, [level]);
-        const mirrored = new Map(rows.rows.map((row) => [row.id, row.last_update]));
-        for await (const resource of listResources<{ ID: string; LastUpdate?: string }>(orthanc, resourceLevel, { pageSize: 1000 })) {
-          if (signal.aborted) break;
-          if (!mirrored.has(resource.ID) || mirrored.get(resource.ID) !== (resource.LastUpdate ?? null)) {
-            await enqueue({ action: 'upsert', level, id: resource.ID });
-            counts.CaughtUp += 1;
-          }
-          mirrored.delete(resource.ID);
-        }
-        if (signal.aborted) return;
-        for (const id of mirrored.keys()) {
-          await enqueue({ action: 'delete', level, id });
-          counts.CaughtUp += 1;
-        }
-      }
-    };
+    const running = lanes.flatMap((lane) => [
+      lane.tasks.work(async (value) => apply(orthanc, lane, JSON.parse(value) as Task), {
+        signal: stop.signal,
+        reserveSeconds: options.RetrySeconds,
+        onError: (error) => {
+          lane.counts.Failed += 1;
+          log.warning('a resource was not mirrored; tried again later', { target: lane.target.name, retrySeconds: options.RetrySeconds, error: (error as Error).message });
+        },
+      }),
+      options.CatchUpAtStart ? catchUpUntilDone(orthanc, lane, stop.signal, log, options.RetrySeconds) : Promise.resolve(),
+    ]);
 
-    const stop = new AbortController();
-    signal.addEventListener('abort', () => stop.abort(), { once: true });
-    const working = tasks.work(async (value) => apply(JSON.parse(value) as Task), {
-      signal: stop.signal,
-      reserveSeconds: options.RetrySeconds,
-      onError: (error) => {
-        counts.Failed += 1;
-        log.warning('a resource was not mirrored; tried again later', { retrySeconds: options.RetrySeconds, error: (error as Error).message });
-      },
-    });
-    const caughtUp = options.CatchUpAtStart
-      ? catchUp().then(
-          () => log.info('catch-up queued', { resources: counts.CaughtUp }),
-          (error: unknown) => log.warning('catch-up failed', { error: (error as Error).message }),
-        )
-      : Promise.resolve();
-
+    const laneStatus = async (lane: Lane) => ({ Pending: await lane.tasks.size(), SinceStart: lane.counts });
     orthanc.registerRestCallback(
       '/recipes/mirror/status',
       async (output, _uri, request) => {
         if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
-        output.answerJson({ Table: options.Table, Pending: await tasks.size(), SinceStart: counts });
+        const postgres = lanes.find((lane) => lane.target.name === 'PostgreSQL');
+        const couch = lanes.find((lane) => lane.target.name === 'CouchDB');
+        output.answerJson({
+          ...(postgres ? { Table: options.Table, ...(await laneStatus(postgres)) } : {}),
+          ...(couch ? { CouchDB: { Database: options.CouchDB.Database, ...(await laneStatus(couch)) } } : {}),
+        });
       },
       { hostAction: true },
     );
@@ -129,8 +179,8 @@ export default defineRecipe<Options>({
     return {
       async close() {
         stop.abort();
-        await Promise.allSettled([working, caughtUp]);
-        await pool.end();
+        await Promise.allSettled(running);
+        await Promise.allSettled(lanes.map((lane) => lane.target.close()));
       },
     };
   },

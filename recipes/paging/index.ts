@@ -62,9 +62,11 @@ export default defineRecipe<Options>({
       }
       let page: Page;
       if (engine === 'find') {
+        // Orthanc sorts and counts with the caller's credentials: what it refuses them, it refuses here.
         page = await findPage(request.orthanc, pageRequest);
       } else if (engine === 'index' && index?.ready) {
-        page = await index.page(pageRequest);
+        // Read as the caller: Orthanc's refusal is the caller's answer (see StudyIndex.page).
+        page = await index.page(pageRequest, request.orthanc);
       } else {
         output.setHttpHeader('Retry-After', '5');
         return output.answerJson({ HttpStatus: 503, Message: 'the index of studies is being built; retry in a few seconds' }, 503);

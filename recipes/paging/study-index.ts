@@ -85,45 +85,33 @@ export class StudyIndex {
     }
   }
 
-  async page(request: PageRequest): Promise<Page> {
+  /**
+   * A page, its studies read from Orthanc *as the caller* (`caller`, the route's
+   * `request.orthanc`): a caller Orthanc refuses gets Orthanc's refusal (the binding's
+   * `OrthancHttpError`, answered with its status), never the host's view. A study the caller's
+   * read lacks is asked of Orthanc with the host's rights: gone there too, it was deleted and is
+   * dropped from the index, and the page made again (no short page for it); still there, the
+   * caller may not see it (an authorization plugin filtering `/tools/find`): left out of this
+   * caller's page, kept in the index.
+   */
+  async page(request: PageRequest, caller: OrthancBinding): Promise<Page> {
     const column = sortKeys[request.sort];
     const direction = request.order === 'asc' ? 'ASC' : 'DESC';
     // StudyInstanceUID, then Orthanc's ID, break ties: the order is total, pages stable.
     const sql = `SELECT id, study_uid FROM {studies} ORDER BY ${column} ${direction}, study_uid ASC, id ASC LIMIT ? OFFSET ?`;
     for (let attempt = 1; ; attempt += 1) {
       const rows = await this.database.all<{ id: string; study_uid: string }>(sql, [request.limit, request.offset]);
-      const found = await this.readStudies(rows);
-      const studies = rows.map((row) => found.get(row.id));
-      const gone = rows.filter((_row, index) => studies[index] === undefined).map((row) => row.id);
+      const found = await readStudies(caller, rows);
+      const missing = rows.filter((row) => !found.has(row.id));
+      const stillThere = missing.length === 0 ? new Map<string, StudyJson>() : await readStudies(this.orthanc, missing);
+      const gone = missing.filter((row) => !stillThere.has(row.id)).map((row) => row.id);
       for (const id of gone) await this.database.run('DELETE FROM {studies} WHERE id = ?', [id]);
       if (gone.length === 0 || attempt === 3) {
         const total = await this.database.get<{ n: number }>('SELECT COUNT(*) AS n FROM {studies}');
-        return { studies: studies.filter((study): study is StudyJson => study !== undefined), total: Number(total?.n ?? 0) };
+        const studies = rows.map((row) => found.get(row.id)).filter((study): study is StudyJson => study !== undefined);
+        return { studies, total: Number(total?.n ?? 0) };
       }
     }
-  }
-
-  /**
-   * The page's studies by Orthanc ID: one `/tools/find` whose StudyInstanceUID is the list of the
-   * page's UIDs (`uid1\uid2…`, list matching, answered by 1.10 and 1.12 alike) rather than one
-   * read per study; a study without a UID is read alone. A study missing from the answer was
-   * deleted.
-   */
-  private async readStudies(rows: { id: string; study_uid: string }[]): Promise<Map<string, StudyJson>> {
-    const found = new Map<string, StudyJson>();
-    const withUid = rows.filter((row) => /^[0-9.]+$/.test(row.study_uid));
-    if (withUid.length > 0) {
-      const answers = await this.orthanc.restApiPostJson<StudyJson[]>('/tools/find', {
-        Level: 'Study',
-        Query: { StudyInstanceUID: [...new Set(withUid.map((row) => row.study_uid))].join('\\') },
-        Expand: true,
-      });
-      for (const study of answers) found.set(study.ID, study);
-    }
-    const alone = rows.filter((row) => !/^[0-9.]+$/.test(row.study_uid)).map((row) => row.id);
-    const read = await readAll(alone, (id) => this.orthanc.restApiGetJson<StudyJson>(`/studies/${encodeURIComponent(id)}`));
-    alone.forEach((id, index) => read[index] && found.set(id, read[index]));
-    return found;
   }
 
   private upsertStatement(study: StudyJson): { sql: string; parameters: SqlValue[] } {
@@ -137,9 +125,33 @@ export class StudyIndex {
   }
 }
 
+/**
+ * The page's studies by Orthanc ID: one `/tools/find` whose StudyInstanceUID is the list of the
+ * page's UIDs (`uid1\uid2…`, list matching, answered by 1.10 and 1.12 alike) rather than one
+ * read per study; a study without a UID is read alone. A study missing from the answer was
+ * deleted, or is not this binding's to see. Orthanc's refusals (401, 403) are thrown.
+ */
+async function readStudies(orthanc: OrthancBinding, rows: { id: string; study_uid: string }[]): Promise<Map<string, StudyJson>> {
+  const found = new Map<string, StudyJson>();
+  const withUid = rows.filter((row) => /^[0-9.]+$/.test(row.study_uid));
+  // Always one /tools/find, even for an empty page (then `Limit: 1` of any study): Orthanc
+  // decides whether this binding may read studies before the page, or its total, is answered.
+  const answers = await orthanc.restApiPostJson<StudyJson[]>(
+    '/tools/find',
+    withUid.length > 0
+      ? { Level: 'Study', Query: { StudyInstanceUID: [...new Set(withUid.map((row) => row.study_uid))].join('\\') }, Expand: true }
+      : { Level: 'Study', Query: {}, Limit: 1 },
+  );
+  if (withUid.length > 0) for (const study of answers) found.set(study.ID, study);
+  const alone = rows.filter((row) => !/^[0-9.]+$/.test(row.study_uid)).map((row) => row.id);
+  const read = await readAll(alone, (id) => orthanc.restApiGetJson<StudyJson>(`/studies/${encodeURIComponent(id)}`));
+  alone.forEach((id, index) => read[index] && found.set(id, read[index]));
+  return found;
+}
+
 /** Reads each id, a few at a time, in order; undefined where Orthanc answers 404. */
 async function readAll<T>(ids: string[], read: (id: string) => Promise<T>): Promise<(T | undefined)[]> {
-  const results: (T | undefined)[] = new Array(ids.length);
+  const results = new Array<T | undefined>(ids.length);
   let next = 0;
   const worker = async () => {
     while (next < ids.length) {

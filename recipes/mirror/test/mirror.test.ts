@@ -54,7 +54,7 @@ describe('recipe mirror, into a PostgreSQL started by the test, with the embedde
     await postgres.stop();
     const [only] = study('MIRROR-3', 1);
     const a = await upload(only!.file);
-    await started.log.waitFor(/mirror\] a resource was not mirrored; tried again later retrySeconds=1 /, 20_000);
+    await started.log.waitFor(/mirror\] a resource was not mirrored; tried again later target=PostgreSQL retrySeconds=1 /, 20_000);
     await postgres.start();
     await eventually(async () => (await rows(`id = '${a.ID}'`)).length === 1, 30_000, 'the instance mirrored after PostgreSQL came back');
   });
