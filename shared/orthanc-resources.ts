@@ -9,7 +9,7 @@ export { isNotFound };
 
 /** `GET uri` as JSON; undefined on Orthanc's 404 (the resource is gone, or never was). */
 export function readOrGone<T>(orthanc: Pick<OrthancBinding, 'restApiGetJson'>, uri: string): Promise<T | undefined> {
-  return orthanc.restApiGetJson<T>(uri).catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
+  return orthanc.restApiGetJson<T>(uri).catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error as Error)));
 }
 
 /** A level of Orthanc's resource tree, spelt as `/tools/find`'s `Level` and the configuration spell it. */

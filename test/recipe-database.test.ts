@@ -20,7 +20,7 @@ const steps = [
 interface Engine {
   name: 'SQLite' | 'PostgreSQL';
   /** A new, empty state; `again` opens the same one a second time (another host, or a restart). */
-  fresh(): Promise<{ store: StateBackend; again(): Promise<StateBackend>; tables(): Promise<string[]> }>;
+  fresh(): Promise<{ store: StateBackend; again: () => Promise<StateBackend>; tables: () => Promise<string[]> }>;
   missingTable: RegExp;
   duplicateKey: RegExp;
 }
@@ -185,7 +185,7 @@ describe('PostgreSQL state shared by several hosts', () => {
       { step: 1, n: 1 },
       { step: 2, n: 1 },
     ]);
-    await Promise.all(hosts.map((host) => host.close()));
+    for (const host of hosts) await host.close();
   });
 
   it('numbers ? placeholders outside quotes and comments', () => {

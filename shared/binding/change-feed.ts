@@ -463,7 +463,18 @@ export class ChangeFeed {
   private watch(): void {
     const claims = this.options.claims;
     if (!claims || this.watchTimer || this.stopController.signal.aborted) return;
-    this.watchTimer = setTimeout(async () => {
+    this.watchTimer = setTimeout(() => {
+      void this.checkWatched(claims)
+        .catch((error: unknown) => this.options.log.error('checking the changes other hosts hold failed', { error: describe(error) }))
+        .finally(() => {
+        this.watchTimer = undefined;
+        if ([...this.subscribers].some((subscriber) => subscriber.watched.size > 0)) this.watch();
+      });
+    }, claims.checkIntervalMs);
+  }
+
+  /** One look at the changes other hosts hold: the finished ones are done, the expired ones taken over. Never throws. */
+  private async checkWatched(claims: NonNullable<typeof this.options.claims>): Promise<void> {
       for (const subscriber of this.subscribers) {
         if (subscriber.watched.size === 0) continue;
         let verdicts: Map<number, 'done' | 'held' | 'expired'>;
@@ -487,9 +498,6 @@ export class ChangeFeed {
           this.pump(subscriber);
         }
       }
-      this.watchTimer = undefined;
-      if ([...this.subscribers].some((subscriber) => subscriber.watched.size > 0)) this.watch();
-    }, claims.checkIntervalMs);
   }
 
   private finish(seq: number, by = 1): void {

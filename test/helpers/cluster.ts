@@ -150,7 +150,7 @@ export async function startTestCluster(options: { orthancs: number; hostConfig: 
       return study.map((instance) => instance.sopInstanceUid);
     },
     async dispose() {
-      await Promise.allSettled(hosts.map((host) => host?.stop('SIGKILL')));
+      await Promise.allSettled(hosts.flatMap((host) => (host ? [host.stop('SIGKILL')] : [])));
       await Promise.allSettled(orthancs.map((orthanc) => orthanc.stop()));
       await destination.stop();
       await postgres.dispose();
