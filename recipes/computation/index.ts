@@ -29,15 +29,13 @@ export default defineRecipe<Options>({
     const count = options.SquareRoots;
 
     orthanc.registerRestCallback('/computation', (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       // Deliberately blocking: nothing else runs in the host until it returns.
       output.answerBuffer(describeResult(computeSquareRoots(count)), 'text/plain; charset=utf-8');
-    });
+    }, { methods: ['GET'] });
 
     orthanc.registerRestCallback('/computation-pool', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       const result = await workers.run<ComputationResult>(task, { count }, { signal });
       output.answerBuffer(describeResult(result), 'text/plain; charset=utf-8');
-    });
+    }, { methods: ['GET'] });
   },
 });

@@ -131,11 +131,10 @@ export default defineRecipe<Options>({
 
     orthanc.registerRestCallback(
       '/recipes/mirror/status',
-      async (output, _uri, request) => {
-        if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+      async (output) => {
         output.answerJson({ Table: options.Table, Pending: await tasks.size(), SinceStart: counts });
       },
-      { hostAction: true },
+      { hostAction: true, methods: ['GET'] },
     );
 
     return {

@@ -92,13 +92,12 @@ export default defineRecipe<Options>({
     });
 
     orthanc.registerRestCallback('/recipes/receive-filter/status', async (output, _uri, request) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       const period = periodOf(Date.now());
       const usage = quota > 0 ? await database.all<{ aet: string; count: number }>('SELECT aet, count FROM {quota} WHERE period = ? ORDER BY aet', [period]) : [];
       output.answerJson({
         ...counts,
         Quota: { MaxInstancesPerRemoteAet: quota, PeriodStart: new Date(period).toISOString(), Used: Object.fromEntries(usage.map((row) => [row.aet, row.count])) },
       });
-    }, { hostAction: true });
+    }, { hostAction: true, methods: ['GET'] });
   },
 });

@@ -1,5 +1,5 @@
 import { ChangeType, describe, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
-import { defineRecipe, RecipeOptionsError } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError, RecipeOptionsError } from '../../shared/recipe.js';
 import { createAction } from './actions.js';
 import { checkTasks, type TaskOptions } from './check.js';
 import type { Options } from './options.generated.js';
@@ -94,28 +94,23 @@ export default defineRecipe<Options>({
       { types: ['ORTHANC_STARTED', 'ORTHANC_STOPPED'] },
     );
 
-    orthanc.registerRestCallback('/recipes/scheduler/tasks', (output, _uri, request) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+    orthanc.registerRestCallback('/recipes/scheduler/tasks', (output) => {
       output.answerJson([...tasks.values()].map(describeTask));
-    }, { hostAction: true });
+    }, { hostAction: true, methods: ['GET'] });
     orthanc.registerRestCallback('/recipes/scheduler/tasks/([^/]+)', (output, _uri, request) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
-      const task = findTask(output, request);
-      if (task) output.answerJson(describeTask(task));
-    }, { hostAction: true });
+      output.answerJson(describeTask(findTask(request)));
+    }, { hostAction: true, methods: ['GET'] });
     orthanc.registerRestCallback('/recipes/scheduler/tasks/([^/]+)/run', (output, _uri, request) => {
-      if (request.method !== 'POST') return output.sendMethodNotAllowed('POST');
-      const task = findTask(output, request);
-      if (!task) return;
+      const task = findTask(request);
       const run = task.runner.start('Manual');
-      if (run) output.answerJson({ Name: task.options.Name, ...run }, 202);
-      else output.answerJson({ HttpStatus: 409, Message: `task "${task.options.Name}" is already running`, Running: task.runner.running }, 409);
-    }, { hostAction: true });
+      if (!run) throw new RecipeHttpError(409, 'already-running', `task "${task.options.Name}" is already running`, { Running: task.runner.running });
+      output.answerJson({ Name: task.options.Name, ...run }, 202);
+    }, { hostAction: true, methods: ['POST'] });
 
-    function findTask(output: RestOutput, request: RestRequest): ScheduledTask | undefined {
+    function findTask(request: RestRequest): ScheduledTask {
       const name = request.groups[0] ?? '';
       const task = tasks.get(name);
-      if (!task) output.answerJson({ HttpStatus: 404, Message: `no task named "${name}"; known: ${[...tasks.keys()].join(', ')}` }, 404);
+      if (!task) throw new RecipeHttpError(404, 'unknown-task', `no task named "${name.slice(0, 100)}"; known: ${[...tasks.keys()].join(', ')}`);
       return task;
     }
 
