@@ -6,7 +6,9 @@ import { promisify } from 'node:util';
 import { generateStudy } from '../../../test/helpers/dicom.js';
 import type { TestOrthanc } from '../../../test/helpers/orthanc.js';
 
-export { levelPath } from '../../../shared/orthanc-resources.js';
+import { levelPath } from '../../../shared/orthanc-resources.js';
+
+export { levelPath };
 export const levels = ['Patient', 'Study', 'Series', 'Instance'] as const;
 export type Level = (typeof levels)[number];
 
