@@ -31,7 +31,7 @@ export default defineRecipe<Options>({
     title: 'Dashboard',
     description: "The host's status page in the browser: Orthanc, the change feed, each recipe, routing failures to retry, tasks to run now, the latest instances.",
     category: 'Inspection',
-    routes: ['GET /recipes/ui', 'GET /recipes/ui/', 'GET /recipes/ui/{file}', 'GET /recipes/ui/config.json'],
+    routes: ['GET,HEAD /recipes/ui', 'GET,HEAD /recipes/ui/', 'GET,HEAD /recipes/ui/{file}', 'GET,HEAD /recipes/ui/config.json'],
     events: [],
     destructive: false,
   },

@@ -58,12 +58,11 @@ export default defineRecipe<Options>({
     const pacer = new Pacer();
     const limits = { maxPatternLength: options.MaxPatternLength, maxConstraints: options.MaxConstraints, maxCompiledSize: options.MaxCompiledSize };
 
-    // Every method is Orthanc's to answer but a POST with `Metadata`: the rest (a GET, a body
-    // without `Metadata`) is passed on as it came (output.passThrough(): the front's proxy, with
-    // the caller's credentials and every query argument), so Orthanc answers it byte for byte,
-    // its own 405 included. Hence no `methods` here.
+    // POST only, as Orthanc serves /tools/find (the host answers any other method with 405 and
+    // `Allow: POST`, as Orthanc does). A body without `Metadata` is passed on as it came
+    // (output.passThrough(): the front's proxy, with the caller's credentials and every query
+    // argument), so Orthanc answers it byte for byte.
     orthanc.registerRestCallback('/tools/find', async (output, _uri, request) => {
-      if (request.method !== 'POST') return output.passThrough();
       let query;
       try {
         query = await parseFindRequest(request.body, limits, pacer);
@@ -79,7 +78,7 @@ export default defineRecipe<Options>({
       const { native, scanned, candidates, read } = outcome.stats;
       log.debug(`${query.levelPath}: ${native} constraint(s) to Orthanc's MetadataQuery, ${scanned} scanned over ${candidates} candidate(s) (${read} read from Orthanc), ${outcome.answer.length} answered`);
       output.answerJson(outcome.answer);
-    }, { maxBodyBytes: options.MaxBodyKilobytes * 1024 });
+    }, { maxBodyBytes: options.MaxBodyKilobytes * 1024, methods: ['POST'] });
   },
 });
 

@@ -24,7 +24,7 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
       title: 'Thumbnails',
       category: 'Imaging',
       description: 'Serves JPEG, PNG or WebP thumbnails of instances, series and studies, rendered by Orthanc and resized by sharp, with ETags and a memory cache.',
-      routes: ['GET /instances/{id}/thumbnail', 'GET /series/{id}/thumbnail', 'GET /studies/{id}/thumbnail'],
+      routes: ['GET,HEAD /instances/{id}/thumbnail', 'GET,HEAD /series/{id}/thumbnail', 'GET,HEAD /studies/{id}/thumbnail'],
       events: [],
       destructive: false,
       priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#rendering-a-thumbnail-using-pil-pillow',
