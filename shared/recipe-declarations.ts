@@ -30,8 +30,8 @@ function declaredPath(route: string): { path: string; sample: string; methods: s
   return { path, sample: path.replace(/\{[^}/]+\}/g, 'x-1'), methods };
 }
 
-const sameMethods = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
-  a === undefined || b === undefined ? a === b : a.length === b.length && a.every((method) => b.includes(method));
+const sameMethods = (declared: readonly string[] | undefined, served: readonly string[]) =>
+  declared !== undefined && declared.length === served.length && declared.every((method) => served.includes(method));
 
 function covers(pattern: string, declared: { path: string; sample: string }): boolean {
   if (pattern === declared.path) return true;
@@ -58,12 +58,13 @@ export function compareDeclarations(meta: Pick<RecipeMeta, 'routes' | 'events'>,
     const pattern = registered.routes.find((candidate) => covers(candidate, route));
     if (pattern === undefined) {
       mismatches.push({ kind: 'unregistered', message: `meta.routes lists ${meta.routes[index]}, which setup did not register` });
-    } else if (registered.methods !== undefined) {
-      // What meta says of the methods is what the introspection recipe and the catalogue show.
-      const served = Object.hasOwn(registered.methods, pattern) ? registered.methods[pattern] : undefined;
+    } else if (registered.methods !== undefined && Object.hasOwn(registered.methods, pattern)) {
+      // What meta says of the methods is what the introspection recipe and the catalogue show. A
+      // route that declares none checks methods itself (as before `methods` existed): its meta
+      // text is taken as written.
+      const served = registered.methods[pattern]!;
       if (!sameMethods(route.methods, served)) {
-        const says = served ? served.join(',') : '* (every method)';
-        mismatches.push({ kind: 'undeclared', message: `meta.routes lists ${meta.routes[index]}, but setup registered ${pattern} serving ${says}` });
+        mismatches.push({ kind: 'undeclared', message: `meta.routes lists ${meta.routes[index]}, but setup registered ${pattern} serving ${served.join(',')}` });
       }
     }
   }
