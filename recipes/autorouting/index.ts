@@ -232,7 +232,7 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
     { types: [...levels.map((level) => trigger[level]), 'ORTHANC_STARTED'] },
   );
 
-  orthanc.registerRestCallback('/recipes/autorouting/status', async (output: RestOutput, _uri: string, request: RestRequest) => {
+  orthanc.registerRestCallback('/recipes/autorouting/status', async (output: RestOutput) => {
     output.answerJson(await statusOf(ledger, sender, sweeper, pruner, options, routingSince));
   }, { hostAction: true, methods: ['GET'] });
   orthanc.registerRestCallback('/recipes/autorouting/retry', async (output: RestOutput, _uri: string, request: RestRequest) => {

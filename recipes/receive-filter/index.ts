@@ -91,7 +91,7 @@ export default defineRecipe<Options>({
       return 0;
     });
 
-    orthanc.registerRestCallback('/recipes/receive-filter/status', async (output, _uri, request) => {
+    orthanc.registerRestCallback('/recipes/receive-filter/status', async (output) => {
       const period = periodOf(Date.now());
       const usage = quota > 0 ? await database.all<{ aet: string; count: number }>('SELECT aet, count FROM {quota} WHERE period = ? ORDER BY aet', [period]) : [];
       output.answerJson({

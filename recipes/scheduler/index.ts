@@ -1,4 +1,4 @@
-import { ChangeType, describe, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { ChangeType, describe, type RestRequest } from '../../shared/binding/index.js';
 import { defineRecipe, RecipeHttpError, RecipeOptionsError } from '../../shared/recipe.js';
 import { createAction } from './actions.js';
 import { checkTasks, type TaskOptions } from './check.js';
