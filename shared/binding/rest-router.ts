@@ -10,7 +10,10 @@ export interface RestRequest {
   method: string;
   /** The regular expression's capture groups. */
   groups: string[];
-  /** The query string's arguments (the last value of a repeated one). */
+  /**
+   * The query string's arguments (the last value of a repeated one, as Orthanc's core reads
+   * them). `output.passThrough()` sends the query string on as it came, every repeat in order.
+   */
   get: Record<string, string>;
   /** Request headers, names in lower case. */
   headers: Record<string, string>;
