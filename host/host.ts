@@ -555,7 +555,8 @@ export class Host {
       this.loaded.recipes.map(({ id, recipe, options }) => {
         const { status, error } = this.recipeStates().find((state) => state.id === id)!;
         const masked = maskSecrets(options, { values: [this.loaded.config.Orthanc.Password] });
-        return { meta: recipe.meta, schema: recipe.schema, options: masked, status, ...(error !== undefined ? { error } : {}) };
+        const servedRoutes = this.router.routes.filter((route) => route.owner === id && !route.reservation).map((route) => `${route.methods?.join(',') ?? '*'} ${route.pattern}`);
+        return { meta: recipe.meta, schema: recipe.schema, options: masked, status, ...(error !== undefined ? { error } : {}), servedRoutes };
       }),
   };
 

@@ -120,6 +120,11 @@ export interface EnabledRecipeView {
   status: 'starting' | 'running' | 'waiting' | 'failed';
   /** Why setup failed, or why it is waiting. */
   error?: string;
+  /**
+   * The routes it serves now, as registered: `"GET,HEAD /recipes/ui/(.*)"` (the methods it
+   * declared, `*` for a route that sees every method, then its regular expression).
+   */
+  servedRoutes?: string[];
 }
 
 /** What `setup` may return: how to release what it holds. */
