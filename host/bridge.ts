@@ -3,7 +3,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ChangeType, ResourceType, describe, type BridgeHooks, type ChangeFeed, type FindRequestNotice, type Logger, type ReceivedNotice } from '../shared/binding/index.js';
+import { ChangeType, ResourceType, describe, sendError, type BridgeHooks, type ChangeFeed, type FindRequestNotice, type Logger, type ReceivedNotice } from '../shared/binding/index.js';
 import { bridgeSecretHeader } from './bridge-script.js';
 
 /** What Orthanc answers a C-STORE whose Lua filter raised an error (see bridge-script.ts). */
@@ -126,8 +126,7 @@ export class BridgeServer {
       }
       if (request.method !== 'POST') {
         request.resume();
-        response.setHeader('allow', 'POST');
-        return answer(405, 'POST only');
+        return sendError(response, { status: 405, code: 'method-not-allowed', message: `${request.method} is not served here; this route serves POST` }, { allow: 'POST' });
       }
       const body = await readSmallBody(request);
       if (body === undefined) return answer(413, 'too large');

@@ -8,7 +8,9 @@ import {
   RequestFilters,
   callerCredentials,
   decodePath,
+  defaultErrorCode,
   describe,
+  errorBody,
   renamed,
   sendJsonError,
   type Logger,
@@ -170,7 +172,7 @@ export class HttpFront {
     if (!request.complete && hasBody(request)) this.boundBodySilence(request);
     this.pipeline(exchange).catch((error: unknown) => {
       this.options.log.error(`${request.method} ${pathForLog(request.url)} failed: ${describe(error)}`);
-      this.answerError(request, response, 500, describe(error));
+      this.answerError(request, response, 500, 'the host failed to answer; its log says why');
     });
   }
 
@@ -240,7 +242,7 @@ export class HttpFront {
     const refusal = crossSiteRefusal(request, this.allowedOrigins, forwardedHost);
     if (refusal === undefined) return true;
     this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} from ${request.socket.remoteAddress} with 403: ${refusal}`);
-    this.answerError(request, response, 403, refusal);
+    this.answerError(request, response, 403, refusal, 'cross-site-refused');
     return false;
   }
 
@@ -257,7 +259,7 @@ export class HttpFront {
     }
     if (filtered.allowed) return true;
     this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} with 403: recipe ${filtered.owner}: ${filtered.reason}`);
-    this.answerError(request, response, 403, `refused by an incoming request filter (recipe ${filtered.owner})`);
+    this.answerError(request, response, 403, `refused by an incoming request filter (recipe ${filtered.owner})`, 'refused-by-filter');
     return false;
   }
 
@@ -286,7 +288,7 @@ export class HttpFront {
       return true;
     }
     if (authorization === undefined) {
-      this.answerError(request, response, 503, 'Orthanc did not confirm these credentials (it is unreachable or failing), so the request is refused');
+      this.answerError(request, response, 503, 'Orthanc did not confirm these credentials (it is unreachable or failing), so the request is refused', 'credentials-unconfirmed');
       return false;
     }
     if (!authorization.allowed) {
@@ -314,6 +316,8 @@ export class HttpFront {
       caller: callerCredentials(request.headers, this.options.forwardedAuthHeaders),
       maxBodyBytes: this.options.maxRecipeBodyBytes,
       beforeEarlyAnswer: () => prepareEarlyAnswer(request, response, this.drainLimitBytes),
+      // output.passThrough(): the same proxy as for any request not served by a recipe.
+      passThrough: (body) => proxyToOrthanc(this.options.connection, request, response, this.options.log, this.drainLimitBytes, this.trusted, body),
     });
   }
 
@@ -369,9 +373,9 @@ export class HttpFront {
   }
 
   /** A JSON error answer; the rest of the request body, if any, is dropped after it. */
-  private answerError(request: IncomingMessage, response: ServerResponse, status: number, message: string): void {
+  private answerError(request: IncomingMessage, response: ServerResponse, status: number, message: string, code?: string): void {
     prepareEarlyAnswer(request, response, this.drainLimitBytes);
-    sendJsonError(response, status, message);
+    sendJsonError(response, status, message, {}, code);
   }
 
   /** A request refused before Orthanc sees it: a JSON 4xx/5xx, and a warning saying why. */
@@ -413,7 +417,7 @@ export class HttpFront {
     closeWithoutReset(socket);
     const send = () => {
       if (!socket.writable) return void socket.destroy();
-      const body = `${JSON.stringify({ HttpStatus: status, Message: reason }, null, 2)}\n`;
+      const body = `${JSON.stringify(errorBody({ status, code: defaultErrorCode(status), message: reason }), null, 2)}\n`;
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
           `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,

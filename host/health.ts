@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { OrthancHttpError, type OrthancConnection } from '../shared/binding/index.js';
+import { OrthancHttpError, sendError, type OrthancConnection } from '../shared/binding/index.js';
 
 export interface HealthOptions {
   connection: OrthancConnection;
@@ -32,7 +32,8 @@ export class Health {
     const path = queryAt >= 0 ? url.slice(0, queryAt) : url;
     if (path !== livePath && path !== readyPath) return false;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
-      send(response, 405, { HttpStatus: 405, Message: 'only GET and HEAD' }, { allow: 'GET, HEAD' });
+      response.setHeader('cache-control', 'no-store');
+      sendError(response, { status: 405, code: 'method-not-allowed', message: `${request.method} is not served here; this route serves GET,HEAD` }, { allow: 'GET,HEAD' });
       request.resume();
       return true;
     }

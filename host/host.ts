@@ -16,7 +16,6 @@ import {
   describe,
   type Logger,
   type RestOutput,
-  type RestRequest,
 } from '../shared/binding/index.js';
 import { maskSecrets } from '../shared/mask-secrets.js';
 import { MetricsRegistry } from '../shared/metrics.js';
@@ -268,8 +267,8 @@ export class Host {
       registerHostMetrics(metrics, { feed, front, workers: () => started.workerPool, recipeStates: () => started.recipeStates() });
       await feed.prepare(signal);
       if (guard) await step(started.guardRemoteAccess(guard));
-      router.register('host', '/recipes', (output, _uri, request) => started.describeRecipes(output, request), { hostAction: true });
-      router.register('host', '/recipes/metrics', (output, _uri, request) => started.answerMetrics(output, request), { hostAction: true });
+      router.register('host', '/recipes', (output) => started.describeRecipes(output), { hostAction: true, methods: ['GET'] });
+      router.register('host', '/recipes/metrics', (output) => started.answerMetrics(output), { hostAction: true, methods: ['GET'] });
       // A waiting recipe is set up again as soon as the feed sees Orthanc (back) with the host's credentials.
       feed.subscribe('host', () => started.retryWaitingNow(), [ChangeType.ORTHANC_STARTED]);
       const optionsIssues: ConfigIssue[] = [];
@@ -490,8 +489,7 @@ export class Host {
     });
   }
 
-  private async answerMetrics(output: RestOutput, request: RestRequest): Promise<void> {
-    if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+  private async answerMetrics(output: RestOutput): Promise<void> {
     output.answerBuffer(await this.metrics.render(), this.metrics.contentType);
   }
 
@@ -503,8 +501,7 @@ export class Host {
     if (this.loaded.recipes.some((r) => r.id === 'dashboard')) this.log.info(`dashboard: ${this.url}/recipes/ui/`);
   }
 
-  private async describeRecipes(output: RestOutput, request: RestRequest): Promise<void> {
-    if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+  private async describeRecipes(output: RestOutput): Promise<void> {
     let orthanc: Record<string, unknown>;
     try {
       const system = await this.connection.callJson<{ Version: string; ApiVersion: number }>('GET', '/system');
@@ -563,7 +560,8 @@ export class Host {
       this.loaded.recipes.map(({ id, recipe, options }) => {
         const { status, error } = this.recipeStates().find((state) => state.id === id)!;
         const masked = maskSecrets(options, { values: [this.loaded.config.Orthanc.Password] });
-        return { meta: recipe.meta, schema: recipe.schema, options: masked, status, ...(error !== undefined ? { error } : {}) };
+        const servedRoutes = this.router.routes.filter((route) => route.owner === id && !route.reservation).map((route) => `${route.methods?.join(',') ?? '*'} ${route.pattern}`);
+        return { meta: recipe.meta, schema: recipe.schema, options: masked, status, ...(error !== undefined ? { error } : {}), servedRoutes };
       }),
   };
 

@@ -16,6 +16,9 @@ const hopByHop = new Set([...hopByHopAnswerHeaders, 'host', 'expect']);
  * idempotent request that meets a keep-alive connection Orthanc just closed is sent once more.
  * When Orthanc answers before it has read the whole body (a 401 challenge), the rest is left to
  * the front to drop (see early-answer.ts). Resolves when the exchange is over; never rejects.
+ *
+ * `readBody` is the body when it was read already (a recipe route's `output.passThrough()`): it
+ * is sent instead of the request's stream, and may be sent again on a fresh connection.
  */
 export function proxyToOrthanc(
   connection: OrthancConnection,
@@ -24,6 +27,7 @@ export function proxyToOrthanc(
   log: Logger,
   drainLimitBytes: number,
   trusted: TrustedProxies,
+  readBody?: Buffer,
 ): Promise<void> {
   const headers = headersForOrthanc(request, trusted);
   const length = request.headers['content-length'];
@@ -39,7 +43,7 @@ export function proxyToOrthanc(
     });
     const send = () => {
       attempts += 1;
-      connection.pool.dispatch({ path: connection.basePath + (request.url ?? '/'), method: method, headers, body: hasBody ? uploadOf(request) : null }, handler);
+      connection.pool.dispatch({ path: connection.basePath + (request.url ?? '/'), method: method as Dispatcher.HttpMethod, headers, body: hasBody ? (readBody ?? uploadOf(request)) : null }, handler);
     };
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(started) {
@@ -67,7 +71,7 @@ export function proxyToOrthanc(
         resolve();
       },
       onResponseError(_controller, error) {
-        if (!response.headersSent && !response.destroyed && !hasBody && attempts === 1 && mayRetryOnNewConnection(method, error)) {
+        if (!response.headersSent && !response.destroyed && (!hasBody || readBody !== undefined) && attempts === 1 && mayRetryOnNewConnection(method, error)) {
           send();
           return;
         }
@@ -75,7 +79,7 @@ export function proxyToOrthanc(
           response.destroy();
         } else {
           log.warning(`proxy ${request.method} ${pathForLog(request.url)}: ${describe(error)}`);
-          sendJsonError(response, 502, `Orthanc is unreachable: ${describe(error)}`);
+          sendJsonError(response, 502, `Orthanc is unreachable: ${describe(error)}`, {}, 'orthanc-unreachable');
         }
         resolve();
       },

@@ -2,23 +2,29 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   BindingError,
   OrthancHttpError,
+  OrthancUnreachableError,
+  RecipeHttpError,
   RestOutput,
+  allowHeader,
   bodyLimitOf,
+  sendError,
+  servesMethod,
   refuseBodyByLength,
   createCallerBinding,
   describe,
   isClientGone,
   sendJsonError,
   type CallerCredentials,
+  type ErrorAnswer,
   type Logger,
   type OrthancConnection,
   type RegisteredRoute,
 } from '../shared/binding/index.js';
 
 /**
- * Runs one REST callback: reads the body (at most `maxBodyBytes`), calls it, and turns what it
- * throws into a JSON error instead of a crash. An `OrthancHttpError` with a 4xx status keeps that
- * status (the resource a recipe asked Orthanc for does not exist, say); anything else is a 500.
+ * Runs one REST callback: refuses a method the route does not declare (405 and `Allow`, before
+ * any of the body is read), reads the body (at most `maxBodyBytes`), calls it, and turns what it
+ * throws into the one JSON error shape (see `errorAnswerOf`) instead of a crash.
  */
 export async function serveRecipeRoute(
   route: RegisteredRoute,
@@ -34,8 +40,17 @@ export async function serveRecipeRoute(
     caller: CallerCredentials;
     /** Called before a 413 is sent with the body still arriving (the host then drops the rest). */
     beforeEarlyAnswer?: () => void;
+    /** Hands the request, whose body was read as `body`, on to Orthanc (the front's proxy): `output.passThrough()`. */
+    passThrough?: (body: Buffer) => Promise<void>;
   },
 ): Promise<void> {
+  const method = request.method ?? 'GET';
+  if (!servesMethod(route, method)) {
+    options.beforeEarlyAnswer?.();
+    const allow = allowHeader(route)!;
+    sendError(response, { status: 405, code: 'method-not-allowed', message: `${method} is not served here; this route serves ${allow}` }, { allow });
+    return;
+  }
   // The route's own limit (its recipe's declaration, within the host's MaxRecipeBodyMegabytes),
   // checked on the announced length before anything is read.
   const limit = bodyLimitOf(route, options.maxBodyBytes);
@@ -62,7 +77,8 @@ export async function serveRecipeRoute(
   for (const [key, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
   }
-  const output = new RestOutput(response);
+  const { passThrough } = options;
+  const output = new RestOutput(response, passThrough && (() => passThrough(body)));
   const orthanc = createCallerBinding(options.connection.withCredentials(options.caller.headers, options.caller.names), route.binding);
   try {
     await route.callback(output, path, { method: request.method ?? 'GET', groups, get, headers, body, orthanc, callerId: options.caller.id });
@@ -81,18 +97,47 @@ export async function serveRecipeRoute(
       options.log.debug(`recipe ${route.owner}: ${request.method} ${path}: the client went away during the answer`);
       return;
     }
-    if (error instanceof OrthancHttpError && error.httpStatus >= 400 && error.httpStatus < 500) {
-      sendJsonError(response, error.httpStatus, error.message, typeof error.details === 'object' ? { OrthancError: error.details.OrthancError } : {});
-      return;
+    const answer = errorAnswerOf(error, route.owner);
+    if (answer.status >= 500) {
+      const level = error instanceof RecipeHttpError || error instanceof OrthancHttpError ? 'warning' : 'error';
+      options.log[level](`recipe ${route.owner}: ${request.method} ${path} failed: ${describe(error)}`, {
+        recipe: route.owner,
+        route: route.pattern,
+        method: request.method,
+        status: answer.status,
+        ...(level === 'error' && error instanceof Error && error.stack ? { stack: error.stack } : {}),
+      });
     }
-    options.log.error(`recipe ${route.owner}: ${request.method} ${path} failed: ${describe(error)}`, {
-      recipe: route.owner,
-      route: route.pattern,
-      method: request.method,
-      status: 500,
-    });
-    sendJsonError(response, 500, describe(error));
+    sendError(response, answer);
   }
+}
+
+/**
+ * What the caller gets for what a handler threw:
+ * - `RecipeHttpError`: its status, code, message and details;
+ * - `OrthancHttpError` (a call to Orthanc the handler let through): Orthanc's status, `Message`,
+ *   `Details`, `OrthancStatus` and `OrthancError`, code `orthanc-error`; the URI the recipe
+ *   called is not repeated (the caller did not ask for it);
+ * - Orthanc unreachable: 502, code `orthanc-unreachable`;
+ * - anything else: 500 with a generic message (the host's log has the error; the caller never
+ *   sees internals), code `internal-error`.
+ */
+export function errorAnswerOf(error: unknown, owner: string): ErrorAnswer {
+  if (error instanceof RecipeHttpError) return { status: error.status, code: error.code, message: error.message, details: error.details };
+  if (error instanceof OrthancHttpError) {
+    const fields = typeof error.details === 'object' && error.details !== null ? error.details : {};
+    const valid = error.httpStatus >= 400 && error.httpStatus <= 599;
+    return {
+      status: valid ? error.httpStatus : 502,
+      code: 'orthanc-error',
+      message: typeof fields.Message === 'string' ? fields.Message : `Orthanc answered with HTTP ${error.httpStatus}`,
+      details: typeof fields.Details === 'string' ? { Details: fields.Details } : undefined,
+      orthancStatus: error.orthancStatus,
+      orthancError: error.orthancError,
+    };
+  }
+  if (error instanceof OrthancUnreachableError) return { status: 502, code: 'orthanc-unreachable', message: 'Orthanc is unreachable' };
+  return { status: 500, code: 'internal-error', message: `the recipe ${owner} failed to answer; the host's log says why` };
 }
 
 /**

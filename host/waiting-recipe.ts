@@ -1,4 +1,4 @@
-import { OrthancHttpError, OrthancUnreachableError, type RestRouter } from '../shared/binding/index.js';
+import { OrthancHttpError, OrthancUnreachableError, RecipeHttpError, type RestRouter } from '../shared/binding/index.js';
 import type { RecipeMeta } from '../shared/recipe.js';
 
 /**
@@ -40,7 +40,7 @@ export function reserveRoutes(router: RestRouter, meta: RecipeMeta, reason: () =
   const removers = reservedPaths(meta).map((pattern) =>
     router.register(meta.id, pattern, (output) => {
       output.setHttpHeader('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds()))));
-      output.answerJson({ HttpStatus: 503, Message: `the recipe ${meta.id} is waiting for Orthanc and is not running yet: ${reason()}`, Status: 'waiting' }, 503);
+      throw new RecipeHttpError(503, 'recipe-waiting', `the recipe ${meta.id} is waiting for Orthanc and is not running yet: ${reason()}`, { Status: 'waiting' });
     }, { reservation: true }),
   );
   return () => removers.forEach((remove) => remove());

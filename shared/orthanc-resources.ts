@@ -169,3 +169,21 @@ export async function* listResources<T = { ID: string }>(orthanc: Pick<OrthancBi
     if (page.length < pageSize) return;
   }
 }
+
+/** The URI segment of a change's or a binding's resource type (`ResourceType.STUDY` → `studies`); undefined for the others. */
+export function levelPathOfResourceType(type: ResourceTypeValue): LevelPath | undefined {
+  const level = levelOfResourceType(type);
+  return level && levelPath[level];
+}
+
+/**
+ * `Since` and `Limit` as Orthanc's `/tools/find` applies them, to a list already in order: skip
+ * `since` items, then keep at most `limit`; a `limit` of 0 means no limit. Both must be whole
+ * numbers ≥ 0 (a RangeError otherwise).
+ */
+export function pageOfList<T>(items: readonly T[], since: number, limit: number): T[] {
+  if (!Number.isSafeInteger(since) || since < 0 || !Number.isSafeInteger(limit) || limit < 0) {
+    throw new RangeError(`since and limit must be whole numbers ≥ 0 (got ${since} and ${limit})`);
+  }
+  return items.slice(since, limit === 0 ? undefined : since + limit);
+}

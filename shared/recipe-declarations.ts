@@ -6,6 +6,8 @@ export interface Registrations {
   routes: readonly string[];
   /** `'all'` when a change callback was registered without `types`. */
   events: readonly ChangeTypeName[] | 'all';
+  /** The methods each route declared when registered (`RouteOptions.methods`), by pattern; a route absent serves every method. */
+  methods?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** One difference between `meta` and what `setup` registered. */
@@ -17,12 +19,19 @@ export interface DeclarationMismatch {
 
 /**
  * The path of a `meta.routes` entry (`"GET /instances/{id}/thumbnail"` → `/instances/{id}/thumbnail`),
- * and a concrete path standing for it (`/instances/x-1/thumbnail`) that a registered pattern must match.
+ * a concrete path standing for it (`/instances/x-1/thumbnail`) that a registered pattern must
+ * match, and its methods: `GET,HEAD` → `['GET', 'HEAD']`, `*` (every method) → undefined.
  */
-function declaredPath(route: string): { path: string; sample: string } {
-  const path = route.slice(route.indexOf(' ') + 1).trim();
-  return { path, sample: path.replace(/\{[^}/]+\}/g, 'x-1') };
+function declaredPath(route: string): { path: string; sample: string; methods: string[] | undefined } {
+  const space = route.indexOf(' ');
+  const path = route.slice(space + 1).trim();
+  const methodText = space > 0 ? route.slice(0, space).trim() : '*';
+  const methods = methodText === '*' ? undefined : methodText.split(',').map((method) => method.trim());
+  return { path, sample: path.replace(/\{[^}/]+\}/g, 'x-1'), methods };
 }
+
+const sameMethods = (declared: readonly string[] | undefined, served: readonly string[]) =>
+  declared !== undefined && declared.length === served.length && declared.every((method) => served.includes(method));
 
 function covers(pattern: string, declared: { path: string; sample: string }): boolean {
   if (pattern === declared.path) return true;
@@ -46,8 +55,17 @@ export function compareDeclarations(meta: Pick<RecipeMeta, 'routes' | 'events'>,
     }
   }
   for (const [index, route] of declared.entries()) {
-    if (!registered.routes.some((pattern) => covers(pattern, route))) {
+    const pattern = registered.routes.find((candidate) => covers(candidate, route));
+    if (pattern === undefined) {
       mismatches.push({ kind: 'unregistered', message: `meta.routes lists ${meta.routes[index]}, which setup did not register` });
+    } else if (registered.methods !== undefined && Object.hasOwn(registered.methods, pattern)) {
+      // What meta says of the methods is what the introspection recipe and the catalogue show. A
+      // route that declares none checks methods itself (as before `methods` existed): its meta
+      // text is taken as written.
+      const served = registered.methods[pattern]!;
+      if (!sameMethods(route.methods, served)) {
+        mismatches.push({ kind: 'undeclared', message: `meta.routes lists ${meta.routes[index]}, but setup registered ${pattern} serving ${served.join(',')}` });
+      }
     }
   }
   if (registered.events !== 'all') {

@@ -1,5 +1,12 @@
 import type { SchemaObject } from 'ajv';
 import type { ChangeTypeName, Logger, OrthancBinding } from './binding/index.js';
+
+/**
+ * What a route handler throws to answer with an error: `new RecipeHttpError(400, 'bad-parameter',
+ * 'limit must be a whole number')`. The host answers every error in one JSON shape, Orthanc's
+ * own (`HttpError`, `HttpStatus`, `Message`, `Method`, `Uri`) plus a stable `Code`.
+ */
+export { RecipeHttpError } from './binding/errors.js';
 import type { Metrics } from './metrics.js';
 import type { ClusterMember } from './cluster.js';
 import type { RecipeDatabase } from './recipe-database.js';
@@ -113,6 +120,11 @@ export interface EnabledRecipeView {
   status: 'starting' | 'running' | 'waiting' | 'failed';
   /** Why setup failed, or why it is waiting. */
   error?: string;
+  /**
+   * The routes it serves now, as registered: `"GET,HEAD /recipes/ui/(.*)"` (the methods it
+   * declared, `*` for a route that sees every method, then its regular expression).
+   */
+  servedRoutes?: string[];
 }
 
 /** What `setup` may return: how to release what it holds. */

@@ -345,7 +345,7 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
         // Orthanc: 400 "Malformed message" in text; the host: 431 in JSON. Both 4xx and close.
         assert.equal(direct.status, 400, label);
         assert.equal(viaHost.status, 431, label);
-        assert.deepEqual(Object.keys(JSON.parse(viaHost.body.toString())), ['HttpStatus', 'Message']);
+        assert.deepEqual(Object.keys(JSON.parse(viaHost.body.toString())), ['HttpError', 'HttpStatus', 'Message', 'Code']);
       }
     }
     await log.waitFor(/^W .*refused a request from \S+ with 431: the request line and headers exceed 16 KiB \(HPE_HEADER_OVERFLOW\)/);

@@ -160,21 +160,30 @@ describe('the HTTP front, against a real Orthanc', { timeout: 120_000 }, () => {
     assert.equal(answer.body.toString(), [0, 1, 2, 3, 4].map((i) => `chunk ${i}\n`).join(''));
   });
 
-  it('turns a throwing handler into a JSON 500 and a log line, and keeps serving', async () => {
+  it('turns a throwing handler into a JSON 500 (nothing of the error in it) and a log line, and keeps serving', async () => {
     const answer = await rawRequest(`${url}/test/throw`);
     assert.equal(answer.status, 500);
     assert.match(String(answer.headers['content-type']), /application\/json/);
-    assert.deepEqual(JSON.parse(answer.body.toString()), { HttpStatus: 500, Message: 'boom on purpose' });
+    assert.deepEqual(JSON.parse(answer.body.toString()), {
+      HttpError: 'Internal Server Error',
+      HttpStatus: 500,
+      Message: "the recipe test-routes failed to answer; the host's log says why",
+      Method: 'GET',
+      Uri: '/test/throw',
+      Code: 'internal-error',
+    });
     await log.waitFor(/recipe test-routes: GET \/test\/throw failed: boom on purpose/);
     assert.equal((await rawRequest(`${url}/toto`)).status, 200);
   });
 
-  it('keeps the 4xx of an Orthanc error thrown by a handler', async () => {
+  it("keeps Orthanc's status for an Orthanc error thrown by a handler, without the URI the recipe called", async () => {
     const answer = await rawRequest(`${url}/test/orthanc-404`);
     assert.equal(answer.status, 404);
     const body = JSON.parse(answer.body.toString());
     assert.equal(body.HttpStatus, 404);
-    assert.match(body.Message, /instances\/no-such-instance/);
+    assert.equal(body.Code, 'orthanc-error');
+    assert.equal(body.Uri, '/test/orthanc-404');
+    assert.doesNotMatch(answer.body.toString(), /no-such-instance/);
   });
 
   it('gives recipes restApi* calls with JSON helpers, and typed errors carrying Orthanc\'s status and details', async () => {

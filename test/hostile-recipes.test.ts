@@ -67,13 +67,22 @@ describe('hostile input to every recipe route, all at once (issue 21)', { timeou
     }
   });
 
-  it('refuses a body over its route limit with a 413, before reading it', () => {
+  it('refuses a body over its route limit with a 413, before reading it (a 405 first, for a method the route does not serve)', () => {
     const oversized = run.malformed.filter((o) => o.name.endsWith('2 MiB body'));
     assert.ok(oversized.length >= 17);
     for (const outcome of oversized) {
+      // A GET route gets this body as a POST: one that declares its methods refuses the method,
+      // before the body is read (/toto and /tata serve every method: they get the 413).
+      if (outcome.name.startsWith('GET ') && outcome.status === 405) {
+        assert.equal(outcome.status, 405, describeOutcome(outcome));
+        assert.equal((outcome.json as { Code?: unknown }).Code, 'method-not-allowed', describeOutcome(outcome));
+        continue;
+      }
       assert.equal(outcome.status, 413, describeOutcome(outcome));
       assert.equal(typeof (outcome.json as { MaxBodyBytes?: unknown }).MaxBodyBytes, 'number', describeOutcome(outcome));
     }
+    assert.ok(oversized.some((outcome) => outcome.status === 413), 'the POST routes get their 413');
+    assert.ok(oversized.some((outcome) => outcome.status === 405), 'the GET routes that declare their methods get a 405');
   });
 
   it('takes no prototype key for a format: toString, __proto__, constructor are 400', () => {

@@ -141,3 +141,26 @@ describe('orthanc-resources: listResources', () => {
     await assert.rejects(collect(listResources(fake(1), 'Study', { pageSize: 0 })), RangeError);
   });
 });
+
+// Imports hoist: this one stays next to the cases it serves (a separate block, to merge apart).
+import { levelPathOfResourceType, pageOfList } from '../shared/orthanc-resources.js';
+
+describe('orthanc-resources: pageOfList and levelPathOfResourceType (metadata-find)', () => {
+  it("applies Since then Limit as Orthanc's /tools/find does; Limit 0 is no limit", () => {
+    const items = ['a', 'b', 'c', 'd', 'e'];
+    assert.deepEqual(pageOfList(items, 0, 0), items);
+    assert.deepEqual(pageOfList(items, 1, 2), ['b', 'c']);
+    assert.deepEqual(pageOfList(items, 3, 0), ['d', 'e']);
+    assert.deepEqual(pageOfList(items, 4, 10), ['e']);
+    assert.deepEqual(pageOfList(items, 9, 1), []);
+    for (const [since, limit] of [[-1, 0], [0, -1], [0.5, 1], [0, Number.NaN]] as const) assert.throws(() => pageOfList(items, since, limit), RangeError);
+  });
+
+  it('gives the URI segment of each level of resource type, undefined for the others', () => {
+    assert.equal(levelPathOfResourceType(ResourceType.PATIENT), 'patients');
+    assert.equal(levelPathOfResourceType(ResourceType.STUDY), 'studies');
+    assert.equal(levelPathOfResourceType(ResourceType.SERIES), 'series');
+    assert.equal(levelPathOfResourceType(ResourceType.INSTANCE), 'instances');
+    assert.equal(levelPathOfResourceType(ResourceType.NONE), undefined);
+  });
+});

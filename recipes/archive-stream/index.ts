@@ -1,5 +1,5 @@
 import { isClientGone, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
-import { defineRecipe } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import schema from './schema.json' with { type: 'json' };
 
@@ -24,10 +24,9 @@ export default defineRecipe<Options>({
   setup({ orthanc, log }, options) {
     let active = 0;
     orthanc.registerRestCallback('/recipes/archive-stream/studies/([^/]+)', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       if (active >= options.MaxConcurrentArchives) {
         output.setHttpHeader('Retry-After', '5');
-        return output.answerJson({ HttpStatus: 503, Message: `${active} archives are being streamed already (MaxConcurrentArchives); retry later` }, 503);
+        throw new RecipeHttpError(503, 'too-many-archives', `${active} archives are being streamed already (MaxConcurrentArchives); retry later`);
       }
       const studyId = request.groups[0]!;
       active += 1;
@@ -58,6 +57,6 @@ export default defineRecipe<Options>({
       } finally {
         active -= 1;
       }
-    });
+    }, { methods: ['GET'] });
   },
 });

@@ -1,6 +1,6 @@
 import { ChangeType, describe, type ChangeTypeName, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
 import { checkDicomFilter, compileDicomFilter, type FilterLookup } from '../../shared/dicom-match.js';
-import { defineRecipe, RecipeOptionsError, type OptionsIssue, type RecipeContext } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError, RecipeOptionsError, type OptionsIssue, type RecipeContext } from '../../shared/recipe.js';
 import { escapePointer } from '../../shared/validate.js';
 import { checkDestinations, parseDestinationKey, storeRequest, toDestination, unknownDestinations } from './destinations.js';
 import { Ledger, type Route } from './ledger.js';
@@ -233,22 +233,20 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
     { types: [...levels.map((level) => trigger[level]), 'ORTHANC_STARTED'] },
   );
 
-  orthanc.registerRestCallback('/recipes/autorouting/status', async (output: RestOutput, _uri: string, request: RestRequest) => {
-    if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+  orthanc.registerRestCallback('/recipes/autorouting/status', async (output: RestOutput) => {
     output.answerJson(await statusOf(ledger, sender, sweeper, pruner, options, routingSince));
-  }, { hostAction: true });
+  }, { hostAction: true, methods: ['GET'] });
   orthanc.registerRestCallback('/recipes/autorouting/retry', async (output: RestOutput, _uri: string, request: RestRequest) => {
-    if (request.method !== 'POST') return output.sendMethodNotAllowed('POST');
     const id = request.get.id;
     if (id !== undefined && !(await ledger.knows(id))) {
-      return output.answerJson({ HttpStatus: 404, Message: `the ledger has no resource ${id}` }, 404);
+      throw new RecipeHttpError(404, 'not-in-ledger', `the ledger has no resource ${id.slice(0, 100)}`);
     }
     const retried = await ledger.retry(id);
     if (retried > 0) log.info(`retrying ${retried} route(s)${id ? ` of ${id}` : ''} now, as asked`);
     // A dry run sends nothing, not even routes left by an earlier real run.
     if (!options.DryRun) sender.kick();
     output.answerJson({ Retried: retried });
-  }, { hostAction: true });
+  }, { hostAction: true, methods: ['POST'] });
 
   const stopRenewing = options.DryRun ? undefined : cluster?.onHeartbeat(() => sender.renewLeases());
   const stopReporting = cluster?.report(() => ({ JobsInFlight: sender.inFlight() }));

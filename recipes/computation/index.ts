@@ -1,4 +1,4 @@
-import type { RestOutput, RestRequest } from '../../shared/binding/index.js';
+import type { RestOutput } from '../../shared/binding/index.js';
 import { defineRecipe } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import schema from './schema.json' with { type: 'json' };
@@ -28,16 +28,14 @@ export default defineRecipe<Options>({
   setup({ orthanc, workers, signal }, options) {
     const count = options.SquareRoots;
 
-    orthanc.registerRestCallback('/computation', (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+    orthanc.registerRestCallback('/computation', (output: RestOutput) => {
       // Deliberately blocking: nothing else runs in the host until it returns.
       output.answerBuffer(describeResult(computeSquareRoots(count)), 'text/plain; charset=utf-8');
-    });
+    }, { methods: ['GET'] });
 
-    orthanc.registerRestCallback('/computation-pool', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+    orthanc.registerRestCallback('/computation-pool', async (output: RestOutput) => {
       const result = await workers.run<ComputationResult>(task, { count }, { signal });
       output.answerBuffer(describeResult(result), 'text/plain; charset=utf-8');
-    });
+    }, { methods: ['GET'] });
   },
 });

@@ -1,14 +1,12 @@
+import { RecipeHttpError } from '../../shared/recipe.js';
 import type sharpModule from 'sharp';
 
 export type Sharp = typeof sharpModule;
 
 /** What the recipe answers instead of storing: a status and why. */
-export class ImageRefused extends Error {
-  constructor(
-    readonly status: 400 | 413 | 415,
-    message: string,
-  ) {
-    super(message);
+export class ImageRefused extends RecipeHttpError {
+  constructor(status: 400 | 413 | 415, message: string) {
+    super(status, status === 413 ? 'image-too-large' : status === 415 ? 'unsupported-image' : 'bad-request', message);
   }
 }
 

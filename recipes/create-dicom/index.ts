@@ -1,5 +1,5 @@
 import { OrthancHttpError, describe, type OrthancBinding, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
-import { defineRecipe } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError } from '../../shared/recipe.js';
 import { ImageRefused, drawCross, toDataUri, type Sharp } from './image.js';
 import type { Options } from './options.generated.js';
 import schema from './schema.json' with { type: 'json' };
@@ -31,32 +31,26 @@ export default defineRecipe<Options>({
       throw new Error(`sharp could not be loaded, so create-dicom is disabled (the other recipes are not affected): ${describe(error).split('\n')[0]}`, { cause: error });
     }
 
-    const refuse = (output: RestOutput, status: number, message: string) => output.answerJson({ HttpStatus: status, Message: message }, status);
-
     orthanc.registerRestCallback('/recipes/create-dicom', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.method !== 'POST') return output.sendMethodNotAllowed('POST');
-      if (request.body.length > options.MaxImageBytes) return refuse(output, 413, `the body has ${request.body.length} bytes, more than MaxImageBytes (${options.MaxImageBytes})`);
-      try {
-        const { image, tags, parent } = readRequest(request);
-        const { uri } = await toDataUri(sharp, image, options.MaxPixels);
-        output.answerJson(await create(request.orthanc, { Tags: tags, Content: uri, ...(parent !== undefined ? { Parent: parent } : {}) }));
-      } catch (error) {
-        if (error instanceof ImageRefused) return refuse(output, error.status, error.message);
-        throw error; // Orthanc's 4xx (an unknown tag, an unknown Parent) is answered as it is
-      }
-    });
+      if (request.body.length > options.MaxImageBytes) throw new ImageRefused(413, `the body has ${request.body.length} bytes, more than MaxImageBytes (${options.MaxImageBytes})`);
+      // ImageRefused is a RecipeHttpError; Orthanc's 4xx (an unknown tag, an unknown Parent) is answered as it is.
+      const { image, tags, parent } = readRequest(request);
+      const { uri } = await toDataUri(sharp, image, options.MaxPixels);
+      output.answerJson(await create(request.orthanc, { Tags: tags, Content: uri, ...(parent !== undefined ? { Parent: parent } : {}) }));
+    }, { methods: ['POST'] });
 
     orthanc.registerRestCallback('/instances/([^/]+)/annotate', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.method !== 'POST') return output.sendMethodNotAllowed('POST');
       const frameText = Object.prototype.hasOwnProperty.call(request.get, 'frame') ? request.get.frame! : '0';
-      if (!/^\d{1,6}$/.test(frameText)) return refuse(output, 400, `frame must be a non-negative integer, not "${frameText.slice(0, 40)}"`);
+      if (!/^\d{1,6}$/.test(frameText)) throw new RecipeHttpError(400, 'bad-parameter', `frame must be a non-negative integer, not "${frameText.slice(0, 40)}"`);
       const instanceId = encodeURIComponent(request.groups[0]!);
       const source = await request.orthanc.restApiGetJson<{ ParentSeries: string; MainDicomTags?: Record<string, string> }>(`/instances/${instanceId}`);
       let frame: Buffer;
       try {
         frame = await request.orthanc.restApiGet(`/instances/${instanceId}/frames/${Number(frameText)}/rendered`, { Accept: 'image/png' });
       } catch (error) {
-        if (error instanceof OrthancHttpError && error.httpStatus !== 404) return refuse(output, 422, `Orthanc cannot render frame ${frameText} of this instance (not an image, or no such frame): ${error.message}`);
+        if (error instanceof OrthancHttpError && error.httpStatus !== 404) {
+          throw new RecipeHttpError(422, 'not-renderable', `Orthanc cannot render frame ${frameText} of this instance (not an image, or no such frame): ${error.message}`);
+        }
         throw error;
       }
       const annotated = await drawCross(sharp, frame);
@@ -65,7 +59,7 @@ export default defineRecipe<Options>({
       const tags: Json = { ImageComments: 'Annotated copy (cross)', DerivationDescription: 'Cross drawn by orthanc-recipes create-dicom' };
       if (source.MainDicomTags?.InstanceNumber) tags.InstanceNumber = source.MainDicomTags.InstanceNumber;
       output.answerJson(await create(request.orthanc, { Parent: source.ParentSeries, Tags: tags, Content: `data:image/png;base64,${annotated.toString('base64')}` }));
-    });
+    }, { methods: ['POST'] });
   },
 });
 
@@ -82,7 +76,7 @@ async function create(orthanc: OrthancBinding, body: Json): Promise<Json> {
   try {
     created = await orthanc.restApiPostJson<{ ID: string }>('/tools/create-dicom', body);
   } catch (error) {
-    const status = error instanceof OrthancHttpError && typeof error.details === 'object' ? error.details.OrthancStatus : undefined;
+    const status = error instanceof OrthancHttpError ? error.orthancStatus : undefined;
     if (status !== undefined && inputErrors.has(status)) {
       const details = (error as OrthancHttpError).details as { Message?: string; Details?: string };
       throw new ImageRefused(400, `Orthanc refused the tags: ${details.Message ?? ''}${details.Details ? ` (${details.Details})` : ''}`);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { defineRecipe } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import schema from './schema.json' with { type: 'json' };
 
@@ -31,7 +31,7 @@ export default defineRecipe<Options>({
     title: 'Dashboard',
     description: "The host's status page in the browser: Orthanc, the change feed, each recipe, routing failures to retry, tasks to run now, the latest instances.",
     category: 'Inspection',
-    routes: ['GET /recipes/ui', 'GET /recipes/ui/', 'GET /recipes/ui/{file}', 'GET /recipes/ui/config.json'],
+    routes: ['GET,HEAD /recipes/ui', 'GET,HEAD /recipes/ui/', 'GET,HEAD /recipes/ui/{file}', 'GET,HEAD /recipes/ui/config.json'],
     events: [],
     destructive: false,
   },
@@ -42,14 +42,15 @@ export default defineRecipe<Options>({
     for (const name of Object.keys(contentTypes)) files.set(name, await readFile(join(staticDirectory, name)));
     const config = Buffer.from(JSON.stringify({ RefreshSeconds: options.RefreshSeconds, RecentInstances: options.RecentInstances }));
 
-    orthanc.registerRestCallback('/recipes/ui', (output) => output.redirect('ui/'), { hostAction: true });
+    // HEAD is served as GET is (the same headers, no body): Allow says GET,HEAD.
+    const methods = ['GET', 'HEAD'];
+    orthanc.registerRestCallback('/recipes/ui', (output) => output.redirect('ui/'), { hostAction: true, methods });
     orthanc.registerRestCallback('/recipes/ui/(.*)', (output, _uri, request) => {
-      if (request.method !== 'GET' && request.method !== 'HEAD') return output.sendMethodNotAllowed('GET');
       const name = request.groups[0] || 'index.html';
       const body = name === 'config.json' ? config : files.get(name);
-      if (!body) return output.answerJson({ HttpStatus: 404, Message: `no such file: ${name}` }, 404);
+      if (!body) throw new RecipeHttpError(404, 'not-found', `no such file: ${name.slice(0, 100)}`);
       for (const [header, value] of Object.entries(securityHeaders)) output.setHttpHeader(header, value);
       output.answerBuffer(body, name === 'config.json' ? 'application/json; charset=utf-8' : contentTypes[name]!);
-    }, { hostAction: true });
+    }, { hostAction: true, methods });
   },
 });

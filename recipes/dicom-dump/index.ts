@@ -1,7 +1,7 @@
 import { importOptional } from '../../shared/optional-package.js';
 import { setMaxListeners } from 'node:events';
 import { ByteBudget } from '../../shared/byte-budget.js';
-import { defineRecipe } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError } from '../../shared/recipe.js';
 import { ownBytes } from '../../shared/worker-pool.js';
 import { isOrthancId, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
 import type { DumpInput, DumpOutput } from './dump-task.js';
@@ -40,22 +40,21 @@ export default defineRecipe<Options>({
     orthanc.registerRestCallback('/instances/([^/]+)/dcmjs', async (output: RestOutput, _uri: string, request: RestRequest) => {
       // Read as the caller: what Orthanc refuses them (401/403/404), this route refuses with Orthanc's status.
       const caller = request.orthanc;
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       const format = request.get.format ?? 'text';
       if (format !== 'text' && format !== 'json') {
-        return output.answerJson({ HttpStatus: 400, Message: `format must be "text" or "json", not ${JSON.stringify(format.slice(0, 40))}` }, 400);
+        throw new RecipeHttpError(400, 'bad-parameter', `format must be "text" or "json", not ${JSON.stringify(format.slice(0, 40))}`, { Parameter: 'format' });
       }
       const instanceId = request.groups[0]!;
       // Only an ID's shape is asked for: Orthanc would know no instance by another name.
-      if (!isOrthancId(instanceId)) return output.answerJson({ HttpStatus: 404, Message: `Unknown resource: instances/${instanceId}`, OrthancError: 'Unknown resource' }, 404);
+      if (!isOrthancId(instanceId)) throw new RecipeHttpError(404, 'unknown-resource', 'Unknown resource');
       // A 404 from Orthanc (unknown instance) becomes this route's 404. The size is checked
       // before the download, so that a huge file is refused without being read.
       const { FileSize } = await caller.restApiGetJson<{ FileSize: number }>(`/instances/${encodeURIComponent(instanceId)}`);
       if (FileSize > options.MaxFileMegabytes * MiB) {
-        return output.answerJson({ HttpStatus: 413, Message: `the file of instance ${instanceId} is ${FileSize} bytes, more than MaxFileMegabytes (${options.MaxFileMegabytes})` }, 413);
+        throw new RecipeHttpError(413, 'file-too-large', `the file of instance ${instanceId} is ${FileSize} bytes, more than MaxFileMegabytes (${options.MaxFileMegabytes})`);
       }
       if (FileSize > inFlight.capacity) {
-        return output.answerJson({ HttpStatus: 413, Message: `the file of instance ${instanceId} is ${FileSize} bytes, more than MaxMegabytesInFlight (${options.MaxMegabytesInFlight})` }, 413);
+        throw new RecipeHttpError(413, 'file-too-large', `the file of instance ${instanceId} is ${FileSize} bytes, more than MaxMegabytesInFlight (${options.MaxMegabytesInFlight})`);
       }
       const release = await inFlight.reserve(Math.max(1, FileSize), signal);
       let result: DumpOutput;
@@ -74,15 +73,13 @@ export default defineRecipe<Options>({
         release();
       }
       if (!result.ok && result.status === 413) {
-        return output.answerJson(
-          { HttpStatus: 413, Message: `the DICOM file of instance ${instanceId} is too large to dump: ${result.reason} (MaxInflatedMegabytes: ${options.MaxInflatedMegabytes})`, Reason: result.reason },
-          413,
-        );
+        const message = `the DICOM file of instance ${instanceId} is too large to dump: ${result.reason} (MaxInflatedMegabytes: ${options.MaxInflatedMegabytes})`;
+        throw new RecipeHttpError(413, 'dump-too-large', message, { Reason: result.reason });
       }
       if (!result.ok) {
-        return output.answerJson({ HttpStatus: 422, Message: `dcmjs cannot parse the DICOM file of instance ${instanceId}: ${result.reason}`, Reason: result.reason }, 422);
+        throw new RecipeHttpError(422, 'unparsable-dicom', `dcmjs cannot parse the DICOM file of instance ${instanceId}: ${result.reason}`, { Reason: result.reason });
       }
       output.answerBuffer(result.body, format === 'json' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8');
-    }, { maxBodyBytes: 0 });
+    }, { maxBodyBytes: 0, methods: ['GET'] });
   },
 });

@@ -1,5 +1,5 @@
 import type { RestOutput, RestRequest } from '../../shared/binding/index.js';
-import { defineRecipe } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError } from '../../shared/recipe.js';
 import { importOptional } from '../../shared/optional-package.js';
 import type { Options } from './options.generated.js';
 import schema from './schema.json' with { type: 'json' };
@@ -24,10 +24,9 @@ export default defineRecipe<Options>({
     // dcmjs (its dictionary) is an optional package: loaded here, so that listing recipes needs none.
     const { lookup } = await importOptional('dcmjs', () => import('./lookup.js'));
     orthanc.registerRestCallback('/recipes/dictionary/([^/]*)', (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       const result = lookup(request.groups[0]!);
       if ('found' in result) return output.answerJson(result.found);
-      output.answerJson({ HttpStatus: result.status, Message: result.message }, result.status);
-    });
+      throw new RecipeHttpError(result.status, result.status === 404 ? 'unknown-keyword' : 'bad-parameter', result.message);
+    }, { methods: ['GET'] });
   },
 });

@@ -1,5 +1,5 @@
 import { isClientGone, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
-import { defineRecipe } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import { importOptional } from '../../shared/optional-package.js';
 import schema from './schema.json' with { type: 'json' };
@@ -27,16 +27,15 @@ export default defineRecipe<Options>({
     const { chunkSink, dicomDate, listStudies, writeReport } = await importOptional('exceljs', () => import('./report.js'));
     let active = 0;
     orthanc.registerRestCallback('/report\\.xlsx', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       const unknown = Object.keys(request.get).filter((name) => name !== 'since');
-      if (unknown.length > 0) return output.answerJson({ HttpStatus: 400, Message: `unknown parameter "${unknown[0]!.slice(0, 40)}"; known: since` }, 400);
+      if (unknown.length > 0) throw new RecipeHttpError(400, 'bad-parameter', `unknown parameter "${unknown[0]!.slice(0, 40)}"; known: since`);
       const since = Object.prototype.hasOwnProperty.call(request.get, 'since') ? request.get.since! : undefined;
       if (since !== undefined && !dicomDate(since)) {
-        return output.answerJson({ HttpStatus: 400, Message: `since must be a date as YYYYMMDD, not "${since.slice(0, 40)}"` }, 400);
+        throw new RecipeHttpError(400, 'bad-parameter', `since must be a date as YYYYMMDD, not "${since.slice(0, 40)}"`, { Parameter: 'since' });
       }
       if (active >= options.MaxConcurrentReports) {
         output.setHttpHeader('Retry-After', '10');
-        return output.answerJson({ HttpStatus: 503, Message: `${active} reports are being written already (MaxConcurrentReports); retry later` }, 503);
+        throw new RecipeHttpError(503, 'too-many-reports', `${active} reports are being written already (MaxConcurrentReports); retry later`);
       }
       active += 1;
       try {
@@ -56,6 +55,6 @@ export default defineRecipe<Options>({
       } finally {
         active -= 1;
       }
-    });
+    }, { methods: ['GET'] });
   },
 });

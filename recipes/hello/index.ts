@@ -21,6 +21,10 @@ export default defineRecipe<Options>({
   schema,
   setup({ orthanc, log }, options) {
     const answerOk = (output: RestOutput) => output.answerBuffer('ok\n', 'text/plain');
+    // Every method, as the Python sample's routes: a route that declares no `methods` sees them
+    // all. One that serves only some says so, `{ methods: ['GET'] }`, and the host answers the
+    // others 405 with `Allow`; an error answer is thrown as `RecipeHttpError` (from the recipe
+    // module). templates/recipe, which `orthanc-recipes new` copies, shows both.
     orthanc.registerRestCallback('/(to)(t)o', answerOk);
     orthanc.registerRestCallback('/tata', answerOk);
 

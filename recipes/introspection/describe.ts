@@ -173,6 +173,8 @@ export interface RecipeEntry {
   options?: Record<string, unknown>;
   status: string;
   error?: string;
+  /** What the host says the recipe serves now: `"GET,HEAD /recipes/ui/(.*)"` (methods declared, `*` for all). */
+  servedRoutes?: string[];
 }
 
 export interface LiveDescription {
@@ -185,6 +187,8 @@ export interface LiveDescription {
     Status: string;
     Error?: string;
     Routes: string[];
+    /** The routes as registered, with the methods the host serves for them (`*`: every method). */
+    Served?: string[];
     Events: string[];
     Destructive: boolean;
     PriorArt?: string;
@@ -269,13 +273,14 @@ function namesOf(answer: unknown): string[] {
 }
 
 export function describeRecipes(entries: readonly RecipeEntry[]): LiveDescription['Recipes'] {
-  return entries.map(({ meta, schema, options, status, error }) => ({
+  return entries.map(({ meta, schema, options, status, error, servedRoutes }) => ({
     Id: meta.id,
     Title: meta.title,
     Description: meta.description,
     Status: status,
     ...(error ? { Error: error } : {}),
     Routes: meta.routes,
+    ...(servedRoutes ? { Served: servedRoutes } : {}),
     Events: meta.events,
     Destructive: meta.destructive,
     ...(meta.priorArt ? { PriorArt: meta.priorArt } : {}),

@@ -1,5 +1,5 @@
 import { maskSecrets } from '../../shared/mask-secrets.js';
-import { defineRecipe } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError } from '../../shared/recipe.js';
 import { describeApi, describeOrthanc, describeRecipes, type Introspection } from './describe.js';
 import { toMarkdown } from './markdown.js';
 import type { Options } from './options.generated.js';
@@ -26,10 +26,9 @@ export default defineRecipe<Options>({
     // The binding's part never changes while the process runs: build it once.
     const api = describeApi();
     orthanc.registerRestCallback('/recipes/introspection', async (output, _uri, request) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       const format = request.get.format ?? 'json';
       if (format !== 'json' && format !== 'markdown') {
-        return output.answerJson({ HttpStatus: 400, Message: `unknown format "${format}"; expected "json" or "markdown"` }, 400);
+        throw new RecipeHttpError(400, 'bad-parameter', `unknown format "${format.slice(0, 40)}"; expected "json" or "markdown"`, { Parameter: 'format' });
       }
       const recipes = (host?.recipes() ?? []).map((entry) => ({
         ...entry,
@@ -41,6 +40,6 @@ export default defineRecipe<Options>({
       };
       if (format === 'markdown') output.answerBuffer(toMarkdown(description), 'text/markdown; charset=utf-8');
       else output.answerJson(description);
-    }, { hostAction: true });
+    }, { hostAction: true, methods: ['GET'] });
   },
 });

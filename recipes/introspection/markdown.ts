@@ -100,6 +100,7 @@ function liveMarkdown(live: LiveDescription): string[] {
     lines.push(`#### ${r.Id}: ${r.Title}`, '', r.Description, '');
     lines.push(`- Status: ${r.Status}${r.Error ? ` (${r.Error})` : ''}${r.Destructive ? '; destructive' : ''}`);
     lines.push(`- Routes: ${r.Routes.length ? r.Routes.map(code).join(', ') : 'none'}`);
+    if (r.Served?.length) lines.push(`- Served (methods, pattern): ${r.Served.map(code).join(', ')}`);
     lines.push(`- Events: ${r.Events.length ? r.Events.map(code).join(', ') : 'none'}`);
     if (r.PriorArt) lines.push(`- Prior art: ${r.PriorArt}`);
     lines.push('');

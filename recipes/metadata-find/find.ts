@@ -1,4 +1,5 @@
-import type { OrthancBinding, RawAnswer } from '../../shared/binding/index.js';
+import type { OrthancBinding } from '../../shared/binding/index.js';
+import { pageOfList } from '../../shared/orthanc-resources.js';
 import type { Pacer } from '../../shared/pacer.js';
 import type { MetadataMap, MetadataReader } from './metadata-reader.js';
 import type { MetadataFilter } from './patterns.js';
@@ -19,8 +20,11 @@ export const builtInMetadata = [
   'MainDicomSequences', 'PixelDataVR',
 ];
 
-/** One answer of the recipe: either Orthanc's own error answer, passed on, or the JSON to send. */
-export type FindOutcome = { orthancError: RawAnswer } | { answer: unknown[]; stats: FindStats };
+/** One answer of the recipe: the JSON to send, and how it was found. */
+export interface FindOutcome {
+  answer: unknown[];
+  stats: FindStats;
+}
 
 /** How a query was answered, for the debug log. */
 export interface FindStats {
@@ -34,11 +38,6 @@ export interface FindStats {
 
 type Item = string | { ID: string; [field: string]: unknown };
 type Candidates = { items: Item[]; metadata: Map<string, MetadataMap> };
-
-/** Orthanc refused a find: its answer goes back to the caller as it is. */
-class OrthancRefused {
-  constructor(readonly answer: RawAnswer) {}
-}
 
 /** One query on its way. */
 interface Run {
@@ -69,7 +68,8 @@ interface Run {
  *    `/tools/bulk-content` (the same as an expanded find's), for the resources read (before
  *    1.12.5) or kept (1.12.5+); a body that shapes them (`Short`, `RequestedTags`, ...) gets
  *    Orthanc's expanded find.
- * A resource deleted while the query runs is left out.
+ * A resource deleted while the query runs is left out. A find Orthanc refuses (a bad `Query`)
+ * throws its `OrthancHttpError`: the host answers the caller with Orthanc's status and fields.
  */
 export async function runMetadataFind(
   orthanc: OrthancBinding,
@@ -102,24 +102,16 @@ export async function runMetadataFind(
   }
   const run: Run = { orthanc, reader, query, body, scanned, plain: Object.keys(body).every((field) => plainFields.has(field)), pacer };
 
-  try {
-    const withMetadata = support.hasExtendedFind && reader.readsInBulk;
-    const { items, metadata } = withMetadata ? await findWithMetadata(run) : await findThenRead(run);
-    let kept = items;
-    if (scanned.length > 0) {
-      const all = await keepMatching(scanned, items, metadata, pacer);
-      kept = query.limit ? all.slice(query.since, query.since + query.limit) : all.slice(query.since);
-    }
-    if (withMetadata && query.expand && run.plain) kept = await expandKept(run, kept);
-    const answer = kept
-      .filter((item) => typeof item === 'string' || metadata.has(item.ID))
-      .map((item) => (typeof item === 'string' ? item : { ...item, Metadata: metadata.get(item.ID) }));
-    const stats = { native: Object.keys(nativeQuery).length, scanned: scanned.length, candidates: items.length, read: reader.resourcesRead - readBefore };
-    return { answer, stats };
-  } catch (error) {
-    if (error instanceof OrthancRefused) return { orthancError: error.answer };
-    throw error;
-  }
+  const withMetadata = support.hasExtendedFind && reader.readsInBulk;
+  const { items, metadata } = withMetadata ? await findWithMetadata(run) : await findThenRead(run);
+  let kept = items;
+  if (scanned.length > 0) kept = pageOfList(await keepMatching(scanned, items, metadata, pacer), query.since, query.limit);
+  if (withMetadata && query.expand && run.plain) kept = await expandKept(run, kept);
+  const answer = kept
+    .filter((item) => typeof item === 'string' || metadata.has(item.ID))
+    .map((item) => (typeof item === 'string' ? item : { ...item, Metadata: metadata.get(item.ID) }));
+  const stats = { native: Object.keys(nativeQuery).length, scanned: scanned.length, candidates: items.length, read: reader.resourcesRead - readBefore };
+  return { answer, stats };
 }
 
 /**
@@ -186,10 +178,9 @@ async function expandKept({ orthanc, reader, query, body }: Run, kept: Item[]): 
   return kept.flatMap((item) => objects.get(idOf(item)) ?? []);
 }
 
-async function find(orthanc: OrthancBinding, body: Record<string, unknown>): Promise<Item[]> {
-  const answer = await orthanc.restApiRequest('POST', '/tools/find', body);
-  if (answer.statusCode < 200 || answer.statusCode > 299) throw new OrthancRefused(answer);
-  return JSON.parse(answer.body.toString('utf8')) as Item[];
+/** Orthanc's find; what Orthanc refuses throws its `OrthancHttpError` (status, `OrthancStatus`...). */
+function find(orthanc: OrthancBinding, body: Record<string, unknown>): Promise<Item[]> {
+  return orthanc.restApiPostJson<Item[]>('/tools/find', body);
 }
 
 const idOf = (item: Item) => (typeof item === 'string' ? item : item.ID);

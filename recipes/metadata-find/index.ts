@@ -1,10 +1,11 @@
-import { changeTypeName, isNotFound, type OrthancBinding, type RawAnswer, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
+import { changeTypeName, type OrthancBinding, type RestRequest } from '../../shared/binding/index.js';
 import { CallerRights } from '../../shared/caller-rights.js';
+import { isNotFound, type LevelPath } from '../../shared/orthanc-resources.js';
 import { Pacer } from '../../shared/pacer.js';
-import { defineRecipe } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError } from '../../shared/recipe.js';
 import { builtInMetadata, runMetadataFind, type OrthancFindSupport } from './find.js';
 import { indexEvents, MetadataIndex } from './metadata-index.js';
-import { forEachConcurrently, MetadataReader, type LevelPath } from './metadata-reader.js';
+import { forEachConcurrently, MetadataReader } from './metadata-reader.js';
 import type { Options } from './options.generated.js';
 import { BadFindRequest, parseFindRequest } from './request.js';
 import schema from './schema.json' with { type: 'json' };
@@ -57,23 +58,27 @@ export default defineRecipe<Options>({
     const pacer = new Pacer();
     const limits = { maxPatternLength: options.MaxPatternLength, maxConstraints: options.MaxConstraints, maxCompiledSize: options.MaxCompiledSize };
 
+    // POST only, as Orthanc serves /tools/find (the host answers any other method with 405 and
+    // `Allow: POST`, as Orthanc does). A body without `Metadata` is passed on as it came
+    // (output.passThrough(): the front's proxy, with the caller's credentials and every query
+    // argument), so Orthanc answers it byte for byte.
     orthanc.registerRestCallback('/tools/find', async (output, _uri, request) => {
-      if (request.method !== 'POST') return passThrough(request.orthanc, output, request);
       let query;
       try {
         query = await parseFindRequest(request.body, limits, pacer);
       } catch (error) {
         if (!(error instanceof BadFindRequest)) throw error;
-        return output.answerJson({ HttpError: 'Bad Request', HttpStatus: 400, Message: error.message, Field: error.field }, 400);
+        throw new RecipeHttpError(400, 'bad-parameter', error.message, { Field: error.field });
       }
-      if (!query) return passThrough(request.orthanc, output, request);
+      if (!query) return output.passThrough();
+      // What Orthanc refuses in the rest of the body throws its OrthancHttpError: the caller gets
+      // Orthanc's status, Message, Details, OrthancStatus and OrthancError.
       const outcome = await runMetadataFind(request.orthanc, reader, query, await findSupport(), options.NativeMetadataQuery, pacer);
-      if ('orthancError' in outcome) return answerAsOrthanc(output, outcome.orthancError);
       outcome.answer = await keepGranted(rights, request, query.levelPath, outcome.answer, options.Concurrency);
       const { native, scanned, candidates, read } = outcome.stats;
       log.debug(`${query.levelPath}: ${native} constraint(s) to Orthanc's MetadataQuery, ${scanned} scanned over ${candidates} candidate(s) (${read} read from Orthanc), ${outcome.answer.length} answered`);
       output.answerJson(outcome.answer);
-    }, { maxBodyBytes: options.MaxBodyKilobytes * 1024 });
+    }, { maxBodyBytes: options.MaxBodyKilobytes * 1024, methods: ['POST'] });
   },
 });
 
@@ -102,23 +107,4 @@ async function readFindSupport(orthanc: OrthancBinding): Promise<OrthancFindSupp
   const system = await orthanc.getSystem();
   const userMetadata = typeof system.UserMetadata === 'object' && system.UserMetadata !== null ? Object.keys(system.UserMetadata) : [];
   return { hasExtendedFind: system.Capabilities?.HasExtendedFind === true, knownNames: new Set([...builtInMetadata, ...userMetadata]) };
-}
-
-/** Sends the request to Orthanc as it came, and its answer back as it is. */
-async function passThrough(orthanc: OrthancBinding, output: RestOutput, request: RestRequest): Promise<void> {
-  const search = new URLSearchParams(request.get).toString();
-  const headers: Record<string, string> = {};
-  if (request.headers['content-type']) headers['content-type'] = request.headers['content-type'];
-  const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
-  answerAsOrthanc(output, await orthanc.restApiRequest(request.method, `/tools/find${search ? `?${search}` : ''}`, hasBody ? request.body : undefined, headers));
-}
-
-const notForwarded = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-type', 'date']);
-
-function answerAsOrthanc(output: RestOutput, answer: RawAnswer): void {
-  for (const [name, value] of Object.entries(answer.headers)) {
-    if (value !== undefined && !notForwarded.has(name)) output.setHttpHeader(name, Array.isArray(value) ? value.join(', ') : value);
-  }
-  const contentType = answer.headers['content-type'];
-  output.answerBuffer(answer.body, typeof contentType === 'string' ? contentType : undefined, answer.statusCode);
 }

@@ -1,13 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import { ChangeType, ResourceType, type ChangeTypeValue, type ResourceTypeValue } from '../../shared/binding/index.js';
-import type { LevelPath, MetadataMap } from './metadata-reader.js';
-
-const levelOf: Partial<Record<ResourceTypeValue, LevelPath>> = {
-  [ResourceType.PATIENT]: 'patients',
-  [ResourceType.STUDY]: 'studies',
-  [ResourceType.SERIES]: 'series',
-  [ResourceType.INSTANCE]: 'instances',
-};
+import { ChangeType, type ChangeTypeValue, type ResourceTypeValue } from '../../shared/binding/index.js';
+import { levelPathOfResourceType, type LevelPath } from '../../shared/orthanc-resources.js';
+import type { MetadataMap } from './metadata-reader.js';
 
 /** The change types that can make a metadata map stale. */
 export const indexEvents = ['NEW_INSTANCE', 'NEW_SERIES', 'NEW_STUDY', 'NEW_PATIENT', 'UPDATED_METADATA', 'ORTHANC_STARTED', 'DELETED'] as const;
@@ -61,7 +55,7 @@ export class MetadataIndex {
       for (const level of Object.keys(this.epochs) as LevelPath[]) this.dropLevel(level);
       return;
     }
-    const level = levelOf[resourceType];
+    const level = levelPathOfResourceType(resourceType);
     if (!level) return;
     this.drop(level, resourceId);
     if (changeType === ChangeType.NEW_INSTANCE || changeType === ChangeType.DELETED) for (const ancestor of ['patients', 'studies', 'series'] as const) this.dropLevel(ancestor);

@@ -1,8 +1,9 @@
-import { isNotFound, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import type { Logger, OrthancBinding } from '../../shared/binding/index.js';
+import { isNotFound, type LevelPath } from '../../shared/orthanc-resources.js';
 import type { MetadataIndex } from './metadata-index.js';
 
 export type MetadataMap = Record<string, string>;
-export type LevelPath = 'patients' | 'studies' | 'series' | 'instances';
+export type { LevelPath };
 export type ReadMode = 'Bulk' | 'PerResource';
 
 export interface ReaderOptions {

@@ -1,5 +1,5 @@
+import { levelPath, parseLevel, type LevelPath } from '../../shared/orthanc-resources.js';
 import type { Pacer } from '../../shared/pacer.js';
-import type { LevelPath } from './metadata-reader.js';
 import { compileMetadataFilter, PatternError, type MatchingMode, type MetadataFilter } from './patterns.js';
 
 /** What one request may ask of the host: see the recipe's options of the same names. */
@@ -35,17 +35,6 @@ export class BadFindRequest extends Error {
   }
 }
 
-/** Orthanc reads `Level` without case, singular or plural (`study`, `Studies`). */
-const levels: Record<string, LevelPath> = {
-  patient: 'patients',
-  patients: 'patients',
-  study: 'studies',
-  studies: 'studies',
-  series: 'series',
-  instance: 'instances',
-  instances: 'instances',
-};
-
 const matchingModes: readonly MatchingMode[] = ['Regex', 'Wildcard'];
 
 /**
@@ -66,9 +55,9 @@ export async function parseFindRequest(body: Buffer, limits: FindLimits, pacer: 
   if (!isObject(parsed) || !('Metadata' in parsed)) return undefined;
   const { Metadata: metadata, MetadataMatching: matching = 'Regex', Limit: limit = 0, Since: since = 0, ...forwarded } = parsed;
 
-  const levelName = typeof parsed.Level === 'string' ? parsed.Level.toLowerCase() : undefined;
-  // Own keys only: `constructor` is in every object, not a level.
-  const level = levelName !== undefined && Object.hasOwn(levels, levelName) ? levels[levelName] : undefined;
+  // Orthanc reads `Level` without case, singular or plural (`study`, `Studies`).
+  const parsedLevel = typeof parsed.Level === 'string' ? parseLevel(parsed.Level) : undefined;
+  const level = parsedLevel && levelPath[parsedLevel];
   if (!level) throw new BadFindRequest('Level', `must be one of Patient, Study, Series, Instance (got ${JSON.stringify(parsed.Level ?? null)})`);
   if (!matchingModes.includes(matching as MatchingMode)) {
     throw new BadFindRequest('MetadataMatching', `must be "Regex" (the default) or "Wildcard" (got ${JSON.stringify(matching)})`);

@@ -164,8 +164,7 @@ export default defineRecipe<Options>({
     const laneStatus = async (lane: Lane) => ({ Pending: await lane.tasks.size(), SinceStart: lane.counts });
     orthanc.registerRestCallback(
       '/recipes/mirror/status',
-      async (output, _uri, request) => {
-        if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+      async (output) => {
         const postgres = lanes.find((lane) => lane.target.name === 'PostgreSQL');
         const couch = lanes.find((lane) => lane.target.name === 'CouchDB');
         output.answerJson({
@@ -173,7 +172,7 @@ export default defineRecipe<Options>({
           ...(couch ? { CouchDB: { Database: options.CouchDB.Database, ...(await laneStatus(couch)) } } : {}),
         });
       },
-      { hostAction: true },
+      { hostAction: true, methods: ['GET'] },
     );
 
     return {

@@ -1,5 +1,5 @@
 import { describe, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
-import { defineRecipe } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError } from '../../shared/recipe.js';
 import { composeMosaic, mosaicEtag } from './compose.js';
 import type { Options } from './options.generated.js';
 import { BadParameter, grid, parseParams, spread } from './params.js';
@@ -36,21 +36,20 @@ export default defineRecipe<Options>({
     const libvips = sharp.versions.vips;
 
     orthanc.registerRestCallback('/series/([^/]+)/mosaic', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       let params;
       try {
         params = parseParams(request.get, options);
       } catch (error) {
-        if (error instanceof BadParameter) return output.answerJson({ HttpStatus: 400, Message: error.message }, 400);
+        if (error instanceof BadParameter) throw new RecipeHttpError(400, 'bad-parameter', error.message);
         throw error;
       }
       const seriesId = request.groups[0]!;
       const slices = spread(await orderedSlices(request.orthanc, seriesId), options.MaxTiles);
-      if (slices.length === 0) return output.answerJson({ HttpStatus: 422, Message: `series ${seriesId} has no slice to show` }, 422);
+      if (slices.length === 0) throw new RecipeHttpError(422, 'no-slice', `series ${seriesId} has no slice to show`);
       const { columns, rows } = grid(slices.length, params.columns);
       const pixels = columns * rows * params.size * params.size;
       if (pixels > options.MaxPixels) {
-        return output.answerJson({ HttpStatus: 400, Message: `${columns}x${rows} tiles of ${params.size} pixels make ${pixels} pixels, more than MaxPixels (${options.MaxPixels}); ask for a smaller size` }, 400);
+        throw new RecipeHttpError(400, 'too-many-pixels', `${columns}x${rows} tiles of ${params.size} pixels make ${pixels} pixels, more than MaxPixels (${options.MaxPixels}); ask for a smaller size`);
       }
       const etag = mosaicEtag(seriesId, slices, params, columns, libvips);
       // The series may gain instances: clients revalidate each time, and get a 304 while it is the same.
@@ -60,10 +59,10 @@ export default defineRecipe<Options>({
         return output.sendNotModified();
       }
       const mosaic = await composeMosaic(request.orthanc, sharp, slices, params);
-      if (!mosaic) return output.answerJson({ HttpStatus: 422, Message: `Orthanc could render no slice of series ${seriesId} (not images?)` }, 422);
+      if (!mosaic) throw new RecipeHttpError(422, 'no-slice', `Orthanc could render no slice of series ${seriesId} (not images?)`);
       for (const [name, value] of Object.entries({ ...headers, 'X-Mosaic-Tiles': `${mosaic.rendered}/${slices.length}` })) output.setHttpHeader(name, value);
       output.answerBuffer(mosaic.body, contentTypes[params.format]);
-    });
+    }, { methods: ['GET'] });
   },
 });
 

@@ -1,5 +1,5 @@
 import { ChangeType, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
-import { defineRecipe } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError } from '../../shared/recipe.js';
 import { findPage, orthancSorts, type Page } from './find-engine.js';
 import type { Options } from './options.generated.js';
 import { BadParameter, parsePageRequest } from './params.js';
@@ -52,12 +52,11 @@ export default defineRecipe<Options>({
     );
 
     orthanc.registerRestCallback('/sort-studies', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       let pageRequest;
       try {
         pageRequest = parsePageRequest(request.get, { limit: options.DefaultLimit, maxLimit: options.MaxLimit });
       } catch (error) {
-        if (error instanceof BadParameter) return output.answerJson({ HttpStatus: 400, Message: error.message }, 400);
+        if (error instanceof BadParameter) throw new RecipeHttpError(400, 'bad-parameter', error.message);
         throw error;
       }
       let page: Page;
@@ -69,11 +68,11 @@ export default defineRecipe<Options>({
         page = await index.page(pageRequest, request.orthanc);
       } else {
         output.setHttpHeader('Retry-After', '5');
-        return output.answerJson({ HttpStatus: 503, Message: 'the index of studies is being built; retry in a few seconds' }, 503);
+        throw new RecipeHttpError(503, 'index-not-ready', 'the index of studies is being built; retry in a few seconds');
       }
       output.setHttpHeader('X-Total-Count', String(page.total));
       output.setHttpHeader('X-Paging-Engine', engine);
       output.answerJson(page.studies);
-    });
+    }, { methods: ['GET'] });
   },
 });

@@ -71,12 +71,11 @@ export default defineRecipe<Options>({
 
     orthanc.registerRestCallback(
       '/recipes/queue/stats',
-      async (output, _uri, request) => {
-        if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+      async (output) => {
         const { Waiting, Reserved } = await instances.stats();
         output.answerJson({ Queue: QUEUE, Size: Waiting + Reserved, Waiting, Reserved, SinceStart: counts });
       },
-      { hostAction: true },
+      { hostAction: true, methods: ['GET'] },
     );
 
     return {

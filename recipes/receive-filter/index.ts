@@ -106,18 +106,17 @@ export default defineRecipe<Options>({
       const restricted = restrictFindQuery(query, restriction.Filter);
       if ('query' in restricted) return restricted.query;
       counts.RefusedQueries += 1;
-      log.info(`refused a C-FIND from ${origin.remoteAet}: ${restricted.refused}`);
+      log.info('refused a C-FIND', { aet: origin.remoteAet, reason: restricted.refused });
       return null;
     });
 
-    orthanc.registerRestCallback('/recipes/receive-filter/status', async (output, _uri, request) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+    orthanc.registerRestCallback('/recipes/receive-filter/status', async (output) => {
       const period = periodOf(Date.now());
       const usage = quota > 0 ? await database.all<{ aet: string; count: number }>('SELECT aet, count FROM {quota} WHERE period = ? ORDER BY aet', [period]) : [];
       output.answerJson({
         ...counts,
         Quota: { MaxInstancesPerRemoteAet: quota, PeriodStart: new Date(period).toISOString(), Used: Object.fromEntries(usage.map((row) => [row.aet, row.count])) },
       });
-    }, { hostAction: true });
+    }, { hostAction: true, methods: ['GET'] });
   },
 });

@@ -1,5 +1,5 @@
-import { ChangeType, describe, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
-import { defineRecipe, RecipeOptionsError } from '../../shared/recipe.js';
+import { ChangeType, describe, type RestRequest } from '../../shared/binding/index.js';
+import { defineRecipe, RecipeHttpError, RecipeOptionsError } from '../../shared/recipe.js';
 import { createAction } from './actions.js';
 import { checkTasks, type TaskOptions } from './check.js';
 import type { Options } from './options.generated.js';
@@ -94,24 +94,20 @@ export default defineRecipe<Options>({
       { types: ['ORTHANC_STARTED', 'ORTHANC_STOPPED'] },
     );
 
-    orthanc.registerRestCallback('/recipes/scheduler/tasks', (output, _uri, request) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+    orthanc.registerRestCallback('/recipes/scheduler/tasks', (output) => {
       output.answerJson([...tasks.values()].map(describeTask));
-    }, { hostAction: true });
+    }, { hostAction: true, methods: ['GET'] });
     orthanc.registerRestCallback('/recipes/scheduler/tasks/([^/]+)', (output, _uri, request) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
-      const task = findTask(output, request);
-      if (task) output.answerJson(describeTask(task));
-    }, { hostAction: true });
+      output.answerJson(describeTask(findTask(request)));
+    }, { hostAction: true, methods: ['GET'] });
     orthanc.registerRestCallback('/recipes/scheduler/tasks/([^/]+)/run', async (output, _uri, request) => {
-      if (request.method !== 'POST') return output.sendMethodNotAllowed('POST');
-      const task = findTask(output, request);
-      if (!task) return;
-      const busy = () => output.answerJson({ HttpStatus: 409, Message: `task "${task.options.Name}" is already running`, Running: task.runner.running }, 409);
-      if (task.runner.running) return busy();
+      const task = findTask(request);
+      const busy = () => new RecipeHttpError(409, 'already-running', `task "${task.options.Name}" is already running`, { Running: task.runner.running });
+      if (task.runner.running) throw busy();
       if (ctx.cluster?.shared !== true) {
         const run = task.runner.start('Manual');
-        return run ? output.answerJson({ Name: task.options.Name, ...run }, 202) : busy();
+        if (!run) throw busy();
+        return output.answerJson({ Name: task.options.Name, ...run }, 202);
       }
       // Hosts sharing the work: the task's single-run lock, the one its ticks take, held while
       // the run lasts, so that a run now never overlaps a run (manual or scheduled) on another host.
@@ -119,27 +115,24 @@ export default defineRecipe<Options>({
       try {
         claim = await ctx.cluster.claimRun(task.options.Name);
       } catch (error) {
-        return output.answerJson({ HttpStatus: 503, Message: `task "${task.options.Name}" not run: the state database, which keeps runs apart across hosts, did not answer (${describe(error)})` }, 503);
+        throw new RecipeHttpError(503, 'state-database-unavailable', `task "${task.options.Name}" not run: the state database, which keeps runs apart across hosts, did not answer (${describe(error)})`);
       }
       if (!claim) {
-        return output.answerJson(
-          { HttpStatus: 409, Message: `task "${task.options.Name}" is already running on another host of the cluster`, Running: null, RunningElsewhere: true },
-          409,
-        );
+        throw new RecipeHttpError(409, 'running-elsewhere', `task "${task.options.Name}" is already running on another host of the cluster`, { Running: null, RunningElsewhere: true });
       }
       const run = task.runner.start('Manual');
       if (!run) {
         await claim.release();
-        return busy();
+        throw busy();
       }
       void task.runner.whenDone().finally(() => claim.release());
       output.answerJson({ Name: task.options.Name, ...run }, 202);
-    }, { hostAction: true });
+    }, { hostAction: true, methods: ['POST'] });
 
-    function findTask(output: RestOutput, request: RestRequest): ScheduledTask | undefined {
+    function findTask(request: RestRequest): ScheduledTask {
       const name = request.groups[0] ?? '';
       const task = tasks.get(name);
-      if (!task) output.answerJson({ HttpStatus: 404, Message: `no task named "${name}"; known: ${[...tasks.keys()].join(', ')}` }, 404);
+      if (!task) throw new RecipeHttpError(404, 'unknown-task', `no task named "${name.slice(0, 100)}"; known: ${[...tasks.keys()].join(', ')}`);
       return task;
     }
 

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { describe, instanceOriginName, type DicomInstance, type RestOutput, type RestRequest } from '../../shared/binding/index.js';
-import { defineRecipe } from '../../shared/recipe.js';
+import { defineRecipe, RecipeHttpError } from '../../shared/recipe.js';
 import { AuditFile } from './audit-file.js';
 import type { Options } from './options.generated.js';
 import { redactTags } from './redact.js';
@@ -78,14 +78,13 @@ export default defineRecipe<Options>({
     });
 
     orthanc.registerRestCallback('/recipes/stored-instances/recent', (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
       const raw = request.get.limit ?? '10';
       const limit = /^[0-9]{1,9}$/.test(raw) ? Number(raw) : NaN;
       if (!(limit >= 1 && limit <= options.RecentCapacity)) {
-        return output.answerJson({ HttpStatus: 400, Message: `limit must be an integer from 1 to ${options.RecentCapacity} (RecentCapacity), not "${raw}"` }, 400);
+        throw new RecipeHttpError(400, 'bad-parameter', `limit must be an integer from 1 to ${options.RecentCapacity} (RecentCapacity), not "${raw.slice(0, 40)}"`, { Parameter: 'limit' });
       }
       output.answerJson(recent.slice(-limit).reverse());
-    }, { hostAction: true });
+    }, { hostAction: true, methods: ['GET'] });
 
     return { close: () => audit?.close() };
   },

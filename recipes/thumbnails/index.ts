@@ -25,7 +25,7 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
       title: 'Thumbnails',
       category: 'Imaging',
       description: 'Serves JPEG, PNG or WebP thumbnails of instances, series and studies, rendered by Orthanc and resized by sharp, with ETags and a memory cache.',
-      routes: ['GET /instances/{id}/thumbnail', 'GET /series/{id}/thumbnail', 'GET /studies/{id}/thumbnail'],
+      routes: ['GET,HEAD /instances/{id}/thumbnail', 'GET,HEAD /series/{id}/thumbnail', 'GET,HEAD /studies/{id}/thumbnail'],
       events: [],
       destructive: false,
       priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#rendering-a-thumbnail-using-pil-pillow',
@@ -61,7 +61,6 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
       const serve =
         (resolve: (id: string, frame: number | undefined, as: Representatives) => Promise<Slice>, level: Exclude<LevelPath, 'patients'>) =>
         async (output: RestOutput, _uri: string, request: RestRequest) => {
-          if (request.method !== 'GET' && request.method !== 'HEAD') return output.sendMethodNotAllowed('GET,HEAD');
           try {
             const params = parseParams(request.get, options, level === 'instances');
             // Only an ID's shape is asked for: Orthanc would know no resource by another name.
@@ -88,14 +87,12 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
             for (const [name, value] of Object.entries({ ...headers, 'X-Cache': cacheStatus })) output.setHttpHeader(name, value);
             output.answerBuffer(body, contentTypes[params.format]);
           } catch (caught) {
-            const error = translate(caught);
-            if (!(error instanceof ThumbnailError)) throw error;
-            if (!output.answered) output.answerJson(error.body, error.status);
+            throw translate(caught); // a ThumbnailError is a RecipeHttpError: the host answers it
           }
         };
 
-      // GET and HEAD only: no request body is read.
-      const noBody = { maxBodyBytes: 0 };
+      // GET and HEAD only (HEAD: the GET's headers, no body); no request body is read.
+      const noBody = { maxBodyBytes: 0, methods: ['GET', 'HEAD'] };
       orthanc.registerRestCallback('/instances/([^/]+)/thumbnail', serve(async (id, frame) => ({ instanceId: id, frame: frame ?? 0 }), 'instances'), noBody);
       orthanc.registerRestCallback('/series/([^/]+)/thumbnail', serve((id, _frame, as) => as.ofSeries(id), 'series'), noBody);
       orthanc.registerRestCallback('/studies/([^/]+)/thumbnail', serve((id, _frame, as) => as.ofStudy(id), 'studies'), noBody);

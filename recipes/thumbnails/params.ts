@@ -1,3 +1,4 @@
+import { RecipeHttpError } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 
 export type ThumbnailFormat = 'jpeg' | 'png' | 'webp';
@@ -18,21 +19,15 @@ export interface ThumbnailParams {
   frame: number | undefined;
 }
 
-/** A 4xx (or 503) answer, with Orthanc's error shape `{HttpStatus, Message}` plus details. */
-export class ThumbnailError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
+/** A 4xx (or 503) answer: the host sends it in its one JSON error shape, `details` merged in. */
+export class ThumbnailError extends RecipeHttpError {
+  constructor(status: number, message: string, details: Record<string, unknown> = {}) {
+    super(status, thumbnailErrorCodes[status] ?? 'thumbnail-error', message, details);
     this.name = 'ThumbnailError';
   }
-
-  get body(): Record<string, unknown> {
-    return { HttpStatus: this.status, Message: this.message, ...this.details };
-  }
 }
+
+const thumbnailErrorCodes: Record<number, string> = { 400: 'bad-parameter', 404: 'unknown-resource', 415: 'not-an-image', 503: 'orthanc-unreachable' };
 
 const badParameter = (name: string, message: string) => new ThumbnailError(400, `${name}: ${message}`, { Parameter: name });
 

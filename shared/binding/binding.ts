@@ -143,7 +143,8 @@ export interface ScopedBinding {
   binding: OrthancBinding;
   dispose(): void;
   /** What was registered through it: route patterns and change types (`'all'` for a callback without `types`). */
-  registered(): { routes: string[]; events: ChangeTypeName[] | 'all' };
+  /** `methods`: each route's declared methods (`RouteOptions.methods`), by pattern; absent: every method. */
+  registered(): { routes: string[]; events: ChangeTypeName[] | 'all'; methods: Record<string, readonly string[]> };
 }
 
 /** The REST calls of a binding, over `connection` and with its credentials. */
@@ -225,6 +226,7 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
   const disposers: (() => void)[] = [];
   let disposed = false;
   const routes: string[] = [];
+  const methods: Record<string, readonly string[]> = Object.create(null) as Record<string, readonly string[]>;
   const events = new Set<ChangeTypeName>();
   let allEvents = false;
   const keep = (dispose: () => void) => {
@@ -237,6 +239,7 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
     registerRestCallback(pathRegex, callback, options) {
       keep(router.register(owner, pathRegex, callback, { ...options, public: options?.public === true, hostAction: options?.hostAction === true, binding }));
       routes.push(pathRegex);
+      if (options?.methods) methods[pathRegex] = [...options.methods];
     },
     registerIncomingHttpRequestFilter(filter) {
       if (!filters) throw new BindingError('ORC_ERR_BAD_ROUTE', 'no HTTP front runs filters here');
@@ -288,7 +291,7 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
       disposed = true;
       for (const dispose of disposers.splice(0).reverse()) dispose();
     },
-    registered: () => ({ routes: [...routes], events: allEvents ? 'all' : [...events] }),
+    registered: () => ({ routes: [...routes], events: allEvents ? 'all' : [...events], methods: { ...methods } }),
   };
 }
 

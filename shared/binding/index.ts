@@ -4,6 +4,7 @@
  */
 export * from './enums.js';
 export * from './errors.js';
+export { errorBody, sendError, defaultErrorCode, type ErrorAnswer } from './error-body.js';
 export { Backoff } from './backoff.js';
 export { OrthancConnection, mayRetryOnNewConnection, type ConnectionOptions, type RestBody, type RawAnswer } from './connection.js';
 export {
@@ -27,6 +28,8 @@ export { isOrthancId, orthancIdPattern } from './orthanc-id.js';
 export {
   RestRouter,
   sendJsonError,
+  allowHeader,
+  servesMethod,
   decodePath,
   refuseBodyByLength,
   bodyLimitOf,

@@ -7,9 +7,17 @@ import { BindingError } from './errors.js';
  */
 export class RestOutput {
   private streaming = false;
+  private passedOn = false;
   private readonly gone = new AbortController();
 
-  constructor(private readonly response: ServerResponse) {
+  /**
+   * `passThrough` is what hands the current request on to Orthanc: the host gives its proxy's (the
+   * binding never imports the host). Without it, `passThrough()` throws `ORC_ERR_NO_PASS_THROUGH`.
+   */
+  constructor(
+    private readonly response: ServerResponse,
+    private readonly passOn?: () => Promise<void>,
+  ) {
     response.once('close', () => {
       if (!response.writableFinished) this.gone.abort(new BindingError('ORC_ERR_CLIENT_GONE', 'the client went away before the answer was complete'));
     });
@@ -25,7 +33,23 @@ export class RestOutput {
 
   /** Whether an answer has started. */
   get answered(): boolean {
-    return this.response.headersSent || this.streaming;
+    return this.response.headersSent || this.streaming || this.passedOn;
+  }
+
+  /**
+   * Answers with what Orthanc answers to this very request, as the Python plugin's
+   * `RestApiGetAfterPlugins` lets a route fall back on Orthanc's own: the host's proxy sends it on
+   * as the front would have (method, path, the whole query string as it came, repeated arguments
+   * included, the body, the caller's credentials and forwarding headers) and streams Orthanc's
+   * answer back, status and headers included. Orthanc decides with the caller's rights, not the
+   * host's. Resolves when the answer is over; headers set before are not sent.
+   */
+  async passThrough(): Promise<void> {
+    if (!this.passOn) throw new BindingError('ORC_ERR_NO_PASS_THROUGH', 'passThrough() needs the host: this answer has no way to Orthanc');
+    this.claim();
+    this.passedOn = true;
+    for (const name of this.response.getHeaderNames()) this.response.removeHeader(name);
+    await this.passOn();
   }
 
   private claim(): void {
@@ -69,7 +93,11 @@ export class RestOutput {
     this.response.end();
   }
 
-  /** 405, with the allowed methods (e.g. `"GET,POST"`) in the `Allow` header, as Orthanc does. */
+  /**
+   * 405, with the allowed methods (e.g. `"GET,POST"`) in the `Allow` header, as Orthanc does.
+   * A route that declares its `methods` when registered gets this from the host, with the JSON
+   * error body: only a route that declares none needs it.
+   */
   sendMethodNotAllowed(allowedMethods: string): void {
     this.claim();
     this.response.writeHead(405, { allow: allowedMethods, 'content-length': 0 });

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OrthancBinding } from './binding.js';
+import { defaultErrorCode, sendError } from './error-body.js';
 import { BindingError, describe } from './errors.js';
 import type { RestOutput } from './rest-output.js';
 
@@ -9,7 +10,10 @@ export interface RestRequest {
   method: string;
   /** The regular expression's capture groups. */
   groups: string[];
-  /** The query string's arguments (the last value of a repeated one). */
+  /**
+   * The query string's arguments (the last value of a repeated one, as Orthanc's core reads
+   * them). `output.passThrough()` sends the query string on as it came, every repeat in order.
+   */
   get: Record<string, string>;
   /** Request headers, names in lower case. */
   headers: Record<string, string>;
@@ -30,6 +34,15 @@ export type RestCallback = (output: RestOutput, uri: string, request: RestReques
 
 /** How a route is served, declared when it is registered. */
 export interface RouteOptions {
+  /**
+   * The methods the route serves (`['GET']`, `['GET', 'POST']`), upper case. The host answers
+   * any other with 405, an `Allow` header listing exactly these (`GET,POST`, as Orthanc writes
+   * it) and the JSON error body, before any of the body is read: the callback never sees them.
+   * `HEAD` is not implied by `GET` (Orthanc itself serves no HEAD: it answers 404); a route that
+   * answers HEAD lists it. Without `methods`, the callback sees every method (the behaviour
+   * before methods could be declared; external recipes rely on it) and checks them itself.
+   */
+  methods?: readonly string[];
   /** Answered without credentials (health checks): the host asks Orthanc nothing for it. */
   public?: boolean;
   /**
@@ -53,6 +66,8 @@ export interface RouteOptions {
 export interface RegisteredRoute {
   owner: string;
   pattern: string;
+  /** The methods served (see `RouteOptions.methods`); undefined: every method reaches the callback. */
+  methods: readonly string[] | undefined;
   regex: RegExp;
   callback: RestCallback;
   /** A host action: let in only callers who pass the host-action probe (see the front). */
@@ -93,6 +108,7 @@ export class RestRouter {
     if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) {
       throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: route ${pathRegex}: maxBodyBytes must be an integer ≥ 0, not ${String(options.maxBodyBytes)}`);
     }
+    const methods = options.methods === undefined ? undefined : checkedMethods(owner, pathRegex, options.methods);
     let regex: RegExp;
     try {
       regex = new RegExp(`^(?:${pathRegex})$`);
@@ -102,6 +118,7 @@ export class RestRouter {
     const route: RegisteredRoute = {
       owner,
       pattern: pathRegex,
+      methods,
       regex,
       callback,
       public: options.public === true,
@@ -139,16 +156,27 @@ export function decodePath(rawPath: string): string | undefined {
   }
 }
 
-/** Sends Orthanc's error shape `{HttpStatus, Message}` (plus any details) as JSON. */
-export function sendJsonError(response: ServerResponse, status: number, message: string, extra: object = {}): void {
-  if (response.headersSent) {
-    response.destroy();
-    return;
-  }
-  const body = JSON.stringify({ HttpStatus: status, Message: message, ...extra }, null, 2) + '\n';
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  response.end(body);
+/** Sends the one JSON error shape (see error-body.ts): `code` defaults to the status's (`defaultErrorCode`). */
+export function sendJsonError(response: ServerResponse, status: number, message: string, details: Record<string, unknown> = {}, code = defaultErrorCode(status)): void {
+  sendError(response, { status, code, message, details });
 }
+
+/** A method token as RFC 9110 writes one: `GET`, `POST`, `PROPFIND`... */
+const methodToken = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
+
+/** The declared methods, checked (upper-case tokens, at least one) and without repeats. */
+function checkedMethods(owner: string, pattern: string, methods: readonly string[]): readonly string[] {
+  if (!Array.isArray(methods) || methods.length === 0 || !methods.every((method) => typeof method === 'string' && methodToken.test(method))) {
+    throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: route ${pattern}: methods must be a non-empty list of upper-case methods such as ["GET"], not ${JSON.stringify(methods)}`);
+  }
+  return Object.freeze([...new Set(methods)]);
+}
+
+/** The `Allow` header of a route that declares its methods, as Orthanc writes it: `GET,POST`. */
+export const allowHeader = (route: Pick<RegisteredRoute, 'methods'>): string | undefined => route.methods?.join(',');
+
+/** Whether the route serves `method` (every method when it declares none). */
+export const servesMethod = (route: Pick<RegisteredRoute, 'methods'>, method: string): boolean => route.methods === undefined || route.methods.includes(method);
 
 /**
  * Why a request's body is refused before any of it is read: it announces more bytes than `limit`

@@ -1,4 +1,4 @@
-import { defineRecipe } from '__IMPORT_RECIPE__';
+import { defineRecipe, RecipeHttpError } from '__IMPORT_RECIPE__';
 import type { Options } from './options.generated.js';
 import schema from './schema.json' with { type: 'json' };
 
@@ -29,10 +29,15 @@ export default defineRecipe<Options>({
 
     // A route that reads Orthanc for the caller uses `request.orthanc` (it calls Orthanc with the
     // caller's credentials), never `orthanc` (the host's). A status page or an action done with
-    // the host's rights passes `{ hostAction: true }` as a third argument.
+    // the host's rights adds `hostAction: true` to the options.
+    // `methods`: the host answers any other method with 405 and `Allow: GET`; the handler never
+    // sees them. An error answer is thrown: `RecipeHttpError(status, code, message, details?)`
+    // becomes the host's one JSON error shape (Orthanc's fields, plus `Code`), and an error from
+    // Orthanc let through keeps Orthanc's status. Anything else thrown is a 500, logged.
     orthanc.registerRestCallback('/recipes/__ID__', async (output, _uri, request) => {
-      if (request.method !== 'GET') return output.sendMethodNotAllowed('GET');
+      const unknown = Object.keys(request.get)[0];
+      if (unknown !== undefined) throw new RecipeHttpError(400, 'bad-parameter', `unknown parameter "${unknown.slice(0, 40)}"; this route takes none`, { Parameter: unknown.slice(0, 40) });
       output.answerJson({ Greeting: options.Greeting, LastInstance: (await state.get<string>('lastInstance')) ?? null });
-    });
+    }, { methods: ['GET'] });
   },
 });

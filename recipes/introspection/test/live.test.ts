@@ -103,11 +103,13 @@ describe('recipe introspection, against a real Orthanc', { timeout: 120_000 }, (
     assert.deepEqual(recipes.map((r) => [r.Id, r.Status]), [['hello', 'running'], ['introspection', 'running'], ['secretive', 'running']]);
     const self = recipes.find((r) => r.Id === 'introspection')!;
     assert.deepEqual(self.Routes, ['GET /recipes/introspection']);
+    assert.deepEqual(self.Served, ['GET /recipes/introspection'], 'the methods the host serves for it, as declared');
     assert.deepEqual(self.Schema, schema);
     assert.deepEqual(self.Options, { ShowOptions: true, MaskedKeys: ['Private'] });
     const hello = recipes.find((r) => r.Id === 'hello')!;
     assert.deepEqual(hello.Options, { LogChanges: false });
     assert.ok(hello.Events.includes('STABLE_STUDY') && hello.Routes.includes('* /tata'));
+    assert.deepEqual(hello.Served, ['* /(to)(t)o', '* /tata'], 'routes that declare no methods serve every one');
     assert.deepEqual(recipes.find((r) => r.Id === 'secretive')!.Options, {
       ArchivePassword: '********',
       Nested: { ClientSecret: '********', ApiToken: '********' },

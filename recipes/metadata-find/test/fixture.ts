@@ -6,9 +6,11 @@ import { promisify } from 'node:util';
 import { generateStudy } from '../../../test/helpers/dicom.js';
 import type { TestOrthanc } from '../../../test/helpers/orthanc.js';
 
+import { levelPath } from '../../../shared/orthanc-resources.js';
+
+export { levelPath };
 export const levels = ['Patient', 'Study', 'Series', 'Instance'] as const;
 export type Level = (typeof levels)[number];
-export const levelPath: Record<Level, string> = { Patient: 'patients', Study: 'studies', Series: 'series', Instance: 'instances' };
 
 /** `UserMetadata` of the test Orthanc. */
 export const userMetadata = { Reviewer: 1024, Score: 1025 };

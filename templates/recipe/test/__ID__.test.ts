@@ -16,5 +16,13 @@ new RecipeTester(recipe, { options: { Greeting: 'Hi' } }).run([
     expect: { status: 200, json: { Greeting: 'Hi', LastInstance: 'second' } },
   },
   { name: 'answers 405 to other methods', request: { method: 'POST', path: '/recipes/__ID__' }, expect: { status: 405, headers: { allow: 'GET' } } },
+  {
+    name: 'answers 400 with the JSON error shape to an unknown parameter',
+    request: 'GET /recipes/__ID__?colour=blue',
+    expect: {
+      status: 400,
+      json: { HttpError: 'Bad Request', HttpStatus: 400, Message: 'unknown parameter "colour"; this route takes none', Method: 'GET', Uri: '/recipes/__ID__', Code: 'bad-parameter', Parameter: 'colour' },
+    },
+  },
   { name: 'refuses a greeting that is not a string', options: { Greeting: 3 }, expect: { configError: /\/Recipes\/__ID__\/Greeting/ } },
 ]);
