@@ -43,7 +43,7 @@ export function proxyToOrthanc(
     });
     const send = () => {
       attempts += 1;
-      connection.pool.dispatch({ path: connection.basePath + (request.url ?? '/'), method: method as Dispatcher.HttpMethod, headers, body: hasBody ? (readBody ?? uploadOf(request)) : null }, handler);
+      connection.pool.dispatch({ path: connection.basePath + (request.url ?? '/'), method: method, headers, body: hasBody ? (readBody ?? uploadOf(request)) : null }, handler);
     };
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(started) {

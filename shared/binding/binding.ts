@@ -206,20 +206,8 @@ export function createCallerBinding(connection: OrthancConnection, base?: Orthan
     logWarning: () => undefined,
     logError: () => undefined,
   };
-  return {
-    registerRestCallback: registrations.registerRestCallback,
-    registerIncomingHttpRequestFilter: registrations.registerIncomingHttpRequestFilter,
-    registerOnChangeCallback: registrations.registerOnChangeCallback,
-    registerOnStoredInstanceCallback: registrations.registerOnStoredInstanceCallback,
-    registerReceivedInstanceFilter: registrations.registerReceivedInstanceFilter,
-    registerIncomingCStoreInstanceFilter: registrations.registerIncomingCStoreInstanceFilter,
-    registerIncomingFindRequestFilter: registrations.registerIncomingFindRequestFilter,
-    registerIncomingWorklistRequestFilter: registrations.registerIncomingWorklistRequestFilter,
-    logInfo: registrations.logInfo,
-    logWarning: registrations.logWarning,
-    logError: registrations.logError,
-    ...restCallsOver(connection),
-  };
+  // The base binding's registrations and logs (plain functions of an object literal: no `this`), its REST calls replaced.
+  return { ...registrations, ...restCallsOver(connection) };
 }
 
 export function createScopedBinding({ connection, feed, router, filters, log, owner, bridge }: BindingParts): ScopedBinding {

@@ -96,7 +96,8 @@ export const isClientGone = (error: unknown): boolean => error instanceof Bindin
 export function describe(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return code && !error.message.includes(String(code)) ? `${error.message} (${String(code)})` : error.message;
+    const text = typeof code === 'string' || typeof code === 'number' ? String(code) : '';
+    return text && !error.message.includes(text) ? `${error.message} (${text})` : error.message;
   }
   return String(error);
 }

@@ -169,7 +169,7 @@ function checkedMethods(owner: string, pattern: string, methods: readonly string
   if (!Array.isArray(methods) || methods.length === 0 || !methods.every((method) => typeof method === 'string' && methodToken.test(method))) {
     throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: route ${pattern}: methods must be a non-empty list of upper-case methods such as ["GET"], not ${JSON.stringify(methods)}`);
   }
-  return Object.freeze([...new Set(methods)]);
+  return Object.freeze([...new Set<string>(methods)]);
 }
 
 /** The `Allow` header of a route that declares its methods, as Orthanc writes it: `GET,POST`. */

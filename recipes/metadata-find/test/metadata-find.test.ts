@@ -58,7 +58,7 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
 
   const valuesAt = async (level: Level, name: string) => {
     const ids: string[] = await orthanc.json('GET', `/${levelPath[level]}`);
-    return Promise.all(ids.map(async (id) => ((await orthanc.json('GET', `/${levelPath[level]}/${id}/metadata?expand`)) as Record<string, string>)[name] ?? ''));
+    return Promise.all(ids.map(async (id) => (await orthanc.json<Record<string, string>>('GET', `/${levelPath[level]}/${id}/metadata?expand`))[name] ?? ''));
   };
 
   it('filters on LastUpdate, ReceptionDate, RemoteAET and user metadata at each level with regular expressions, as a brute force does', async () => {

@@ -10,7 +10,7 @@ import { generateStudy, type GeneratedInstance } from '../../../test/helpers/dic
 import { startHostInProcess, type LineLog } from '../../../test/helpers/host.js';
 import { rawRequest } from '../../../test/helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';
-import { bruteForce, levelPath, levels, putMetadata, reMatch, userMetadata, type Level } from './fixture.js';
+import { bruteForce, levelPath, levels, putMetadata, reMatch, userMetadata } from './fixture.js';
 
 describe('recipe metadata-find with MetadataIndex, against a real Orthanc', { timeout: 180_000 }, () => {
   let orthanc: TestOrthanc;
@@ -50,7 +50,7 @@ describe('recipe metadata-find with MetadataIndex, against a real Orthanc', { ti
   /** The recipe's answer equals a brute-force rescan of Orthanc, at every level and for a few patterns. */
   async function expectAgreement(when: string): Promise<void> {
     for (const level of levels) {
-      const lastUpdate = ((await orthanc.json('GET', `/${levelPath[level]}/${(await orthanc.json('GET', `/${levelPath[level]}`))[0]}/metadata?expand`)) as Record<string, string>).LastUpdate;
+      const lastUpdate = (await orthanc.json<Record<string, string>>('GET', `/${levelPath[level]}/${(await orthanc.json('GET', `/${levelPath[level]}`))[0]}/metadata?expand`)).LastUpdate;
       const metadata: Record<string, string>[] = [{ Reviewer: 'al' }, { Reviewer: '(?i)B' }, { Reviewer: '^$' }, { RemoteAET: 'IDX' }, { LastUpdate: lastUpdate ?? '^$' }];
       for (const filter of metadata) {
         const [name, pattern] = Object.entries(filter)[0]!;
