@@ -22,7 +22,14 @@ import { startHostProcess } from '../test/helpers/host.js';
 import { startTestOrthanc } from '../test/helpers/orthanc.js';
 import { startStoreScp } from '../test/helpers/storescp.js';
 
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '100000' }, studies: { type: 'string', default: '50' }, instances: { type: 'string', default: '10' }, rounds: { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '100000' },
+    studies: { type: 'string', default: '50' },
+    instances: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
+  },
+});
 const rowCount = Number(values.rows);
 const studyCount = Number(values.studies);
 const instancesPerStudy = Number(values.instances);
@@ -30,7 +37,8 @@ const rounds = Number(values.rounds);
 const day = 86_400_000;
 const orthancTime = (ms: number) => formatOrthancTime(new Date(ms));
 const fakeId = (n: number) => `${n.toString(16).padStart(8, '0')}-6f1e2d3c-4b5a6978-8a9b0c1d-2e3f4a5b`; // 44 characters, as Orthanc's
-const cell = (value: number | string, width = 16) => (typeof value === 'number' ? value.toLocaleString('en-US', { maximumFractionDigits: value >= 100 ? 0 : 2 }) : value).padStart(width);
+const cell = (value: number | string, width = 16) =>
+  (typeof value === 'number' ? value.toLocaleString('en-US', { maximumFractionDigits: value >= 100 ? 0 : 2 }) : value).padStart(width);
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 const loadBefore = loadavg();
 const work = await mkdtemp(join(tmpdir(), 'orthanc-recipes-bench-ledger-'));
@@ -47,7 +55,10 @@ async function prefilledState(folder: string, rows: number, ageDays: number): Pr
     for (let n = first; n < Math.min(rows, first + 5000); n += 1) {
       const lastUpdate = orthancTime(at + n * 1000 - rows * 1000);
       statements.push(
-        { sql: `INSERT INTO {decisions} (resource_id, last_update, level, outcome, rules, decided_at) VALUES (?, ?, 'Study', 'routed', 'all', ?)`, parameters: [fakeId(n), lastUpdate, at] },
+        {
+          sql: `INSERT INTO {decisions} (resource_id, last_update, level, outcome, rules, decided_at) VALUES (?, ?, 'Study', 'routed', 'all', ?)`,
+          parameters: [fakeId(n), lastUpdate, at],
+        },
         {
           sql: `INSERT INTO {routes} (resource_id, last_update, destination, level, state, attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, 'Modality:scp', 'Study', 'succeeded', 1, ?, ?, ?)`,
           parameters: [fakeId(n), lastUpdate, at, at, at],
@@ -87,7 +98,13 @@ async function pruneIn(template: string, batchSize: number | 'one statement') {
     await database.run(`DELETE FROM {routes} WHERE state IN ('succeeded', 'gone') AND updated_at < ?`, [Date.now() - 30 * day]);
     await database.run(`DELETE FROM {decisions} WHERE decided_at < ?`, [Date.now() - 30 * day]);
   } else {
-    await new Pruner({ ledger, log: createLogger('bench', { level: 'error' }), keepDays: 30, batchSize, orthancNow: async () => orthancTime(Date.now()) }).run();
+    await new Pruner({
+      ledger,
+      log: createLogger('bench', { level: 'error' }),
+      keepDays: 30,
+      batchSize,
+      orthancNow: async () => orthancTime(Date.now()),
+    }).run();
   }
   const seconds = (Date.now() - started) / 1000;
   await sleep(5); // one more tick, so that the last wait is counted
@@ -102,7 +119,9 @@ async function pruneIn(template: string, batchSize: number | 'one statement') {
 
 process.env.TCP_NODELAY = '1';
 const scp = await startStoreScp({ aet: 'BENCHSCP' });
-const orthanc = await startTestOrthanc({ configuration: { StableAge: 2, JobsHistorySize: 1000, DicomModalities: { scp: ['BENCHSCP', '127.0.0.1', scp.port] } } });
+const orthanc = await startTestOrthanc({
+  configuration: { StableAge: 2, JobsHistorySize: 1000, DicomModalities: { scp: ['BENCHSCP', '127.0.0.1', scp.port] } },
+});
 try {
   // Size, on generated rows.
   const recent = join(work, 'recent');
@@ -119,11 +138,23 @@ try {
   // Throughput on real traffic: 50 stable studies, then a fresh host per round with each ledger.
   const system = await orthanc.json('GET', '/system');
   for (let s = 0; s < studyCount; s += 1) {
-    const instances = generateStudy({ patientId: `BENCH-${s}`, patientName: 'Bench^Mark', studyDate: '20240601', series: [{ modality: 'CT', instances: instancesPerStudy }] });
+    const instances = generateStudy({
+      patientId: `BENCH-${s}`,
+      patientName: 'Bench^Mark',
+      studyDate: '20240601',
+      series: [{ modality: 'CT', instances: instancesPerStudy }],
+    });
     for (const instance of instances) await orthanc.upload(instance.file);
   }
   await waitUntilStable(orthanc, 60_000);
-  const recipe = { autorouting: { Enabled: true, Rules: [{ Name: 'all', Destinations: ['scp'] }], SweepIntervalSeconds: 0, RouteExistingOnFirstStart: true } };
+  const recipe = {
+    autorouting: {
+      Enabled: true,
+      Rules: [{ Name: 'all', Destinations: ['scp'] }],
+      SweepIntervalSeconds: 0,
+      RouteExistingOnFirstStart: true,
+    },
+  };
   const cases = { empty, recent, old } as const;
   const perMinute: Record<keyof typeof cases, number[]> = { empty: [], recent: [], old: [] };
   const statusMs: Record<keyof typeof cases, number[]> = { empty: [], recent: [], old: [] };
@@ -159,28 +190,46 @@ try {
   }
   const mean = (list: number[]) => list.reduce((a, b) => a + b, 0) / list.length;
 
-  console.log(`orthanc-recipes autorouting ledger benchmark: Orthanc ${system.Version}, Node ${process.version}, ${rowCount.toLocaleString('en-US')} routed studies (generated rows)`);
+  console.log(
+    `orthanc-recipes autorouting ledger benchmark: Orthanc ${system.Version}, Node ${process.version}, ${rowCount.toLocaleString('en-US')} routed studies (generated rows)`,
+  );
   const k = `${Math.round(rowCount / 1000)}k`;
   console.log(`${''.padEnd(50)}${cell('empty ledger')}${cell(`${k} routed`)}${cell('after pruning')}`);
-  console.log(`${'state.sqlite size'.padEnd(50)}${cell(mb(emptySize))}${cell(mb(fullSize))}${cell(mb(batched.size))}   (SQLite reuses freed pages; the file does not shrink)`);
-  console.log(`${'bytes per routed study (decision + route + indexes)'.padEnd(50)}${cell('')}${cell(Math.round((fullSize - emptySize) / rowCount))}${cell('')}`);
-  console.log(`${'rows left (decisions / routes)'.padEnd(50)}${cell('0 / 0')}${cell(`${rowCount} / ${rowCount}`)}${cell(`${batched.left.decisions} / ${batched.left.routes}`)}`);
+  console.log(
+    `${'state.sqlite size'.padEnd(50)}${cell(mb(emptySize))}${cell(mb(fullSize))}${cell(mb(batched.size))}   (SQLite reuses freed pages; the file does not shrink)`,
+  );
+  console.log(
+    `${'bytes per routed study (decision + route + indexes)'.padEnd(50)}${cell('')}${cell(Math.round((fullSize - emptySize) / rowCount))}${cell('')}`,
+  );
+  console.log(
+    `${'rows left (decisions / routes)'.padEnd(50)}${cell('0 / 0')}${cell(`${rowCount} / ${rowCount}`)}${cell(`${batched.left.decisions} / ${batched.left.routes}`)}`,
+  );
   console.log(`(generating the ${k} rows took ${fillRecent.seconds.toFixed(1)} s)`);
   console.log(`pruning ${k} routed studies older than KeepFinishedRoutesDays:`);
   console.log(`${''.padEnd(50)}${cell('batches of 500')}${cell('one statement')}`);
   console.log(`${'duration, s'.padEnd(50)}${cell(batched.seconds)}${cell(oneStatement.seconds)}`);
-  console.log(`${'longest event-loop wait meanwhile, ms'.padEnd(50)}${cell(batched.maxWaitMs)}${cell(oneStatement.maxWaitMs)}   (routing waits that long at most)`);
+  console.log(
+    `${'longest event-loop wait meanwhile, ms'.padEnd(50)}${cell(batched.maxWaitMs)}${cell(oneStatement.maxWaitMs)}   (routing waits that long at most)`,
+  );
   console.log(`${'p99 gap between two ticks of a 1 ms timer, ms'.padEnd(50)}${cell(batched.p99WaitMs)}${cell(oneStatement.p99WaitMs)}`);
-  console.log(`throughput on real traffic, ${studyCount} studies × ${instancesPerStudy} instances to storescp, mean of ${rounds} rounds (fresh host, from its first decision):`);
+  console.log(
+    `throughput on real traffic, ${studyCount} studies × ${instancesPerStudy} instances to storescp, mean of ${rounds} rounds (fresh host, from its first decision):`,
+  );
   console.log(`${''.padEnd(50)}${cell('empty ledger')}${cell(`${k} routed`)}${cell(`${k} pruning`)}`);
   console.log(`${'studies/min'.padEnd(50)}${cell(mean(perMinute.empty))}${cell(mean(perMinute.recent))}${cell(mean(perMinute.old))}`);
-  console.log(`${'GET /recipes/autorouting/status, ms'.padEnd(50)}${cell(mean(statusMs.empty))}${cell(mean(statusMs.recent))}${cell(mean(statusMs.old))}`);
+  console.log(
+    `${'GET /recipes/autorouting/status, ms'.padEnd(50)}${cell(mean(statusMs.empty))}${cell(mean(statusMs.recent))}${cell(mean(statusMs.old))}`,
+  );
   console.log(
     prunedDuringRoute.length === rounds
       ? `(pruning of the ${k} old rows finished ${prunedDuringRoute.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s after the first decision)`
       : `(pruning of the ${k} old rows was still under way when the last study arrived in ${rounds - prunedDuringRoute.length} of ${rounds} rounds)`,
   );
-  console.log(`(load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadavg().map((l) => l.toFixed(2)).join(' ')} after, on ${availableParallelism()} cores shared with other work)`);
+  console.log(
+    `(load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} after, on ${availableParallelism()} cores shared with other work)`,
+  );
 } finally {
   await orthanc.stop();
   await scp.dispose();

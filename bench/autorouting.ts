@@ -17,7 +17,14 @@ import { startHostProcess, type HostProcess } from '../test/helpers/host.js';
 import { startTestOrthanc } from '../test/helpers/orthanc.js';
 import { startStoreScp } from '../test/helpers/storescp.js';
 
-const { values } = parseArgs({ options: { studies: { type: 'string', default: '50' }, instances: { type: 'string', default: '10' }, jobs: { type: 'string' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: {
+    studies: { type: 'string', default: '50' },
+    instances: { type: 'string', default: '10' },
+    jobs: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
 const rounds = Number(values.rounds);
 const studyCount = Number(values.studies);
 const instancesPerStudy = Number(values.instances);
@@ -27,7 +34,8 @@ const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 };
-const cell = (value: number | string, width = 14) => (typeof value === 'number' ? value.toFixed(value >= 100 ? 0 : 2) : value).padStart(width);
+const cell = (value: number | string, width = 14) =>
+  (typeof value === 'number' ? value.toFixed(value >= 100 ? 0 : 2) : value).padStart(width);
 
 // dcmtk (storescp, and Orthanc's C-STORE client) reads TCP_NODELAY from the environment; without
 // it every small instance waits for a delayed ACK, and the benchmark would measure that.
@@ -37,7 +45,15 @@ const orthanc = await startTestOrthanc({
   configuration: { StableAge: stableAge, JobsHistorySize: 1000, DicomModalities: { scp: ['BENCHSCP', '127.0.0.1', scp.port] } },
 });
 let host: HostProcess | undefined;
-const recipe = { autorouting: { Enabled: true, Rules: [{ Name: 'all', Destinations: ['scp'] }], SweepIntervalSeconds: 0, RouteExistingOnFirstStart: true, ...(values.jobs ? { JobsPerDestination: Number(values.jobs) } : {}) } };
+const recipe = {
+  autorouting: {
+    Enabled: true,
+    Rules: [{ Name: 'all', Destinations: ['scp'] }],
+    SweepIntervalSeconds: 0,
+    RouteExistingOnFirstStart: true,
+    ...(values.jobs ? { JobsPerDestination: Number(values.jobs) } : {}),
+  },
+};
 const loadBefore = loadavg();
 
 /** Waits until storescp holds `count` files; returns the last write time among them. */
@@ -58,7 +74,12 @@ async function clearScp(): Promise<void> {
 try {
   const system = await orthanc.json('GET', '/system');
   const upload = async (s: number) => {
-    const instances = generateStudy({ patientId: `BENCH-${s}`, patientName: 'Bench^Mark', studyDate: '20240601', series: [{ modality: 'CT', instances: instancesPerStudy }] });
+    const instances = generateStudy({
+      patientId: `BENCH-${s}`,
+      patientName: 'Bench^Mark',
+      studyDate: '20240601',
+      series: [{ modality: 'CT', instances: instancesPerStudy }],
+    });
     let id = '';
     for (const instance of instances) id = (await orthanc.upload(instance.file)).ParentStudy;
     return { id, sops: instances.map((i) => i.sopInstanceUid), lastStored: Date.now() };
@@ -143,24 +164,46 @@ try {
   const decisionToReceived = studies.map((s) => Math.max(...s.sops.map((sop) => received.get(sop)!)) - (decidedAt.get(s.id) ?? NaN));
   const afterStable = studies.map((s) => Math.max(...s.sops.map((sop) => received.get(sop)!)) - (stableSeen.get(s.id) ?? NaN));
 
-  console.log(`orthanc-recipes autorouting benchmark: Orthanc ${system.Version}, Node ${process.version}, ${studyCount} studies × ${instancesPerStudy} instances to storescp, StableAge ${stableAge} s, TCP_NODELAY=1`);
+  console.log(
+    `orthanc-recipes autorouting benchmark: Orthanc ${system.Version}, Node ${process.version}, ${studyCount} studies × ${instancesPerStudy} instances to storescp, StableAge ${stableAge} s, TCP_NODELAY=1`,
+  );
   console.log(`throughput, mean of ${rounds} alternating rounds:`);
   console.log(`${''.padEnd(46)}${cell('direct POST')}${cell('recipe')}${cell('ratio')}`);
-  console.log(`${'studies/min, first request to last received'.padEnd(46)}${cell(directRate)}${cell(recipeWorkRate)}${cell(`${(recipeWorkRate / directRate).toFixed(2)}×`)}   (target ≥ 0.8×; recipe: from its first decision)`);
-  console.log(`${'studies/min, host start included'.padEnd(46)}${cell(directRate)}${cell(recipeRate)}${cell(`${(recipeRate / directRate).toFixed(2)}×`)}`);
-  console.log(`${'studies/min, first to last instance received'.padEnd(46)}${cell(directDrain)}${cell(recipeDrain)}${cell(`${(recipeDrain / directDrain).toFixed(2)}×`)}`);
+  console.log(
+    `${'studies/min, first request to last received'.padEnd(46)}${cell(directRate)}${cell(recipeWorkRate)}${cell(`${(recipeWorkRate / directRate).toFixed(2)}×`)}   (target ≥ 0.8×; recipe: from its first decision)`,
+  );
+  console.log(
+    `${'studies/min, host start included'.padEnd(46)}${cell(directRate)}${cell(recipeRate)}${cell(`${(recipeRate / directRate).toFixed(2)}×`)}`,
+  );
+  console.log(
+    `${'studies/min, first to last instance received'.padEnd(46)}${cell(directDrain)}${cell(recipeDrain)}${cell(`${(recipeDrain / directDrain).toFixed(2)}×`)}`,
+  );
   console.log(`latency, one study every ${(pace / 1000).toFixed(2)} s:`);
   console.log(`${''.padEnd(46)}${cell('Orthanc itself')}${cell('recipe')}`);
-  console.log(`${'p50 s after last stored, minus StableAge'.padEnd(46)}${cell(percentile(orthancShare, 50) / 1000)}${cell(percentile(latency, 50) / 1000)}`);
-  console.log(`${'p95 s after last stored, minus StableAge'.padEnd(46)}${cell(percentile(orthancShare, 95) / 1000)}${cell(percentile(latency, 95) / 1000)}   (target: recipe p95 ≤ 1 s)`);
+  console.log(
+    `${'p50 s after last stored, minus StableAge'.padEnd(46)}${cell(percentile(orthancShare, 50) / 1000)}${cell(percentile(latency, 50) / 1000)}`,
+  );
+  console.log(
+    `${'p95 s after last stored, minus StableAge'.padEnd(46)}${cell(percentile(orthancShare, 95) / 1000)}${cell(percentile(latency, 95) / 1000)}   (target: recipe p95 ≤ 1 s)`,
+  );
   console.log('   (Orthanc itself: its StableStudy change, seen by a 50 ms poller; recipe: the last instance received)');
   console.log(`${''.padEnd(46)}${cell('direct POST')}${cell('recipe')}`);
-  console.log(`${'p50 s, StableStudy to last instance received'.padEnd(46)}${cell(percentile(alone, 50) / 1000)}${cell(percentile(afterStable, 50) / 1000)}`);
-  console.log(`${'p95 s, StableStudy to last instance received'.padEnd(46)}${cell(percentile(alone, 95) / 1000)}${cell(percentile(afterStable, 95) / 1000)}`);
+  console.log(
+    `${'p50 s, StableStudy to last instance received'.padEnd(46)}${cell(percentile(alone, 50) / 1000)}${cell(percentile(afterStable, 50) / 1000)}`,
+  );
+  console.log(
+    `${'p95 s, StableStudy to last instance received'.padEnd(46)}${cell(percentile(alone, 95) / 1000)}${cell(percentile(afterStable, 95) / 1000)}`,
+  );
   console.log('   (direct POST: one synchronous store of one study, nothing else queued: the transfer itself)');
-  console.log(`recipe's share, p50 / p95 s: StableStudy to its decision ${(percentile(toDecision, 50) / 1000).toFixed(2)} / ${(percentile(toDecision, 95) / 1000).toFixed(2)}` +
-    `, decision to last instance received ${(percentile(decisionToReceived, 50) / 1000).toFixed(2)} / ${(percentile(decisionToReceived, 95) / 1000).toFixed(2)}`);
-  console.log(`(load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadavg().map((l) => l.toFixed(2)).join(' ')} after, on ${availableParallelism()} cores shared with other work)`);
+  console.log(
+    `recipe's share, p50 / p95 s: StableStudy to its decision ${(percentile(toDecision, 50) / 1000).toFixed(2)} / ${(percentile(toDecision, 95) / 1000).toFixed(2)}` +
+      `, decision to last instance received ${(percentile(decisionToReceived, 50) / 1000).toFixed(2)} / ${(percentile(decisionToReceived, 95) / 1000).toFixed(2)}`,
+  );
+  console.log(
+    `(load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} after, on ${availableParallelism()} cores shared with other work)`,
+  );
 } finally {
   await host?.stop();
   await orthanc.stop();

@@ -42,7 +42,12 @@ const agent = new Agent({ connections: 16, keepAliveTimeout: 500 });
 let serial = 0;
 function instances(count: number): Buffer[] {
   serial += 1;
-  return generateStudy({ patientId: `BENCH-${serial}`, patientName: 'Bench^Bridge', studyDate: '20240101', series: [{ modality: 'CT', instances: count }] }).map((i) => i.file);
+  return generateStudy({
+    patientId: `BENCH-${serial}`,
+    patientName: 'Bench^Bridge',
+    studyDate: '20240101',
+    series: [{ modality: 'CT', instances: count }],
+  }).map((i) => i.file);
 }
 
 /** Uploads `files` with `concurrency` uploads in flight; the time of each, in ms. */
@@ -69,8 +74,12 @@ try {
   await upload(alone, instances(20), 1);
   await upload(bridged, instances(20), 1);
   const loadBefore = loadavg()[0]!;
-  console.log(`bridge benchmark: ${rounds} rounds of ${perRound} uploads per Orthanc and concurrency; Orthanc ${(await alone.json('GET', '/system')).Version}`);
-  console.log(`${'concurrency'.padEnd(12)}${cell('alone p50')}${cell('bridged p50')}${cell('added p50')}${cell('alone p95')}${cell('bridged p95')}${cell('added p95')}`);
+  console.log(
+    `bridge benchmark: ${rounds} rounds of ${perRound} uploads per Orthanc and concurrency; Orthanc ${(await alone.json('GET', '/system')).Version}`,
+  );
+  console.log(
+    `${'concurrency'.padEnd(12)}${cell('alone p50')}${cell('bridged p50')}${cell('added p50')}${cell('alone p95')}${cell('bridged p95')}${cell('added p95')}`,
+  );
   for (const concurrency of [1, 8]) {
     const times = { alone: [] as number[], bridged: [] as number[] };
     for (let round = 0; round < rounds; round += 1) {
@@ -85,7 +94,9 @@ try {
     );
   }
   const described = JSON.parse(await (await fetch(`${host.url}/recipes`)).text()) as { Bridge: Record<string, number> };
-  console.log(`bridge calls answered: ${described.Bridge.Calls}, unanswered: ${described.Bridge.UnansweredByHost}; load average ${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)} (2 cores)`);
+  console.log(
+    `bridge calls answered: ${described.Bridge.Calls}, unanswered: ${described.Bridge.UnansweredByHost}; load average ${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)} (2 cores)`,
+  );
 } finally {
   await agent.close();
   await host.stop();

@@ -46,9 +46,12 @@ const benchRecipe = defineRecipe({
   meta: { id: 'bench-caller', title: 'Bench', description: 'Routes for bench/caller.ts.', routes: [], events: [], destructive: false },
   schema: { type: 'object', additionalProperties: false },
   setup({ orthanc }) {
-    const answer = (body: Buffer, output: { answerBuffer(data: Uint8Array, type: string): void }) => output.answerBuffer(body, 'application/json');
+    const answer = (body: Buffer, output: { answerBuffer(data: Uint8Array, type: string): void }) =>
+      output.answerBuffer(body, 'application/json');
     orthanc.registerRestCallback('/bench/host/system', async (output) => answer(await orthanc.restApiGet('/system'), output));
-    orthanc.registerRestCallback('/bench/caller/system', async (output, _uri, req) => answer(await req.orthanc.restApiGet('/system'), output));
+    orthanc.registerRestCallback('/bench/caller/system', async (output, _uri, req) =>
+      answer(await req.orthanc.restApiGet('/system'), output),
+    );
     orthanc.registerRestCallback('/bench/rights/kept/([^/]+)', async (output, _uri, req) => {
       await cachedRights.ensure(req, `/instances/${req.groups[0]}`);
       output.answerBuffer('{}', 'application/json');
@@ -64,7 +67,13 @@ const orthanc = await startTestOrthanc({
   configuration: { AuthenticationEnabled: true, RegisteredUsers: { admin: 'admin-pw' } },
   credentials: { username: 'admin', password: 'admin-pw' },
 });
-const [instance] = generateStudy({ patientId: 'BENCH-CALLER', patientName: 'Bench^Caller', studyDate: '20240101', series: [{ modality: 'CT', instances: 1 }], size: 256 });
+const [instance] = generateStudy({
+  patientId: 'BENCH-CALLER',
+  patientName: 'Bench^Caller',
+  studyDate: '20240101',
+  series: [{ modality: 'CT', instances: 1 }],
+  size: 256,
+});
 const { ID: instanceId } = await orthanc.upload(instance!.file);
 
 let serviceQuestions = 0;
@@ -85,17 +94,20 @@ const withFilter = (cacheSeconds: number) => ({
   authorization: { Enabled: true, WebService: { Url: serviceUrl, TimeoutMilliseconds: 2000 }, CacheSeconds: cacheSeconds },
 });
 const hosts = [
-  await startHostInProcess({ ...base, Recipes: { hello: { Enabled: true, LogChanges: false }, thumbnails: { Enabled: true }, 'bench-caller': { Enabled: true } } }, [benchRecipe]),
+  await startHostInProcess(
+    { ...base, Recipes: { hello: { Enabled: true, LogChanges: false }, thumbnails: { Enabled: true }, 'bench-caller': { Enabled: true } } },
+    [benchRecipe],
+  ),
   await startHostInProcess({ ...base, Recipes: withFilter(60) }),
   await startHostInProcess({ ...base, Recipes: withFilter(0) }),
 ];
 const [plain, filterKept, filterAsked] = hosts.map((h) => h.url) as [string, string, string];
 
 const variants: [string, string][] = [
-  ['GET /system with the host\'s binding', `${plain}/bench/host/system`],
-  ['GET /system with the caller\'s binding', `${plain}/bench/caller/system`],
-  ['caller\'s right on an instance, kept', `${plain}/bench/rights/kept/${instanceId}`],
-  ['caller\'s right on an instance, asked', `${plain}/bench/rights/asked/${instanceId}`],
+  ["GET /system with the host's binding", `${plain}/bench/host/system`],
+  ["GET /system with the caller's binding", `${plain}/bench/caller/system`],
+  ["caller's right on an instance, kept", `${plain}/bench/rights/kept/${instanceId}`],
+  ["caller's right on an instance, asked", `${plain}/bench/rights/asked/${instanceId}`],
   ['thumbnail, warm (right kept)', `${plain}/instances/${instanceId}/thumbnail`],
   ['/toto, no filter', `${plain}/toto`],
   ['/toto, web service answer kept', `${filterKept}/toto`],
@@ -117,14 +129,22 @@ try {
     rows.push(`${name.padEnd(42)} p50 ${p50[name].toFixed(3).padStart(7)} ms   p90 ${percentile(latencies, 90).toFixed(3).padStart(7)} ms`);
   }
   const delta = (a: string, b: string) => `${((p50[a]! - p50[b]!) * 1000).toFixed(0)} µs`;
-  console.log(`${REQUESTS} requests per variant, one at a time, after a warm-up; Orthanc ${(await orthanc.json('GET', '/system')).Version}, Node ${process.version}\n`);
+  console.log(
+    `${REQUESTS} requests per variant, one at a time, after a warm-up; Orthanc ${(await orthanc.json('GET', '/system')).Version}, Node ${process.version}\n`,
+  );
   console.log(rows.join('\n'));
   console.log('');
-  console.log(`added by acting as the caller (p50):        ${delta("GET /system with the caller's binding", "GET /system with the host's binding")}`);
-  console.log(`added by a right kept / asked (p50):        ${delta("caller's right on an instance, kept", '/toto, no filter')} / ${delta("caller's right on an instance, asked", '/toto, no filter')}`);
+  console.log(
+    `added by acting as the caller (p50):        ${delta("GET /system with the caller's binding", "GET /system with the host's binding")}`,
+  );
+  console.log(
+    `added by a right kept / asked (p50):        ${delta("caller's right on an instance, kept", '/toto, no filter')} / ${delta("caller's right on an instance, asked", '/toto, no filter')}`,
+  );
   console.log(`added by the filter, answer kept (p50):     ${delta('/toto, web service answer kept', '/toto, no filter')}`);
   console.log(`added by the filter, service asked (p50):   ${delta('/toto, web service asked each time', '/toto, no filter')}`);
-  console.log(`questions to the web service while measured: ${serviceQuestions - asked} (expected ${REQUESTS}: one per request of the uncached host)`);
+  console.log(
+    `questions to the web service while measured: ${serviceQuestions - asked} (expected ${REQUESTS}: one per request of the uncached host)`,
+  );
 } finally {
   for (const { host, directory } of hosts) {
     await host.close();

@@ -13,13 +13,19 @@ import { startTestCluster, type TestCluster } from '../test/helpers/cluster.js';
 import type { HostProcess } from '../test/helpers/host.js';
 
 const { values } = parseArgs({
-  options: { studies: { type: 'string', default: '40' }, instances: { type: 'string', default: '4' }, takeovers: { type: 'string', default: '3' }, lease: { type: 'string', default: '5' } },
+  options: {
+    studies: { type: 'string', default: '40' },
+    instances: { type: 'string', default: '4' },
+    takeovers: { type: 'string', default: '3' },
+    lease: { type: 'string', default: '5' },
+  },
 });
 const studyCount = Number(values.studies);
 const instances = Number(values.instances);
 const leaseSeconds = Number(values.lease);
 
-const percentile = (list: number[], p: number) => [...list].sort((a, b) => a - b)[Math.min(list.length - 1, Math.floor((p / 100) * list.length))] ?? NaN;
+const percentile = (list: number[], p: number) =>
+  [...list].sort((a, b) => a - b)[Math.min(list.length - 1, Math.floor((p / 100) * list.length))] ?? NaN;
 const autorouting = {
   Enabled: true,
   Rules: [{ Level: 'Study', Filter: {}, Destinations: ['scp'] }],
@@ -37,8 +43,20 @@ async function routeAll(orthancs: number[], engine: 'SQLite' | 'PostgreSQL'): Pr
   const c = cluster!;
   round += 1;
   const receivedBefore = (await c.destination.receptions()).length;
-  const state = engine === 'PostgreSQL' ? { StateDatabase: { Engine: 'PostgreSQL', ConnectionString: c.postgres.connectionString('orthanc'), Schema: `bench_${round}`, LeaseSeconds: leaseSeconds } } : { StateDatabase: { Engine: 'SQLite' } };
-  const hosts: HostProcess[] = await Promise.all(orthancs.map((n) => c.startHost(n, { StateDirectory: `./state-${round}`, LogLevel: 'info', ...state })));
+  const state =
+    engine === 'PostgreSQL'
+      ? {
+          StateDatabase: {
+            Engine: 'PostgreSQL',
+            ConnectionString: c.postgres.connectionString('orthanc'),
+            Schema: `bench_${round}`,
+            LeaseSeconds: leaseSeconds,
+          },
+        }
+      : { StateDatabase: { Engine: 'SQLite' } };
+  const hosts: HostProcess[] = await Promise.all(
+    orthancs.map((n) => c.startHost(n, { StateDirectory: `./state-${round}`, LogLevel: 'info', ...state })),
+  );
   const wanted = receivedBefore + studyCount * instances;
   const deadline = Date.now() + 600_000;
   while ((await c.destination.receptions()).length < wanted) {
@@ -46,7 +64,9 @@ async function routeAll(orthancs: number[], engine: 'SQLite' | 'PostgreSQL'): Pr
     await sleep(100);
   }
   const end = Date.now();
-  const decisions = hosts.flatMap((host) => host.log.lines.filter((line) => line.includes('autorouting] routing study')).map((line) => Date.parse(line.split(' ')[1]!)));
+  const decisions = hosts.flatMap((host) =>
+    host.log.lines.filter((line) => line.includes('autorouting] routing study')).map((line) => Date.parse(line.split(' ')[1]!)),
+  );
   await Promise.all(hosts.map((host) => host.stop()));
   return (studyCount / (end - Math.min(...decisions))) * 60_000;
 }
@@ -55,9 +75,18 @@ async function routeAll(orthancs: number[], engine: 'SQLite' | 'PostgreSQL'): Pr
 async function takeover(): Promise<number> {
   const c = cluster!;
   round += 1;
-  const state = { StateDatabase: { Engine: 'PostgreSQL', ConnectionString: c.postgres.connectionString('orthanc'), Schema: `bench_${round}`, LeaseSeconds: leaseSeconds } };
+  const state = {
+    StateDatabase: {
+      Engine: 'PostgreSQL',
+      ConnectionString: c.postgres.connectionString('orthanc'),
+      Schema: `bench_${round}`,
+      LeaseSeconds: leaseSeconds,
+    },
+  };
   const recipes = { Recipes: { autorouting: { ...autorouting, RouteExistingOnFirstStart: false } } };
-  const [victim, survivor] = await Promise.all([0, 1].map((n) => c.startHost(n, { StateDirectory: `./state-${round}`, LogLevel: 'debug', ...state, ...recipes })));
+  const [victim, survivor] = await Promise.all(
+    [0, 1].map((n) => c.startHost(n, { StateDirectory: `./state-${round}`, LogLevel: 'debug', ...state, ...recipes })),
+  );
   // New studies through both Orthancs until the victim sends one (the survivor sends others).
   const sending = () => victim!.log.lines.some((line) => /autorouting\] sending study/.test(line));
   for (let s = 0; !sending(); s += 1) {

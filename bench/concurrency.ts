@@ -43,7 +43,10 @@ async function batch(url: string, count: number, probe?: string): Promise<{ wall
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 const orthanc = await startTestOrthanc();
 let host: HostProcess | undefined;
@@ -78,13 +81,16 @@ try {
       `${squareRoots.toLocaleString('en')} square roots a call, median of ${rounds} rounds`,
   );
   console.log(`${''.padEnd(28)} ${'event loop'.padStart(12)} ${'pool'.padStart(12)}`);
-  const row = (label: string, f: (name: keyof typeof routes) => string) => console.log(`${label.padEnd(28)} ${f('event loop').padStart(12)} ${f('pool').padStart(12)}`);
+  const row = (label: string, f: (name: keyof typeof routes) => string) =>
+    console.log(`${label.padEnd(28)} ${f('event loop').padStart(12)} ${f('pool').padStart(12)}`);
   row('one call', (name) => `${median(one[name]).toFixed(1)} ms`);
   row(`${batchSize} concurrent calls`, (name) => `${median(three[name]).toFixed(1)} ms`);
   row(`ratio ${batchSize} calls / one call`, (name) => `${(median(three[name]) / median(one[name])).toFixed(2)}×`);
   row('ratio, best round', (name) => `${Math.min(...three[name].map((t, i) => t / one[name][i]!)).toFixed(2)}×`);
   row('GET /recipes during the batch', (name) => `${median(probes[name]).toFixed(1)} ms`);
-  console.log(`(ideal on ${availableParallelism()} cores: event loop ${batchSize}.00×, pool ${Math.max(1, batchSize / availableParallelism()).toFixed(2)}×; load average ${loadBefore} before, ${load()} after)`);
+  console.log(
+    `(ideal on ${availableParallelism()} cores: event loop ${batchSize}.00×, pool ${Math.max(1, batchSize / availableParallelism()).toFixed(2)}×; load average ${loadBefore} before, ${load()} after)`,
+  );
 } finally {
   await dispatcher.close();
   await host?.stop();

@@ -77,7 +77,9 @@ async function worker(way: 'stream' | 'memory', orthancUrl: string): Promise<Wor
 }
 
 async function runWorker(way: 'stream' | 'memory', orthancUrl: string): Promise<WorkerResult> {
-  const child = fork(fileURLToPath(import.meta.url), ['--worker', way, '--orthanc', orthancUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--worker', way, '--orthanc', orthancUrl], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const [message] = (await once(child, 'message')) as [WorkerResult | { error: string }];
   await once(child, 'exit');
   if ('error' in message) throw new Error(`${way}: ${message.error}`);
@@ -92,7 +94,13 @@ async function fill(orthancUrl: string, from: number, to: number): Promise<void>
     while (next < to) {
       const i = next++;
       const date = `20${String(10 + (i % 15)).padStart(2, '0')}${String(1 + (i % 12)).padStart(2, '0')}${String(1 + (i % 28)).padStart(2, '0')}`;
-      const [instance] = generateStudy({ patientId: `BX-${i}`, patientName: `Bench^${i}`, studyDate: date, size: 8, series: [{ modality: 'OT', instances: 1 }] });
+      const [instance] = generateStudy({
+        patientId: `BX-${i}`,
+        patientName: `Bench^${i}`,
+        studyDate: date,
+        size: 8,
+        series: [{ modality: 'OT', instances: 1 }],
+      });
       // Storing the same instance twice is harmless: one retry when a connection closed under us.
       for (let attempt = 1; ; attempt += 1) {
         try {
@@ -109,7 +117,9 @@ async function fill(orthancUrl: string, from: number, to: number): Promise<void>
   await Promise.all(Array.from({ length: 8 }, upload));
 }
 
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '1000,10000' }, worker: { type: 'string' }, orthanc: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { sizes: { type: 'string', default: '1000,10000' }, worker: { type: 'string' }, orthanc: { type: 'string' } },
+});
 
 if (values.worker) {
   try {
@@ -120,12 +130,17 @@ if (values.worker) {
   process.exit(0);
 }
 
-const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 const mb = (bytes: number) => (bytes / MB).toFixed(0);
 const orthanc = await startTestOrthanc();
 const host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'excel-report': { Enabled: true } } });
 try {
-  console.log(`Orthanc ${(await orthanc.json('GET', '/system')).Version}, Node ${process.version}, ${PARALLEL} studies read at once; load before: ${load()}`);
+  console.log(
+    `Orthanc ${(await orthanc.json('GET', '/system')).Version}, Node ${process.version}, ${PARALLEL} studies read at once; load before: ${load()}`,
+  );
   const rows: string[][] = [['studies', 'way', 'rows', 'xlsx (KB)', 'time (s)', 'RSS before (MB)', 'peak RSS (MB)', 'peak heap (MB)']];
   let stored = 0;
   for (const size of values.sizes.split(',').map(Number)) {
@@ -136,7 +151,16 @@ try {
     for (const way of ['stream', 'memory'] as const) {
       const result = await runWorker(way, orthanc.url);
       const label = way === 'stream' ? 'streamed (WorkbookWriter), own process' : 'in memory (Workbook + writeBuffer), own process';
-      rows.push([String(size), label, String(result.rows), (result.bytes / 1024).toFixed(0), result.seconds.toFixed(1), mb(result.rssBefore), mb(result.peakRss), mb(result.peakHeap)]);
+      rows.push([
+        String(size),
+        label,
+        String(result.rows),
+        (result.bytes / 1024).toFixed(0),
+        result.seconds.toFixed(1),
+        mb(result.rssBefore),
+        mb(result.peakRss),
+        mb(result.peakHeap),
+      ]);
     }
     const pid = host.child.pid!;
     resetPeak(pid);
@@ -146,7 +170,16 @@ try {
     let bytes = 0;
     for await (const chunk of answer.body) bytes += (chunk as Buffer).length;
     if (answer.statusCode !== 200) throw new Error(`GET /report.xlsx: HTTP ${answer.statusCode}`);
-    rows.push([String(size), 'the host, GET /report.xlsx (streamed)', '', (bytes / 1024).toFixed(0), ((performance.now() - started) / 1000).toFixed(1), mb(before), mb(memoryOf(pid).peak), '']);
+    rows.push([
+      String(size),
+      'the host, GET /report.xlsx (streamed)',
+      '',
+      (bytes / 1024).toFixed(0),
+      ((performance.now() - started) / 1000).toFixed(1),
+      mb(before),
+      mb(memoryOf(pid).peak),
+      '',
+    ]);
   }
   const widths = rows[0]!.map((_c, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));

@@ -13,7 +13,14 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { closeHostileAgent, hostileHostConfig, MiB, runHostileScenario, storeHostileFixtures, type HostileRun } from '../test/helpers/hostile.js';
+import {
+  closeHostileAgent,
+  hostileHostConfig,
+  MiB,
+  runHostileScenario,
+  storeHostileFixtures,
+  type HostileRun,
+} from '../test/helpers/hostile.js';
 import { startMeasuredHost } from '../test/helpers/measured-host.js';
 import { memoryOf } from '../test/helpers/memory.js';
 import { startTestOrthanc } from '../test/helpers/orthanc.js';
@@ -23,7 +30,10 @@ const afterRoot = new URL('../../', import.meta.url).pathname;
 
 /** A built copy of this repository at `commit`, sharing this tree's node_modules. */
 function buildBefore(commit: string): string {
-  const folder = join(tmpdir(), `orthanc-recipes-before-${execFileSync('git', ['-C', afterRoot, 'rev-parse', '--short', commit]).toString().trim()}`);
+  const folder = join(
+    tmpdir(),
+    `orthanc-recipes-before-${execFileSync('git', ['-C', afterRoot, 'rev-parse', '--short', commit]).toString().trim()}`,
+  );
   if (!existsSync(join(folder, 'dist', 'host', 'index.js')) && !existsSync(join(folder, 'dist', 'shared', 'host', 'index.js'))) {
     mkdirSync(folder, { recursive: true });
     execFileSync('sh', ['-c', `git -C '${afterRoot}' archive '${commit}' | tar -x -C '${folder}'`]);
@@ -33,15 +43,20 @@ function buildBefore(commit: string): string {
   return folder;
 }
 
-const beforeRoot = values.before ?? buildBefore(values.commit ?? execFileSync('git', ['-C', afterRoot, 'merge-base', 'HEAD', 'main']).toString().trim());
+const beforeRoot =
+  values.before ?? buildBefore(values.commit ?? execFileSync('git', ['-C', afterRoot, 'merge-base', 'HEAD', 'main']).toString().trim());
 const orthanc = await startTestOrthanc();
 try {
   const fixtures = await storeHostileFixtures(orthanc, { largeBytes: 32 * MiB, bombBytes: 1024 * MiB });
   const rows: { tree: string; run: HostileRun; settledRss: number }[] = [];
-  for (const [tree, root, withoutLimits] of [['before', beforeRoot, true], ['after', afterRoot, false]] as const) {
+  for (const [tree, root, withoutLimits] of [
+    ['before', beforeRoot, true],
+    ['after', afterRoot, false],
+  ] as const) {
     const host = await startMeasuredHost(hostileHostConfig(orthanc.url, { withoutLimits }), join(root, 'dist'));
     try {
-      for (const path of ['/toto', `/instances/${fixtures.instance}/dcmjs`, `/instances/${fixtures.instance}/thumbnail`]) await (await fetch(`${host.url}${path}`)).arrayBuffer();
+      for (const path of ['/toto', `/instances/${fixtures.instance}/dcmjs`, `/instances/${fixtures.instance}/thumbnail`])
+        await (await fetch(`${host.url}${path}`)).arrayBuffer();
       const run = await runHostileScenario(host, fixtures, { bombs: 1, dumps: 24 });
       await sleep(5_000);
       rows.push({ tree, run, settledRss: memoryOf(host.pid).rss });
@@ -49,10 +64,17 @@ try {
       await host.stop();
     }
   }
-  const failed = (run: HostileRun) => [...run.malformed, ...run.pathological, ...run.bombs, ...run.dumps].filter((o) => o.status === 0 || o.status >= 500).length;
+  const failed = (run: HostileRun) =>
+    [...run.malformed, ...run.pathological, ...run.bombs, ...run.dumps].filter((o) => o.status === 0 || o.status >= 500).length;
   const mib = (bytes: number) => `${(bytes / MiB).toFixed(0)} MiB`;
-  console.log(`\nHostile scenario (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on this machine):\n`);
-  console.log('| tree | worst event-loop delay | p99 event-loop delay | GET /toto p99 / max | peak RSS | RSS 5 s later | 5xx or dropped | run time |');
+  console.log(
+    `\nHostile scenario (load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on this machine):\n`,
+  );
+  console.log(
+    '| tree | worst event-loop delay | p99 event-loop delay | GET /toto p99 / max | peak RSS | RSS 5 s later | 5xx or dropped | run time |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const { tree, run } of rows) {
     for (const o of [...run.malformed, ...run.pathological, ...run.bombs, ...run.dumps].filter((x) => x.status === 0 || x.status >= 500)) {

@@ -30,7 +30,10 @@ async function get(url: string): Promise<any> {
 }
 
 /** The seed sample's algorithm, as a client of Orthanc: its answer for `body`. */
-async function sampleWay(orthancUrl: string, body: { Level: string; Query: object; Expand?: boolean; Metadata: Record<string, string>; Limit?: number }): Promise<unknown[]> {
+async function sampleWay(
+  orthancUrl: string,
+  body: { Level: string; Query: object; Expand?: boolean; Metadata: Record<string, string>; Limit?: number },
+): Promise<unknown[]> {
   // The sample passes Limit to Orthanc, before its filter, and pages come back short; a correct
   // page has to be cut from the whole filtered answer, as here.
   const { Metadata: metadata, Expand: expand, Limit: limit, ...rest } = body;
@@ -52,7 +55,10 @@ async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; result: T 
 }
 
 const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)]!;
-const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 
 const orthanc = await startTestOrthanc({ configuration: { UserMetadata: { Reviewer: 1024 } } });
 const hosts: HostProcess[] = [];
@@ -62,25 +68,48 @@ try {
   const fillStarted = performance.now();
   const studyIds: string[] = new Array(studyCount);
   await forEachConcurrently([...Array(studyCount).keys()], 8, async (i) => {
-    const [instance] = generateStudy({ patientId: `BENCH${i % 200}`, patientName: 'Bench^Mark', studyDate: '20240101', size: 4, series: [{ modality: 'CT', instances: 1 }] });
+    const [instance] = generateStudy({
+      patientId: `BENCH${i % 200}`,
+      patientName: 'Bench^Mark',
+      studyDate: '20240101',
+      size: 4,
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     studyIds[i] = (await orthanc.upload(instance!.file)).ParentStudy;
   });
   // One study in 20 has a Reviewer that matches the query.
   await forEachConcurrently([...studyIds.entries()], 8, async ([i, id]) => {
-    const answer = await request(`${orthanc.url}/studies/${id}/metadata/Reviewer`, { method: 'PUT', body: i % 20 === 0 ? `alice-${i}` : `bob-${i}`, dispatcher });
+    const answer = await request(`${orthanc.url}/studies/${id}/metadata/Reviewer`, {
+      method: 'PUT',
+      body: i % 20 === 0 ? `alice-${i}` : `bob-${i}`,
+      dispatcher,
+    });
     await answer.body.dump();
   });
   const fillSeconds = (performance.now() - fillStarted) / 1000;
   await waitUntilStable(orthanc); // so that IsStable does not change between the sides' expanded answers
 
   hosts.push(await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'metadata-find': { Enabled: true } } }));
-  hosts.push(await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'metadata-find': { Enabled: true, MetadataReads: 'PerResource', NativeMetadataQuery: false, Concurrency: 8 } } }));
-  hosts.push(await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'metadata-find': { Enabled: true, MetadataIndex: true } } }));
+  hosts.push(
+    await startHostProcess({
+      Orthanc: { Url: orthanc.url },
+      Recipes: { 'metadata-find': { Enabled: true, MetadataReads: 'PerResource', NativeMetadataQuery: false, Concurrency: 8 } },
+    }),
+  );
+  hosts.push(
+    await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'metadata-find': { Enabled: true, MetadataIndex: true } } }),
+  );
   const [recipe, perResource, indexed] = hosts as [HostProcess, HostProcess, HostProcess];
 
-  console.log(`orthanc-recipes metadata-find benchmark: Orthanc ${system.Version} (ExtendedFind: ${system.Capabilities?.HasExtendedFind === true}), Node ${process.version}`);
-  console.log(`${studyCount} studies (1 instance each) stored in ${fillSeconds.toFixed(1)} s; median of ${rounds} rounds, sides alternating; load average before: ${loadBefore}`);
-  console.log(`${'query'.padEnd(46)} ${'sample'.padStart(9)} ${'recipe'.padStart(9)} ${'ratio'.padStart(7)} ${'indexed'.padStart(9)} ${'ratio'.padStart(7)} ${'per-resource'.padStart(13)} ${'ratio'.padStart(7)}`);
+  console.log(
+    `orthanc-recipes metadata-find benchmark: Orthanc ${system.Version} (ExtendedFind: ${system.Capabilities?.HasExtendedFind === true}), Node ${process.version}`,
+  );
+  console.log(
+    `${studyCount} studies (1 instance each) stored in ${fillSeconds.toFixed(1)} s; median of ${rounds} rounds, sides alternating; load average before: ${loadBefore}`,
+  );
+  console.log(
+    `${'query'.padEnd(46)} ${'sample'.padStart(9)} ${'recipe'.padStart(9)} ${'ratio'.padStart(7)} ${'indexed'.padStart(9)} ${'ratio'.padStart(7)} ${'per-resource'.padStart(13)} ${'ratio'.padStart(7)}`,
+  );
 
   const queries: [string, Record<string, unknown>][] = [
     ['regex ^alice, IDs', { Level: 'Study', Query: {}, Metadata: { Reviewer: '^alice' } }],
@@ -99,7 +128,11 @@ try {
       const viaPerResource = await timed(() => post(`${perResource.url}/tools/find`, body));
       const viaIndex = await timed(() => post(`${indexed.url}/tools/find`, body)); // a repeated query after the first round
       expected = sample.result;
-      for (const [name, answer] of [['recipe', viaRecipe.result], ['per-resource', viaPerResource.result], ['indexed', viaIndex.result]] as const) {
+      for (const [name, answer] of [
+        ['recipe', viaRecipe.result],
+        ['per-resource', viaPerResource.result],
+        ['indexed', viaIndex.result],
+      ] as const) {
         if (JSON.stringify(answer) !== JSON.stringify(expected)) throw new Error(`${label}: the ${name} answer differs from the sample's`);
       }
       if (round > 0 || rounds === 1) {
@@ -111,7 +144,9 @@ try {
     }
     const [s, r, i, p] = [median(times.sample), median(times.recipe), median(times.indexed), median(times.perResource)];
     const cell = (ms: number) => `${`${ms.toFixed(0)} ms`.padStart(9)} ${`${(s / ms).toFixed(1)}×`.padStart(7)}`;
-    console.log(`${`${label} (${expected.length} found)`.padEnd(46)} ${`${s.toFixed(0)} ms`.padStart(9)} ${cell(r)} ${cell(i)}     ${cell(p)}`);
+    console.log(
+      `${`${label} (${expected.length} found)`.padEnd(46)} ${`${s.toFixed(0)} ms`.padStart(9)} ${cell(r)} ${cell(i)}     ${cell(p)}`,
+    );
   }
   console.log(
     `(sample: the sample's algorithm as an HTTP client of Orthanc; recipe: defaults, bulk reads${system.Capabilities?.HasExtendedFind ? ' and MetadataQuery where exact' : ''}; ` +

@@ -49,7 +49,13 @@ async function fill(orthancUrl: string, from: number, to: number): Promise<void>
     while (next < to) {
       const i = next++;
       const date = `20${String(10 + (i % 15)).padStart(2, '0')}${String(1 + (i % 12)).padStart(2, '0')}${String(1 + (i % 28)).padStart(2, '0')}`;
-      const [instance] = generateStudy({ patientId: `BP-${i}`, patientName: `Bench^${i}`, studyDate: date, size: 8, series: [{ modality: 'OT', instances: 1 }] });
+      const [instance] = generateStudy({
+        patientId: `BP-${i}`,
+        patientName: `Bench^${i}`,
+        studyDate: date,
+        size: 8,
+        series: [{ modality: 'OT', instances: 1 }],
+      });
       // Storing the same instance twice is harmless: one retry when a connection closed under us.
       for (let attempt = 1; ; attempt += 1) {
         try {
@@ -66,14 +72,26 @@ async function fill(orthancUrl: string, from: number, to: number): Promise<void>
   await Promise.all(Array.from({ length: 8 }, worker));
 }
 
-const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 const orthanc = await startTestOrthanc();
 const hosts: HostProcess[] = [];
 try {
   const system = await orthanc.json('GET', '/system');
   const hasFind = system.Capabilities?.HasExtendedFind === true;
   console.log(`Orthanc ${system.Version}, ${LIMIT} studies per page, median of ${rounds} pages at spread offsets; load before: ${load()}`);
-  const rows: string[][] = [['studies', 'fill (s)', 'sample: /studies?expand + sort (ms)', 'recipe, index (ms)', hasFind ? "recipe, Orthanc's OrderBy (ms)" : 'recipe, OrderBy', 'index built (s)']];
+  const rows: string[][] = [
+    [
+      'studies',
+      'fill (s)',
+      'sample: /studies?expand + sort (ms)',
+      'recipe, index (ms)',
+      hasFind ? "recipe, Orthanc's OrderBy (ms)" : 'recipe, OrderBy',
+      'index built (s)',
+    ],
+  ];
   let stored = 0;
   for (const size of sizes) {
     const fillStarted = performance.now();
@@ -84,13 +102,20 @@ try {
     const indexStarted = performance.now();
     const indexed = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { paging: { Enabled: true, Engine: 'index' } } });
     hosts.push(indexed);
-    await eventually(async () => (await request(`${indexed.url}/sort-studies?limit=1`, { dispatcher }).then(async (a) => (await a.body.dump(), a.statusCode))) === 200, 600_000, 'the index');
+    await eventually(
+      async () =>
+        (await request(`${indexed.url}/sort-studies?limit=1`, { dispatcher }).then(async (a) => (await a.body.dump(), a.statusCode))) ===
+        200,
+      600_000,
+      'the index',
+    );
     const indexSeconds = (performance.now() - indexStarted) / 1000;
     const offsetOf = (round: number) => Math.floor(((round + 0.5) / rounds) * (size - LIMIT));
     const sample = await timedMedian((round) => sampleWay(orthanc.url, offsetOf(round)));
     const index = await timedMedian(async (round) => {
       const { json, headers } = await get(`${indexed.url}/sort-studies?offset=${offsetOf(round)}&limit=${LIMIT}`);
-      if (json.length !== LIMIT || headers['x-total-count'] !== String(size)) throw new Error(`index: ${json.length} studies, total ${String(headers['x-total-count'])}`);
+      if (json.length !== LIMIT || headers['x-total-count'] !== String(size))
+        throw new Error(`index: ${json.length} studies, total ${String(headers['x-total-count'])}`);
     });
     let find = NaN;
     if (hasFind) {
@@ -103,7 +128,14 @@ try {
       await auto.stop();
     }
     await indexed.stop();
-    rows.push([String(size), fillSeconds.toFixed(0), sample.toFixed(1), index.toFixed(1), hasFind ? find.toFixed(1) : 'n/a (Orthanc < 1.12.5)', indexSeconds.toFixed(1)]);
+    rows.push([
+      String(size),
+      fillSeconds.toFixed(0),
+      sample.toFixed(1),
+      index.toFixed(1),
+      hasFind ? find.toFixed(1) : 'n/a (Orthanc < 1.12.5)',
+      indexSeconds.toFixed(1),
+    ]);
   }
   const widths = rows[0]!.map((_c, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));

@@ -104,7 +104,14 @@ async function challengeThenRetry(url: string, file: Buffer, authorization: stri
   // A failed write shows as a missing answer below; caught here so that it never crashes the run.
   const send = (headers: Record<string, string | number>) =>
     connection
-      .write(Buffer.concat([Buffer.from(requestHead('POST', '/instances', { 'Content-Type': 'application/dicom', 'Content-Length': file.length, ...headers })), file]))
+      .write(
+        Buffer.concat([
+          Buffer.from(
+            requestHead('POST', '/instances', { 'Content-Type': 'application/dicom', 'Content-Length': file.length, ...headers }),
+          ),
+          file,
+        ]),
+      )
       .catch(() => undefined);
   const sent = send({});
   const challenge = await connection.readAnswer({ timeoutMs: 60_000 });
@@ -139,7 +146,9 @@ try {
   const stored = await orthanc.upload(await readFile(file));
   const download = `/instances/${stored.ID}/file`;
 
-  console.log(`orthanc-recipes proxy benchmark: Orthanc ${(await orthanc.json('GET', '/system')).Version}, Node ${process.version}, ${seconds} s per measure`);
+  console.log(
+    `orthanc-recipes proxy benchmark: Orthanc ${(await orthanc.json('GET', '/system')).Version}, Node ${process.version}, ${seconds} s per measure`,
+  );
   console.log(`${''.padEnd(34)} ${leftLabel.padStart(10)} ${rightLabel.padStart(10)}  ${'unit'.padEnd(6)} ${'ratio'.padStart(7)}`);
   for (const concurrency of [1, 16]) {
     await load(`${left}/system`, concurrency, 500, 0); // warm-up
@@ -168,7 +177,9 @@ try {
     console.log(row(`50 MB download c=${concurrency} p99`, percentile(direct.latencies, 99), percentile(viaHost.latencies, 99), 'ms', 0));
     const downloadErrors = errorRow(`50 MB download c=${concurrency}`, direct, viaHost);
     if (downloadErrors) console.log(downloadErrors);
-    console.log(`${`50 MB download c=${concurrency} host RSS`.padEnd(34)} ${`${(before / MB).toFixed(0)} MB before, peak +${(peakGrowth / MB).toFixed(1)} MB`.padStart(34)}`);
+    console.log(
+      `${`50 MB download c=${concurrency} host RSS`.padEnd(34)} ${`${(before / MB).toFixed(0)} MB before, peak +${(peakGrowth / MB).toFixed(1)} MB`.padStart(34)}`,
+    );
   }
   // Challenge-then-retry needs an Orthanc that requires credentials, and a host in front of it.
   let secured: TestOrthanc | undefined;
@@ -177,7 +188,9 @@ try {
   try {
     secured = await startTestOrthanc({ configuration: { AuthenticationEnabled: true, RegisteredUsers: { bench: 'bench' } } });
     securedHost = await startHostProcess({ Orthanc: { Url: secured.url, Username: 'bench', Password: 'bench' } });
-    securedBaseline = baselineCli ? await startHostProcess({ Orthanc: { Url: secured.url, Username: 'bench', Password: 'bench' } }, undefined, {}, baselineCli) : undefined;
+    securedBaseline = baselineCli
+      ? await startHostProcess({ Orthanc: { Url: secured.url, Username: 'bench', Password: 'bench' } }, undefined, {}, baselineCli)
+      : undefined;
     const securedLeft = securedBaseline?.url ?? secured.url;
     const file = await readFile(join(orthanc.directory, 'bench-50mb.dcm'));
     const authorization = basicAuth('bench', 'bench');
@@ -197,7 +210,9 @@ try {
     const mbps = (ms: number) => (2 * file.length) / MB / (ms / 1000);
     console.log(row('50 MB challenge+retry p50', percentile(direct, 50), percentile(viaHost, 50), 'ms', 0));
     console.log(row('50 MB challenge+retry throughput', mbps(percentile(direct, 50)), mbps(percentile(viaHost, 50)), 'MB/s', 0));
-    console.log(`${'50 MB challenge+retry connection'.padEnd(34)} ${'kept'.padStart(10)} ${(reused ? 'kept' : 'reopened').padStart(10)}  (the 401 answers the first 50 MB; both bodies count in MB/s)`);
+    console.log(
+      `${'50 MB challenge+retry connection'.padEnd(34)} ${'kept'.padStart(10)} ${(reused ? 'kept' : 'reopened').padStart(10)}  (the 401 answers the first 50 MB; both bodies count in MB/s)`,
+    );
   } catch (error) {
     console.log(`${'50 MB challenge+retry'.padEnd(34)} failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
   } finally {
@@ -205,7 +220,9 @@ try {
     await securedBaseline?.stop();
     await secured?.stop();
   }
-  console.log(`(file ${(size / MB).toFixed(1)} MB; client, host and Orthanc share this machine's ${(await import('node:os')).availableParallelism()} cores)`);
+  console.log(
+    `(file ${(size / MB).toFixed(1)} MB; client, host and Orthanc share this machine's ${(await import('node:os')).availableParallelism()} cores)`,
+  );
 } finally {
   await host?.stop();
   await baselineHostRef?.stop();

@@ -17,7 +17,10 @@ const MB = 2 ** 20;
 const SIDE = 1024;
 const slices = Math.max(1, Math.round((Number(values.megabytes) * MB) / (SIDE * SIDE * 2)));
 const dispatcher = new Agent({ connections: 8, keepAliveTimeout: 500, keepAliveTimeoutThreshold: 250 });
-const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 
 const pixels = new Uint16Array(SIDE * SIDE);
 // Noisy enough that the ZIP stays close to the study size (deflate gains little).
@@ -50,9 +53,14 @@ const slice = (n: number) =>
   });
 
 const orthanc = await startTestOrthanc();
-const host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'archive-stream': { Enabled: true }, mosaic: { Enabled: true } } });
+const host = await startHostProcess({
+  Orthanc: { Url: orthanc.url },
+  Recipes: { 'archive-stream': { Enabled: true }, mosaic: { Enabled: true } },
+});
 try {
-  console.log(`Orthanc ${(await orthanc.json('GET', '/system')).Version}; ${slices} slices of ${SIDE}x${SIDE}x16 bits; load before: ${load()}`);
+  console.log(
+    `Orthanc ${(await orthanc.json('GET', '/system')).Version}; ${slices} slices of ${SIDE}x${SIDE}x16 bits; load before: ${load()}`,
+  );
   const uploadStarted = performance.now();
   let next = 0;
   let studyId = '';
@@ -77,7 +85,9 @@ try {
     }),
   );
   const statistics = await orthanc.json('GET', `/studies/${studyId}/statistics`);
-  console.log(`study stored: ${(Number(statistics.DiskSize) / MB).toFixed(0)} MB in ${((performance.now() - uploadStarted) / 1000).toFixed(0)} s`);
+  console.log(
+    `study stored: ${(Number(statistics.DiskSize) / MB).toFixed(0)} MB in ${((performance.now() - uploadStarted) / 1000).toFixed(0)} s`,
+  );
 
   const pid = host.child.pid!;
   const rows: string[][] = [['phase', 'bytes answered', 'time (s)', 'host RSS before (MB)', 'host peak (MB)', 'peak - before (MB)']];
@@ -88,7 +98,14 @@ try {
     const bytes = await run();
     const seconds = (performance.now() - started) / 1000;
     const peak = memoryOf(pid).peak;
-    rows.push([phase, String(bytes), seconds.toFixed(1), (before / MB).toFixed(0), (peak / MB).toFixed(0), ((peak - before) / MB).toFixed(1)]);
+    rows.push([
+      phase,
+      String(bytes),
+      seconds.toFixed(1),
+      (before / MB).toFixed(0),
+      (peak / MB).toFixed(0),
+      ((peak - before) / MB).toFixed(1),
+    ]);
   };
   await measure('archive-stream (client at full speed)', async () => {
     const answer = await request(`${host.url}/recipes/archive-stream/studies/${studyId}`, { dispatcher });

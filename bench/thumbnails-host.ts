@@ -10,7 +10,14 @@ import { defineRecipe } from '../shared/recipe.js';
  * `/rendered` (a PNG), then a resize to fit 64×64 and a JPEG of quality 80, in process, no cache.
  */
 const sampleApproach = defineRecipe<Record<string, never>>({
-  meta: { id: 'sample-thumbnail', title: 'The sample', description: 'The seed sample, for comparison.', routes: ['GET /sample/instances/{id}/thumbnail'], events: [], destructive: false },
+  meta: {
+    id: 'sample-thumbnail',
+    title: 'The sample',
+    description: 'The seed sample, for comparison.',
+    routes: ['GET /sample/instances/{id}/thumbnail'],
+    events: [],
+    destructive: false,
+  },
   schema: { type: 'object', additionalProperties: false },
   setup({ orthanc }) {
     orthanc.registerRestCallback('/sample/instances/([^/]+)/thumbnail', async (output, _uri, request) => {

@@ -70,7 +70,9 @@ async function warmUp(urls: string[], concurrency: number, headers: Record<strin
 
 /** A host process running bench/thumbnails-host.js with this configuration. */
 async function startHost(config: Record<string, unknown>): Promise<{ url: string; stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [new URL('./thumbnails-host.js', import.meta.url).pathname, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [new URL('./thumbnails-host.js', import.meta.url).pathname, JSON.stringify(config)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let output = '';
   child.stdout!.setEncoding('utf8');
   const url = await new Promise<string>((resolve, reject) => {
@@ -97,22 +99,35 @@ try {
   // "cold" figure is that of an empty cache, not of a process that just started (CacheMegabytes 0
   // keeps no thumbnail; the Rows and Columns of the measured instances are not known yet either).
   const upload = async () => {
-    const study = generateStudy({ patientId: 'RCP-BENCH', patientName: 'Bench^Thumbnails', studyDate: '20240601', size: 512, series: [{ modality: 'CT', instances: INSTANCES }] });
+    const study = generateStudy({
+      patientId: 'RCP-BENCH',
+      patientName: 'Bench^Thumbnails',
+      studyDate: '20240601',
+      size: 512,
+      series: [{ modality: 'CT', instances: INSTANCES }],
+    });
     const stored: string[] = [];
     for (const instance of study) stored.push((await orthanc.upload(instance.file)).ID);
     return stored;
   };
   const ids = await upload();
   const spare = await upload();
-  const paths = (prefix: string, suffix: string, of = ids) => Array.from({ length: REQUESTS }, (_, n) => `${prefix}/instances/${of[n % INSTANCES]}/${suffix}`);
+  const paths = (prefix: string, suffix: string, of = ids) =>
+    Array.from({ length: REQUESTS }, (_, n) => `${prefix}/instances/${of[n % INSTANCES]}/${suffix}`);
   const recipes = (CacheMegabytes: number) => ({
     Orthanc: { Url: orthanc.url },
     LogLevel: 'warning',
-    Recipes: { hello: { Enabled: true, LogChanges: false }, thumbnails: { Enabled: true, CacheMegabytes }, 'sample-thumbnail': { Enabled: true } },
+    Recipes: {
+      hello: { Enabled: true, LogChanges: false },
+      thumbnails: { Enabled: true, CacheMegabytes },
+      'sample-thumbnail': { Enabled: true },
+    },
   });
   const warmHost = await startHost(recipes(64));
   const system = await orthanc.json<{ Version: string }>('GET', '/system');
-  console.log(`orthanc-recipes thumbnails benchmark: Orthanc ${system.Version}, Node ${process.version}, ${REQUESTS} requests over ${INSTANCES} instances of 512×512 (16-bit CT), 64 px JPEG q80, ${rounds} round(s) merged`);
+  console.log(
+    `orthanc-recipes thumbnails benchmark: Orthanc ${system.Version}, Node ${process.version}, ${REQUESTS} requests over ${INSTANCES} instances of 512×512 (16-bit CT), 64 px JPEG q80, ${rounds} round(s) merged`,
+  );
   try {
     const orthanc64 = 'rendered?width=64&height=64&quality=80';
     const jpeg = { accept: 'image/jpeg' };
@@ -150,14 +165,20 @@ try {
       ];
       const rps = (r: Result) => (r.latencies.length / r.elapsedMs) * 1000;
       const sample = rps(rows[2]![1]);
-      console.log(`\nconcurrency ${concurrency}${''.padEnd(26)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'vs sample'.padStart(10)}`);
+      console.log(
+        `\nconcurrency ${concurrency}${''.padEnd(26)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'vs sample'.padStart(10)}`,
+      );
       for (const [label, result] of rows) {
         const ratio = `${(rps(result) / sample).toFixed(2)}×`;
-        console.log(`  ${label.padEnd(37)} ${rps(result).toFixed(0).padStart(9)} ${percentile(result.latencies, 50).toFixed(2).padStart(9)} ${ratio.padStart(10)}`);
+        console.log(
+          `  ${label.padEnd(37)} ${rps(result).toFixed(0).padStart(9)} ${percentile(result.latencies, 50).toFixed(2).padStart(9)} ${ratio.padStart(10)}`,
+        );
         if (result.errors.length > 0) console.log(`    ${result.errors.length} errors, e.g. ${result.errors[0]}`);
       }
     }
-    console.log(`\n(targets: cold ≥ 2× and warm ≥ 20× the sample's approach; client, host and Orthanc share this machine's ${availableParallelism()} cores)`);
+    console.log(
+      `\n(targets: cold ≥ 2× and warm ≥ 20× the sample's approach; client, host and Orthanc share this machine's ${availableParallelism()} cores)`,
+    );
   } finally {
     await warmHost.stop();
   }

@@ -40,7 +40,7 @@ export async function checkRecipeFolder(folder: string, recipe?: AnyRecipe): Pro
     try {
       schema = JSON.parse(await readFile(join(folder, 'schema.json'), 'utf8')) as Record<string, unknown>;
       problems.push(...checkSchema(schema));
-      if (loaded && !isDeepStrictEqual(loaded.schema, schema)) problems.push('the recipe\'s `schema` is not its schema.json');
+      if (loaded && !isDeepStrictEqual(loaded.schema, schema)) problems.push("the recipe's `schema` is not its schema.json");
     } catch (error) {
       problems.push(`schema.json: ${(error as Error).message}`);
       schema = undefined;
@@ -58,7 +58,8 @@ export async function checkRecipeFolder(folder: string, recipe?: AnyRecipe): Pro
     const readme = await readFile(join(folder, 'README.md'), 'utf8');
     const headings = [...readme.matchAll(/^## +(.+?)\s*$/gm)].map((match) => match[1]);
     for (const heading of standardHeadings) if (!headings.includes(heading)) problems.push(`README.md lacks the heading "## ${heading}"`);
-    if (readme.includes(templateReadmeMarker)) problems.push('README.md is still the template\'s: say what this recipe does, its options, routes and failure modes');
+    if (readme.includes(templateReadmeMarker))
+      problems.push("README.md is still the template's: say what this recipe does, its options, routes and failure modes");
     if (loaded && schema) problems.push(...checkReadmeExamples(readme, id, loaded));
   }
   return problems;
@@ -84,7 +85,8 @@ function checkSchema(schema: Record<string, unknown>): string[] {
     return [`schema.json is not a valid schema: ${(error as Error).message}`];
   }
   const problems: string[] = [];
-  if (schema.additionalProperties !== false) problems.push('schema.json: set "additionalProperties": false, so that a typo in a configuration is an error');
+  if (schema.additionalProperties !== false)
+    problems.push('schema.json: set "additionalProperties": false, so that a typo in a configuration is an error');
   const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
   for (const [name, property] of Object.entries(properties)) {
     if (typeof property.description !== 'string') problems.push(`schema.json: option "${name}" has no "description"`);
@@ -110,7 +112,8 @@ function checkReadmeExamples(readme: string, id: string, recipe: AnyRecipe): str
     const validate = compileSchema(recipe.schema);
     const copy = structuredClone(rest);
     if (!validate(copy)) {
-      for (const issue of toIssues(validate.errors)) problems.push(`README.md, JSON example ${index + 1}: ${issue.pointer || '/'}: ${issue.message}`);
+      for (const issue of toIssues(validate.errors))
+        problems.push(`README.md, JSON example ${index + 1}: ${issue.pointer || '/'}: ${issue.message}`);
     }
   }
   if (found === 0) problems.push(`README.md has no JSON example configuring "${id}" (a block like \`"${id}": { "Enabled": true }\`)`);
@@ -126,7 +129,7 @@ function exampleOptions(text: string, id: string): Record<string, unknown> | und
       continue;
     }
     const object = parsed as Record<string, Record<string, unknown> | undefined>;
-    const options = object?.Recipes && typeof object.Recipes === 'object' ? (object.Recipes)[id] : object?.[id];
+    const options = object?.Recipes && typeof object.Recipes === 'object' ? object.Recipes[id] : object?.[id];
     return options && typeof options === 'object' ? (options as Record<string, unknown>) : undefined;
   }
   return undefined;

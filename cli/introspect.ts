@@ -31,7 +31,11 @@ export async function introspect(format: string, configFile: string | undefined)
       options: maskSecrets(options, { values: [orthancConfig.Password] }),
       status: 'configured',
     }));
-    description.Live = { Host: { Version: hostVersion }, Orthanc: await describeConfiguredOrthanc(orthancConfig), Recipes: describeRecipes(recipes) };
+    description.Live = {
+      Host: { Version: hostVersion },
+      Orthanc: await describeConfiguredOrthanc(orthancConfig),
+      Recipes: describeRecipes(recipes),
+    };
   }
   process.stdout.write(format === 'markdown' ? toMarkdown(description) : `${JSON.stringify(description, null, 2)}\n`);
   return 0;

@@ -162,7 +162,9 @@ async function create(id: string, directory: string): Promise<number> {
 async function check(folder: string): Promise<number> {
   const problems = await checkRecipeFolder(resolve(folder));
   if (problems.length === 0) return print(`${folder}: ready for the catalogue\n`);
-  return fail(`${folder}: ${problems.length} thing${problems.length === 1 ? '' : 's'} to fix:\n${problems.map((p) => `- ${p}`).join('\n')}`);
+  return fail(
+    `${folder}: ${problems.length} thing${problems.length === 1 ? '' : 's'} to fix:\n${problems.map((p) => `- ${p}`).join('\n')}`,
+  );
 }
 
 function reportConfigError(error: unknown): number {

@@ -16,7 +16,11 @@ export interface NewRecipeResult {
 }
 
 /** `metadata-find` → `Metadata Find`. */
-export const titleOf = (id: string) => id.split('-').map((word) => word[0]!.toUpperCase() + word.slice(1)).join(' ');
+export const titleOf = (id: string) =>
+  id
+    .split('-')
+    .map((word) => word[0]!.toUpperCase() + word.slice(1))
+    .join(' ');
 
 /**
  * Copies the template into `<parentDirectory>/<id>/` with the id, title and imports filled in.
@@ -25,7 +29,10 @@ export const titleOf = (id: string) => id.split('-').map((word) => word[0]!.toUp
  * package (`orthanc-recipes/recipe`, `orthanc-recipes/testing`) and is enabled by `Module`.
  */
 export async function newRecipe(id: string, parentDirectory: string, takenIds: readonly string[]): Promise<NewRecipeResult> {
-  if (!isKebabCase(id)) throw new NewRecipeError(`"${id}" is not a kebab-case id (lower-case letters and digits in words joined by "-", starting with a letter)`);
+  if (!isKebabCase(id))
+    throw new NewRecipeError(
+      `"${id}" is not a kebab-case id (lower-case letters and digits in words joined by "-", starting with a letter)`,
+    );
   if (takenIds.includes(id)) throw new NewRecipeError(`"${id}" is taken by a bundled recipe`);
   const folder = resolve(parentDirectory, id);
   if (existsSync(folder)) throw new NewRecipeError(`${folder} exists already`);
@@ -45,7 +52,10 @@ export async function newRecipe(id: string, parentDirectory: string, takenIds: r
   const files: string[] = [];
   for (const file of await listFiles(folder)) {
     const text = await readFile(file, 'utf8');
-    await writeFile(file, replacements.reduce((result, [from, to]) => result.replaceAll(from, to), text));
+    await writeFile(
+      file,
+      replacements.reduce((result, [from, to]) => result.replaceAll(from, to), text),
+    );
     const renamed = file.replaceAll('__ID__', id);
     if (renamed !== file) await rename(file, renamed);
     files.push(relative(folder, renamed));

@@ -1,4 +1,12 @@
-import { ChangeFeed, OrthancConnection, OrthancHttpError, RestRouter, createLogger, createScopedBinding, describe } from '../shared/binding/index.js';
+import {
+  ChangeFeed,
+  OrthancConnection,
+  OrthancHttpError,
+  RestRouter,
+  createLogger,
+  createScopedBinding,
+  describe,
+} from '../shared/binding/index.js';
 import type { ConfigIssue, LoadedConfig } from '../host/index.js';
 import { escapePointer } from '../shared/validate.js';
 
@@ -23,9 +31,15 @@ export async function checkOnline(loaded: LoadedConfig): Promise<{ issues: Confi
       version = (await connection.callJson<{ Version: string }>('GET', '/system')).Version;
     } catch (error) {
       const refused = error instanceof OrthancHttpError && (error.httpStatus === 401 || error.httpStatus === 403);
-      const pointer = refused ? (config.Orthanc.PasswordFile !== undefined ? '/Orthanc/PasswordFile' : config.Orthanc.Username === undefined ? '/Orthanc/Username' : '/Orthanc/Password') : '/Orthanc/Url';
+      const pointer = refused
+        ? config.Orthanc.PasswordFile !== undefined
+          ? '/Orthanc/PasswordFile'
+          : config.Orthanc.Username === undefined
+            ? '/Orthanc/Username'
+            : '/Orthanc/Password'
+        : '/Orthanc/Url';
       const message = refused
-        ? `Orthanc refuses the host's credentials (HTTP ${(error).httpStatus})${config.Orthanc.Username === undefined ? ': give "Username" and "Password"' : ''}`
+        ? `Orthanc refuses the host's credentials (HTTP ${error.httpStatus})${config.Orthanc.Username === undefined ? ': give "Username" and "Password"' : ''}`
         : `Orthanc does not answer at ${config.Orthanc.Url}: ${describe(error)}`;
       return { issues: [{ file, pointer, message }], note: '' };
     }
@@ -39,15 +53,30 @@ export async function checkOnline(loaded: LoadedConfig): Promise<{ issues: Confi
       const scoped = createScopedBinding({ connection, feed, router, log, owner: id });
       try {
         const problems = await recipe.checkOnline(options, { orthanc: scoped.binding });
-        issues.push(...problems.map((problem) => ({ file, recipe: id, pointer: `/Recipes/${escapePointer(id)}${problem.pointer}`, message: problem.message })));
+        issues.push(
+          ...problems.map((problem) => ({
+            file,
+            recipe: id,
+            pointer: `/Recipes/${escapePointer(id)}${problem.pointer}`,
+            message: problem.message,
+          })),
+        );
         checked.push(id);
       } catch (error) {
-        issues.push({ file, recipe: id, pointer: `/Recipes/${escapePointer(id)}`, message: `cannot be checked against Orthanc: ${describe(error)}` });
+        issues.push({
+          file,
+          recipe: id,
+          pointer: `/Recipes/${escapePointer(id)}`,
+          message: `cannot be checked against Orthanc: ${describe(error)}`,
+        });
       } finally {
         scoped.dispose();
       }
     }
-    return { issues, note: `Orthanc ${version} at ${config.Orthanc.Url} accepts the host's credentials${checked.length ? `; checked against it: ${checked.join(', ')}` : ''}` };
+    return {
+      issues,
+      note: `Orthanc ${version} at ${config.Orthanc.Url} accepts the host's credentials${checked.length ? `; checked against it: ${checked.join(', ')}` : ''}`,
+    };
   } finally {
     await connection.close();
   }

@@ -26,7 +26,12 @@ export function pathForLog(url: string | undefined): string {
  * Orthanc. Never a query string nor a header: Authorization and Cookie stay out of the logs.
  * Call it as the request arrives; `servedBy` tells, at the end, which route the pipeline chose, or whether it proxied.
  */
-export function logAccessWhenDone(request: IncomingMessage, response: ServerResponse, log: Logger, servedBy: () => { route?: RegisteredRoute; proxied: boolean }): void {
+export function logAccessWhenDone(
+  request: IncomingMessage,
+  response: ServerResponse,
+  log: Logger,
+  servedBy: () => { route?: RegisteredRoute; proxied: boolean },
+): void {
   const started = performance.now();
   const socket = request.socket;
   const bytesBefore = socket.bytesWritten;

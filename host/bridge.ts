@@ -3,7 +3,17 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ChangeType, ResourceType, describe, sendError, type BridgeHooks, type ChangeFeed, type FindRequestNotice, type Logger, type ReceivedNotice } from '../shared/binding/index.js';
+import {
+  ChangeType,
+  ResourceType,
+  describe,
+  sendError,
+  type BridgeHooks,
+  type ChangeFeed,
+  type FindRequestNotice,
+  type Logger,
+  type ReceivedNotice,
+} from '../shared/binding/index.js';
 import { bridgeSecretHeader } from './bridge-script.js';
 
 /** What Orthanc answers a C-STORE whose Lua filter raised an error (see bridge-script.ts). */
@@ -126,7 +136,11 @@ export class BridgeServer {
       }
       if (request.method !== 'POST') {
         request.resume();
-        return sendError(response, { status: 405, code: 'method-not-allowed', message: `${request.method} is not served here; this route serves POST` }, { allow: 'POST' });
+        return sendError(
+          response,
+          { status: 405, code: 'method-not-allowed', message: `${request.method} is not served here; this route serves POST` },
+          { allow: 'POST' },
+        );
       }
       const body = await readSmallBody(request);
       if (body === undefined) return answer(413, 'too large');
@@ -157,7 +171,10 @@ export class BridgeServer {
         case '/bridge/find-request':
         case '/bridge/worklist-request': {
           // The query Orthanc is to run, as JSON, or the word `refuse` (the script then fails the C-FIND).
-          const query = request.url === '/bridge/find-request' ? await target.hooks.filterFindRequest(event) : await target.hooks.filterWorklistRequest(event);
+          const query =
+            request.url === '/bridge/find-request'
+              ? await target.hooks.filterFindRequest(event)
+              : await target.hooks.filterWorklistRequest(event);
           if (query === null) {
             this.counters.RefusedQueries += 1;
             return answer(200, 'refuse');
@@ -165,7 +182,8 @@ export class BridgeServer {
           return answer(200, JSON.stringify(query));
         }
         case '/bridge/deleted': {
-          const level = typeof event.level === 'string' && Object.hasOwn(deletedLevels, event.level) ? deletedLevels[event.level] : undefined;
+          const level =
+            typeof event.level === 'string' && Object.hasOwn(deletedLevels, event.level) ? deletedLevels[event.level] : undefined;
           if (level === undefined || typeof event.id !== 'string' || event.id === '') return answer(400, 'level and id expected');
           this.counters.Deletions += 1;
           target.feed.inject({ changeType: ChangeType.DELETED, resourceType: level, resourceId: event.id });
@@ -186,7 +204,9 @@ export class BridgeServer {
     if (status === DIMSE_OUT_OF_RESOURCES || this.statusesNoted.has(status)) return;
     this.statusesNoted.add(status);
     const hex = (value: number) => `0x${value.toString(16).toUpperCase().padStart(4, '0')}`;
-    this.log.warning(`a C-STORE filter answered DIMSE status ${hex(status)}; through Orthanc's Lua the modality hears ${hex(DIMSE_OUT_OF_RESOURCES)} (out of resources)`);
+    this.log.warning(
+      `a C-STORE filter answered DIMSE status ${hex(status)}; through Orthanc's Lua the modality hears ${hex(DIMSE_OUT_OF_RESOURCES)} (out of resources)`,
+    );
   }
 
   private authorized(value: string | string[] | undefined): boolean {

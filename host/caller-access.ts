@@ -68,9 +68,14 @@ export class HostActionGate {
       this.allowed?.set(key, true);
       return { allowed: true };
     }
-    if (status === 401) return { allowed: false, status: 401, challenge: typeof challenge === 'string' ? challenge : 'Basic realm="Orthanc Secure Area"' };
+    if (status === 401)
+      return { allowed: false, status: 401, challenge: typeof challenge === 'string' ? challenge : 'Basic realm="Orthanc Secure Area"' };
     if (status >= 500) {
-      return { allowed: false, status: 503, message: `Orthanc answered the host-action probe ${this.method} ${this.uri} with HTTP ${status}, so the right to this host action cannot be checked` };
+      return {
+        allowed: false,
+        status: 503,
+        message: `Orthanc answered the host-action probe ${this.method} ${this.uri} with HTTP ${status}, so the right to this host action cannot be checked`,
+      };
     }
     return {
       allowed: false,

@@ -59,7 +59,11 @@ export async function applyEnvironment(
         value = JSON.parse(text);
       } catch {
         if (schema !== undefined && !acceptsString(schema)) {
-          issues.push({ pointer: pointerOf(keys), message: `is not JSON: ${JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)} (strings are for keys that hold text)`, source });
+          issues.push({
+            pointer: pointerOf(keys),
+            message: `is not JSON: ${JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)} (strings are for keys that hold text)`,
+            source,
+          });
           continue;
         }
         value = text;
@@ -98,7 +102,10 @@ async function recipeSchema(registry: RecipeRegistry, id: string): Promise<Schem
   try {
     const schema = (await load()).schema;
     // The host's own keys of a recipe's entry.
-    return { ...schema, properties: { ...((schema.properties ?? {}) as Record<string, unknown>), Enabled: { type: 'boolean' }, Module: { type: 'string' } } };
+    return {
+      ...schema,
+      properties: { ...((schema.properties ?? {}) as Record<string, unknown>), Enabled: { type: 'boolean' }, Module: { type: 'string' } },
+    };
   } catch {
     return undefined;
   }
@@ -115,7 +122,7 @@ function childSchema(schema: SchemaObject | undefined, key: string): SchemaObjec
   const property = (schema.properties as Record<string, SchemaObject> | undefined)?.[key];
   if (property) return property;
   if (/^\d+$/.test(key) && isObject(schema.items)) return schema.items;
-  return isObject(schema.additionalProperties) ? (schema.additionalProperties) : undefined;
+  return isObject(schema.additionalProperties) ? schema.additionalProperties : undefined;
 }
 
 function holdsString(schema: SchemaObject | undefined): boolean {

@@ -61,7 +61,11 @@ export function formatIssue(issue: ConfigIssue): string {
  * Reads a configuration file, applies the `ORTHANC_RECIPES__...` environment variables of `env`
  * over it (see config-sources.ts) and validates the result; throws `ConfigError`.
  */
-export async function loadConfig(file: string, registry: RecipeRegistry = bundledRecipes, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+export async function loadConfig(
+  file: string,
+  registry: RecipeRegistry = bundledRecipes,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -78,7 +82,9 @@ export async function loadConfig(file: string, registry: RecipeRegistry = bundle
   const { sources, issues } = await applyEnvironment(raw, env, registry);
   if (issues.length > 0) {
     const recipeOf = (pointer: string) => /^\/Recipes\/([^/]+)/.exec(pointer)?.[1]?.replace(/~1/g, '/').replace(/~0/g, '~');
-    throw new ConfigError(issues.map((issue) => ({ file, ...(recipeOf(issue.pointer) ? { recipe: recipeOf(issue.pointer) } : {}), ...issue })));
+    throw new ConfigError(
+      issues.map((issue) => ({ file, ...(recipeOf(issue.pointer) ? { recipe: recipeOf(issue.pointer) } : {}), ...issue })),
+    );
   }
   return validateConfig(raw, file, registry, sources);
 }
@@ -90,20 +96,30 @@ export async function loadConfig(file: string, registry: RecipeRegistry = bundle
  * A recipe that is absent or has `"Enabled": false` is not loaded (nor validated beyond its
  * `Enabled` and `Module` keys), so a recipe is either wholly enabled or not at all.
  */
-export async function validateConfig(raw: unknown, file: string, registry: RecipeRegistry = bundledRecipes, sources: ConfigSources = new Map()): Promise<LoadedConfig> {
+export async function validateConfig(
+  raw: unknown,
+  file: string,
+  registry: RecipeRegistry = bundledRecipes,
+  sources: ConfigSources = new Map(),
+): Promise<LoadedConfig> {
   const issues: ConfigIssue[] = [];
   const validateHost = compileSchema(hostSchema);
   // The host's errors and the recipes' are reported together (the recipes are checked as long as
   // `Recipes` is an object).
   if (!validateHost(raw)) issues.push(...toIssues(validateHost.errors).map((issue) => ({ file, ...issue })));
   const config = raw as HostConfig;
-  const recipeEntries = typeof config === 'object' && config !== null && isPlainObject(config.Recipes) ? Object.entries(config.Recipes) : [];
+  const recipeEntries =
+    typeof config === 'object' && config !== null && isPlainObject(config.Recipes) ? Object.entries(config.Recipes) : [];
 
   const configDirectory = dirname(resolve(file));
   if (issues.length === 0) issues.push(...readPasswordFile(config, configDirectory, file));
   const recipes: EnabledRecipe[] = [];
   if (config?.StateDatabase?.Engine === 'PostgreSQL' && !config.StateDatabase.ConnectionString?.trim()) {
-    issues.push({ file, pointer: '/StateDatabase/ConnectionString', message: 'is required with "Engine": "PostgreSQL" (e.g. "postgres://orthanc_recipes@db.example:5432/orthanc")' });
+    issues.push({
+      file,
+      pointer: '/StateDatabase/ConnectionString',
+      message: 'is required with "Engine": "PostgreSQL" (e.g. "postgres://orthanc_recipes@db.example:5432/orthanc")',
+    });
   }
   for (const [id, entry] of recipeEntries) {
     if (!isPlainObject(entry)) continue; // reported by the host's schema
@@ -114,14 +130,22 @@ export async function validateConfig(raw: unknown, file: string, registry: Recip
       continue;
     }
     if (module !== undefined && typeof module !== 'string') {
-      issues.push({ file, recipe: id, pointer: `${pointer}/Module`, message: 'must be a string: a path (relative to this file) or a package name' });
+      issues.push({
+        file,
+        recipe: id,
+        pointer: `${pointer}/Module`,
+        message: 'must be a string: a path (relative to this file) or a package name',
+      });
       continue;
     }
     if (module === undefined && !registry[id]) {
-      const known = Object.keys(registry).map((k) => `"${k}"`).join(', ');
-      const message = isKebabCase(id) && existsSync(new URL(`../../recipes/${id}/index.ts`, import.meta.url))
-        ? `recipe "${id}" has a folder in recipes/ but is not built: run \`npm run build\``
-        : `unknown recipe "${id}"; known recipes: ${known} (or give its "Module")`;
+      const known = Object.keys(registry)
+        .map((k) => `"${k}"`)
+        .join(', ');
+      const message =
+        isKebabCase(id) && existsSync(new URL(`../../recipes/${id}/index.ts`, import.meta.url))
+          ? `recipe "${id}" has a folder in recipes/ but is not built: run \`npm run build\``
+          : `unknown recipe "${id}"; known recipes: ${known} (or give its "Module")`;
       issues.push({ file, recipe: id, pointer, message });
       continue;
     }
@@ -130,7 +154,8 @@ export async function validateConfig(raw: unknown, file: string, registry: Recip
     let validateOptions: ReturnType<typeof compileSchema>;
     try {
       recipe = module === undefined ? await registry[id]!() : await importExternalRecipe(module, configDirectory);
-      if (recipe.meta.id !== id) throw new Error(`the module's recipe is "${recipe.meta.id}", not "${id}": the id is the configuration key`);
+      if (recipe.meta.id !== id)
+        throw new Error(`the module's recipe is "${recipe.meta.id}", not "${id}": the id is the configuration key`);
       validateOptions = compileSchema(recipe.schema);
     } catch (error) {
       issues.push({ file, recipe: id, pointer: `${pointer}/Module`, message: (error as Error).message.split('\n')[0]! });

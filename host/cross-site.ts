@@ -11,12 +11,17 @@ const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
  * the host's own (the `Host` it was asked for, or the one a trusted proxy reports) nor one of
  * `allowedOrigins`. A client that sends neither header (curl, scripts, modalities' tools) passes.
  */
-export function crossSiteRefusal(request: IncomingMessage, allowedOrigins: ReadonlySet<string>, forwardedHost: string | undefined): string | undefined {
+export function crossSiteRefusal(
+  request: IncomingMessage,
+  allowedOrigins: ReadonlySet<string>,
+  forwardedHost: string | undefined,
+): string | undefined {
   if (safeMethods.has(request.method ?? 'GET')) return undefined;
   const origin = request.headers.origin;
   if (origin !== undefined && allowedOrigins.has(origin)) return undefined;
   const site = request.headers['sec-fetch-site'];
-  if (site === 'cross-site' || site === 'same-site') return `a ${request.method} from another site (Sec-Fetch-Site: ${site}) is refused; HttpServer.AllowedOrigins lists the origins that may`;
+  if (site === 'cross-site' || site === 'same-site')
+    return `a ${request.method} from another site (Sec-Fetch-Site: ${site}) is refused; HttpServer.AllowedOrigins lists the origins that may`;
   if (site === 'same-origin' || origin === undefined) return undefined;
   if (isOwnOrigin(origin, request.headers.host, forwardedHost)) return undefined;
   return `a ${request.method} from the origin ${JSON.stringify(origin.slice(0, 200))} is refused; HttpServer.AllowedOrigins lists the origins that may`;

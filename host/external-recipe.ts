@@ -64,7 +64,9 @@ export async function importExternalRecipe(specifier: string, fromDirectory: str
     module = await importFile(file);
   } catch (error) {
     const reason = (error as Error).message ?? String(error);
-    const hint = /ERR_REQUIRE_CYCLE_MODULE|require\(\) of ES Module|Cannot use import statement/.test(`${(error as { code?: string }).code} ${reason}`)
+    const hint = /ERR_REQUIRE_CYCLE_MODULE|require\(\) of ES Module|Cannot use import statement/.test(
+      `${(error as { code?: string }).code} ${reason}`,
+    )
       ? ' (an ES module: its folder\'s package.json needs "type": "module", or name the file .mts/.mjs)'
       : '';
     throw new ExternalRecipeError(`cannot load ${file}: ${reason.split('\n')[0]}${hint}`);

@@ -25,7 +25,15 @@ const notForwarded = new Set([
 ]);
 
 /** Hop-by-hop headers of an answer (RFC 9110 §7.6.1): never passed back to the client. */
-export const hopByHopAnswerHeaders = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+export const hopByHopAnswerHeaders = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 /**
  * The proxies whose forwarding headers (`Forwarded`, `X-Forwarded-*`) are believed: addresses
@@ -79,7 +87,12 @@ export function headersForOrthanc(request: IncomingMessage, trusted: TrustedProx
 /** The header names listed in `Connection` (e.g. `close, X-Secret`), in lower case. */
 function connectionOptions(value: string | undefined): Set<string> {
   if (!value) return new Set();
-  return new Set(value.split(',').map((name) => name.trim().toLowerCase()).filter(Boolean));
+  return new Set(
+    value
+      .split(',')
+      .map((name) => name.trim().toLowerCase())
+      .filter(Boolean),
+  );
 }
 
 /**
@@ -100,9 +113,12 @@ export function forwardingHeaders(request: IncomingMessage, fromTrustedProxy: bo
   const element = [`for=${node}`, `proto=${proto}`, ...(host ? [`host=${host}`] : [])].join(';');
   const forwardedFor = fromTrustedProxy ? joined(request, 'x-forwarded-for') : undefined;
   return [
-    'Forwarded', earlierForwarded ? `${earlierForwarded}, ${element}` : element,
-    'X-Forwarded-For', forwardedFor ? `${forwardedFor}, ${peer}` : peer,
-    'X-Forwarded-Proto', proto,
+    'Forwarded',
+    earlierForwarded ? `${earlierForwarded}, ${element}` : element,
+    'X-Forwarded-For',
+    forwardedFor ? `${forwardedFor}, ${peer}` : peer,
+    'X-Forwarded-Proto',
+    proto,
     ...(host ? ['X-Forwarded-Host', host] : []),
   ];
 }
@@ -140,7 +156,10 @@ function firstElement(value: string): { proto?: string; host?: string } {
     const at = pair.indexOf('=');
     if (at < 0) continue;
     const key = pair.slice(0, at).trim().toLowerCase();
-    const raw = pair.slice(at + 1).trim().replace(/^"(.*)"$/, '$1');
+    const raw = pair
+      .slice(at + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
     if (key === 'proto' && /^[a-z][a-z0-9+.-]*$/i.test(raw)) found.proto = raw.toLowerCase();
     if (key === 'host' && isSafeHost(raw)) found.host = raw;
   }

@@ -65,7 +65,12 @@ export interface FrontLimits extends ServerLimits {
 }
 
 /** HttpServer's defaults in host-schema.json. */
-export const defaultLimits: FrontLimits = { headTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, bodyIdleTimeoutMs: 60_000, maxConnections: 1000 };
+export const defaultLimits: FrontLimits = {
+  headTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  bodyIdleTimeoutMs: 60_000,
+  maxConnections: 1000,
+};
 
 /** How long a burst of refused connections lasts before a new one is logged again. */
 const dropBurstMs = 10_000;
@@ -191,7 +196,14 @@ export class HttpFront {
     if (!(await this.authorize(exchange, target))) return;
     if (target.match) return this.serveRecipe(exchange, target.match, target.path!);
     exchange.proxied = true;
-    return proxyToOrthanc(this.options.connection, exchange.request, exchange.response, this.options.log, this.drainLimitBytes, this.trusted);
+    return proxyToOrthanc(
+      this.options.connection,
+      exchange.request,
+      exchange.response,
+      this.options.log,
+      this.drainLimitBytes,
+      this.trusted,
+    );
   }
 
   /** limits: what Node could not represent faithfully (more header lines than it keeps). */
@@ -241,7 +253,9 @@ export class HttpFront {
     const forwardedHost = this.trusted.includes(request.socket.remoteAddress) ? addressUsed(request, true).host : undefined;
     const refusal = crossSiteRefusal(request, this.allowedOrigins, forwardedHost);
     if (refusal === undefined) return true;
-    this.options.log.debug(`refused ${request.method} ${pathForLog(request.url)} from ${request.socket.remoteAddress} with 403: ${refusal}`);
+    this.options.log.debug(
+      `refused ${request.method} ${pathForLog(request.url)} from ${request.socket.remoteAddress} with 403: ${refusal}`,
+    );
     this.answerError(request, response, 403, refusal, 'cross-site-refused');
     return false;
   }
@@ -288,7 +302,13 @@ export class HttpFront {
       return true;
     }
     if (authorization === undefined) {
-      this.answerError(request, response, 503, 'Orthanc did not confirm these credentials (it is unreachable or failing), so the request is refused', 'credentials-unconfirmed');
+      this.answerError(
+        request,
+        response,
+        503,
+        'Orthanc did not confirm these credentials (it is unreachable or failing), so the request is refused',
+        'credentials-unconfirmed',
+      );
       return false;
     }
     if (!authorization.allowed) {
@@ -317,7 +337,8 @@ export class HttpFront {
       maxBodyBytes: this.options.maxRecipeBodyBytes,
       beforeEarlyAnswer: () => prepareEarlyAnswer(request, response, this.drainLimitBytes),
       // output.passThrough(): the same proxy as for any request not served by a recipe.
-      passThrough: (body) => proxyToOrthanc(this.options.connection, request, response, this.options.log, this.drainLimitBytes, this.trusted, body),
+      passThrough: (body) =>
+        proxyToOrthanc(this.options.connection, request, response, this.options.log, this.drainLimitBytes, this.trusted, body),
     });
   }
 
@@ -361,7 +382,10 @@ export class HttpFront {
     this.options.log.warning(`refusing new connections: ${maxConnections} are open (HttpServer.MaxConnections)`);
     setTimeout(() => {
       this.dropBurst = undefined;
-      if (burst.count > 0) this.options.log.warning(`refused ${burst.count} more connections in ${dropBurstMs / 1000} s (HttpServer.MaxConnections ${maxConnections})`);
+      if (burst.count > 0)
+        this.options.log.warning(
+          `refused ${burst.count} more connections in ${dropBurstMs / 1000} s (HttpServer.MaxConnections ${maxConnections})`,
+        );
     }, dropBurstMs).unref();
   }
 
@@ -380,7 +404,9 @@ export class HttpFront {
 
   /** A request refused before Orthanc sees it: a JSON 4xx/5xx, and a warning saying why. */
   private refuse(request: IncomingMessage, response: ServerResponse, status: number, reason: string): void {
-    this.options.log.warning(`refused ${request.method} ${pathForLog(request.url)} from ${request.socket.remoteAddress} with ${status}: ${reason}`);
+    this.options.log.warning(
+      `refused ${request.method} ${pathForLog(request.url)} from ${request.socket.remoteAddress} with ${status}: ${reason}`,
+    );
     this.answerError(request, response, status, reason);
   }
 
@@ -399,7 +425,9 @@ export class HttpFront {
     const pending = [...(this.pending.get(socket) ?? [])].filter((response) => !response.writableFinished);
     if (pending.some((response) => !response.req.complete)) {
       // The error lies inside a body still being read (a bad chunk size): that request cannot end.
-      this.options.log.warning(`closed the connection of ${socket.remoteAddress}: unparsable request body (${error.code ?? error.message})`);
+      this.options.log.warning(
+        `closed the connection of ${socket.remoteAddress}: unparsable request body (${error.code ?? error.message})`,
+      );
       socket.destroy();
       return;
     }

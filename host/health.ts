@@ -33,7 +33,11 @@ export class Health {
     if (path !== livePath && path !== readyPath) return false;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.setHeader('cache-control', 'no-store');
-      sendError(response, { status: 405, code: 'method-not-allowed', message: `${request.method} is not served here; this route serves GET,HEAD` }, { allow: 'GET,HEAD' });
+      sendError(
+        response,
+        { status: 405, code: 'method-not-allowed', message: `${request.method} is not served here; this route serves GET,HEAD` },
+        { allow: 'GET,HEAD' },
+      );
       request.resume();
       return true;
     }
@@ -43,7 +47,11 @@ export class Health {
       return true;
     }
     return this.reasons().then((reasons) => {
-      send(response, reasons.length === 0 ? 200 : 503, reasons.length === 0 ? { Status: 'ready' } : { Status: 'not ready', Reasons: reasons });
+      send(
+        response,
+        reasons.length === 0 ? 200 : 503,
+        reasons.length === 0 ? { Status: 'ready' } : { Status: 'not ready', Reasons: reasons },
+      );
       return true;
     });
   }

@@ -19,7 +19,14 @@ import {
 } from '../shared/binding/index.js';
 import { maskSecrets } from '../shared/mask-secrets.js';
 import { MetricsRegistry } from '../shared/metrics.js';
-import { RecipeOptionsError, type AnyRecipe, type HostView, type RecipeContext, type RecipeHandle, type RecipeMeta } from '../shared/recipe.js';
+import {
+  RecipeOptionsError,
+  type AnyRecipe,
+  type HostView,
+  type RecipeContext,
+  type RecipeHandle,
+  type RecipeMeta,
+} from '../shared/recipe.js';
 import { compareDeclarations } from '../shared/recipe-declarations.js';
 import { RecipeLifetime } from '../shared/recipe-lifetime.js';
 import type { Cluster } from '../shared/cluster.js';
@@ -141,7 +148,10 @@ export class Host {
 
   /** The worker pool that every recipe shares; its threads start at the first task. */
   get workers(): WorkerPool {
-    return (this.workerPool ??= new WorkerPool({ maxThreads: this.loaded.config.WorkerPool.MaxThreads, log: renamed(this.log, 'workers') }));
+    return (this.workerPool ??= new WorkerPool({
+      maxThreads: this.loaded.config.WorkerPool.MaxThreads,
+      log: renamed(this.log, 'workers'),
+    }));
   }
 
   static async start(loaded: LoadedConfig, options: HostOptions = {}): Promise<Host> {
@@ -158,7 +168,9 @@ export class Host {
       if (!signal) return work;
       signal.throwIfAborted();
       let onAbort: (() => void) | undefined;
-      const aborted = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', (onAbort = () => reject(signal.reason as Error)), { once: true }));
+      const aborted = new Promise<never>((_resolve, reject) =>
+        signal.addEventListener('abort', (onAbort = () => reject(signal.reason as Error)), { once: true }),
+      );
       try {
         return await Promise.race([work, aborted]);
       } finally {
@@ -181,7 +193,12 @@ export class Host {
         log.info(`bridge listening on ${bridge.url} for Orthanc's Lua script`);
         if (!url) {
           const script = join(loaded.stateDirectory, 'bridge.lua');
-          const scriptOptions = { url: config.Bridge.Url || bridge.url, secret, timeoutSeconds: config.Bridge.TimeoutSeconds, whenHostDown: config.Bridge.WhenHostDown };
+          const scriptOptions = {
+            url: config.Bridge.Url || bridge.url,
+            secret,
+            timeoutSeconds: config.Bridge.TimeoutSeconds,
+            whenHostDown: config.Bridge.WhenHostDown,
+          };
           await writeFile(script, bridgeScript(needs, scriptOptions), { mode: 0o600 });
           luaScripts = [script];
         }
@@ -189,13 +206,16 @@ export class Host {
       if (!url) {
         const extraScripts = (config.Orthanc.Configuration as { LuaScripts?: unknown }).LuaScripts;
         // Ports that the administrator fixed in Orthanc's configuration are the ones to wait on.
-        const port = (key: string) => (typeof config.Orthanc.Configuration[key] === 'number' ? (config.Orthanc.Configuration[key]) : undefined);
+        const port = (key: string) =>
+          typeof config.Orthanc.Configuration[key] === 'number' ? config.Orthanc.Configuration[key] : undefined;
         embedded = await OrthancProcess.start({
           storageDirectory: join(loaded.stateDirectory, 'orthanc'),
           executable: config.Orthanc.Executable,
           configuration: {
             ...config.Orthanc.Configuration,
-            ...(luaScripts.length > 0 ? { LuaScripts: [...(Array.isArray(extraScripts) ? (extraScripts as unknown[]) : []), ...luaScripts] } : {}),
+            ...(luaScripts.length > 0
+              ? { LuaScripts: [...(Array.isArray(extraScripts) ? (extraScripts as unknown[]) : []), ...luaScripts] }
+              : {}),
           },
           httpPort: port('HttpPort'),
           dicomPort: port('DicomPort'),
@@ -212,7 +232,12 @@ export class Host {
       });
       // A route taken over from another host follows its job on that host's Orthanc: same users.
       cluster.setPeerConnector((peerUrl) => {
-        const peer = new OrthancConnection({ url: peerUrl, username: config.Orthanc.Username, password: config.Orthanc.Password, timeoutSeconds: config.Orthanc.TimeoutSeconds });
+        const peer = new OrthancConnection({
+          url: peerUrl,
+          username: config.Orthanc.Username,
+          password: config.Orthanc.Password,
+          timeoutSeconds: config.Orthanc.TimeoutSeconds,
+        });
         return { url: peer.url, getJson: (uri) => peer.callJson('GET', uri), close: () => peer.close() };
       });
       const hostState = state.namespace('host');
@@ -237,7 +262,12 @@ export class Host {
       const filters = new RequestFilters();
       const forwardedAuthHeaders = config.HttpServer.ForwardedAuthHeaders;
       const probe = config.HttpServer.HostActionProbe;
-      const hostActions = new HostActionGate(connection, { method: probe.Method, uri: probe.Uri, cacheSeconds: probe.CacheSeconds }, forwardedAuthHeaders, log);
+      const hostActions = new HostActionGate(
+        connection,
+        { method: probe.Method, uri: probe.Uri, cacheSeconds: probe.CacheSeconds },
+        forwardedAuthHeaders,
+        log,
+      );
       const metrics = new MetricsRegistry();
       let health: Health | undefined;
       const front = new HttpFront({
@@ -261,7 +291,24 @@ export class Host {
         observe: createRequestObserver(metrics.host, router), // issue 18: request metrics
       });
       const bridgeHooks = new BridgeHooks(renamed(log, 'bridge'));
-      const started = new Host(loaded, log, connection, feed, router, filters, front, state, cluster, embedded, [], [], guard, bridge, bridgeHooks, metrics);
+      const started = new Host(
+        loaded,
+        log,
+        connection,
+        feed,
+        router,
+        filters,
+        front,
+        state,
+        cluster,
+        embedded,
+        [],
+        [],
+        guard,
+        bridge,
+        bridgeHooks,
+        metrics,
+      );
       host = started;
       health = started.health;
       registerHostMetrics(metrics, { feed, front, workers: () => started.workerPool, recipeStates: () => started.recipeStates() });
@@ -272,7 +319,8 @@ export class Host {
       // A waiting recipe is set up again as soon as the feed sees Orthanc (back) with the host's credentials.
       feed.subscribe('host', () => started.retryWaitingNow(), [ChangeType.ORTHANC_STARTED]);
       const optionsIssues: ConfigIssue[] = [];
-      for (const enabled of loaded.recipes) optionsIssues.push(...(await step(started.setUpRecipe(enabled.id, enabled.recipe, enabled.options))));
+      for (const enabled of loaded.recipes)
+        optionsIssues.push(...(await step(started.setUpRecipe(enabled.id, enabled.recipe, enabled.options))));
       if (optionsIssues.length > 0) throw new ConfigError(optionsIssues);
       signal?.throwIfAborted();
       feed.start();
@@ -332,7 +380,8 @@ export class Host {
   private async setUpRecipe(id: string, recipe: AnyRecipe, options: Record<string, unknown>): Promise<ConfigIssue[]> {
     const outcome = await this.attemptSetup(id, recipe, options);
     if (outcome.kind === 'options') return outcome.issues;
-    if (outcome.kind === 'failed') this.failed.push({ meta: recipe.meta, error: outcome.error, setupMilliseconds: outcome.setupMilliseconds });
+    if (outcome.kind === 'failed')
+      this.failed.push({ meta: recipe.meta, error: outcome.error, setupMilliseconds: outcome.setupMilliseconds });
     if (outcome.kind === 'unavailable') this.startWaiting(id, recipe, options, outcome.error);
     return [];
   }
@@ -374,7 +423,10 @@ export class Host {
     const setup = Promise.resolve().then(() => recipe.setup(context, options));
     try {
       const timeout = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`setup did not finish within ${timeoutMs / 1000} s (ORC_ERR_RECIPE_SETUP_TIMEOUT)`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`setup did not finish within ${timeoutMs / 1000} s (ORC_ERR_RECIPE_SETUP_TIMEOUT)`)),
+          timeoutMs,
+        );
       });
       keepHandle(await Promise.race([setup, timeout]));
       const setupMilliseconds = elapsed();
@@ -391,7 +443,12 @@ export class Host {
       setup.then(keepHandle, () => undefined);
       if (error instanceof RecipeOptionsError) {
         const file = this.loaded.file;
-        const issues = error.issues.map((issue) => ({ file, recipe: id, pointer: `/Recipes/${escapePointer(id)}${issue.pointer}`, message: issue.message }));
+        const issues = error.issues.map((issue) => ({
+          file,
+          recipe: id,
+          pointer: `/Recipes/${escapePointer(id)}${issue.pointer}`,
+          message: issue.message,
+        }));
         return { kind: 'options', issues };
       }
       const setupMilliseconds = elapsed();
@@ -418,9 +475,16 @@ export class Host {
       attempting: false,
       release: () => undefined,
     };
-    waiting.release = reserveRoutes(this.router, recipe.meta, () => waiting.error, () => (waiting.nextAttemptAt - Date.now()) / 1000);
+    waiting.release = reserveRoutes(
+      this.router,
+      recipe.meta,
+      () => waiting.error,
+      () => (waiting.nextAttemptAt - Date.now()) / 1000,
+    );
     this.waiting.push(waiting);
-    renamed(this.log, id).warning(`setup failed because Orthanc is unavailable; waiting, and trying again until it succeeds: ${error}`, { recipe: id });
+    renamed(this.log, id).warning(`setup failed because Orthanc is unavailable; waiting, and trying again until it succeeds: ${error}`, {
+      recipe: id,
+    });
     this.scheduleRetry(waiting);
   }
 
@@ -461,11 +525,15 @@ export class Host {
     const index = this.waiting.indexOf(waiting);
     if (index >= 0) this.waiting.splice(index, 1);
     waiting.release();
-    if (outcome.kind === 'running') return log.info(`set up after waiting ${Math.round((Date.now() - waiting.since.getTime()) / 1000)} s for Orthanc (${waiting.attempts} attempts)`);
+    if (outcome.kind === 'running')
+      return log.info(
+        `set up after waiting ${Math.round((Date.now() - waiting.since.getTime()) / 1000)} s for Orthanc (${waiting.attempts} attempts)`,
+      );
     // Options that this Orthanc refuses (a destination it does not know), found only now that it
     // answers: the host is running, so the recipe alone is disabled, named as at start.
     const error = outcome.kind === 'options' ? outcome.issues.map(formatIssue).join('; ') : outcome.error;
-    if (outcome.kind === 'options') log.error(`setup failed, the recipe is disabled: configuration error: ${error}`, { recipe: waiting.id });
+    if (outcome.kind === 'options')
+      log.error(`setup failed, the recipe is disabled: configuration error: ${error}`, { recipe: waiting.id });
     this.failed.push({ meta: waiting.recipe.meta, error, setupMilliseconds: outcome.kind === 'options' ? 0 : outcome.setupMilliseconds });
   }
 
@@ -521,16 +589,29 @@ export class Host {
     try {
       cluster = await this.cluster.describe();
     } catch (error) {
-      cluster = { Engine: this.cluster.engine, HostId: this.cluster.hostId, Error: `the state database does not answer: ${describe(error)}` };
+      cluster = {
+        Engine: this.cluster.engine,
+        HostId: this.cluster.hostId,
+        Error: `the state database does not answer: ${describe(error)}`,
+      };
     }
     output.answerJson({
       Version: hostVersion,
       Cluster: cluster,
       Orthanc: { ...orthanc, Embedded: this.embedded !== undefined },
-      ChangeFeed: { Cursor: this.feed.cursor, Backlog: this.feed.backlog, FiltersTypes: this.feed.filtersTypes, OrthancReachable: this.feed.reachable },
+      ChangeFeed: {
+        Cursor: this.feed.cursor,
+        Backlog: this.feed.backlog,
+        FiltersTypes: this.feed.filtersTypes,
+        OrthancReachable: this.feed.reachable,
+      },
       ...(this.bridge ? { Bridge: { Url: this.bridge.url, ...this.bridge.counters } } : {}),
       Recipes: [
-        ...this.running.map(({ meta, setupMilliseconds }) => ({ ...describeMeta(meta), Status: 'running', SetupMilliseconds: setupMilliseconds })),
+        ...this.running.map(({ meta, setupMilliseconds }) => ({
+          ...describeMeta(meta),
+          Status: 'running',
+          SetupMilliseconds: setupMilliseconds,
+        })),
         ...this.waiting.map(({ recipe, error, attempts, since, nextAttemptAt }) => ({
           ...describeMeta(recipe.meta),
           Status: 'waiting',
@@ -560,8 +641,17 @@ export class Host {
       this.loaded.recipes.map(({ id, recipe, options }) => {
         const { status, error } = this.recipeStates().find((state) => state.id === id)!;
         const masked = maskSecrets(options, { values: [this.loaded.config.Orthanc.Password] });
-        const servedRoutes = this.router.routes.filter((route) => route.owner === id && !route.reservation).map((route) => `${route.methods?.join(',') ?? '*'} ${route.pattern}`);
-        return { meta: recipe.meta, schema: recipe.schema, options: masked, status, ...(error !== undefined ? { error } : {}), servedRoutes };
+        const servedRoutes = this.router.routes
+          .filter((route) => route.owner === id && !route.reservation)
+          .map((route) => `${route.methods?.join(',') ?? '*'} ${route.pattern}`);
+        return {
+          meta: recipe.meta,
+          schema: recipe.schema,
+          options: masked,
+          status,
+          ...(error !== undefined ? { error } : {}),
+          servedRoutes,
+        };
       }),
   };
 

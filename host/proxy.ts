@@ -43,7 +43,15 @@ export function proxyToOrthanc(
     });
     const send = () => {
       attempts += 1;
-      connection.pool.dispatch({ path: connection.basePath + (request.url ?? '/'), method: method, headers, body: hasBody ? (readBody ?? uploadOf(request)) : null }, handler);
+      connection.pool.dispatch(
+        {
+          path: connection.basePath + (request.url ?? '/'),
+          method: method,
+          headers,
+          body: hasBody ? (readBody ?? uploadOf(request)) : null,
+        },
+        handler,
+      );
     };
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(started) {
@@ -71,7 +79,13 @@ export function proxyToOrthanc(
         resolve();
       },
       onResponseError(_controller, error) {
-        if (!response.headersSent && !response.destroyed && (!hasBody || readBody !== undefined) && attempts === 1 && mayRetryOnNewConnection(method, error)) {
+        if (
+          !response.headersSent &&
+          !response.destroyed &&
+          (!hasBody || readBody !== undefined) &&
+          attempts === 1 &&
+          mayRetryOnNewConnection(method, error)
+        ) {
           send();
           return;
         }

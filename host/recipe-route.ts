@@ -48,7 +48,11 @@ export async function serveRecipeRoute(
   if (!servesMethod(route, method)) {
     options.beforeEarlyAnswer?.();
     const allow = allowHeader(route)!;
-    sendError(response, { status: 405, code: 'method-not-allowed', message: `${method} is not served here; this route serves ${allow}` }, { allow });
+    sendError(
+      response,
+      { status: 405, code: 'method-not-allowed', message: `${method} is not served here; this route serves ${allow}` },
+      { allow },
+    );
     return;
   }
   // The route's own limit (its recipe's declaration, within the host's MaxRecipeBodyMegabytes),
@@ -81,7 +85,15 @@ export async function serveRecipeRoute(
   const output = new RestOutput(response, passThrough && (() => passThrough(body)));
   const orthanc = createCallerBinding(options.connection.withCredentials(options.caller.headers, options.caller.names), route.binding);
   try {
-    await route.callback(output, path, { method: request.method ?? 'GET', groups, get, headers, body, orthanc, callerId: options.caller.id });
+    await route.callback(output, path, {
+      method: request.method ?? 'GET',
+      groups,
+      get,
+      headers,
+      body,
+      orthanc,
+      callerId: options.caller.id,
+    });
     if (!output.answered) {
       options.log.error(`recipe ${route.owner}: the handler of ${request.method} ${path} returned without answering`, {
         recipe: route.owner,
@@ -157,7 +169,12 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
       size += chunk.length;
       if (size > limit) {
         stop();
-        reject(new BindingError('ORC_ERR_BAD_REQUEST', limit === 0 ? 'this route takes no request body' : `request body larger than this route's limit of ${limit} bytes`));
+        reject(
+          new BindingError(
+            'ORC_ERR_BAD_REQUEST',
+            limit === 0 ? 'this route takes no request body' : `request body larger than this route's limit of ${limit} bytes`,
+          ),
+        );
         return;
       }
       chunks.push(chunk);

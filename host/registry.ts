@@ -34,7 +34,10 @@ export type RecipeRegistry = Readonly<Record<string, () => Promise<AnyRecipe>>>;
  * through this registry only. Imported when called.
  */
 export async function loadIntrospection() {
-  const [describe, markdown] = await Promise.all([import('../recipes/introspection/describe.js'), import('../recipes/introspection/markdown.js')]);
+  const [describe, markdown] = await Promise.all([
+    import('../recipes/introspection/describe.js'),
+    import('../recipes/introspection/markdown.js'),
+  ]);
   return {
     describeApi: describe.describeApi,
     describeOrthanc: describe.describeOrthanc,

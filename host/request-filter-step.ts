@@ -2,7 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { basicUsername, type FilterVerdict, type RequestFilters } from '../shared/binding/index.js';
 
 /** What Orthanc says of an `Authorization` header (the front's cached `GET /system` check); undefined when it cannot say. */
-export type CredentialsCheck = (authorization: string | undefined) => Promise<{ allowed: boolean; challenge: string | undefined } | undefined>;
+export type CredentialsCheck = (
+  authorization: string | undefined,
+) => Promise<{ allowed: boolean; challenge: string | undefined } | undefined>;
 
 /** What the front does after the filter step. */
 export type FilterStepOutcome =
@@ -18,7 +20,12 @@ export type FilterStepOutcome =
  * callers (an Orthanc without authentication lets any name in, and a forged `admin` must not pass
  * a rule).
  */
-export async function runFilterStep(filters: RequestFilters, request: IncomingMessage, path: string | undefined, check: CredentialsCheck): Promise<FilterStepOutcome> {
+export async function runFilterStep(
+  filters: RequestFilters,
+  request: IncomingMessage,
+  path: string | undefined,
+  check: CredentialsCheck,
+): Promise<FilterStepOutcome> {
   const authorization = await check(request.headers.authorization);
   if (authorization?.challenge !== undefined) return { allowed: false, challenge: authorization.challenge };
   const anonymous = request.headers.authorization === undefined ? authorization : await check(undefined);

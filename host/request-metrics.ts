@@ -48,10 +48,20 @@ export function createRequestObserver(metrics: Metrics, router: RestRouter): (re
   };
 }
 
-const requestsCounter = (metrics: Metrics) => metrics.counter('http_requests_total', 'Requests answered by the front, by route kind (recipe, host, proxy) and status class.', ['kind', 'status_class']);
+const requestsCounter = (metrics: Metrics) =>
+  metrics.counter('http_requests_total', 'Requests answered by the front, by route kind (recipe, host, proxy) and status class.', [
+    'kind',
+    'status_class',
+  ]);
 const latencyHistogram = (metrics: Metrics) =>
-  metrics.histogram('http_request_duration_seconds', "Time from a request's arrival to the end of its answer, by route kind.", ['kind'], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
-const upstreamErrorsCounter = (metrics: Metrics) => metrics.counter('http_proxy_upstream_errors_total', 'Proxied requests that Orthanc did not answer (the host answered 502 or 504).');
+  metrics.histogram(
+    'http_request_duration_seconds',
+    "Time from a request's arrival to the end of its answer, by route kind.",
+    ['kind'],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  );
+const upstreamErrorsCounter = (metrics: Metrics) =>
+  metrics.counter('http_proxy_upstream_errors_total', 'Proxied requests that Orthanc did not answer (the host answered 502 or 504).');
 
 /** Creates the front's metrics at once, so that a scrape shows them before the first request. */
 export function registerRequestMetrics(metrics: Metrics): void {

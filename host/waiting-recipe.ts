@@ -38,10 +38,20 @@ export function reservedPaths(meta: RecipeMeta): string[] {
  */
 export function reserveRoutes(router: RestRouter, meta: RecipeMeta, reason: () => string, retryAfterSeconds: () => number): () => void {
   const removers = reservedPaths(meta).map((pattern) =>
-    router.register(meta.id, pattern, (output) => {
-      output.setHttpHeader('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds()))));
-      throw new RecipeHttpError(503, 'recipe-waiting', `the recipe ${meta.id} is waiting for Orthanc and is not running yet: ${reason()}`, { Status: 'waiting' });
-    }, { reservation: true }),
+    router.register(
+      meta.id,
+      pattern,
+      (output) => {
+        output.setHttpHeader('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds()))));
+        throw new RecipeHttpError(
+          503,
+          'recipe-waiting',
+          `the recipe ${meta.id} is waiting for Orthanc and is not running yet: ${reason()}`,
+          { Status: 'waiting' },
+        );
+      },
+      { reservation: true },
+    ),
   );
   return () => removers.forEach((remove) => remove());
 }

@@ -14,7 +14,11 @@ const target = join(root, 'shared/binding/api.generated.json');
 /** The interface whose methods are the binding's functions (the Python module's functions). */
 const bindingInterface = 'OrthancBinding';
 
-const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+const config = ts.getParsedCommandLineOfConfigFile(
+  join(root, 'tsconfig.json'),
+  {},
+  { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+);
 const program = ts.createProgram([entry], { ...config.options, noEmit: true });
 const checker = program.getTypeChecker();
 const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(entry));
@@ -22,7 +26,12 @@ const printFlags = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseAlias
 
 /** The text of a `/** … *\/` comment, without its stars. */
 const commentText = (comment) =>
-  comment.replace(/^\/\*\*\s*|\s*\*\/$/g, '').split('\n').map((line) => line.replace(/^\s*\* ?/, '')).join('\n').trim();
+  comment
+    .replace(/^\/\*\*\s*|\s*\*\/$/g, '')
+    .split('\n')
+    .map((line) => line.replace(/^\s*\* ?/, ''))
+    .join('\n')
+    .trim();
 
 /**
  * A file's opening `/** … *\/` comment, when a blank line parts it from the first statement: it
@@ -57,7 +66,13 @@ const isStatic = (node) => Boolean(ts.getCombinedModifierFlags(node) & ts.Modifi
 function describeFunction(name, symbol, declaration, of) {
   const type = checker.getTypeOfSymbolAtLocation(symbol, declaration);
   const signatures = type.getCallSignatures().map((s) => signatureText(name, s, declaration));
-  return { Name: name, ...(of ? { Of: of } : {}), Signatures: signatures, Documentation: documentation(symbol), Source: sourceOf(declaration) };
+  return {
+    Name: name,
+    ...(of ? { Of: of } : {}),
+    Signatures: signatures,
+    Documentation: documentation(symbol),
+    Source: sourceOf(declaration),
+  };
 }
 
 function describeClass(name, symbol, declaration) {
@@ -70,7 +85,12 @@ function describeClass(name, symbol, declaration) {
         // A public parameter property (`readonly instanceId: string`) is a property of the class.
         if (ts.isParameterPropertyDeclaration(parameter, member) && isPublic(parameter)) {
           const parameterSymbol = checker.getSymbolAtLocation(parameter.name);
-          properties.push({ Name: parameter.name.getText(), Type: checker.typeToString(checker.getTypeAtLocation(parameter), parameter, printFlags), Readonly: true, Documentation: documentation(parameterSymbol) });
+          properties.push({
+            Name: parameter.name.getText(),
+            Type: checker.typeToString(checker.getTypeAtLocation(parameter), parameter, printFlags),
+            Readonly: true,
+            Documentation: documentation(parameterSymbol),
+          });
         }
       }
       continue;
@@ -132,11 +152,20 @@ function enumerationValues(symbol, declaration) {
 }
 
 function describeType(name, symbol, declaration) {
-  const described = { Name: name, Kind: ts.isInterfaceDeclaration(declaration) ? 'interface' : 'type', Documentation: documentation(symbol), Source: sourceOf(declaration) };
+  const described = {
+    Name: name,
+    Kind: ts.isInterfaceDeclaration(declaration) ? 'interface' : 'type',
+    Documentation: documentation(symbol),
+    Source: sourceOf(declaration),
+  };
   if (ts.isInterfaceDeclaration(declaration)) {
     described.Members = declaration.members.map((member) => {
       const memberSymbol = member.name ? checker.getSymbolAtLocation(member.name) : undefined;
-      const text = member.getText().replace(/\/\*\*[\s\S]*?\*\/\s*/g, '').replace(/\s+/g, ' ').replace(/;$/, '');
+      const text = member
+        .getText()
+        .replace(/\/\*\*[\s\S]*?\*\/\s*/g, '')
+        .replace(/\s+/g, ' ')
+        .replace(/;$/, '');
       return { Name: member.name?.getText() ?? '', Definition: text, Documentation: memberSymbol ? documentation(memberSymbol) : '' };
     });
   } else {
@@ -161,8 +190,15 @@ for (const exported of checker.getExportsOfModule(moduleSymbol)) {
       const type = checker.getTypeOfSymbolAtLocation(symbol, declaration);
       const values = enumerationValues(symbol, declaration);
       if (type.getCallSignatures().length > 0) functions.push(describeFunction(name, symbol, declaration));
-      else if (values) enumerations.push({ Name: name, Documentation: documentation(symbol), Values: values, Source: sourceOf(declaration) });
-      else constants.push({ Name: name, Type: checker.typeToString(type, declaration, printFlags), Documentation: documentation(symbol), Source: sourceOf(declaration) });
+      else if (values)
+        enumerations.push({ Name: name, Documentation: documentation(symbol), Values: values, Source: sourceOf(declaration) });
+      else
+        constants.push({
+          Name: name,
+          Type: checker.typeToString(type, declaration, printFlags),
+          Documentation: documentation(symbol),
+          Source: sourceOf(declaration),
+        });
     } else if (ts.isInterfaceDeclaration(declaration) && name === bindingInterface) {
       for (const member of declaration.members) {
         const memberSymbol = checker.getSymbolAtLocation(member.name);

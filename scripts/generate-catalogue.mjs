@@ -7,7 +7,10 @@ const root = new URL('../', import.meta.url).pathname;
 const { bundledRecipes } = await import(join(root, 'dist/host/registry.js'));
 const { catalogueEntries, catalogueJson, catalogueMarkdown } = await import(join(root, 'dist/cli/catalogue.js'));
 const entries = await catalogueEntries(bundledRecipes);
-for (const [file, text] of [['catalogue.json', catalogueJson(entries)], ['CATALOGUE.md', catalogueMarkdown(entries)]]) {
+for (const [file, text] of [
+  ['catalogue.json', catalogueJson(entries)],
+  ['CATALOGUE.md', catalogueMarkdown(entries)],
+]) {
   const path = join(root, file);
   if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileSync(path, text);
 }

@@ -13,7 +13,9 @@ function requireDefaults(schema) {
   const copy = Array.isArray(schema) ? schema.map(requireDefaults) : { ...schema };
   if (copy.properties) {
     copy.properties = Object.fromEntries(Object.entries(copy.properties).map(([k, v]) => [k, requireDefaults(v)]));
-    const withDefaults = Object.entries(copy.properties).filter(([, v]) => v && 'default' in v).map(([k]) => k);
+    const withDefaults = Object.entries(copy.properties)
+      .filter(([, v]) => v && 'default' in v)
+      .map(([k]) => k);
     copy.required = [...new Set([...(copy.required ?? []), ...withDefaults])];
   }
   if (copy.items) copy.items = requireDefaults(copy.items);

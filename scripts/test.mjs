@@ -8,7 +8,12 @@ import { join } from 'node:path';
 
 const root = new URL('../', import.meta.url).pathname;
 const testFiles = (folder) =>
-  existsSync(join(root, folder)) ? readdirSync(join(root, folder)).filter((name) => name.endsWith('.test.js')).sort().map((name) => join(folder, name)) : [];
+  existsSync(join(root, folder))
+    ? readdirSync(join(root, folder))
+        .filter((name) => name.endsWith('.test.js'))
+        .sort()
+        .map((name) => join(folder, name))
+    : [];
 const recipes = existsSync(join(root, 'dist/recipes')) ? readdirSync(join(root, 'dist/recipes')).sort() : [];
 const all = [...testFiles('dist/test'), ...recipes.flatMap((id) => testFiles(`dist/recipes/${id}/test`))];
 
@@ -22,7 +27,10 @@ const integration = fastOnly ? [] : chosen.filter((file) => !file.endsWith('.uni
 function tier(name, files, concurrency) {
   if (files.length === 0) return 0;
   console.log(`== ${name}: ${files.length} test file${files.length === 1 ? '' : 's'}`);
-  const { status, signal } = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], { cwd: root, stdio: 'inherit' });
+  const { status, signal } = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   return signal ? 1 : (status ?? 1);
 }
 

@@ -6,7 +6,13 @@
  */
 export class ByteBudget {
   private used = 0;
-  private readonly waiting: { bytes: number; resolve: () => void; reject: (error: unknown) => void; signal?: AbortSignal; onAbort?: () => void }[] = [];
+  private readonly waiting: {
+    bytes: number;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+    signal?: AbortSignal;
+    onAbort?: () => void;
+  }[] = [];
 
   constructor(readonly capacity: number) {
     if (!(capacity > 0)) throw new RangeError(`a byte budget needs a capacity > 0, not ${capacity}`);

@@ -113,7 +113,11 @@ export abstract class Cluster {
   /** Announces the host and starts its heartbeat. */
   async start(identity: Partial<HostIdentity>): Promise<void> {
     // Hosts on one machine differ by their front's address.
-    this.identity = { ...this.identity, ...(identity.url && !identity.name ? { name: `${hostname()} ${new URL(identity.url).host}` } : {}), ...identity };
+    this.identity = {
+      ...this.identity,
+      ...(identity.url && !identity.name ? { name: `${hostname()} ${new URL(identity.url).host}` } : {}),
+      ...identity,
+    };
     await this.beat();
     this.timer ??= setInterval(() => void this.beat(), Math.max(100, Math.floor(this.leaseMs / 3)));
     this.timer.unref();

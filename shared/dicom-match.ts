@@ -62,10 +62,12 @@ export function matchesDicom(pattern: string, value: string | readonly string[] 
 function compileItem(pattern: string, item: string, normalize: (text: string) => string, ranges: boolean): (value: string) => boolean {
   if (ranges && item.includes('-')) {
     const bounds = item.split('-');
-    if (bounds.length !== 2) throw new DicomPatternError(pattern, `"${item}" has more than one "-"; a range is "from-to", "from-" or "-to"`);
+    if (bounds.length !== 2)
+      throw new DicomPatternError(pattern, `"${item}" has more than one "-"; a range is "from-to", "from-" or "-to"`);
     if (/[*?]/.test(item)) throw new DicomPatternError(pattern, `a range cannot hold wildcards ("${item}")`);
     const [low, high] = bounds as [string, string];
-    return (value) => value !== '' && (low === '' || value.slice(0, low.length) >= low) && (high === '' || value.slice(0, high.length) <= high);
+    return (value) =>
+      value !== '' && (low === '' || value.slice(0, low.length) >= low) && (high === '' || value.slice(0, high.length) <= high);
   }
   const wanted = Array.from(normalize(item));
   if (!wanted.includes('*') && !wanted.includes('?')) {
@@ -123,7 +125,8 @@ export type FilterLookup = (key: string) => string | readonly string[] | undefin
  */
 export function compileDicomFilter(filter: DicomFilter, options: { caseSensitive?: boolean } = {}): (lookup: FilterLookup) => boolean {
   const matchers = Object.entries(filter).map(
-    ([key, pattern]) => [key, compileDicomPattern(pattern, { caseSensitive: options.caseSensitive, ranges: isDateOrTimeKey(key) })] as const,
+    ([key, pattern]) =>
+      [key, compileDicomPattern(pattern, { caseSensitive: options.caseSensitive, ranges: isDateOrTimeKey(key) })] as const,
   );
   return (lookup) => matchers.every(([key, matches]) => matches(lookup(key)));
 }

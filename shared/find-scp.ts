@@ -67,9 +67,18 @@ export async function startFindScp(options: FindScpOptions): Promise<RunningFind
     }
 
     override associationRequested(association: dimseAssociation.Association): void {
-      this.peer = { ...this.peer, callingAet: String(association.getCallingAeTitle()).trim(), calledAet: String(association.getCalledAeTitle()).trim() };
+      this.peer = {
+        ...this.peer,
+        callingAet: String(association.getCallingAeTitle()).trim(),
+        calledAet: String(association.getCalledAeTitle()).trim(),
+      };
       if (this.peer.calledAet !== options.aet) {
-        problem('refused an association', { callingAet: this.peer.callingAet, address: this.peer.address, calledAet: this.peer.calledAet, aet: options.aet });
+        problem('refused an association', {
+          callingAet: this.peer.callingAet,
+          address: this.peer.address,
+          calledAet: this.peer.calledAet,
+          aet: options.aet,
+        });
         this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
         return;
       }
@@ -79,7 +88,7 @@ export async function startFindScp(options: FindScpOptions): Promise<RunningFind
           context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
           continue;
         }
-        const syntax = (context.getTransferSyntaxUids()).find((uid) => uncompressed.has(uid));
+        const syntax = context.getTransferSyntaxUids().find((uid) => uncompressed.has(uid));
         if (syntax) context.setResult(PresentationContextResult.Accept, syntax);
         else context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
       }
@@ -114,7 +123,11 @@ export async function startFindScp(options: FindScpOptions): Promise<RunningFind
         })
         .catch((error: unknown) => {
           const status = error instanceof FindStatusError ? error.status : Status.ProcessingFailure;
-          problem('C-FIND failed', { callingAet: this.peer.callingAet, status: `0x${status.toString(16)}`, error: (error as Error).message });
+          problem('C-FIND failed', {
+            callingAet: this.peer.callingAet,
+            status: `0x${status.toString(16)}`,
+            error: (error as Error).message,
+          });
           final.setStatus(status);
           callback([final]);
         });
@@ -159,7 +172,9 @@ export function queryValueText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return String(value);
   if (Array.isArray(value)) {
-    const items = (value as unknown[]).map((item): unknown => (item && typeof item === 'object' && !Array.isArray(item) ? ((item as { Alphabetic?: unknown }).Alphabetic ?? null) : item));
+    const items = (value as unknown[]).map((item): unknown =>
+      item && typeof item === 'object' && !Array.isArray(item) ? ((item as { Alphabetic?: unknown }).Alphabetic ?? null) : item,
+    );
     if (items.some((item) => item === null || (typeof item !== 'string' && typeof item !== 'number'))) return undefined;
     return items.join('\\');
   }

@@ -43,7 +43,9 @@ export function maskSecrets<T>(value: T, options: MaskOptions = {}): T {
       return Object.fromEntries(
         entries.map(([peer, definition]) => [
           peer,
-          Array.isArray(definition) ? definition.map((item, index) => (index >= 2 ? maskedValue : walk(item, undefined))) : walk(definition, undefined),
+          Array.isArray(definition)
+            ? definition.map((item, index) => (index >= 2 ? maskedValue : walk(item, undefined)))
+            : walk(definition, undefined),
         ]),
       );
     }

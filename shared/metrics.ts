@@ -16,9 +16,19 @@ export type CollectFunction<Labels extends string> = (gauge: Gauge<Labels>) => v
 export interface Metrics {
   counter<Labels extends string = never>(name: string, help: string, labelNames?: readonly Labels[]): Counter<Labels>;
   /** With `collect`, the gauge is set at each scrape (collect-on-scrape); otherwise set it yourself. */
-  gauge<Labels extends string = never>(name: string, help: string, labelNames?: readonly Labels[], collect?: CollectFunction<Labels>): Gauge<Labels>;
+  gauge<Labels extends string = never>(
+    name: string,
+    help: string,
+    labelNames?: readonly Labels[],
+    collect?: CollectFunction<Labels>,
+  ): Gauge<Labels>;
   /** `buckets` in the metric's unit (seconds for `_seconds`); prom-client's defaults when absent. */
-  histogram<Labels extends string = never>(name: string, help: string, labelNames?: readonly Labels[], buckets?: number[]): Histogram<Labels>;
+  histogram<Labels extends string = never>(
+    name: string,
+    help: string,
+    labelNames?: readonly Labels[],
+    buckets?: number[],
+  ): Histogram<Labels>;
 }
 
 type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
@@ -35,7 +45,8 @@ export class MetricsRegistry {
     // The process's own (CPU, memory, event loop lag, heap, handles), read at each scrape.
     collectDefaultMetrics({ register: this.registry, prefix: metricsPrefix });
     // Gauges that prom-client names `_total`, against Prometheus' conventions (promtool refuses them).
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(metricsPrefix + name);
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      this.registry.removeSingleMetric(metricsPrefix + name);
   }
 
   /** A recipe's metrics: `orthanc_recipes_<recipe id, with _ for ->_<name>`. */
@@ -54,15 +65,24 @@ export class MetricsRegistry {
 
   private scoped(prefix: string): Metrics {
     return {
-      counter: (name, help, labelNames = []) => this.make('counter', prefix + name, () => new Counter({ name: prefix + name, help, labelNames, registers: [this.registry] })),
+      counter: (name, help, labelNames = []) =>
+        this.make('counter', prefix + name, () => new Counter({ name: prefix + name, help, labelNames, registers: [this.registry] })),
       gauge: (name, help, labelNames = [], collect) => {
-        const gauge = this.make('gauge', prefix + name, () => new Gauge({ name: prefix + name, help, labelNames, registers: [this.registry] }));
+        const gauge = this.make(
+          'gauge',
+          prefix + name,
+          () => new Gauge({ name: prefix + name, help, labelNames, registers: [this.registry] }),
+        );
         // prom-client calls `this.collect()` at each scrape, when it is set.
         if (collect) (gauge as unknown as { collect: () => unknown }).collect = () => collect(gauge);
         return gauge;
       },
       histogram: (name, help, labelNames = [], buckets) =>
-        this.make('histogram', prefix + name, () => new Histogram({ name: prefix + name, help, labelNames, registers: [this.registry], ...(buckets ? { buckets } : {}) })),
+        this.make(
+          'histogram',
+          prefix + name,
+          () => new Histogram({ name: prefix + name, help, labelNames, registers: [this.registry], ...(buckets ? { buckets } : {}) }),
+        ),
     };
   }
 

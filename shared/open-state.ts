@@ -27,7 +27,9 @@ export async function openState(
   const hostId = hostIdIn(stateDirectory);
   const leaseMs = Math.round(options.LeaseSeconds * 1000);
   if (options.Engine !== 'PostgreSQL') return { state: new StateStore(stateDirectory), cluster: new LocalCluster(hostId, leaseMs, log) };
-  const password = options.PasswordFile ? (await readFile(resolve(configDirectory, options.PasswordFile), 'utf8')).split(/\r?\n/)[0]! : undefined;
+  const password = options.PasswordFile
+    ? (await readFile(resolve(configDirectory, options.PasswordFile), 'utf8')).split(/\r?\n/)[0]!
+    : undefined;
   const state = await PostgresStateStore.open({ connectionString: options.ConnectionString, password, schema: options.Schema, log });
   return { state, cluster: new PostgresCluster(state.pool, hostId, leaseMs, log) };
 }

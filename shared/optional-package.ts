@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
  */
 export const optionalPackages: Readonly<Record<string, string>> = {
   sharp: 'the thumbnails recipe',
-  dcmjs: 'the dicom-dump recipe and the test kit\'s generateStudy',
+  dcmjs: "the dicom-dump recipe and the test kit's generateStudy",
   tsx: 'recipes and scheduler tasks written in TypeScript',
   exceljs: 'spreadsheet exports',
   'dcmjs-dimse': 'DICOM networking from recipes',
@@ -26,13 +26,17 @@ export function isMissingPackage(error: unknown, name: string): boolean {
 /** The message for an optional package that is not installed: what needs it and how to add it. */
 export function missingPackageMessage(name: string): string {
   const neededBy = optionalPackages[name] ?? 'this feature';
-  return `the optional package ${name}, needed by ${neededBy}, is not installed: ` +
-    `install it beside orthanc-recipes ("npm install ${name}"; see the README's "Install" section)`;
+  return (
+    `the optional package ${name}, needed by ${neededBy}, is not installed: ` +
+    `install it beside orthanc-recipes ("npm install ${name}"; see the README's "Install" section)`
+  );
 }
 
 /** An Error saying that an optional package is missing, or the original error for any other failure. */
 export function explainImportFailure(error: unknown, name: string): unknown {
-  return isMissingPackage(error, name) ? Object.assign(new Error(missingPackageMessage(name), { cause: error }), { code: 'ORC_ERR_MISSING_PACKAGE' }) : error;
+  return isMissingPackage(error, name)
+    ? Object.assign(new Error(missingPackageMessage(name), { cause: error }), { code: 'ORC_ERR_MISSING_PACKAGE' })
+    : error;
 }
 
 /** Imports an optional package (ES module import), with a clear error when it is not installed. */

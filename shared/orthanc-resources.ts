@@ -17,7 +17,12 @@ export type ResourceLevel = 'Patient' | 'Study' | 'Series' | 'Instance';
 /** A level's URI segment: `/studies/{id}`. */
 export type LevelPath = 'patients' | 'studies' | 'series' | 'instances';
 
-export const levelPath: Readonly<Record<ResourceLevel, LevelPath>> = { Patient: 'patients', Study: 'studies', Series: 'series', Instance: 'instances' };
+export const levelPath: Readonly<Record<ResourceLevel, LevelPath>> = {
+  Patient: 'patients',
+  Study: 'studies',
+  Series: 'series',
+  Instance: 'instances',
+};
 
 /**
  * One resource as `GET /{level}/{id}` or a listing's `?expand` shows it: the fields recipes read.
@@ -39,7 +44,12 @@ export interface ExpandedResource {
   Instances?: string[];
 }
 
-const levelOfPath: Readonly<Record<LevelPath, ResourceLevel>> = { patients: 'Patient', studies: 'Study', series: 'Series', instances: 'Instance' };
+const levelOfPath: Readonly<Record<LevelPath, ResourceLevel>> = {
+  patients: 'Patient',
+  studies: 'Study',
+  series: 'Series',
+  instances: 'Instance',
+};
 
 const levelOfType: Partial<Record<ResourceTypeValue, ResourceLevel>> = {
   [ResourceType.PATIENT]: 'Patient',
@@ -97,7 +107,11 @@ export function shiftOrthancTime(time: string, seconds: number): string {
  * `listResources`, a page (at most `pageSize` resources) at a time, for a caller that works by
  * batch (a database write a page). Lazy like it: the next page is requested when asked for.
  */
-export async function* resourcePages<T = { ID: string }>(orthanc: Pick<OrthancBinding, 'restApiGetJson'>, level: ResourceLevel, options: ListOptions = {}): AsyncGenerator<T[]> {
+export async function* resourcePages<T = { ID: string }>(
+  orthanc: Pick<OrthancBinding, 'restApiGetJson'>,
+  level: ResourceLevel,
+  options: ListOptions = {},
+): AsyncGenerator<T[]> {
   const pageSize = options.pageSize ?? 500;
   let page: T[] = [];
   for await (const resource of listResources<T>(orthanc, level, options)) {
@@ -158,7 +172,11 @@ export interface ListOptions {
  * skipped, so a caller that deletes collects first (or accepts that the next run finds the rest).
  * `resourcePages` gives the same listing page by page.
  */
-export async function* listResources<T = { ID: string }>(orthanc: Pick<OrthancBinding, 'restApiGetJson'>, level: ResourceLevel, options: ListOptions = {}): AsyncGenerator<T> {
+export async function* listResources<T = { ID: string }>(
+  orthanc: Pick<OrthancBinding, 'restApiGetJson'>,
+  level: ResourceLevel,
+  options: ListOptions = {},
+): AsyncGenerator<T> {
   const pageSize = options.pageSize ?? 500;
   if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new RangeError(`pageSize must be a whole number ≥ 1 (got ${pageSize})`);
   const expand = (options.expand ?? true) ? 'expand&' : '';

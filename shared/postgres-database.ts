@@ -34,7 +34,9 @@ export function numberPlaceholders(sql: string): string {
 const numericTypes = new Set([20, 1700]);
 export const numberTypes: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: string) =>
-    numericTypes.has(oid) && format !== 'binary' ? (value: string) => Number(value) : (pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown)) as pg.CustomTypesConfig['getTypeParser'],
+    numericTypes.has(oid) && format !== 'binary'
+      ? (value: string) => Number(value)
+      : (pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /**
@@ -74,10 +76,15 @@ export class PostgresRecipeDatabase implements RecipeDatabase {
       let applied: number | undefined;
       try {
         await client.query('BEGIN');
-        await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`orthanc-recipes:${this.schema}:migrate:${this.owner}`]);
+        await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+          `orthanc-recipes:${this.schema}:migrate:${this.owner}`,
+        ]);
         const current = await readVersion(client, this.owner);
         if (current > steps.length) {
-          throw new RecipeDatabaseError(this.owner, `its tables are at schema version ${current}, newer than this version of the recipe knows (${steps.length}); upgrade the package`);
+          throw new RecipeDatabaseError(
+            this.owner,
+            `its tables are at schema version ${current}, newer than this version of the recipe knows (${steps.length}); upgrade the package`,
+          );
         }
         if (current < steps.length) {
           try {
@@ -85,9 +92,16 @@ export class PostgresRecipeDatabase implements RecipeDatabase {
             await client.query(steps[current]!.replace(placeholder, (_all, name: string) => this.prefix + name));
             const foreign = [...(await this.relations(client))].filter((name) => !before.has(name) && !name.startsWith(this.prefix));
             if (foreign.length > 0) throw new Error(`creates ${foreign.join(', ')}: write table names as {name}`);
-            await client.query('INSERT INTO recipe_schema (recipe, version) VALUES ($1, $2) ON CONFLICT (recipe) DO UPDATE SET version = excluded.version', [this.owner, current + 1]);
+            await client.query(
+              'INSERT INTO recipe_schema (recipe, version) VALUES ($1, $2) ON CONFLICT (recipe) DO UPDATE SET version = excluded.version',
+              [this.owner, current + 1],
+            );
           } catch (error) {
-            throw new RecipeDatabaseError(this.owner, `migration to schema version ${current + 1} failed and was rolled back: ${(error as Error).message}`, { cause: error });
+            throw new RecipeDatabaseError(
+              this.owner,
+              `migration to schema version ${current + 1} failed and was rolled back: ${(error as Error).message}`,
+              { cause: error },
+            );
           }
           applied = current + 1;
         }
@@ -125,7 +139,8 @@ export class PostgresRecipeDatabase implements RecipeDatabase {
   async batch(statements: readonly { sql: string; parameters?: readonly SqlValue[] }[]): Promise<number[]> {
     return inTransaction(this.pool, async (client) => {
       const counts: number[] = [];
-      for (const { sql, parameters } of statements) counts.push((await client.query(this.expand(sql), (parameters ?? []) as unknown[])).rowCount ?? 0);
+      for (const { sql, parameters } of statements)
+        counts.push((await client.query(this.expand(sql), (parameters ?? []) as unknown[])).rowCount ?? 0);
       return counts;
     });
   }

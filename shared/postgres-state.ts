@@ -81,9 +81,13 @@ export class PostgresStateStore implements StateBackend {
         return rows[0] ? (JSON.parse(rows[0].value) as T) : undefined;
       },
       set: async (key, value) =>
-        void (await pool.query('INSERT INTO kv (namespace, key, value) VALUES ($1, $2, $3) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value', [name, key, JSON.stringify(value)])),
+        void (await pool.query(
+          'INSERT INTO kv (namespace, key, value) VALUES ($1, $2, $3) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value',
+          [name, key, JSON.stringify(value)],
+        )),
       delete: async (key) => void (await pool.query('DELETE FROM kv WHERE namespace = $1 AND key = $2', [name, key])),
-      keys: async () => (await pool.query<{ key: string }>('SELECT key FROM kv WHERE namespace = $1 ORDER BY key', [name])).rows.map((row) => row.key),
+      keys: async () =>
+        (await pool.query<{ key: string }>('SELECT key FROM kv WHERE namespace = $1 ORDER BY key', [name])).rows.map((row) => row.key),
     };
   }
 
@@ -112,7 +116,11 @@ export class PostgresCluster extends Cluster {
     this.changeClaims = {
       checkIntervalMs: Math.max(100, Math.floor(leaseMs / 5)),
       claim: (owner, seq) => this.claimChange(owner, seq),
-      complete: async (owner, seq) => void (await pool.query(`UPDATE change_claims SET done_at = ${dbNow}, lease_until = NULL WHERE owner = $1 AND seq = $2`, [owner, seq])),
+      complete: async (owner, seq) =>
+        void (await pool.query(`UPDATE change_claims SET done_at = ${dbNow}, lease_until = NULL WHERE owner = $1 AND seq = $2`, [
+          owner,
+          seq,
+        ])),
       check: (owner, seqs) => this.checkChanges(owner, seqs),
     };
   }
@@ -127,7 +135,10 @@ export class PostgresCluster extends Cluster {
       [owner, seq, this.hostId, this.leaseMs],
     );
     if (taken.rowCount === 1) return 'mine';
-    const { rows } = await this.pool.query<{ done_at: number | null }>('SELECT done_at FROM change_claims WHERE owner = $1 AND seq = $2', [owner, seq]);
+    const { rows } = await this.pool.query<{ done_at: number | null }>('SELECT done_at FROM change_claims WHERE owner = $1 AND seq = $2', [
+      owner,
+      seq,
+    ]);
     return rows[0]?.done_at != null ? 'done' : 'held';
   }
 
@@ -156,7 +167,10 @@ export class PostgresCluster extends Cluster {
          heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, activity = excluded.activity`,
       [this.hostId, name, url, orthanc, this.started, JSON.stringify(activity)],
     );
-    await this.pool.query(`UPDATE change_claims SET lease_until = ${dbNow} + $2 WHERE holder = $1 AND done_at IS NULL`, [this.hostId, this.leaseMs]);
+    await this.pool.query(`UPDATE change_claims SET lease_until = ${dbNow} + $2 WHERE holder = $1 AND done_at IS NULL`, [
+      this.hostId,
+      this.leaseMs,
+    ]);
     if (Math.abs(now - this.lastPrune) > 60_000) {
       this.lastPrune = now;
       // Done claims are kept an hour: a host whose saved cursor lags behind skips them cheaply.
@@ -172,17 +186,18 @@ export class PostgresCluster extends Cluster {
   protected async claimRun(key: string, period: string | undefined): Promise<RunClaim | undefined> {
     const { client, release: done } = await checkOut(this.pool);
     try {
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [`orthanc-recipes:run:${key}`]);
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [
+        `orthanc-recipes:run:${key}`,
+      ]);
       if (!rows[0]?.locked) {
         done();
         return undefined;
       }
       if (period !== undefined) {
-        const inserted = await client.query(`INSERT INTO single_runs (name, period, holder, started_at) VALUES ($1, $2, $3, ${dbNow}) ON CONFLICT (name, period) DO NOTHING`, [
-          key,
-          period,
-          this.hostId,
-        ]);
+        const inserted = await client.query(
+          `INSERT INTO single_runs (name, period, holder, started_at) VALUES ($1, $2, $3, ${dbNow}) ON CONFLICT (name, period) DO NOTHING`,
+          [key, period, this.hostId],
+        );
         if (inserted.rowCount !== 1) {
           await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`orthanc-recipes:run:${key}`]);
           done();
@@ -196,7 +211,8 @@ export class PostgresCluster extends Cluster {
     return {
       release: async () => {
         try {
-          if (period !== undefined) await client.query(`UPDATE single_runs SET finished_at = ${dbNow} WHERE name = $1 AND period = $2`, [key, period]);
+          if (period !== undefined)
+            await client.query(`UPDATE single_runs SET finished_at = ${dbNow} WHERE name = $1 AND period = $2`, [key, period]);
           await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`orthanc-recipes:run:${key}`]);
           done();
         } catch (error) {
@@ -231,27 +247,31 @@ export class PostgresCluster extends Cluster {
       stopped_at: number | null;
       activity: string;
     }>('SELECT * FROM hosts WHERE heartbeat_at > $1 ORDER BY started_at', [now - 86_400_000]);
-    const leases = await this.pool.query<{ holder: string; count: number }>('SELECT holder, COUNT(*) AS count FROM change_claims WHERE done_at IS NULL AND lease_until >= $1 GROUP BY holder', [now]);
-    const runs = await this.pool.query<{ holder: string; name: string }>('SELECT holder, name FROM single_runs WHERE finished_at IS NULL AND started_at > $1', [now - 86_400_000]);
+    const leases = await this.pool.query<{ holder: string; count: number }>(
+      'SELECT holder, COUNT(*) AS count FROM change_claims WHERE done_at IS NULL AND lease_until >= $1 GROUP BY holder',
+      [now],
+    );
+    const runs = await this.pool.query<{ holder: string; name: string }>(
+      'SELECT holder, name FROM single_runs WHERE finished_at IS NULL AND started_at > $1',
+      [now - 86_400_000],
+    );
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     return {
       Engine: 'PostgreSQL',
       HostId: this.hostId,
       LeaseSeconds: this.leaseMs / 1000,
-      Hosts: hosts.rows.map(
-        (row): HostRecord => ({
-          Id: row.host_id,
-          Name: row.name,
-          Url: row.url,
-          Orthanc: row.orthanc_url,
-          Started: iso(row.started_at),
-          LastHeartbeat: iso(row.heartbeat_at),
-          Alive: row.stopped_at === null && row.heartbeat_at >= now - this.leaseMs,
-          ChangeLeases: leases.rows.find((lease) => lease.holder === row.host_id)?.count ?? 0,
-          Runs: row.host_id === this.hostId ? [...this.runs] : runs.rows.filter((run) => run.holder === row.host_id).map((run) => run.name),
-          Activity: safeJson(row.activity),
-        }),
-      ),
+      Hosts: hosts.rows.map((row): HostRecord => ({
+        Id: row.host_id,
+        Name: row.name,
+        Url: row.url,
+        Orthanc: row.orthanc_url,
+        Started: iso(row.started_at),
+        LastHeartbeat: iso(row.heartbeat_at),
+        Alive: row.stopped_at === null && row.heartbeat_at >= now - this.leaseMs,
+        ChangeLeases: leases.rows.find((lease) => lease.holder === row.host_id)?.count ?? 0,
+        Runs: row.host_id === this.hostId ? [...this.runs] : runs.rows.filter((run) => run.holder === row.host_id).map((run) => run.name),
+        Activity: safeJson(row.activity),
+      })),
     };
   }
 }

@@ -96,7 +96,10 @@ export class SqliteRecipeDatabase implements RecipeDatabase {
   async migrate(steps: readonly string[]): Promise<number> {
     const current = this.currentVersion();
     if (current > steps.length) {
-      throw new RecipeDatabaseError(this.owner, `its tables are at schema version ${current}, newer than this version of the recipe knows (${steps.length}); upgrade the package`);
+      throw new RecipeDatabaseError(
+        this.owner,
+        `its tables are at schema version ${current}, newer than this version of the recipe knows (${steps.length}); upgrade the package`,
+      );
     }
     for (let version = current; version < steps.length; version += 1) {
       const step = this.expand(steps[version]!);
@@ -105,12 +108,20 @@ export class SqliteRecipeDatabase implements RecipeDatabase {
         this.db.exec(step);
         const foreign = [...this.tableNames()].filter((name) => !before.has(name) && !name.startsWith(this.prefix));
         if (foreign.length > 0) throw new Error(`creates ${foreign.join(', ')}: write table names as {name}`);
-        this.db.prepare('INSERT INTO recipe_schema (recipe, version) VALUES (?, ?) ON CONFLICT (recipe) DO UPDATE SET version = excluded.version').run(this.owner, version + 1);
+        this.db
+          .prepare(
+            'INSERT INTO recipe_schema (recipe, version) VALUES (?, ?) ON CONFLICT (recipe) DO UPDATE SET version = excluded.version',
+          )
+          .run(this.owner, version + 1);
       });
       try {
         apply.immediate();
       } catch (error) {
-        throw new RecipeDatabaseError(this.owner, `migration to schema version ${version + 1} failed and was rolled back: ${(error as Error).message}`, { cause: error });
+        throw new RecipeDatabaseError(
+          this.owner,
+          `migration to schema version ${version + 1} failed and was rolled back: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
     }
     // Statements prepared against an older schema would fail; prepare again.
@@ -119,7 +130,9 @@ export class SqliteRecipeDatabase implements RecipeDatabase {
   }
 
   private tableNames(): Set<string> {
-    const rows = this.db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view', 'index') AND name NOT LIKE 'sqlite_%'").all() as { name: string }[];
+    const rows = this.db
+      .prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view', 'index') AND name NOT LIKE 'sqlite_%'")
+      .all() as { name: string }[];
     return new Set(rows.map((row) => row.name));
   }
 

@@ -64,16 +64,21 @@ export function compareDeclarations(meta: Pick<RecipeMeta, 'routes' | 'events'>,
       // text is taken as written.
       const served = registered.methods[pattern]!;
       if (!sameMethods(route.methods, served)) {
-        mismatches.push({ kind: 'undeclared', message: `meta.routes lists ${meta.routes[index]}, but setup registered ${pattern} serving ${served.join(',')}` });
+        mismatches.push({
+          kind: 'undeclared',
+          message: `meta.routes lists ${meta.routes[index]}, but setup registered ${pattern} serving ${served.join(',')}`,
+        });
       }
     }
   }
   if (registered.events !== 'all') {
     for (const event of registered.events) {
-      if (!meta.events.includes(event)) mismatches.push({ kind: 'undeclared', message: `setup listens to ${event}, which meta.events does not list` });
+      if (!meta.events.includes(event))
+        mismatches.push({ kind: 'undeclared', message: `setup listens to ${event}, which meta.events does not list` });
     }
     for (const event of meta.events) {
-      if (!registered.events.includes(event)) mismatches.push({ kind: 'unregistered', message: `meta.events lists ${event}, which setup does not listen to` });
+      if (!registered.events.includes(event))
+        mismatches.push({ kind: 'unregistered', message: `meta.events lists ${event}, which setup does not listen to` });
     }
   } else if (meta.events.length === 0) {
     mismatches.push({ kind: 'undeclared', message: 'setup listens to every change type, and meta.events lists none' });

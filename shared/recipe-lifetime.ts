@@ -16,7 +16,8 @@ export class RecipeLifetime {
     private readonly log: Logger,
   ) {
     if (hostSignal.aborted) this.controller.abort(hostSignal.reason);
-    else hostSignal.addEventListener('abort', () => this.controller.abort(hostSignal.reason), { once: true, signal: this.controller.signal });
+    else
+      hostSignal.addEventListener('abort', () => this.controller.abort(hostSignal.reason), { once: true, signal: this.controller.signal });
   }
 
   get signal(): AbortSignal {

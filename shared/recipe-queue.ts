@@ -89,7 +89,12 @@ export function recipeQueues(database: RecipeDatabase): (name: string) => Recipe
         if (typeof value !== 'string') throw new TypeError('a queued value is a string (JSON.stringify objects)');
         await migrated();
         const id = randomUUID();
-        await database.run('INSERT INTO {values} (id, queue, position, value, reserved_until, reservations) VALUES (?, ?, ?, ?, 0, 0)', [id, name, nextPosition(), value]);
+        await database.run('INSERT INTO {values} (id, queue, position, value, reserved_until, reservations) VALUES (?, ?, ?, ?, 0, 0)', [
+          id,
+          name,
+          nextPosition(),
+          value,
+        ]);
         wake();
         return id;
       },
@@ -104,11 +109,10 @@ export function recipeQueues(database: RecipeDatabase): (name: string) => Recipe
             [name, now],
           );
           if (!row) return undefined;
-          const taken = await database.run('UPDATE {values} SET reserved_until = ?, reservations = reservations + 1 WHERE id = ? AND reserved_until <= ?', [
-            now + Math.round(reserveSeconds * 1000),
-            row.id,
-            now,
-          ]);
+          const taken = await database.run(
+            'UPDATE {values} SET reserved_until = ?, reservations = reservations + 1 WHERE id = ? AND reserved_until <= ?',
+            [now + Math.round(reserveSeconds * 1000), row.id, now],
+          );
           if (taken === 1) return { id: row.id, value: row.value, reservations: Number(row.reservations) + 1 };
         }
         return undefined;

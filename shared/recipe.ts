@@ -39,7 +39,8 @@ export interface RecipeMeta {
 }
 
 /** The hooks of Orthanc's Lua engine that the bridge forwards to recipes' filters. */
-export type BridgeHookName = 'ReceivedInstanceFilter' | 'ReceivedCStoreInstanceFilter' | 'IncomingFindRequestFilter' | 'IncomingWorklistRequestFilter';
+export type BridgeHookName =
+  'ReceivedInstanceFilter' | 'ReceivedCStoreInstanceFilter' | 'IncomingFindRequestFilter' | 'IncomingWorklistRequestFilter';
 
 /** Everything a recipe may use; it never imports the host or another recipe. */
 export interface RecipeContext {

@@ -57,7 +57,9 @@ export async function resourceForFilter(
   }
   let study = level === 'Study' ? resource : undefined;
   if (series) {
-    study = await (options.readStudy ?? ((studyId) => read<ExpandedResource>(`/studies/${encodeURIComponent(studyId)}`)))(series.ParentStudy ?? '');
+    study = await (options.readStudy ?? ((studyId) => read<ExpandedResource>(`/studies/${encodeURIComponent(studyId)}`)))(
+      series.ParentStudy ?? '',
+    );
     if (!study) return undefined;
     layers.push(study.MainDicomTags);
   }
@@ -78,9 +80,16 @@ export async function resourceForFilter(
   }
   if (wantsAets && level !== 'Patient') {
     const instanceIds =
-      level === 'Instance' ? [id] : level === 'Series' ? (resource.Instances ?? []).slice(0, 1) : studySeries.flatMap((s) => (s.Instances ?? []).slice(0, 1));
-    const metadata = await Promise.all(instanceIds.map((instance) => read<Record<string, string>>(`/instances/${encodeURIComponent(instance)}/metadata?expand`)));
-    for (const key of ['RemoteAET', 'CalledAET']) computed.set(key, [...new Set(metadata.map((m) => m?.[key]).filter((v): v is string => v !== undefined))]);
+      level === 'Instance'
+        ? [id]
+        : level === 'Series'
+          ? (resource.Instances ?? []).slice(0, 1)
+          : studySeries.flatMap((s) => (s.Instances ?? []).slice(0, 1));
+    const metadata = await Promise.all(
+      instanceIds.map((instance) => read<Record<string, string>>(`/instances/${encodeURIComponent(instance)}/metadata?expand`)),
+    );
+    for (const key of ['RemoteAET', 'CalledAET'])
+      computed.set(key, [...new Set(metadata.map((m) => m?.[key]).filter((v): v is string => v !== undefined))]);
   }
 
   return {

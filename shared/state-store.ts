@@ -44,10 +44,14 @@ export class StateStore implements StateBackend {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.exec('CREATE TABLE IF NOT EXISTS kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (namespace, key))');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (namespace, key))',
+    );
     this.statements = {
       get: this.db.prepare<[string, string], { value: string }>('SELECT value FROM kv WHERE namespace = ? AND key = ?'),
-      set: this.db.prepare('INSERT INTO kv (namespace, key, value) VALUES (?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value'),
+      set: this.db.prepare(
+        'INSERT INTO kv (namespace, key, value) VALUES (?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value',
+      ),
       delete: this.db.prepare('DELETE FROM kv WHERE namespace = ? AND key = ?'),
       keys: this.db.prepare<[string], { key: string }>('SELECT key FROM kv WHERE namespace = ? ORDER BY key'),
     };

@@ -36,7 +36,8 @@ export function toIssues(errors: readonly ErrorObject[] | null | undefined, pref
       return { pointer: `${prefix}${error.instancePath}/${escapePointer(key)}`, message: `unknown key "${key}"; ${expected}` };
     }
     const issue: ValidationIssue = { pointer: `${prefix}${error.instancePath}`, message: error.message ?? error.keyword };
-    if (error.keyword === 'enum') issue.message = `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    if (error.keyword === 'enum')
+      issue.message = `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     // The value is shown, except where it may be a secret and except for a missing key's object.
     if (error.keyword !== 'required' && !/password|secret|token/i.test(error.instancePath)) issue.found = shorten(error.data);
     return issue;

@@ -125,10 +125,14 @@ export class WorkerPool implements Workers {
     const request: TaskRequest = { task: task.href, input };
     this.inFlight += 1;
     try {
-      return (await this.piscina.run(request, { transferList: options.transfer ? [...options.transfer] : undefined, signal: options.signal ?? null })) as Output;
+      return (await this.piscina.run(request, {
+        transferList: options.transfer ? [...options.transfer] : undefined,
+        signal: options.signal ?? null,
+      })) as Output;
     } catch (error) {
       if (error instanceof Error && error.name === 'AbortError') throw error;
-      if (this.closed) throw new WorkerTaskError('the worker pool was closed while the task ran', { cause: error, code: 'ORC_ERR_WORKER_POOL_CLOSED' });
+      if (this.closed)
+        throw new WorkerTaskError('the worker pool was closed while the task ran', { cause: error, code: 'ORC_ERR_WORKER_POOL_CLOSED' });
       const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined;
       throw new WorkerTaskError(messageOf(error), { cause: error, code });
     } finally {

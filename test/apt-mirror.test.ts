@@ -17,7 +17,7 @@ async function mirrorNamedBy(files: Record<string, string>): Promise<string> {
 }
 
 // scripts/prepare-orthanc-root.sh passes this mirror to debootstrap, or none when it prints nothing.
-describe('the Debian mirror named by apt\'s sources', () => {
+describe("the Debian mirror named by apt's sources", () => {
   it('reads the deb822 format, skipping security, disabled and third-party stanzas', async () => {
     const sources = [
       'Types: deb\nURIs: http://security.mirror.example/debian-security\nSuites: bookworm-security\nComponents: main',
@@ -42,7 +42,10 @@ describe('the Debian mirror named by apt\'s sources', () => {
       }),
       'http://one-line.mirror.example/debian',
     );
-    assert.equal(await mirrorNamedBy({ 'sources.list.d/local.list': 'deb file:/srv/mirror/debian bookworm main\n' }), 'file:/srv/mirror/debian');
+    assert.equal(
+      await mirrorNamedBy({ 'sources.list.d/local.list': 'deb file:/srv/mirror/debian bookworm main\n' }),
+      'file:/srv/mirror/debian',
+    );
   });
 
   it('prints nothing when no source names a Debian mirror for this release', async () => {

@@ -3,7 +3,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OrthancConnection, RestRouter, callerCredentials, createLogger, refuseBodyByLength, type RestRequest } from '../shared/binding/index.js';
+import {
+  OrthancConnection,
+  RestRouter,
+  callerCredentials,
+  createLogger,
+  refuseBodyByLength,
+  type RestRequest,
+} from '../shared/binding/index.js';
 import { serveRecipeRoute } from '../host/recipe-route.js';
 import { ByteBudget } from '../shared/byte-budget.js';
 import { Pacer } from '../shared/pacer.js';
@@ -101,7 +108,12 @@ describe('per-route body limits (unit, serveRecipeRoute on a Node server)', () =
   });
 
   const post = async (path: string, body: string | Uint8Array | ReadableStream, extra: RequestInit = {}) => {
-    const answer = await fetch(`${url}${path}`, { method: 'POST', body, ...extra, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) });
+    const answer = await fetch(`${url}${path}`, {
+      method: 'POST',
+      body,
+      ...extra,
+      ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+    });
     return { status: answer.status, json: (await answer.json()) as Record<string, unknown> };
   };
 
@@ -131,7 +143,10 @@ describe('per-route body limits (unit, serveRecipeRoute on a Node server)', () =
   });
 
   it('refuses by the announced length before reading a byte', () => {
-    assert.equal(refuseBodyByLength({ 'content-length': '11' }, 10), "request body of 11 bytes, larger than this route's limit of 10 bytes");
+    assert.equal(
+      refuseBodyByLength({ 'content-length': '11' }, 10),
+      "request body of 11 bytes, larger than this route's limit of 10 bytes",
+    );
     assert.equal(refuseBodyByLength({ 'content-length': '10' }, 10), undefined);
     assert.equal(refuseBodyByLength({ 'transfer-encoding': 'chunked' }, 0), 'this route takes no request body');
     assert.equal(refuseBodyByLength({}, 0), undefined);

@@ -4,30 +4,44 @@ import { bridgeScript, type BridgeNeeds } from '../host/bridge-script.js';
 import { BridgeHooks, createLogger } from '../shared/binding/index.js';
 
 const options = { url: 'http://127.0.0.1:8044/', secret: 'abc', timeoutSeconds: 2, whenHostDown: {} };
-const needs = (hooks: BridgeNeeds['hooks'] extends ReadonlySet<infer H> ? H[] : never, deletions = false): BridgeNeeds => ({ hooks: new Set(hooks), deletions });
+const needs = (hooks: BridgeNeeds['hooks'] extends ReadonlySet<infer H> ? H[] : never, deletions = false): BridgeNeeds => ({
+  hooks: new Set(hooks),
+  deletions,
+});
 const lines = (script: string) => script.split('\n').map((line) => line.trim());
 
 describe('the bridge script', () => {
   it('refuses a C-STORE with a Lua error (answered 0xA700) and never defines ReceivedCStoreInstanceFilter', () => {
     const script = bridgeScript(needs(['ReceivedInstanceFilter', 'ReceivedCStoreInstanceFilter']), options);
-    assert.ok(lines(script).includes("if cstore and not keep then error('orthanc-recipes bridge: C-STORE refused, answered 0xA700', 0) end"));
+    assert.ok(
+      lines(script).includes("if cstore and not keep then error('orthanc-recipes bridge: C-STORE refused, answered 0xA700', 0) end"),
+    );
     assert.ok(!/function ReceivedCStoreInstanceFilter/.test(script), 'Lua reads its status as a yes/no: 0xA700 would store the instance');
     assert.ok(!/Incoming(Find|Worklist)RequestFilter/.test(script));
   });
 
   it('defines a C-FIND filter only for the hooks asked, with its host-down policy', () => {
     const accept = bridgeScript(needs(['IncomingFindRequestFilter']), options);
-    assert.match(accept, /function IncomingFindRequestFilter\(query, origin\)\n {2}local answer = callHost\('find-request', \{ query = query, origin = origin \}\)\n {2}if answer == nil then\n {4}return query\n/);
+    assert.match(
+      accept,
+      /function IncomingFindRequestFilter\(query, origin\)\n {2}local answer = callHost\('find-request', \{ query = query, origin = origin \}\)\n {2}if answer == nil then\n {4}return query\n/,
+    );
     assert.ok(lines(accept).includes("if answer == 'refuse' then error('orthanc-recipes bridge: C-FIND refused', 0) end"));
     assert.ok(!/ReceivedInstanceFilter|IncomingWorklistRequestFilter/.test(accept));
 
-    const reject = bridgeScript(needs(['IncomingWorklistRequestFilter']), { ...options, whenHostDown: { IncomingWorklistRequestFilter: 'Reject' } });
+    const reject = bridgeScript(needs(['IncomingWorklistRequestFilter']), {
+      ...options,
+      whenHostDown: { IncomingWorklistRequestFilter: 'Reject' },
+    });
     assert.ok(lines(reject).includes("error('orthanc-recipes bridge: no answer from the host, worklist C-FIND refused', 0)"));
     assert.match(reject, /callHost\('worklist-request'/);
   });
 
   it('applies each received-instance policy to its own origin', () => {
-    const script = bridgeScript(needs(['ReceivedInstanceFilter']), { ...options, whenHostDown: { ReceivedCStoreInstanceFilter: 'Reject' } });
+    const script = bridgeScript(needs(['ReceivedInstanceFilter']), {
+      ...options,
+      whenHostDown: { ReceivedCStoreInstanceFilter: 'Reject' },
+    });
     assert.ok(lines(script).includes('if cstore then keep = false else keep = true end'));
   });
 });
@@ -40,11 +54,25 @@ describe('C-FIND filters in BridgeHooks', () => {
     const hooks = new BridgeHooks(log);
     const seen: unknown[] = [];
     hooks.addIncomingFindRequestFilter('a', (query, from) => (seen.push(from), { ...query, '0008,0080': 'NORTH*' }));
-    hooks.addIncomingFindRequestFilter('b', (query) => ({ ...query, '0010,0020': query['0008,0080'] === 'NORTH*' ? 'chained' : 'not chained' }));
-    assert.deepEqual(await hooks.filterFindRequest({ query: { '0008,0052': 'STUDY' }, origin }), { '0008,0052': 'STUDY', '0008,0080': 'NORTH*', '0010,0020': 'chained' });
+    hooks.addIncomingFindRequestFilter('b', (query) => ({
+      ...query,
+      '0010,0020': query['0008,0080'] === 'NORTH*' ? 'chained' : 'not chained',
+    }));
+    assert.deepEqual(await hooks.filterFindRequest({ query: { '0008,0052': 'STUDY' }, origin }), {
+      '0008,0052': 'STUDY',
+      '0008,0080': 'NORTH*',
+      '0010,0020': 'chained',
+    });
     assert.deepEqual(seen, [{ remoteAet: 'VIEWER', calledAet: 'ORTHANC', remoteIp: '127.0.0.1', manufacturer: 'Generic' }]);
 
-    for (const answer of [() => null, () => { throw new Error('boom'); }, () => ({ '0010,0020': 42 }) as never, () => [] as never]) {
+    for (const answer of [
+      () => null,
+      () => {
+        throw new Error('boom');
+      },
+      () => ({ '0010,0020': 42 }) as never,
+      () => [] as never,
+    ]) {
       const refusing = new BridgeHooks(log);
       refusing.addIncomingFindRequestFilter('c', answer);
       assert.equal(await refusing.filterFindRequest({ query: { '0008,0052': 'STUDY' }, origin }), null);
@@ -55,7 +83,10 @@ describe('C-FIND filters in BridgeHooks', () => {
     const hooks = new BridgeHooks(log);
     hooks.addIncomingWorklistRequestFilter('w', (query) => ({ ...query, '0010,0020': 'WL2' }));
     assert.deepEqual(await hooks.filterWorklistRequest({ query: [], origin }), { '0010,0020': 'WL2' });
-    assert.deepEqual(await hooks.filterWorklistRequest({ query: { '0040,0100': [{ '0008,0060': '' }] }, origin }), { '0040,0100': [{ '0008,0060': '' }], '0010,0020': 'WL2' });
+    assert.deepEqual(await hooks.filterWorklistRequest({ query: { '0040,0100': [{ '0008,0060': '' }] }, origin }), {
+      '0040,0100': [{ '0008,0060': '' }],
+      '0010,0020': 'WL2',
+    });
     assert.equal(await hooks.filterWorklistRequest({ query: 'nope', origin }), null);
     assert.equal(await hooks.filterFindRequest({ query: { '0008,0052': ['STUDY'] } }), null);
   });

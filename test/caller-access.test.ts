@@ -64,7 +64,11 @@ describe('recipes act as the caller: per-user rights of a Lua filter', { timeout
 
   const get = (path: string, headers: Record<string, string>) => rawRequest(`${url}${path}`, { headers });
   const post = (path: string, headers: Record<string, string>, body: unknown = '') =>
-    rawRequest(`${url}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    rawRequest(`${url}${path}`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
 
   before(async () => {
     folder = await mkdtemp(join(testOrthancRoot ? join(testOrthancRoot, 'tmp') : tmpdir(), 'orthanc-recipes-caller-'));
@@ -82,15 +86,32 @@ describe('recipes act as the caller: per-user rights of a Lua filter', { timeout
       },
       credentials: { username: 'admin', password: 'admin-pw' },
     });
-    const studyA = generateStudy({ patientId: 'CALLER-A', patientName: 'Refused^Ruth', studyDate: '20240101', series: [{ modality: 'CT', instances: 2 }], size: 16 });
-    const studyB = generateStudy({ patientId: 'CALLER-B', patientName: 'Allowed^Al', studyDate: '20240102', series: [{ modality: 'CT', instances: 1 }], size: 16 });
+    const studyA = generateStudy({
+      patientId: 'CALLER-A',
+      patientName: 'Refused^Ruth',
+      studyDate: '20240101',
+      series: [{ modality: 'CT', instances: 2 }],
+      size: 16,
+    });
+    const studyB = generateStudy({
+      patientId: 'CALLER-B',
+      patientName: 'Allowed^Al',
+      studyDate: '20240102',
+      series: [{ modality: 'CT', instances: 1 }],
+      size: 16,
+    });
     for (const instance of studyA) {
       const stored = await orthanc.upload(instance.file);
       Object.assign(refused, { study: stored.ParentStudy, series: stored.ParentSeries, studyUid: instance.studyInstanceUid });
       refused.instances.push(stored.ID);
     }
     const storedB = await orthanc.upload(studyB[0]!.file);
-    Object.assign(allowed, { study: storedB.ParentStudy, series: storedB.ParentSeries, instance: storedB.ID, studyUid: studyB[0]!.studyInstanceUid });
+    Object.assign(allowed, {
+      study: storedB.ParentStudy,
+      series: storedB.ParentSeries,
+      instance: storedB.ID,
+      studyUid: studyB[0]!.studyInstanceUid,
+    });
     for (const study of [refused.study, allowed.study]) await orthanc.json('PUT', `/studies/${study}/metadata/Reviewer`, 'alice');
     await writeFile(refusedFile, [refused.study, refused.series, ...refused.instances].join('\n') + '\n');
 
@@ -102,7 +123,11 @@ describe('recipes act as the caller: per-user rights of a Lua filter', { timeout
           thumbnails: { Enabled: true },
           'dicom-dump': { Enabled: true },
           'metadata-find': { Enabled: true, MetadataIndex: true },
-          autorouting: { Enabled: true, DryRun: true, Rules: [{ Destinations: ['nowhere'], Filter: { StudyDescription: 'NOTHING-MATCHES-THIS' } }] },
+          autorouting: {
+            Enabled: true,
+            DryRun: true,
+            Rules: [{ Destinations: ['nowhere'], Filter: { StudyDescription: 'NOTHING-MATCHES-THIS' } }],
+          },
           scheduler: { Enabled: true, Tasks: [{ Name: 'ping', Schedule: '0 0 1 1 *', Request: { Uri: '/system' } }] },
           'filter-probe': { Enabled: true },
         },
@@ -170,19 +195,36 @@ describe('recipes act as the caller: per-user rights of a Lua filter', { timeout
   });
 
   it('serves viewer what Orthanc lets them see', async () => {
-    for (const path of [`/instances/${allowed.instance}/thumbnail`, `/series/${allowed.series}/thumbnail`, `/studies/${allowed.study}/thumbnail`, `/instances/${allowed.instance}/dcmjs`]) {
+    for (const path of [
+      `/instances/${allowed.instance}/thumbnail`,
+      `/series/${allowed.series}/thumbnail`,
+      `/studies/${allowed.study}/thumbnail`,
+      `/instances/${allowed.instance}/dcmjs`,
+    ]) {
       assert.equal((await get(path, viewer)).status, 200, path);
     }
-    const found = await post('/tools/find', viewer, { Level: 'Study', Query: { StudyInstanceUID: allowed.studyUid }, Metadata: { Reviewer: '.*' }, Expand: true });
+    const found = await post('/tools/find', viewer, {
+      Level: 'Study',
+      Query: { StudyInstanceUID: allowed.studyUid },
+      Metadata: { Reviewer: '.*' },
+      Expand: true,
+    });
     assert.equal(found.status, 200, found.body.toString());
-    assert.deepEqual(JSON.parse(found.body.toString()).map((s: { ID: string }) => s.ID), [allowed.study]);
+    assert.deepEqual(
+      JSON.parse(found.body.toString()).map((s: { ID: string }) => s.ID),
+      [allowed.study],
+    );
   });
 
   it('forwards the token headers of HttpServer.ForwardedAuthHeaders', async () => {
     const path = `/instances/${allowed.instance}/dcmjs`;
     assert.equal((await get(path, admin)).status, 200);
     assert.equal((await get(path, { ...admin, 'x-site-token': 'blocked' })).status, 403, 'Orthanc saw the token');
-    assert.equal((await get(`/instances/${allowed.instance}/thumbnail`, { ...admin, 'x-site-token': 'blocked' })).status, 403, 'a cached thumbnail too');
+    assert.equal(
+      (await get(`/instances/${allowed.instance}/thumbnail`, { ...admin, 'x-site-token': 'blocked' })).status,
+      403,
+      'a cached thumbnail too',
+    );
   });
 
   it('allows host actions only to a caller who passes the probe GET /jobs', async () => {
@@ -215,7 +257,11 @@ describe('recipes act as the caller: per-user rights of a Lua filter', { timeout
     assert.equal((await get(`/studies/${allowed.study}`, viewer)).status, 200);
     assert.deepEqual(
       seen.map(({ uri, method, username }) => [method, uri, username]),
-      [['GET', '/system', 'admin'], ['GET', '/system', 'viewer'], ['GET', `/studies/${allowed.study}`, 'viewer']],
+      [
+        ['GET', '/system', 'admin'],
+        ['GET', '/system', 'viewer'],
+        ['GET', `/studies/${allowed.study}`, 'viewer'],
+      ],
     );
     assert.ok(seen.every(({ ip }) => /127\.0\.0\.1/.test(ip)));
     seen.length = 0;

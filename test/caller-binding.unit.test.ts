@@ -2,11 +2,20 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { OrthancConnection, OrthancHttpError, RequestFilters, basicUsername, callerCredentials, createCallerBinding, createLogger, type OrthancBinding } from '../shared/binding/index.js';
+import {
+  OrthancConnection,
+  OrthancHttpError,
+  RequestFilters,
+  basicUsername,
+  callerCredentials,
+  createCallerBinding,
+  createLogger,
+  type OrthancBinding,
+} from '../shared/binding/index.js';
 import { CallerRights } from '../shared/caller-rights.js';
 import { HostActionGate } from '../host/caller-access.js';
 
-describe('the caller\'s binding: credentials over the host\'s pool', () => {
+describe("the caller's binding: credentials over the host's pool", () => {
   const received: IncomingHttpHeaders[] = [];
   const server = createServer((request, response) => {
     received.push(request.headers);
@@ -17,7 +26,11 @@ describe('the caller\'s binding: credentials over the host\'s pool', () => {
 
   before(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    connection = new OrthancConnection({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, username: 'host', password: 'host-pw' });
+    connection = new OrthancConnection({
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      username: 'host',
+      password: 'host-pw',
+    });
   });
   after(async () => {
     await connection.close();
@@ -26,9 +39,9 @@ describe('the caller\'s binding: credentials over the host\'s pool', () => {
 
   const last = () => received.at(-1)!;
 
-  it('sends the caller\'s credentials, never the host\'s, and lets no call add its own', async () => {
+  it("sends the caller's credentials, never the host's, and lets no call add its own", async () => {
     await connection.send('GET', '/system');
-    assert.equal(last().authorization, connection.authorization, 'the host\'s own binding');
+    assert.equal(last().authorization, connection.authorization, "the host's own binding");
 
     const anonymous = callerCredentials({ 'x-other': 'kept' }, ['Token']);
     const asAnonymous = createCallerBinding(connection.withCredentials(anonymous.headers, anonymous.names));
@@ -45,7 +58,7 @@ describe('the caller\'s binding: credentials over the host\'s pool', () => {
     assert.equal(last().cookie, undefined, 'only the credential headers');
 
     await connection.send('GET', '/system');
-    assert.equal(last().authorization, connection.authorization, 'the host\'s binding is unchanged');
+    assert.equal(last().authorization, connection.authorization, "the host's binding is unchanged");
     assert.throws(() => asCaller.registerRestCallback('/x', () => undefined), /only calls Orthanc/);
   });
 

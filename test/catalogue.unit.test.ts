@@ -35,11 +35,17 @@ describe('the catalogue, honest by construction', () => {
 });
 
 describe('orthanc-recipes check', () => {
-  it('accepts the template as `new` makes it, once its README is the author\'s own', async () => {
+  it("accepts the template as `new` makes it, once its README is the author's own", async () => {
     const parent = await mkdtemp(join(tmpdir(), 'orthanc-recipes-check-'));
     const { folder } = await newRecipe('fresh-one', parent, []);
-    const recipe = { meta: { id: 'fresh-one', title: 'Fresh One', description: 'd', routes: [], events: [], destructive: false }, schema: JSON.parse(await readFile(join(folder, 'schema.json'), 'utf8')), setup() {} };
-    assert.deepEqual(await checkRecipeFolder(folder, recipe), ['README.md is still the template\'s: say what this recipe does, its options, routes and failure modes']);
+    const recipe = {
+      meta: { id: 'fresh-one', title: 'Fresh One', description: 'd', routes: [], events: [], destructive: false },
+      schema: JSON.parse(await readFile(join(folder, 'schema.json'), 'utf8')),
+      setup() {},
+    };
+    assert.deepEqual(await checkRecipeFolder(folder, recipe), [
+      "README.md is still the template's: say what this recipe does, its options, routes and failure modes",
+    ]);
     const readme = join(folder, 'README.md');
     await writeFile(readme, (await readFile(readme, 'utf8')).replace(templateReadmeMarker, 'written by its author'));
     assert.deepEqual(await checkRecipeFolder(folder, recipe), []);
@@ -49,21 +55,34 @@ describe('orthanc-recipes check', () => {
   it('rejects a broken recipe with every reason', async () => {
     const parent = await mkdtemp(join(tmpdir(), 'orthanc-recipes-check-'));
     const { folder } = await newRecipe('broken-one', parent, []);
-    const schema = { type: 'object', properties: { Greeting: { type: 'string' }, Count: { type: 'integer', description: 'n', default: 1 } } };
+    const schema = {
+      type: 'object',
+      properties: { Greeting: { type: 'string' }, Count: { type: 'integer', description: 'n', default: 1 } },
+    };
     await writeFile(join(folder, 'schema.json'), JSON.stringify(schema));
-    const readme = (await readFile(join(folder, 'README.md'), 'utf8')).replace('## Failure modes', '## Caveats').replace('"Greeting": "Hello"', '"Greeting": 3').replace(templateReadmeMarker, 'written by its author');
+    const readme = (await readFile(join(folder, 'README.md'), 'utf8'))
+      .replace('## Failure modes', '## Caveats')
+      .replace('"Greeting": "Hello"', '"Greeting": 3')
+      .replace(templateReadmeMarker, 'written by its author');
     await writeFile(join(folder, 'README.md'), readme);
     await rm(join(folder, 'test'), { recursive: true });
-    const recipe = { meta: { id: 'other-id', title: 'T', description: 'd', routes: [], events: [], destructive: false }, schema, setup() {} };
-    assert.deepEqual((await checkRecipeFolder(folder, recipe)).sort(), [
-      'README.md lacks the heading "## Failure modes"',
-      'README.md, JSON example 1: /Greeting: must be string',
-      'meta.id is "other-id", not the folder\'s name "broken-one"',
-      'schema.json: option "Greeting" has no "default"',
-      'schema.json: option "Greeting" has no "description"',
-      'schema.json: set "additionalProperties": false, so that a typo in a configuration is an error',
-      'test/ is missing',
-    ].sort());
+    const recipe = {
+      meta: { id: 'other-id', title: 'T', description: 'd', routes: [], events: [], destructive: false },
+      schema,
+      setup() {},
+    };
+    assert.deepEqual(
+      (await checkRecipeFolder(folder, recipe)).sort(),
+      [
+        'README.md lacks the heading "## Failure modes"',
+        'README.md, JSON example 1: /Greeting: must be string',
+        'meta.id is "other-id", not the folder\'s name "broken-one"',
+        'schema.json: option "Greeting" has no "default"',
+        'schema.json: option "Greeting" has no "description"',
+        'schema.json: set "additionalProperties": false, so that a typo in a configuration is an error',
+        'test/ is missing',
+      ].sort(),
+    );
     await rm(parent, { recursive: true });
   });
 
@@ -84,7 +103,14 @@ describe('orthanc-recipes new', () => {
     await writeFile(join(root, 'host', 'registry.ts'), registry);
     const created = await newRecipe('made-here', join(root, 'recipes'), []);
     assert.equal(created.bundled, true);
-    assert.deepEqual(created.files, ['README.md', 'index.ts', 'options.generated.ts', 'schema.json', 'test/made-here.orthanc.test.ts', 'test/made-here.test.ts']);
+    assert.deepEqual(created.files, [
+      'README.md',
+      'index.ts',
+      'options.generated.ts',
+      'schema.json',
+      'test/made-here.orthanc.test.ts',
+      'test/made-here.test.ts',
+    ]);
     const index = await readFile(join(created.folder, 'index.ts'), 'utf8');
     assert.match(index, /from '\.\.\/\.\.\/shared\/recipe\.js'/);
     assert.match(index, /id: 'made-here',\n\s+title: 'Made Here',/);

@@ -26,7 +26,13 @@ interface FakeHost {
 }
 
 /** A host's feed from Orthanc's last change on, with a subscriber `recipe` that records what it handled. */
-async function startFeed(schema: string, hostId: string, from: number, heartbeat: boolean, handler: (seq: number) => Promise<void> = async () => undefined): Promise<FakeHost> {
+async function startFeed(
+  schema: string,
+  hostId: string,
+  from: number,
+  heartbeat: boolean,
+  handler: (seq: number) => Promise<void> = async () => undefined,
+): Promise<FakeHost> {
   const store = await PostgresStateStore.open({ connectionString: postgres.connectionString(), schema, log });
   stores.push(store);
   const cluster = new PostgresCluster(store.pool, hostId, 1000, log);
@@ -55,7 +61,14 @@ async function startFeed(schema: string, hostId: string, from: number, heartbeat
 const lastChange = async () => ((await (await fetch(`${orthanc.url}/changes?last`)).json()) as { Last: number }).Last;
 
 async function upload(label: string, instances: number): Promise<number> {
-  for (const instance of generateStudy({ patientId: label, patientName: 'Claims^Test', studyDate: '20240601', series: [{ modality: 'CT', instances }], size: 16 })) await orthanc.upload(instance.file);
+  for (const instance of generateStudy({
+    patientId: label,
+    patientName: 'Claims^Test',
+    studyDate: '20240601',
+    series: [{ modality: 'CT', instances }],
+    size: 16,
+  }))
+    await orthanc.upload(instance.file);
   return lastChange();
 }
 
@@ -91,12 +104,20 @@ describe('changes claimed by hosts sharing the state', { timeout: 120_000 }, () 
     const b = await startFeed(schema, 'host-b', since, false, () => stuck);
     const last = await upload('CLAIMS-2', 3);
     let held = 0;
-    await eventually(async () => (held = Number(await postgres.psql(`SELECT coalesce(MIN(seq), 0) FROM ${schema}.change_claims WHERE holder = 'host-b'`))) > 0, 10_000, 'host b claims a change');
+    await eventually(
+      async () =>
+        (held = Number(await postgres.psql(`SELECT coalesce(MIN(seq), 0) FROM ${schema}.change_claims WHERE holder = 'host-b'`))) > 0,
+      10_000,
+      'host b claims a change',
+    );
     // Host a starts from the same point as b: it sees b's change held until b's lease expires.
     const a = await startFeed(schema, 'host-a', since, true);
-    await eventually(() => a.feed.cursor >= last, 20_000, 'host a passes every change, b\'s included');
+    await eventually(() => a.feed.cursor >= last, 20_000, "host a passes every change, b's included");
     assert.ok(a.handled.includes(held), `host a handled change ${held}, taken over from host b`);
-    assert.equal(await postgres.psql(`SELECT holder || ' ' || coalesce(taken_from, '-') FROM ${schema}.change_claims WHERE seq = ${held}`), 'host-a host-b\n');
+    assert.equal(
+      await postgres.psql(`SELECT holder || ' ' || coalesce(taken_from, '-') FROM ${schema}.change_claims WHERE seq = ${held}`),
+      'host-a host-b\n',
+    );
     assert.deepEqual(b.handled, []);
   });
 });

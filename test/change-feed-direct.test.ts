@@ -31,11 +31,15 @@ async function deliver(orthanc: TestOrthanc, typeFilter: 'auto' | 'never', subsc
   });
   const received = new Map(subscriptions.map(({ name }) => [name, [] as string[]]));
   for (const { name, types, delayMs } of subscriptions) {
-    feed.subscribe(name, async (c) => {
-      received.get(name)!.push(`${changeTypeName(c.changeType)} ${resourceTypeName(c.resourceType)} ${c.resourceId}`.trimEnd());
-      longestBacklog = Math.max(longestBacklog, feed.backlog);
-      if (delayMs) await sleep(delayMs);
-    }, types);
+    feed.subscribe(
+      name,
+      async (c) => {
+        received.get(name)!.push(`${changeTypeName(c.changeType)} ${resourceTypeName(c.resourceType)} ${c.resourceId}`.trimEnd());
+        longestBacklog = Math.max(longestBacklog, feed.backlog);
+        if (delayMs) await sleep(delayMs);
+      },
+      types,
+    );
   }
   await feed.prepare();
   feed.start();
@@ -87,7 +91,10 @@ describe('the change feed used directly: fast path, portable path, back-pressure
     const fast = await deliver(orthanc, 'auto', subscriptions);
     assert.equal(fast.filtered, false);
     assert.deepEqual(fast.received.get('everything'), portable.received.get('everything'));
-    assert.deepEqual(fast.received.get('everything')!.filter((l) => !l.startsWith('ORTHANC_')), await orthancChangeLines(orthanc, 0));
+    assert.deepEqual(
+      fast.received.get('everything')!.filter((l) => !l.startsWith('ORTHANC_')),
+      await orthancChangeLines(orthanc, 0),
+    );
     assert.deepEqual(fast.received.get('stable-studies'), portable.received.get('stable-studies'));
   });
 
@@ -96,6 +103,9 @@ describe('the change feed used directly: fast path, portable path, back-pressure
     const { received, longestBacklog } = await deliver(orthanc, 'never', [{ name: 'slow', delayMs: 15 }], maxQueued);
     // The feed fetches a page of 3 only while the queue is shorter than 4: it never exceeds 3 + 3.
     assert.ok(longestBacklog <= maxQueued - 1 + 3, `the backlog reached ${longestBacklog}`);
-    assert.deepEqual(received.get('slow')!.filter((l) => !l.startsWith('ORTHANC_')), await orthancChangeLines(orthanc, 0));
+    assert.deepEqual(
+      received.get('slow')!.filter((l) => !l.startsWith('ORTHANC_')),
+      await orthancChangeLines(orthanc, 0),
+    );
   });
 });

@@ -10,19 +10,27 @@ describe('the change feed falls back when Orthanc refuses /changes?type= (unit, 
     let filtered = 0;
     const server = createServer((request, response) => {
       const url = new URL(request.url ?? '/', 'http://fake');
-      const reply = (status: number, body: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const reply = (status: number, body: unknown) =>
+        response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       if (url.pathname === '/system') return reply(200, { ApiVersion: 27, Capabilities: { HasExtendedChanges: true } });
       if (url.searchParams.has('type')) {
         filtered += 1;
         return reply(400, { HttpStatus: 400, Message: 'Parameter out of range' });
       }
       const since = Number(url.searchParams.get('since'));
-      const changes = [1, 2].filter((seq) => seq > since).map((seq) => ({ ChangeType: 'NewInstance', ResourceType: 'Instance', ID: `id-${seq}`, Seq: seq }));
+      const changes = [1, 2]
+        .filter((seq) => seq > since)
+        .map((seq) => ({ ChangeType: 'NewInstance', ResourceType: 'Instance', ID: `id-${seq}`, Seq: seq }));
       reply(200, { Changes: changes, Done: true, Last: 2 });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const connection = new OrthancConnection({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
-    const feed = new ChangeFeed({ connection, pollIntervalMs: 20, log: createLogger('feed', { level: 'error' }), cursor: { load: () => 0, save: () => undefined } });
+    const feed = new ChangeFeed({
+      connection,
+      pollIntervalMs: 20,
+      log: createLogger('feed', { level: 'error' }),
+      cursor: { load: () => 0, save: () => undefined },
+    });
     t.after(async () => {
       await feed.stop();
       await connection.close();

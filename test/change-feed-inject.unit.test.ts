@@ -19,14 +19,23 @@ describe('the change feed: deletions from the bridge come after what the feed ha
       if (request.url === '/changes?last') return answer({ Changes: [], Done: true, Last: 0 });
       if (served) return answer({ Changes: [], Done: true, Last: 1 });
       served = true;
-      releasePage = () => answer({ Changes: [{ ChangeType: 'NewInstance', ResourceType: 'Instance', ID: 'x', Seq: 1 }], Done: true, Last: 1 });
+      releasePage = () =>
+        answer({ Changes: [{ ChangeType: 'NewInstance', ResourceType: 'Instance', ID: 'x', Seq: 1 }], Done: true, Last: 1 });
       pageAsked!();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const connection = new OrthancConnection({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
-    const feed = new ChangeFeed({ connection, log: createLogger('feed', { level: 'error' }), pollIntervalMs: 10, cursor: { load: () => undefined, save: () => undefined } });
+    const feed = new ChangeFeed({
+      connection,
+      log: createLogger('feed', { level: 'error' }),
+      pollIntervalMs: 10,
+      cursor: { load: () => undefined, save: () => undefined },
+    });
     const seen: string[] = [];
-    feed.subscribe('index', (change) => void seen.push(`${changeTypeName(change.changeType)} ${change.resourceId}`), [ChangeType.NEW_INSTANCE, ChangeType.DELETED]);
+    feed.subscribe('index', (change) => void seen.push(`${changeTypeName(change.changeType)} ${change.resourceId}`), [
+      ChangeType.NEW_INSTANCE,
+      ChangeType.DELETED,
+    ]);
     try {
       await feed.prepare();
       feed.start();

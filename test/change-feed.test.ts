@@ -40,16 +40,24 @@ describe('the change feed, against a real Orthanc', { timeout: 180_000 }, () => 
   before(async () => {
     orthanc = await startTestOrthanc();
     // Stored before the first run: the feed starts from the current last change, so never sees these.
-    for (const instance of generateStudy({ patientId: 'EARLY', patientName: 'Early^Bird', studyDate: '20200101', series: [{ modality: 'CT', instances: 2 }] })) {
+    for (const instance of generateStudy({
+      patientId: 'EARLY',
+      patientName: 'Early^Bird',
+      studyDate: '20200101',
+      series: [{ modality: 'CT', instances: 2 }],
+    })) {
       await orthanc.upload(instance.file);
     }
     startCursor = (await orthanc.json('GET', '/changes?last')).Last;
-    ({ host, url, log } = await startHostInProcess({
-      Orthanc: { Url: orthanc.url },
-      ChangeFeed: { PageSize: 7 },
-      Recipes: { fast: { Enabled: true }, slow: { Enabled: true }, failing: { Enabled: true } },
-    }, [fast.recipe, slow.recipe, failing.recipe]));
-    assert.equal(host.feed.cursor, startCursor, 'the first run starts at Orthanc\'s last change');
+    ({ host, url, log } = await startHostInProcess(
+      {
+        Orthanc: { Url: orthanc.url },
+        ChangeFeed: { PageSize: 7 },
+        Recipes: { fast: { Enabled: true }, slow: { Enabled: true }, failing: { Enabled: true } },
+      },
+      [fast.recipe, slow.recipe, failing.recipe],
+    ));
+    assert.equal(host.feed.cursor, startCursor, "the first run starts at Orthanc's last change");
     for (const instance of generateCollection()) await orthanc.upload(instance.file);
     await waitUntilStable(orthanc);
   });
@@ -97,7 +105,12 @@ describe('the change feed, against a real Orthanc', { timeout: 180_000 }, () => 
     assert.match(JSON.parse(proxied.body.toString()).Message, /Orthanc is unreachable/);
     await orthanc.process.restart();
     await eventually(() => fast.received.filter((l) => l === 'ORTHANC_STARTED NONE').length === 2, 15_000, 'the second ORTHANC_STARTED');
-    const [stored] = generateStudy({ patientId: 'AFTER', patientName: 'After^Outage', studyDate: '20250101', series: [{ modality: 'CT', instances: 1 }] });
+    const [stored] = generateStudy({
+      patientId: 'AFTER',
+      patientName: 'After^Outage',
+      studyDate: '20250101',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const { ID } = await orthanc.upload(stored!.file);
     await eventually(() => fast.received.includes(`NEW_INSTANCE INSTANCE ${ID}`), 10_000, 'a change after the outage');
     const lifecycle = fast.received.filter((line) => line.startsWith('ORTHANC_'));

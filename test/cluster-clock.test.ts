@@ -29,7 +29,7 @@ async function withClockOff<T>(offsetMs: number, act: () => Promise<T>): Promise
   }
 }
 
-describe('leases on the database clock, whatever the hosts\' clocks', { timeout: 60_000 }, () => {
+describe("leases on the database clock, whatever the hosts' clocks", { timeout: 60_000 }, () => {
   let a: PostgresCluster;
   let b: PostgresCluster;
   before(async () => {
@@ -63,18 +63,32 @@ describe('leases on the database clock, whatever the hosts\' clocks', { timeout:
     await ledger.open();
     await ledger.decide('Study', 'study-1', '20261205T120000', 'routed', ['r'], ['Modality:scp']);
     await ledger.decide('Study', 'study-2', '20261205T120000', 'routed', ['r'], ['Modality:scp']);
-    const claimed = (holder: string, offsetMs = 0, limit = 1) => withClockOff(offsetMs, () => ledger.claim('Modality:scp', holder, Date.now(), leaseMs, limit));
+    const claimed = (holder: string, offsetMs = 0, limit = 1) =>
+      withClockOff(offsetMs, () => ledger.claim('Modality:scp', holder, Date.now(), leaseMs, limit));
 
-    assert.deepEqual((await claimed('host-a')).map((route) => route.resource_id), ['study-1']);
+    assert.deepEqual(
+      (await claimed('host-a')).map((route) => route.resource_id),
+      ['study-1'],
+    );
     // study-1 is a's: b, an hour ahead, may take study-2 (due, free) but not study-1.
-    assert.deepEqual((await claimed('host-b', hour)).map((route) => route.resource_id), ['study-2']);
+    assert.deepEqual(
+      (await claimed('host-b', hour)).map((route) => route.resource_id),
+      ['study-2'],
+    );
     assert.equal(Number(await postgres.psql(`SELECT count(*) FROM clock.r_autorouting__routes WHERE holder = 'host-a'`)), 1);
     // a renews an hour behind: its lease still runs leaseMs from the database's now.
     await withClockOff(-hour, () => ledger.renew('host-a', Date.now(), leaseMs));
     // b (its own study-2 aside, which it holds) still cannot take study-1, first in line.
-    assert.deepEqual((await claimed('host-b')).map((route) => route.resource_id), ['study-2']);
+    assert.deepEqual(
+      (await claimed('host-b')).map((route) => route.resource_id),
+      ['study-2'],
+    );
     // b (an hour ahead) dies holding study-2; a, on time, takes it over once the lease is out.
-    await eventually(async () => (await claimed('host-a', 0, 10)).some((route) => route.resource_id === 'study-2'), 10 * leaseMs, 'host a takes study-2 over');
+    await eventually(
+      async () => (await claimed('host-a', 0, 10)).some((route) => route.resource_id === 'study-2'),
+      10 * leaseMs,
+      'host a takes study-2 over',
+    );
     const row = await postgres.psql(`SELECT holder || ' ' || taken_from FROM clock.r_autorouting__routes WHERE resource_id = 'study-2'`);
     assert.equal(row.trim(), 'host-a host-b');
   });

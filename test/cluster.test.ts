@@ -53,20 +53,29 @@ function checkDuplicates(duplicates: number, allowed: number, what: string): voi
 }
 
 async function everythingDeliveredOnce(timeoutMs = 120_000): Promise<{ duplicates: number; retried: number }> {
-  await eventually(async () => {
-    const received = new Set(await cluster.destination.receptions());
-    return [...expected].every((sop) => received.has(sop));
-  }, timeoutMs, `${expected.size} instances at storescp`);
+  await eventually(
+    async () => {
+      const received = new Set(await cluster.destination.receptions());
+      return [...expected].every((sop) => received.has(sop));
+    },
+    timeoutMs,
+    `${expected.size} instances at storescp`,
+  );
   const counts = new Map<string, number>();
   for (const sop of await cluster.destination.receptions()) counts.set(sop, (counts.get(sop) ?? 0) + 1);
   // Receptions beyond the first of each instance.
   const duplicates = [...counts.values()].reduce((sum, n) => sum + n - 1, 0);
   if (duplicates > 0) {
     // Which studies came twice, by Orthanc ID, to find them in the hosts' logs.
-    const twice = [...counts].filter(([, n]) => n > 1).map(([sop]) => sop).slice(0, 6);
+    const twice = [...counts]
+      .filter(([, n]) => n > 1)
+      .map(([sop]) => sop)
+      .slice(0, 6);
     const studies = [];
     for (const sop of twice) {
-      const found = await fetch(`${cluster.orthancs[0]!.url}/tools/lookup`, { method: 'POST', body: sop }).then((answer) => answer.json()).catch(() => []);
+      const found = await fetch(`${cluster.orthancs[0]!.url}/tools/lookup`, { method: 'POST', body: sop })
+        .then((answer) => answer.json())
+        .catch(() => []);
       studies.push(...(found as { Type: string; Path: string }[]).map((f) => f.Path));
     }
     console.log(`received twice: ${twice.join(', ')} (${studies.join(', ')})`);
@@ -97,12 +106,20 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
         slowFile = join(folder, 'slow.log');
         return {
           Recipes: {
-            autorouting: { Enabled: true, Rules: [{ Level: 'Study', Filter: {}, Destinations: ['scp'] }], SweepIntervalSeconds: 5, ClusterSweepMinimumAgeSeconds: 5, Retry: { InitialDelaySeconds: 1, MaxDelaySeconds: 2, MaxAttempts: 100 } },
-            scheduler: { Enabled: true, Tasks: [
-              { Name: 'mark', Every: '1s', Module: '../tasks/mark.mjs', Options: { File: runsFile } },
-              { Name: 'slow', Every: '24h', Module: '../tasks/slow.mjs', Options: { File: slowFile } },
-            ],
-          },
+            autorouting: {
+              Enabled: true,
+              Rules: [{ Level: 'Study', Filter: {}, Destinations: ['scp'] }],
+              SweepIntervalSeconds: 5,
+              ClusterSweepMinimumAgeSeconds: 5,
+              Retry: { InitialDelaySeconds: 1, MaxDelaySeconds: 2, MaxAttempts: 100 },
+            },
+            scheduler: {
+              Enabled: true,
+              Tasks: [
+                { Name: 'mark', Every: '1s', Module: '../tasks/mark.mjs', Options: { File: runsFile } },
+                { Name: 'slow', Every: '24h', Module: '../tasks/slow.mjs', Options: { File: slowFile } },
+              ],
+            },
           },
         };
       },
@@ -129,7 +146,13 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
     assert.equal(retried, 0, 'nothing sent again');
     checkDuplicates(duplicates, 0, 'no instance should be received twice');
     // storescp may have the last study before its host has read its job's success and logged it.
-    const sentLines = () => [0, 1].map((n) => host(n).log.messages('autorouting').filter((line) => line.startsWith('sent study=')).length);
+    const sentLines = () =>
+      [0, 1].map(
+        (n) =>
+          host(n)
+            .log.messages('autorouting')
+            .filter((line) => line.startsWith('sent study=')).length,
+      );
     let sent = sentLines();
     await eventually(() => ((sent = sentLines()), sent[0]! + sent[1]! >= 60), 30_000, '60 "sent study" lines');
     assert.equal((await json(host(0), '/recipes/autorouting/status')).Routes.Succeeded, 60);
@@ -172,7 +195,8 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
     await eventually(async () => (await cluster.destination.receptions()).length > before, 60_000, 'routing under way');
     await cluster.postgres.stop();
     try {
-      const notices = (n: number) => host(n).log.lines.some((line) => /state database|PostgreSQL connection broke|heartbeat failed/.test(line));
+      const notices = (n: number) =>
+        host(n).log.lines.some((line) => /state database|PostgreSQL connection broke|heartbeat failed/.test(line));
       await eventually(() => notices(0) || notices(1), 30_000, 'a host notices');
     } finally {
       await cluster.postgres.start();
@@ -184,24 +208,54 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
 
   it('follows, on the Orthanc of the host it takes a route over from, the job that host recorded, instead of sending again', async () => {
     const sql = (text: string) => cluster.postgres.psql(text, 'orthanc');
-    const [followed, resent] = (await sql(`SELECT resource_id FROM orthanc_recipes.r_autorouting__routes WHERE state = 'succeeded' ORDER BY resource_id LIMIT 2`)).trim().split('\n');
+    const [followed, resent] = (
+      await sql(`SELECT resource_id FROM orthanc_recipes.r_autorouting__routes WHERE state = 'succeeded' ORDER BY resource_id LIMIT 2`)
+    )
+      .trim()
+      .split('\n');
     assert.ok(followed && resent);
     // A job that sends nothing (an archive), accepted by Orthanc 0 for a host that then died.
-    const job = (await (await fetch(`${cluster.orthancs[0]!.url}/studies/${followed}/archive`, { method: 'POST', body: JSON.stringify({ Asynchronous: true }) })).json()) as { ID: string };
-    await sql(`INSERT INTO orthanc_recipes.hosts (host_id, name, orthanc_url, started_at, heartbeat_at) VALUES ('dead-host', 'dead', '${cluster.orthancs[0]!.url}', 0, 0)`);
+    const job = (await (
+      await fetch(`${cluster.orthancs[0]!.url}/studies/${followed}/archive`, {
+        method: 'POST',
+        body: JSON.stringify({ Asynchronous: true }),
+      })
+    ).json()) as { ID: string };
+    await sql(
+      `INSERT INTO orthanc_recipes.hosts (host_id, name, orthanc_url, started_at, heartbeat_at) VALUES ('dead-host', 'dead', '${cluster.orthancs[0]!.url}', 0, 0)`,
+    );
     const before = await cluster.destination.receptions();
-    await sql(`UPDATE orthanc_recipes.r_autorouting__routes SET state = 'sending', holder = 'dead-host', lease_until = 0, job_id = CASE resource_id WHEN '${followed}' THEN '${job.ID}' ELSE 'a-job-orthanc-forgot' END WHERE resource_id IN ('${followed}', '${resent}')`);
+    await sql(
+      `UPDATE orthanc_recipes.r_autorouting__routes SET state = 'sending', holder = 'dead-host', lease_until = 0, job_id = CASE resource_id WHEN '${followed}' THEN '${job.ID}' ELSE 'a-job-orthanc-forgot' END WHERE resource_id IN ('${followed}', '${resent}')`,
+    );
     // (taken_from says who the route was last taken from only until its new holder claims it again.)
-    const row = async (id: string) => (await sql(`SELECT state || ' ' || takeovers FROM orthanc_recipes.r_autorouting__routes WHERE resource_id = '${id}'`)).trim();
-    await eventually(async () => (await row(followed)) === 'succeeded 0', 30_000, 'the route whose job Orthanc 0 knows succeeds without sending');
+    const row = async (id: string) =>
+      (await sql(`SELECT state || ' ' || takeovers FROM orthanc_recipes.r_autorouting__routes WHERE resource_id = '${id}'`)).trim();
+    await eventually(
+      async () => (await row(followed)) === 'succeeded 0',
+      30_000,
+      'the route whose job Orthanc 0 knows succeeds without sending',
+    );
     // The one whose job Orthanc 0 does not know is sent again, and counted.
-    await eventually(async () => (await row(resent)) === 'succeeded 1', 30_000, 'the other route is sent again and counted').catch(async (error: Error) => {
-      throw new Error(`${error.message}: ${await row(resent)}`);
-    });
+    await eventually(async () => (await row(resent)) === 'succeeded 1', 30_000, 'the other route is sent again and counted').catch(
+      async (error: Error) => {
+        throw new Error(`${error.message}: ${await row(resent)}`);
+      },
+    );
     const { duplicates, retried } = await everythingDeliveredOnce();
     checkDuplicates(duplicates, retried * 2, `${retried} counted`);
-    assert.equal((await cluster.destination.receptions()).length, before.length + 2, 'only the study whose job was unknown arrived again (two instances)');
-    assert.ok(cluster.hosts.some((h) => h?.log.messages('autorouting').some((line) => line.startsWith('route taken over; its job followed') && line.includes(`jobId=${job.ID}`))));
+    assert.equal(
+      (await cluster.destination.receptions()).length,
+      before.length + 2,
+      'only the study whose job was unknown arrived again (two instances)',
+    );
+    assert.ok(
+      cluster.hosts.some((h) =>
+        h?.log
+          .messages('autorouting')
+          .some((line) => line.startsWith('route taken over; its job followed') && line.includes(`jobId=${job.ID}`)),
+      ),
+    );
   });
 
   it('runs a task asked to run now on both hosts at once on one of them: the other answers 409, it runs elsewhere', async () => {
@@ -210,7 +264,11 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
         status: answer.status,
         body: (await answer.json()) as { Message?: string; RunningElsewhere?: boolean; Running?: { Trigger: string } | null },
       }));
-    const lines = async () => (await readFile(slowFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((line) => line.split(' '));
+    const lines = async () =>
+      (await readFile(slowFile, 'utf8').catch(() => ''))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(' '));
     const answers = await Promise.all([runNow(0), runNow(1)]);
     assert.deepEqual(answers.map((answer) => answer.status).sort(), [202, 409], JSON.stringify(answers));
     const refused = answers.find((answer) => answer.status === 409)!.body;
@@ -227,21 +285,37 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
     await eventually(async () => (await runNow(1 - ran)).status === 202, 10_000, 'the other host runs it');
     await eventually(async () => (await lines()).filter(([what]) => what === 'end').length === 2, 30_000, 'the second run ends');
     const runs = await lines();
-    assert.deepEqual(runs.map(([what]) => what), ['start', 'end', 'start', 'end'], 'one run at a time across the cluster');
+    assert.deepEqual(
+      runs.map(([what]) => what),
+      ['start', 'end', 'start', 'end'],
+      'one run at a time across the cluster',
+    );
     assert.notEqual(runs[0]![1], runs[2]![1], 'one run on each host');
   });
 
   it('runs a task every second once per period across both hosts, and goes on when one dies', async () => {
-    const periods = async () => (await readFile(runsFile, 'utf8')).split('\n').filter(Boolean).map((line) => line.split(' '));
+    const periods = async () =>
+      (await readFile(runsFile, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(' '));
     const seen = (await periods()).length;
     await eventually(async () => (await periods()).length >= seen + 3, 30_000, 'three more runs');
     const killedAt = Math.floor(Date.now() / 1000);
     await host(0).stop('SIGKILL');
-    await eventually(async () => (await periods()).filter(([period]) => Number(period) > killedAt + 1).length >= 3, 30_000, 'runs after a host died');
+    await eventually(
+      async () => (await periods()).filter(([period]) => Number(period) > killedAt + 1).length >= 3,
+      30_000,
+      'runs after a host died',
+    );
     const all = await periods();
     const byPeriod = new Map<string, number>();
     for (const [period] of all) byPeriod.set(period!, (byPeriod.get(period!) ?? 0) + 1);
-    assert.deepEqual([...byPeriod].filter(([, n]) => n > 1), [], 'no period ran twice');
+    assert.deepEqual(
+      [...byPeriod].filter(([, n]) => n > 1),
+      [],
+      'no period ran twice',
+    );
     const hosts = new Set(all.map(([, hostId]) => hostId));
     assert.equal(hosts.size, 2, 'both hosts ran the task at some point');
   });

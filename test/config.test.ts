@@ -39,15 +39,22 @@ describe('configuration errors', () => {
     assert.match(stderr, new RegExp(`${file}: host: /HttpServer/Port: must be integer \\(found "eighty"\\)`));
     // Host errors do not hide the recipes' errors.
     assert.match(stderr, new RegExp(`${file}: recipe "hello": /Recipes/hello/LogChanges: must be boolean`));
-    const recipesOnly = await configFile({ Recipes: { hello: { Enabled: true, LogChanges: 'yes', Colour: 'blue' }, nope: { Enabled: true } } });
+    const recipesOnly = await configFile({
+      Recipes: { hello: { Enabled: true, LogChanges: 'yes', Colour: 'blue' }, nope: { Enabled: true } },
+    });
     const second = await cli('validate', '--config', recipesOnly);
     assert.equal(second.code, 2);
     const lines = second.stderr.trim().split('\n');
-    assert.deepEqual(lines.sort(), [
-      `${recipesOnly}: recipe "hello": /Recipes/hello/Colour: unknown key "Colour"; expected one of "LogChanges"`,
-      `${recipesOnly}: recipe "hello": /Recipes/hello/LogChanges: must be boolean (found "yes")`,
-      `${recipesOnly}: recipe "nope": /Recipes/nope: unknown recipe "nope"; known recipes: ${Object.keys(bundledRecipes).map((id) => `"${id}"`).join(', ')} (or give its "Module")`,
-    ].sort());
+    assert.deepEqual(
+      lines.sort(),
+      [
+        `${recipesOnly}: recipe "hello": /Recipes/hello/Colour: unknown key "Colour"; expected one of "LogChanges"`,
+        `${recipesOnly}: recipe "hello": /Recipes/hello/LogChanges: must be boolean (found "yes")`,
+        `${recipesOnly}: recipe "nope": /Recipes/nope: unknown recipe "nope"; known recipes: ${Object.keys(bundledRecipes)
+          .map((id) => `"${id}"`)
+          .join(', ')} (or give its "Module")`,
+      ].sort(),
+    );
   });
 
   it('names an unknown host key, a bad Enabled and an invalid JSON file', async () => {
@@ -72,7 +79,10 @@ describe('configuration errors', () => {
 
   it('says to build when a recipe has a folder in recipes/ but is not in the built registry', async () => {
     const { hello: _built, ...registryWithoutHello } = bundledRecipes;
-    await assert.rejects(validateConfig({ Recipes: { hello: { Enabled: true } } }, 'x.json', registryWithoutHello), /recipe "hello": \/Recipes\/hello: recipe "hello" has a folder in recipes\/ but is not built: run `npm run build`/);
+    await assert.rejects(
+      validateConfig({ Recipes: { hello: { Enabled: true } } }, 'x.json', registryWithoutHello),
+      /recipe "hello": \/Recipes\/hello: recipe "hello" has a folder in recipes\/ but is not built: run `npm run build`/,
+    );
   });
 
   it('does not validate, nor load, a recipe that is disabled', async () => {
@@ -96,7 +106,10 @@ describe('configuration errors', () => {
     assert.equal(loaded.config.HttpServer.Port, 8043);
     assert.equal(loaded.config.ChangeFeed.PollIntervalMilliseconds, 200);
     assert.equal(loaded.stateDirectory, '/etc/orthanc-recipes/state');
-    assert.deepEqual(loaded.recipes.map((r) => [r.id, r.options]), [['hello', { LogChanges: true }]]);
+    assert.deepEqual(
+      loaded.recipes.map((r) => [r.id, r.options]),
+      [['hello', { LogChanges: true }]],
+    );
   });
 });
 

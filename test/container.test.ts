@@ -63,7 +63,21 @@ describe('the container image (Containerfile), built with podman and run beside 
     const baseImage = base.stdout.trim();
     const started = Date.now();
     // --format docker: the OCI format has no HEALTHCHECK. --network=host: the build reaches the npm registry as this machine does.
-    await podman('build', '--format', 'docker', '--network=host', '--build-arg', `BUILD_IMAGE=${baseImage}`, '--build-arg', `BASE_IMAGE=${baseImage}`, '-t', image, '-f', 'Containerfile', '.');
+    await podman(
+      'build',
+      '--format',
+      'docker',
+      '--network=host',
+      '--build-arg',
+      `BUILD_IMAGE=${baseImage}`,
+      '--build-arg',
+      `BASE_IMAGE=${baseImage}`,
+      '-t',
+      image,
+      '-f',
+      'Containerfile',
+      '.',
+    );
     buildSeconds = (Date.now() - started) / 1000;
     scp = await startStoreScp({ aet: 'ARCHIVE' });
     orthanc = await startTestOrthanc({ configuration: { DicomModalities: { archive: ['ARCHIVE', '127.0.0.1', scp.port] } } });
@@ -78,7 +92,9 @@ describe('the container image (Containerfile), built with podman and run beside 
   });
 
   it('runs as a user of its own, keeps its state in a volume, checks its health on /recipes/health/live', async (t) => {
-    t.diagnostic(`base image ready in ${baseSeconds.toFixed(0)} s (cached after the first run), podman build took ${buildSeconds.toFixed(0)} s`);
+    t.diagnostic(
+      `base image ready in ${baseSeconds.toFixed(0)} s (cached after the first run), podman build took ${buildSeconds.toFixed(0)} s`,
+    );
     // podman shows the health check beside Config, docker inside it.
     const [inspected] = JSON.parse(await podman('image', 'inspect', image)) as Array<{
       Config: { User?: string; Volumes?: Record<string, unknown>; Healthcheck?: { Test?: string[] }; Cmd?: string[] };
@@ -107,26 +123,56 @@ describe('the container image (Containerfile), built with podman and run beside 
       { mode: 0o644 },
     );
     // The port as the HEALTHCHECK reads it (the configuration file's port is not in its reach).
-    await podman('run', '--detach', '--name', name, '--network=host', '--env', `ORTHANC_RECIPES__HttpServer__Port=${port}`, '--volume', `${config}:/etc/orthanc-recipes/orthanc-recipes.json:ro`, '--volume', `${volume}:/var/lib/orthanc-recipes`, image);
+    await podman(
+      'run',
+      '--detach',
+      '--name',
+      name,
+      '--network=host',
+      '--env',
+      `ORTHANC_RECIPES__HttpServer__Port=${port}`,
+      '--volume',
+      `${config}:/etc/orthanc-recipes/orthanc-recipes.json:ro`,
+      '--volume',
+      `${volume}:/var/lib/orthanc-recipes`,
+      image,
+    );
     const url = `http://127.0.0.1:${port}`;
     try {
-      await eventually(async () => (await rawRequest(`${url}/recipes/autorouting/status`).catch(() => ({ status: 0 }))).status === 200, 60_000, 'the host in the container to serve autorouting');
+      await eventually(
+        async () => (await rawRequest(`${url}/recipes/autorouting/status`).catch(() => ({ status: 0 }))).status === 200,
+        60_000,
+        'the host in the container to serve autorouting',
+      );
     } catch (error) {
       throw new Error(`${(error as Error).message}\n${(await run('podman', ['logs', name])).stdout}`, { cause: error });
     }
 
-    const instances = generateStudy({ patientId: 'CONTAINER-1', patientName: 'Container^Test', studyDate: '20240101', series: [{ modality: 'CT', instances: 2 }] });
+    const instances = generateStudy({
+      patientId: 'CONTAINER-1',
+      patientName: 'Container^Test',
+      studyDate: '20240101',
+      series: [{ modality: 'CT', instances: 2 }],
+    });
     for (const instance of instances) await orthanc.upload(instance.file);
     const expected = instances.map((instance) => instance.sopInstanceUid).sort();
-    await eventually(async () => {
-      const received = await scp.received();
-      return expected.every((uid) => received.includes(uid));
-    }, 60_000, 'the study at the storescp');
+    await eventually(
+      async () => {
+        const received = await scp.received();
+        return expected.every((uid) => received.includes(uid));
+      },
+      60_000,
+      'the study at the storescp',
+    );
     // The image's HEALTHCHECK asks /recipes/health/live on the configured port: healthy exactly
     // when that route answers 200 (port and path right, node's fetch in the image works).
     const live = (await rawRequest(`${url}/recipes/health/live`)).status;
     const checked = await run('podman', ['healthcheck', 'run', name]);
-    assert.equal(checked.code === 0, live === 200, `GET /recipes/health/live answered ${live}; podman healthcheck run: ${checked.code} ${checked.stdout}${checked.stderr}`);
+    assert.equal(
+      checked.code === 0,
+      live === 200,
+      `GET /recipes/health/live answered ${live}; podman healthcheck run: ${checked.code} ${checked.stdout}${checked.stderr}`,
+    );
 
     // The state database is in the volume, written by the container's own user.
     assert.match(await podman('exec', name, 'ls', '/var/lib/orthanc-recipes'), /\S/);

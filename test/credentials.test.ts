@@ -27,8 +27,12 @@ describe('credentials, with an Orthanc that requires them', { timeout: 120_000 }
     await orthanc?.stop();
   });
 
-  it('passes the client\'s Authorization through the proxy, never the host\'s own', async () => {
-    for (const [authorization, status] of [[undefined, 401], [wrong, 401], [good, 200]] as const) {
+  it("passes the client's Authorization through the proxy, never the host's own", async () => {
+    for (const [authorization, status] of [
+      [undefined, 401],
+      [wrong, 401],
+      [good, 200],
+    ] as const) {
       const headers = authorization ? { authorization } : undefined;
       const direct = await rawRequest(`${orthanc.url}/system`, { headers });
       const viaHost = await rawRequest(`${host.url}/system`, { headers });
@@ -43,18 +47,31 @@ describe('credentials, with an Orthanc that requires them', { timeout: 120_000 }
       const none = await rawRequest(`${host.url}${path}`);
       assert.equal(none.status, 401, `${path} without credentials`);
       assert.match(String(none.headers['www-authenticate']), /^Basic realm=/);
-      assert.equal((await rawRequest(`${host.url}${path}`, { headers: { authorization: wrong } })).status, 401, `${path} with a wrong password`);
-      assert.equal((await rawRequest(`${host.url}${path}`, { headers: { authorization: good } })).status, 200, `${path} with good credentials`);
+      assert.equal(
+        (await rawRequest(`${host.url}${path}`, { headers: { authorization: wrong } })).status,
+        401,
+        `${path} with a wrong password`,
+      );
+      assert.equal(
+        (await rawRequest(`${host.url}${path}`, { headers: { authorization: good } })).status,
+        200,
+        `${path} with good credentials`,
+      );
     }
   });
 
   it('reads the change feed with the configured credentials', async () => {
-    const [instance] = generateStudy({ patientId: 'AUTH-1', patientName: 'Auth^Test', studyDate: '20240404', series: [{ modality: 'CT', instances: 1 }] });
+    const [instance] = generateStudy({
+      patientId: 'AUTH-1',
+      patientName: 'Auth^Test',
+      studyDate: '20240404',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const stored = await rawRequest(`${host.url}/instances`, { method: 'POST', headers: { authorization: good }, body: instance!.file });
     assert.equal(stored.status, 200);
     const { ID } = JSON.parse(stored.body.toString());
     await host.log.waitFor(new RegExp(`hello\\] NEW_INSTANCE INSTANCE ${ID}`), 10_000);
     const username = await rawRequest(`${orthanc.url}/instances/${ID}/metadata/HttpUsername`, { headers: { authorization: good } });
-    assert.equal(username.body.toString(), 'alice', 'Orthanc saw the client\'s own user through the proxy');
+    assert.equal(username.body.toString(), 'alice', "Orthanc saw the client's own user through the proxy");
   });
 });

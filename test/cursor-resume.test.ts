@@ -12,12 +12,17 @@ const changeLine = /^(NEW|STABLE|COMPLETED|UPDATED)_\w+ \w+ [0-9a-f-]+$/;
 const helloChanges = (host: HostProcess) => host.log.messages('hello').filter((m) => changeLine.test(m));
 
 async function uploadStudy(orthanc: TestOrthanc, patientId: string, instances: number): Promise<void> {
-  for (const instance of generateStudy({ patientId, patientName: 'Resume^Test', studyDate: '20240301', series: [{ modality: 'CT', instances }] })) {
+  for (const instance of generateStudy({
+    patientId,
+    patientName: 'Resume^Test',
+    studyDate: '20240301',
+    series: [{ modality: 'CT', instances }],
+  })) {
     await orthanc.upload(instance.file);
   }
 }
 
-describe('the cursor across host restarts (the real CLI, hello\'s logs)', { timeout: 180_000 }, () => {
+describe("the cursor across host restarts (the real CLI, hello's logs)", { timeout: 180_000 }, () => {
   let orthanc: TestOrthanc;
   let folder: string;
   let config: Record<string, unknown>;
@@ -64,10 +69,14 @@ describe('the cursor across host restarts (the real CLI, hello\'s logs)', { time
     await waitUntilStable(orthanc);
     const expected = await orthancChangeLines(orthanc, startCursor);
     const survivor = await startHostProcess(config, folder);
-    await eventually(() => {
-      const seen = new Set([...helloChanges(victim), ...helloChanges(survivor)]);
-      return expected.every((line) => seen.has(line));
-    }, 15_000, 'every change after the kill');
+    await eventually(
+      () => {
+        const seen = new Set([...helloChanges(victim), ...helloChanges(survivor)]);
+        return expected.every((line) => seen.has(line));
+      },
+      15_000,
+      'every change after the kill',
+    );
     // The survivor delivers the tail in order, with no gap after the last change it repeats.
     const tail = helloChanges(survivor);
     assert.deepEqual(tail, expected.slice(expected.length - tail.length));

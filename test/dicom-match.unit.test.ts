@@ -1,8 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkDicomFilter, compileDicomFilter, compileDicomPattern, DicomPatternError, isDateOrTimeKey, matchesDicom } from '../shared/dicom-match.js';
+import {
+  checkDicomFilter,
+  compileDicomFilter,
+  compileDicomPattern,
+  DicomPatternError,
+  isDateOrTimeKey,
+  matchesDicom,
+} from '../shared/dicom-match.js';
 
-type Row = [pattern: string, value: string | string[] | undefined, expected: boolean, options?: { caseSensitive?: boolean; ranges?: boolean }];
+type Row = [
+  pattern: string,
+  value: string | string[] | undefined,
+  expected: boolean,
+  options?: { caseSensitive?: boolean; ranges?: boolean },
+];
 
 const table: Row[] = [
   // exact, case and accents
@@ -87,18 +99,44 @@ describe('DICOM matcher (shared/dicom-match)', () => {
   });
 
   it('knows which keys are dates and times', () => {
-    for (const key of ['StudyDate', 'PatientBirthDate', 'StudyTime', 'AcquisitionDateTime', 'LastUpdate', 'ReceptionDate']) assert.ok(isDateOrTimeKey(key), key);
+    for (const key of ['StudyDate', 'PatientBirthDate', 'StudyTime', 'AcquisitionDateTime', 'LastUpdate', 'ReceptionDate'])
+      assert.ok(isDateOrTimeKey(key), key);
     for (const key of ['Modality', 'StudyDescription', 'RemoteAET', 'ModalitiesInStudy']) assert.ok(!isDateOrTimeKey(key), key);
   });
 
   it('compiles a filter: every key must match, dates as ranges, other keys with "-" literally', () => {
-    const matches = compileDicomFilter({ ModalitiesInStudy: 'CT\\MR', StudyDate: '20240101-', StudyDescription: '*CHEST*', AccessionNumber: 'A-1' });
-    const study: Record<string, string | string[]> = { ModalitiesInStudy: ['OT', 'MR'], StudyDate: '20240506', StudyDescription: 'Chest', AccessionNumber: 'a-1' };
-    assert.equal(matches((key) => study[key]), true);
-    assert.equal(matches((key) => ({ ...study, StudyDate: '20231231' })[key]), false);
-    assert.equal(matches((key) => ({ ...study, ModalitiesInStudy: ['US'] })[key]), false);
-    assert.equal(matches((key) => ({ ...study, StudyDescription: undefined })[key]), false);
-    assert.equal(compileDicomFilter({})(() => undefined), true);
+    const matches = compileDicomFilter({
+      ModalitiesInStudy: 'CT\\MR',
+      StudyDate: '20240101-',
+      StudyDescription: '*CHEST*',
+      AccessionNumber: 'A-1',
+    });
+    const study: Record<string, string | string[]> = {
+      ModalitiesInStudy: ['OT', 'MR'],
+      StudyDate: '20240506',
+      StudyDescription: 'Chest',
+      AccessionNumber: 'a-1',
+    };
+    assert.equal(
+      matches((key) => study[key]),
+      true,
+    );
+    assert.equal(
+      matches((key) => ({ ...study, StudyDate: '20231231' })[key]),
+      false,
+    );
+    assert.equal(
+      matches((key) => ({ ...study, ModalitiesInStudy: ['US'] })[key]),
+      false,
+    );
+    assert.equal(
+      matches((key) => ({ ...study, StudyDescription: undefined })[key]),
+      false,
+    );
+    assert.equal(
+      compileDicomFilter({})(() => undefined),
+      true,
+    );
   });
 
   it('reports every bad pattern of a filter by key', () => {

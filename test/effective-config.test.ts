@@ -51,7 +51,14 @@ describe('orthanc-recipes validate: what would run', () => {
     assert.ok(!stdout.includes('HostPassw0rd'), 'the host password is masked');
     const printed = JSON.parse(stdout.slice(stdout.indexOf('{'))) as Record<string, any>;
     assert.deepEqual(printed.Recipes, { hello: { Enabled: true, LogChanges: true } }, 'hello with its default filled in');
-    assert.deepEqual(printed.Orthanc, { Url: 'http://127.0.0.1:8042', Username: 'alice', Password: '********', TimeoutSeconds: 60, Executable: 'Orthanc', Configuration: {} });
+    assert.deepEqual(printed.Orthanc, {
+      Url: 'http://127.0.0.1:8042',
+      Username: 'alice',
+      Password: '********',
+      TimeoutSeconds: 60,
+      Executable: 'Orthanc',
+      Configuration: {},
+    });
     assert.deepEqual(printed.HttpServer, {
       Host: '127.0.0.1',
       Port: 8043,
@@ -77,13 +84,16 @@ describe('orthanc-recipes validate: what would run', () => {
     assert.deepEqual(JSON.parse(stdout.slice(stdout.indexOf('{'))).Recipes, {});
   });
 
-  it('masks every option that names a password, secret or token, and an embedded Orthanc\'s users and peers', async () => {
+  it("masks every option that names a password, secret or token, and an embedded Orthanc's users and peers", async () => {
     const loaded = await validateConfig(
       {
         Orthanc: {
           Configuration: {
             RegisteredUsers: { alice: 'UserPassword1' },
-            OrthancPeers: { remote: ['http://peer.example:8042/', 'bob', 'PeerPassword2'], other: { Url: 'http://carol:UrlPassword3@peer.example/', Password: 'PeerPassword4' } },
+            OrthancPeers: {
+              remote: ['http://peer.example:8042/', 'bob', 'PeerPassword2'],
+              other: { Url: 'http://carol:UrlPassword3@peer.example/', Password: 'PeerPassword4' },
+            },
           },
         },
         Recipes: { forwarder: { Enabled: true, ApiToken: 'Token5', client_secret: 'Secret6' } },
@@ -113,7 +123,14 @@ describe('orthanc-recipes validate: what would run', () => {
   });
 
   it('masks nothing else', () => {
-    const value = { Url: 'http://127.0.0.1:8042', Username: 'alice', Port: 8043, Enabled: true, List: ['a', 1, null], Nested: { TokenLifetimeSeconds: undefined } };
+    const value = {
+      Url: 'http://127.0.0.1:8042',
+      Username: 'alice',
+      Port: 8043,
+      Enabled: true,
+      List: ['a', 1, null],
+      Nested: { TokenLifetimeSeconds: undefined },
+    };
     assert.deepEqual(maskSecrets(value), value);
   });
 });

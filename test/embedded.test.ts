@@ -19,7 +19,12 @@ describe('the embedded Orthanc (no Orthanc.Url)', { timeout: 120_000 }, () => {
     assert.match(about.Orthanc.Url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.notEqual(about.Orthanc.Url, 'http://127.0.0.1:8042');
 
-    const [instance] = generateStudy({ patientId: 'EMB-1', patientName: 'Embedded^Test', studyDate: '20240505', series: [{ modality: 'CT', instances: 1 }] });
+    const [instance] = generateStudy({
+      patientId: 'EMB-1',
+      patientName: 'Embedded^Test',
+      studyDate: '20240505',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const stored = await rawRequest(`${host.url}/instances`, { method: 'POST', body: instance!.file });
     assert.equal(stored.status, 200);
     await host.log.waitFor(/hello\] STABLE_STUDY STUDY/, 15_000);
@@ -34,7 +39,9 @@ describe('the embedded Orthanc (no Orthanc.Url)', { timeout: 120_000 }, () => {
     const file = join(folder, 'config.json');
     await writeFile(file, JSON.stringify({ Orthanc: { Executable: '/nonexistent/Orthanc' }, HttpServer: { Port: 0 } }));
     const result = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(process.execPath, [cliPath, 'run', '--config', file], (error, _stdout, stderr) => resolve({ code: Number(error?.code ?? 0), stderr })),
+      execFile(process.execPath, [cliPath, 'run', '--config', file], (error, _stdout, stderr) =>
+        resolve({ code: Number(error?.code ?? 0), stderr }),
+      ),
     );
     assert.equal(result.code, 1);
     assert.match(result.stderr, /apt-get install orthanc/);

@@ -11,7 +11,9 @@ import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';
 
 function cli(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cliPath, ...args], { cwd }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+    execFile(process.execPath, [cliPath, ...args], { cwd }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -75,13 +77,19 @@ describe('external recipes, from a folder, in TypeScript and JavaScript', { time
   });
 
   it('a real host runs the JavaScript recipe, with its options validated like a bundled one', async () => {
-    const host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'plain-js': { Enabled: true, Module: './js-recipes/plain-js', Word: 'hi' } } }, project);
+    const host = await startHostProcess(
+      { Orthanc: { Url: orthanc.url }, Recipes: { 'plain-js': { Enabled: true, Module: './js-recipes/plain-js', Word: 'hi' } } },
+      project,
+    );
     try {
       assert.deepEqual(JSON.parse((await rawRequest(`${host.url}/plain-js`)).body.toString()), { Word: 'hi' });
     } finally {
       await host.stop();
     }
-    await writeFile(join(project, 'bad-option.json'), JSON.stringify({ Recipes: { 'plain-js': { Enabled: true, Module: './js-recipes/plain-js', Word: 3, Extra: 1 } } }));
+    await writeFile(
+      join(project, 'bad-option.json'),
+      JSON.stringify({ Recipes: { 'plain-js': { Enabled: true, Module: './js-recipes/plain-js', Word: 3, Extra: 1 } } }),
+    );
     const bad = await cli(project, 'validate', '--config', 'bad-option.json');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /recipe "plain-js": \/Recipes\/plain-js\/Word: must be string/);
@@ -93,9 +101,15 @@ describe('external recipes, from a folder, in TypeScript and JavaScript', { time
     try {
       const created = await cli(elsewhere, 'new', 'loose-one', '--dir', '.');
       assert.equal(created.code, 0, created.stderr);
-      const host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'loose-one': { Enabled: true, Module: './loose-one' } } }, elsewhere);
+      const host = await startHostProcess(
+        { Orthanc: { Url: orthanc.url }, Recipes: { 'loose-one': { Enabled: true, Module: './loose-one' } } },
+        elsewhere,
+      );
       try {
-        assert.deepEqual(JSON.parse((await rawRequest(`${host.url}/recipes/loose-one`)).body.toString()), { Greeting: 'Hello', LastInstance: null });
+        assert.deepEqual(JSON.parse((await rawRequest(`${host.url}/recipes/loose-one`)).body.toString()), {
+          Greeting: 'Hello',
+          LastInstance: null,
+        });
       } finally {
         await host.stop();
       }
@@ -107,9 +121,15 @@ describe('external recipes, from a folder, in TypeScript and JavaScript', { time
   it('a recipe package that exports only for import (ESM-only) is found by name', async () => {
     const folder = join(project, 'node_modules', 'esm-only-recipe');
     await mkdir(folder, { recursive: true });
-    await writeFile(join(folder, 'package.json'), JSON.stringify({ name: 'esm-only-recipe', type: 'module', exports: { '.': { import: './recipe.js' } } }));
+    await writeFile(
+      join(folder, 'package.json'),
+      JSON.stringify({ name: 'esm-only-recipe', type: 'module', exports: { '.': { import: './recipe.js' } } }),
+    );
     await writeFile(join(folder, 'recipe.js'), javaScriptRecipe.replaceAll('plain-js', 'esm-only-recipe'));
-    const host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'esm-only-recipe': { Enabled: true, Module: 'esm-only-recipe', Word: 'esm' } } }, project);
+    const host = await startHostProcess(
+      { Orthanc: { Url: orthanc.url }, Recipes: { 'esm-only-recipe': { Enabled: true, Module: 'esm-only-recipe', Word: 'esm' } } },
+      project,
+    );
     try {
       assert.deepEqual(JSON.parse((await rawRequest(`${host.url}/esm-only-recipe`)).body.toString()), { Word: 'esm' });
     } finally {
@@ -120,7 +140,12 @@ describe('external recipes, from a folder, in TypeScript and JavaScript', { time
   it('exits 2 with the reason for a missing module, no default recipe, a bad schema or another id', async () => {
     await mkdir(join(project, 'broken'), { recursive: true });
     await writeFile(join(project, 'broken', 'no-default.js'), 'export const x = 1;\n');
-    await writeFile(join(project, 'broken', 'bad-schema.js'), javaScriptRecipe.replace("id: 'plain-js'", "id: 'bad-schema'").replace("type: 'object', properties", "type: 'object', colour: 'blue', properties"));
+    await writeFile(
+      join(project, 'broken', 'bad-schema.js'),
+      javaScriptRecipe
+        .replace("id: 'plain-js'", "id: 'bad-schema'")
+        .replace("type: 'object', properties", "type: 'object', colour: 'blue', properties"),
+    );
     await writeFile(join(project, 'broken', 'other-id.js'), javaScriptRecipe);
     const cases: [string, string, RegExp][] = [
       ['missing', './nowhere/at-all', /cannot find the module .*nowhere\/at-all/],

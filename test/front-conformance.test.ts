@@ -14,7 +14,11 @@ import { RawConnection, exchange, requestHead, type WireAnswer } from './helpers
 const MB = 2 ** 20;
 
 /** Runs a program with `input` on its stdin (never spawnSync: the host under test runs in this process). */
-function run(command: string, args: string[], input: Buffer): Promise<{ status: number | null; stdout: string; stderr: string; missing: boolean }> {
+function run(
+  command: string,
+  args: string[],
+  input: Buffer,
+): Promise<{ status: number | null; stdout: string; stderr: string; missing: boolean }> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -53,7 +57,12 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
       configuration: { AuthenticationEnabled: true, RegisteredUsers: { alice: 's3cret' }, HttpThreadsCount: 8 },
       credentials: { username: 'alice', password: 's3cret' },
     });
-    small = generateStudy({ patientId: 'CONF-1', patientName: 'Conformance^One', studyDate: '20240101', series: [{ modality: 'CT', instances: 1 }] })[0]!.file;
+    small = generateStudy({
+      patientId: 'CONF-1',
+      patientName: 'Conformance^One',
+      studyDate: '20240101',
+      series: [{ modality: 'CT', instances: 1 }],
+    })[0]!.file;
     studyId = (await orthanc.upload(small)).ParentStudy;
     const uploadPath = join(orthanc.directory, 'upload.dcm');
     await writeLargeInstance(uploadPath, 6 * MB);
@@ -61,7 +70,11 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
     const largePath = join(orthanc.directory, 'large.dcm');
     await writeLargeInstance(largePath, 24 * MB);
     largeId = (await orthanc.upload(await readFile(largePath))).ID;
-    ({ host, url: hostUrl, log } = await startHostInProcess({
+    ({
+      host,
+      url: hostUrl,
+      log,
+    } = await startHostInProcess({
       Orthanc: { Url: orthanc.url, Username: 'alice', Password: 's3cret' },
       HttpServer: { MaxRecipeBodyMegabytes: 1 },
       Recipes: { hello: { Enabled: true } },
@@ -99,7 +112,10 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
     for (const expect of ['', 'foo', 'something-else=1']) {
       const answers: WireAnswer[] = [];
       for (const { side, url } of both()) {
-        const { answer, connection } = await exchange(url, requestHead('POST', '/tools/lookup', { Authorization: good, Expect: expect, 'Content-Length': 6 }) + 'CONF-1');
+        const { answer, connection } = await exchange(
+          url,
+          requestHead('POST', '/tools/lookup', { Authorization: good, Expect: expect, 'Content-Length': 6 }) + 'CONF-1',
+        );
         assert.equal(answer.status, 200, `Expect: "${expect}" to ${side}: ${answer.body}`);
         await stillUsable(connection, side);
         connection.destroy();
@@ -109,7 +125,26 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
     }
     // The same through curl, as in the issue: `-H 'Expect;'` sends an empty Expect header.
     for (const { side, url } of both()) {
-      const curl = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Expect;', '-u', 'alice:s3cret', '-X', 'POST', '--data-binary', '@-', `${url}/instances`], small);
+      const curl = await run(
+        'curl',
+        [
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '-H',
+          'Expect;',
+          '-u',
+          'alice:s3cret',
+          '-X',
+          'POST',
+          '--data-binary',
+          '@-',
+          `${url}/instances`,
+        ],
+        small,
+      );
       if (curl.missing) continue; // no curl on this machine
       assert.equal(curl.stdout, '200', `curl -H 'Expect;' to ${side}`);
     }
@@ -119,9 +154,15 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
     const answers: WireAnswer[] = [];
     for (const { side, url } of both()) {
       const connection = await RawConnection.open(url);
-      await connection.write(requestHead('POST', '/instances', { Authorization: good, Expect: '100-continue', 'Content-Length': upload.length }));
+      await connection.write(
+        requestHead('POST', '/instances', { Authorization: good, Expect: '100-continue', 'Content-Length': upload.length }),
+      );
       if (side === 'host') {
-        await eventually(() => connection.pending.toString('latin1').startsWith('HTTP/1.1 100 Continue\r\n\r\n'), 5_000, '100 Continue from the host');
+        await eventually(
+          () => connection.pending.toString('latin1').startsWith('HTTP/1.1 100 Continue\r\n\r\n'),
+          5_000,
+          '100 Continue from the host',
+        );
       }
       await connection.write(upload);
       const answer = await connection.readAnswer({ timeoutMs: 30_000 });
@@ -152,12 +193,16 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
     for (const { side, url } of both()) {
       const connection = await RawConnection.open(url);
       // As httplib2, .NET's HttpClient or Java's Authenticator: send everything, then read.
-      const sent = connection.write(Buffer.concat([Buffer.from(requestHead('POST', '/instances', { 'Content-Length': upload.length })), upload]));
+      const sent = connection.write(
+        Buffer.concat([Buffer.from(requestHead('POST', '/instances', { 'Content-Length': upload.length })), upload]),
+      );
       const challenge = await connection.readAnswer({ timeoutMs: 1_000 });
       await sent;
       assert.equal(challenge.status, 401, side);
       assert.notEqual(challenge.headers.connection, 'close', `${side} keeps the connection`);
-      await connection.write(Buffer.concat([Buffer.from(requestHead('POST', '/instances', { Authorization: good, 'Content-Length': upload.length })), upload]));
+      await connection.write(
+        Buffer.concat([Buffer.from(requestHead('POST', '/instances', { Authorization: good, 'Content-Length': upload.length })), upload]),
+      );
       // The host used to leave the retry unread, and the client got a reset after about 6 s.
       const retry = await connection.readAnswer({ timeoutMs: 5_000 });
       assert.equal(retry.status, 200, `${side}: ${retry.body}`);
@@ -196,7 +241,12 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
 
   it('answers 413 to a recipe body over MaxRecipeBodyMegabytes, and the connection carries on', async () => {
     const connection = await RawConnection.open(hostUrl);
-    const sent = connection.write(Buffer.concat([Buffer.from(requestHead('POST', '/toto', { Authorization: good, 'Content-Length': 3 * MB })), Buffer.alloc(3 * MB, 1)]));
+    const sent = connection.write(
+      Buffer.concat([
+        Buffer.from(requestHead('POST', '/toto', { Authorization: good, 'Content-Length': 3 * MB })),
+        Buffer.alloc(3 * MB, 1),
+      ]),
+    );
     const answer = await connection.readAnswer();
     await sent;
     assert.equal(answer.status, 413);
@@ -221,7 +271,13 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
     // then closes without a reset.
     const chunked = await RawConnection.open(hostUrl);
     await chunked.write(requestHead('POST', '/instances', { 'Transfer-Encoding': 'chunked' }) + `${size.toString(16)}\r\n`);
-    const chunkedWriting = chunked.writeFiller(size).then(async (written) => (await chunked.write('\r\n0\r\n\r\n').then(() => written, () => written)));
+    const chunkedWriting = chunked.writeFiller(size).then(
+      async (written) =>
+        await chunked.write('\r\n0\r\n\r\n').then(
+          () => written,
+          () => written,
+        ),
+    );
     const chunkedAnswer = await chunked.readAnswer();
     assert.equal(chunkedAnswer.status, 401);
     assert.equal(await chunkedWriting, size, 'the host reads what the client still sends before it closes');
@@ -232,7 +288,12 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
   });
 
   it('answers HEAD and OPTIONS as Orthanc does', async () => {
-    for (const [method, path] of [['HEAD', '/system'], ['HEAD', `/instances/${largeId}/file`], ['OPTIONS', '/system'], ['OPTIONS', '/instances']] as const) {
+    for (const [method, path] of [
+      ['HEAD', '/system'],
+      ['HEAD', `/instances/${largeId}/file`],
+      ['OPTIONS', '/system'],
+      ['OPTIONS', '/instances'],
+    ] as const) {
       const answers: WireAnswer[] = [];
       for (const { url } of both()) {
         const { answer, connection } = await exchange(url, requestHead(method, path, { Authorization: good }), { head: method === 'HEAD' });
@@ -272,7 +333,8 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
     const requests =
       requestHead('GET', '/system', { Authorization: good }) +
       requestHead('GET', '/no/such/route', { Authorization: good }) +
-      requestHead('POST', '/tools/find', { Authorization: good, 'Content-Length': find.length }) + find +
+      requestHead('POST', '/tools/find', { Authorization: good, 'Content-Length': find.length }) +
+      find +
       requestHead('GET', '/patients', { Authorization: good }) +
       requestHead('GET', '/toto', { Authorization: good });
     const answers: WireAnswer[][] = [];
@@ -286,8 +348,11 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
       answers.push(received);
     }
     const [direct, viaHost] = answers as [WireAnswer[], WireAnswer[]];
-    assert.deepEqual(viaHost.slice(0, 4).map((a) => [a.status, a.body.toString()]), direct.slice(0, 4).map((a) => [a.status, a.body.toString()]));
-    assert.equal(direct[4]!.status, 404, '/toto is not Orthanc\'s');
+    assert.deepEqual(
+      viaHost.slice(0, 4).map((a) => [a.status, a.body.toString()]),
+      direct.slice(0, 4).map((a) => [a.status, a.body.toString()]),
+    );
+    assert.equal(direct[4]!.status, 404, "/toto is not Orthanc's");
     assert.equal(viaHost[4]!.body.toString(), 'ok\n', 'a recipe route in the pipeline');
   });
 
@@ -295,7 +360,9 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
     const answers: WireAnswer[][] = [];
     for (const { side, url } of both()) {
       const connection = await RawConnection.open(url);
-      await connection.write(requestHead('POST', '/tools/lookup', { Authorization: good, 'Content-Length': 6 }) + 'CONF-1trailing garbage\r\n\r\n');
+      await connection.write(
+        requestHead('POST', '/tools/lookup', { Authorization: good, 'Content-Length': 6 }) + 'CONF-1trailing garbage\r\n\r\n',
+      );
       const first = await connection.readAnswer();
       const second = await connection.readAnswer();
       assert.equal(await connection.waitForEnd(), 'closed', `${side} closes after the unparsable rest`);
@@ -324,9 +391,24 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
   it('answers very long URLs and many headers as Orthanc does, and refuses a head over 16 KiB with a JSON 4xx', async () => {
     const cases = [
       { label: 'a 15 000-byte URL', request: requestHead('GET', `/system?pad=${'a'.repeat(15_000)}`, { Authorization: good }), fits: true },
-      { label: '200 headers', request: requestHead('GET', '/system', { Authorization: good, ...Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`X-Header-${i}`, `value ${i}`])) }), fits: true },
-      { label: 'a 17 000-byte URL', request: requestHead('GET', `/system?pad=${'a'.repeat(17_000)}`, { Authorization: good }), fits: false },
-      { label: 'a 20 000-byte header', request: requestHead('GET', '/system', { Authorization: good, 'X-Big': 'b'.repeat(20_000) }), fits: false },
+      {
+        label: '200 headers',
+        request: requestHead('GET', '/system', {
+          Authorization: good,
+          ...Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`X-Header-${i}`, `value ${i}`])),
+        }),
+        fits: true,
+      },
+      {
+        label: 'a 17 000-byte URL',
+        request: requestHead('GET', `/system?pad=${'a'.repeat(17_000)}`, { Authorization: good }),
+        fits: false,
+      },
+      {
+        label: 'a 20 000-byte header',
+        request: requestHead('GET', '/system', { Authorization: good, 'X-Big': 'b'.repeat(20_000) }),
+        fits: false,
+      },
     ];
     for (const { label, request, fits } of cases) {
       const answers: WireAnswer[] = [];
@@ -353,14 +435,34 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
 
   it('refuses what it cannot parse or route with a clean JSON 4xx and a warning, where Orthanc answers 4xx or just closes', async () => {
     const cases = [
-      { label: 'garbage', request: 'HELLO\r\n\r\n', warning: /refused a request from \S+ with 400: unparsable request: .*\(HPE_INVALID_METHOD\)/ },
-      { label: 'a malformed Content-Length', request: requestHead('POST', '/tools/lookup', { Authorization: good, 'Content-Length': 'abc' }), warning: /with 400: unparsable request: .*Content-Length \(HPE_INVALID_CONTENT_LENGTH\)/ },
+      {
+        label: 'garbage',
+        request: 'HELLO\r\n\r\n',
+        warning: /refused a request from \S+ with 400: unparsable request: .*\(HPE_INVALID_METHOD\)/,
+      },
+      {
+        label: 'a malformed Content-Length',
+        request: requestHead('POST', '/tools/lookup', { Authorization: good, 'Content-Length': 'abc' }),
+        warning: /with 400: unparsable request: .*Content-Length \(HPE_INVALID_CONTENT_LENGTH\)/,
+      },
       // Orthanc takes the first of two Content-Length values; RFC 9112 §6.3 makes this an
       // unrecoverable error (request smuggling), so the host refuses it.
-      { label: 'two Content-Lengths', request: 'POST /tools/lookup HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde', warning: /with 400: .*\(HPE_UNEXPECTED_CONTENT_LENGTH\)/ },
+      {
+        label: 'two Content-Lengths',
+        request: 'POST /tools/lookup HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde',
+        warning: /with 400: .*\(HPE_UNEXPECTED_CONTENT_LENGTH\)/,
+      },
       // Orthanc closes without an answer on `OPTIONS *` and on an absolute URL.
-      { label: 'OPTIONS *', request: requestHead('OPTIONS', '*', { Authorization: good }), warning: /refused OPTIONS \* from \S+ with 400: the request target must be a path/ },
-      { label: 'an absolute URL', request: requestHead('GET', 'http://localhost/system', { Authorization: good }), warning: /refused GET \/system from \S+ with 400: the request target must be a path/ },
+      {
+        label: 'OPTIONS *',
+        request: requestHead('OPTIONS', '*', { Authorization: good }),
+        warning: /refused OPTIONS \* from \S+ with 400: the request target must be a path/,
+      },
+      {
+        label: 'an absolute URL',
+        request: requestHead('GET', 'http://localhost/system', { Authorization: good }),
+        warning: /refused GET \/system from \S+ with 400: the request target must be a path/,
+      },
     ];
     for (const { label, request, warning } of cases) {
       const { answer, connection } = await exchange(hostUrl, request);
@@ -372,7 +474,7 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
     }
   });
 
-  it('keeps Orthanc\'s own error answers and their JSON bodies', async () => {
+  it("keeps Orthanc's own error answers and their JSON bodies", async () => {
     const cases = [
       requestHead('GET', '/no/such/route', { Authorization: good }),
       requestHead('GET', '/instances/unknown-id', { Authorization: good }),
@@ -418,7 +520,7 @@ describe('the front answers every client as Orthanc does (raw sockets, same requ
     await nothingLeftHanging();
   });
 
-  it('works for Python\'s http.client: an empty Expect, and a challenge then a retry on one connection', async (t) => {
+  it("works for Python's http.client: an empty Expect, and a challenge then a retry on one connection", async (t) => {
     const script = `
 import base64, http.client, sys
 host, port = sys.argv[1], int(sys.argv[2])

@@ -15,8 +15,18 @@ import { TestUpstream } from './helpers/upstream.js';
 const good = basicAuth('alice', 's3cret');
 
 /** Sends one request on its own connection and returns the answer. */
-async function ask(url: string, method: string, path: string, headers: Record<string, string | number> = {}, body = ''): Promise<WireAnswer> {
-  const { answer, connection } = await exchange(url, requestHead(method, path, body ? { ...headers, 'Content-Length': Buffer.byteLength(body) } : headers) + body, { timeoutMs: 20_000 });
+async function ask(
+  url: string,
+  method: string,
+  path: string,
+  headers: Record<string, string | number> = {},
+  body = '',
+): Promise<WireAnswer> {
+  const { answer, connection } = await exchange(
+    url,
+    requestHead(method, path, body ? { ...headers, 'Content-Length': Buffer.byteLength(body) } : headers) + body,
+    { timeoutMs: 20_000 },
+  );
   connection.destroy();
   return answer;
 }
@@ -42,12 +52,23 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
       configuration: { AuthenticationEnabled: true, RegisteredUsers: { alice: 's3cret' }, Plugins: [orthancPlugins.dicomWeb] },
       credentials: { username: 'alice', password: 's3cret' },
     });
-    const stored = await orthanc.upload(generateStudy({ patientId: 'HOSTILE-1', patientName: 'Hostile^One', studyDate: '20240101', series: [{ modality: 'CT', instances: 1 }] })[0]!.file);
+    const stored = await orthanc.upload(
+      generateStudy({
+        patientId: 'HOSTILE-1',
+        patientName: 'Hostile^One',
+        studyDate: '20240101',
+        series: [{ modality: 'CT', instances: 1 }],
+      })[0]!.file,
+    );
     instanceId = stored.ID;
     studyId = stored.ParentStudy;
     studyUid = (await orthanc.json('GET', `/studies/${studyId}`)).MainDicomTags.StudyInstanceUID;
     upstream = await TestUpstream.start(orthanc.url);
-    ({ host, url: hostUrl, log } = await startHostInProcess({
+    ({
+      host,
+      url: hostUrl,
+      log,
+    } = await startHostInProcess({
       Orthanc: { Url: upstream.url, Username: 'alice', Password: 's3cret', TimeoutSeconds: 2 },
       HttpServer: {
         AllowedOrigins: ['https://viewer.example:8443'],
@@ -99,7 +120,13 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
 
   describe('IDs (defect 6)', () => {
     it('answers what Orthanc answers for "." and ".." in place of an ID, never a 500', async () => {
-      for (const path of ['/studies/%2e%2e/thumbnail', '/instances/%2e%2e/dcmjs', '/series/%2e/thumbnail', '/instances/%2E%2E/thumbnail', '/instances/..%2f..%2fsystem/dcmjs']) {
+      for (const path of [
+        '/studies/%2e%2e/thumbnail',
+        '/instances/%2e%2e/dcmjs',
+        '/series/%2e/thumbnail',
+        '/instances/%2E%2E/thumbnail',
+        '/instances/..%2f..%2fsystem/dcmjs',
+      ]) {
         const viaHost = await ask(hostUrl, 'GET', path, { Authorization: good });
         assert.ok(viaHost.status >= 400 && viaHost.status < 500, `${path}: ${viaHost.status} ${viaHost.body}`);
         assert.equal(viaHost.status, 404, path);
@@ -107,7 +134,10 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
     });
 
     it('answers 404 for an ID of another shape, without asking Orthanc for it', async () => {
-      for (const [path, asked] of [['/instances/not-an-id/dcmjs', '/instances/not-an-id'], ['/studies/not-an-id/thumbnail', '/studies/not-an-id/series']]) {
+      for (const [path, asked] of [
+        ['/instances/not-an-id/dcmjs', '/instances/not-an-id'],
+        ['/studies/not-an-id/thumbnail', '/studies/not-an-id/series'],
+      ]) {
         const before = upstream.recorded.length;
         const answer = await ask(hostUrl, 'GET', path!, { Authorization: good });
         assert.equal(answer.status, 404, path);
@@ -125,7 +155,10 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
         const headers: Record<string, string> = { Authorization: good };
         for (let i = 0; i < count; i += 1) headers[`h${i}`] = '1';
         const before = upstream.recorded.length;
-        const { answer, connection } = await exchange(hostUrl, requestHead('POST', '/tools/lookup', { ...headers, 'Transfer-Encoding': 'chunked' }) + '8\r\nHOSTILE-\r\n1\r\n1\r\n0\r\n\r\n');
+        const { answer, connection } = await exchange(
+          hostUrl,
+          requestHead('POST', '/tools/lookup', { ...headers, 'Transfer-Encoding': 'chunked' }) + '8\r\nHOSTILE-\r\n1\r\n1\r\n0\r\n\r\n',
+        );
         assert.equal(answer.status, 431, `${count} headers: ${answer.body}`);
         assert.equal(jsonOf(answer).HttpStatus, 431);
         assert.equal(await connection.waitForEnd(10_000), 'closed', 'the connection is closed without a reset');
@@ -134,11 +167,16 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
       }
       // Node 20 hands such a request over with 1,000 header lines (the front counts them); Node 24
       // refuses the head itself (HPE_HEADER_OVERFLOW). Either way: 431, and nothing reaches Orthanc.
-      await log.waitFor(/^W .*refused (POST \/tools\/lookup|a request) from \S+ with 431: (more than 1000 header lines|the request line and headers exceed)/);
+      await log.waitFor(
+        /^W .*refused (POST \/tools\/lookup|a request) from \S+ with 431: (more than 1000 header lines|the request line and headers exceed)/,
+      );
       // Fewer header lines keep their body (Orthanc itself reads no more than about 60: its web server's limit).
       const headers: Record<string, string> = { Authorization: good };
       for (let i = 0; i < 50; i += 1) headers[`h${i}`] = '1';
-      const { answer, connection } = await exchange(hostUrl, requestHead('POST', '/tools/lookup', { ...headers, 'Transfer-Encoding': 'chunked' }) + '8\r\nHOSTILE-\r\n1\r\n1\r\n0\r\n\r\n');
+      const { answer, connection } = await exchange(
+        hostUrl,
+        requestHead('POST', '/tools/lookup', { ...headers, 'Transfer-Encoding': 'chunked' }) + '8\r\nHOSTILE-\r\n1\r\n1\r\n0\r\n\r\n',
+      );
       connection.destroy();
       assert.equal(answer.status, 200);
       assert.equal(JSON.parse(answer.body.toString())[0]?.Type, 'Patient', answer.body.toString());
@@ -159,7 +197,7 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
       'X-Kept': 'end to end',
     };
 
-    it('drops hop-by-hop headers, those Connection names, Proxy-Authorization and an untrusted client\'s forwarding headers', async () => {
+    it("drops hop-by-hop headers, those Connection names, Proxy-Authorization and an untrusted client's forwarding headers", async () => {
       const before = upstream.recorded.length;
       assert.equal((await ask(hostUrl, 'GET', '/system?probe=untrusted', { ...hostile, Host: 'pacs.example:8043' })).status, 200);
       const seen = upstream.recorded.slice(before).find((r) => r.url === '/system?probe=untrusted')!;
@@ -180,16 +218,27 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
       });
       try {
         const before = upstream.recorded.length;
-        const headers = { ...hostile, Forwarded: 'for=10.1.2.3;proto=https;host=pacs.example:8443', 'X-Forwarded-For': '10.1.2.3', 'X-Forwarded-Host': 'pacs.example:8443' };
+        const headers = {
+          ...hostile,
+          Forwarded: 'for=10.1.2.3;proto=https;host=pacs.example:8443',
+          'X-Forwarded-For': '10.1.2.3',
+          'X-Forwarded-Host': 'pacs.example:8443',
+        };
         assert.equal((await ask(trusting.url, 'GET', '/system?probe=trusted', headers)).status, 200);
         const seen = upstream.recorded.slice(before).find((r) => r.url === '/system?probe=trusted')!;
-        assert.equal(seen.headers.forwarded, 'for=10.1.2.3;proto=https;host=pacs.example:8443, for=127.0.0.1;proto=https;host=pacs.example:8443');
+        assert.equal(
+          seen.headers.forwarded,
+          'for=10.1.2.3;proto=https;host=pacs.example:8443, for=127.0.0.1;proto=https;host=pacs.example:8443',
+        );
         assert.equal(seen.headers['x-forwarded-for'], '10.1.2.3, 127.0.0.1');
         assert.equal(seen.headers['x-forwarded-proto'], 'https');
         assert.equal(seen.headers['x-forwarded-host'], 'pacs.example:8443');
         assert.ok(!('proxy-authorization' in seen.headers));
         // DICOMweb through both proxies names the address the client used.
-        const metadata = await ask(trusting.url, 'GET', `/dicom-web/studies/${studyUid}/metadata`, { Authorization: good, Forwarded: 'for=10.1.2.3;proto=https;host=pacs.example:8443' });
+        const metadata = await ask(trusting.url, 'GET', `/dicom-web/studies/${studyUid}/metadata`, {
+          Authorization: good,
+          Forwarded: 'for=10.1.2.3;proto=https;host=pacs.example:8443',
+        });
         assert.equal(metadata.status, 200);
         assert.match(metadata.body.toString(), /"https:\/\/pacs\.example:8443\/dicom-web\/studies\//);
       } finally {
@@ -197,8 +246,11 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
       }
     });
 
-    it('makes Orthanc\'s DICOMweb plugin name the host\'s address in BulkDataURI, not Orthanc\'s', async () => {
-      const metadata = await ask(hostUrl, 'GET', `/dicom-web/studies/${studyUid}/metadata`, { Authorization: good, Host: new URL(hostUrl).host });
+    it("makes Orthanc's DICOMweb plugin name the host's address in BulkDataURI, not Orthanc's", async () => {
+      const metadata = await ask(hostUrl, 'GET', `/dicom-web/studies/${studyUid}/metadata`, {
+        Authorization: good,
+        Host: new URL(hostUrl).host,
+      });
       assert.equal(metadata.status, 200);
       const urls = [...metadata.body.toString().matchAll(/"(https?:\/\/[^"]+)"/g)].map((m) => m[1]!);
       assert.ok(urls.length > 0, 'the metadata holds URLs');
@@ -207,7 +259,8 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
   });
 
   describe('cross-site requests (defect 3)', () => {
-    const lookup = (headers: Record<string, string>) => ask(hostUrl, 'POST', '/tools/lookup', { Authorization: good, ...headers }, 'HOSTILE-1');
+    const lookup = (headers: Record<string, string>) =>
+      ask(hostUrl, 'POST', '/tools/lookup', { Authorization: good, ...headers }, 'HOSTILE-1');
 
     it('refuses a state-changing request that a browser marks cross-site, on recipe and proxied routes alike', async () => {
       const marks: Record<string, string>[] = [
@@ -218,7 +271,12 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
         { Origin: 'null' },
       ];
       for (const mark of marks) {
-        for (const [method, path] of [['POST', '/toto'], ['POST', '/tools/lookup'], ['DELETE', `/instances/${instanceId}`], ['PUT', `/instances/${instanceId}/metadata/1024`]] as const) {
+        for (const [method, path] of [
+          ['POST', '/toto'],
+          ['POST', '/tools/lookup'],
+          ['DELETE', `/instances/${instanceId}`],
+          ['PUT', `/instances/${instanceId}/metadata/1024`],
+        ] as const) {
           const before = upstream.recorded.length;
           const answer = await ask(hostUrl, method, path, { Authorization: good, ...mark }, method === 'DELETE' ? '' : 'x');
           assert.equal(answer.status, 403, `${method} ${path} ${JSON.stringify(mark)}`);
@@ -232,13 +290,23 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
 
     it('lets through clients that send neither header, same-origin pages, allowed origins, and safe methods', async () => {
       const hostHeader = new URL(hostUrl).host;
-      for (const headers of <Record<string, string>[]>[{}, { 'Sec-Fetch-Site': 'same-origin', Origin: hostUrl }, { 'Sec-Fetch-Site': 'none' }, { Origin: hostUrl, Host: hostHeader }, { Origin: 'https://viewer.example:8443', 'Sec-Fetch-Site': 'cross-site' }]) {
+      for (const headers of <Record<string, string>[]>[
+        {},
+        { 'Sec-Fetch-Site': 'same-origin', Origin: hostUrl },
+        { 'Sec-Fetch-Site': 'none' },
+        { Origin: hostUrl, Host: hostHeader },
+        { Origin: 'https://viewer.example:8443', 'Sec-Fetch-Site': 'cross-site' },
+      ]) {
         const answer = await lookup(headers);
         assert.equal(answer.status, 200, `${JSON.stringify(headers)}: ${answer.body}`);
       }
       assert.equal((await ask(hostUrl, 'POST', '/toto', { Authorization: good }, 'x')).status, 200);
       for (const method of ['GET', 'HEAD', 'OPTIONS']) {
-        const { answer, connection } = await exchange(hostUrl, requestHead(method, '/system', { Authorization: good, Origin: 'http://evil.example', 'Sec-Fetch-Site': 'cross-site' }), { head: method === 'HEAD' });
+        const { answer, connection } = await exchange(
+          hostUrl,
+          requestHead(method, '/system', { Authorization: good, Origin: 'http://evil.example', 'Sec-Fetch-Site': 'cross-site' }),
+          { head: method === 'HEAD' },
+        );
         connection.destroy();
         assert.notEqual(answer.status, 403, method);
       }
@@ -249,7 +317,8 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
     /** Opens `count` connections, `batch` at a time. */
     async function openMany(count: number, batch = 500): Promise<RawConnection[]> {
       const opened: RawConnection[] = [];
-      for (let i = 0; i < count; i += batch) opened.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - i) }, () => RawConnection.open(hostUrl)))));
+      for (let i = 0; i < count; i += batch)
+        opened.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - i) }, () => RawConnection.open(hostUrl)))));
       return opened;
     }
 
@@ -272,7 +341,11 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
         }
         latencies.sort((a, b) => a - b);
         assert.ok(latencies[2]! < 100, `a legitimate client is answered within 100 ms (median ${latencies[2]!.toFixed(1)} ms)`);
-        await eventually(() => [...idle, ...slow].every((connection) => connection.state !== 'open'), 30_000, 'every idle and slow-header connection closed');
+        await eventually(
+          () => [...idle, ...slow].every((connection) => connection.state !== 'open'),
+          30_000,
+          'every idle and slow-header connection closed',
+        );
       } finally {
         clearInterval(drip);
         for (const connection of [...idle, ...slow]) connection.destroy();
@@ -314,11 +387,18 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
     });
 
     it('closes connections over MaxConnections at once, logs it once per burst, and serves again below the cap', async () => {
-      const capped = await startHostInProcess({ Orthanc: { Url: upstream.url, Username: 'alice', Password: 's3cret' }, HttpServer: { MaxConnections: 20 } });
+      const capped = await startHostInProcess({
+        Orthanc: { Url: upstream.url, Username: 'alice', Password: 's3cret' },
+        HttpServer: { MaxConnections: 20 },
+      });
       const held: RawConnection[] = [];
       try {
         for (let i = 0; i < 20; i += 1) held.push(await RawConnection.open(capped.url));
-        await eventually(async () => (await new Promise<number>((resolve) => capped.host.front.server.getConnections((_e, n) => resolve(n)))) === 20, 5_000, '20 connections held');
+        await eventually(
+          async () => (await new Promise<number>((resolve) => capped.host.front.server.getConnections((_e, n) => resolve(n)))) === 20,
+          5_000,
+          '20 connections held',
+        );
         for (let i = 0; i < 5; i += 1) {
           const over = await RawConnection.open(capped.url);
           await over.write(requestHead('GET', '/system', { Authorization: good })).catch(() => undefined);
@@ -329,7 +409,11 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
         await capped.log.waitFor(/^W .*refusing new connections: 20 are open \(HttpServer\.MaxConnections\)/);
         assert.equal(capped.log.lines.filter((line) => /refusing new connections/.test(line)).length, 1, 'one warning for the burst');
         for (const connection of held.splice(0)) connection.destroy();
-        await eventually(async () => (await new Promise<number>((resolve) => capped.host.front.server.getConnections((_e, n) => resolve(n)))) === 0, 5_000, 'the held connections closed');
+        await eventually(
+          async () => (await new Promise<number>((resolve) => capped.host.front.server.getConnections((_e, n) => resolve(n)))) === 0,
+          5_000,
+          'the held connections closed',
+        );
         assert.equal((await ask(capped.url, 'GET', '/system', { Authorization: good })).status, 200);
       } finally {
         for (const connection of held) connection.destroy();
@@ -339,14 +423,23 @@ describe('the front door under hostile input (real Orthanc with AuthenticationEn
   });
 });
 
-describe('files are private to the host\'s user (defect 7)', { timeout: 180_000 }, () => {
-  it('makes the state folder 0700 and its files 0600: state.sqlite, the embedded Orthanc\'s configuration, index and storage, the audit file', async () => {
+describe("files are private to the host's user (defect 7)", { timeout: 180_000 }, () => {
+  it("makes the state folder 0700 and its files 0600: state.sqlite, the embedded Orthanc's configuration, index and storage, the audit file", async () => {
     const { host, url, directory } = await startHostInProcess({
-      Orthanc: { Username: 'alice', Password: 's3cret', Configuration: { AuthenticationEnabled: true, RegisteredUsers: { alice: 's3cret' } } },
+      Orthanc: {
+        Username: 'alice',
+        Password: 's3cret',
+        Configuration: { AuthenticationEnabled: true, RegisteredUsers: { alice: 's3cret' } },
+      },
       Recipes: { 'stored-instances': { Enabled: true, AuditFile: 'audit/stored.jsonl' } },
     });
     try {
-      const file = generateStudy({ patientId: 'MODES-1', patientName: 'Modes^One', studyDate: '20240101', series: [{ modality: 'CT', instances: 1 }] })[0]!.file;
+      const file = generateStudy({
+        patientId: 'MODES-1',
+        patientName: 'Modes^One',
+        studyDate: '20240101',
+        series: [{ modality: 'CT', instances: 1 }],
+      })[0]!.file;
       const stored = await fetch(`${url}/instances`, { method: 'POST', headers: { authorization: good }, body: file });
       assert.equal(stored.status, 200);
       const audit = join(directory, 'audit', 'stored.jsonl');

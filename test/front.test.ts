@@ -9,7 +9,14 @@ import { comparableHeaders, rawRequest } from './helpers/http.js';
 import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';
 
 const testRoutes = defineRecipe({
-  meta: { id: 'test-routes', title: 'Test routes', description: 'Routes that misbehave on purpose.', routes: [], events: [], destructive: false },
+  meta: {
+    id: 'test-routes',
+    title: 'Test routes',
+    description: 'Routes that misbehave on purpose.',
+    routes: [],
+    events: [],
+    destructive: false,
+  },
   schema: { type: 'object', properties: {}, additionalProperties: false },
   setup({ orthanc }) {
     orthanc.registerRestCallback('/test/throw', () => {
@@ -37,7 +44,14 @@ const testRoutes = defineRecipe({
       output.answerBuffer('get', 'text/plain');
     });
     orthanc.registerRestCallback('/test/echo/([^/]+)/(.*)', (output, uri, request) => {
-      output.answerJson({ uri, method: request.method, groups: request.groups, get: request.get, header: request.headers['x-test'], body: request.body.toString() });
+      output.answerJson({
+        uri,
+        method: request.method,
+        groups: request.groups,
+        get: request.get,
+        header: request.headers['x-test'],
+        body: request.body.toString(),
+      });
     });
     orthanc.registerRestCallback('/test/stream', async (output) => {
       output.setHttpHeader('x-streamed', 'yes');
@@ -65,10 +79,13 @@ describe('the HTTP front, against a real Orthanc', { timeout: 120_000 }, () => {
       studyId = stored.ParentStudy;
       patientId = stored.ParentPatient;
     }
-    ({ host, url, log } = await startHostInProcess({
-      Orthanc: { Url: orthanc.url },
-      Recipes: { hello: { Enabled: true }, 'test-routes': { Enabled: true } },
-    }, [testRoutes]));
+    ({ host, url, log } = await startHostInProcess(
+      {
+        Orthanc: { Url: orthanc.url },
+        Recipes: { hello: { Enabled: true }, 'test-routes': { Enabled: true } },
+      },
+      [testRoutes],
+    ));
   });
 
   after(async () => {
@@ -77,7 +94,11 @@ describe('the HTTP front, against a real Orthanc', { timeout: 120_000 }, () => {
   });
 
   it('serves hello\'s routes with text/plain "ok\\n", for any method', async () => {
-    for (const [method, path] of [['GET', '/toto'], ['GET', '/tata'], ['POST', '/toto']] as const) {
+    for (const [method, path] of [
+      ['GET', '/toto'],
+      ['GET', '/tata'],
+      ['POST', '/toto'],
+    ] as const) {
       const answer = await rawRequest(`${url}${path}`, { method, body: method === 'POST' ? 'x' : undefined });
       assert.equal(answer.status, 200, `${method} ${path}`);
       assert.equal(answer.headers['content-type'], 'text/plain');
@@ -140,7 +161,11 @@ describe('the HTTP front, against a real Orthanc', { timeout: 120_000 }, () => {
   });
 
   it('gives recipe handlers the method, groups, query, lower-case headers and body', async () => {
-    const answer = await rawRequest(`${url}/test/echo/a%20b/c/d?x=1&y=two`, { method: 'POST', headers: { 'X-Test': 'yes' }, body: 'payload' });
+    const answer = await rawRequest(`${url}/test/echo/a%20b/c/d?x=1&y=two`, {
+      method: 'POST',
+      headers: { 'X-Test': 'yes' },
+      body: 'payload',
+    });
     assert.equal(answer.status, 200);
     assert.deepEqual(JSON.parse(answer.body.toString()), {
       uri: '/test/echo/a b/c/d',
@@ -186,7 +211,7 @@ describe('the HTTP front, against a real Orthanc', { timeout: 120_000 }, () => {
     assert.doesNotMatch(answer.body.toString(), /no-such-instance/);
   });
 
-  it('gives recipes restApi* calls with JSON helpers, and typed errors carrying Orthanc\'s status and details', async () => {
+  it("gives recipes restApi* calls with JSON helpers, and typed errors carrying Orthanc's status and details", async () => {
     const answer = JSON.parse((await rawRequest(`${url}/test/calls`)).body.toString());
     assert.equal(answer.error.name, 'OrthancHttpError');
     assert.equal(answer.error.code, 'ORC_ERR_ORTHANC_HTTP');

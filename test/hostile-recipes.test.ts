@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { availableParallelism, loadavg } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { closeHostileAgent, hostileHostConfig, MiB, runHostileScenario, storeHostileFixtures, type HostileOutcome, type HostileRun } from './helpers/hostile.js';
+import {
+  closeHostileAgent,
+  hostileHostConfig,
+  MiB,
+  runHostileScenario,
+  storeHostileFixtures,
+  type HostileOutcome,
+  type HostileRun,
+} from './helpers/hostile.js';
 import { startMeasuredHost, type MeasuredHost } from './helpers/measured-host.js';
 import { startTestOrthanc, type TestOrthanc } from './helpers/orthanc.js';
 
@@ -52,7 +60,8 @@ describe('hostile input to every recipe route, all at once (issue 21)', { timeou
     await closeHostileAgent();
   });
 
-  const describeOutcome = (o: HostileOutcome) => `${o.name} (${o.method} ${o.path.slice(0, 80)}): ${o.status} ${o.error ?? JSON.stringify(o.json)?.slice(0, 200)}`;
+  const describeOutcome = (o: HostileOutcome) =>
+    `${o.name} (${o.method} ${o.path.slice(0, 80)}): ${o.status} ${o.error ?? JSON.stringify(o.json)?.slice(0, 200)}`;
 
   it('never answers a 5xx, never drops a connection, and every recipe error is JSON saying what was wrong', () => {
     for (const outcome of [...run.malformed, ...run.pathological, ...run.bombs, ...run.dumps]) {
@@ -81,15 +90,22 @@ describe('hostile input to every recipe route, all at once (issue 21)', { timeou
       assert.equal(outcome.status, 413, describeOutcome(outcome));
       assert.equal(typeof (outcome.json as { MaxBodyBytes?: unknown }).MaxBodyBytes, 'number', describeOutcome(outcome));
     }
-    assert.ok(oversized.some((outcome) => outcome.status === 413), 'the POST routes get their 413');
-    assert.ok(oversized.some((outcome) => outcome.status === 405), 'the GET routes that declare their methods get a 405');
+    assert.ok(
+      oversized.some((outcome) => outcome.status === 413),
+      'the POST routes get their 413',
+    );
+    assert.ok(
+      oversized.some((outcome) => outcome.status === 405),
+      'the GET routes that declare their methods get a 405',
+    );
   });
 
   it('takes no prototype key for a format: toString, __proto__, constructor are 400', () => {
     for (const outcome of run.malformed.filter((o) => /(thumbnail|dcmjs|introspection)\?format=/.test(o.name) && o.method === 'GET')) {
       assert.equal(outcome.status, 400, describeOutcome(outcome));
     }
-    for (const outcome of run.malformed.filter((o) => /^\/tools\/find (Level|MetadataMatching) /.test(o.name))) assert.equal(outcome.status, 400, describeOutcome(outcome));
+    for (const outcome of run.malformed.filter((o) => /^\/tools\/find (Level|MetadataMatching) /.test(o.name)))
+      assert.equal(outcome.status, 400, describeOutcome(outcome));
     // A metadata named `constructor` is a name like any other: nothing has it, nothing matches.
     for (const outcome of run.malformed.filter((o) => o.name.startsWith('/tools/find Metadata key'))) {
       assert.equal(outcome.status, 200, describeOutcome(outcome));
@@ -108,7 +124,8 @@ describe('hostile input to every recipe route, all at once (issue 21)', { timeou
       assert.equal(status(name).status, 400, describeOutcome(status(name)));
       assert.match((status(name).json as { Message: string }).Message, /MaxCompiledSize/);
     }
-    for (const name of ['9 keys of [a-z]{1000}N (scanned)', '9 wildcards of 1,001 characters (scanned)']) assert.equal(status(name).status, 200, describeOutcome(status(name)));
+    for (const name of ['9 keys of [a-z]{1000}N (scanned)', '9 wildcards of 1,001 characters (scanned)'])
+      assert.equal(status(name).status, 200, describeOutcome(status(name)));
     assert.equal(status('nested repetition').status, 400);
   });
 
@@ -131,7 +148,9 @@ describe('hostile input to every recipe route, all at once (issue 21)', { timeou
     assert.ok(run.probe.max < stallBoundMs && run.host.maxDelayMs < stallBoundMs, figures);
     const load = loadavg()[0]!;
     if (load >= availableParallelism()) {
-      t.diagnostic(`load average ${load.toFixed(1)} on ${availableParallelism()} cores: the ${probeP99BoundMs} ms p99 bound is not checked (${figures})`);
+      t.diagnostic(
+        `load average ${load.toFixed(1)} on ${availableParallelism()} cores: the ${probeP99BoundMs} ms p99 bound is not checked (${figures})`,
+      );
       return;
     }
     assert.ok(run.probe.p99 < probeP99BoundMs, figures);

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { importFile } from '../shared/import-file.js';
 
 describe('importFile: JavaScript and TypeScript files by path', () => {
-  it('imports a TypeScript file with no package.json above it (CommonJS by Node\'s rules), once', async () => {
+  it("imports a TypeScript file with no package.json above it (CommonJS by Node's rules), once", async () => {
     const folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-import-'));
     const file = join(folder, 'task.ts');
     await writeFile(

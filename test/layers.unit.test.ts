@@ -36,7 +36,8 @@ const forbidden: Record<Layer, readonly Layer[]> = {
   other: [],
 };
 
-const importPattern = /(?:\bimport\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?|\bexport\s+(?:type\s+)?[^'";]*?\s+from\s+|\bimport\s*\(\s*)['"]([^'"]+)['"]/g;
+const importPattern =
+  /(?:\bimport\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?|\bexport\s+(?:type\s+)?[^'";]*?\s+from\s+|\bimport\s*\(\s*)['"]([^'"]+)['"]/g;
 
 /** The module specifiers a source file names (comments included: a commented import still reads as one, on purpose). */
 export function importsOf(source: string): string[] {
@@ -87,7 +88,15 @@ describe('layers: imports only point down', () => {
       "const e = await import('../recipes/e/index.js');",
       "import {\n  f,\n  g,\n} from '../shared/f.js';",
     ].join('\n');
-    assert.deepEqual(importsOf(source), ['../host/index.js', '../../cli/main.js', './c.js', './d.js', './side-effect.js', '../recipes/e/index.js', '../shared/f.js']);
+    assert.deepEqual(importsOf(source), [
+      '../host/index.js',
+      '../../cli/main.js',
+      './c.js',
+      './d.js',
+      './side-effect.js',
+      '../recipes/e/index.js',
+      '../shared/f.js',
+    ]);
   });
 
   it('no file in shared/ imports recipes/, host/ or cli/; no recipe imports host/, cli/ or another recipe; host/ never imports cli/; cli/ goes through the registry', async () => {

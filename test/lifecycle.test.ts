@@ -42,7 +42,7 @@ const recorder = (id: string) =>
     },
   });
 
-describe('the host\'s lifecycle, against a real Orthanc', { timeout: 60_000 }, () => {
+describe("the host's lifecycle, against a real Orthanc", { timeout: 60_000 }, () => {
   let orthanc: TestOrthanc;
   let host: Host;
   let url: string;
@@ -50,11 +50,20 @@ describe('the host\'s lifecycle, against a real Orthanc', { timeout: 60_000 }, (
 
   before(async () => {
     orthanc = await startTestOrthanc();
-    ({ host, url, log } = await startHostInProcess({
-      Orthanc: { Url: orthanc.url },
-      RecipeSetupTimeoutSeconds: 0.5,
-      Recipes: { first: { Enabled: true }, hangs: { Enabled: true }, throws: { Enabled: true }, hello: { Enabled: true }, second: { Enabled: true } },
-    }, [recorder('first'), hangs, throws, recorder('second')]));
+    ({ host, url, log } = await startHostInProcess(
+      {
+        Orthanc: { Url: orthanc.url },
+        RecipeSetupTimeoutSeconds: 0.5,
+        Recipes: {
+          first: { Enabled: true },
+          hangs: { Enabled: true },
+          throws: { Enabled: true },
+          hello: { Enabled: true },
+          second: { Enabled: true },
+        },
+      },
+      [recorder('first'), hangs, throws, recorder('second')],
+    ));
   });
 
   after(async () => {

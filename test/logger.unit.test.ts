@@ -15,19 +15,48 @@ describe('the logger', () => {
     log.info('listening');
     log.withName!('hello').warning('NEW_INSTANCE INSTANCE 0475f091');
     assert.equal(lines.length, 2);
-    assert.deepEqual(textLine.exec(lines[0]!)?.slice(1).filter((_, i) => i !== 1), ['I', 'host', 'listening']);
-    assert.deepEqual(textLine.exec(lines[1]!)?.slice(1).filter((_, i) => i !== 1), ['W', 'hello', 'NEW_INSTANCE INSTANCE 0475f091']);
+    assert.deepEqual(
+      textLine
+        .exec(lines[0]!)
+        ?.slice(1)
+        .filter((_, i) => i !== 1),
+      ['I', 'host', 'listening'],
+    );
+    assert.deepEqual(
+      textLine
+        .exec(lines[1]!)
+        ?.slice(1)
+        .filter((_, i) => i !== 1),
+      ['W', 'hello', 'NEW_INSTANCE INSTANCE 0475f091'],
+    );
   });
 
   it('appends fields as key=value in text, quoting values with spaces, quotes or nothing', () => {
     const { log, lines } = capture();
-    log.error('change handler failed', { recipe: 'hello', resourceId: 'abc', seq: 12, ok: false, reason: 'a "b" c', empty: '', missing: undefined, none: null });
-    assert.match(lines[0]!, / host\] change handler failed recipe=hello resourceId=abc seq=12 ok=false reason="a \\"b\\" c" empty="" none=null\n$/);
+    log.error('change handler failed', {
+      recipe: 'hello',
+      resourceId: 'abc',
+      seq: 12,
+      ok: false,
+      reason: 'a "b" c',
+      empty: '',
+      missing: undefined,
+      none: null,
+    });
+    assert.match(
+      lines[0]!,
+      / host\] change handler failed recipe=hello resourceId=abc seq=12 ok=false reason="a \\"b\\" c" empty="" none=null\n$/,
+    );
   });
 
   it('writes one JSON object a line in the json format: time, level, logger, message, then the fields', () => {
     const { log, lines } = capture({ format: 'json', level: 'debug' });
-    log.withName!('changes').error('failed on "NEW_INSTANCE"\nsecond line', { recipe: 'hello', changeType: 'NEW_INSTANCE', seq: 3, missing: undefined });
+    log.withName!('changes').error('failed on "NEW_INSTANCE"\nsecond line', {
+      recipe: 'hello',
+      changeType: 'NEW_INSTANCE',
+      seq: 3,
+      missing: undefined,
+    });
     log.debug('plain');
     assert.equal(lines.length, 2);
     for (const line of lines) {
@@ -68,7 +97,10 @@ describe('the logger', () => {
     recipe.child('sender').info('sent');
     recipe.child('sender').child('lane').info('queued');
     recipe.info('enabled');
-    assert.deepEqual(lines.map((line) => textLine.exec(line)?.[3]), ['autorouting.sender', 'autorouting.sender.lane', 'autorouting']);
+    assert.deepEqual(
+      lines.map((line) => textLine.exec(line)?.[3]),
+      ['autorouting.sender', 'autorouting.sender.lane', 'autorouting'],
+    );
   });
 
   it('still accepts loggers written against the one-argument methods', () => {

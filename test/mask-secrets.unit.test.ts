@@ -5,12 +5,28 @@ import { maskSecrets, maskedValue as m } from '../shared/mask-secrets.js';
 describe('maskSecrets', () => {
   it('masks the values of keys that name a secret, at any depth and in any case', () => {
     const value = {
-      Password: 'a', orthancPassword: 'b', ClientSecret: { nested: 'c' }, AccessToken: 'd', Authorization: 'Basic e', ApiKey: 'f',
-      Keep: 'g', Empty: '', Options: [{ password: 'h', Name: 'i' }], Count: 3,
+      Password: 'a',
+      orthancPassword: 'b',
+      ClientSecret: { nested: 'c' },
+      AccessToken: 'd',
+      Authorization: 'Basic e',
+      ApiKey: 'f',
+      Keep: 'g',
+      Empty: '',
+      Options: [{ password: 'h', Name: 'i' }],
+      Count: 3,
     };
     assert.deepEqual(maskSecrets(value), {
-      Password: m, orthancPassword: m, ClientSecret: m, AccessToken: m, Authorization: m, ApiKey: m,
-      Keep: 'g', Empty: '', Options: [{ password: m, Name: 'i' }], Count: 3,
+      Password: m,
+      orthancPassword: m,
+      ClientSecret: m,
+      AccessToken: m,
+      Authorization: m,
+      ApiKey: m,
+      Keep: 'g',
+      Empty: '',
+      Options: [{ password: m, Name: 'i' }],
+      Count: 3,
     });
     assert.equal(value.Password, 'a', 'the original is left alone');
   });

@@ -55,7 +55,7 @@ describe('never stop silently: a recipe waits for Orthanc, and no study is lost,
     const first = await startRouter(orthanc, routing, directory);
     await first.log.waitFor(/autorouting] enabled/);
     const code = await first.stop();
-    assert.equal(code, 0, first.log.lines.join("\n"));
+    assert.equal(code, 0, first.log.lines.join('\n'));
   };
 
   it('host first, then Orthanc (cold start): the recipe waits, its routes answer 503, then it routes every study', async () => {
@@ -89,7 +89,10 @@ describe('never stop silently: a recipe waits for Orthanc, and no study is lost,
     const router = (host = await startRouter(orthanc, routing, directory));
     const later = await uploadStudy(orthanc);
     await receivedAll(scp, [...meanwhile.sops, ...later.sops], 60_000);
-    assert.equal(router.log.lines.some((line) => /setup failed because Orthanc is unavailable/.test(line)), false);
+    assert.equal(
+      router.log.lines.some((line) => /setup failed because Orthanc is unavailable/.test(line)),
+      false,
+    );
   });
 
   it('both at once: every study is routed', async () => {
@@ -98,15 +101,26 @@ describe('never stop silently: a recipe waits for Orthanc, and no study is lost,
     const [started] = await Promise.all([startRouter(orthanc, routing, directory), orthanc.process.restart()]);
     host = started;
     const studies: UploadedStudy[] = [await uploadStudy(orthanc), await storeStudyOverDicom(orthanc, 'MODALITY')];
-    await receivedAll(scp, studies.flatMap((study) => study.sops), 60_000);
+    await receivedAll(
+      scp,
+      studies.flatMap((study) => study.sops),
+      60_000,
+    );
     await eventually(async () => (await getJson(`${host!.url}/recipes/health/ready`)).status === 200, 20_000, 'ready');
   });
 
-  it('Orthanc restarted during a recipe\'s setup: it waits, is set up again, and routing delivers every study', async () => {
+  it("Orthanc restarted during a recipe's setup: it waits, is set up again, and routing delivers every study", async () => {
     let setups = 0;
     // A recipe whose first setup reads Orthanc, sees it stop, and reads it again.
     const restartsOrthanc = defineRecipe({
-      meta: { id: 'restarts-orthanc', title: 'Probe', description: 'Restarts Orthanc in the middle of its setup.', routes: ['GET /restarts-orthanc/{id}'], events: [], destructive: false },
+      meta: {
+        id: 'restarts-orthanc',
+        title: 'Probe',
+        description: 'Restarts Orthanc in the middle of its setup.',
+        routes: ['GET /restarts-orthanc/{id}'],
+        events: [],
+        destructive: false,
+      },
       schema: { type: 'object', properties: {}, additionalProperties: false },
       async setup({ orthanc: binding }) {
         setups += 1;
@@ -116,8 +130,16 @@ describe('never stop silently: a recipe waits for Orthanc, and no study is lost,
         binding.registerRestCallback('/restarts-orthanc/([^/]+)', (output) => output.answerJson({ Running: true }));
       },
     });
-    const { host: inProcess, url, log } = await startHostInProcess(
-      { Orthanc: { Url: orthanc.url }, ChangeFeed: { PollIntervalMilliseconds: 100 }, Recipes: { autorouting: { Enabled: true, ...routing }, 'restarts-orthanc': { Enabled: true } } },
+    const {
+      host: inProcess,
+      url,
+      log,
+    } = await startHostInProcess(
+      {
+        Orthanc: { Url: orthanc.url },
+        ChangeFeed: { PollIntervalMilliseconds: 100 },
+        Recipes: { autorouting: { Enabled: true, ...routing }, 'restarts-orthanc': { Enabled: true } },
+      },
       [restartsOrthanc],
     );
     try {
@@ -144,11 +166,18 @@ describe('never stop silently: a recipe waits for Orthanc, and no study is lost,
     directory = await mkdtemp(join(tmpdir(), 'orthanc-recipes-waiting-'));
     try {
       // The first run reads the change cursor with the right password, then the password is "rotated".
-      const first = await startHostProcess({ Orthanc: { Url: secured.url, Username: 'admin', Password: 'right' }, Recipes: { autorouting: { Enabled: true, ...routing } } }, directory);
+      const first = await startHostProcess(
+        { Orthanc: { Url: secured.url, Username: 'admin', Password: 'right' }, Recipes: { autorouting: { Enabled: true, ...routing } } },
+        directory,
+      );
       await first.log.waitFor(/autorouting] enabled/);
       await first.stop();
       const router = (host = await startHostProcess(
-        { Orthanc: { Url: secured.url, Username: 'router', Password: 'new' }, ChangeFeed: { PollIntervalMilliseconds: 100 }, Recipes: { autorouting: { Enabled: true, ...routing } } },
+        {
+          Orthanc: { Url: secured.url, Username: 'router', Password: 'new' },
+          ChangeFeed: { PollIntervalMilliseconds: 100 },
+          Recipes: { autorouting: { Enabled: true, ...routing } },
+        },
         directory,
       ));
       await router.log.waitFor(/autorouting] setup failed because Orthanc is unavailable; waiting.*401/);

@@ -25,7 +25,8 @@ describe(`Node's HTTP internals the front relies on (Node ${process.version})`, 
       {
         request(request: IncomingMessage, response: ServerResponse, expectsContinue: boolean) {
           seen.push({ request, expectsContinue });
-          if (request.url === '/close') replaceDestroySoon(request.socket, () => (destroySoonCalls.push(request.socket), request.socket.destroy()));
+          if (request.url === '/close')
+            replaceDestroySoon(request.socket, () => (destroySoonCalls.push(request.socket), request.socket.destroy()));
           request.resume();
           request.once('end', () => {
             response.writeHead(200, { 'content-length': 2, ...(request.url === '/close' ? { connection: 'close' } : {}) });
@@ -67,24 +68,36 @@ describe(`Node's HTTP internals the front relies on (Node ${process.version})`, 
   });
 
   it('keeps only 1,000 header lines in request.headers, Transfer-Encoding included, while still decoding the body', async () => {
-    for (const [count, tooMany] of [[997, false], [1001, true]] as const) {
+    for (const [count, tooMany] of [
+      [997, false],
+      [1001, true],
+    ] as const) {
       const headers: Record<string, string> = {};
       for (let i = 0; i < count; i += 1) headers[`h${i}`] = '1';
       const connection = await RawConnection.open(url);
-      await connection.write(requestHead('POST', `/headers-${count}`, { ...headers, 'Transfer-Encoding': 'chunked' }) + '2\r\nhi\r\n0\r\n\r\n');
+      await connection.write(
+        requestHead('POST', `/headers-${count}`, { ...headers, 'Transfer-Encoding': 'chunked' }) + '2\r\nhi\r\n0\r\n\r\n',
+      );
       const overflowsBefore = clientErrors.filter((code) => code === 'HPE_HEADER_OVERFLOW').length;
       const answer = await connection.readAnswer().catch((error: unknown) => error as Error);
       connection.destroy();
       if (answer instanceof Error) {
         // Node 24 refuses such a head itself (HPE_HEADER_OVERFLOW, which the front answers 431):
         // then no request with lost headers can reach the front at all.
-        assert.ok(clientErrors.filter((code) => code === 'HPE_HEADER_OVERFLOW').length > overflowsBefore, `${count} headers: ${answer.message}; client errors: ${clientErrors.join()}`);
+        assert.ok(
+          clientErrors.filter((code) => code === 'HPE_HEADER_OVERFLOW').length > overflowsBefore,
+          `${count} headers: ${answer.message}; client errors: ${clientErrors.join()}`,
+        );
         continue;
       }
       assert.equal(answer.status, 200);
       const { request } = seen.find((s) => s.request.url === `/headers-${count}`)!;
       assert.equal(hasTooManyHeaderLines(request), tooMany, `${count} headers`);
-      assert.equal(request.headers['transfer-encoding'] === undefined, tooMany, `${count} headers: Transfer-Encoding ${tooMany ? 'lost' : 'kept'}`);
+      assert.equal(
+        request.headers['transfer-encoding'] === undefined,
+        tooMany,
+        `${count} headers: Transfer-Encoding ${tooMany ? 'lost' : 'kept'}`,
+      );
     }
   });
 
@@ -113,7 +126,11 @@ describe(`Node's HTTP internals the front relies on (Node ${process.version})`, 
 
   it('closes connections over maxConnections at once and emits drop', async () => {
     const held = await Promise.all(Array.from({ length: 5 }, () => RawConnection.open(url)));
-    await eventually(async () => (await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)))) === 5, 5_000, '5 connections');
+    await eventually(
+      async () => (await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)))) === 5,
+      5_000,
+      '5 connections',
+    );
     const over = await RawConnection.open(url);
     assert.notEqual(await over.waitForEnd(5_000), 'open');
     over.destroy();

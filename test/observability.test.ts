@@ -43,7 +43,14 @@ function rawHttp(url: string, head: string): Promise<string> {
   });
 }
 
-const meta = (id: string, routes: string[] = []) => ({ id, title: id, description: 'An observability probe.', routes, events: [], destructive: false });
+const meta = (id: string, routes: string[] = []) => ({
+  id,
+  title: id,
+  description: 'An observability probe.',
+  routes,
+  events: [],
+  destructive: false,
+});
 const schema = { type: 'object', properties: {}, additionalProperties: false };
 
 /** Refuses every NEW_INSTANCE, throws on GET /probe/throw, answers GET /probe/ok. */
@@ -106,7 +113,12 @@ describe('logs for log shippers, the access log and setup times', { timeout: 180
       Recipes: { hello: { Enabled: true } },
     });
     const headers = { authorization, cookie };
-    const [instance] = generateStudy({ patientId: 'LOG-1', patientName: 'Log^Test', studyDate: '20240404', series: [{ modality: 'CT', instances: 1 }] });
+    const [instance] = generateStudy({
+      patientId: 'LOG-1',
+      patientName: 'Log^Test',
+      studyDate: '20240404',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const stored = await rawRequest(`${host.url}/instances?PatientID=${queryValues[0]}`, { method: 'POST', headers, body: instance!.file });
     assert.equal(stored.status, 200);
     const { ID } = JSON.parse(stored.body.toString()) as { ID: string };
@@ -115,7 +127,10 @@ describe('logs for log shippers, the access log and setup times', { timeout: 180
     assert.equal((await rawRequest(`${host.url}/system`)).status, 401);
     // An absolute-form target carries credentials in the URL itself; whatever the answer, they stay out of the log.
     const { host: hostPort } = new URL(host.url);
-    await rawHttp(host.url, `GET http://bob:UrlPassword9@${hostPort}/system?x=${queryValues[3]} HTTP/1.1\r\nHost: ${hostPort}\r\nConnection: close\r\n\r\n`);
+    await rawHttp(
+      host.url,
+      `GET http://bob:UrlPassword9@${hostPort}/system?x=${queryValues[3]} HTTP/1.1\r\nHost: ${hostPort}\r\nConnection: close\r\n\r\n`,
+    );
     await host.log.waitFor(new RegExp(`NEW_INSTANCE INSTANCE ${ID}`));
     await host.log.waitFor(/"logger":"access".*"path":"\/system".*"status":401/);
     assert.equal(await host.stop('SIGTERM'), 0);
@@ -147,23 +162,44 @@ describe('logs for log shippers, the access log and setup times', { timeout: 180
     assert.deepEqual([recipeRoute.recipe, recipeRoute.route, recipeRoute.proxied], ['hello', '/(to)(t)o', false]);
     find('GET', '/patients', 200);
     find('GET', '/system', 401);
-    assert.ok(access.some((e) => e.path === '/system' && e.method === 'GET' && e.status !== 401), 'the absolute-form request is logged by its path');
+    assert.ok(
+      access.some((e) => e.path === '/system' && e.method === 'GET' && e.status !== 401),
+      'the absolute-form request is logged by its path',
+    );
 
     const everything = lines.join('\n');
-    for (const secret of [password, authorization.slice('Basic '.length), 'CookieValue42', 'UrlPassword9', ...queryValues, 'Log^Test', 'LOG-1']) {
+    for (const secret of [
+      password,
+      authorization.slice('Basic '.length),
+      'CookieValue42',
+      'UrlPassword9',
+      ...queryValues,
+      'Log^Test',
+      'LOG-1',
+    ]) {
       assert.ok(!everything.includes(secret), `the log holds "${secret}"`);
     }
   });
 
   it('keeps the access log off at the default level, and appends its fields as key=value in text', async () => {
-    const quiet = await startHostProcess({ Orthanc: { Url: orthanc.url, Username: 'alice', Password: password }, Recipes: { hello: { Enabled: true } } });
+    const quiet = await startHostProcess({
+      Orthanc: { Url: orthanc.url, Username: 'alice', Password: password },
+      Recipes: { hello: { Enabled: true } },
+    });
     assert.equal((await rawRequest(`${quiet.url}/toto`, { headers: { authorization } })).status, 200);
     assert.equal((await rawRequest(`${quiet.url}/system`, { headers: { authorization } })).status, 200);
     assert.equal(await quiet.stop('SIGTERM'), 0);
-    assert.ok(quiet.log.lines.some((line) => / host\] stopped$/.test(line)), 'text lines as before');
+    assert.ok(
+      quiet.log.lines.some((line) => / host\] stopped$/.test(line)),
+      'text lines as before',
+    );
     assert.ok(!quiet.log.lines.some((line) => line.includes('access]')), quiet.log.lines.join('\n'));
 
-    const verbose = await startHostProcess({ Orthanc: { Url: orthanc.url, Username: 'alice', Password: password }, LogLevel: 'debug', Recipes: { hello: { Enabled: true } } });
+    const verbose = await startHostProcess({
+      Orthanc: { Url: orthanc.url, Username: 'alice', Password: password },
+      LogLevel: 'debug',
+      Recipes: { hello: { Enabled: true } },
+    });
     assert.equal((await rawRequest(`${verbose.url}/system?since=${queryValues[0]}`, { headers: { authorization } })).status, 200);
     const line = await verbose.log.waitFor(/access\] GET \/system 200 /);
     assert.match(line, /^D \S+ access\] GET \/system 200 method=GET path=\/system status=200 durationMs=[\d.]+ bytes=\d+ proxied=true$/);
@@ -173,7 +209,12 @@ describe('logs for log shippers, the access log and setup times', { timeout: 180
 
   it('gives a failing change handler and a failing route their structured fields, and /recipes the setup times', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'orthanc-recipes-observability-'));
-    const registry = { ...bundledRecipes, probe: async () => probe, 'slow-setup': async () => slowSetup, 'failed-setup': async () => failedSetup };
+    const registry = {
+      ...bundledRecipes,
+      probe: async () => probe,
+      'slow-setup': async () => slowSetup,
+      'failed-setup': async () => failedSetup,
+    };
     const config = {
       StateDirectory: join(directory, 'state'),
       Orthanc: { Url: orthanc.url, Username: 'alice', Password: password },
@@ -182,15 +223,28 @@ describe('logs for log shippers, the access log and setup times', { timeout: 180
     };
     const loaded = await validateConfig(config, join(directory, 'orthanc-recipes.json'), registry);
     const lines: string[] = [];
-    const host = await Host.start(loaded, { log: createLogger('host', { level: 'debug', format: 'json', write: (line) => lines.push(line) }) });
+    const host = await Host.start(loaded, {
+      log: createLogger('host', { level: 'debug', format: 'json', write: (line) => lines.push(line) }),
+    });
     try {
       const entries = () => lines.map((line) => JSON.parse(line) as JsonLine);
-      const [instance] = generateStudy({ patientId: 'LOG-2', patientName: 'Log^Two', studyDate: '20240405', series: [{ modality: 'CT', instances: 1 }] });
+      const [instance] = generateStudy({
+        patientId: 'LOG-2',
+        patientName: 'Log^Two',
+        studyDate: '20240405',
+        series: [{ modality: 'CT', instances: 1 }],
+      });
       const { ID } = await orthanc.upload(instance!.file);
       await eventually(() => entries().some((e) => e.resourceId === ID), 20_000, 'the handler failure');
       const failure = entries().find((e) => e.resourceId === ID)!;
       assert.deepEqual(
-        { level: failure.level, logger: failure.logger, recipe: failure.recipe, changeType: failure.changeType, resourceType: failure.resourceType },
+        {
+          level: failure.level,
+          logger: failure.logger,
+          recipe: failure.recipe,
+          changeType: failure.changeType,
+          resourceType: failure.resourceType,
+        },
         { level: 'error', logger: 'changes', recipe: 'probe', changeType: 'NEW_INSTANCE', resourceType: 'INSTANCE' },
       );
       assert.equal(typeof failure.seq, 'number');

@@ -45,7 +45,11 @@ describe('operations: health, metrics, fatal start errors, the scheduler after a
   before(async () => {
     scp = await startStoreScp({ aet: 'SCPA' });
     orthanc = await startTestOrthanc({
-      configuration: { AuthenticationEnabled: true, RegisteredUsers: { [credentials.username]: credentials.password }, DicomModalities: { a: ['SCPA', '127.0.0.1', scp.port] } },
+      configuration: {
+        AuthenticationEnabled: true,
+        RegisteredUsers: { [credentials.username]: credentials.password },
+        DicomModalities: { a: ['SCPA', '127.0.0.1', scp.port] },
+      },
       credentials,
     });
     host = await startHostProcess({
@@ -86,9 +90,14 @@ describe('operations: health, metrics, fatal start errors, the scheduler after a
     const study = await uploadStudy(orthanc);
     await receivedAll(scp, study.sops, 60_000);
     const [instance] = await orthanc.json<string[]>('GET', '/instances');
-    for (let n = 0; n < 2; n += 1) assert.equal((await fetch(`${host.url}/instances/${instance}/thumbnail`, { headers: authorization })).status, 200);
+    for (let n = 0; n < 2; n += 1)
+      assert.equal((await fetch(`${host.url}/instances/${instance}/thumbnail`, { headers: authorization })).status, 200);
     await fetch(`${host.url}/system`, { headers: authorization });
-    await eventually(async () => (sample(await scrape(), 'orthanc_recipes_autorouting_routes', 'state="succeeded"') ?? 0) >= 1, 20_000, 'the route counted');
+    await eventually(
+      async () => (sample(await scrape(), 'orthanc_recipes_autorouting_routes', 'state="succeeded"') ?? 0) >= 1,
+      20_000,
+      'the route counted',
+    );
 
     const answer = await fetch(`${host.url}/recipes/metrics`, { headers: authorization });
     assert.match(answer.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
@@ -124,19 +133,27 @@ describe('operations: health, metrics, fatal start errors, the scheduler after a
     assert.doesNotMatch(text, /AR-PATIENT|Routed|secret/);
   });
 
-  it('the scheduler runs again within about a second of Orthanc\'s return, however long the outage', async () => {
+  it("the scheduler runs again within about a second of Orthanc's return, however long the outage", async () => {
     await orthanc.process.stop();
     const downSince = Date.now();
     await host.log.waitFor(/Orthanc is down: tasks paused/);
     // A long outage: with the former back-off (doubling up to 5 s), the feed would now poll only every 5 s.
-    await eventually(async () => Date.now() - downSince >= 8_000 && (await fetch(`${host.url}/recipes/health/ready`)).status === 503, 20_000, 'an 8 s outage');
+    await eventually(
+      async () => Date.now() - downSince >= 8_000 && (await fetch(`${host.url}/recipes/health/ready`)).status === 503,
+      20_000,
+      'an 8 s outage',
+    );
     await orthanc.process.restart();
     const back = Date.now();
     const task = async (): Promise<any> => (await fetch(`${host.url}/recipes/scheduler/tasks/tick`, { headers: authorization })).json();
-    await eventually(async () => {
-      const { LastRun } = await task();
-      return LastRun !== null && Date.parse(LastRun.Start) >= back;
-    }, 3_000, 'a run within 3 s of Orthanc\'s return');
+    await eventually(
+      async () => {
+        const { LastRun } = await task();
+        return LastRun !== null && Date.parse(LastRun.Start) >= back;
+      },
+      3_000,
+      "a run within 3 s of Orthanc's return",
+    );
     assert.equal((await fetch(`${host.url}/recipes/health/ready`)).status, 200);
   });
 
@@ -146,7 +163,15 @@ describe('operations: health, metrics, fatal start errors, the scheduler after a
     const { port } = squatter.address() as AddressInfo;
     const directory = await mkdtemp(join(tmpdir(), 'orthanc-recipes-port-'));
     const configFile = join(directory, 'orthanc-recipes.json');
-    await writeFile(configFile, JSON.stringify({ Orthanc: { Url: orthanc.url, Username: credentials.username, Password: credentials.password }, HttpServer: { Port: port }, StateDirectory: './state', Recipes: { scheduler: { Enabled: true } } }));
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        Orthanc: { Url: orthanc.url, Username: credentials.username, Password: credentials.password },
+        HttpServer: { Port: port },
+        StateDirectory: './state',
+        Recipes: { scheduler: { Enabled: true } },
+      }),
+    );
     const child = spawn(process.execPath, [cliPath, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

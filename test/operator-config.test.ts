@@ -15,11 +15,15 @@ const credentials = { username: 'admin', password: 'pa ss"word' };
 
 async function folderWith(files: Record<string, string | object>): Promise<string> {
   const folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-operator-'));
-  for (const [name, content] of Object.entries(files)) await writeFile(join(folder, name), typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  for (const [name, content] of Object.entries(files))
+    await writeFile(join(folder, name), typeof content === 'string' ? content : JSON.stringify(content, null, 2));
   return folder;
 }
 
-function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) =>
     execFile(process.execPath, [cliPath, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env } }, (error, stdout, stderr) =>
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
@@ -43,7 +47,11 @@ describe('configuration for operators', { timeout: 180_000 }, () => {
 
   before(async () => {
     orthanc = await startTestOrthanc({
-      configuration: { AuthenticationEnabled: true, RegisteredUsers: { [credentials.username]: credentials.password }, DicomModalities: { known: ['KNOWN', '127.0.0.1', 104] } },
+      configuration: {
+        AuthenticationEnabled: true,
+        RegisteredUsers: { [credentials.username]: credentials.password },
+        DicomModalities: { known: ['KNOWN', '127.0.0.1', 104] },
+      },
       credentials,
     });
   });
@@ -69,10 +77,21 @@ describe('configuration for operators', { timeout: 180_000 }, () => {
     assert.equal(loaded.config.HttpServer.Port, 8044);
     assert.equal(loaded.config.HttpServer.Host, '0.0.0.0');
     assert.deepEqual(loaded.config.Orthanc.Configuration, { StableAge: 5 });
-    assert.deepEqual(loaded.recipes.map((r) => r.id), ['scheduler']);
+    assert.deepEqual(
+      loaded.recipes.map((r) => r.id),
+      ['scheduler'],
+    );
 
     assert.deepEqual(
-      (await issuesOf(loadConfig(file, bundledRecipes, { ORTHANC_RECIPES__HttpServer__Port: '70000', ORTHANC_RECIPES__Recipes__hello__LogChanges: '"yes"', ORTHANC_RECIPES__Orthanc__Nope: '1' }))).sort(),
+      (
+        await issuesOf(
+          loadConfig(file, bundledRecipes, {
+            ORTHANC_RECIPES__HttpServer__Port: '70000',
+            ORTHANC_RECIPES__Recipes__hello__LogChanges: '"yes"',
+            ORTHANC_RECIPES__Orthanc__Nope: '1',
+          }),
+        )
+      ).sort(),
       [
         `${file}: host: /HttpServer/Port (from environment variable ORTHANC_RECIPES__HttpServer__Port): must be <= 65535 (found 70000)`,
         `${file}: host: /Orthanc/Nope (from environment variable ORTHANC_RECIPES__Orthanc__Nope): unknown key "Nope"; expected one of "Url", "Username", "Password", "PasswordFile", "TimeoutSeconds", "Executable", "Configuration"`,
@@ -83,34 +102,56 @@ describe('configuration for operators', { timeout: 180_000 }, () => {
       `${file}: host: /HttpServer/Port (from environment variable ORTHANC_RECIPES__HttpServer__Port): is not JSON: "eighty" (strings are for keys that hold text)`,
     ]);
     // A value from the file is named as such: no source.
-    assert.deepEqual(await issuesOf(loadConfig(file, bundledRecipes, { ORTHANC_RECIPES__Recipes__hello__Colour: '"blue"', ORTHANC_RECIPES__Recipes__hello__Enabled: 'true' })), [
-      `${file}: recipe "hello": /Recipes/hello/Colour (from environment variable ORTHANC_RECIPES__Recipes__hello__Colour): unknown key "Colour"; expected one of "LogChanges"`,
-    ]);
+    assert.deepEqual(
+      await issuesOf(
+        loadConfig(file, bundledRecipes, {
+          ORTHANC_RECIPES__Recipes__hello__Colour: '"blue"',
+          ORTHANC_RECIPES__Recipes__hello__Enabled: 'true',
+        }),
+      ),
+      [
+        `${file}: recipe "hello": /Recipes/hello/Colour (from environment variable ORTHANC_RECIPES__Recipes__hello__Colour): unknown key "Colour"; expected one of "LogChanges"`,
+      ],
+    );
   });
 
   it('Orthanc.PasswordFile: a Docker or systemd secret, given by the environment, against a real Orthanc', async () => {
-    const folder = await folderWith({ 'password': `${credentials.password}\n` });
+    const folder = await folderWith({ password: `${credentials.password}\n` });
     const host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: {} }, folder, {
       ORTHANC_RECIPES__Orthanc__Username: credentials.username,
       ORTHANC_RECIPES__Orthanc__PasswordFile: 'password',
       ORTHANC_RECIPES__Recipes__hello__Enabled: 'true',
     });
     try {
-      const about: any = await (await fetch(`${host.url}/recipes`, { headers: { authorization: basicAuth(credentials.username, credentials.password) } })).json();
+      const about: any = await (
+        await fetch(`${host.url}/recipes`, { headers: { authorization: basicAuth(credentials.username, credentials.password) } })
+      ).json();
       assert.equal(about.Orthanc.Answers, true);
-      assert.deepEqual(about.Recipes.map((r: { Id: string; Status: string }) => [r.Id, r.Status]), [['hello', 'running']]);
+      assert.deepEqual(
+        about.Recipes.map((r: { Id: string; Status: string }) => [r.Id, r.Status]),
+        [['hello', 'running']],
+      );
     } finally {
       await host.stop();
     }
     const both = await folderWith({ 'c.json': { Orthanc: { Url: orthanc.url, Password: 'x', PasswordFile: 'password' } } });
-    assert.deepEqual(await issuesOf(loadConfig(join(both, 'c.json'), bundledRecipes, {})), [`${join(both, 'c.json')}: host: /Orthanc/PasswordFile: cannot be given with "Password": keep one of them`]);
+    assert.deepEqual(await issuesOf(loadConfig(join(both, 'c.json'), bundledRecipes, {})), [
+      `${join(both, 'c.json')}: host: /Orthanc/PasswordFile: cannot be given with "Password": keep one of them`,
+    ]);
     const missing = await folderWith({ 'c.json': { Orthanc: { Url: orthanc.url, PasswordFile: 'absent' } } });
-    assert.match((await issuesOf(loadConfig(join(missing, 'c.json'), bundledRecipes, {})))[0]!, /\/Orthanc\/PasswordFile: cannot read the password: ENOENT/);
+    assert.match(
+      (await issuesOf(loadConfig(join(missing, 'c.json'), bundledRecipes, {})))[0]!,
+      /\/Orthanc\/PasswordFile: cannot read the password: ENOENT/,
+    );
   });
 
   it('validate: ./orthanc-recipes.json by default, host and recipe errors together, the wrong value shown, line and column of a syntax error', async () => {
     const folder = await folderWith({
-      'orthanc-recipes.json': { HttpServer: { Port: 'eighty' }, LogLevel: 'loud', Recipes: { hello: { Enabled: true, LogChanges: 'yes' } } },
+      'orthanc-recipes.json': {
+        HttpServer: { Port: 'eighty' },
+        LogLevel: 'loud',
+        Recipes: { hello: { Enabled: true, LogChanges: 'yes' } },
+      },
       'syntax.json': '{\n  "HttpServer": {\n    "Port": 80,\n  }\n}\n',
     });
     const { code, stderr } = await cli(['validate'], { cwd: folder });
@@ -128,9 +169,15 @@ describe('configuration for operators', { timeout: 180_000 }, () => {
   it('validate --online checks the credentials and the destinations against Orthanc', async () => {
     const routing = (destination: string) => ({ Enabled: true, Rules: [{ Name: 'r', Destinations: [destination, { Peer: 'nowhere' }] }] });
     const folder = await folderWith({
-      'good.json': { Orthanc: { Url: orthanc.url, Username: credentials.username, Password: credentials.password }, Recipes: { autorouting: { Enabled: true, Rules: [{ Destinations: ['known'] }] } } },
+      'good.json': {
+        Orthanc: { Url: orthanc.url, Username: credentials.username, Password: credentials.password },
+        Recipes: { autorouting: { Enabled: true, Rules: [{ Destinations: ['known'] }] } },
+      },
       'wrong-password.json': { Orthanc: { Url: orthanc.url, Username: credentials.username, Password: 'wrong' }, Recipes: {} },
-      'destinations.json': { Orthanc: { Url: orthanc.url, Username: credentials.username, Password: credentials.password }, Recipes: { autorouting: routing('unknown') } },
+      'destinations.json': {
+        Orthanc: { Url: orthanc.url, Username: credentials.username, Password: credentials.password },
+        Recipes: { autorouting: routing('unknown') },
+      },
     });
     const good = await cli(['validate', '--online', '--config', 'good.json'], { cwd: folder });
     assert.equal(good.code, 0, good.stderr);
@@ -165,9 +212,17 @@ describe('configuration for operators', { timeout: 180_000 }, () => {
   it('the embedded Orthanc honours HttpPort and DicomPort, and the start log names them and the dashboard', async () => {
     const [httpPort, dicomPort] = [await getFreePort(), await getFreePort()];
     const folder = await folderWith({});
-    const host = await startHostProcess({ Orthanc: { Configuration: { HttpPort: httpPort, DicomPort: dicomPort, DicomAet: 'EMBEDDED' } }, Recipes: { dashboard: { Enabled: true } } }, folder);
+    const host = await startHostProcess(
+      {
+        Orthanc: { Configuration: { HttpPort: httpPort, DicomPort: dicomPort, DicomAet: 'EMBEDDED' } },
+        Recipes: { dashboard: { Enabled: true } },
+      },
+      folder,
+    );
     try {
-      await host.log.waitFor(new RegExp(`embedded Orthanc: DICOM port ${dicomPort}, AET EMBEDDED, HTTP http://127\\.0\\.0\\.1:${httpPort}`));
+      await host.log.waitFor(
+        new RegExp(`embedded Orthanc: DICOM port ${dicomPort}, AET EMBEDDED, HTTP http://127\\.0\\.0\\.1:${httpPort}`),
+      );
       await host.log.waitFor(new RegExp(`dashboard: ${host.url.replace(/\./g, '\\.')}/recipes/ui/`));
       assert.equal((await fetch(`http://127.0.0.1:${httpPort}/system`)).status, 200);
     } finally {

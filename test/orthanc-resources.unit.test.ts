@@ -51,7 +51,8 @@ describe("orthanc-resources: Orthanc's time format", () => {
     ['20250101T000000', -1, '20241231T235959'],
     ['nonsense', 60, ''],
   ];
-  for (const [time, seconds, shifted] of shifts) it(`${time} ${seconds} s is ${JSON.stringify(shifted)}`, () => assert.equal(shiftOrthancTime(time, seconds), shifted));
+  for (const [time, seconds, shifted] of shifts)
+    it(`${time} ${seconds} s is ${JSON.stringify(shifted)}`, () => assert.equal(shiftOrthancTime(time, seconds), shifted));
 });
 
 describe('orthanc-resources: listResources', () => {
@@ -83,7 +84,10 @@ describe('orthanc-resources: listResources', () => {
     it(`${count} resources by pages of ${pageSize}: ${uris.length} request(s)`, async () => {
       const orthanc = fake(count);
       const listed = await collect(listResources(orthanc, 'Study', { pageSize }));
-      assert.deepEqual(listed.map((r) => r.ID), Array.from({ length: count }, (_, i) => `r-${i}`));
+      assert.deepEqual(
+        listed.map((r) => r.ID),
+        Array.from({ length: count }, (_, i) => `r-${i}`),
+      );
       assert.deepEqual(orthanc.uris, uris);
     });
   }
@@ -118,8 +122,14 @@ describe('orthanc-resources: listResources', () => {
     };
     const order = [{ Type: 'Metadata', Key: 'LastUpdate', Direction: 'DESC' }] as const;
     const found = await collect(findResources(orthanc, { Level: 'Series', Expand: true, OrderBy: order }, { pageSize: 2 }));
-    assert.deepEqual(found.map((r) => r.ID), ['r-0', 'r-1', 'r-2', 'r-3', 'r-4']);
-    assert.deepEqual(bodies, [0, 2, 4].map((since) => ({ Level: 'Series', Query: {}, Expand: true, OrderBy: order, Since: since, Limit: 2 })));
+    assert.deepEqual(
+      found.map((r) => r.ID),
+      ['r-0', 'r-1', 'r-2', 'r-3', 'r-4'],
+    );
+    assert.deepEqual(
+      bodies,
+      [0, 2, 4].map((since) => ({ Level: 'Series', Query: {}, Expand: true, OrderBy: order, Since: since, Limit: 2 })),
+    );
     await assert.rejects(collect(findResources(orthanc, { Level: 'Study' }, { pageSize: 0.5 })), RangeError);
   });
 
@@ -153,7 +163,13 @@ describe('orthanc-resources: pageOfList and levelPathOfResourceType (metadata-fi
     assert.deepEqual(pageOfList(items, 3, 0), ['d', 'e']);
     assert.deepEqual(pageOfList(items, 4, 10), ['e']);
     assert.deepEqual(pageOfList(items, 9, 1), []);
-    for (const [since, limit] of [[-1, 0], [0, -1], [0.5, 1], [0, Number.NaN]] as const) assert.throws(() => pageOfList(items, since, limit), RangeError);
+    for (const [since, limit] of [
+      [-1, 0],
+      [0, -1],
+      [0.5, 1],
+      [0, Number.NaN],
+    ] as const)
+      assert.throws(() => pageOfList(items, since, limit), RangeError);
   });
 
   it('gives the URI segment of each level of resource type, undefined for the others', () => {

@@ -42,6 +42,10 @@ describe('PostgreSQL restarting under checked-out connections', { timeout: 60_00
     await run.release();
     await postgres.start();
     const database = store.database('recipe');
-    await eventually(async () => (await database.get<{ one: number }>('SELECT 1 AS one').catch(() => undefined))?.one === 1, 20_000, 'the state answers again');
+    await eventually(
+      async () => (await database.get<{ one: number }>('SELECT 1 AS one').catch(() => undefined))?.one === 1,
+      20_000,
+      'the state answers again',
+    );
   });
 });

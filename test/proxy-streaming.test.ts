@@ -44,7 +44,11 @@ describe('the proxy streams large bodies both ways', { timeout: 240_000 }, () =>
     // some 40 MB above Node 20), so that the measure below shows what a body costs, not the warm-up.
     const warmUp = join(orthanc.directory, 'warm-up.dcm');
     await writeLargeInstance(warmUp, 20 * MB);
-    const warmUpStored = await request(`${host.url}/instances`, { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: createReadStream(warmUp) });
+    const warmUpStored = await request(`${host.url}/instances`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/dicom' },
+      body: createReadStream(warmUp),
+    });
     const { ID: warmUpId } = (await warmUpStored.body.json()) as { ID: string };
     await (await request(`${host.url}/instances/${warmUpId}/file`)).body.dump({ limit: Infinity });
     resetPeak(pid);
@@ -68,6 +72,9 @@ describe('the proxy streams large bodies both ways', { timeout: 240_000 }, () =>
 
     const growth = memoryOf(pid).peak - before.rss;
     t.diagnostic(`host RSS ${(before.rss / MB).toFixed(1)} MB before, peak growth ${(growth / MB).toFixed(1)} MB`);
-    assert.ok(growth < 50 * MB, `the host's peak RSS grew by ${(growth / MB).toFixed(1)} MB for a ${(size / MB).toFixed(0)} MB body each way`);
+    assert.ok(
+      growth < 50 * MB,
+      `the host's peak RSS grew by ${(growth / MB).toFixed(1)} MB for a ${(size / MB).toFixed(0)} MB body each way`,
+    );
   });
 });

@@ -39,7 +39,10 @@ const engines: Engine[] = [
         again: async () => new StateStore(directory),
         async tables() {
           const raw = new Database(join(directory, 'state.sqlite'), { readonly: true });
-          const names = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((row) => (row as { name: string }).name);
+          const names = raw
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .all()
+            .map((row) => (row as { name: string }).name);
           raw.close();
           return names;
         },
@@ -56,7 +59,10 @@ const engines: Engine[] = [
       return {
         store: await open(),
         again: open,
-        tables: async () => (await postgres!.psql(`SELECT tablename FROM pg_tables WHERE schemaname = '${schema}' ORDER BY tablename`)).split('\n').filter(Boolean),
+        tables: async () =>
+          (await postgres!.psql(`SELECT tablename FROM pg_tables WHERE schemaname = '${schema}' ORDER BY tablename`))
+            .split('\n')
+            .filter(Boolean),
       };
     },
     missingTable: /relation "r_careful__a" does not exist/,
@@ -105,7 +111,10 @@ for (const engine of engines) {
       assert.equal(await second.version(), 1);
       await store.close();
       assert.equal(tablePrefix('second-one'), 'r_second_one__');
-      assert.deepEqual((await tables()).filter((name) => name.startsWith('r_')), ['r_first__items', 'r_second_one__items']);
+      assert.deepEqual(
+        (await tables()).filter((name) => name.startsWith('r_')),
+        ['r_first__items', 'r_second_one__items'],
+      );
     });
 
     it('rolls a failing migration back entirely, and refuses a table outside the recipe', async () => {
@@ -177,7 +186,11 @@ describe('PostgreSQL state shared by several hosts', () => {
   it('runs each migration step once, however many hosts start at once', async () => {
     const { store, again } = await engines[1]!.fresh();
     // Each step inserts a row: a step run twice would show as two rows.
-    const counted = ['CREATE TABLE {runs} (step INTEGER NOT NULL)', 'INSERT INTO {runs} (step) VALUES (1)', 'INSERT INTO {runs} (step) VALUES (2)'];
+    const counted = [
+      'CREATE TABLE {runs} (step INTEGER NOT NULL)',
+      'INSERT INTO {runs} (step) VALUES (1)',
+      'INSERT INTO {runs} (step) VALUES (2)',
+    ];
     const hosts = [store, ...(await Promise.all([1, 2, 3, 4, 5].map(() => again())))];
     const versions = await Promise.all(hosts.map((host) => host.database('counted').migrate(counted)));
     assert.deepEqual(versions, [3, 3, 3, 3, 3, 3]);
@@ -189,6 +202,9 @@ describe('PostgreSQL state shared by several hosts', () => {
   });
 
   it('numbers ? placeholders outside quotes and comments', () => {
-    assert.equal(numberPlaceholders("SELECT '?', \"a?\", x FROM t WHERE a = ? AND b IN (?, ?) -- why?\nAND c = ?"), "SELECT '?', \"a?\", x FROM t WHERE a = $1 AND b IN ($2, $3) -- why?\nAND c = $4");
+    assert.equal(
+      numberPlaceholders('SELECT \'?\', "a?", x FROM t WHERE a = ? AND b IN (?, ?) -- why?\nAND c = ?'),
+      'SELECT \'?\', "a?", x FROM t WHERE a = $1 AND b IN ($2, $3) -- why?\nAND c = $4',
+    );
   });
 });

@@ -73,7 +73,7 @@ describe('setup in the host (fake Orthanc)', () => {
     }
   });
 
-  it("closes a running recipe through its onClose cleanups, with ctx.signal aborted", async () => {
+  it('closes a running recipe through its onClose cleanups, with ctx.signal aborted', async () => {
     const seen: string[] = [];
     const closes = defineRecipe({
       meta: meta('closes'),
@@ -99,7 +99,10 @@ describe('setup in the host (fake Orthanc)', () => {
     });
     const recipe = await startRecipe(twice);
     try {
-      assert.ok(recipe.recipeLog().some((line) => /setup failed.*route \/twice is registered twice \(it already registered it\)/.test(line)), recipe.recipeLog().join('\n'));
+      assert.ok(
+        recipe.recipeLog().some((line) => /setup failed.*route \/twice is registered twice \(it already registered it\)/.test(line)),
+        recipe.recipeLog().join('\n'),
+      );
       assert.equal((await recipe.request('GET /twice')).status, 404);
     } finally {
       await recipe.close();
@@ -124,7 +127,9 @@ describe('setup in the host (fake Orthanc)', () => {
         'meta does not match setup: setup listens to STABLE_STUDY, which meta.events does not list',
         'meta does not match setup: setup registered the route /sloppy-extra, which meta.routes does not list',
       ]);
-      assert.ok(recipe.log.lines.some((line) => /^W .*sloppy\] meta does not match setup: setup registered the route \/sloppy-extra/.test(line)));
+      assert.ok(
+        recipe.log.lines.some((line) => /^W .*sloppy\] meta does not match setup: setup registered the route \/sloppy-extra/.test(line)),
+      );
     } finally {
       await recipe.close();
     }
@@ -135,22 +140,67 @@ describe('RestRouter.register', () => {
   it('refuses the same pattern from a second owner, naming the first', () => {
     const router = new RestRouter();
     const remove = router.register('a', '/x', () => undefined);
-    assert.throws(() => router.register('b', '/x', () => undefined), /recipe b: the route \/x is registered twice \(recipe a registered it first\)/);
+    assert.throws(
+      () => router.register('b', '/x', () => undefined),
+      /recipe b: the route \/x is registered twice \(recipe a registered it first\)/,
+    );
     remove();
     router.register('b', '/x', () => undefined);
   });
 });
 
 describe('compareDeclarations', () => {
-  const cases: { name: string; routes: string[]; events: string[]; registered: { routes: string[]; events: string[] | 'all' }; expect: string[] }[] = [
+  const cases: {
+    name: string;
+    routes: string[];
+    events: string[];
+    registered: { routes: string[]; events: string[] | 'all' };
+    expect: string[];
+  }[] = [
     { name: 'a literal pattern', routes: ['* /(to)(t)o'], events: [], registered: { routes: ['/(to)(t)o'], events: [] }, expect: [] },
-    { name: '{id} against a capture', routes: ['GET /instances/{id}/thumbnail'], events: [], registered: { routes: ['/instances/([^/]+)/thumbnail'], events: [] }, expect: [] },
-    { name: 'one pattern serving several declared routes', routes: ['GET /ui/', 'GET /ui/{file}'], events: [], registered: { routes: ['/ui/(.*)'], events: [] }, expect: [] },
-    { name: 'a pattern no declared route matches', routes: ['GET /a'], events: [], registered: { routes: ['/a', '/b'], events: [] }, expect: ['undeclared'] },
-    { name: 'a declared route not registered', routes: ['GET /a'], events: [], registered: { routes: [], events: [] }, expect: ['unregistered'] },
+    {
+      name: '{id} against a capture',
+      routes: ['GET /instances/{id}/thumbnail'],
+      events: [],
+      registered: { routes: ['/instances/([^/]+)/thumbnail'], events: [] },
+      expect: [],
+    },
+    {
+      name: 'one pattern serving several declared routes',
+      routes: ['GET /ui/', 'GET /ui/{file}'],
+      events: [],
+      registered: { routes: ['/ui/(.*)'], events: [] },
+      expect: [],
+    },
+    {
+      name: 'a pattern no declared route matches',
+      routes: ['GET /a'],
+      events: [],
+      registered: { routes: ['/a', '/b'], events: [] },
+      expect: ['undeclared'],
+    },
+    {
+      name: 'a declared route not registered',
+      routes: ['GET /a'],
+      events: [],
+      registered: { routes: [], events: [] },
+      expect: ['unregistered'],
+    },
     { name: 'every change type, none declared', routes: [], events: [], registered: { routes: [], events: 'all' }, expect: ['undeclared'] },
-    { name: 'every change type, some declared', routes: [], events: ['NEW_INSTANCE'], registered: { routes: [], events: 'all' }, expect: [] },
-    { name: 'events both ways', routes: [], events: ['NEW_INSTANCE'], registered: { routes: [], events: ['STABLE_STUDY'] }, expect: ['undeclared', 'unregistered'] },
+    {
+      name: 'every change type, some declared',
+      routes: [],
+      events: ['NEW_INSTANCE'],
+      registered: { routes: [], events: 'all' },
+      expect: [],
+    },
+    {
+      name: 'events both ways',
+      routes: [],
+      events: ['NEW_INSTANCE'],
+      registered: { routes: [], events: ['STABLE_STUDY'] },
+      expect: ['undeclared', 'unregistered'],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {

@@ -9,7 +9,10 @@ import { startRecipe } from './helpers/recipe-tester.js';
  * everything it can register, must register exactly what its `meta` declares (the host compares
  * them at setup and logs `meta does not match setup: ...`; here any such line fails).
  */
-const everything: Record<string, { options?: Record<string, unknown>; orthanc?: FakeRoutes; hostConfig?: Record<string, unknown>; skip?: string }> = {
+const everything: Record<
+  string,
+  { options?: Record<string, unknown>; orthanc?: FakeRoutes; hostConfig?: Record<string, unknown>; skip?: string }
+> = {
   autorouting: {
     options: {
       Rules: [
@@ -45,7 +48,10 @@ describe('bundled recipes: meta.routes and meta.events are what setup registers'
       try {
         const lines = running.recipeLog();
         assert.ok(!lines.some((line) => line.startsWith('setup failed')), lines.join('\n'));
-        assert.deepEqual(lines.filter((line) => line.startsWith('meta does not match setup')), []);
+        assert.deepEqual(
+          lines.filter((line) => line.startsWith('meta does not match setup')),
+          [],
+        );
       } finally {
         await running.close();
       }

@@ -45,11 +45,17 @@ describe('recipe options checked beyond the schema', { timeout: 60_000 }, () => 
       (e: unknown) => e,
     );
     assert.ok(error instanceof ConfigError);
-    assert.equal(error.message, '/etc/orthanc-recipes/a.json: recipe "picky": /Recipes/picky/Size: 13 is unlucky (config in /etc/orthanc-recipes)');
+    assert.equal(
+      error.message,
+      '/etc/orthanc-recipes/a.json: recipe "picky": /Recipes/picky/Size: 13 is unlucky (config in /etc/orthanc-recipes)',
+    );
   });
 
   it('turns a RecipeOptionsError thrown by setup into a configuration error, after closing what was set up', async () => {
-    const error = await startHostInProcess({ Orthanc: { Url: orthanc.url }, Recipes: { earlier: { Enabled: true }, picky: { Enabled: true, Size: 7 } } }, [earlier, picky]).then(
+    const error = await startHostInProcess(
+      { Orthanc: { Url: orthanc.url }, Recipes: { earlier: { Enabled: true }, picky: { Enabled: true, Size: 7 } } },
+      [earlier, picky],
+    ).then(
       () => assert.fail('started'),
       (e: unknown) => e,
     );

@@ -40,12 +40,20 @@ const probe = defineRecipe({
     orthanc.registerRestCallback('/dicom-web/series', (output) => output.passThrough(), { methods: ['GET'] });
     orthanc.registerRestCallback('/probe/head', (output) => output.answerBuffer('head\n', 'text/plain'), { methods: ['GET', 'HEAD'] });
     // An error of Orthanc's, let through: a find with a Level Orthanc does not know.
-    orthanc.registerRestCallback('/probe/orthanc-error', async (output, _uri, request) => {
-      output.answerJson(await request.orthanc.restApiPostJson('/tools/find', { Level: 'Foo', Query: {} }));
-    }, { methods: ['GET'] });
-    orthanc.registerRestCallback('/probe/recipe-error', () => {
-      throw new RecipeHttpError(400, 'bad-parameter', 'limit must be a whole number', { Parameter: 'limit' });
-    }, { methods: ['GET'] });
+    orthanc.registerRestCallback(
+      '/probe/orthanc-error',
+      async (output, _uri, request) => {
+        output.answerJson(await request.orthanc.restApiPostJson('/tools/find', { Level: 'Foo', Query: {} }));
+      },
+      { methods: ['GET'] },
+    );
+    orthanc.registerRestCallback(
+      '/probe/recipe-error',
+      () => {
+        throw new RecipeHttpError(400, 'bad-parameter', 'limit must be a whole number', { Parameter: 'limit' });
+      },
+      { methods: ['GET'] },
+    );
   },
 });
 
@@ -57,8 +65,10 @@ describe('recipe platform against a real Orthanc: methods, the error shape, pass
   let hostDirectory: string;
   const admin = { authorization: basicAuth('admin', 'admin-pw') };
   const viewer = { authorization: basicAuth('viewer', 'viewer-pw') };
-  const viaHost = (path: string, options: Parameters<typeof rawRequest>[1] = {}) => rawRequest(`${url}${path}`, { ...options, headers: { ...admin, ...options.headers } });
-  const direct = (path: string, options: Parameters<typeof rawRequest>[1] = {}) => rawRequest(`${orthanc.url}${path}`, { ...options, headers: { ...admin, ...options.headers } });
+  const viaHost = (path: string, options: Parameters<typeof rawRequest>[1] = {}) =>
+    rawRequest(`${url}${path}`, { ...options, headers: { ...admin, ...options.headers } });
+  const direct = (path: string, options: Parameters<typeof rawRequest>[1] = {}) =>
+    rawRequest(`${orthanc.url}${path}`, { ...options, headers: { ...admin, ...options.headers } });
   const json = (answer: { body: Buffer }) => JSON.parse(answer.body.toString()) as Record<string, unknown>;
 
   before(async () => {
@@ -74,7 +84,13 @@ describe('recipe platform against a real Orthanc: methods, the error shape, pass
       },
       credentials: { username: 'admin', password: 'admin-pw' },
     });
-    const study = generateStudy({ patientId: 'PLATFORM', patientName: 'Platform^Pat', studyDate: '20240101', series: [{ modality: 'CT', instances: 3 }], size: 16 });
+    const study = generateStudy({
+      patientId: 'PLATFORM',
+      patientName: 'Platform^Pat',
+      studyDate: '20240101',
+      series: [{ modality: 'CT', instances: 3 }],
+      size: 16,
+    });
     for (const instance of study) await orthanc.upload(instance.file);
     const started = await startHostInProcess(
       {
@@ -95,14 +111,21 @@ describe('recipe platform against a real Orthanc: methods, the error shape, pass
     if (hostDirectory) await rm(hostDirectory, { recursive: true, force: true });
   });
 
-  it("answers an undeclared method with 405 and the Allow Orthanc gives for the same route, plus the JSON error shape", async () => {
+  it('answers an undeclared method with 405 and the Allow Orthanc gives for the same route, plus the JSON error shape', async () => {
     for (const method of ['GET', 'PUT', 'DELETE']) {
       const ours = await viaHost('/tools/find', { method });
       const orthancs = await direct('/tools/find', { method });
       assert.equal(orthancs.status, 405, 'the premise: Orthanc serves /tools/find with POST only');
       assert.equal(ours.status, 405, method);
       assert.equal(ours.headers.allow, orthancs.headers.allow);
-      assert.deepEqual(json(ours), { HttpError: 'Method Not Allowed', HttpStatus: 405, Message: `${method} is not served here; this route serves POST`, Method: method, Uri: '/tools/find', Code: 'method-not-allowed' });
+      assert.deepEqual(json(ours), {
+        HttpError: 'Method Not Allowed',
+        HttpStatus: 405,
+        Message: `${method} is not served here; this route serves POST`,
+        Method: method,
+        Uri: '/tools/find',
+        Code: 'method-not-allowed',
+      });
     }
   });
 
@@ -129,7 +152,8 @@ describe('recipe platform against a real Orthanc: methods, the error shape, pass
   it("shapes a recipe's own error as Orthanc shapes its errors (same fields, same types), plus Code", async () => {
     const orthancs = json(await direct('/tools/find', { method: 'POST', body: 'not json' }));
     const ours = json(await viaHost('/probe/recipe-error?limit=x'));
-    for (const field of ['HttpError', 'HttpStatus', 'Message', 'Method', 'Uri']) assert.equal(typeof ours[field], typeof orthancs[field], field);
+    for (const field of ['HttpError', 'HttpStatus', 'Message', 'Method', 'Uri'])
+      assert.equal(typeof ours[field], typeof orthancs[field], field);
     assert.deepEqual([ours.HttpError, ours.HttpStatus, orthancs.HttpError, orthancs.HttpStatus], ['Bad Request', 400, 'Bad Request', 400]);
     assert.deepEqual([ours.Code, ours.Parameter, ours.Uri], ['bad-parameter', 'limit', '/probe/recipe-error']);
   });
@@ -143,7 +167,10 @@ describe('recipe platform against a real Orthanc: methods, the error shape, pass
     assert.equal(ours.status, 200, ours.body.toString());
     assert.deepEqual(fieldsOf(ours), fieldsOf(orthancs));
     assert.ok(fieldsOf(ours).includes('00081030') && fieldsOf(ours).includes('00080021'));
-    assert.ok(!fieldsOf(await direct('/dicom-web/series?includefield=00080021')).includes('00081030'), 'the premise: the last argument alone does not bring StudyDescription');
+    assert.ok(
+      !fieldsOf(await direct('/dicom-web/series?includefield=00080021')).includes('00081030'),
+      'the premise: the last argument alone does not bring StudyDescription',
+    );
     // Orthanc's core reads the last of repeated arguments (`limit=3` here); the same through the recipe.
     const paged = '/instances?since=0&limit=1&since=0&limit=3';
     const orthancPage = await direct(paged);
@@ -153,7 +180,11 @@ describe('recipe platform against a real Orthanc: methods, the error shape, pass
   });
 
   it("passes a find without Metadata through metadata-find (a POST with a body, repeated arguments): Orthanc's answer byte for byte", async () => {
-    for (const body of ['{"Level":"Instance","Query":{},"Expand":true}', '{"Level":"Series","Query":{"Modality":"CT"}}', '{"Level":"Foo"}']) {
+    for (const body of [
+      '{"Level":"Instance","Query":{},"Expand":true}',
+      '{"Level":"Series","Query":{"Modality":"CT"}}',
+      '{"Level":"Foo"}',
+    ]) {
       const path = '/tools/find?a=1&a=2&b=';
       const orthancs = await direct(path, { method: 'POST', body });
       const ours = await viaHost(path, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
@@ -164,15 +195,23 @@ describe('recipe platform against a real Orthanc: methods, the error shape, pass
 
   it("passes the caller's credentials, not the host's: what Orthanc refuses the caller is refused through passThrough", async () => {
     const body = '{"Level":"Study","Query":{}}';
-    assert.equal((await direct('/tools/find', { method: 'POST', body, headers: viewer })).status, 403, 'the premise: Orthanc refuses viewer /tools/find');
+    assert.equal(
+      (await direct('/tools/find', { method: 'POST', body, headers: viewer })).status,
+      403,
+      'the premise: Orthanc refuses viewer /tools/find',
+    );
     assert.equal((await direct('/system', { headers: viewer })).status, 200, 'the premise: Orthanc lets viewer in elsewhere');
     const refused = await rawRequest(`${url}/tools/find`, { method: 'POST', body, headers: viewer });
     assert.equal(refused.status, 403, 'passThrough as the caller');
-    const withMetadata = await rawRequest(`${url}/tools/find`, { method: 'POST', body: JSON.stringify({ Level: 'Study', Query: {}, Metadata: { Reviewer: 'a' } }), headers: viewer });
+    const withMetadata = await rawRequest(`${url}/tools/find`, {
+      method: 'POST',
+      body: JSON.stringify({ Level: 'Study', Query: {}, Metadata: { Reviewer: 'a' } }),
+      headers: viewer,
+    });
     assert.equal(withMetadata.status, 403, "metadata-find's own find as the caller");
     assert.equal(json(withMetadata).Code, 'orthanc-error');
     assert.equal((await viaHost('/tools/find', { method: 'POST', body })).status, 200, 'admin is let through');
     const anonymous = await rawRequest(`${url}/tools/find`, { method: 'POST', body });
-    assert.equal(anonymous.status, 401, 'no credentials: Orthanc\'s challenge, before the recipe');
+    assert.equal(anonymous.status, 401, "no credentials: Orthanc's challenge, before the recipe");
   });
 });

@@ -115,7 +115,13 @@ describe('recipe queues (shared/recipe-queue.ts), without Orthanc', () => {
         }
         done.push(value);
       },
-      { signal: stop.signal, reserveSeconds: 0.05, concurrency: 3, idleMilliseconds: 20, onError: (error) => errors.push((error as Error).message) },
+      {
+        signal: stop.signal,
+        reserveSeconds: 0.05,
+        concurrency: 3,
+        idleMilliseconds: 20,
+        onError: (error) => errors.push((error as Error).message),
+      },
     );
     for (const value of ['a', 'flaky', 'b']) await queue.enqueue(value);
     await eventually(async () => done.length === 3 && (await queue.size()) === 0, 5000, 'every value handled');

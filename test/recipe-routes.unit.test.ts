@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import {
-  BindingError,
-  OrthancHttpError,
-  RestOutput,
-  RestRouter,
-  allowHeader,
-  errorBody,
-  servesMethod,
-} from '../shared/binding/index.js';
+import { BindingError, OrthancHttpError, RestOutput, RestRouter, allowHeader, errorBody, servesMethod } from '../shared/binding/index.js';
 import { compareDeclarations } from '../shared/recipe-declarations.js';
 import { RecipeHttpError, defineRecipe } from '../shared/recipe.js';
 import { basicAuth } from './helpers/http.js';
@@ -40,29 +32,55 @@ const probe = defineRecipe({
   },
   schema: { type: 'object', properties: {}, additionalProperties: false },
   setup({ orthanc }) {
-    orthanc.registerRestCallback('/probe/get', (output) => {
-      calls += 1;
-      output.answerJson({ ok: true });
-    }, { methods: ['GET'], maxBodyBytes: 0 });
-    orthanc.registerRestCallback('/probe/get-head', (output) => output.answerBuffer('served\n', 'text/plain'), { methods: ['GET', 'HEAD'] });
+    orthanc.registerRestCallback(
+      '/probe/get',
+      (output) => {
+        calls += 1;
+        output.answerJson({ ok: true });
+      },
+      { methods: ['GET'], maxBodyBytes: 0 },
+    );
+    orthanc.registerRestCallback('/probe/get-head', (output) => output.answerBuffer('served\n', 'text/plain'), {
+      methods: ['GET', 'HEAD'],
+    });
     orthanc.registerRestCallback('/probe/any', (output, _uri, request) => output.answerBuffer(request.method, 'text/plain'));
-    orthanc.registerRestCallback('/probe/recipe-error', () => {
-      throw new RecipeHttpError(422, 'custom-code', 'what went wrong', { Field: 'x', HttpStatus: 999, Code: 'overridden?' });
-    }, { methods: ['GET'] });
-    orthanc.registerRestCallback('/probe/orthanc-error', async (_output, _uri, request) => {
-      await request.orthanc.restApiGetJson(`/instances/${request.get.which ?? 'missing'}`);
-    }, { methods: ['GET'] });
-    orthanc.registerRestCallback('/probe/unknown-error', () => {
-      throw new Error('secret internal detail /var/lib/orthanc');
-    }, { methods: ['GET'] });
-    orthanc.registerRestCallback('/probe/pass', (output) => {
-      output.setHttpHeader('x-dropped', 'set before the pass-through');
-      return output.passThrough();
-    }, { methods: ['GET', 'POST'] });
-    orthanc.registerRestCallback('/probe/late-pass', async (output) => {
-      output.answerBuffer('first', 'text/plain');
-      await output.passThrough();
-    }, { methods: ['GET'] });
+    orthanc.registerRestCallback(
+      '/probe/recipe-error',
+      () => {
+        throw new RecipeHttpError(422, 'custom-code', 'what went wrong', { Field: 'x', HttpStatus: 999, Code: 'overridden?' });
+      },
+      { methods: ['GET'] },
+    );
+    orthanc.registerRestCallback(
+      '/probe/orthanc-error',
+      async (_output, _uri, request) => {
+        await request.orthanc.restApiGetJson(`/instances/${request.get.which ?? 'missing'}`);
+      },
+      { methods: ['GET'] },
+    );
+    orthanc.registerRestCallback(
+      '/probe/unknown-error',
+      () => {
+        throw new Error('secret internal detail /var/lib/orthanc');
+      },
+      { methods: ['GET'] },
+    );
+    orthanc.registerRestCallback(
+      '/probe/pass',
+      (output) => {
+        output.setHttpHeader('x-dropped', 'set before the pass-through');
+        return output.passThrough();
+      },
+      { methods: ['GET', 'POST'] },
+    );
+    orthanc.registerRestCallback(
+      '/probe/late-pass',
+      async (output) => {
+        output.answerBuffer('first', 'text/plain');
+        await output.passThrough();
+      },
+      { methods: ['GET'] },
+    );
   },
 });
 
@@ -82,9 +100,23 @@ describe('recipe routes: method dispatch, one error shape, pass-through (fake Or
     recipe = await startRecipe(probe, {
       orthanc: {
         'GET /instances/missing': { status: 404, json: orthancNotFound },
-        'GET /instances/failing': { status: 500, json: { HttpError: 'Internal Server Error', HttpStatus: 500, Message: 'Database error', OrthancError: 'Database error', OrthancStatus: 11, Details: 'disk full' } },
+        'GET /instances/failing': {
+          status: 500,
+          json: {
+            HttpError: 'Internal Server Error',
+            HttpStatus: 500,
+            Message: 'Database error',
+            OrthancError: 'Database error',
+            OrthancStatus: 11,
+            Details: 'disk full',
+          },
+        },
         'GET /instances/bare': { status: 404, body: '' },
-        'GET /probe/pass': (call) => ({ status: 203, headers: { 'x-from-orthanc': 'yes', 'content-type': 'text/plain' }, body: `orthanc saw ${call.uri}` }),
+        'GET /probe/pass': (call) => ({
+          status: 203,
+          headers: { 'x-from-orthanc': 'yes', 'content-type': 'text/plain' },
+          body: `orthanc saw ${call.uri}`,
+        }),
         'POST /probe/pass': (call) => ({ status: 201, json: { Got: call.body.toString(), Type: call.headers['content-type'] } }),
       },
     });
@@ -167,7 +199,10 @@ describe('recipe routes: method dispatch, one error shape, pass-through (fake Or
     const failing = await recipe.request('GET /probe/orthanc-error?which=failing');
     assert.equal(failing.status, 500);
     const body = JSON.parse(failing.body.toString());
-    assert.deepEqual([body.OrthancStatus, body.OrthancError, body.Message, body.Details, body.Code], [11, 'Database error', 'Database error', 'disk full', 'orthanc-error']);
+    assert.deepEqual(
+      [body.OrthancStatus, body.OrthancError, body.Message, body.Details, body.Code],
+      [11, 'Database error', 'Database error', 'disk full', 'orthanc-error'],
+    );
     // Orthanc sends no body for some errors: the status stays Orthanc's, without its fields.
     const bare = JSON.parse((await recipe.request('GET /probe/orthanc-error?which=bare')).body.toString());
     assert.equal(bare.HttpStatus, 404);
@@ -180,7 +215,10 @@ describe('recipe routes: method dispatch, one error shape, pass-through (fake Or
     const body = JSON.parse(answer.body.toString());
     assert.equal(body.Code, 'internal-error');
     assert.doesNotMatch(answer.body.toString(), /secret|var\/lib/);
-    assert.ok(recipe.log.lines.some((line) => line.includes('secret internal detail')), 'the error is in the host log');
+    assert.ok(
+      recipe.log.lines.some((line) => line.includes('secret internal detail')),
+      'the error is in the host log',
+    );
   });
 
   it("passThrough(): Orthanc's answer (status, headers, body) for the request as it came, every query argument in order, the caller's credentials", async () => {
@@ -214,7 +252,11 @@ describe('recipe routes: the pieces', () => {
   it('RestRouter checks declared methods: upper-case tokens, at least one', () => {
     const router = new RestRouter();
     for (const methods of [[], ['get'], ['GET', 'PO ST'], 'GET' as unknown as string[]]) {
-      assert.throws(() => router.register('r', `/x${router.routes.length}`, () => undefined, { methods }), (error: unknown) => error instanceof BindingError && error.code === 'ORC_ERR_BAD_ROUTE', JSON.stringify(methods));
+      assert.throws(
+        () => router.register('r', `/x${router.routes.length}`, () => undefined, { methods }),
+        (error: unknown) => error instanceof BindingError && error.code === 'ORC_ERR_BAD_ROUTE',
+        JSON.stringify(methods),
+      );
     }
     router.register('r', '/a', () => undefined, { methods: ['GET', 'POST', 'GET'] });
     router.register('r', '/b', () => undefined);
@@ -241,7 +283,7 @@ describe('recipe routes: the pieces', () => {
     assert.equal(new RecipeHttpError(409, 'conflict', 'busy').status, 409);
   });
 
-  it('errorBody: Orthanc\'s fields, Code, details after; no Method/Uri without a request', () => {
+  it("errorBody: Orthanc's fields, Code, details after; no Method/Uri without a request", () => {
     assert.deepEqual(errorBody({ status: 503, code: 'unavailable', message: 'later', details: { Message: 'no', RetryAfter: 5 } }), {
       HttpError: 'Service Unavailable',
       HttpStatus: 503,
@@ -254,16 +296,23 @@ describe('recipe routes: the pieces', () => {
 
   it('output.passThrough() outside the host throws ORC_ERR_NO_PASS_THROUGH', async () => {
     const output = new RestOutput({ once: () => undefined, headersSent: false } as unknown as ServerResponse);
-    await assert.rejects(output.passThrough(), (error: unknown) => error instanceof BindingError && error.code === 'ORC_ERR_NO_PASS_THROUGH');
+    await assert.rejects(
+      output.passThrough(),
+      (error: unknown) => error instanceof BindingError && error.code === 'ORC_ERR_NO_PASS_THROUGH',
+    );
   });
 
   it("compareDeclarations: meta.routes' methods must be those setup declared", () => {
     const meta = { routes: ['GET /a', 'GET,HEAD /b', '* /c', 'POST /d', '* /e'], events: [] };
-    const registered = { routes: ['/a', '/b', '/c', '/d', '/e'], events: [], methods: { '/a': ['GET'], '/b': ['HEAD', 'GET'], '/d': ['GET'], '/e': ['GET'] } };
-    assert.deepEqual(compareDeclarations(meta, registered).map((m) => m.message), [
-      'meta.routes lists POST /d, but setup registered /d serving GET',
-      'meta.routes lists * /e, but setup registered /e serving GET',
-    ]);
+    const registered = {
+      routes: ['/a', '/b', '/c', '/d', '/e'],
+      events: [],
+      methods: { '/a': ['GET'], '/b': ['HEAD', 'GET'], '/d': ['GET'], '/e': ['GET'] },
+    };
+    assert.deepEqual(
+      compareDeclarations(meta, registered).map((m) => m.message),
+      ['meta.routes lists POST /d, but setup registered /d serving GET', 'meta.routes lists * /e, but setup registered /e serving GET'],
+    );
     // A route that declares no methods checks them itself, as before: meta's text is taken as written.
     assert.deepEqual(compareDeclarations({ routes: ['GET /a'], events: [] }, { routes: ['/a'], events: [], methods: {} }), []);
   });

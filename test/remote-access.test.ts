@@ -36,8 +36,10 @@ async function runCli(config: Record<string, unknown>): Promise<{ code: number |
 
 describe('isLoopbackHost', () => {
   it('tells loopback addresses from the others', () => {
-    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1']) assert.equal(isLoopbackHost(host), true, host);
-    for (const host of ['0.0.0.0', '::', '192.168.1.10', '10.0.0.1', 'pacs.example', '::ffff:10.0.0.1']) assert.equal(isLoopbackHost(host), false, host);
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1'])
+      assert.equal(isLoopbackHost(host), true, host);
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', '10.0.0.1', 'pacs.example', '::ffff:10.0.0.1'])
+      assert.equal(isLoopbackHost(host), false, host);
   });
 });
 
@@ -63,7 +65,10 @@ describe('remote access: the host never opens an unprotected Orthanc to the netw
   });
 
   it('starts there when the configuration says AllowRemoteAccessWithoutAuthentication', async (t) => {
-    const host = await startHostProcess({ Orthanc: { Url: open.url }, HttpServer: { Host: '0.0.0.0', AllowRemoteAccessWithoutAuthentication: true } });
+    const host = await startHostProcess({
+      Orthanc: { Url: open.url },
+      HttpServer: { Host: '0.0.0.0', AllowRemoteAccessWithoutAuthentication: true },
+    });
     t.after(() => host.stop());
     assert.equal((await rawRequest(`${viaLoopback(host.url)}/system`)).status, 200);
   });
@@ -75,7 +80,12 @@ describe('remote access: the host never opens an unprotected Orthanc to the netw
     const startOrthanc = async (configuration: Record<string, unknown>) => {
       const folder = await mkdtemp(join(testOrthancRoot ? join(testOrthancRoot, 'tmp') : tmpdir(), 'orthanc-recipes-remote-'));
       folders.push(folder);
-      orthanc = await OrthancProcess.start({ storageDirectory: join(folder, 'storage'), rootDirectory: testOrthancRoot, httpPort: port, configuration });
+      orthanc = await OrthancProcess.start({
+        storageDirectory: join(folder, 'storage'),
+        rootDirectory: testOrthancRoot,
+        httpPort: port,
+        configuration,
+      });
     };
     let host: HostProcess | undefined;
     t.after(async () => {
@@ -96,9 +106,16 @@ describe('remote access: the host never opens an unprotected Orthanc to the netw
 
     // Orthanc goes away: the door shuts, with a JSON 503 that says why.
     await orthanc!.stop();
-    await eventually(async () => (await rawRequest(`${url}/system`, { headers: { authorization: good } })).status === 503, 30_000, 'a 503 while Orthanc is away');
+    await eventually(
+      async () => (await rawRequest(`${url}/system`, { headers: { authorization: good } })).status === 503,
+      30_000,
+      'a 503 while Orthanc is away',
+    );
     const away = await rawRequest(`${url}/system`, { headers: { authorization: good } });
-    assert.match(JSON.parse(away.body.toString()).Message, /Orthanc became unreachable; the host checks that Orthanc still requires credentials/);
+    assert.match(
+      JSON.parse(away.body.toString()).Message,
+      /Orthanc became unreachable; the host checks that Orthanc still requires credentials/,
+    );
     await host.log.waitFor(/^W .*Orthanc became unreachable: requests get 503 until Orthanc is seen to require credentials again/);
 
     // It comes back without authentication: the door stays shut, and the log says why.
@@ -116,7 +133,11 @@ describe('remote access: the host never opens an unprotected Orthanc to the netw
     // It comes back with authentication again: requests go through.
     await orthanc!.stop();
     await startOrthanc(withAuthentication);
-    await eventually(async () => (await rawRequest(`${url}/system`, { headers: { authorization: good } })).status === 200, 30_000, 'the door open again');
+    await eventually(
+      async () => (await rawRequest(`${url}/system`, { headers: { authorization: good } })).status === 200,
+      30_000,
+      'the door open again',
+    );
     assert.equal((await rawRequest(`${url}/system`)).status, 401);
     await host.log.waitFor(/^I .*Orthanc requires credentials: requests go through again/);
   });

@@ -53,7 +53,12 @@ describe('a keep-alive connection closed under a request (unit, a loopback serve
 
   it('retries a proxied GET the same way, so the client never sees a 502 for it', async (t) => {
     const connection = new OrthancConnection({ url, connections: 1 });
-    const front = new HttpFront({ connection, router: new RestRouter(), log: createLogger('test', { level: 'error' }), maxRecipeBodyBytes: 1024 });
+    const front = new HttpFront({
+      connection,
+      router: new RestRouter(),
+      log: createLogger('test', { level: 'error' }),
+      maxRecipeBodyBytes: 1024,
+    });
     const address = await front.listen('127.0.0.1', 0);
     t.after(async () => {
       await front.close();
@@ -142,7 +147,10 @@ describe('whether a request failed on a connection could have reached the server
     assert.equal(connection.neverReceived(closed, performance.now() + 1100), true);
     // Anything but a close before the answer proves nothing.
     assert.equal(connection.neverReceived({ code: 'ECONNRESET', socket: { localPort } }, performance.now() + 1100), false);
-    assert.equal(connection.neverReceived({ code: 'UND_ERR_SOCKET', socket: { localPort: localPort + 1 } }, performance.now() + 1100), false);
+    assert.equal(
+      connection.neverReceived({ code: 'UND_ERR_SOCKET', socket: { localPort: localPort + 1 } }, performance.now() + 1100),
+      false,
+    );
   });
 });
 

@@ -24,7 +24,9 @@ async function processesMentioning(text: string): Promise<number[]> {
 
 /** Runs the CLI on a configuration with an embedded Orthanc; its log lines as they come. */
 async function runCli(folder: string) {
-  const child = spawn(process.execPath, [cliPath, 'run', '--config', join(folder, 'orthanc-recipes.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, 'run', '--config', join(folder, 'orthanc-recipes.json')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const log = new LineLog();
   for (const stream of [child.stdout, child.stderr]) {
     let rest = '';
@@ -42,7 +44,10 @@ async function runCli(folder: string) {
 describe('SIGTERM during the start leaves nothing behind (defect 8)', { timeout: 240_000 }, () => {
   it('stops the embedded Orthanc when SIGTERM comes while it starts, and the next start works', async () => {
     const folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-abort-'));
-    await writeFile(join(folder, 'orthanc-recipes.json'), JSON.stringify({ StateDirectory: './state', HttpServer: { Port: 0 }, Recipes: { hello: { Enabled: true } } }));
+    await writeFile(
+      join(folder, 'orthanc-recipes.json'),
+      JSON.stringify({ StateDirectory: './state', HttpServer: { Port: 0 }, Recipes: { hello: { Enabled: true } } }),
+    );
     const storage = join(folder, 'state', 'orthanc');
     const first = await runCli(folder);
     // As soon as the Orthanc child exists: the host is still waiting for it to answer.
@@ -68,11 +73,15 @@ describe('SIGTERM during the start leaves nothing behind (defect 8)', { timeout:
     assert.deepEqual(await processesMentioning(storage), []);
   });
 
-  it('aborts while waiting for an unreachable Orthanc, and during a recipe\'s setup, stopping the embedded Orthanc', async () => {
+  it("aborts while waiting for an unreachable Orthanc, and during a recipe's setup, stopping the embedded Orthanc", async () => {
     const start = async (config: Record<string, unknown>, extra: ReturnType<typeof defineRecipe>[], controller: AbortController) => {
       const folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-abort-'));
       const registry = { ...bundledRecipes, ...Object.fromEntries(extra.map((r) => [r.meta.id, async () => r])) };
-      const loaded = await validateConfig({ StateDirectory: join(folder, 'state'), HttpServer: { Port: 0 }, ...config }, join(folder, 'orthanc-recipes.json'), registry);
+      const loaded = await validateConfig(
+        { StateDirectory: join(folder, 'state'), HttpServer: { Port: 0 }, ...config },
+        join(folder, 'orthanc-recipes.json'),
+        registry,
+      );
       const log = new LineLog();
       const logger = createLogger('host', { level: 'debug', write: (line) => log.push(line.trimEnd()) });
       return { log, folder, started: Host.start(loaded, { log: logger, signal: controller.signal }) };
@@ -95,7 +104,11 @@ describe('SIGTERM during the start leaves nothing behind (defect 8)', { timeout:
       },
     });
     const inSetup = new AbortController();
-    const setting = await start({ RecipeSetupTimeoutSeconds: 30, Recipes: { hello: { Enabled: true }, 'slow-setup': { Enabled: true } } }, [slow], inSetup);
+    const setting = await start(
+      { RecipeSetupTimeoutSeconds: 30, Recipes: { hello: { Enabled: true }, 'slow-setup': { Enabled: true } } },
+      [slow],
+      inSetup,
+    );
     await began;
     const line = await setting.log.waitFor(/embedded Orthanc started at (http:\S+)/);
     const orthancUrl = /started at (http:\S+)/.exec(line)![1]!;

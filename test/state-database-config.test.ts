@@ -12,7 +12,9 @@ function validate(config: unknown): Promise<{ code: number; stderr: string }> {
       .then(async (folder) => {
         const file = join(folder, 'cluster.json');
         await writeFile(file, JSON.stringify(config));
-        execFile(process.execPath, [cliPath, 'validate', '--config', file], (error, _stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stderr }));
+        execFile(process.execPath, [cliPath, 'validate', '--config', file], (error, _stdout, stderr) =>
+          resolve({ code: error ? Number(error.code ?? 1) : 0, stderr }),
+        );
       })
       .catch(reject);
   });
@@ -23,7 +25,9 @@ describe('StateDatabase in the configuration', () => {
     const missing = await validate({ StateDatabase: { Engine: 'PostgreSQL' } });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /host: \/StateDatabase\/ConnectionString: is required with "Engine": "PostgreSQL"/);
-    const schema = await validate({ StateDatabase: { Engine: 'PostgreSQL', ConnectionString: 'postgres://x@127.0.0.1/db', Schema: 'bad; DROP' } });
+    const schema = await validate({
+      StateDatabase: { Engine: 'PostgreSQL', ConnectionString: 'postgres://x@127.0.0.1/db', Schema: 'bad; DROP' },
+    });
     assert.equal(schema.code, 2);
     assert.match(schema.stderr, /host: \/StateDatabase\/Schema: must match pattern/);
     const engine = await validate({ StateDatabase: { Engine: 'MySQL' } });
@@ -33,6 +37,18 @@ describe('StateDatabase in the configuration', () => {
 
   it('accepts the SQLite default and a complete PostgreSQL section', async () => {
     assert.equal((await validate({})).code, 0);
-    assert.equal((await validate({ StateDatabase: { Engine: 'PostgreSQL', ConnectionString: 'postgres://recipes@db.example:5432/orthanc', PasswordFile: 'pg-password', LeaseSeconds: 10 } })).code, 0);
+    assert.equal(
+      (
+        await validate({
+          StateDatabase: {
+            Engine: 'PostgreSQL',
+            ConnectionString: 'postgres://recipes@db.example:5432/orthanc',
+            PasswordFile: 'pg-password',
+            LeaseSeconds: 10,
+          },
+        })
+      ).code,
+      0,
+    );
   });
 });

@@ -58,7 +58,14 @@ describe('registerOnStoredInstanceCallback, against a real Orthanc', { timeout: 
   const gated = new Set<string>();
 
   const inspector = defineRecipe({
-    meta: { id: 'inspector', title: 'Inspector', description: 'Reads every accessor.', routes: [], events: ['NEW_INSTANCE'], destructive: false },
+    meta: {
+      id: 'inspector',
+      title: 'Inspector',
+      description: 'Reads every accessor.',
+      routes: [],
+      events: ['NEW_INSTANCE'],
+      destructive: false,
+    },
     schema: { type: 'object', properties: {}, additionalProperties: false },
     setup({ orthanc: binding }) {
       binding.registerOnStoredInstanceCallback(async (instance, instanceId) => {
@@ -107,7 +114,7 @@ describe('registerOnStoredInstanceCallback, against a real Orthanc', { timeout: 
     return seen;
   }
 
-  it('gives each accessor Orthanc\'s own answer for instances stored over REST', async () => {
+  it("gives each accessor Orthanc's own answer for instances stored over REST", async () => {
     for (const instance of generateCollection().slice(0, 4)) {
       const { ID } = await orthanc.upload(instance.file);
       const seen = await expectMatchesOrthanc(ID, InstanceOrigin.REST_API, '');
@@ -119,10 +126,23 @@ describe('registerOnStoredInstanceCallback, against a real Orthanc', { timeout: 
   });
 
   it('reports DICOM_PROTOCOL and the remote AET for an instance sent with storescu', async () => {
-    const [instance] = generateStudy({ patientId: 'SCU-1', patientName: 'Scu^Sent', studyDate: '20240202', series: [{ modality: 'CT', instances: 1 }] });
+    const [instance] = generateStudy({
+      patientId: 'SCU-1',
+      patientName: 'Scu^Sent',
+      studyDate: '20240202',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const path = join(orthanc.directory, 'scu.dcm');
     await writeFile(path, instance!.file);
-    await promisify(execFile)('storescu', ['-aet', 'RCPTESTSCU', '-aec', orthanc.process.aet, '127.0.0.1', String(orthanc.process.dicomPort), path]);
+    await promisify(execFile)('storescu', [
+      '-aet',
+      'RCPTESTSCU',
+      '-aec',
+      orthanc.process.aet,
+      '127.0.0.1',
+      String(orthanc.process.dicomPort),
+      path,
+    ]);
     const [found] = await orthanc.json('POST', '/tools/lookup', instance!.sopInstanceUid);
     const seen = await expectMatchesOrthanc(found.ID, InstanceOrigin.DICOM_PROTOCOL, 'RCPTESTSCU');
     assert.equal(seen.metadata.CalledAET, orthanc.process.aet);
@@ -131,10 +151,23 @@ describe('registerOnStoredInstanceCallback, against a real Orthanc', { timeout: 
   it('counts frames and sees the absence of pixel data', async () => {
     const frames = 3;
     const multiframe = toPart10({
-      SOPClassUID: '1.2.840.10008.5.1.4.1.1.7.3', SOPInstanceUID: '1.2.826.0.1.3680043.10.1391.9.1', StudyInstanceUID: '1.2.826.0.1.3680043.10.1391.9.2',
-      SeriesInstanceUID: '1.2.826.0.1.3680043.10.1391.9.3', PatientID: 'MULTI', Modality: 'OT', NumberOfFrames: String(frames), Rows: 8, Columns: 8,
-      SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2', BitsAllocated: 16, BitsStored: 16, HighBit: 15, PixelRepresentation: 0,
-      PixelData: [new Uint16Array(8 * 8 * frames).buffer], _vrMap: { PixelData: 'OW' },
+      SOPClassUID: '1.2.840.10008.5.1.4.1.1.7.3',
+      SOPInstanceUID: '1.2.826.0.1.3680043.10.1391.9.1',
+      StudyInstanceUID: '1.2.826.0.1.3680043.10.1391.9.2',
+      SeriesInstanceUID: '1.2.826.0.1.3680043.10.1391.9.3',
+      PatientID: 'MULTI',
+      Modality: 'OT',
+      NumberOfFrames: String(frames),
+      Rows: 8,
+      Columns: 8,
+      SamplesPerPixel: 1,
+      PhotometricInterpretation: 'MONOCHROME2',
+      BitsAllocated: 16,
+      BitsStored: 16,
+      HighBit: 15,
+      PixelRepresentation: 0,
+      PixelData: [new Uint16Array(8 * 8 * frames).buffer],
+      _vrMap: { PixelData: 'OW' },
     });
     const { ID: multiId } = await orthanc.upload(multiframe);
     assert.equal((await expectMatchesOrthanc(multiId, InstanceOrigin.REST_API, '')).frames, frames);
@@ -145,13 +178,23 @@ describe('registerOnStoredInstanceCallback, against a real Orthanc', { timeout: 
   });
 
   it('skips quietly an instance deleted before its callback finished', async () => {
-    const [instance] = generateStudy({ patientId: 'DELETED-MEANWHILE', patientName: 'Gone^Soon', studyDate: '20240303', series: [{ modality: 'CT', instances: 1 }] });
+    const [instance] = generateStudy({
+      patientId: 'DELETED-MEANWHILE',
+      patientName: 'Gone^Soon',
+      studyDate: '20240303',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const { ID } = await orthanc.upload(instance!.file);
     await eventually(() => gated.has(ID), 10_000, 'the gated callback');
     await orthanc.json('DELETE', `/instances/${ID}`);
     const linesBefore = log.lines.length;
     releaseGate();
-    const [later] = generateStudy({ patientId: 'AFTER-DELETE', patientName: 'Next^One', studyDate: '20240304', series: [{ modality: 'CT', instances: 1 }] });
+    const [later] = generateStudy({
+      patientId: 'AFTER-DELETE',
+      patientName: 'Next^One',
+      studyDate: '20240304',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const { ID: laterId } = await orthanc.upload(later!.file);
     await eventually(() => observed.has(laterId), 10_000, 'the next instance');
     const errors = log.lines.slice(linesBefore).filter((line) => line.startsWith('E '));

@@ -96,7 +96,12 @@ describe('the systemd unit deploy/orthanc-recipes.service', () => {
     assert.equal(one('RestartPreventExitStatus'), '2');
     assert.equal(one('User'), 'orthanc-recipes');
     assert.equal(one('StateDirectory'), 'orthanc-recipes');
-    for (const [key, value] of [['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['ProtectHome', 'yes'], ['PrivateTmp', 'yes']]) {
+    for (const [key, value] of [
+      ['NoNewPrivileges', 'yes'],
+      ['ProtectSystem', 'strict'],
+      ['ProtectHome', 'yes'],
+      ['PrivateTmp', 'yes'],
+    ]) {
       assert.equal(one(key!), value, key);
     }
     assert.equal(one('MemoryDenyWriteExecute'), undefined, "V8's JIT needs writable and executable memory");
@@ -131,7 +136,7 @@ describe('readiness: READY=1 over NOTIFY_SOCKET once the host listens', { timeou
       await eventually(() => socket.messages.some((message) => /\bREADY=1\b/.test(message)), 20_000, 'READY=1');
       const ready = socket.messages.find((message) => /\bREADY=1\b/.test(message))!;
       assert.match(ready, new RegExp(`\\bMAINPID=${host.child.pid}\\b`));
-      assert.equal((await rawRequest(`${host.url}/tata`)).status, 200, "the host answers its routes");
+      assert.equal((await rawRequest(`${host.url}/tata`)).status, 200, 'the host answers its routes');
       assert.equal(await host.stop(), 0, 'SIGTERM stops the host cleanly');
     } finally {
       await host.stop();

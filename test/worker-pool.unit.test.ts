@@ -26,23 +26,23 @@ describe('the worker pool (piscina, compiled ESM task modules)', { timeout: 60_0
     assert.equal(pool.started, true);
     assert.notEqual(result.threadId, threadId);
     assert.ok(result.bytes instanceof Uint8Array);
-    assert.deepEqual([...(result.bytes)], [2, 4, 6, 144]);
+    assert.deepEqual([...result.bytes], [2, 4, 6, 144]);
     assert.equal(input.byteLength, 0, 'the input buffer was moved to the worker');
   });
 
-  it('moves the result\'s bytes back rather than copying them', async () => {
+  it("moves the result's bytes back rather than copying them", async () => {
     const pool1 = new WorkerPool({ maxThreads: 1, log });
     try {
       const result = await pool1.run<{ bytes: Uint8Array }>(task, { kind: 'double', bytes: new ArrayBuffer(64) } satisfies TestTaskInput);
       assert.equal(result.bytes.byteLength, 64);
       const after = await pool1.run<{ length: number }>(task, { kind: 'lastResultLength' } satisfies TestTaskInput);
-      assert.equal(after.length, 0, 'the worker\'s buffer is detached: it was moved');
+      assert.equal(after.length, 0, "the worker's buffer is detached: it was moved");
     } finally {
       await pool1.close();
     }
   });
 
-  it('rejects with the worker\'s message when a task throws, and keeps working', async () => {
+  it("rejects with the worker's message when a task throws, and keeps working", async () => {
     await assert.rejects(run({ kind: 'throw', message: 'bad input at byte 12' }), (error: unknown) => {
       assert.ok(error instanceof WorkerTaskError);
       assert.equal(error.message, 'bad input at byte 12');
@@ -91,7 +91,10 @@ describe('closing the worker pool', { timeout: 30_000 }, () => {
   it('rejects tasks still running and refuses new ones', async () => {
     const pool = new WorkerPool({ maxThreads: 1, log });
     const gate = new SharedArrayBuffer(4);
-    const running = assert.rejects(pool.run(task, { kind: 'block', gate } satisfies TestTaskInput), { name: 'WorkerTaskError', code: 'ORC_ERR_WORKER_POOL_CLOSED' });
+    const running = assert.rejects(pool.run(task, { kind: 'block', gate } satisfies TestTaskInput), {
+      name: 'WorkerTaskError',
+      code: 'ORC_ERR_WORKER_POOL_CLOSED',
+    });
     await new Promise((resolve) => setImmediate(resolve));
     await pool.close();
     await running;
@@ -107,7 +110,7 @@ describe('closing the worker pool', { timeout: 30_000 }, () => {
 });
 
 describe('sizing and bytes', () => {
-  it('reads its size from the host\'s WorkerPool.MaxThreads (default 0: automatic)', async () => {
+  it("reads its size from the host's WorkerPool.MaxThreads (default 0: automatic)", async () => {
     assert.equal((await validateConfig({}, 'orthanc-recipes.json')).config.WorkerPool.MaxThreads, 0);
     assert.equal((await validateConfig({ WorkerPool: { MaxThreads: 6 } }, 'orthanc-recipes.json')).config.WorkerPool.MaxThreads, 6);
     await assert.rejects(validateConfig({ WorkerPool: { MaxThreads: -1 } }, 'orthanc-recipes.json'), (error: unknown) => {
@@ -117,7 +120,7 @@ describe('sizing and bytes', () => {
     });
   });
 
-  it('defaults to 1.5 threads a core, at least 4 (the sample\'s Pool(4))', () => {
+  it("defaults to 1.5 threads a core, at least 4 (the sample's Pool(4))", () => {
     assert.ok(defaultMaxThreads() >= 4);
     assert.equal(new WorkerPool({ maxThreads: 0, log }).maxThreads, defaultMaxThreads());
     assert.equal(new WorkerPool({ maxThreads: 2, log }).maxThreads, 2);

@@ -14,7 +14,8 @@ export default defineRecipe<Options>({
     id: 'archive-stream',
     title: 'Streamed study archive',
     category: 'Transfer',
-    description: "Streams a study's ZIP archive from Orthanc to the client chunk by chunk, in constant memory; a client that goes away stops the read from Orthanc.",
+    description:
+      "Streams a study's ZIP archive from Orthanc to the client chunk by chunk, in constant memory; a client that goes away stops the read from Orthanc.",
     routes: ['GET /recipes/archive-stream/studies/{id}'],
     events: [],
     destructive: false,
@@ -23,40 +24,50 @@ export default defineRecipe<Options>({
   schema,
   setup({ orthanc, log }, options) {
     let active = 0;
-    orthanc.registerRestCallback('/recipes/archive-stream/studies/([^/]+)', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (active >= options.MaxConcurrentArchives) {
-        output.setHttpHeader('Retry-After', '5');
-        throw new RecipeHttpError(503, 'too-many-archives', `${active} archives are being streamed already (MaxConcurrentArchives); retry later`);
-      }
-      const studyId = request.groups[0]!;
-      active += 1;
-      try {
-        // A 404 (unknown study) is thrown before anything was sent, and answered as Orthanc's.
-        const upstream = await request.orthanc.restApiGetStream(`/studies/${encodeURIComponent(studyId)}/archive`, { signal: output.signal });
-        const disposition = upstream.headers['content-disposition'];
-        output.setHttpHeader('Content-Disposition', typeof disposition === 'string' ? disposition : 'attachment; filename="study.zip"');
-        output.startStreamAnswer('application/zip');
-        let bytes = 0;
-        try {
-          for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
-            bytes += chunk.length;
-            await output.sendStreamChunk(chunk);
-          }
-          await output.endStream();
-        } catch (error) {
-          // Leaving the loop destroys the body; with the signal aborted, undici has closed the
-          // connection to Orthanc already (also while it waited for Orthanc's next chunk).
-          upstream.body.destroy();
-          if (isClientGone(error) || output.signal.aborted) {
-            log.info(`study ${studyId}: the client went away after ${bytes} bytes; the read from Orthanc was stopped`);
-            return;
-          }
-          throw error; // the answer has started: the host cuts it, so the client sees it incomplete
+    orthanc.registerRestCallback(
+      '/recipes/archive-stream/studies/([^/]+)',
+      async (output: RestOutput, _uri: string, request: RestRequest) => {
+        if (active >= options.MaxConcurrentArchives) {
+          output.setHttpHeader('Retry-After', '5');
+          throw new RecipeHttpError(
+            503,
+            'too-many-archives',
+            `${active} archives are being streamed already (MaxConcurrentArchives); retry later`,
+          );
         }
-        log.debug(`study ${studyId}: streamed ${bytes} bytes`);
-      } finally {
-        active -= 1;
-      }
-    }, { methods: ['GET'] });
+        const studyId = request.groups[0]!;
+        active += 1;
+        try {
+          // A 404 (unknown study) is thrown before anything was sent, and answered as Orthanc's.
+          const upstream = await request.orthanc.restApiGetStream(`/studies/${encodeURIComponent(studyId)}/archive`, {
+            signal: output.signal,
+          });
+          const disposition = upstream.headers['content-disposition'];
+          output.setHttpHeader('Content-Disposition', typeof disposition === 'string' ? disposition : 'attachment; filename="study.zip"');
+          output.startStreamAnswer('application/zip');
+          let bytes = 0;
+          try {
+            for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+              bytes += chunk.length;
+              await output.sendStreamChunk(chunk);
+            }
+            await output.endStream();
+          } catch (error) {
+            // Leaving the loop destroys the body; with the signal aborted, undici has closed the
+            // connection to Orthanc already (also while it waited for Orthanc's next chunk).
+            upstream.body.destroy();
+            if (isClientGone(error) || output.signal.aborted) {
+              log.info(`study ${studyId}: the client went away after ${bytes} bytes; the read from Orthanc was stopped`);
+              return;
+            }
+            throw error; // the answer has started: the host cuts it, so the client sees it incomplete
+          }
+          log.debug(`study ${studyId}: streamed ${bytes} bytes`);
+        } finally {
+          active -= 1;
+        }
+      },
+      { methods: ['GET'] },
+    );
   },
 });

@@ -14,7 +14,8 @@ export default defineRecipe<Options>({
     id: 'authorization',
     title: 'Authorization',
     category: 'Security',
-    description: 'Lets a request reach Orthanc or a recipe only when a rule (method, path glob, users) or a web service answering {"granted": true} allows it.',
+    description:
+      'Lets a request reach Orthanc or a recipe only when a rule (method, path glob, users) or a web service answering {"granted": true} allows it.',
     routes: [],
     events: [],
     destructive: false,
@@ -23,7 +24,12 @@ export default defineRecipe<Options>({
   schema,
   check: (options) =>
     options.Rules.length === 0 && options.WebService.Url === ''
-      ? [{ pointer: '', message: 'give Rules, a WebService.Url, or both: with neither, every request would be decided by AllowUnmatched alone' }]
+      ? [
+          {
+            pointer: '',
+            message: 'give Rules, a WebService.Url, or both: with neither, every request would be decided by AllowUnmatched alone',
+          },
+        ]
       : [],
   setup({ orthanc, log }, options) {
     const rules = compileRules(options.Rules);
@@ -34,7 +40,11 @@ export default defineRecipe<Options>({
       if (!service) return options.AllowUnmatched;
       return service.isGranted(service.question(uri, request));
     });
-    log.info('rules loaded', { rules: rules.length, then: service ? 'web service' : options.AllowUnmatched ? 'allow' : 'refuse', webService: service ? new URL(options.WebService.Url).origin : undefined });
+    log.info('rules loaded', {
+      rules: rules.length,
+      then: service ? 'web service' : options.AllowUnmatched ? 'allow' : 'refuse',
+      webService: service ? new URL(options.WebService.Url).origin : undefined,
+    });
     return { close: () => service?.close() };
   },
 });

@@ -27,7 +27,11 @@ export function compileRules(rules: Options['Rules']): CompiledRule[] {
  * The first rule covering the request decides: true when its users include the user Orthanc
  * accepted (or `*` and any such user); undefined when no rule covers the request.
  */
-export function decideByRules(rules: readonly CompiledRule[], uri: string, request: Pick<IncomingHttpRequest, 'method' | 'username'>): boolean | undefined {
+export function decideByRules(
+  rules: readonly CompiledRule[],
+  uri: string,
+  request: Pick<IncomingHttpRequest, 'method' | 'username'>,
+): boolean | undefined {
   const method = request.method.toUpperCase();
   for (const rule of rules) {
     if (rule.methods.size > 0 && !rule.methods.has(method)) continue;

@@ -64,7 +64,11 @@ export class AuthorizationService {
         return granted;
       })
       .catch((error: unknown) => {
-        this.warn('refused: the authorization service did not answer', { method: question.method, uri: question.uri, error: describe(error) });
+        this.warn('refused: the authorization service did not answer', {
+          method: question.method,
+          uri: question.uri,
+          error: describe(error),
+        });
         return false;
       })
       .finally(() => this.inFlight.delete(key));

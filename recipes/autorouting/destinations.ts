@@ -44,7 +44,10 @@ export function storeRequest(destination: Destination, resourceId: string): { ur
  * `/dicom-web/servers`), and returns one issue per unknown one, pointing at it.
  */
 export async function checkDestinations(orthanc: OrthancBinding, rules: Options['Rules']): Promise<OptionsIssue[]> {
-  const known = await knownNames(orthanc, rules.some((rule) => rule.Destinations.some((d) => toDestination(d).kind === 'DicomWeb')));
+  const known = await knownNames(
+    orthanc,
+    rules.some((rule) => rule.Destinations.some((d) => toDestination(d).kind === 'DicomWeb')),
+  );
   const issues: OptionsIssue[] = [];
   const where = { Modality: 'DicomModalities', Peer: 'OrthancPeers', DicomWeb: 'DicomWeb.Servers' };
   rules.forEach((rule, r) =>
@@ -53,10 +56,16 @@ export async function checkDestinations(orthanc: OrthancBinding, rules: Options[
       const names = known[destination.kind];
       const pointer = `/Rules/${r}/Destinations/${d}`;
       if (names === undefined) {
-        issues.push({ pointer, message: `Orthanc has no DICOMweb plugin (GET /dicom-web/servers answered 404), so it cannot send to DICOMweb server "${destination.name}"` });
+        issues.push({
+          pointer,
+          message: `Orthanc has no DICOMweb plugin (GET /dicom-web/servers answered 404), so it cannot send to DICOMweb server "${destination.name}"`,
+        });
       } else if (!names.includes(destination.name)) {
         const list = names.length ? names.map((n) => `"${n}"`).join(', ') : 'none';
-        issues.push({ pointer, message: `Orthanc has no ${plural[destination.kind]} "${destination.name}" (its ${where[destination.kind]}: ${list})` });
+        issues.push({
+          pointer,
+          message: `Orthanc has no ${plural[destination.kind]} "${destination.name}" (its ${where[destination.kind]}: ${list})`,
+        });
       }
     }),
   );
@@ -88,10 +97,14 @@ async function knownNames(orthanc: OrthancBinding, withDicomWeb: boolean): Promi
  */
 export async function unknownDestinations(orthanc: OrthancBinding, keys: Iterable<string>): Promise<Map<string, string>> {
   const destinations = [...keys].map(parseDestinationKey);
-  const known = await knownNames(orthanc, destinations.some((d) => d.kind === 'DicomWeb'));
+  const known = await knownNames(
+    orthanc,
+    destinations.some((d) => d.kind === 'DicomWeb'),
+  );
   const unknown = new Map<string, string>();
   for (const destination of destinations) {
-    if (!known[destination.kind]?.includes(destination.name)) unknown.set(destination.key, `Orthanc no longer knows the ${plural[destination.kind]} "${destination.name}"`);
+    if (!known[destination.kind]?.includes(destination.name))
+      unknown.set(destination.key, `Orthanc no longer knows the ${plural[destination.kind]} "${destination.name}"`);
   }
   return unknown;
 }

@@ -32,7 +32,8 @@ export default defineRecipe<Options>({
   meta: {
     id: 'autorouting',
     title: 'Auto-routing',
-    description: 'Sends stable studies (or series, or instances) that match rules to DICOM modalities, Orthanc peers or DICOMweb servers, and never loses one.',
+    description:
+      'Sends stable studies (or series, or instances) that match rules to DICOM modalities, Orthanc peers or DICOMweb servers, and never loses one.',
     category: 'Routing',
     routes: ['GET /recipes/autorouting/status', 'POST /recipes/autorouting/retry'],
     events: ['STABLE_STUDY', 'STABLE_SERIES', 'NEW_INSTANCE', 'ORTHANC_STARTED'],
@@ -43,13 +44,17 @@ export default defineRecipe<Options>({
   check(options) {
     const issues: OptionsIssue[] = [];
     options.Rules.forEach((rule, r) => {
-      for (const problem of checkDicomFilter(rule.Filter)) issues.push({ pointer: `/Rules/${r}/Filter/${escapePointer(problem.key)}`, message: problem.message });
+      for (const problem of checkDicomFilter(rule.Filter))
+        issues.push({ pointer: `/Rules/${r}/Filter/${escapePointer(problem.key)}`, message: problem.message });
     });
     const levels = [...new Set(options.Rules.map((rule) => rule.Level))];
     if (options.DeleteAfterRouting && levels.length > 1) {
       // Deleting a study once its study-level routes succeed would lose its series' or instances'
       // routes still to come (and the other way round).
-      issues.push({ pointer: '/DeleteAfterRouting', message: `cannot be true when the rules route more than one level (${levels.join(', ')}): deleting one level would lose the routes of the other` });
+      issues.push({
+        pointer: '/DeleteAfterRouting',
+        message: `cannot be true when the rules route more than one level (${levels.join(', ')}): deleting one level would lose the routes of the other`,
+      });
     }
     if (options.Retry.InitialDelaySeconds > options.Retry.MaxDelaySeconds) {
       issues.push({ pointer: '/Retry/InitialDelaySeconds', message: `must not exceed MaxDelaySeconds (${options.Retry.MaxDelaySeconds})` });
@@ -73,7 +78,8 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
     destinations: [...new Set(rule.Destinations.map((d) => toDestination(d).key))],
   }));
   const levels = [...new Set(rules.map((rule) => rule.level))];
-  const filterKeys = (level: Level) => new Set(options.Rules.filter((rule) => rule.Level === level).flatMap((rule) => Object.keys(rule.Filter)));
+  const filterKeys = (level: Level) =>
+    new Set(options.Rules.filter((rule) => rule.Level === level).flatMap((rule) => Object.keys(rule.Filter)));
   const keysByLevel = Object.fromEntries(levels.map((level) => [level, filterKeys(level)])) as Record<Level, Set<string>>;
   const ledger = new Ledger(database);
   await ledger.open();
@@ -100,7 +106,11 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
     if (!instances) return;
     await deleteInstances(orthanc, instances);
     await ledger.markDeleted(route.resource_id, route.last_update);
-    log.info('deleted the instances every destination received', { ...resourceField(route.level, route.resource_id), lastUpdate: route.last_update, instances: instances.length });
+    log.info('deleted the instances every destination received', {
+      ...resourceField(route.level, route.resource_id),
+      lastUpdate: route.last_update,
+      instances: instances.length,
+    });
   };
 
   const sender = new Sender({
@@ -114,7 +124,10 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
     initialDelayMs: options.Retry.InitialDelaySeconds * 1000,
     maxDelayMs: options.Retry.MaxDelaySeconds * 1000,
     metrics: routingMetrics,
-    onSucceeded: (route) => deleteIfDone(route).catch((error) => log.error('deleting after routing failed', { ...resourceField(route.level, route.resource_id), error: describe(error) })),
+    onSucceeded: (route) =>
+      deleteIfDone(route).catch((error) =>
+        log.error('deleting after routing failed', { ...resourceField(route.level, route.resource_id), error: describe(error) }),
+      ),
     onDestinationMissing: () => void reconcile(),
     hostId: cluster?.hostId ?? 'this-host',
     leaseMs: cluster?.leaseMs ?? 15_000,
@@ -144,7 +157,8 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
                 restored += count;
               } else {
                 const count = await ledger.cancel(destination, reason);
-                if (count > 0) log.warning('routes cancelled; they are sent if the destination comes back', { destination, routes: count, reason });
+                if (count > 0)
+                  log.warning('routes cancelled; they are sent if the destination comes back', { destination, routes: count, reason });
               }
             }
             if (restored > 0) sender.kick();
@@ -172,7 +186,13 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
       await ledger.decide(level, id, resource.lastUpdate, 'dry-run', names, []);
       for (const key of destinations) {
         const { uri, body } = storeRequest(parseDestinationKey(key), id);
-        log.info('dry run: would send', { ...fields, lastUpdate: resource.lastUpdate, rules: names.join(','), destination: key, request: `POST ${uri} ${JSON.stringify(body)}` });
+        log.info('dry run: would send', {
+          ...fields,
+          lastUpdate: resource.lastUpdate,
+          rules: names.join(','),
+          destination: key,
+          request: `POST ${uri} ${JSON.stringify(body)}`,
+        });
       }
       return;
     }
@@ -233,20 +253,28 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
     { types: [...levels.map((level) => trigger[level]), 'ORTHANC_STARTED'] },
   );
 
-  orthanc.registerRestCallback('/recipes/autorouting/status', async (output: RestOutput) => {
-    output.answerJson(await statusOf(ledger, sender, sweeper, pruner, options, routingSince));
-  }, { hostAction: true, methods: ['GET'] });
-  orthanc.registerRestCallback('/recipes/autorouting/retry', async (output: RestOutput, _uri: string, request: RestRequest) => {
-    const id = request.get.id;
-    if (id !== undefined && !(await ledger.knows(id))) {
-      throw new RecipeHttpError(404, 'not-in-ledger', `the ledger has no resource ${id.slice(0, 100)}`);
-    }
-    const retried = await ledger.retry(id);
-    if (retried > 0) log.info(`retrying ${retried} route(s)${id ? ` of ${id}` : ''} now, as asked`);
-    // A dry run sends nothing, not even routes left by an earlier real run.
-    if (!options.DryRun) sender.kick();
-    output.answerJson({ Retried: retried });
-  }, { hostAction: true, methods: ['POST'] });
+  orthanc.registerRestCallback(
+    '/recipes/autorouting/status',
+    async (output: RestOutput) => {
+      output.answerJson(await statusOf(ledger, sender, sweeper, pruner, options, routingSince));
+    },
+    { hostAction: true, methods: ['GET'] },
+  );
+  orthanc.registerRestCallback(
+    '/recipes/autorouting/retry',
+    async (output: RestOutput, _uri: string, request: RestRequest) => {
+      const id = request.get.id;
+      if (id !== undefined && !(await ledger.knows(id))) {
+        throw new RecipeHttpError(404, 'not-in-ledger', `the ledger has no resource ${id.slice(0, 100)}`);
+      }
+      const retried = await ledger.retry(id);
+      if (retried > 0) log.info(`retrying ${retried} route(s)${id ? ` of ${id}` : ''} now, as asked`);
+      // A dry run sends nothing, not even routes left by an earlier real run.
+      if (!options.DryRun) sender.kick();
+      output.answerJson({ Retried: retried });
+    },
+    { hostAction: true, methods: ['POST'] },
+  );
 
   const stopRenewing = options.DryRun ? undefined : cluster?.onHeartbeat(() => sender.renewLeases());
   const stopReporting = cluster?.report(() => ({ JobsInFlight: sender.inFlight() }));
@@ -254,11 +282,15 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
     await reconcile();
     await sender.start();
     if (options.DeleteAfterRouting) {
-      for (const decision of await ledger.routedNotDeleted()) await deleteIfDone(decision).catch((error) => log.error('deleting after routing failed', { ...resourceField(decision.level, decision.resource_id), error: describe(error) }));
+      for (const decision of await ledger.routedNotDeleted())
+        await deleteIfDone(decision).catch((error) =>
+          log.error('deleting after routing failed', { ...resourceField(decision.level, decision.resource_id), error: describe(error) }),
+        );
     }
   }
   void sweeper.request('start');
-  const interval = options.SweepIntervalSeconds > 0 ? setInterval(() => void sweep('periodic'), options.SweepIntervalSeconds * 1000) : undefined;
+  const interval =
+    options.SweepIntervalSeconds > 0 ? setInterval(() => void sweep('periodic'), options.SweepIntervalSeconds * 1000) : undefined;
   // Pruning runs beside routing, in small batches: at start, then every hour.
   void pruner.run();
   const pruning = setInterval(() => void pruner.run(), 3600_000);

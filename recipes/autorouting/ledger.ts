@@ -83,7 +83,11 @@ export interface Route {
   partial_failures: number;
 }
 
-const key = (route: Pick<Route, 'resource_id' | 'destination' | 'last_update'>) => [route.resource_id, route.destination, route.last_update];
+const key = (route: Pick<Route, 'resource_id' | 'destination' | 'last_update'>) => [
+  route.resource_id,
+  route.destination,
+  route.last_update,
+];
 const whereRoute = 'WHERE resource_id = ? AND destination = ? AND last_update = ?';
 
 /**
@@ -92,9 +96,12 @@ const whereRoute = 'WHERE resource_id = ? AND destination = ? AND last_update = 
  * to read): otherwise a late `pending` could undo the new holder's `succeeded` and have the route
  * sent a third time. A route read without a claim (holder null) is written as it is.
  */
-const whereClaimed = (route: Pick<Route, 'resource_id' | 'destination' | 'last_update' | 'holder'>): { sql: string; parameters: string[] } =>
-  route.holder ? { sql: `${whereRoute} AND holder = ?`, parameters: [...key(route), route.holder] } : { sql: whereRoute, parameters: key(route) };
-
+const whereClaimed = (
+  route: Pick<Route, 'resource_id' | 'destination' | 'last_update' | 'holder'>,
+): { sql: string; parameters: string[] } =>
+  route.holder
+    ? { sql: `${whereRoute} AND holder = ?`, parameters: [...key(route), route.holder] }
+    : { sql: whereRoute, parameters: key(route) };
 
 export class Ledger {
   constructor(private readonly db: RecipeDatabase) {}
@@ -108,7 +115,10 @@ export class Ledger {
   }
 
   async saveSetting(name: string, value: string): Promise<void> {
-    await this.db.run('INSERT INTO {settings} (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [name, value]);
+    await this.db.run('INSERT INTO {settings} (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [
+      name,
+      value,
+    ]);
   }
 
   /** Stores `value` unless a value is already stored; resolves with the stored one. */
@@ -119,7 +129,10 @@ export class Ledger {
 
   /** Whether this version of the resource was decided; a dry-run decision does not count outside dry-run. */
   async isDecided(resourceId: string, lastUpdate: string, dryRun: boolean): Promise<boolean> {
-    const row = await this.db.get<{ outcome: Outcome }>('SELECT outcome FROM {decisions} WHERE resource_id = ? AND last_update = ?', [resourceId, lastUpdate]);
+    const row = await this.db.get<{ outcome: Outcome }>('SELECT outcome FROM {decisions} WHERE resource_id = ? AND last_update = ?', [
+      resourceId,
+      lastUpdate,
+    ]);
     return row !== undefined && (dryRun || row.outcome !== 'dry-run');
   }
 
@@ -127,7 +140,16 @@ export class Ledger {
    * Records a decision and its routes (pending, due now) in one transaction; safe to run twice.
    * `instances`: the instance IDs the decision covers, kept for DeleteAfterRouting.
    */
-  async decide(level: Level, resourceId: string, lastUpdate: string, outcome: Outcome, rules: string[], destinations: string[], now = Date.now(), instances?: string[]): Promise<void> {
+  async decide(
+    level: Level,
+    resourceId: string,
+    lastUpdate: string,
+    outcome: Outcome,
+    rules: string[],
+    destinations: string[],
+    now = Date.now(),
+    instances?: string[],
+  ): Promise<void> {
     await this.db.batch([
       {
         sql: `INSERT INTO {decisions} (resource_id, last_update, level, outcome, rules, decided_at, instances) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -152,7 +174,10 @@ export class Ledger {
 
   /** When the next pending route of a destination falls due (undefined when none waits). */
   async nextDue(destination: string): Promise<number | undefined> {
-    const row = await this.db.get<{ next: number | null }>(`SELECT MIN(next_attempt_at) AS next FROM {routes} WHERE destination = ? AND state = 'pending'`, [destination]);
+    const row = await this.db.get<{ next: number | null }>(
+      `SELECT MIN(next_attempt_at) AS next FROM {routes} WHERE destination = ? AND state = 'pending'`,
+      [destination],
+    );
     return row?.next ?? undefined;
   }
 
@@ -183,7 +208,11 @@ export class Ledger {
   /** Extends the leases of every route `holder` works on (its heartbeat), to `leaseMs` from now (the database's now on PostgreSQL). */
   renew(holder: string, now: number, leaseMs: number): Promise<number> {
     const clock = this.leaseClock(now);
-    return this.db.run(`UPDATE {routes} SET lease_until = ${clock.sql} + ? WHERE holder = ? AND state IN ('pending', 'sending')`, [...clock.parameters, leaseMs, holder]);
+    return this.db.run(`UPDATE {routes} SET lease_until = ${clock.sql} + ? WHERE holder = ? AND state IN ('pending', 'sending')`, [
+      ...clock.parameters,
+      leaseMs,
+      holder,
+    ]);
   }
 
   /** The time leases are set and compared with: the database's clock on PostgreSQL, `now` (the one host's) on SQLite. */
@@ -196,7 +225,10 @@ export class Ledger {
    * the job) keeps its holder: the host that takes it over knows the job ran on another Orthanc.
    */
   async release(route: Route, holder: string): Promise<void> {
-    await this.db.run(`UPDATE {routes} SET holder = NULL, lease_until = NULL ${whereRoute} AND holder = ? AND state <> 'sending'`, [...key(route), holder]);
+    await this.db.run(`UPDATE {routes} SET holder = NULL, lease_until = NULL ${whereRoute} AND holder = ? AND state <> 'sending'`, [
+      ...key(route),
+      holder,
+    ]);
   }
 
   /** Routes sent again because the host sending them died (see `claim`), and jobs interrupted by their Orthanc going away. */
@@ -204,7 +236,11 @@ export class Ledger {
     const row = await this.db.get<{ takeovers: number | null; interrupted: number | null; partial: number | null }>(
       'SELECT SUM(takeovers) AS takeovers, SUM(interrupted) AS interrupted, SUM(partial_failures) AS partial FROM {routes}',
     );
-    return { takeovers: Number(row?.takeovers ?? 0), interrupted: Number(row?.interrupted ?? 0), partialFailures: Number(row?.partial ?? 0) };
+    return {
+      takeovers: Number(row?.takeovers ?? 0),
+      interrupted: Number(row?.interrupted ?? 0),
+      partialFailures: Number(row?.partial ?? 0),
+    };
   }
 
   /**
@@ -215,7 +251,10 @@ export class Ledger {
    * Resolves with how many.
    */
   releaseLeftovers(holder: string): Promise<number> {
-    return this.db.run(`UPDATE {routes} SET holder = NULL, lease_until = NULL, takeovers = takeovers + 1 WHERE holder = ? AND state = 'pending'`, [holder]);
+    return this.db.run(
+      `UPDATE {routes} SET holder = NULL, lease_until = NULL, takeovers = takeovers + 1 WHERE holder = ? AND state = 'pending'`,
+      [holder],
+    );
   }
 
   /** Counts a route taken over from a dead host and sent again (it may arrive twice). */
@@ -248,12 +287,24 @@ export class Ledger {
    */
   async markSending(route: Route, jobId: string, attempts: number): Promise<boolean> {
     const where = whereClaimed(route);
-    return (await this.db.run(`UPDATE {routes} SET state = 'sending', job_id = ?, attempts = ?, updated_at = ? ${where.sql}`, [jobId, attempts, Date.now(), ...where.parameters])) > 0;
+    return (
+      (await this.db.run(`UPDATE {routes} SET state = 'sending', job_id = ?, attempts = ?, updated_at = ? ${where.sql}`, [
+        jobId,
+        attempts,
+        Date.now(),
+        ...where.parameters,
+      ])) > 0
+    );
   }
 
   async markSucceeded(route: Route): Promise<boolean> {
     const where = whereClaimed(route);
-    return (await this.db.run(`UPDATE {routes} SET state = 'succeeded', last_error = NULL, updated_at = ? ${where.sql}`, [Date.now(), ...where.parameters])) > 0;
+    return (
+      (await this.db.run(`UPDATE {routes} SET state = 'succeeded', last_error = NULL, updated_at = ? ${where.sql}`, [
+        Date.now(),
+        ...where.parameters,
+      ])) > 0
+    );
   }
 
   /** Back to pending, due at `nextAttemptAt`, with the attempts counted so far and why. */
@@ -265,7 +316,14 @@ export class Ledger {
 
   async markFailed(route: Route, attempts: number, error: string): Promise<boolean> {
     const where = whereClaimed(route);
-    return (await this.db.run(`UPDATE {routes} SET state = 'failed', job_id = NULL, attempts = ?, last_error = ?, updated_at = ? ${where.sql}`, [attempts, error, Date.now(), ...where.parameters])) > 0;
+    return (
+      (await this.db.run(`UPDATE {routes} SET state = 'failed', job_id = NULL, attempts = ?, last_error = ?, updated_at = ? ${where.sql}`, [
+        attempts,
+        error,
+        Date.now(),
+        ...where.parameters,
+      ])) > 0
+    );
   }
 
   async markGone(route: Route): Promise<boolean> {
@@ -276,7 +334,10 @@ export class Ledger {
 
   /** The states of every route of one decision. */
   async routeStates(resourceId: string, lastUpdate: string): Promise<RouteState[]> {
-    const rows = await this.db.all<{ state: RouteState }>('SELECT state FROM {routes} WHERE resource_id = ? AND last_update = ?', [resourceId, lastUpdate]);
+    const rows = await this.db.all<{ state: RouteState }>('SELECT state FROM {routes} WHERE resource_id = ? AND last_update = ?', [
+      resourceId,
+      lastUpdate,
+    ]);
     return rows.map((row) => row.state);
   }
 
@@ -290,38 +351,56 @@ export class Ledger {
 
   /** The instance IDs a decision covered; undefined when it recorded none (DeleteAfterRouting was off, or already deleted). */
   async coveredInstances(resourceId: string, lastUpdate: string): Promise<string[] | undefined> {
-    const row = await this.db.get<{ instances: string | null }>('SELECT instances FROM {decisions} WHERE resource_id = ? AND last_update = ?', [resourceId, lastUpdate]);
+    const row = await this.db.get<{ instances: string | null }>(
+      'SELECT instances FROM {decisions} WHERE resource_id = ? AND last_update = ?',
+      [resourceId, lastUpdate],
+    );
     return row?.instances ? (JSON.parse(row.instances) as string[]) : undefined;
   }
 
   /** The decision's instances are deleted from Orthanc: the list is dropped (it was only kept for that). */
   async markDeleted(resourceId: string, lastUpdate: string): Promise<void> {
-    await this.db.run('UPDATE {decisions} SET deleted_at = ?, instances = NULL WHERE resource_id = ? AND last_update = ?', [Date.now(), resourceId, lastUpdate]);
+    await this.db.run('UPDATE {decisions} SET deleted_at = ?, instances = NULL WHERE resource_id = ? AND last_update = ?', [
+      Date.now(),
+      resourceId,
+      lastUpdate,
+    ]);
   }
 
   async markCancelled(route: Route, reason: string): Promise<boolean> {
     const where = whereClaimed(route);
-    return (await this.db.run(`UPDATE {routes} SET state = 'cancelled', job_id = NULL, last_error = ?, updated_at = ? ${where.sql}`, [reason, Date.now(), ...where.parameters])) > 0;
+    return (
+      (await this.db.run(`UPDATE {routes} SET state = 'cancelled', job_id = NULL, last_error = ?, updated_at = ? ${where.sql}`, [
+        reason,
+        Date.now(),
+        ...where.parameters,
+      ])) > 0
+    );
   }
 
   /** Destinations that have routes in one of `states`. */
   async destinationsIn(states: RouteState[]): Promise<string[]> {
-    const rows = await this.db.all<{ destination: string }>(`SELECT DISTINCT destination FROM {routes} WHERE state IN (${states.map(() => '?').join(', ')})`, states);
+    const rows = await this.db.all<{ destination: string }>(
+      `SELECT DISTINCT destination FROM {routes} WHERE state IN (${states.map(() => '?').join(', ')})`,
+      states,
+    );
     return rows.map((row) => row.destination);
   }
 
   /** Cancels the pending and failed routes of a destination, with the reason; resolves with how many. */
   cancel(destination: string, reason: string, now = Date.now()): Promise<number> {
-    return this.db.run(`UPDATE {routes} SET state = 'cancelled', job_id = NULL, last_error = ?, updated_at = ? WHERE destination = ? AND state IN ('pending', 'failed')`, [
-      reason,
-      now,
-      destination,
-    ]);
+    return this.db.run(
+      `UPDATE {routes} SET state = 'cancelled', job_id = NULL, last_error = ?, updated_at = ? WHERE destination = ? AND state IN ('pending', 'failed')`,
+      [reason, now, destination],
+    );
   }
 
   /** Makes the cancelled routes of a destination pending again, due now, attempts from zero; resolves with how many. */
   uncancel(destination: string, now = Date.now()): Promise<number> {
-    return this.db.run(`UPDATE {routes} SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE destination = ? AND state = 'cancelled'`, [now, now, destination]);
+    return this.db.run(
+      `UPDATE {routes} SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE destination = ? AND state = 'cancelled'`,
+      [now, now, destination],
+    );
   }
 
   /**
@@ -380,7 +459,9 @@ export class Ledger {
   }
 
   async decisionCounts(): Promise<Record<string, number>> {
-    const rows = await this.db.all<{ outcome: string; count: number }>('SELECT outcome, COUNT(*) AS count FROM {decisions} GROUP BY outcome');
+    const rows = await this.db.all<{ outcome: string; count: number }>(
+      'SELECT outcome, COUNT(*) AS count FROM {decisions} GROUP BY outcome',
+    );
     return Object.fromEntries(rows.map((row) => [row.outcome, Number(row.count)]));
   }
 
@@ -400,10 +481,19 @@ export class Ledger {
   }
 
   routesIn(states: RouteState[], limit: number, extra = ''): Promise<Route[]> {
-    return this.db.all<Route>(`SELECT * FROM {routes} WHERE state IN (${states.map(() => '?').join(', ')})${extra} ORDER BY updated_at DESC LIMIT ?`, [...states, limit]);
+    return this.db.all<Route>(
+      `SELECT * FROM {routes} WHERE state IN (${states.map(() => '?').join(', ')})${extra} ORDER BY updated_at DESC LIMIT ?`,
+      [...states, limit],
+    );
   }
 
-  latestDecisions(outcome: Outcome, limit: number): Promise<{ resource_id: string; level: Level; last_update: string; decided_at: number }[]> {
-    return this.db.all('SELECT resource_id, level, last_update, decided_at FROM {decisions} WHERE outcome = ? ORDER BY decided_at DESC LIMIT ?', [outcome, limit]);
+  latestDecisions(
+    outcome: Outcome,
+    limit: number,
+  ): Promise<{ resource_id: string; level: Level; last_update: string; decided_at: number }[]> {
+    return this.db.all(
+      'SELECT resource_id, level, last_update, decided_at FROM {decisions} WHERE outcome = ? ORDER BY decided_at DESC LIMIT ?',
+      [outcome, limit],
+    );
   }
 }

@@ -22,8 +22,17 @@ export function createRoutingMetrics(metrics: Metrics, ledger: Ledger): RoutingM
     const counts = await ledger.routeCounts();
     for (const state of routeStates) gauge.set({ state }, counts[state] ?? 0);
   });
-  const attempts = metrics.counter('attempts_total', 'Sends to a destination by outcome (orthanc-unreachable ones are not counted against the route).', ['outcome']);
-  const latency = metrics.histogram('delivery_latency_seconds', "Time from a route's decision to its successful delivery.", [], [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600, 14_400, 86_400]);
+  const attempts = metrics.counter(
+    'attempts_total',
+    'Sends to a destination by outcome (orthanc-unreachable ones are not counted against the route).',
+    ['outcome'],
+  );
+  const latency = metrics.histogram(
+    'delivery_latency_seconds',
+    "Time from a route's decision to its successful delivery.",
+    [],
+    [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600, 14_400, 86_400],
+  );
   const sweeps = metrics.counter('sweeps_total', 'Sweeps of Orthanc for stable resources not yet decided, by outcome.', ['outcome']);
   return {
     attempt: (outcome) => attempts.inc({ outcome }),

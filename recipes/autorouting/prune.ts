@@ -73,7 +73,8 @@ export class Pruner {
       }
       this.lastPruned = total;
       this.lastFinished = new Date();
-      if (total.routes + total.decisions > 0) log.info('pruned finished routes and decisions', { routes: total.routes, decisions: total.decisions, keepDays });
+      if (total.routes + total.decisions > 0)
+        log.info('pruned finished routes and decisions', { routes: total.routes, decisions: total.decisions, keepDays });
     } catch (error) {
       log.warning('pruning the ledger failed; it runs again later', { error: describe(error) });
     }

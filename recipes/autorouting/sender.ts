@@ -1,5 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff, OrthancHttpError, OrthancUnreachableError, describe, isNotFound, type LogFields, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import {
+  Backoff,
+  OrthancHttpError,
+  OrthancUnreachableError,
+  describe,
+  isNotFound,
+  type LogFields,
+  type Logger,
+  type OrthancBinding,
+} from '../../shared/binding/index.js';
 import type { PeerOrthanc } from '../../shared/cluster.js';
 import { parseDestinationKey, storeRequest } from './destinations.js';
 import type { Ledger, Route } from './ledger.js';
@@ -32,7 +41,9 @@ export interface SenderOptions {
 
 /** `interrupted`: Orthanc was unreachable while the job ran (it may resume the job from a checkpoint, sending some instances again). */
 /** `partial`: the job failed after sending part of the resource (its `Progress` above 0): sent again, that part arrives twice. */
-type JobOutcome = ({ kind: 'success' } | { kind: 'failure'; error: string; partial: boolean } | { kind: 'vanished' }) & { interrupted?: boolean };
+type JobOutcome = ({ kind: 'success' } | { kind: 'failure'; error: string; partial: boolean } | { kind: 'vanished' }) & {
+  interrupted?: boolean;
+};
 
 interface Job {
   State: string;
@@ -73,7 +84,10 @@ export class Sender {
    */
   setUnavailable(reasons: Map<string, string>): void {
     this.unavailable = reasons;
-    for (const destination of reasons.keys()) { const lane = this.lanes.get(destination); if (lane) lane.failing = false; }
+    for (const destination of reasons.keys()) {
+      const lane = this.lanes.get(destination);
+      if (lane) lane.failing = false;
+    }
     this.kick();
   }
 
@@ -88,7 +102,11 @@ export class Sender {
    */
   async start(): Promise<void> {
     const leftovers = await this.options.ledger.releaseLeftovers(this.options.hostId);
-    if (leftovers > 0) this.options.log.warning("routes claimed by this host's previous run and not recorded as sent are sent again (each may arrive twice; counted in RetriedAfterTakeover)", { routes: leftovers });
+    if (leftovers > 0)
+      this.options.log.warning(
+        "routes claimed by this host's previous run and not recorded as sent are sent again (each may arrive twice; counted in RetriedAfterTakeover)",
+        { routes: leftovers },
+      );
     for (const route of await this.options.ledger.sending()) this.lane(route.destination);
     this.kick();
   }
@@ -118,7 +136,10 @@ export class Sender {
           await this.pump();
         } catch (error) {
           // pump() did not get to arm its wake-up timer: look again after the initial delay.
-          this.options.log.error('reading the ledger failed; looking again later', { error: describe(error), delayMs: this.options.initialDelayMs });
+          this.options.log.error('reading the ledger failed; looking again later', {
+            error: describe(error),
+            delayMs: this.options.initialDelayMs,
+          });
           clearTimeout(this.timer);
           if (!this.closed) this.timer = setTimeout(() => this.kick(), this.options.initialDelayMs);
         }
@@ -176,7 +197,10 @@ export class Sender {
         if (outcome) {
           jobId = route.job_id;
         } else {
-          log.warning('route taken over from a host that stopped renewing its claim; sending again (it may arrive twice)', { ...fields, fromHost: route.taken_from });
+          log.warning('route taken over from a host that stopped renewing its claim; sending again (it may arrive twice)', {
+            ...fields,
+            fromHost: route.taken_from,
+          });
           await this.durably('counting the takeover', fields, () => ledger.countTakeover(route).then(() => true));
         }
       }
@@ -208,12 +232,19 @@ export class Sender {
         lane.failing = false;
         log.info('sent', { ...fields, jobId, attempt: attempts });
         await this.options.onSucceeded?.(route);
-      } else if (await this.cancelled(route, outcome.kind === 'failure' ? `job ${jobId} failed: ${outcome.error}` : `job ${jobId} vanished`)) {
+      } else if (
+        await this.cancelled(route, outcome.kind === 'failure' ? `job ${jobId} failed: ${outcome.error}` : `job ${jobId} vanished`)
+      ) {
         // The destination went away while its job ran: nothing to retry until it is back.
       } else if (outcome.kind === 'vanished') {
         // Orthanc keeps only JobsHistorySize finished jobs: the outcome is unknown, so send again.
         this.options.metrics?.attempt('vanished'); // issue 18: metrics
-        await ledger.markPending(route, attempts - 1, Date.now(), `job ${jobId} vanished from Orthanc's jobs history before its outcome was read; sending again`);
+        await ledger.markPending(
+          route,
+          attempts - 1,
+          Date.now(),
+          `job ${jobId} vanished from Orthanc's jobs history before its outcome was read; sending again`,
+        );
         log.warning("job vanished from Orthanc's jobs history before its outcome was read; sending again", { ...fields, jobId });
       } else {
         this.options.metrics?.attempt('failed'); // issue 18: metrics
@@ -239,7 +270,9 @@ export class Sender {
         log.error('could not record the outcome; the route will be sent again', { ...fields, error: describe(inner) });
       }
     } finally {
-      await ledger.release(route, this.options.hostId).catch((error: unknown) => log.debug('releasing the claim failed; it expires', { ...fields, error: describe(error) }));
+      await ledger
+        .release(route, this.options.hostId)
+        .catch((error: unknown) => log.debug('releasing the claim failed; it expires', { ...fields, error: describe(error) }));
       lane.inFlight.delete(routeKey(route));
       this.kick();
     }
@@ -266,7 +299,12 @@ export class Sender {
         if (failures > 0) this.options.log.info('ledger written after failures', { ...fields, step, failures });
         return applied;
       } catch (error) {
-        if (failures === 0) this.options.log.warning('ledger write failed; trying again until the state database answers', { ...fields, step, error: describe(error) });
+        if (failures === 0)
+          this.options.log.warning('ledger write failed; trying again until the state database answers', {
+            ...fields,
+            step,
+            error: describe(error),
+          });
         await this.pause(backoff.next());
       }
     }
@@ -275,7 +313,10 @@ export class Sender {
 
   /** This host's lease on the route expired and another host took it over: the route is that host's now. */
   private lostClaim(fields: LogFields, happened: string): void {
-    this.options.log.warning(`${happened}, but another host took the route over meanwhile (this host's lease expired); it is that host's now`, fields);
+    this.options.log.warning(
+      `${happened}, but another host took the route over meanwhile (this host's lease expired); it is that host's now`,
+      fields,
+    );
   }
 
   private async failed(route: Route, lane: { failing: boolean }, attempts: number, error: string): Promise<void> {
@@ -290,7 +331,13 @@ export class Sender {
     let delay = 0;
     for (let n = 0; n < attempts; n += 1) delay = backoff.next();
     await this.options.ledger.markPending(route, attempts, Date.now() + delay, error);
-    this.options.log.warning('attempt failed; trying again', { ...fields, attempt: attempts, maxAttempts: this.options.maxAttempts, delaySeconds: Number((delay / 1000).toFixed(1)), error });
+    this.options.log.warning('attempt failed; trying again', {
+      ...fields,
+      attempt: attempts,
+      maxAttempts: this.options.maxAttempts,
+      delaySeconds: Number((delay / 1000).toFixed(1)),
+      error,
+    });
   }
 
   private async isGone(route: Route): Promise<boolean> {
@@ -331,7 +378,12 @@ export class Sender {
       if (job.State === 'Success') return { kind: 'success', interrupted };
       if (job.State === 'Failure') {
         const details = job.ErrorDetails ? `: ${job.ErrorDetails}` : '';
-        return { kind: 'failure', error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}`, partial: (job.Progress ?? 0) > 0, interrupted };
+        return {
+          kind: 'failure',
+          error: `${job.ErrorDescription ?? `error ${job.ErrorCode}`}${details}`,
+          partial: (job.Progress ?? 0) > 0,
+          interrupted,
+        };
       }
       await this.pause(Math.min(1000, Math.max(10, (Date.now() - since) / 4)));
     }
@@ -350,13 +402,23 @@ export class Sender {
     try {
       peer = await this.options.peerOrthanc(route.taken_from);
     } catch (error) {
-      this.options.log.debug('cannot find the Orthanc of the host the route was taken over from', { ...fields, fromHost: route.taken_from, error: describe(error) });
+      this.options.log.debug('cannot find the Orthanc of the host the route was taken over from', {
+        ...fields,
+        fromHost: route.taken_from,
+        error: describe(error),
+      });
     }
     if (!peer) return undefined;
     try {
       const outcome = await this.follow(route.job_id, (uri) => peer.getJson<Job>(uri), true);
       if (outcome === undefined || outcome.kind === 'vanished') return undefined;
-      this.options.log.info("route taken over; its job followed on the other host's Orthanc instead of sending again", { ...fields, fromHost: route.taken_from, jobId: route.job_id, orthanc: peer.url, outcome: outcome.kind });
+      this.options.log.info("route taken over; its job followed on the other host's Orthanc instead of sending again", {
+        ...fields,
+        fromHost: route.taken_from,
+        jobId: route.job_id,
+        orthanc: peer.url,
+        outcome: outcome.kind,
+      });
       return outcome;
     } finally {
       await peer.close().catch(() => undefined);

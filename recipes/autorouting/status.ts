@@ -34,7 +34,14 @@ export async function statusOf(ledger: Ledger, sender: Sender, sweeper: Sweeper,
     DryRun: options.DryRun,
     DeleteAfterRouting: options.DeleteAfterRouting,
     RoutingSince: routingSince || null,
-    Routes: { Pending: counts.pending, Sending: counts.sending, Succeeded: counts.succeeded, Failed: counts.failed, Gone: counts.gone, Cancelled: counts.cancelled },
+    Routes: {
+      Pending: counts.pending,
+      Sending: counts.sending,
+      Succeeded: counts.succeeded,
+      Failed: counts.failed,
+      Gone: counts.gone,
+      Cancelled: counts.cancelled,
+    },
     // Routes sent again because the host sending them died, and jobs that ran while their Orthanc
     // went away (resumed from a checkpoint, or sent again): each may have arrived twice.
     RetriedAfterTakeover: duplicates.takeovers,
@@ -50,8 +57,22 @@ export async function statusOf(ledger: Ledger, sender: Sender, sweeper: Sweeper,
     // LastError holds the reason (no longer in the rules, or Orthanc no longer knows it).
     Cancelled: (await ledger.routesIn(['cancelled'], listed)).map(describeRoute),
     RoutedPerMinute: await ledger.routedPerMinute(Date.now()),
-    Unmatched: (await ledger.latestDecisions('unmatched', listed)).map((d) => ({ Resource: d.resource_id, Level: d.level, LastUpdate: d.last_update, Decided: iso(d.decided_at) })),
-    Prune: { KeepFinishedRoutesDays: options.KeepFinishedRoutesDays, LastFinished: pruner.lastFinished?.toISOString() ?? null, LastPruned: { Routes: pruner.lastPruned.routes, Decisions: pruner.lastPruned.decisions } },
-    Sweep: { Running: sweeper.isRunning, LastStarted: sweeper.lastStarted?.toISOString() ?? null, LastFinished: sweeper.lastFinished?.toISOString() ?? null, LastError: sweeper.lastError ?? null },
+    Unmatched: (await ledger.latestDecisions('unmatched', listed)).map((d) => ({
+      Resource: d.resource_id,
+      Level: d.level,
+      LastUpdate: d.last_update,
+      Decided: iso(d.decided_at),
+    })),
+    Prune: {
+      KeepFinishedRoutesDays: options.KeepFinishedRoutesDays,
+      LastFinished: pruner.lastFinished?.toISOString() ?? null,
+      LastPruned: { Routes: pruner.lastPruned.routes, Decisions: pruner.lastPruned.decisions },
+    },
+    Sweep: {
+      Running: sweeper.isRunning,
+      LastStarted: sweeper.lastStarted?.toISOString() ?? null,
+      LastFinished: sweeper.lastFinished?.toISOString() ?? null,
+      LastError: sweeper.lastError ?? null,
+    },
   };
 }

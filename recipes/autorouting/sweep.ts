@@ -101,11 +101,15 @@ export class Sweeper {
       this.lastError = undefined;
       this.lastFinished = new Date();
       this.options.onSwept?.('finished'); // issue 18: metrics
-      if (considered > 0) this.options.log.info('sweep picked up stable resources not yet routed for their last update', { reason, resources: considered });
+      if (considered > 0)
+        this.options.log.info('sweep picked up stable resources not yet routed for their last update', { reason, resources: considered });
     } catch (error) {
       this.lastError = describe(error);
       this.options.onSwept?.('failed'); // issue 18: metrics
-      this.options.log.warning('sweep stopped; it runs again when Orthanc comes back or at the next interval', { reason, error: this.lastError });
+      this.options.log.warning('sweep stopped; it runs again when Orthanc comes back or at the next interval', {
+        reason,
+        error: this.lastError,
+      });
     }
   }
 
@@ -118,7 +122,11 @@ export class Sweeper {
     const floor = sweepFloor(since, await this.options.loadPrunedBefore?.(), mark);
     let considered = 0;
     const resources = extendedFind
-      ? findResources<ExpandedResource>(orthanc, { Level: listed, Query: {}, Expand: true, OrderBy: [{ Type: 'Metadata', Key: 'LastUpdate', Direction: 'DESC' }] }, { pageSize })
+      ? findResources<ExpandedResource>(
+          orthanc,
+          { Level: listed, Query: {}, Expand: true, OrderBy: [{ Type: 'Metadata', Key: 'LastUpdate', Direction: 'DESC' }] },
+          { pageSize },
+        )
       : listResources<ExpandedResource>(orthanc, listed, { pageSize });
     for await (const resource of resources) {
       if (this.stopped) return undefined;

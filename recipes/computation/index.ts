@@ -18,7 +18,8 @@ export default defineRecipe<Options>({
     id: 'computation',
     title: 'Computation',
     category: 'Examples',
-    description: 'Runs the sample\'s 30 million square roots on the event loop (/computation) or in the worker pool (/computation-pool), to show why CPU work belongs in the pool.',
+    description:
+      "Runs the sample's 30 million square roots on the event loop (/computation) or in the worker pool (/computation-pool), to show why CPU work belongs in the pool.",
     routes: ['GET /computation', 'GET /computation-pool'],
     events: [],
     destructive: false,
@@ -28,14 +29,22 @@ export default defineRecipe<Options>({
   setup({ orthanc, workers, signal }, options) {
     const count = options.SquareRoots;
 
-    orthanc.registerRestCallback('/computation', (output: RestOutput) => {
-      // Deliberately blocking: nothing else runs in the host until it returns.
-      output.answerBuffer(describeResult(computeSquareRoots(count)), 'text/plain; charset=utf-8');
-    }, { methods: ['GET'] });
+    orthanc.registerRestCallback(
+      '/computation',
+      (output: RestOutput) => {
+        // Deliberately blocking: nothing else runs in the host until it returns.
+        output.answerBuffer(describeResult(computeSquareRoots(count)), 'text/plain; charset=utf-8');
+      },
+      { methods: ['GET'] },
+    );
 
-    orthanc.registerRestCallback('/computation-pool', async (output: RestOutput) => {
-      const result = await workers.run<ComputationResult>(task, { count }, { signal });
-      output.answerBuffer(describeResult(result), 'text/plain; charset=utf-8');
-    }, { methods: ['GET'] });
+    orthanc.registerRestCallback(
+      '/computation-pool',
+      async (output: RestOutput) => {
+        const result = await workers.run<ComputationResult>(task, { count }, { signal });
+        output.answerBuffer(describeResult(result), 'text/plain; charset=utf-8');
+      },
+      { methods: ['GET'] },
+    );
   },
 });

@@ -11,7 +11,7 @@ export interface ComputationResult {
 export function computeSquareRoots(count: number): ComputationResult {
   const start = performance.now();
   let sum = 0;
-  for (let done = 0; done < count; ) {
+  for (let done = 0; done < count;) {
     const round = Math.min(30_000, count - done);
     for (let j = 0; j < round; j += 1) sum += Math.sqrt(j);
     done += round;

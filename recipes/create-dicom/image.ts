@@ -16,7 +16,11 @@ export class ImageRefused extends RecipeHttpError {
  * and 1.12.7 decode it and store the pixels uncompressed, so there is no second lossy encoding); a
  * PNG is written again by sharp without its alpha channel, at its own bit depth (8 or 16).
  */
-export async function toDataUri(sharp: Sharp, bytes: Buffer, maxPixels: number): Promise<{ uri: string; width: number; height: number; format: 'png' | 'jpeg' }> {
+export async function toDataUri(
+  sharp: Sharp,
+  bytes: Buffer,
+  maxPixels: number,
+): Promise<{ uri: string; width: number; height: number; format: 'png' | 'jpeg' }> {
   let metadata;
   try {
     metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
@@ -51,8 +55,13 @@ export async function toDataUri(sharp: Sharp, bytes: Buffer, maxPixels: number):
  */
 export async function drawCross(sharp: Sharp, frame: Buffer): Promise<Buffer> {
   const { width = 0, height = 0 } = await sharp(frame).metadata();
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" shape-rendering="crispEdges">` +
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" shape-rendering="crispEdges">` +
     `<line x1="0" y1="0" x2="${width}" y2="${height}" stroke="rgb(128,128,128)" stroke-width="1"/>` +
     `<line x1="0" y1="${height}" x2="${width}" y2="0" stroke="rgb(128,128,128)" stroke-width="1"/></svg>`;
-  return sharp(frame).composite([{ input: Buffer.from(svg) }]).removeAlpha().png().toBuffer();
+  return sharp(frame)
+    .composite([{ input: Buffer.from(svg) }])
+    .removeAlpha()
+    .png()
+    .toBuffer();
 }

@@ -16,7 +16,8 @@ export default defineRecipe<Options>({
     id: 'create-dicom',
     title: 'Create DICOM from images',
     category: 'Imaging',
-    description: 'POST a PNG or JPEG (tags in the query or JSON) to store it as a DICOM instance; POST /instances/{id}/annotate stores a copy of a frame with a cross drawn by sharp in the same series.',
+    description:
+      'POST a PNG or JPEG (tags in the query or JSON) to store it as a DICOM instance; POST /instances/{id}/annotate stores a copy of a frame with a cross drawn by sharp in the same series.',
     routes: ['POST /recipes/create-dicom', 'POST /instances/{id}/annotate'],
     events: [],
     destructive: false,
@@ -28,38 +29,68 @@ export default defineRecipe<Options>({
     try {
       sharp = (await import('sharp')).default;
     } catch (error) {
-      throw new Error(`sharp could not be loaded, so create-dicom is disabled (the other recipes are not affected): ${describe(error).split('\n')[0]}`, { cause: error });
+      throw new Error(
+        `sharp could not be loaded, so create-dicom is disabled (the other recipes are not affected): ${describe(error).split('\n')[0]}`,
+        { cause: error },
+      );
     }
 
-    orthanc.registerRestCallback('/recipes/create-dicom', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      if (request.body.length > options.MaxImageBytes) throw new ImageRefused(413, `the body has ${request.body.length} bytes, more than MaxImageBytes (${options.MaxImageBytes})`);
-      // ImageRefused is a RecipeHttpError; Orthanc's 4xx (an unknown tag, an unknown Parent) is answered as it is.
-      const { image, tags, parent } = readRequest(request);
-      const { uri } = await toDataUri(sharp, image, options.MaxPixels);
-      output.answerJson(await create(request.orthanc, { Tags: tags, Content: uri, ...(parent !== undefined ? { Parent: parent } : {}) }));
-    }, { methods: ['POST'] });
+    orthanc.registerRestCallback(
+      '/recipes/create-dicom',
+      async (output: RestOutput, _uri: string, request: RestRequest) => {
+        if (request.body.length > options.MaxImageBytes)
+          throw new ImageRefused(413, `the body has ${request.body.length} bytes, more than MaxImageBytes (${options.MaxImageBytes})`);
+        // ImageRefused is a RecipeHttpError; Orthanc's 4xx (an unknown tag, an unknown Parent) is answered as it is.
+        const { image, tags, parent } = readRequest(request);
+        const { uri } = await toDataUri(sharp, image, options.MaxPixels);
+        output.answerJson(await create(request.orthanc, { Tags: tags, Content: uri, ...(parent !== undefined ? { Parent: parent } : {}) }));
+      },
+      { methods: ['POST'] },
+    );
 
-    orthanc.registerRestCallback('/instances/([^/]+)/annotate', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      const frameText = Object.prototype.hasOwnProperty.call(request.get, 'frame') ? request.get.frame! : '0';
-      if (!/^\d{1,6}$/.test(frameText)) throw new RecipeHttpError(400, 'bad-parameter', `frame must be a non-negative integer, not "${frameText.slice(0, 40)}"`);
-      const instanceId = encodeURIComponent(request.groups[0]!);
-      const source = await request.orthanc.restApiGetJson<{ ParentSeries: string; MainDicomTags?: Record<string, string> }>(`/instances/${instanceId}`);
-      let frame: Buffer;
-      try {
-        frame = await request.orthanc.restApiGet(`/instances/${instanceId}/frames/${Number(frameText)}/rendered`, { Accept: 'image/png' });
-      } catch (error) {
-        if (error instanceof OrthancHttpError && error.httpStatus !== 404) {
-          throw new RecipeHttpError(422, 'not-renderable', `Orthanc cannot render frame ${frameText} of this instance (not an image, or no such frame): ${error.message}`);
+    orthanc.registerRestCallback(
+      '/instances/([^/]+)/annotate',
+      async (output: RestOutput, _uri: string, request: RestRequest) => {
+        const frameText = Object.prototype.hasOwnProperty.call(request.get, 'frame') ? request.get.frame! : '0';
+        if (!/^\d{1,6}$/.test(frameText))
+          throw new RecipeHttpError(400, 'bad-parameter', `frame must be a non-negative integer, not "${frameText.slice(0, 40)}"`);
+        const instanceId = encodeURIComponent(request.groups[0]!);
+        const source = await request.orthanc.restApiGetJson<{ ParentSeries: string; MainDicomTags?: Record<string, string> }>(
+          `/instances/${instanceId}`,
+        );
+        let frame: Buffer;
+        try {
+          frame = await request.orthanc.restApiGet(`/instances/${instanceId}/frames/${Number(frameText)}/rendered`, {
+            Accept: 'image/png',
+          });
+        } catch (error) {
+          if (error instanceof OrthancHttpError && error.httpStatus !== 404) {
+            throw new RecipeHttpError(
+              422,
+              'not-renderable',
+              `Orthanc cannot render frame ${frameText} of this instance (not an image, or no such frame): ${error.message}`,
+            );
+          }
+          throw error;
         }
-        throw error;
-      }
-      const annotated = await drawCross(sharp, frame);
-      // A refusal of Orthanc's here is not the caller's fault: it stays an error.
-      // Parent = the series: Orthanc copies the patient, study and series modules from it.
-      const tags: Json = { ImageComments: 'Annotated copy (cross)', DerivationDescription: 'Cross drawn by orthanc-recipes create-dicom' };
-      if (source.MainDicomTags?.InstanceNumber) tags.InstanceNumber = source.MainDicomTags.InstanceNumber;
-      output.answerJson(await create(request.orthanc, { Parent: source.ParentSeries, Tags: tags, Content: `data:image/png;base64,${annotated.toString('base64')}` }));
-    }, { methods: ['POST'] });
+        const annotated = await drawCross(sharp, frame);
+        // A refusal of Orthanc's here is not the caller's fault: it stays an error.
+        // Parent = the series: Orthanc copies the patient, study and series modules from it.
+        const tags: Json = {
+          ImageComments: 'Annotated copy (cross)',
+          DerivationDescription: 'Cross drawn by orthanc-recipes create-dicom',
+        };
+        if (source.MainDicomTags?.InstanceNumber) tags.InstanceNumber = source.MainDicomTags.InstanceNumber;
+        output.answerJson(
+          await create(request.orthanc, {
+            Parent: source.ParentSeries,
+            Tags: tags,
+            Content: `data:image/png;base64,${annotated.toString('base64')}`,
+          }),
+        );
+      },
+      { methods: ['POST'] },
+    );
   },
 });
 
@@ -101,8 +132,10 @@ function readRequest(request: RestRequest): { image: Buffer; tags: Json; parent?
       throw new ImageRefused(400, `the JSON body does not parse: ${(error as Error).message}`);
     }
     if (!isObject(body)) throw new ImageRefused(400, 'the JSON body must be an object {"Image": ..., "Tags": {...}}');
-    const own = (key: string) => (Object.prototype.hasOwnProperty.call(body, key) ? (body)[key] : undefined);
-    for (const key of Object.keys(body)) if (!['Image', 'Tags', 'Parent'].includes(key)) throw new ImageRefused(400, `unknown key "${key.slice(0, 40)}"; known: Image, Tags, Parent`);
+    const own = (key: string) => (Object.prototype.hasOwnProperty.call(body, key) ? body[key] : undefined);
+    for (const key of Object.keys(body))
+      if (!['Image', 'Tags', 'Parent'].includes(key))
+        throw new ImageRefused(400, `unknown key "${key.slice(0, 40)}"; known: Image, Tags, Parent`);
     const image = own('Image');
     if (typeof image !== 'string') throw new ImageRefused(400, '"Image" must be the image in base64 (or a data URI)');
     const tags = own('Tags') ?? {};

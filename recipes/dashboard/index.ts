@@ -29,7 +29,8 @@ export default defineRecipe<Options>({
   meta: {
     id: 'dashboard',
     title: 'Dashboard',
-    description: "The host's status page in the browser: Orthanc, the change feed, each recipe, routing failures to retry, tasks to run now, the latest instances.",
+    description:
+      "The host's status page in the browser: Orthanc, the change feed, each recipe, routing failures to retry, tasks to run now, the latest instances.",
     category: 'Inspection',
     routes: ['GET,HEAD /recipes/ui', 'GET,HEAD /recipes/ui/', 'GET,HEAD /recipes/ui/{file}', 'GET,HEAD /recipes/ui/config.json'],
     events: [],
@@ -45,12 +46,16 @@ export default defineRecipe<Options>({
     // HEAD is served as GET is (the same headers, no body): Allow says GET,HEAD.
     const methods = ['GET', 'HEAD'];
     orthanc.registerRestCallback('/recipes/ui', (output) => output.redirect('ui/'), { hostAction: true, methods });
-    orthanc.registerRestCallback('/recipes/ui/(.*)', (output, _uri, request) => {
-      const name = request.groups[0] || 'index.html';
-      const body = name === 'config.json' ? config : files.get(name);
-      if (!body) throw new RecipeHttpError(404, 'not-found', `no such file: ${name.slice(0, 100)}`);
-      for (const [header, value] of Object.entries(securityHeaders)) output.setHttpHeader(header, value);
-      output.answerBuffer(body, name === 'config.json' ? 'application/json; charset=utf-8' : contentTypes[name]!);
-    }, { hostAction: true, methods });
+    orthanc.registerRestCallback(
+      '/recipes/ui/(.*)',
+      (output, _uri, request) => {
+        const name = request.groups[0] || 'index.html';
+        const body = name === 'config.json' ? config : files.get(name);
+        if (!body) throw new RecipeHttpError(404, 'not-found', `no such file: ${name.slice(0, 100)}`);
+        for (const [header, value] of Object.entries(securityHeaders)) output.setHttpHeader(header, value);
+        output.answerBuffer(body, name === 'config.json' ? 'application/json; charset=utf-8' : contentTypes[name]!);
+      },
+      { hostAction: true, methods },
+    );
   },
 });

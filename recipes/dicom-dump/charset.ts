@@ -42,7 +42,7 @@ const escapes: Record<string, { g: 0 | 1; element: CodeElement }> = {
   '(B': { g: 0, element: ascii },
   '(J': { g: 0, element: ascii }, // JIS X 0201 romaji
   ')I': { g: 1, element: { kind: 'single', decode: singleByte['13']! } },
-  '$B': { g: 0, element: { kind: 'double', label: 'euc-jp' } }, // JIS X 0208
+  $B: { g: 0, element: { kind: 'double', label: 'euc-jp' } }, // JIS X 0208
   '$@': { g: 0, element: { kind: 'double', label: 'euc-jp' } },
   '$(D': { g: 0, element: { kind: 'double', label: 'euc-jp', prefix: 0x8f } }, // JIS X 0212
   '$)C': { g: 1, element: { kind: 'double', label: 'euc-kr' } }, // KS X 1001
@@ -88,7 +88,7 @@ function decodeIso2022(bytes: Uint8Array, defaultG1: CodeElement, isPersonName: 
   let g0: CodeElement = ascii;
   let g1: CodeElement = defaultG1;
   let out = '';
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const byte = bytes[i]!;
     if (byte === 0x1b) {
       const sequence = [3, 2].map((n) => String.fromCharCode(...bytes.subarray(i + 1, i + 1 + n))).find((s) => s in escapes);
@@ -122,7 +122,10 @@ function decodeIso2022(bytes: Uint8Array, defaultG1: CodeElement, isPersonName: 
 
 /** windows-1252's characters for 0x80-0x9F, back to their bytes. */
 const cp1252Bytes = new Map<number, number>(
-  [...decoder('windows-1252').decode(Uint8Array.from({ length: 32 }, (_, i) => 0x80 + i))].map((char, i) => [char.codePointAt(0)!, 0x80 + i]),
+  [...decoder('windows-1252').decode(Uint8Array.from({ length: 32 }, (_, i) => 0x80 + i))].map((char, i) => [
+    char.codePointAt(0)!,
+    0x80 + i,
+  ]),
 );
 
 /** The bytes dcmjs read, from the string its windows-1252 decoder made of them. */

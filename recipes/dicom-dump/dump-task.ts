@@ -31,10 +31,17 @@ export default function dumpTask({ file: input, format, maxInflatedBytes }: Dump
       return { ok: false, status: 422, reason: error instanceof Error ? error.message : String(error) };
     }
     try {
-      const text = format === 'json' ? `${JSON.stringify(formatNaturalized(parsed.meta, parsed.dataset), jsonSafe, 2)}\n` : formatDump(parsed.meta, parsed.dataset);
+      const text =
+        format === 'json'
+          ? `${JSON.stringify(formatNaturalized(parsed.meta, parsed.dataset), jsonSafe, 2)}\n`
+          : formatDump(parsed.meta, parsed.dataset);
       return { ok: true, body: new TextEncoder().encode(text) };
     } catch (error) {
-      return { ok: false, status: 422, reason: `dcmjs read the file, but its dataset cannot be shown: ${error instanceof Error ? error.message : String(error)}` };
+      return {
+        ok: false,
+        status: 422,
+        reason: `dcmjs read the file, but its dataset cannot be shown: ${error instanceof Error ? error.message : String(error)}`,
+      };
     }
   } finally {
     if (parsed) releaseBuffer(parsed.buffer);

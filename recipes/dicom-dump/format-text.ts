@@ -67,7 +67,10 @@ export function formatDump(meta: RawDataset, dataset: RawDataset): string {
   lines.push('-------------------------------------------------');
   const syntaxValue = meta['00020010']?.Value?.[0];
   const transferSyntax = (typeof syntaxValue === 'string' ? syntaxValue : '').replace(/\0+$/, '');
-  formatDataset(dataset, '', lines, { encapsulated: !nativeTransferSyntaxes.has(transferSyntax), littleEndian: transferSyntax !== '1.2.840.10008.1.2.2' });
+  formatDataset(dataset, '', lines, {
+    encapsulated: !nativeTransferSyntaxes.has(transferSyntax),
+    littleEndian: transferSyntax !== '1.2.840.10008.1.2.2',
+  });
   return `${lines.join('\n')}\n`;
 }
 
@@ -145,7 +148,8 @@ function decode64(values: unknown[], signed: boolean, littleEndian: boolean): bi
   for (const value of values) {
     if (!(value instanceof ArrayBuffer) && !ArrayBuffer.isView(value)) continue;
     const view = value instanceof ArrayBuffer ? new DataView(value) : new DataView(value.buffer, value.byteOffset, value.byteLength);
-    for (let offset = 0; offset + 8 <= view.byteLength; offset += 8) decoded.push(signed ? view.getBigInt64(offset, littleEndian) : view.getBigUint64(offset, littleEndian));
+    for (let offset = 0; offset + 8 <= view.byteLength; offset += 8)
+      decoded.push(signed ? view.getBigInt64(offset, littleEndian) : view.getBigUint64(offset, littleEndian));
   }
   return decoded;
 }
@@ -156,7 +160,10 @@ function formatBinary(values: unknown[]): string {
   const total = values.reduce<number>((sum, v) => sum + byteLength(v), 0);
   const [first] = values;
   if (values.length === 1 && total <= MAX_INLINE_BYTES && first !== undefined) {
-    const bytes = first instanceof ArrayBuffer ? new Uint8Array(first) : new Uint8Array((first as ArrayBufferView).buffer, (first as ArrayBufferView).byteOffset, total);
+    const bytes =
+      first instanceof ArrayBuffer
+        ? new Uint8Array(first)
+        : new Uint8Array((first as ArrayBufferView).buffer, (first as ArrayBufferView).byteOffset, total);
     return `b'${[...bytes].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('')}'`;
   }
   return `Array of ${total} bytes`;

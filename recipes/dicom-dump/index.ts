@@ -19,7 +19,8 @@ export default defineRecipe<Options>({
     id: 'dicom-dump',
     title: 'DICOM dump',
     category: 'Inspection',
-    description: 'Serves GET /instances/{id}/dcmjs: the instance\'s DICOM file parsed by dcmjs in the worker pool, as a pydicom-style text dump or as dcmjs\'s naturalized JSON.',
+    description:
+      "Serves GET /instances/{id}/dcmjs: the instance's DICOM file parsed by dcmjs in the worker pool, as a pydicom-style text dump or as dcmjs's naturalized JSON.",
     routes: ['GET /instances/{id}/dcmjs'],
     events: [],
     destructive: false,
@@ -37,49 +38,68 @@ export default defineRecipe<Options>({
     const maxInflatedBytes = options.MaxInflatedMegabytes * MiB;
     // Every dump waiting for room or running listens to the recipe's stop signal: no leak, by design.
     setMaxListeners(0, signal);
-    orthanc.registerRestCallback('/instances/([^/]+)/dcmjs', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      // Read as the caller: what Orthanc refuses them (401/403/404), this route refuses with Orthanc's status.
-      const caller = request.orthanc;
-      const format = request.get.format ?? 'text';
-      if (format !== 'text' && format !== 'json') {
-        throw new RecipeHttpError(400, 'bad-parameter', `format must be "text" or "json", not ${JSON.stringify(format.slice(0, 40))}`, { Parameter: 'format' });
-      }
-      const instanceId = request.groups[0]!;
-      // Only an ID's shape is asked for: Orthanc would know no instance by another name.
-      if (!isOrthancId(instanceId)) throw new RecipeHttpError(404, 'unknown-resource', 'Unknown resource');
-      // A 404 from Orthanc (unknown instance) becomes this route's 404. The size is checked
-      // before the download, so that a huge file is refused without being read.
-      const { FileSize } = await caller.restApiGetJson<{ FileSize: number }>(`/instances/${encodeURIComponent(instanceId)}`);
-      if (FileSize > options.MaxFileMegabytes * MiB) {
-        throw new RecipeHttpError(413, 'file-too-large', `the file of instance ${instanceId} is ${FileSize} bytes, more than MaxFileMegabytes (${options.MaxFileMegabytes})`);
-      }
-      if (FileSize > inFlight.capacity) {
-        throw new RecipeHttpError(413, 'file-too-large', `the file of instance ${instanceId} is ${FileSize} bytes, more than MaxMegabytesInFlight (${options.MaxMegabytesInFlight})`);
-      }
-      const release = await inFlight.reserve(Math.max(1, FileSize), signal);
-      let result: DumpOutput;
-      try {
-        // The file's chunks are moved to the worker, never copied nor joined here: the worker
-        // joins them, and frees them once the dump is written.
-        const chunks = (await caller.getDicomChunksForInstance(instanceId)).map((chunk) => ownBytes(chunk).buffer);
-        const input: DumpInput = { file: chunks, format, maxInflatedBytes };
-        result = await workers.run<DumpOutput>(task, input, { transfer: chunks, signal });
-      } catch (error) {
-        // The parser's thread died on this file (e.g. out of memory on a bogus length): the file's fault.
-        const code = (error as { code?: string }).code;
-        if (code === 'ORC_ERR_WORKER_POOL_CLOSED' || !(error instanceof Error && error.name === 'WorkerTaskError')) throw error;
-        result = { ok: false, status: 422, reason: `dcmjs failed on this file: ${error.message}` };
-      } finally {
-        release();
-      }
-      if (!result.ok && result.status === 413) {
-        const message = `the DICOM file of instance ${instanceId} is too large to dump: ${result.reason} (MaxInflatedMegabytes: ${options.MaxInflatedMegabytes})`;
-        throw new RecipeHttpError(413, 'dump-too-large', message, { Reason: result.reason });
-      }
-      if (!result.ok) {
-        throw new RecipeHttpError(422, 'unparsable-dicom', `dcmjs cannot parse the DICOM file of instance ${instanceId}: ${result.reason}`, { Reason: result.reason });
-      }
-      output.answerBuffer(result.body, format === 'json' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8');
-    }, { maxBodyBytes: 0, methods: ['GET'] });
+    orthanc.registerRestCallback(
+      '/instances/([^/]+)/dcmjs',
+      async (output: RestOutput, _uri: string, request: RestRequest) => {
+        // Read as the caller: what Orthanc refuses them (401/403/404), this route refuses with Orthanc's status.
+        const caller = request.orthanc;
+        const format = request.get.format ?? 'text';
+        if (format !== 'text' && format !== 'json') {
+          throw new RecipeHttpError(400, 'bad-parameter', `format must be "text" or "json", not ${JSON.stringify(format.slice(0, 40))}`, {
+            Parameter: 'format',
+          });
+        }
+        const instanceId = request.groups[0]!;
+        // Only an ID's shape is asked for: Orthanc would know no instance by another name.
+        if (!isOrthancId(instanceId)) throw new RecipeHttpError(404, 'unknown-resource', 'Unknown resource');
+        // A 404 from Orthanc (unknown instance) becomes this route's 404. The size is checked
+        // before the download, so that a huge file is refused without being read.
+        const { FileSize } = await caller.restApiGetJson<{ FileSize: number }>(`/instances/${encodeURIComponent(instanceId)}`);
+        if (FileSize > options.MaxFileMegabytes * MiB) {
+          throw new RecipeHttpError(
+            413,
+            'file-too-large',
+            `the file of instance ${instanceId} is ${FileSize} bytes, more than MaxFileMegabytes (${options.MaxFileMegabytes})`,
+          );
+        }
+        if (FileSize > inFlight.capacity) {
+          throw new RecipeHttpError(
+            413,
+            'file-too-large',
+            `the file of instance ${instanceId} is ${FileSize} bytes, more than MaxMegabytesInFlight (${options.MaxMegabytesInFlight})`,
+          );
+        }
+        const release = await inFlight.reserve(Math.max(1, FileSize), signal);
+        let result: DumpOutput;
+        try {
+          // The file's chunks are moved to the worker, never copied nor joined here: the worker
+          // joins them, and frees them once the dump is written.
+          const chunks = (await caller.getDicomChunksForInstance(instanceId)).map((chunk) => ownBytes(chunk).buffer);
+          const input: DumpInput = { file: chunks, format, maxInflatedBytes };
+          result = await workers.run<DumpOutput>(task, input, { transfer: chunks, signal });
+        } catch (error) {
+          // The parser's thread died on this file (e.g. out of memory on a bogus length): the file's fault.
+          const code = (error as { code?: string }).code;
+          if (code === 'ORC_ERR_WORKER_POOL_CLOSED' || !(error instanceof Error && error.name === 'WorkerTaskError')) throw error;
+          result = { ok: false, status: 422, reason: `dcmjs failed on this file: ${error.message}` };
+        } finally {
+          release();
+        }
+        if (!result.ok && result.status === 413) {
+          const message = `the DICOM file of instance ${instanceId} is too large to dump: ${result.reason} (MaxInflatedMegabytes: ${options.MaxInflatedMegabytes})`;
+          throw new RecipeHttpError(413, 'dump-too-large', message, { Reason: result.reason });
+        }
+        if (!result.ok) {
+          throw new RecipeHttpError(
+            422,
+            'unparsable-dicom',
+            `dcmjs cannot parse the DICOM file of instance ${instanceId}: ${result.reason}`,
+            { Reason: result.reason },
+          );
+        }
+        output.answerBuffer(result.body, format === 'json' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8');
+      },
+      { maxBodyBytes: 0, methods: ['GET'] },
+    );
   },
 });

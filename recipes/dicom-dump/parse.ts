@@ -58,7 +58,8 @@ const longLengthVrs = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', '
  */
 export function parsePart10(file: Uint8Array, options: ParseOptions = {}): ParsedFile {
   let bytes = file;
-  if (file.byteOffset !== 0 || file.byteLength !== file.buffer.byteLength) throw new TypeError('parsePart10 needs a view on a whole ArrayBuffer');
+  if (file.byteOffset !== 0 || file.byteLength !== file.buffer.byteLength)
+    throw new TypeError('parsePart10 needs a view on a whole ArrayBuffer');
   if (bytes.length < 132 || String.fromCharCode(...bytes.subarray(128, 132)) !== 'DICM') {
     throw new Error('not a DICOM Part-10 file: no "DICM" prefix at byte 128');
   }
@@ -71,9 +72,19 @@ export function parsePart10(file: Uint8Array, options: ParseOptions = {}): Parse
   // dcmjs decodes text with the first Specific Character Set only, and throws on several: blank
   // the value in place (same length) so that it reads every string byte for byte, then decode.
   const charset = locateSpecificCharacterSet(bytes);
-  const charsets = charset ? latin1(bytes.subarray(charset.offset, charset.offset + charset.length)).split('\\').map((v) => v.trim()) : undefined;
+  const charsets = charset
+    ? latin1(bytes.subarray(charset.offset, charset.offset + charset.length))
+        .split('\\')
+        .map((v) => v.trim())
+    : undefined;
   if (charset) bytes.fill(0x20, charset.offset, charset.offset + charset.length);
-  const read = DicomMessage.readFile(bytes.buffer as ArrayBuffer, { ignoreErrors: false, untilTag: null, includeUntilTagValue: false, noCopy: true, forceStoreRaw: false });
+  const read = DicomMessage.readFile(bytes.buffer as ArrayBuffer, {
+    ignoreErrors: false,
+    untilTag: null,
+    includeUntilTagValue: false,
+    noCopy: true,
+    forceStoreRaw: false,
+  });
   const dataset = read.dict as RawDataset;
   if (charsets) {
     dataset['00080005'] = { vr: 'CS', Value: charsets };
@@ -96,7 +107,12 @@ function decodeTexts(dataset: RawDataset, charsets: readonly string[]): void {
       element.Value = element.Value.map((name) => {
         if (!name || typeof name !== 'object') return name;
         const groups = name as Record<string, unknown>;
-        return Object.fromEntries(Object.entries(groups).map(([key, text]) => [key, typeof text === 'string' ? decodeDicomText(bytesOfWindows1252(text), charsets, true) : text]));
+        return Object.fromEntries(
+          Object.entries(groups).map(([key, text]) => [
+            key,
+            typeof text === 'string' ? decodeDicomText(bytesOfWindows1252(text), charsets, true) : text,
+          ]),
+        );
       });
     } else if (textVrs.has(element.vr)) {
       element.Value = element.Value.map((text) => (typeof text === 'string' ? decodeDicomText(bytesOfWindows1252(text), charsets) : text));
@@ -121,7 +137,7 @@ function readFileMeta(bytes: Uint8Array): FileMeta | undefined {
   if (!fits(132, 12) || view.getUint16(132, true) !== 0x0002 || view.getUint16(134, true) !== 0x0000) return undefined;
   const datasetStart = 144 + view.getUint32(140, true);
   // The file meta information: explicit VR little endian, always.
-  for (let position = 132; fits(position, 8) && position < datasetStart; ) {
+  for (let position = 132; fits(position, 8) && position < datasetStart;) {
     const element = view.getUint16(position + 2, true);
     const long = longLengthVrs.has(latin1(bytes.subarray(position + 4, position + 6)));
     const header = long ? 12 : 8;
@@ -143,7 +159,10 @@ function readFileMeta(bytes: Uint8Array): FileMeta | undefined {
 function inflateDataset(bytes: Uint8Array, meta: FileMeta, maxBytes: number): Uint8Array {
   let inflated: Buffer;
   try {
-    inflated = inflateRawSync(bytes.subarray(meta.datasetStart), Number.isFinite(maxBytes) ? { maxOutputLength: Math.max(1, Math.floor(maxBytes)) } : {});
+    inflated = inflateRawSync(
+      bytes.subarray(meta.datasetStart),
+      Number.isFinite(maxBytes) ? { maxOutputLength: Math.max(1, Math.floor(maxBytes)) } : {},
+    );
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new InflatedTooLarge(maxBytes);
     throw new Error(`the deflated dataset cannot be inflated: ${(error as Error).message}`, { cause: error });
@@ -165,9 +184,15 @@ function inflateDataset(bytes: Uint8Array, meta: FileMeta, maxBytes: number): Ui
  * Views on it become empty.
  */
 export function releaseBuffer(bytes: ArrayBuffer | Uint8Array): void {
-  const buffer = bytes instanceof ArrayBuffer ? bytes : bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : undefined;
+  const buffer =
+    bytes instanceof ArrayBuffer
+      ? bytes
+      : bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+        ? bytes.buffer
+        : undefined;
   const transferable = buffer as (ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; detached?: boolean }) | undefined;
-  if (transferable instanceof ArrayBuffer && transferable.detached !== true && typeof transferable.transfer === 'function') transferable.transfer(0);
+  if (transferable instanceof ArrayBuffer && transferable.detached !== true && typeof transferable.transfer === 'function')
+    transferable.transfer(0);
 }
 
 /**
@@ -181,7 +206,7 @@ function locateSpecificCharacterSet(bytes: Uint8Array): { offset: number; length
   if (!meta || meta.transferSyntax === DEFLATED) return undefined;
   const little = meta.transferSyntax !== EXPLICIT_BIG_ENDIAN;
   const explicit = meta.transferSyntax !== IMPLICIT_LITTLE_ENDIAN;
-  for (let position = meta.datasetStart; fits(position, 8); ) {
+  for (let position = meta.datasetStart; fits(position, 8);) {
     const group = view.getUint16(position, little);
     const element = view.getUint16(position + 2, little);
     if (group > 0x0008 || (group === 0x0008 && element > 0x0005)) return undefined;
@@ -211,7 +236,10 @@ function checkComplete(bytes: Uint8Array, meta: FileMeta): void {
   const little = meta.transferSyntax !== EXPLICIT_BIG_ENDIAN;
   const end = bytes.length;
   const tagAt = (position: number, le: boolean) =>
-    `(${view.getUint16(position, le).toString(16).padStart(4, '0')},${view.getUint16(position + 2, le).toString(16).padStart(4, '0')})`.toUpperCase();
+    `(${view.getUint16(position, le).toString(16).padStart(4, '0')},${view
+      .getUint16(position + 2, le)
+      .toString(16)
+      .padStart(4, '0')})`.toUpperCase();
   const truncated = (what: string, position: number, needed: number): never => {
     throw new Error(`the file is truncated: ${what} at byte ${position} needs ${needed} bytes, the file ends at byte ${end}`);
   };

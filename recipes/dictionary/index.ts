@@ -23,10 +23,14 @@ export default defineRecipe<Options>({
   async setup({ orthanc }) {
     // dcmjs (its dictionary) is an optional package: loaded here, so that listing recipes needs none.
     const { lookup } = await importOptional('dcmjs', () => import('./lookup.js'));
-    orthanc.registerRestCallback('/recipes/dictionary/([^/]*)', (output: RestOutput, _uri: string, request: RestRequest) => {
-      const result = lookup(request.groups[0]!);
-      if ('found' in result) return output.answerJson(result.found);
-      throw new RecipeHttpError(result.status, result.status === 404 ? 'unknown-keyword' : 'bad-parameter', result.message);
-    }, { methods: ['GET'] });
+    orthanc.registerRestCallback(
+      '/recipes/dictionary/([^/]*)',
+      (output: RestOutput, _uri: string, request: RestRequest) => {
+        const result = lookup(request.groups[0]!);
+        if ('found' in result) return output.answerJson(result.found);
+        throw new RecipeHttpError(result.status, result.status === 404 ? 'unknown-keyword' : 'bad-parameter', result.message);
+      },
+      { methods: ['GET'] },
+    );
   },
 });

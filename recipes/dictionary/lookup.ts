@@ -49,7 +49,10 @@ export function lookup(key: string): LookupResult {
   const tag = tagPattern.exec(key);
   if (tag) return lookupTag(tag[1]!.toUpperCase(), tag[2]!.toUpperCase());
   if (!keywordPattern.test(key)) {
-    return { status: 400, message: `"${key.slice(0, 100)}" is neither a DICOM keyword (letters and digits, e.g. PatientName) nor a tag (gggg,eeee in hexadecimal, e.g. 0010,0010)` };
+    return {
+      status: 400,
+      message: `"${key.slice(0, 100)}" is neither a DICOM keyword (letters and digits, e.g. PatientName) nor a tag (gggg,eeee in hexadecimal, e.g. 0010,0010)`,
+    };
   }
   const entry = ownEntry(DicomMetaDictionary.nameMap, key) ?? ownEntry(DicomMetaDictionary.nameMap, RETIRED + key);
   // dcmjs 0.51 has one entry whose keyword it lost, (300A,0782) as "RETIRED_undefined".

@@ -68,7 +68,12 @@ export async function writeReport(
   }
   sheet.commit();
   // When the sink fails (the client went away), exceljs's commit may never settle.
-  await Promise.race([workbook.commit(), new Promise((_resolve, reject) => options.signal.addEventListener('abort', () => reject(options.signal.reason as Error), { once: true }))]);
+  await Promise.race([
+    workbook.commit(),
+    new Promise((_resolve, reject) =>
+      options.signal.addEventListener('abort', () => reject(options.signal.reason as Error), { once: true }),
+    ),
+  ]);
   return rows;
 }
 

@@ -57,7 +57,8 @@ export default defineRecipe<Options>({
   meta: {
     id: 'find-scp',
     title: 'C-FIND SCP',
-    description: 'A C-FIND SCP on its own port and AE title, answering patient, study, series and image queries from Orthanc\'s index, through an optional filter.',
+    description:
+      "A C-FIND SCP on its own port and AE title, answering patient, study, series and image queries from Orthanc's index, through an optional filter.",
     category: 'Search',
     routes: [],
     events: [],
@@ -66,7 +67,10 @@ export default defineRecipe<Options>({
   },
   schema,
   check(options) {
-    return checkDicomFilter(options.Filter).map(({ key, message }): OptionsIssue => ({ pointer: `/Filter/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message }));
+    return checkDicomFilter(options.Filter).map(({ key, message }): OptionsIssue => ({
+      pointer: `/Filter/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+      message,
+    }));
   },
   async setup({ orthanc, log }, options) {
     // dcmjs-dimse is an optional package: loaded here, so that listing recipes needs none.
@@ -96,7 +100,8 @@ export default defineRecipe<Options>({
         for (const key of keys) answer[key] = tags[key] ?? '';
         answers.push(answer);
       }
-      if (found.length > options.Limit) log.warning('a C-FIND matched more than Limit resources; the first were answered', { limit: options.Limit, matched: found.length });
+      if (found.length > options.Limit)
+        log.warning('a C-FIND matched more than Limit resources; the first were answered', { limit: options.Limit, matched: found.length });
       return answers;
     };
 

@@ -142,7 +142,15 @@ export function describeApi() {
     ...(instead ? { Instead: instead } : {}),
   });
   return {
-    Binding: { Module: api.Module, Documentation: api.Documentation, Functions: functions, Classes: classes, Enumerations: enumerations, Constants: api.Constants, Types: api.Types },
+    Binding: {
+      Module: api.Module,
+      Documentation: api.Documentation,
+      Functions: functions,
+      Classes: classes,
+      Enumerations: enumerations,
+      Constants: api.Constants,
+      Types: api.Types,
+    },
     Python: {
       Source: python.source,
       Functions: python.functions.length,
@@ -150,7 +158,9 @@ export function describeApi() {
       FunctionsNotOffered: python.functions
         .filter((name) => !offeredFunctions.has(name))
         .map((name) => notOffered(name, reasons.get(name)?.reason, reasons.get(name)?.instead)),
-      ClassesNotOffered: pythonClasses.filter((name) => !offeredClasses.has(name)).map((name) => notOffered(name, python.classesNotOffered[name])),
+      ClassesNotOffered: pythonClasses
+        .filter((name) => !offeredClasses.has(name))
+        .map((name) => notOffered(name, python.classesNotOffered[name])),
       MethodsNotOffered: [...offeredClasses].flatMap((className) =>
         (python.classes[className] ?? [])
           .map((method) => `${className}.${method}`)
@@ -238,7 +248,11 @@ export async function describeOrthanc(orthanc: Pick<OrthancBinding, 'restApiGetJ
         const ids = namesOf(await orthanc.restApiGetJson('/plugins')).filter((id) => id !== 'explorer.js');
         return Promise.all(
           ids.map(async (id) => {
-            const details = await attempt(`/plugins/${id}`, () => orthanc.restApiGetJson<Record<string, unknown>>(`/plugins/${encodeURIComponent(id)}`), {});
+            const details = await attempt(
+              `/plugins/${id}`,
+              () => orthanc.restApiGetJson<Record<string, unknown>>(`/plugins/${encodeURIComponent(id)}`),
+              {},
+            );
             return {
               ID: id,
               ...(typeof details.Version === 'string' ? { Version: details.Version } : {}),

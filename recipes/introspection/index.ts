@@ -15,7 +15,8 @@ export default defineRecipe<Options>({
     id: 'introspection',
     title: 'Introspection',
     category: 'Inspection',
-    description: "Describes the binding's functions, classes and enumerations, what the Python plugin has that it lacks, and the live system.",
+    description:
+      "Describes the binding's functions, classes and enumerations, what the Python plugin has that it lacks, and the live system.",
     routes: ['GET /recipes/introspection'],
     events: [],
     destructive: false,
@@ -25,21 +26,31 @@ export default defineRecipe<Options>({
   setup({ orthanc, host }, options) {
     // The binding's part never changes while the process runs: build it once.
     const api = describeApi();
-    orthanc.registerRestCallback('/recipes/introspection', async (output, _uri, request) => {
-      const format = request.get.format ?? 'json';
-      if (format !== 'json' && format !== 'markdown') {
-        throw new RecipeHttpError(400, 'bad-parameter', `unknown format "${format.slice(0, 40)}"; expected "json" or "markdown"`, { Parameter: 'format' });
-      }
-      const recipes = (host?.recipes() ?? []).map((entry) => ({
-        ...entry,
-        options: options.ShowOptions ? maskSecrets(entry.options, { extraKeyFragments: options.MaskedKeys }) : undefined,
-      }));
-      const description: Introspection = {
-        ...api,
-        Live: { Host: { Version: host?.version ?? 'unknown' }, Orthanc: await describeOrthanc(request.orthanc), Recipes: describeRecipes(recipes) },
-      };
-      if (format === 'markdown') output.answerBuffer(toMarkdown(description), 'text/markdown; charset=utf-8');
-      else output.answerJson(description);
-    }, { hostAction: true, methods: ['GET'] });
+    orthanc.registerRestCallback(
+      '/recipes/introspection',
+      async (output, _uri, request) => {
+        const format = request.get.format ?? 'json';
+        if (format !== 'json' && format !== 'markdown') {
+          throw new RecipeHttpError(400, 'bad-parameter', `unknown format "${format.slice(0, 40)}"; expected "json" or "markdown"`, {
+            Parameter: 'format',
+          });
+        }
+        const recipes = (host?.recipes() ?? []).map((entry) => ({
+          ...entry,
+          options: options.ShowOptions ? maskSecrets(entry.options, { extraKeyFragments: options.MaskedKeys }) : undefined,
+        }));
+        const description: Introspection = {
+          ...api,
+          Live: {
+            Host: { Version: host?.version ?? 'unknown' },
+            Orthanc: await describeOrthanc(request.orthanc),
+            Recipes: describeRecipes(recipes),
+          },
+        };
+        if (format === 'markdown') output.answerBuffer(toMarkdown(description), 'text/markdown; charset=utf-8');
+        else output.answerJson(description);
+      },
+      { hostAction: true, methods: ['GET'] },
+    );
   },
 });

@@ -2,7 +2,10 @@ import type { Introspection, LiveDescription } from './describe.js';
 
 /** A table cell: one line, pipes escaped. */
 const cell = (text: string | number | null | undefined): string =>
-  String(text ?? '').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+  String(text ?? '')
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/\s*\n\s*/g, ' ');
 const code = (text: string): string => (text.includes('`') ? `\`\` ${text} \`\`` : `\`${text}\``);
 const quote = (documentation: string): string[] => (documentation ? [documentation, ''] : []);
 const python = (name: string | null): string => (name ? `Python: ${code(name)}.` : 'Python: none (TypeScript only).');
@@ -34,12 +37,16 @@ export function toMarkdown(description: Introspection): string {
     lines.push('```ts', ...c.Constructor, '```', '');
     if (c.Properties.length) {
       lines.push('| Property | Type | Documentation |', '| --- | --- | --- |');
-      for (const p of c.Properties) lines.push(`| ${p.Static ? 'static ' : ''}${p.Readonly ? 'readonly ' : ''}${cell(p.Name)} | ${cell(code(p.Type))} | ${cell(p.Documentation)} |`);
+      for (const p of c.Properties)
+        lines.push(
+          `| ${p.Static ? 'static ' : ''}${p.Readonly ? 'readonly ' : ''}${cell(p.Name)} | ${cell(code(p.Type))} | ${cell(p.Documentation)} |`,
+        );
       lines.push('');
     }
     if (c.Methods.length) {
       lines.push('| Method | Python | Documentation |', '| --- | --- | --- |');
-      for (const m of c.Methods) lines.push(`| ${cell(m.Signatures.map(code).join(' '))} | ${cell(m.Python ?? '')} | ${cell(m.Documentation)} |`);
+      for (const m of c.Methods)
+        lines.push(`| ${cell(m.Signatures.map(code).join(' '))} | ${cell(m.Python ?? '')} | ${cell(m.Documentation)} |`);
       lines.push('');
     }
   }
@@ -71,7 +78,12 @@ export function toMarkdown(description: Introspection): string {
   lines.push('## Python functions the binding does not offer', '', '| Python function | Why | Instead |', '| --- | --- | --- |');
   for (const n of py.FunctionsNotOffered) lines.push(`| ${code(n.Name)} | ${cell(n.Reason)} | ${cell(n.Instead)} |`);
   lines.push('');
-  lines.push('### Python classes, methods and enumerations the binding does not offer', '', '| Python name | Why | Instead |', '| --- | --- | --- |');
+  lines.push(
+    '### Python classes, methods and enumerations the binding does not offer',
+    '',
+    '| Python name | Why | Instead |',
+    '| --- | --- | --- |',
+  );
   for (const n of [...py.ClassesNotOffered, ...py.MethodsNotOffered, ...py.EnumerationsNotOffered]) {
     lines.push(`| ${code(n.Name)} | ${cell(n.Reason)} | ${cell(n.Instead)} |`);
   }
@@ -87,9 +99,14 @@ function liveMarkdown(live: LiveDescription): string[] {
   if (!orthanc.Answers) {
     lines.push(`Orthanc does not answer: ${orthanc.Error}`, '');
   } else {
-    lines.push(`Orthanc ${orthanc.Version}, REST API version ${orthanc.ApiVersion}, named ${code(orthanc.Name)}, AET ${code(orthanc.DicomAet)}.`, '');
+    lines.push(
+      `Orthanc ${orthanc.Version}, REST API version ${orthanc.ApiVersion}, named ${code(orthanc.Name)}, AET ${code(orthanc.DicomAet)}.`,
+      '',
+    );
     const list = (items: string[]) => (items.length ? items.map(code).join(', ') : 'none');
-    lines.push(`- Plugins: ${orthanc.Plugins.length ? orthanc.Plugins.map((p) => `${code(p.ID)}${p.Version ? ` ${p.Version}` : ''}`).join(', ') : 'none'}`);
+    lines.push(
+      `- Plugins: ${orthanc.Plugins.length ? orthanc.Plugins.map((p) => `${code(p.ID)}${p.Version ? ` ${p.Version}` : ''}`).join(', ') : 'none'}`,
+    );
     lines.push(`- Modalities: ${list(orthanc.Modalities)}`, `- Peers: ${list(orthanc.Peers)}`);
     for (const error of orthanc.Errors ?? []) lines.push(`- Could not read ${error}`);
     lines.push('');

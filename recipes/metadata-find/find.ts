@@ -15,9 +15,23 @@ export interface OrthancFindSupport {
 
 /** Orthanc's built-in metadata, by name (all versions up to 1.12.x). */
 export const builtInMetadata = [
-  'IndexInSeries', 'ReceptionDate', 'RemoteAET', 'ExpectedNumberOfInstances', 'ModifiedFrom', 'AnonymizedFrom', 'LastUpdate',
-  'Origin', 'TransferSyntax', 'SopClassUid', 'RemoteIP', 'CalledAET', 'HttpUsername', 'PixelDataOffset', 'MainDicomTagsSignature',
-  'MainDicomSequences', 'PixelDataVR',
+  'IndexInSeries',
+  'ReceptionDate',
+  'RemoteAET',
+  'ExpectedNumberOfInstances',
+  'ModifiedFrom',
+  'AnonymizedFrom',
+  'LastUpdate',
+  'Origin',
+  'TransferSyntax',
+  'SopClassUid',
+  'RemoteIP',
+  'CalledAET',
+  'HttpUsername',
+  'PixelDataOffset',
+  'MainDicomTagsSignature',
+  'MainDicomSequences',
+  'PixelDataVR',
 ];
 
 /** One answer of the recipe: the JSON to send, and how it was found. */
@@ -110,7 +124,12 @@ export async function runMetadataFind(
   const answer = kept
     .filter((item) => typeof item === 'string' || metadata.has(item.ID))
     .map((item) => (typeof item === 'string' ? item : { ...item, Metadata: metadata.get(item.ID) }));
-  const stats = { native: Object.keys(nativeQuery).length, scanned: scanned.length, candidates: items.length, read: reader.resourcesRead - readBefore };
+  const stats = {
+    native: Object.keys(nativeQuery).length,
+    scanned: scanned.length,
+    candidates: items.length,
+    read: reader.resourcesRead - readBefore,
+  };
   return { answer, stats };
 }
 
@@ -143,7 +162,8 @@ async function findThenRead({ orthanc, reader, query, body, scanned, plain, pace
   const batches = reader.batches(items.map(idOf), wanted);
   // Deleting a child rewrites its ancestors' LastUpdate on Orthanc 1.12, and deletions are not in
   // /changes: the index cannot vouch for a patient's, study's or series' LastUpdate.
-  const useIndex = !objects && (query.levelPath === 'instances' || (!query.expand && !scanned.some((filter) => filter.name === 'LastUpdate')));
+  const useIndex =
+    !objects && (query.levelPath === 'instances' || (!query.expand && !scanned.some((filter) => filter.name === 'LastUpdate')));
   let counted = 0;
   let matched = 0;
   const enough = async (batchesRead: number) => {
@@ -170,7 +190,11 @@ async function expandKept({ orthanc, reader, query, body }: Run, kept: Item[]): 
   const objects = new Map<string, Item>();
   const ids = kept.map(idOf);
   if (ids.length <= maxBulkExpand) {
-    await reader.readBatches(query.levelPath, reader.batches(ids), new Map(), () => false, { useIndex: false, objects: objects as Map<string, object>, orthanc });
+    await reader.readBatches(query.levelPath, reader.batches(ids), new Map(), () => false, {
+      useIndex: false,
+      objects: objects as Map<string, object>,
+      orthanc,
+    });
   }
   if (ids.some((id) => !objects.has(id))) {
     for (const item of await find(orthanc, { ...body, Expand: true })) objects.set(idOf(item), item);
@@ -189,7 +213,12 @@ const idOf = (item: Item) => (typeof item === 'string' ? item : item.ID);
  * The items whose metadata pass every filter, in order. Each test is one step under the pacer: a
  * request's scan (candidates × filters) never holds the event loop longer than a slice.
  */
-async function keepMatching<T extends Item>(filters: readonly MetadataFilter[], items: readonly T[], metadata: ReadonlyMap<string, MetadataMap>, pacer: Pacer): Promise<T[]> {
+async function keepMatching<T extends Item>(
+  filters: readonly MetadataFilter[],
+  items: readonly T[],
+  metadata: ReadonlyMap<string, MetadataMap>,
+  pacer: Pacer,
+): Promise<T[]> {
   const kept: T[] = [];
   for (const item of items) {
     const values = metadata.get(idOf(item));
@@ -220,6 +249,18 @@ const valueOf = (values: MetadataMap, name: string): string => {
 const maxBulkExpand = 200;
 
 /** Body fields that leave the shape of an expanded find's objects as it is. */
-const plainFields = new Set(['Level', 'Query', 'Expand', 'CaseSensitive', 'Labels', 'LabelsConstraint', 'MetadataQuery', 'ParentPatient', 'ParentStudy', 'ParentSeries', 'OrderBy']);
+const plainFields = new Set([
+  'Level',
+  'Query',
+  'Expand',
+  'CaseSensitive',
+  'Labels',
+  'LabelsConstraint',
+  'MetadataQuery',
+  'ParentPatient',
+  'ParentStudy',
+  'ParentSeries',
+  'OrderBy',
+]);
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -20,7 +20,8 @@ export default defineRecipe<Options>({
     id: 'metadata-find',
     title: 'Find by metadata',
     category: 'Search',
-    description: 'Extends POST /tools/find with a `Metadata` field that filters on metadata (regular expressions or DICOM wildcards) and returns them.',
+    description:
+      'Extends POST /tools/find with a `Metadata` field that filters on metadata (regular expressions or DICOM wildcards) and returns them.',
     routes: ['POST /tools/find'],
     events: [...indexEvents],
     destructive: false,
@@ -41,7 +42,12 @@ export default defineRecipe<Options>({
       );
       index = metadataIndex;
     }
-    const reader = new MetadataReader(orthanc, { mode: options.MetadataReads, concurrency: options.Concurrency, batchSize: options.BatchSize }, log, index);
+    const reader = new MetadataReader(
+      orthanc,
+      { mode: options.MetadataReads, concurrency: options.Concurrency, batchSize: options.BatchSize },
+      log,
+      index,
+    );
     const rights = new CallerRights();
     let support: Promise<OrthancFindSupport> | undefined;
     const findSupport = () => {
@@ -56,29 +62,39 @@ export default defineRecipe<Options>({
     // answered is checked (see keepGranted): what Orthanc refuses them is refused here too.
     // One pacer for every query: together they take at most a slice of each event-loop turn.
     const pacer = new Pacer();
-    const limits = { maxPatternLength: options.MaxPatternLength, maxConstraints: options.MaxConstraints, maxCompiledSize: options.MaxCompiledSize };
+    const limits = {
+      maxPatternLength: options.MaxPatternLength,
+      maxConstraints: options.MaxConstraints,
+      maxCompiledSize: options.MaxCompiledSize,
+    };
 
     // POST only, as Orthanc serves /tools/find (the host answers any other method with 405 and
     // `Allow: POST`, as Orthanc does). A body without `Metadata` is passed on as it came
     // (output.passThrough(): the front's proxy, with the caller's credentials and every query
     // argument), so Orthanc answers it byte for byte.
-    orthanc.registerRestCallback('/tools/find', async (output, _uri, request) => {
-      let query;
-      try {
-        query = await parseFindRequest(request.body, limits, pacer);
-      } catch (error) {
-        if (!(error instanceof BadFindRequest)) throw error;
-        throw new RecipeHttpError(400, 'bad-parameter', error.message, { Field: error.field });
-      }
-      if (!query) return output.passThrough();
-      // What Orthanc refuses in the rest of the body throws its OrthancHttpError: the caller gets
-      // Orthanc's status, Message, Details, OrthancStatus and OrthancError.
-      const outcome = await runMetadataFind(request.orthanc, reader, query, await findSupport(), options.NativeMetadataQuery, pacer);
-      outcome.answer = await keepGranted(rights, request, query.levelPath, outcome.answer, options.Concurrency);
-      const { native, scanned, candidates, read } = outcome.stats;
-      log.debug(`${query.levelPath}: ${native} constraint(s) to Orthanc's MetadataQuery, ${scanned} scanned over ${candidates} candidate(s) (${read} read from Orthanc), ${outcome.answer.length} answered`);
-      output.answerJson(outcome.answer);
-    }, { maxBodyBytes: options.MaxBodyKilobytes * 1024, methods: ['POST'] });
+    orthanc.registerRestCallback(
+      '/tools/find',
+      async (output, _uri, request) => {
+        let query;
+        try {
+          query = await parseFindRequest(request.body, limits, pacer);
+        } catch (error) {
+          if (!(error instanceof BadFindRequest)) throw error;
+          throw new RecipeHttpError(400, 'bad-parameter', error.message, { Field: error.field });
+        }
+        if (!query) return output.passThrough();
+        // What Orthanc refuses in the rest of the body throws its OrthancHttpError: the caller gets
+        // Orthanc's status, Message, Details, OrthancStatus and OrthancError.
+        const outcome = await runMetadataFind(request.orthanc, reader, query, await findSupport(), options.NativeMetadataQuery, pacer);
+        outcome.answer = await keepGranted(rights, request, query.levelPath, outcome.answer, options.Concurrency);
+        const { native, scanned, candidates, read } = outcome.stats;
+        log.debug(
+          `${query.levelPath}: ${native} constraint(s) to Orthanc's MetadataQuery, ${scanned} scanned over ${candidates} candidate(s) (${read} read from Orthanc), ${outcome.answer.length} answered`,
+        );
+        output.answerJson(outcome.answer);
+      },
+      { maxBodyBytes: options.MaxBodyKilobytes * 1024, methods: ['POST'] },
+    );
   },
 });
 
@@ -89,7 +105,13 @@ export default defineRecipe<Options>({
  * rules (a Lua filter, the authorization plugin) would not see them. A refusal (403) answers the
  * whole query with Orthanc's status, as Orthanc answers a request for that resource.
  */
-async function keepGranted(rights: CallerRights, request: RestRequest, levelPath: LevelPath, answer: unknown[], concurrency: number): Promise<unknown[]> {
+async function keepGranted(
+  rights: CallerRights,
+  request: RestRequest,
+  levelPath: LevelPath,
+  answer: unknown[],
+  concurrency: number,
+): Promise<unknown[]> {
   const gone = new Set<string>();
   const ids = answer.map((item) => (typeof item === 'string' ? item : (item as { ID: string }).ID));
   await forEachConcurrently(ids, concurrency, async (id) => {

@@ -4,7 +4,15 @@ import { levelPathOfResourceType, type LevelPath } from '../../shared/orthanc-re
 import type { MetadataMap } from './metadata-reader.js';
 
 /** The change types that can make a metadata map stale. */
-export const indexEvents = ['NEW_INSTANCE', 'NEW_SERIES', 'NEW_STUDY', 'NEW_PATIENT', 'UPDATED_METADATA', 'ORTHANC_STARTED', 'DELETED'] as const;
+export const indexEvents = [
+  'NEW_INSTANCE',
+  'NEW_SERIES',
+  'NEW_STUDY',
+  'NEW_PATIENT',
+  'UPDATED_METADATA',
+  'ORTHANC_STARTED',
+  'DELETED',
+] as const;
 
 /**
  * The metadata maps read so far, kept current by the change feed, so that a repeated query does
@@ -58,7 +66,8 @@ export class MetadataIndex {
     const level = levelPathOfResourceType(resourceType);
     if (!level) return;
     this.drop(level, resourceId);
-    if (changeType === ChangeType.NEW_INSTANCE || changeType === ChangeType.DELETED) for (const ancestor of ['patients', 'studies', 'series'] as const) this.dropLevel(ancestor);
+    if (changeType === ChangeType.NEW_INSTANCE || changeType === ChangeType.DELETED)
+      for (const ancestor of ['patients', 'studies', 'series'] as const) this.dropLevel(ancestor);
   }
 
   private drop(level: LevelPath, id: string): void {

@@ -73,11 +73,22 @@ export class MetadataReader {
     const perRound = this.usesBulk ? this.options.concurrency : 1;
     const orthanc = options.orthanc ?? this.orthanc;
     for (let next = 0; next < batches.length && !(await enough(Math.min(next, batches.length))); next += perRound) {
-      await Promise.all(batches.slice(next, next + perRound).map((batch) => this.readBatch(orthanc, levelPath, batch, found, options.useIndex ?? true, options.objects)));
+      await Promise.all(
+        batches
+          .slice(next, next + perRound)
+          .map((batch) => this.readBatch(orthanc, levelPath, batch, found, options.useIndex ?? true, options.objects)),
+      );
     }
   }
 
-  private async readBatch(orthanc: OrthancBinding, levelPath: LevelPath, batch: readonly string[], found: Map<string, MetadataMap>, useIndex: boolean, objects?: Map<string, object>): Promise<void> {
+  private async readBatch(
+    orthanc: OrthancBinding,
+    levelPath: LevelPath,
+    batch: readonly string[],
+    found: Map<string, MetadataMap>,
+    useIndex: boolean,
+    objects?: Map<string, object>,
+  ): Promise<void> {
     let ids = batch;
     if (this.index && !objects) {
       const index = this.index;
@@ -99,7 +110,13 @@ export class MetadataReader {
   }
 
   /** With `objects`, bulk reads also keep each resource's object, without its `Metadata`. */
-  private async readFromOrthanc(orthanc: OrthancBinding, levelPath: LevelPath, ids: readonly string[], found: Map<string, MetadataMap>, objects?: Map<string, object>): Promise<void> {
+  private async readFromOrthanc(
+    orthanc: OrthancBinding,
+    levelPath: LevelPath,
+    ids: readonly string[],
+    found: Map<string, MetadataMap>,
+    objects?: Map<string, object>,
+  ): Promise<void> {
     if (ids.length === 0) return;
     this.resourcesRead += ids.length;
     if (this.usesBulk) {
@@ -115,7 +132,9 @@ export class MetadataReader {
         return;
       }
       if (answer.statusCode !== 404 && answer.statusCode !== 405) {
-        throw new Error(`Orthanc answered POST /tools/bulk-content with HTTP ${answer.statusCode}: ${answer.body.toString('utf8').slice(0, 200)}`);
+        throw new Error(
+          `Orthanc answered POST /tools/bulk-content with HTTP ${answer.statusCode}: ${answer.body.toString('utf8').slice(0, 200)}`,
+        );
       }
       this.bulkUnavailable = true;
       this.log.warning('this Orthanc has no /tools/bulk-content (1.9.4+): metadata are read one resource per request');

@@ -45,7 +45,13 @@ function compileRegex(name: string, pattern: string, caseSensitive: boolean): Me
     if (error instanceof RE2JSException) throw new PatternError(`invalid regular expression: ${error.message}`);
     throw error;
   }
-  return { name, pattern, test: (value) => regex.matcher(value).lookingAt(), native: nativeFromRegex(pattern, caseSensitive), size: regex.programSize() };
+  return {
+    name,
+    pattern,
+    test: (value) => regex.matcher(value).lookingAt(),
+    native: nativeFromRegex(pattern, caseSensitive),
+    size: regex.programSize(),
+  };
 }
 
 const asciiUpper = (text: string) => text.replace(/[a-z]+/g, (letters) => letters.toUpperCase());

@@ -58,28 +58,41 @@ export async function parseFindRequest(body: Buffer, limits: FindLimits, pacer: 
   // Orthanc reads `Level` without case, singular or plural (`study`, `Studies`).
   const parsedLevel = typeof parsed.Level === 'string' ? parseLevel(parsed.Level) : undefined;
   const level = parsedLevel && levelPath[parsedLevel];
-  if (!level) throw new BadFindRequest('Level', `must be one of Patient, Study, Series, Instance (got ${JSON.stringify(parsed.Level ?? null)})`);
+  if (!level)
+    throw new BadFindRequest('Level', `must be one of Patient, Study, Series, Instance (got ${JSON.stringify(parsed.Level ?? null)})`);
   if (!matchingModes.includes(matching as MatchingMode)) {
     throw new BadFindRequest('MetadataMatching', `must be "Regex" (the default) or "Wildcard" (got ${JSON.stringify(matching)})`);
   }
   if (parsed.Expand !== undefined && typeof parsed.Expand !== 'boolean') throw new BadFindRequest('Expand', 'must be true or false');
-  if (parsed.CaseSensitive !== undefined && typeof parsed.CaseSensitive !== 'boolean') throw new BadFindRequest('CaseSensitive', 'must be true or false');
-  for (const [field, value] of [['Limit', limit], ['Since', since]] as const) {
-    if (!Number.isSafeInteger(value) || (value as number) < 0) throw new BadFindRequest(field, `must be an integer ≥ 0 (got ${JSON.stringify(value)})`);
+  if (parsed.CaseSensitive !== undefined && typeof parsed.CaseSensitive !== 'boolean')
+    throw new BadFindRequest('CaseSensitive', 'must be true or false');
+  for (const [field, value] of [
+    ['Limit', limit],
+    ['Since', since],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || (value as number) < 0)
+      throw new BadFindRequest(field, `must be an integer ≥ 0 (got ${JSON.stringify(value)})`);
   }
   if (!isObject(metadata)) throw new BadFindRequest('Metadata', 'must be an object of metadata name → pattern');
 
   const caseSensitive = parsed.CaseSensitive === true;
   const entries = Object.entries(metadata);
   if (entries.length > limits.maxConstraints) {
-    throw new BadFindRequest('Metadata', `${entries.length} constraints; at most ${limits.maxConstraints} are allowed in one request (MaxConstraints)`);
+    throw new BadFindRequest(
+      'Metadata',
+      `${entries.length} constraints; at most ${limits.maxConstraints} are allowed in one request (MaxConstraints)`,
+    );
   }
   // Everything that costs nothing is checked before anything is compiled.
   for (const [name, pattern] of entries) {
     const field = `Metadata.${name}`;
-    if (typeof pattern !== 'string') throw new BadFindRequest(field, `the pattern must be a string (got ${JSON.stringify(pattern)?.slice(0, 80)})`);
+    if (typeof pattern !== 'string')
+      throw new BadFindRequest(field, `the pattern must be a string (got ${JSON.stringify(pattern)?.slice(0, 80)})`);
     if (pattern.length > limits.maxPatternLength) {
-      throw new BadFindRequest(field, `the pattern is ${pattern.length} characters long; at most ${limits.maxPatternLength} are allowed (MaxPatternLength)`);
+      throw new BadFindRequest(
+        field,
+        `the pattern is ${pattern.length} characters long; at most ${limits.maxPatternLength} are allowed (MaxPatternLength)`,
+      );
     }
   }
   const filters: MetadataFilter[] = [];
@@ -95,10 +108,21 @@ export async function parseFindRequest(body: Buffer, limits: FindLimits, pacer: 
     }
     compiledSize += filters.at(-1)!.size;
     if (compiledSize > limits.maxCompiledSize) {
-      throw new BadFindRequest(field, `the patterns compile to more than ${limits.maxCompiledSize} instructions in all (MaxCompiledSize); this one brings the total to ${compiledSize}`);
+      throw new BadFindRequest(
+        field,
+        `the patterns compile to more than ${limits.maxCompiledSize} instructions in all (MaxCompiledSize); this one brings the total to ${compiledSize}`,
+      );
     }
   }
-  return { levelPath: level, expand: parsed.Expand === true, limit: limit as number, since: since as number, caseSensitive, filters, forwarded };
+  return {
+    levelPath: level,
+    expand: parsed.Expand === true,
+    limit: limit as number,
+    since: since as number,
+    caseSensitive,
+    filters,
+    forwarded,
+  };
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

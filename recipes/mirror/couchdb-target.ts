@@ -71,7 +71,8 @@ export function couchDbTarget(options: CouchDbOptions): MirrorTarget {
   const createDatabase = async () => {
     const answer = await call('PUT', '');
     // 412: created meanwhile by someone else.
-    if (answer.status !== 201 && answer.status !== 202 && answer.status !== 412) throw new CouchDbError(answer.status, 'the database creation', answer.text);
+    if (answer.status !== 201 && answer.status !== 202 && answer.status !== 412)
+      throw new CouchDbError(answer.status, 'the database creation', answer.text);
   };
   const sameContent = (stored: Record<string, unknown>, body: ResourceJson) => {
     const { _id, _rev, ...content } = stored;
@@ -110,7 +111,7 @@ export function couchDbTarget(options: CouchDbOptions): MirrorTarget {
     async mirrored() {
       const found = emptyMirrored();
       // By pages in key order: `startkey` is the last key seen, skipped.
-      for (let after: string | undefined; ; ) {
+      for (let after: string | undefined; ;) {
         const query = `include_docs=true&limit=${pageSize}${after === undefined ? '' : `&skip=1&startkey=${encodeURIComponent(JSON.stringify(after))}`}`;
         const answer = await call('GET', `/_all_docs?${query}`);
         if (answer.status === 404) return found; // No database yet: nothing mirrored.

@@ -10,7 +10,18 @@ import { openPostgresTarget } from './postgres-target.js';
 import schema from './schema.json' with { type: 'json' };
 import type { Level, MirrorTarget } from './targets.js';
 
-const events = ['NEW_PATIENT', 'NEW_STUDY', 'NEW_SERIES', 'NEW_INSTANCE', 'STABLE_PATIENT', 'STABLE_STUDY', 'STABLE_SERIES', 'UPDATED_METADATA', 'UPDATED_ATTACHMENT', 'DELETED'] as const;
+const events = [
+  'NEW_PATIENT',
+  'NEW_STUDY',
+  'NEW_SERIES',
+  'NEW_INSTANCE',
+  'STABLE_PATIENT',
+  'STABLE_STUDY',
+  'STABLE_SERIES',
+  'UPDATED_METADATA',
+  'UPDATED_ATTACHMENT',
+  'DELETED',
+] as const;
 
 /** A queued piece of work: mirror a resource as Orthanc has it now, or remove it. */
 interface Task {
@@ -75,7 +86,11 @@ async function catchUpUntilDone(orthanc: OrthancBinding, lane: Lane, signal: Abo
       return;
     } catch (error) {
       const seconds = Math.min(retrySeconds * 2 ** attempt, 300);
-      log.warning('catch-up failed; tried again later', { target: lane.target.name, retrySeconds: seconds, error: (error as Error).message });
+      log.warning('catch-up failed; tried again later', {
+        target: lane.target.name,
+        retrySeconds: seconds,
+        error: (error as Error).message,
+      });
       await new Promise<void>((done) => {
         const timer = setTimeout(done, seconds * 1000);
         signal.addEventListener('abort', () => (clearTimeout(timer), done()), { once: true });
@@ -95,7 +110,8 @@ export default defineRecipe<Options>({
   meta: {
     id: 'mirror',
     title: 'Mirror to PostgreSQL or CouchDB',
-    description: 'Mirrors each patient, study, series and instance JSON into a PostgreSQL JSONB table and/or a CouchDB database, on new, updated and deleted resources, catching up after downtime.',
+    description:
+      'Mirrors each patient, study, series and instance JSON into a PostgreSQL JSONB table and/or a CouchDB database, on new, updated and deleted resources, catching up after downtime.',
     category: 'Automation',
     routes: ['GET /recipes/mirror/status'],
     events: [...events],
@@ -106,7 +122,11 @@ export default defineRecipe<Options>({
   check(options) {
     const issues: OptionsIssue[] = [];
     const couch = options.CouchDB;
-    if (options.ConnectionString === '' && couch.Url === '') issues.push({ pointer: '/ConnectionString', message: 'a PostgreSQL connection string is required (postgres://user@host:5432/database), unless CouchDB.Url is given' });
+    if (options.ConnectionString === '' && couch.Url === '')
+      issues.push({
+        pointer: '/ConnectionString',
+        message: 'a PostgreSQL connection string is required (postgres://user@host:5432/database), unless CouchDB.Url is given',
+      });
     if (couch.Url !== '') {
       let url: URL | undefined;
       try {
@@ -114,8 +134,10 @@ export default defineRecipe<Options>({
       } catch {
         issues.push({ pointer: '/CouchDB/Url', message: 'not a URL (http://user@host:5984)' });
       }
-      if (url && url.protocol !== 'http:' && url.protocol !== 'https:') issues.push({ pointer: '/CouchDB/Url', message: 'http: or https: only' });
-      if (url && couch.PasswordFile !== '' && url.username === '') issues.push({ pointer: '/CouchDB/PasswordFile', message: 'give the user name in CouchDB.Url (http://user@host:5984)' });
+      if (url && url.protocol !== 'http:' && url.protocol !== 'https:')
+        issues.push({ pointer: '/CouchDB/Url', message: 'http: or https: only' });
+      if (url && couch.PasswordFile !== '' && url.username === '')
+        issues.push({ pointer: '/CouchDB/PasswordFile', message: 'give the user name in CouchDB.Url (http://user@host:5984)' });
     }
     return issues;
   },
@@ -127,11 +149,22 @@ export default defineRecipe<Options>({
     try {
       if (options.ConnectionString !== '') {
         // The queue keeps its first name: work queued before CouchDB existed stays PostgreSQL's.
-        lanes.push({ target: await openPostgresTarget(options.ConnectionString, options.Table, log), tasks: queue('mirror'), counts: newCounts() });
+        lanes.push({
+          target: await openPostgresTarget(options.ConnectionString, options.Table, log),
+          tasks: queue('mirror'),
+          counts: newCounts(),
+        });
       }
       if (options.CouchDB.Url !== '') {
-        const password = options.CouchDB.PasswordFile === '' ? undefined : (await readFile(resolve(configDirectory, options.CouchDB.PasswordFile), 'utf8')).split(/\r?\n/)[0]!;
-        lanes.push({ target: couchDbTarget({ url: options.CouchDB.Url, database: options.CouchDB.Database, password }), tasks: queue('mirror-couchdb'), counts: newCounts() });
+        const password =
+          options.CouchDB.PasswordFile === ''
+            ? undefined
+            : (await readFile(resolve(configDirectory, options.CouchDB.PasswordFile), 'utf8')).split(/\r?\n/)[0]!;
+        lanes.push({
+          target: couchDbTarget({ url: options.CouchDB.Url, database: options.CouchDB.Database, password }),
+          tasks: queue('mirror-couchdb'),
+          counts: newCounts(),
+        });
       }
     } catch (error) {
       await Promise.allSettled(lanes.map((lane) => lane.target.close()));
@@ -155,7 +188,11 @@ export default defineRecipe<Options>({
         reserveSeconds: options.RetrySeconds,
         onError: (error) => {
           lane.counts.Failed += 1;
-          log.warning('a resource was not mirrored; tried again later', { target: lane.target.name, retrySeconds: options.RetrySeconds, error: (error as Error).message });
+          log.warning('a resource was not mirrored; tried again later', {
+            target: lane.target.name,
+            retrySeconds: options.RetrySeconds,
+            error: (error as Error).message,
+          });
         },
       }),
       options.CatchUpAtStart ? catchUpUntilDone(orthanc, lane, stop.signal, log, options.RetrySeconds) : Promise.resolve(),

@@ -12,7 +12,9 @@ export async function openPostgresTarget(connectionString: string, tableName: st
   // An idle client's error (the server restarted) is emitted on the pool: without a listener it would crash the host.
   pool.on('error', (error) => log.warning('PostgreSQL connection error', { error: error.message }));
   try {
-    await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (level TEXT NOT NULL, id TEXT NOT NULL, body JSONB NOT NULL, last_update TEXT, mirrored_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (level, id))`);
+    await pool.query(
+      `CREATE TABLE IF NOT EXISTS ${table} (level TEXT NOT NULL, id TEXT NOT NULL, body JSONB NOT NULL, last_update TEXT, mirrored_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (level, id))`,
+    );
   } catch (error) {
     await pool.end();
     throw error;
@@ -31,7 +33,9 @@ export async function openPostgresTarget(connectionString: string, tableName: st
     },
     async mirrored() {
       const found = emptyMirrored();
-      const rows = await pool.query<{ level: Level; id: string; last_update: string | null }>(`SELECT level, id, last_update FROM ${table}`);
+      const rows = await pool.query<{ level: Level; id: string; last_update: string | null }>(
+        `SELECT level, id, last_update FROM ${table}`,
+      );
       for (const row of rows.rows) found[row.level]?.set(row.id, row.last_update);
       return found;
     },

@@ -12,7 +12,9 @@ const RENDERING_VERSION = 'mosaic-1';
 
 /** A strong ETag: instances never change under an ID, so the chosen slices and the parameters decide. */
 export function mosaicEtag(seriesId: string, slices: Slice[], params: MosaicParams, columns: number, libvips: string): string {
-  const hash = createHash('sha256').update([RENDERING_VERSION, libvips, seriesId, params.size, columns, params.format, params.quality].join('\n'));
+  const hash = createHash('sha256').update(
+    [RENDERING_VERSION, libvips, seriesId, params.size, columns, params.format, params.quality].join('\n'),
+  );
   for (const slice of slices) hash.update(`\n${slice.instanceId}:${slice.frame}`);
   return `"${hash.digest('base64url').slice(0, 32)}"`;
 }
@@ -44,12 +46,20 @@ export async function composeMosaic(
       const { instanceId, frame } = slices[index]!;
       let png: Buffer;
       try {
-        png = await orthanc.restApiGet(`/instances/${encodeURIComponent(instanceId)}/frames/${frame}/rendered?width=${size}&height=${size}`, { Accept: 'image/png' });
+        png = await orthanc.restApiGet(
+          `/instances/${encodeURIComponent(instanceId)}/frames/${frame}/rendered?width=${size}&height=${size}`,
+          { Accept: 'image/png' },
+        );
       } catch (error) {
         if (error instanceof OrthancHttpError) continue; // not an image (or deleted meanwhile): a black tile
         throw error;
       }
-      const tile = await sharp(png).resize(size, size, { fit: 'contain', background: { r: 0, g: 0, b: 0 } }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+      const tile = await sharp(png)
+        .resize(size, size, { fit: 'contain', background: { r: 0, g: 0, b: 0 } })
+        .removeAlpha()
+        .toColourspace('srgb')
+        .raw()
+        .toBuffer();
       const left = (index % columns) * size * 3;
       const top = Math.floor(index / columns) * size;
       for (let y = 0; y < size; y += 1) tile.copy(canvas, (top + y) * width * 3 + left, y * size * 3, (y + 1) * size * 3);

@@ -18,51 +18,67 @@ export default defineRecipe<Options>({
     id: 'mosaic',
     title: 'Series mosaic',
     category: 'Imaging',
-    description: "GET /series/{id}/mosaic: the series' ordered slices rendered by Orthanc and composed by sharp into one PNG or JPEG, bounded in size, with an ETag.",
+    description:
+      "GET /series/{id}/mosaic: the series' ordered slices rendered by Orthanc and composed by sharp into one PNG or JPEG, bounded in size, with an ETag.",
     routes: ['GET /series/{id}/mosaic'],
     events: [],
     destructive: false,
     priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#generating-a-mosaic-for-a-series',
   },
   schema,
-  check: (options) => (options.DefaultSize > options.MaxSize ? [{ pointer: '/DefaultSize', message: `${options.DefaultSize} is larger than MaxSize (${options.MaxSize})` }] : []),
+  check: (options) =>
+    options.DefaultSize > options.MaxSize
+      ? [{ pointer: '/DefaultSize', message: `${options.DefaultSize} is larger than MaxSize (${options.MaxSize})` }]
+      : [],
   async setup({ orthanc }, options) {
     let sharp: typeof import('sharp').default;
     try {
       sharp = (await import('sharp')).default;
     } catch (error) {
-      throw new Error(`sharp could not be loaded, so mosaics are disabled (the other recipes are not affected): ${describe(error).split('\n')[0]}`, { cause: error });
+      throw new Error(
+        `sharp could not be loaded, so mosaics are disabled (the other recipes are not affected): ${describe(error).split('\n')[0]}`,
+        { cause: error },
+      );
     }
     const libvips = sharp.versions.vips;
 
-    orthanc.registerRestCallback('/series/([^/]+)/mosaic', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      let params;
-      try {
-        params = parseParams(request.get, options);
-      } catch (error) {
-        if (error instanceof BadParameter) throw new RecipeHttpError(400, 'bad-parameter', error.message);
-        throw error;
-      }
-      const seriesId = request.groups[0]!;
-      const slices = spread(await orderedSlices(request.orthanc, seriesId), options.MaxTiles);
-      if (slices.length === 0) throw new RecipeHttpError(422, 'no-slice', `series ${seriesId} has no slice to show`);
-      const { columns, rows } = grid(slices.length, params.columns);
-      const pixels = columns * rows * params.size * params.size;
-      if (pixels > options.MaxPixels) {
-        throw new RecipeHttpError(400, 'too-many-pixels', `${columns}x${rows} tiles of ${params.size} pixels make ${pixels} pixels, more than MaxPixels (${options.MaxPixels}); ask for a smaller size`);
-      }
-      const etag = mosaicEtag(seriesId, slices, params, columns, libvips);
-      // The series may gain instances: clients revalidate each time, and get a 304 while it is the same.
-      const headers = { ETag: etag, 'Cache-Control': 'private, no-cache' };
-      if (matches(request.headers['if-none-match'], etag)) {
-        for (const [name, value] of Object.entries(headers)) output.setHttpHeader(name, value);
-        return output.sendNotModified();
-      }
-      const mosaic = await composeMosaic(request.orthanc, sharp, slices, params);
-      if (!mosaic) throw new RecipeHttpError(422, 'no-slice', `Orthanc could render no slice of series ${seriesId} (not images?)`);
-      for (const [name, value] of Object.entries({ ...headers, 'X-Mosaic-Tiles': `${mosaic.rendered}/${slices.length}` })) output.setHttpHeader(name, value);
-      output.answerBuffer(mosaic.body, contentTypes[params.format]);
-    }, { methods: ['GET'] });
+    orthanc.registerRestCallback(
+      '/series/([^/]+)/mosaic',
+      async (output: RestOutput, _uri: string, request: RestRequest) => {
+        let params;
+        try {
+          params = parseParams(request.get, options);
+        } catch (error) {
+          if (error instanceof BadParameter) throw new RecipeHttpError(400, 'bad-parameter', error.message);
+          throw error;
+        }
+        const seriesId = request.groups[0]!;
+        const slices = spread(await orderedSlices(request.orthanc, seriesId), options.MaxTiles);
+        if (slices.length === 0) throw new RecipeHttpError(422, 'no-slice', `series ${seriesId} has no slice to show`);
+        const { columns, rows } = grid(slices.length, params.columns);
+        const pixels = columns * rows * params.size * params.size;
+        if (pixels > options.MaxPixels) {
+          throw new RecipeHttpError(
+            400,
+            'too-many-pixels',
+            `${columns}x${rows} tiles of ${params.size} pixels make ${pixels} pixels, more than MaxPixels (${options.MaxPixels}); ask for a smaller size`,
+          );
+        }
+        const etag = mosaicEtag(seriesId, slices, params, columns, libvips);
+        // The series may gain instances: clients revalidate each time, and get a 304 while it is the same.
+        const headers = { ETag: etag, 'Cache-Control': 'private, no-cache' };
+        if (matches(request.headers['if-none-match'], etag)) {
+          for (const [name, value] of Object.entries(headers)) output.setHttpHeader(name, value);
+          return output.sendNotModified();
+        }
+        const mosaic = await composeMosaic(request.orthanc, sharp, slices, params);
+        if (!mosaic) throw new RecipeHttpError(422, 'no-slice', `Orthanc could render no slice of series ${seriesId} (not images?)`);
+        for (const [name, value] of Object.entries({ ...headers, 'X-Mosaic-Tiles': `${mosaic.rendered}/${slices.length}` }))
+          output.setHttpHeader(name, value);
+        output.answerBuffer(mosaic.body, contentTypes[params.format]);
+      },
+      { methods: ['GET'] },
+    );
   },
 });
 

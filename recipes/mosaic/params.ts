@@ -13,7 +13,8 @@ export class BadParameter extends Error {}
 const known = new Set(['size', 'columns', 'format', 'quality']);
 
 export function parseParams(query: Record<string, string>, options: Options): MosaicParams {
-  for (const name of Object.keys(query)) if (!known.has(name)) throw new BadParameter(`unknown parameter "${name.slice(0, 40)}"; known: size, columns, format, quality`);
+  for (const name of Object.keys(query))
+    if (!known.has(name)) throw new BadParameter(`unknown parameter "${name.slice(0, 40)}"; known: size, columns, format, quality`);
   const has = (name: string) => Object.prototype.hasOwnProperty.call(query, name);
   const size = has('size') ? integer('size', query.size!, 8, options.MaxSize) : options.DefaultSize;
   const columns = has('columns') ? integer('columns', query.columns!, 1, options.MaxTiles) : undefined;
@@ -24,7 +25,8 @@ export function parseParams(query: Record<string, string>, options: Options): Mo
 }
 
 function integer(name: string, value: string, min: number, max: number): number {
-  if (!/^\d{1,6}$/.test(value) || Number(value) < min || Number(value) > max) throw new BadParameter(`${name} must be an integer from ${min} to ${max}, not "${value.slice(0, 40)}"`);
+  if (!/^\d{1,6}$/.test(value) || Number(value) < min || Number(value) > max)
+    throw new BadParameter(`${name} must be an integer from ${min} to ${max}, not "${value.slice(0, 40)}"`);
   return Number(value);
 }
 

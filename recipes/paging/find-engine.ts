@@ -19,7 +19,14 @@ export async function findPage(orthanc: OrthancBinding, request: PageRequest): P
   const orderBy = [{ Type: 'DicomTag', Key: request.sort, Direction: direction }];
   if (request.sort !== 'StudyInstanceUID') orderBy.push({ Type: 'DicomTag', Key: 'StudyInstanceUID', Direction: 'ASC' });
   const [studies, count] = await Promise.all([
-    orthanc.restApiPostJson<Record<string, unknown>[]>('/tools/find', { Level: 'Study', Query: {}, Expand: true, OrderBy: orderBy, Since: request.offset, Limit: request.limit }),
+    orthanc.restApiPostJson<Record<string, unknown>[]>('/tools/find', {
+      Level: 'Study',
+      Query: {},
+      Expand: true,
+      OrderBy: orderBy,
+      Since: request.offset,
+      Limit: request.limit,
+    }),
     orthanc.restApiPostJson<{ Count: number }>('/tools/count-resources', { Level: 'Study', Query: {} }),
   ]);
   return { studies, total: count.Count };

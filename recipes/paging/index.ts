@@ -16,14 +16,18 @@ export default defineRecipe<Options>({
     id: 'paging',
     title: 'Paging studies',
     category: 'Search',
-    description: "Pages of studies sorted by a study or patient tag (GET /sort-studies?offset&limit&sort&order), the total in X-Total-Count: Orthanc's own OrderBy on 1.12.5+, else a sorted index kept by the change feed.",
+    description:
+      "Pages of studies sorted by a study or patient tag (GET /sort-studies?offset&limit&sort&order), the total in X-Total-Count: Orthanc's own OrderBy on 1.12.5+, else a sorted index kept by the change feed.",
     routes: ['GET /sort-studies'],
     events: ['ORTHANC_STARTED', 'NEW_STUDY', 'STABLE_STUDY'],
     destructive: false,
     priorArt: 'https://orthanc.uclouvain.be/book/plugins/python.html#implementing-basic-paging',
   },
   schema,
-  check: (options) => (options.DefaultLimit > options.MaxLimit ? [{ pointer: '/DefaultLimit', message: `${options.DefaultLimit} is larger than MaxLimit (${options.MaxLimit})` }] : []),
+  check: (options) =>
+    options.DefaultLimit > options.MaxLimit
+      ? [{ pointer: '/DefaultLimit', message: `${options.DefaultLimit} is larger than MaxLimit (${options.MaxLimit})` }]
+      : [],
   async setup({ orthanc, log, database }, options) {
     // The engine is chosen when Orthanc is first seen; `auto` looks again each time it comes back.
     let engine: 'find' | 'index' | undefined = options.Engine === 'auto' ? undefined : options.Engine;
@@ -41,7 +45,9 @@ export default defineRecipe<Options>({
         if (changeType === ChangeType.ORTHANC_STARTED) {
           if (options.Engine === 'auto') {
             engine = (await orthancSorts(orthanc)) ? 'find' : 'index';
-            log.info('pages engine chosen', { engine: engine === 'find' ? 'find (Orthanc\'s /tools/find OrderBy)' : 'index (the recipe\'s sorted index)' });
+            log.info('pages engine chosen', {
+              engine: engine === 'find' ? "find (Orthanc's /tools/find OrderBy)" : "index (the recipe's sorted index)",
+            });
           }
           if (engine === 'index') await (await useIndex()).sync();
           return;
@@ -51,28 +57,32 @@ export default defineRecipe<Options>({
       { types: ['ORTHANC_STARTED', 'NEW_STUDY', 'STABLE_STUDY'] },
     );
 
-    orthanc.registerRestCallback('/sort-studies', async (output: RestOutput, _uri: string, request: RestRequest) => {
-      let pageRequest;
-      try {
-        pageRequest = parsePageRequest(request.get, { limit: options.DefaultLimit, maxLimit: options.MaxLimit });
-      } catch (error) {
-        if (error instanceof BadParameter) throw new RecipeHttpError(400, 'bad-parameter', error.message);
-        throw error;
-      }
-      let page: Page;
-      if (engine === 'find') {
-        // Orthanc sorts and counts with the caller's credentials: what it refuses them, it refuses here.
-        page = await findPage(request.orthanc, pageRequest);
-      } else if (engine === 'index' && index?.ready) {
-        // Read as the caller: Orthanc's refusal is the caller's answer (see StudyIndex.page).
-        page = await index.page(pageRequest, request.orthanc);
-      } else {
-        output.setHttpHeader('Retry-After', '5');
-        throw new RecipeHttpError(503, 'index-not-ready', 'the index of studies is being built; retry in a few seconds');
-      }
-      output.setHttpHeader('X-Total-Count', String(page.total));
-      output.setHttpHeader('X-Paging-Engine', engine);
-      output.answerJson(page.studies);
-    }, { methods: ['GET'] });
+    orthanc.registerRestCallback(
+      '/sort-studies',
+      async (output: RestOutput, _uri: string, request: RestRequest) => {
+        let pageRequest;
+        try {
+          pageRequest = parsePageRequest(request.get, { limit: options.DefaultLimit, maxLimit: options.MaxLimit });
+        } catch (error) {
+          if (error instanceof BadParameter) throw new RecipeHttpError(400, 'bad-parameter', error.message);
+          throw error;
+        }
+        let page: Page;
+        if (engine === 'find') {
+          // Orthanc sorts and counts with the caller's credentials: what it refuses them, it refuses here.
+          page = await findPage(request.orthanc, pageRequest);
+        } else if (engine === 'index' && index?.ready) {
+          // Read as the caller: Orthanc's refusal is the caller's answer (see StudyIndex.page).
+          page = await index.page(pageRequest, request.orthanc);
+        } else {
+          output.setHttpHeader('Retry-After', '5');
+          throw new RecipeHttpError(503, 'index-not-ready', 'the index of studies is being built; retry in a few seconds');
+        }
+        output.setHttpHeader('X-Total-Count', String(page.total));
+        output.setHttpHeader('X-Paging-Engine', engine);
+        output.answerJson(page.studies);
+      },
+      { methods: ['GET'] },
+    );
   },
 });

@@ -15,7 +15,8 @@ export default defineRecipe<Options>({
   meta: {
     id: 'queue',
     title: 'Queue',
-    description: 'Queues each new instance durably; workers tag it with a metadata and acknowledge, so nothing is lost when the host is killed mid-work.',
+    description:
+      'Queues each new instance durably; workers tag it with a metadata and acknowledge, so nothing is lost when the host is killed mid-work.',
     category: 'Automation',
     routes: ['GET /recipes/queue/stats'],
     events: ['NEW_INSTANCE'],
@@ -65,7 +66,11 @@ export default defineRecipe<Options>({
       reserveSeconds: options.ReserveSeconds,
       onError: (error, item) => {
         counts.Failed += 1;
-        log.warning('not tagged; it comes back later', { instance: item.id ? item.value : undefined, retrySeconds: options.ReserveSeconds, error: (error as Error).message });
+        log.warning('not tagged; it comes back later', {
+          instance: item.id ? item.value : undefined,
+          retrySeconds: options.ReserveSeconds,
+          error: (error as Error).message,
+        });
       },
     });
 

@@ -43,7 +43,10 @@ export function checkRestrictionFilter(filter: Readonly<Record<string, string>>)
  * than widened. A query above the restriction's level (a PATIENT query under a study-level
  * restriction) is refused too: Orthanc would not apply a study's tag to patients.
  */
-export function restrictFindQuery(query: FindRequestQuery, filter: Readonly<Record<string, string>>): { query: FindRequestQuery } | { refused: string } {
+export function restrictFindQuery(
+  query: FindRequestQuery,
+  filter: Readonly<Record<string, string>>,
+): { query: FindRequestQuery } | { refused: string } {
   const levelName = (query['0008,0052'] ?? '').trim().toUpperCase();
   const level = Object.hasOwn(levels, levelName) ? levels[levelName]! : undefined;
   if (level === undefined) return { refused: 'no known QueryRetrieveLevel' };
@@ -60,7 +63,11 @@ export function restrictFindQuery(query: FindRequestQuery, filter: Readonly<Reco
       continue;
     }
     const ranges = isDateOrTimeKey(keyword);
-    const exact = asked.split('\\').every((item) => !/[*?]/.test(item) && !(ranges && item.includes('-')) && matchesDicom(pattern, item, { caseSensitive: true, ranges }));
+    const exact = asked
+      .split('\\')
+      .every(
+        (item) => !/[*?]/.test(item) && !(ranges && item.includes('-')) && matchesDicom(pattern, item, { caseSensitive: true, ranges }),
+      );
     if (!exact) return { refused: `its own ${keyword} constraint is not within the restriction` };
   }
   return { query: restricted };

@@ -28,7 +28,8 @@ export default defineRecipe<Options>({
   meta: {
     id: 'receive-filter',
     title: 'Receive filter',
-    description: 'Accepts or refuses each instance Orthanc receives, by rules on its tags and its sender, with a quota per sending AET (refused instances are never stored), and restricts what a calling AET finds by C-FIND.',
+    description:
+      'Accepts or refuses each instance Orthanc receives, by rules on its tags and its sender, with a quota per sending AET (refused instances are never stored), and restricts what a calling AET finds by C-FIND.',
     category: 'Routing',
     routes: ['GET /recipes/receive-filter/status'],
     events: [],
@@ -40,20 +41,28 @@ export default defineRecipe<Options>({
   check(options) {
     const issues: OptionsIssue[] = [];
     options.Rules.forEach((rule, index) => {
-      for (const { key, message } of checkDicomFilter(rule.Filter)) issues.push({ pointer: `/Rules/${index}/Filter/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message });
+      for (const { key, message } of checkDicomFilter(rule.Filter))
+        issues.push({ pointer: `/Rules/${index}/Filter/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message });
     });
     options.FindRestrictions.forEach((restriction, index) => {
       const pointer = (key: string) => `/FindRestrictions/${index}/Filter/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-      for (const { key, message } of [...checkRestrictionFilter(restriction.Filter), ...checkDicomFilter(restriction.Filter)]) issues.push({ pointer: pointer(key), message });
-      if (checkDicomFilter({ RemoteAET: restriction.RemoteAET }).length > 0) issues.push({ pointer: `/FindRestrictions/${index}/RemoteAET`, message: 'not a usable DICOM pattern' });
+      for (const { key, message } of [...checkRestrictionFilter(restriction.Filter), ...checkDicomFilter(restriction.Filter)])
+        issues.push({ pointer: pointer(key), message });
+      if (checkDicomFilter({ RemoteAET: restriction.RemoteAET }).length > 0)
+        issues.push({ pointer: `/FindRestrictions/${index}/RemoteAET`, message: 'not a usable DICOM pattern' });
     });
     return issues;
   },
   async setup({ orthanc, log, database }, options) {
-    await database.migrate(['CREATE TABLE {quota} (aet TEXT NOT NULL, period BIGINT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (aet, period))']);
+    await database.migrate([
+      'CREATE TABLE {quota} (aet TEXT NOT NULL, period BIGINT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (aet, period))',
+    ]);
     const rules = options.Rules.map((rule) => ({ ...rule, matches: compileDicomFilter(rule.Filter) }));
     const counts = { RefusedByRule: 0, RefusedByQuota: 0, RefusedQueries: 0 };
-    const restrictions = options.FindRestrictions.map((restriction) => ({ ...restriction, caller: compileDicomPattern(restriction.RemoteAET, { caseSensitive: true }) }));
+    const restrictions = options.FindRestrictions.map((restriction) => ({
+      ...restriction,
+      caller: compileDicomPattern(restriction.RemoteAET, { caseSensitive: true }),
+    }));
     const { MaxInstancesPerRemoteAet: quota, PeriodSeconds: periodSeconds } = options.Quota;
     const periodOf = (now: number) => Math.floor(now / 1000 / periodSeconds) * periodSeconds * 1000;
 
@@ -87,36 +96,53 @@ export default defineRecipe<Options>({
     orthanc.registerIncomingCStoreInstanceFilter(async (dicom, _origin, remoteAet) => {
       if (quota > 0) {
         const period = periodOf(Date.now());
-        const used = (await database.get<{ count: number }>('SELECT count FROM {quota} WHERE aet = ? AND period = ?', [remoteAet, period]))?.count ?? 0;
+        const used =
+          (await database.get<{ count: number }>('SELECT count FROM {quota} WHERE aet = ? AND period = ?', [remoteAet, period]))?.count ??
+          0;
         if (used >= quota) {
           counts.RefusedByQuota += 1;
           refused(dicom, `quota of ${quota} instances reached for ${remoteAet}`);
           return OUT_OF_RESOURCES;
         }
-        await database.run('INSERT INTO {quota} (aet, period, count) VALUES (?, ?, 1) ON CONFLICT (aet, period) DO UPDATE SET count = {quota}.count + 1', [remoteAet, period]);
+        await database.run(
+          'INSERT INTO {quota} (aet, period, count) VALUES (?, ?, 1) ON CONFLICT (aet, period) DO UPDATE SET count = {quota}.count + 1',
+          [remoteAet, period],
+        );
       }
       return 0;
     });
 
     // C-FINDs on Orthanc's own port: the calling AET's restriction, if any, imposed on the query.
     // (The script asks the host about every C-FIND anyway: without a filter the host answers the query as is.)
-    if (restrictions.length > 0) orthanc.registerIncomingFindRequestFilter((query, origin) => {
-      const restriction = restrictions.find((candidate) => candidate.caller(origin.remoteAet));
-      if (!restriction) return query;
-      const restricted = restrictFindQuery(query, restriction.Filter);
-      if ('query' in restricted) return restricted.query;
-      counts.RefusedQueries += 1;
-      log.info('refused a C-FIND', { aet: origin.remoteAet, reason: restricted.refused });
-      return null;
-    });
-
-    orthanc.registerRestCallback('/recipes/receive-filter/status', async (output) => {
-      const period = periodOf(Date.now());
-      const usage = quota > 0 ? await database.all<{ aet: string; count: number }>('SELECT aet, count FROM {quota} WHERE period = ? ORDER BY aet', [period]) : [];
-      output.answerJson({
-        ...counts,
-        Quota: { MaxInstancesPerRemoteAet: quota, PeriodStart: new Date(period).toISOString(), Used: Object.fromEntries(usage.map((row) => [row.aet, row.count])) },
+    if (restrictions.length > 0)
+      orthanc.registerIncomingFindRequestFilter((query, origin) => {
+        const restriction = restrictions.find((candidate) => candidate.caller(origin.remoteAet));
+        if (!restriction) return query;
+        const restricted = restrictFindQuery(query, restriction.Filter);
+        if ('query' in restricted) return restricted.query;
+        counts.RefusedQueries += 1;
+        log.info('refused a C-FIND', { aet: origin.remoteAet, reason: restricted.refused });
+        return null;
       });
-    }, { hostAction: true, methods: ['GET'] });
+
+    orthanc.registerRestCallback(
+      '/recipes/receive-filter/status',
+      async (output) => {
+        const period = periodOf(Date.now());
+        const usage =
+          quota > 0
+            ? await database.all<{ aet: string; count: number }>('SELECT aet, count FROM {quota} WHERE period = ? ORDER BY aet', [period])
+            : [];
+        output.answerJson({
+          ...counts,
+          Quota: {
+            MaxInstancesPerRemoteAet: quota,
+            PeriodStart: new Date(period).toISOString(),
+            Used: Object.fromEntries(usage.map((row) => [row.aet, row.count])),
+          },
+        });
+      },
+      { hostAction: true, methods: ['GET'] },
+    );
   },
 });

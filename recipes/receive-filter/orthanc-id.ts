@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
  * the ID Orthanc would have given it, never by patient data.
  */
 export function orthancInstanceId(tags: Readonly<Record<string, unknown>>): string {
-  const text = (key: string) => (typeof tags[key] === 'string' ? (tags[key]).trim() : '');
-  const digest = createHash('sha1').update([text('PatientID'), text('StudyInstanceUID'), text('SeriesInstanceUID'), text('SOPInstanceUID')].join('|')).digest('hex');
+  const text = (key: string) => (typeof tags[key] === 'string' ? tags[key].trim() : '');
+  const digest = createHash('sha1')
+    .update([text('PatientID'), text('StudyInstanceUID'), text('SeriesInstanceUID'), text('SOPInstanceUID')].join('|'))
+    .digest('hex');
   return digest.match(/.{8}/g)!.join('-');
 }

@@ -28,7 +28,8 @@ export async function checkTasks(options: Options, configDirectory: string): Pro
     else seen.set(task.Name, index);
 
     if (task.Schedule !== undefined && task.Every !== undefined) issue('', 'has both Schedule and Every; give exactly one');
-    else if (task.Schedule === undefined && task.Every === undefined) issue('', 'needs a Schedule (cron expression) or an Every (period such as "1s")');
+    else if (task.Schedule === undefined && task.Every === undefined)
+      issue('', 'needs a Schedule (cron expression) or an Every (period such as "1s")');
     const cronProblem = task.Schedule !== undefined ? checkCron(task.Schedule) : undefined;
     if (cronProblem) issue('/Schedule', cronProblem);
     const everyProblem = task.Every !== undefined ? checkEvery(task.Every) : undefined;

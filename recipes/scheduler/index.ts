@@ -41,8 +41,16 @@ export default defineRecipe<Options>({
     const issues = await checkTasks(options, ctx.configDirectory);
     if (issues.length > 0) throw new RecipeOptionsError(issues);
 
-    const runs = ctx.metrics.counter('runs_total', 'Runs of a task that ended, by task and outcome (Success, Failure, Cancelled).', ['task', 'outcome']);
-    const durations = ctx.metrics.histogram('run_duration_seconds', 'How long the runs of a task took.', ['task'], [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600]);
+    const runs = ctx.metrics.counter('runs_total', 'Runs of a task that ended, by task and outcome (Success, Failure, Cancelled).', [
+      'task',
+      'outcome',
+    ]);
+    const durations = ctx.metrics.histogram(
+      'run_duration_seconds',
+      'How long the runs of a task took.',
+      ['task'],
+      [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+    );
     const onRunEnded = (record: RunRecord, task: string) => {
       runs.inc({ task, outcome: record.Outcome ?? 'Failure' });
       durations.observe({ task }, (record.DurationMs ?? 0) / 1000);
@@ -94,45 +102,68 @@ export default defineRecipe<Options>({
       { types: ['ORTHANC_STARTED', 'ORTHANC_STOPPED'] },
     );
 
-    orthanc.registerRestCallback('/recipes/scheduler/tasks', (output) => {
-      output.answerJson([...tasks.values()].map(describeTask));
-    }, { hostAction: true, methods: ['GET'] });
-    orthanc.registerRestCallback('/recipes/scheduler/tasks/([^/]+)', (output, _uri, request) => {
-      output.answerJson(describeTask(findTask(request)));
-    }, { hostAction: true, methods: ['GET'] });
-    orthanc.registerRestCallback('/recipes/scheduler/tasks/([^/]+)/run', async (output, _uri, request) => {
-      const task = findTask(request);
-      const busy = () => new RecipeHttpError(409, 'already-running', `task "${task.options.Name}" is already running`, { Running: task.runner.running });
-      if (task.runner.running) throw busy();
-      if (ctx.cluster?.shared !== true) {
+    orthanc.registerRestCallback(
+      '/recipes/scheduler/tasks',
+      (output) => {
+        output.answerJson([...tasks.values()].map(describeTask));
+      },
+      { hostAction: true, methods: ['GET'] },
+    );
+    orthanc.registerRestCallback(
+      '/recipes/scheduler/tasks/([^/]+)',
+      (output, _uri, request) => {
+        output.answerJson(describeTask(findTask(request)));
+      },
+      { hostAction: true, methods: ['GET'] },
+    );
+    orthanc.registerRestCallback(
+      '/recipes/scheduler/tasks/([^/]+)/run',
+      async (output, _uri, request) => {
+        const task = findTask(request);
+        const busy = () =>
+          new RecipeHttpError(409, 'already-running', `task "${task.options.Name}" is already running`, { Running: task.runner.running });
+        if (task.runner.running) throw busy();
+        if (ctx.cluster?.shared !== true) {
+          const run = task.runner.start('Manual');
+          if (!run) throw busy();
+          return output.answerJson({ Name: task.options.Name, ...run }, 202);
+        }
+        // Hosts sharing the work: the task's single-run lock, the one its ticks take, held while
+        // the run lasts, so that a run now never overlaps a run (manual or scheduled) on another host.
+        let claim;
+        try {
+          claim = await ctx.cluster.claimRun(task.options.Name);
+        } catch (error) {
+          throw new RecipeHttpError(
+            503,
+            'state-database-unavailable',
+            `task "${task.options.Name}" not run: the state database, which keeps runs apart across hosts, did not answer (${describe(error)})`,
+          );
+        }
+        if (!claim) {
+          throw new RecipeHttpError(
+            409,
+            'running-elsewhere',
+            `task "${task.options.Name}" is already running on another host of the cluster`,
+            { Running: null, RunningElsewhere: true },
+          );
+        }
         const run = task.runner.start('Manual');
-        if (!run) throw busy();
-        return output.answerJson({ Name: task.options.Name, ...run }, 202);
-      }
-      // Hosts sharing the work: the task's single-run lock, the one its ticks take, held while
-      // the run lasts, so that a run now never overlaps a run (manual or scheduled) on another host.
-      let claim;
-      try {
-        claim = await ctx.cluster.claimRun(task.options.Name);
-      } catch (error) {
-        throw new RecipeHttpError(503, 'state-database-unavailable', `task "${task.options.Name}" not run: the state database, which keeps runs apart across hosts, did not answer (${describe(error)})`);
-      }
-      if (!claim) {
-        throw new RecipeHttpError(409, 'running-elsewhere', `task "${task.options.Name}" is already running on another host of the cluster`, { Running: null, RunningElsewhere: true });
-      }
-      const run = task.runner.start('Manual');
-      if (!run) {
-        await claim.release();
-        throw busy();
-      }
-      void task.runner.whenDone().finally(() => claim.release());
-      output.answerJson({ Name: task.options.Name, ...run }, 202);
-    }, { hostAction: true, methods: ['POST'] });
+        if (!run) {
+          await claim.release();
+          throw busy();
+        }
+        void task.runner.whenDone().finally(() => claim.release());
+        output.answerJson({ Name: task.options.Name, ...run }, 202);
+      },
+      { hostAction: true, methods: ['POST'] },
+    );
 
     function findTask(request: RestRequest): ScheduledTask {
       const name = request.groups[0] ?? '';
       const task = tasks.get(name);
-      if (!task) throw new RecipeHttpError(404, 'unknown-task', `no task named "${name.slice(0, 100)}"; known: ${[...tasks.keys()].join(', ')}`);
+      if (!task)
+        throw new RecipeHttpError(404, 'unknown-task', `no task named "${name.slice(0, 100)}"; known: ${[...tasks.keys()].join(', ')}`);
       return task;
     }
 
@@ -150,7 +181,12 @@ function describeTask({ options, runner, trigger }: ScheduledTask): Record<strin
     Name: options.Name,
     ...(options.Schedule !== undefined ? { Schedule: options.Schedule } : { Every: options.Every }),
     TimeZone: options.TimeZone ?? null,
-    Action: options.Task !== undefined ? { Task: options.Task } : options.Request !== undefined ? { Request: `${options.Request.Method} ${options.Request.Uri}` } : { Module: options.Module },
+    Action:
+      options.Task !== undefined
+        ? { Task: options.Task }
+        : options.Request !== undefined
+          ? { Request: `${options.Request.Method} ${options.Request.Uri}` }
+          : { Module: options.Module },
     NextRun: trigger.nextRun()?.toISOString() ?? null,
     Running: runner.running ?? null,
     RunCount: runner.runCount,

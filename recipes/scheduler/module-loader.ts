@@ -5,7 +5,8 @@ import { importFile } from '../../shared/import-file.js';
 export type ModuleTask = (ctx: unknown, options: Record<string, unknown>) => unknown;
 
 /** The file a `Module` names: relative paths resolve against the configuration file's folder. */
-export const modulePath = (module: string, configDirectory: string): string => (isAbsolute(module) ? module : resolve(configDirectory, module));
+export const modulePath = (module: string, configDirectory: string): string =>
+  isAbsolute(module) ? module : resolve(configDirectory, module);
 
 /**
  * Imports a task module, JavaScript or TypeScript (compiled by tsx, whose loader is registered
@@ -20,6 +21,7 @@ export async function loadTaskModule(file: string): Promise<ModuleTask> {
   if (typeof exported !== 'function' && exported && typeof (exported as { default?: unknown }).default === 'function') {
     exported = (exported as { default: unknown }).default;
   }
-  if (typeof exported !== 'function') throw new TypeError('its default export is not a function: export default async (ctx, options) => result');
+  if (typeof exported !== 'function')
+    throw new TypeError('its default export is not a function: export default async (ctx, options) => result');
   return exported as ModuleTask;
 }

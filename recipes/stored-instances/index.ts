@@ -34,7 +34,8 @@ export default defineRecipe<Options>({
     id: 'stored-instances',
     title: 'Stored instances',
     category: 'Inspection',
-    description: 'Logs each stored instance (size, transfer syntax, SOP class, origin, remote AET, tags with the patient redacted), optionally to a rotated JSON-lines audit file, and serves the latest ones.',
+    description:
+      'Logs each stored instance (size, transfer syntax, SOP class, origin, remote AET, tags with the patient redacted), optionally to a rotated JSON-lines audit file, and serves the latest ones.',
     routes: ['GET /recipes/stored-instances/recent'],
     events: ['NEW_INSTANCE'],
     destructive: false,
@@ -43,7 +44,11 @@ export default defineRecipe<Options>({
   schema,
   async setup({ orthanc, log, configDirectory }, options) {
     const extraRedacted = new Set(options.ExtraRedactedTags);
-    const auditPath = options.AuditFile ? (isAbsolute(options.AuditFile) ? options.AuditFile : resolve(configDirectory, options.AuditFile)) : undefined;
+    const auditPath = options.AuditFile
+      ? isAbsolute(options.AuditFile)
+        ? options.AuditFile
+        : resolve(configDirectory, options.AuditFile)
+      : undefined;
     const audit = auditPath
       ? await AuditFile.open({ path: auditPath, maxBytes: options.AuditMaxMegabytes * 2 ** 20, keep: options.AuditKeepFiles })
       : undefined;
@@ -77,14 +82,23 @@ export default defineRecipe<Options>({
       }
     });
 
-    orthanc.registerRestCallback('/recipes/stored-instances/recent', (output: RestOutput, _uri: string, request: RestRequest) => {
-      const raw = request.get.limit ?? '10';
-      const limit = /^[0-9]{1,9}$/.test(raw) ? Number(raw) : NaN;
-      if (!(limit >= 1 && limit <= options.RecentCapacity)) {
-        throw new RecipeHttpError(400, 'bad-parameter', `limit must be an integer from 1 to ${options.RecentCapacity} (RecentCapacity), not "${raw.slice(0, 40)}"`, { Parameter: 'limit' });
-      }
-      output.answerJson(recent.slice(-limit).reverse());
-    }, { hostAction: true, methods: ['GET'] });
+    orthanc.registerRestCallback(
+      '/recipes/stored-instances/recent',
+      (output: RestOutput, _uri: string, request: RestRequest) => {
+        const raw = request.get.limit ?? '10';
+        const limit = /^[0-9]{1,9}$/.test(raw) ? Number(raw) : NaN;
+        if (!(limit >= 1 && limit <= options.RecentCapacity)) {
+          throw new RecipeHttpError(
+            400,
+            'bad-parameter',
+            `limit must be an integer from 1 to ${options.RecentCapacity} (RecentCapacity), not "${raw.slice(0, 40)}"`,
+            { Parameter: 'limit' },
+          );
+        }
+        output.answerJson(recent.slice(-limit).reverse());
+      },
+      { hostAction: true, methods: ['GET'] },
+    );
 
     return { close: () => audit?.close() };
   },

@@ -24,7 +24,8 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
       id: 'thumbnails',
       title: 'Thumbnails',
       category: 'Imaging',
-      description: 'Serves JPEG, PNG or WebP thumbnails of instances, series and studies, rendered by Orthanc and resized by sharp, with ETags and a memory cache.',
+      description:
+        'Serves JPEG, PNG or WebP thumbnails of instances, series and studies, rendered by Orthanc and resized by sharp, with ETags and a memory cache.',
       routes: ['GET,HEAD /instances/{id}/thumbnail', 'GET,HEAD /series/{id}/thumbnail', 'GET,HEAD /studies/{id}/thumbnail'],
       events: [],
       destructive: false,
@@ -32,14 +33,19 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
     },
     schema,
     check: (options) =>
-      options.DefaultSize > options.MaxSize ? [{ pointer: '/DefaultSize', message: `${options.DefaultSize} is larger than MaxSize (${options.MaxSize})` }] : [],
+      options.DefaultSize > options.MaxSize
+        ? [{ pointer: '/DefaultSize', message: `${options.DefaultSize} is larger than MaxSize (${options.MaxSize})` }]
+        : [],
     async setup({ orthanc, log, metrics }, options) {
       let sharp: Sharp;
       try {
         sharp = (await load()).default;
       } catch (error) {
         // sharp is an optional package of orthanc-recipes: missing altogether, it is named with how to install it.
-        if (isMissingPackage(error, 'sharp')) throw new Error(`${missingPackageMessage('sharp')}; thumbnails are disabled (the other recipes are not affected)`, { cause: error });
+        if (isMissingPackage(error, 'sharp'))
+          throw new Error(`${missingPackageMessage('sharp')}; thumbnails are disabled (the other recipes are not affected)`, {
+            cause: error,
+          });
         // sharp's native part comes from an optional @img/sharp-<platform> package, which is
         // missing when optional dependencies were skipped or installed for another platform.
         throw new Error(
@@ -67,7 +73,13 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
             if (!isOrthancId(request.groups[0]!)) throw new ThumbnailError(404, `Unknown resource: ${level}/${request.groups[0]}`);
             const slice = await resolve(request.groups[0]!, params.frame, representatives.as(request.orthanc));
             await rights.ensure(request, `/instances/${encodeURIComponent(slice.instanceId)}`);
-            const key = { instanceId: slice.instanceId, frame: slice.frame, size: params.size, format: params.format, quality: params.quality };
+            const key = {
+              instanceId: slice.instanceId,
+              frame: slice.frame,
+              size: params.size,
+              format: params.format,
+              quality: params.quality,
+            };
             const etag = thumbnailer.etag(key);
             // Headers of a success only: an error must not be cached for a year.
             const headers: Record<string, string> = { ETag: etag, 'Cache-Control': IMMUTABLE };
@@ -76,7 +88,8 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
               headers['Cache-Control'] = maxAge > 0 ? `private, max-age=${maxAge}` : 'private, no-cache';
               // Relative to /series/{id}/thumbnail, so right behind a reverse proxy's prefix too.
               const quality = key.quality ? `&quality=${key.quality}` : '';
-              headers['Content-Location'] = `../../instances/${encodeURIComponent(key.instanceId)}/thumbnail?size=${key.size}&format=${key.format}${quality}&frame=${key.frame}`;
+              headers['Content-Location'] =
+                `../../instances/${encodeURIComponent(key.instanceId)}/thumbnail?size=${key.size}&format=${key.format}${quality}&frame=${key.frame}`;
             }
             if (matches(request.headers['if-none-match'], etag)) {
               for (const [name, value] of Object.entries(headers)) output.setHttpHeader(name, value);
@@ -93,9 +106,21 @@ export function createThumbnailsRecipe(load: SharpLoader = loadSharp): Recipe<Op
 
       // GET and HEAD only (HEAD: the GET's headers, no body); no request body is read.
       const noBody = { maxBodyBytes: 0, methods: ['GET', 'HEAD'] };
-      orthanc.registerRestCallback('/instances/([^/]+)/thumbnail', serve(async (id, frame) => ({ instanceId: id, frame: frame ?? 0 }), 'instances'), noBody);
-      orthanc.registerRestCallback('/series/([^/]+)/thumbnail', serve((id, _frame, as) => as.ofSeries(id), 'series'), noBody);
-      orthanc.registerRestCallback('/studies/([^/]+)/thumbnail', serve((id, _frame, as) => as.ofStudy(id), 'studies'), noBody);
+      orthanc.registerRestCallback(
+        '/instances/([^/]+)/thumbnail',
+        serve(async (id, frame) => ({ instanceId: id, frame: frame ?? 0 }), 'instances'),
+        noBody,
+      );
+      orthanc.registerRestCallback(
+        '/series/([^/]+)/thumbnail',
+        serve((id, _frame, as) => as.ofSeries(id), 'series'),
+        noBody,
+      );
+      orthanc.registerRestCallback(
+        '/studies/([^/]+)/thumbnail',
+        serve((id, _frame, as) => as.ofStudy(id), 'studies'),
+        noBody,
+      );
       return {
         close: () => {
           thumbnailer.clear();

@@ -27,7 +27,12 @@ export class ThumbnailError extends RecipeHttpError {
   }
 }
 
-const thumbnailErrorCodes: Record<number, string> = { 400: 'bad-parameter', 404: 'unknown-resource', 415: 'not-an-image', 503: 'orthanc-unreachable' };
+const thumbnailErrorCodes: Record<number, string> = {
+  400: 'bad-parameter',
+  404: 'unknown-resource',
+  415: 'not-an-image',
+  503: 'orthanc-unreachable',
+};
 
 const badParameter = (name: string, message: string) => new ThumbnailError(400, `${name}: ${message}`, { Parameter: name });
 
@@ -46,7 +51,8 @@ export function parseParams(query: Record<string, string>, options: Options, fra
   const size = integer(query, 'size', options.DefaultSize, 1, options.MaxSize);
   const format = query.format ?? options.DefaultFormat;
   // Own keys only: `toString` or `__proto__` are in every object, not formats.
-  if (!Object.hasOwn(contentTypes, format)) throw badParameter('format', `must be jpeg, png or webp, not ${JSON.stringify(format.slice(0, 40))}`);
+  if (!Object.hasOwn(contentTypes, format))
+    throw badParameter('format', `must be jpeg, png or webp, not ${JSON.stringify(format.slice(0, 40))}`);
   const quality = integer(query, 'quality', options.DefaultQuality, 1, 100);
   if (!frameAllowed && query.frame !== undefined) {
     throw badParameter('frame', 'only /instances/{id}/thumbnail takes a frame; series and study thumbnails use the middle slice');

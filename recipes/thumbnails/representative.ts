@@ -18,7 +18,25 @@ interface SeriesJson {
 }
 
 /** Modalities whose series hold no images (reports, presentation states, plans, waveforms…). */
-const nonImageModalities = new Set(['SR', 'KO', 'PR', 'DOC', 'REG', 'FID', 'RTSTRUCT', 'RTPLAN', 'RTRECORD', 'PLAN', 'AU', 'ECG', 'HD', 'EPS', 'RWV', 'SMR', 'ASMT']);
+const nonImageModalities = new Set([
+  'SR',
+  'KO',
+  'PR',
+  'DOC',
+  'REG',
+  'FID',
+  'RTSTRUCT',
+  'RTPLAN',
+  'RTRECORD',
+  'PLAN',
+  'AU',
+  'ECG',
+  'HD',
+  'EPS',
+  'RWV',
+  'SMR',
+  'ASMT',
+]);
 
 const encode = encodeURIComponent;
 
@@ -75,7 +93,9 @@ export class Representatives {
 
   private async orderedMiddle(seriesId: string): Promise<Slice | undefined> {
     try {
-      const ordered = await this.orthanc.restApiGetJson<{ SlicesShort?: [string, number, number][] }>(`/series/${encode(seriesId)}/ordered-slices`);
+      const ordered = await this.orthanc.restApiGetJson<{ SlicesShort?: [string, number, number][] }>(
+        `/series/${encode(seriesId)}/ordered-slices`,
+      );
       const slices = ordered.SlicesShort ?? [];
       let middle = Math.floor(slices.reduce((total, [, , count]) => total + count, 0) / 2);
       for (const [instanceId, first, count] of slices) {

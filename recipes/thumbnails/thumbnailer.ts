@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type sharpModule from 'sharp';
-import { OrthancHttpError, isNotFound, OrthancUnreachableError, describe, type Logger, type OrthancBinding } from '../../shared/binding/index.js';
+import {
+  OrthancHttpError,
+  isNotFound,
+  OrthancUnreachableError,
+  describe,
+  type Logger,
+  type OrthancBinding,
+} from '../../shared/binding/index.js';
 import type { Options } from './options.generated.js';
 import { parsePam } from './pam.js';
 import { ThumbnailError, type ThumbnailFormat } from './params.js';
@@ -55,7 +62,8 @@ export class Thumbnailer {
     private readonly log: Logger,
   ) {
     const maxSize = Math.floor(options.CacheMegabytes * 2 ** 20);
-    this.cache = maxSize > 0 ? new LRUCache<string, Buffer>({ maxSize, sizeCalculation: (body, key) => body.length + key.length }) : undefined;
+    this.cache =
+      maxSize > 0 ? new LRUCache<string, Buffer>({ maxSize, sizeCalculation: (body, key) => body.length + key.length }) : undefined;
     this.versionTag = `${RENDERING_VERSION}/${sharp.versions.vips}/${sharp.versions.sharp ?? ''}`;
   }
 
@@ -129,7 +137,9 @@ export class Thumbnailer {
       // Never a 500 for an instance Orthanc accepted: what Orthanc rendered but sharp refused is
       // reported as unsupported, and logged, since it is likely a bug here.
       this.log.warning('the rendered image could not be converted', { instance: key.instanceId, frame: key.frame, error: describe(error) });
-      throw new ThumbnailError(415, `The image rendered by Orthanc could not be converted: ${describe(error)}`, { Instance: key.instanceId });
+      throw new ThumbnailError(415, `The image rendered by Orthanc could not be converted: ${describe(error)}`, {
+        Instance: key.instanceId,
+      });
     }
   }
 
@@ -144,16 +154,23 @@ export class Thumbnailer {
     } catch (error) {
       if (!isNotFound(error)) throw translate(error);
       const metadata = await this.metadataOf(instanceId);
-      throw new ThumbnailError(415, 'This instance has no image (no Rows or Columns): a structured report or an encapsulated document, say', {
-        Instance: instanceId,
-        SopClassUid: metadata.SopClassUid,
-      });
+      throw new ThumbnailError(
+        415,
+        'This instance has no image (no Rows or Columns): a structured report or an encapsulated document, say',
+        {
+          Instance: instanceId,
+          SopClassUid: metadata.SopClassUid,
+        },
+      );
     }
     // `/content/` answers a US value as its raw bytes, little-endian.
     const dimensions = { width: readUnsigned(columns), height: readUnsigned(rows) };
     if (!(dimensions.width > 0 && dimensions.height > 0)) {
       const metadata = await this.metadataOf(instanceId);
-      throw new ThumbnailError(415, 'This instance has an empty image (Rows or Columns is 0)', { Instance: instanceId, SopClassUid: metadata.SopClassUid });
+      throw new ThumbnailError(415, 'This instance has an empty image (Rows or Columns is 0)', {
+        Instance: instanceId,
+        SopClassUid: metadata.SopClassUid,
+      });
     }
     this.dimensions.set(instanceId, dimensions);
     return dimensions;
@@ -172,7 +189,10 @@ export class Thumbnailer {
       return translate(cause);
     }
     if (key.frame >= frames.length) {
-      return new ThumbnailError(400, `frame: this instance has ${frames.length} frame(s), numbered from 0`, { Parameter: 'frame', Frames: frames.length });
+      return new ThumbnailError(400, `frame: this instance has ${frames.length} frame(s), numbered from 0`, {
+        Parameter: 'frame',
+        Frames: frames.length,
+      });
     }
     const metadata: Record<string, string> = await this.metadataOf(key.instanceId).catch(() => ({}));
     const why = typeof error.details === 'object' ? (error.details.Details ?? error.details.Message) : undefined;
@@ -209,7 +229,8 @@ function readUnsigned(value: Buffer): number {
 /** Orthanc's 404 stays a 404, Orthanc out of reach is a 503; anything else is left as it is. */
 export function translate(error: unknown): Error {
   if (error instanceof ThumbnailError) return error;
-  if (isNotFound(error) && error instanceof OrthancHttpError) return new ThumbnailError(404, `Unknown resource: ${error.uri.split('/').slice(1, 3).join('/')}`);
+  if (isNotFound(error) && error instanceof OrthancHttpError)
+    return new ThumbnailError(404, `Unknown resource: ${error.uri.split('/').slice(1, 3).join('/')}`);
   if (error instanceof OrthancUnreachableError) return new ThumbnailError(503, error.message);
   return error instanceof Error ? error : new Error(String(error));
 }

@@ -15,7 +15,8 @@ export default defineRecipe<Options>({
   meta: {
     id: 'worklist',
     title: 'Modality worklist',
-    description: 'A modality worklist SCP on its own port and AE title, answering C-FIND from a folder of .wl or JSON worklist items with DICOM matching.',
+    description:
+      'A modality worklist SCP on its own port and AE title, answering C-FIND from a folder of .wl or JSON worklist items with DICOM matching.',
     category: 'Routing',
     routes: [],
     events: [],
@@ -35,7 +36,10 @@ export default defineRecipe<Options>({
       sopClasses: [MODALITY_WORKLIST_FIND],
       async find(query, _sopClass, peer) {
         const items = await readWorklistItems(folder, (file, reason) => log.warning('skipped a worklist file', { file, reason }));
-        const answers = items.filter((item) => matchesQuery(query, item)).slice(0, options.Limit).map((item) => answerFor(query, item));
+        const answers = items
+          .filter((item) => matchesQuery(query, item))
+          .slice(0, options.Limit)
+          .map((item) => answerFor(query, item));
         log.info('worklist query', { callingAet: peer.callingAet, answers: answers.length, items: items.length });
         return answers;
       },

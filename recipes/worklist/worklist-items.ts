@@ -35,13 +35,20 @@ function fromJson(text: string): WorklistItem {
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('a worklist item is a JSON object');
   const keys = Object.keys(parsed);
   // The DICOM JSON model (`"00100010": { "vr": "PN", "Value": [...] }`) or keywords already.
-  return keys.length > 0 && keys.every((key) => /^[0-9A-Fa-f]{8}$/.test(key)) ? (DicomMetaDictionary.naturalizeDataset(parsed as never)) : (parsed as WorklistItem);
+  return keys.length > 0 && keys.every((key) => /^[0-9A-Fa-f]{8}$/.test(key))
+    ? DicomMetaDictionary.naturalizeDataset(parsed as never)
+    : (parsed as WorklistItem);
 }
 
 const isAttribute = (key: string) => key !== '_vrMap' && key !== 'SpecificCharacterSet' && /^[A-Za-z][A-Za-z0-9]*$/.test(key);
 const itemsOf = (value: unknown): Record<string, unknown>[] =>
-  (Array.isArray(value) ? value : value && typeof value === 'object' ? [value] : []).filter((item): item is Record<string, unknown> => !!item && typeof item === 'object' && !Array.isArray(item) && !('Alphabetic' in item));
-const isSequence = (value: unknown) => Array.isArray(value) && value.length > 0 && value.every((item) => item && typeof item === 'object' && !Array.isArray(item) && !('Alphabetic' in item));
+  (Array.isArray(value) ? value : value && typeof value === 'object' ? [value] : []).filter(
+    (item): item is Record<string, unknown> => !!item && typeof item === 'object' && !Array.isArray(item) && !('Alphabetic' in item),
+  );
+const isSequence = (value: unknown) =>
+  Array.isArray(value) &&
+  value.length > 0 &&
+  value.every((item) => item && typeof item === 'object' && !Array.isArray(item) && !('Alphabetic' in item));
 
 /**
  * DICOM matching of one dataset against a query (PS3.4 C.2.2.2): each key with a value must
@@ -53,7 +60,8 @@ export function matchesQuery(query: FindQuery, item: WorklistItem): boolean {
     if (!isAttribute(key)) continue;
     if (isSequence(wanted)) {
       const [pattern] = itemsOf(wanted);
-      const constrains = pattern !== undefined && Object.entries(pattern).some(([k, v]) => isAttribute(k) && (isSequence(v) || hasValue(v)));
+      const constrains =
+        pattern !== undefined && Object.entries(pattern).some(([k, v]) => isAttribute(k) && (isSequence(v) || hasValue(v)));
       if (constrains && !itemsOf(item[key]).some((candidate) => matchesQuery(pattern, candidate))) return false;
       continue;
     }

@@ -4,7 +4,13 @@ import { DicomInstance } from './dicom-instance.js';
 import { ChangeType, type ChangeTypeName, type ChangeTypeValue, type ResourceTypeValue } from './enums.js';
 import { BindingError, isNotFound } from './errors.js';
 import type { Logger } from './logger.js';
-import type { BridgeHooks, IncomingCStoreInstanceFilter, IncomingFindRequestFilter, IncomingWorklistRequestFilter, ReceivedInstanceFilter } from './bridge-hooks.js';
+import type {
+  BridgeHooks,
+  IncomingCStoreInstanceFilter,
+  IncomingFindRequestFilter,
+  IncomingWorklistRequestFilter,
+  ReceivedInstanceFilter,
+} from './bridge-hooks.js';
 import type { IncomingHttpRequestFilter, RequestFilters } from './request-filters.js';
 import type { RestCallback, RestRouter, RouteOptions } from './rest-router.js';
 import { openStream, type StreamedAnswer } from './rest-stream.js';
@@ -191,7 +197,7 @@ export type RestCalls = Pick<
  */
 export function createCallerBinding(connection: OrthancConnection, base?: OrthancBinding): OrthancBinding {
   const refuse = () => {
-    throw new BindingError('ORC_ERR_BAD_ROUTE', 'this binding only calls Orthanc: register from the recipe\'s own binding');
+    throw new BindingError('ORC_ERR_BAD_ROUTE', "this binding only calls Orthanc: register from the recipe's own binding");
   };
   const registrations = base ?? {
     registerRestCallback: refuse,
@@ -225,7 +231,14 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
   const binding: OrthancBinding = {
     ...restCallsOver(connection),
     registerRestCallback(pathRegex, callback, options) {
-      keep(router.register(owner, pathRegex, callback, { ...options, public: options?.public === true, hostAction: options?.hostAction === true, binding }));
+      keep(
+        router.register(owner, pathRegex, callback, {
+          ...options,
+          public: options?.public === true,
+          hostAction: options?.hostAction === true,
+          binding,
+        }),
+      );
       routes.push(pathRegex);
       if (options?.methods) methods[pathRegex] = [...options.methods];
     },
@@ -284,7 +297,8 @@ export function createScopedBinding({ connection, feed, router, filters, log, ow
 }
 
 function requireBridge(bridge: BridgeHooks | undefined, what: string): BridgeHooks {
-  if (!bridge) throw new BindingError('ORC_ERR_NO_BRIDGE', `${what} needs the host's Lua bridge: declare the hook in the recipe's meta.bridge`);
+  if (!bridge)
+    throw new BindingError('ORC_ERR_NO_BRIDGE', `${what} needs the host's Lua bridge: declare the hook in the recipe's meta.bridge`);
   return bridge;
 }
 

@@ -26,7 +26,12 @@ export interface ReceivedDicom {
  * (a REST upload answers `FilteredOut`; a C-STORE fails). `remoteAet`/`calledAet` are empty
  * outside DICOM.
  */
-export type ReceivedInstanceFilter = (dicom: ReceivedDicom, origin: InstanceOriginValue, remoteAet: string, calledAet: string) => boolean | Promise<boolean>;
+export type ReceivedInstanceFilter = (
+  dicom: ReceivedDicom,
+  origin: InstanceOriginValue,
+  remoteAet: string,
+  calledAet: string,
+) => boolean | Promise<boolean>;
 
 /**
  * `registerIncomingCStoreInstanceFilter`'s callback (Orthanc 1.10.0+), the counterpart of the
@@ -34,7 +39,12 @@ export type ReceivedInstanceFilter = (dicom: ReceivedDicom, origin: InstanceOrig
  * resources", 0xC000 "cannot understand", …) refuses the instance. Through Orthanc's Lua the
  * modality always hears 0xA700 (Lua cannot pass another status on; see host/bridge-script.ts).
  */
-export type IncomingCStoreInstanceFilter = (dicom: ReceivedDicom, origin: InstanceOriginValue, remoteAet: string, calledAet: string) => number | Promise<number>;
+export type IncomingCStoreInstanceFilter = (
+  dicom: ReceivedDicom,
+  origin: InstanceOriginValue,
+  remoteAet: string,
+  calledAet: string,
+) => number | Promise<number>;
 
 /** What Orthanc's Lua bridge sends for one received instance (the script's `DumpJson` of its arguments). */
 export interface ReceivedNotice {
@@ -74,14 +84,20 @@ export interface FindRequestOrigin {
  * 0xC000 "unable to process" (Orthanc's Lua cannot give another status). Orthanc's worklist plugin
  * never sees this filter (see `IncomingWorklistRequestFilter`).
  */
-export type IncomingFindRequestFilter = (query: FindRequestQuery, origin: FindRequestOrigin) => FindRequestQuery | null | Promise<FindRequestQuery | null>;
+export type IncomingFindRequestFilter = (
+  query: FindRequestQuery,
+  origin: FindRequestOrigin,
+) => FindRequestQuery | null | Promise<FindRequestQuery | null>;
 
 /**
  * `registerIncomingWorklistRequestFilter`'s callback, after Orthanc's Lua
  * `IncomingWorklistRequestFilter`: the same for worklist C-FINDs, before a worklist plugin answers
  * them; null refuses (0xC000).
  */
-export type IncomingWorklistRequestFilter = (query: WorklistRequestQuery, origin: FindRequestOrigin) => WorklistRequestQuery | null | Promise<WorklistRequestQuery | null>;
+export type IncomingWorklistRequestFilter = (
+  query: WorklistRequestQuery,
+  origin: FindRequestOrigin,
+) => WorklistRequestQuery | null | Promise<WorklistRequestQuery | null>;
 
 /** What Orthanc's Lua bridge sends for one C-FIND (the script's `DumpJson` of its arguments). */
 export interface FindRequestNotice {
@@ -163,7 +179,9 @@ export class BridgeHooks {
         return DIMSE_CANNOT_UNDERSTAND;
       }
       if (!isDimseStatus(status)) {
-        this.log.error(`recipe ${owner}: C-STORE filter answered ${String(status)}, not a DIMSE status; the instance is refused`, { recipe: owner });
+        this.log.error(`recipe ${owner}: C-STORE filter answered ${String(status)}, not a DIMSE status; the instance is refused`, {
+          recipe: owner,
+        });
         return DIMSE_CANNOT_UNDERSTAND;
       }
       if (status !== 0) return status;
@@ -185,7 +203,8 @@ export class BridgeHooks {
    * map of tags to strings (Orthanc would fail the C-FIND on it anyway).
    */
   filterFindRequest(notice: FindRequestNotice): Promise<FindRequestQuery | null> {
-    const isFindQuery = (value: unknown): value is FindRequestQuery => isPlainObject(value) && Object.values(value).every((item) => typeof item === 'string');
+    const isFindQuery = (value: unknown): value is FindRequestQuery =>
+      isPlainObject(value) && Object.values(value).every((item) => typeof item === 'string');
     return this.runQueryFilters(this.find, notice, 'C-FIND', isFindQuery);
   }
 
@@ -224,13 +243,19 @@ export class BridgeHooks {
   }
 }
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const text = (value: unknown) => (typeof value === 'string' ? value : '');
 
 function findOriginOf(notice: FindRequestNotice): FindRequestOrigin {
   const origin = isPlainObject(notice.origin) ? notice.origin : {};
-  return { remoteAet: text(origin.RemoteAet), calledAet: text(origin.CalledAet), remoteIp: text(origin.RemoteIp), manufacturer: text(origin.Manufacturer) };
+  return {
+    remoteAet: text(origin.RemoteAet),
+    calledAet: text(origin.CalledAet),
+    remoteIp: text(origin.RemoteIp),
+    manufacturer: text(origin.Manufacturer),
+  };
 }
 
 function add<T>(list: T[], entry: T): () => void {
@@ -243,7 +268,10 @@ function add<T>(list: T[], entry: T): () => void {
 
 function argumentsOf(notice: ReceivedNotice): [ReceivedDicom, InstanceOriginValue, string, string] {
   const origin = notice.origin ?? {};
-  const tags = typeof notice.dicom === 'object' && notice.dicom !== null && !Array.isArray(notice.dicom) ? (notice.dicom as Record<string, unknown>) : {};
+  const tags =
+    typeof notice.dicom === 'object' && notice.dicom !== null && !Array.isArray(notice.dicom)
+      ? (notice.dicom as Record<string, unknown>)
+      : {};
   const dicom: ReceivedDicom = {
     tags,
     transferSyntaxUid: notice.info?.TransferSyntaxUID,
@@ -251,6 +279,8 @@ function argumentsOf(notice: ReceivedNotice): [ReceivedDicom, InstanceOriginValu
     remoteIp: origin.RemoteIp,
     username: origin.Username,
   };
-  const requestOrigin = Object.hasOwn(instanceOriginFromOrthanc, origin.RequestOrigin ?? '') ? instanceOriginFromOrthanc[origin.RequestOrigin!]! : InstanceOrigin.UNKNOWN;
+  const requestOrigin = Object.hasOwn(instanceOriginFromOrthanc, origin.RequestOrigin ?? '')
+    ? instanceOriginFromOrthanc[origin.RequestOrigin!]!
+    : InstanceOrigin.UNKNOWN;
   return [dicom, requestOrigin, origin.RemoteAet ?? '', origin.CalledAet ?? ''];
 }

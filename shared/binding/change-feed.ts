@@ -184,8 +184,21 @@ export class ChangeFeed {
    * Adds a subscriber for `types` (all change types when absent); nothing else is queued for it.
    * Returns the function that removes it (its queued changes count as finished).
    */
-  subscribe(owner: string, handler: (change: Change) => unknown, types?: readonly ChangeTypeValue[], options: { everyHost?: boolean } = {}): () => void {
-    const subscriber: Subscriber = { owner, types: types && new Set(types), handler, queue: [], running: false, claimed: options.everyHost !== true, watched: new Map() };
+  subscribe(
+    owner: string,
+    handler: (change: Change) => unknown,
+    types?: readonly ChangeTypeValue[],
+    options: { everyHost?: boolean } = {},
+  ): () => void {
+    const subscriber: Subscriber = {
+      owner,
+      types: types && new Set(types),
+      handler,
+      queue: [],
+      running: false,
+      claimed: options.everyHost !== true,
+      watched: new Map(),
+    };
     this.subscribers.add(subscriber);
     return () => {
       if (!this.subscribers.delete(subscriber)) return;
@@ -423,7 +436,10 @@ export class ChangeFeed {
         resourceId: change.resourceId,
         seq: change.seq,
       };
-      this.options.log.error(`recipe ${subscriber.owner}: change handler failed on ${fields.changeType} ${fields.resourceType} ${change.resourceId}: ${describe(error)}`, fields);
+      this.options.log.error(
+        `recipe ${subscriber.owner}: change handler failed on ${fields.changeType} ${fields.resourceType} ${change.resourceId}: ${describe(error)}`,
+        fields,
+      );
     }
   }
 
@@ -438,7 +454,10 @@ export class ChangeFeed {
         return await claims.claim(subscriber.owner, seq);
       } catch (error) {
         if (this.stopController.signal.aborted) return 'stopped';
-        if (failures === 0) this.options.log.warning(`recipe ${subscriber.owner}: cannot claim change ${seq} (${describe(error)}); trying again until the state database answers`);
+        if (failures === 0)
+          this.options.log.warning(
+            `recipe ${subscriber.owner}: cannot claim change ${seq} (${describe(error)}); trying again until the state database answers`,
+          );
         await sleep(backoff.next(), undefined, { signal: this.stopController.signal }).catch(() => undefined);
       }
     }
@@ -453,7 +472,8 @@ export class ChangeFeed {
         return true;
       } catch (error) {
         if (this.stopController.signal.aborted) return false;
-        if (failures === 0) this.options.log.warning(`recipe ${subscriber.owner}: cannot record change ${seq} as handled (${describe(error)}); trying again`);
+        if (failures === 0)
+          this.options.log.warning(`recipe ${subscriber.owner}: cannot record change ${seq} as handled (${describe(error)}); trying again`);
         await sleep(backoff.next(), undefined, { signal: this.stopController.signal }).catch(() => undefined);
       }
     }
@@ -467,37 +487,37 @@ export class ChangeFeed {
       void this.checkWatched(claims)
         .catch((error: unknown) => this.options.log.error('checking the changes other hosts hold failed', { error: describe(error) }))
         .finally(() => {
-        this.watchTimer = undefined;
-        if ([...this.subscribers].some((subscriber) => subscriber.watched.size > 0)) this.watch();
-      });
+          this.watchTimer = undefined;
+          if ([...this.subscribers].some((subscriber) => subscriber.watched.size > 0)) this.watch();
+        });
     }, claims.checkIntervalMs);
   }
 
   /** One look at the changes other hosts hold: the finished ones are done, the expired ones taken over. Never throws. */
   private async checkWatched(claims: NonNullable<typeof this.options.claims>): Promise<void> {
-      for (const subscriber of this.subscribers) {
-        if (subscriber.watched.size === 0) continue;
-        let verdicts: Map<number, 'done' | 'held' | 'expired'>;
-        try {
-          verdicts = await claims.check(subscriber.owner, [...subscriber.watched.keys()]);
-        } catch (error) {
-          this.options.log.debug(`checking changes held by other hosts failed: ${describe(error)}`);
-          continue;
-        }
-        const expired: Change[] = [];
-        for (const [seq, verdict] of verdicts) {
-          const change = subscriber.watched.get(seq);
-          if (!change || verdict === 'held') continue;
-          subscriber.watched.delete(seq);
-          if (verdict === 'done') this.finish(seq);
-          else expired.push(change);
-        }
-        if (expired.length > 0) {
-          this.options.log.info(`recipe ${subscriber.owner}: taking over ${expired.length} change(s) whose host stopped renewing its claim`);
-          subscriber.queue.unshift(...expired);
-          this.pump(subscriber);
-        }
+    for (const subscriber of this.subscribers) {
+      if (subscriber.watched.size === 0) continue;
+      let verdicts: Map<number, 'done' | 'held' | 'expired'>;
+      try {
+        verdicts = await claims.check(subscriber.owner, [...subscriber.watched.keys()]);
+      } catch (error) {
+        this.options.log.debug(`checking changes held by other hosts failed: ${describe(error)}`);
+        continue;
       }
+      const expired: Change[] = [];
+      for (const [seq, verdict] of verdicts) {
+        const change = subscriber.watched.get(seq);
+        if (!change || verdict === 'held') continue;
+        subscriber.watched.delete(seq);
+        if (verdict === 'done') this.finish(seq);
+        else expired.push(change);
+      }
+      if (expired.length > 0) {
+        this.options.log.info(`recipe ${subscriber.owner}: taking over ${expired.length} change(s) whose host stopped renewing its claim`);
+        subscriber.queue.unshift(...expired);
+        this.pump(subscriber);
+      }
+    }
   }
 
   private finish(seq: number, by = 1): void {

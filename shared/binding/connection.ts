@@ -113,8 +113,15 @@ export class OrthancConnection {
    */
   withCredentials(headers: Record<string, string>, names: Iterable<string> = []): OrthancConnection {
     const view = Object.create(this) as OrthancConnection;
-    const owned = new Set(['authorization', ...[...names].map((name) => name.toLowerCase()), ...Object.keys(headers).map((name) => name.toLowerCase())]);
-    view.credentials = { headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])), names: owned };
+    const owned = new Set([
+      'authorization',
+      ...[...names].map((name) => name.toLowerCase()),
+      ...Object.keys(headers).map((name) => name.toLowerCase()),
+    ]);
+    view.credentials = {
+      headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])),
+      names: owned,
+    };
     return view;
   }
 
@@ -135,7 +142,8 @@ export class OrthancConnection {
     socket.once('close', () => {
       const closedPort = port();
       // Kept a moment: the request that failed on this connection looks it up after the close.
-      if (closedPort !== undefined) setTimeout(() => this.activity.get(closedPort) === record && this.activity.delete(closedPort), 5_000).unref();
+      if (closedPort !== undefined)
+        setTimeout(() => this.activity.get(closedPort) === record && this.activity.delete(closedPort), 5_000).unref();
     });
   }
 
@@ -254,7 +262,10 @@ export class OrthancConnection {
  * worker thread). With a Content-Length, the chunks are copied into it as they arrive, so that a
  * large file is never held twice (undici's `arrayBuffer()` keeps every chunk, then concatenates).
  */
-async function readWhole(body: AsyncIterable<Uint8Array> & { arrayBuffer(): Promise<ArrayBuffer> }, contentLength: string | string[] | undefined): Promise<Buffer> {
+async function readWhole(
+  body: AsyncIterable<Uint8Array> & { arrayBuffer(): Promise<ArrayBuffer> },
+  contentLength: string | string[] | undefined,
+): Promise<Buffer> {
   const length = typeof contentLength === 'string' && /^\d{1,15}$/.test(contentLength) ? Number(contentLength) : undefined;
   if (length === undefined) return Buffer.from(await body.arrayBuffer());
   const whole = Buffer.from(new ArrayBuffer(length));
@@ -275,8 +286,7 @@ function encodeBody(body: RestBody | undefined): { payload?: string | Uint8Array
   return { payload: JSON.stringify(body), contentType: 'application/json' };
 }
 
-const hasHeader = (headers: Record<string, string>, name: string) =>
-  Object.keys(headers).some((key) => key.toLowerCase() === name);
+const hasHeader = (headers: Record<string, string>, name: string) => Object.keys(headers).some((key) => key.toLowerCase() === name);
 
 /** Orthanc's JSON error body, or its text when it is not JSON. */
 export function parseErrorDetails(body: Buffer): OrthancErrorDetails | string {

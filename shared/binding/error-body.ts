@@ -72,6 +72,10 @@ export function sendError(response: ServerResponse, answer: ErrorAnswer, headers
     return;
   }
   const text = JSON.stringify(errorBody(answer, response.req), null, 2) + '\n';
-  response.writeHead(answer.status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  response.writeHead(answer.status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   response.end(text);
 }

@@ -77,7 +77,8 @@ export class RecipeHttpError extends Error {
   ) {
     super(message);
     this.name = 'RecipeHttpError';
-    if (!Number.isSafeInteger(status) || status < 400 || status > 599) throw new RangeError(`RecipeHttpError: status must be 4xx or 5xx, not ${status}`);
+    if (!Number.isSafeInteger(status) || status < 400 || status > 599)
+      throw new RangeError(`RecipeHttpError: status must be 4xx or 5xx, not ${status}`);
   }
 }
 
@@ -103,5 +104,4 @@ export function describe(error: unknown): string {
 }
 
 /** True when `error` says that the resource does not exist (any more). */
-export const isNotFound = (error: unknown): boolean =>
-  error instanceof OrthancHttpError && error.httpStatus === 404;
+export const isNotFound = (error: unknown): boolean => error instanceof OrthancHttpError && error.httpStatus === 404;

@@ -57,7 +57,12 @@ export class RequestFilters {
         return { allowed: false, owner, reason: `the filter failed: ${describe(error)}` };
       }
       // Only `true` lets in: a filter returning nothing (a forgotten `return`) refuses.
-      if (answer !== true) return { allowed: false, owner, reason: answer === false ? 'refused by the filter' : `the filter returned ${typeof answer}, not a boolean` };
+      if (answer !== true)
+        return {
+          allowed: false,
+          owner,
+          reason: answer === false ? 'refused by the filter' : `the filter returned ${typeof answer}, not a boolean`,
+        };
     }
     return { allowed: true };
   }

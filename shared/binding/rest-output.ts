@@ -19,7 +19,8 @@ export class RestOutput {
     private readonly passOn?: () => Promise<void>,
   ) {
     response.once('close', () => {
-      if (!response.writableFinished) this.gone.abort(new BindingError('ORC_ERR_CLIENT_GONE', 'the client went away before the answer was complete'));
+      if (!response.writableFinished)
+        this.gone.abort(new BindingError('ORC_ERR_CLIENT_GONE', 'the client went away before the answer was complete'));
     });
   }
 
@@ -66,7 +67,10 @@ export class RestOutput {
   answerBuffer(data: string | Uint8Array, mimeType: string | undefined, status = 200): void {
     this.claim();
     const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    this.response.writeHead(status, mimeType === undefined ? { 'content-length': body.byteLength } : { 'content-type': mimeType, 'content-length': body.byteLength });
+    this.response.writeHead(
+      status,
+      mimeType === undefined ? { 'content-length': body.byteLength } : { 'content-type': mimeType, 'content-length': body.byteLength },
+    );
     this.response.end(body);
   }
 

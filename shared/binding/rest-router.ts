@@ -106,7 +106,10 @@ export class RestRouter {
     }
     const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
     if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) {
-      throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: route ${pathRegex}: maxBodyBytes must be an integer ≥ 0, not ${String(options.maxBodyBytes)}`);
+      throw new BindingError(
+        'ORC_ERR_BAD_ROUTE',
+        `recipe ${owner}: route ${pathRegex}: maxBodyBytes must be an integer ≥ 0, not ${String(options.maxBodyBytes)}`,
+      );
     }
     const methods = options.methods === undefined ? undefined : checkedMethods(owner, pathRegex, options.methods);
     let regex: RegExp;
@@ -157,7 +160,13 @@ export function decodePath(rawPath: string): string | undefined {
 }
 
 /** Sends the one JSON error shape (see error-body.ts): `code` defaults to the status's (`defaultErrorCode`). */
-export function sendJsonError(response: ServerResponse, status: number, message: string, details: Record<string, unknown> = {}, code = defaultErrorCode(status)): void {
+export function sendJsonError(
+  response: ServerResponse,
+  status: number,
+  message: string,
+  details: Record<string, unknown> = {},
+  code = defaultErrorCode(status),
+): void {
   sendError(response, { status, code, message, details });
 }
 
@@ -166,8 +175,15 @@ const methodToken = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
 
 /** The declared methods, checked (upper-case tokens, at least one) and without repeats. */
 function checkedMethods(owner: string, pattern: string, methods: readonly string[]): readonly string[] {
-  if (!Array.isArray(methods) || methods.length === 0 || !methods.every((method) => typeof method === 'string' && methodToken.test(method))) {
-    throw new BindingError('ORC_ERR_BAD_ROUTE', `recipe ${owner}: route ${pattern}: methods must be a non-empty list of upper-case methods such as ["GET"], not ${JSON.stringify(methods)}`);
+  if (
+    !Array.isArray(methods) ||
+    methods.length === 0 ||
+    !methods.every((method) => typeof method === 'string' && methodToken.test(method))
+  ) {
+    throw new BindingError(
+      'ORC_ERR_BAD_ROUTE',
+      `recipe ${owner}: route ${pattern}: methods must be a non-empty list of upper-case methods such as ["GET"], not ${JSON.stringify(methods)}`,
+    );
   }
   return Object.freeze([...new Set<string>(methods)]);
 }
@@ -176,7 +192,8 @@ function checkedMethods(owner: string, pattern: string, methods: readonly string
 export const allowHeader = (route: Pick<RegisteredRoute, 'methods'>): string | undefined => route.methods?.join(',');
 
 /** Whether the route serves `method` (every method when it declares none). */
-export const servesMethod = (route: Pick<RegisteredRoute, 'methods'>, method: string): boolean => route.methods === undefined || route.methods.includes(method);
+export const servesMethod = (route: Pick<RegisteredRoute, 'methods'>, method: string): boolean =>
+  route.methods === undefined || route.methods.includes(method);
 
 /**
  * Why a request's body is refused before any of it is read: it announces more bytes than `limit`
@@ -186,7 +203,9 @@ export function refuseBodyByLength(headers: IncomingMessage['headers'], limit: n
   if (headers['transfer-encoding'] !== undefined) return limit === 0 ? 'this route takes no request body' : undefined;
   const length = Number(headers['content-length'] ?? 0);
   if (!(length > limit)) return undefined;
-  return limit === 0 ? 'this route takes no request body' : `request body of ${length} bytes, larger than this route's limit of ${limit} bytes`;
+  return limit === 0
+    ? 'this route takes no request body'
+    : `request body of ${length} bytes, larger than this route's limit of ${limit} bytes`;
 }
 
 /** A route's body limit: what its recipe declared, within the host's ceiling. */

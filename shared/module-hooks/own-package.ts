@@ -20,7 +20,11 @@ interface ResolveContext {
 }
 type NextResolve = (specifier: string, context?: Partial<ResolveContext>) => Promise<{ url: string; format?: string | null }>;
 
-export async function resolve(specifier: string, context: ResolveContext, nextResolve: NextResolve): Promise<{ url: string; format?: string | null }> {
+export async function resolve(
+  specifier: string,
+  context: ResolveContext,
+  nextResolve: NextResolve,
+): Promise<{ url: string; format?: string | null }> {
   if (packageJsonUrl && (specifier === ownName || specifier.startsWith(`${ownName}/`))) {
     return nextResolve(specifier, { ...context, parentURL: packageJsonUrl });
   }

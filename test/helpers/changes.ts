@@ -6,10 +6,12 @@ import type { TestOrthanc } from './orthanc.js';
 /** Orthanc's own /changes after `since`, written as hello logs them: `NEW_INSTANCE INSTANCE <id>`. */
 export async function orthancChangeLines(orthanc: TestOrthanc, since: number): Promise<string[]> {
   const lines: string[] = [];
-  for (let done = false; !done; ) {
+  for (let done = false; !done;) {
     const page = await orthanc.json('GET', `/changes?since=${since}&limit=500`);
     for (const change of page.Changes as { ChangeType: string; ResourceType: string; ID: string }[]) {
-      lines.push(`${changeTypeName(changeTypeFromOrthanc[change.ChangeType]!)} ${resourceTypeName(resourceTypeFromOrthanc[change.ResourceType]!)} ${change.ID}`);
+      lines.push(
+        `${changeTypeName(changeTypeFromOrthanc[change.ChangeType]!)} ${resourceTypeName(resourceTypeFromOrthanc[change.ResourceType]!)} ${change.ID}`,
+      );
     }
     since = page.Last;
     done = page.Done;
@@ -21,7 +23,9 @@ export async function orthancChangeLines(orthanc: TestOrthanc, since: number): P
 export async function waitUntilStable(orthanc: TestOrthanc, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const levels = await Promise.all((['Patient', 'Study', 'Series'] as const).map((level) => orthanc.json('GET', `/${levelPath[level]}?expand`)));
+    const levels = await Promise.all(
+      (['Patient', 'Study', 'Series'] as const).map((level) => orthanc.json('GET', `/${levelPath[level]}?expand`)),
+    );
     if (levels.every((resources: { IsStable: boolean }[]) => resources.every((r) => r.IsStable))) return;
     await sleep(250);
   }

@@ -47,10 +47,14 @@ export async function startCountingStoreScp(directory: string, options: { fork?:
   await mkdir(out, { recursive: true });
   await writeFile(log, '');
   // --fork: one process per association, so that several senders are served at once.
-  const child: ChildProcess = spawn('storescp', [...(options.fork ? ['--fork'] : []), '-aet', aet, '-od', out, '+xa', '-xcr', `echo #f >> ${log}`, String(port)], {
-    stdio: 'ignore',
-    env: { ...process.env, TCP_NODELAY: '1' },
-  });
+  const child: ChildProcess = spawn(
+    'storescp',
+    [...(options.fork ? ['--fork'] : []), '-aet', aet, '-od', out, '+xa', '-xcr', `echo #f >> ${log}`, String(port)],
+    {
+      stdio: 'ignore',
+      env: { ...process.env, TCP_NODELAY: '1' },
+    },
+  );
   for (let waited = 0; !(await accepts(port)); waited += 50) {
     if (waited > 10_000 || child.exitCode !== null) throw new Error(`storescp did not start on port ${port}`);
     await sleep(50);
@@ -77,7 +81,11 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-export async function startTestCluster(options: { orthancs: number; hostConfig: (n: number, folder: string) => Record<string, unknown>; forkingDestination?: boolean }): Promise<TestCluster> {
+export async function startTestCluster(options: {
+  orthancs: number;
+  hostConfig: (n: number, folder: string) => Record<string, unknown>;
+  forkingDestination?: boolean;
+}): Promise<TestCluster> {
   const parent = testOrthancRoot ? join(testOrthancRoot, 'tmp') : tmpdir();
   const folder = await mkdtemp(join(parent, 'orthanc-recipes-cluster-'));
   const seen = (path: string) => (testOrthancRoot ? `/${relative(testOrthancRoot, path)}` : path);
@@ -125,7 +133,9 @@ export async function startTestCluster(options: { orthancs: number; hostConfig: 
       // CLUSTER_TEST_LOGS=folder keeps the log of a host replaced (killed, or dead) by a new one.
       const previous = hosts[n];
       if (previous && process.env.CLUSTER_TEST_LOGS) {
-        await writeFile(join(process.env.CLUSTER_TEST_LOGS, `host-${n}-until-${Date.now()}.log`), previous.log.lines.join('\n')).catch(() => undefined);
+        await writeFile(join(process.env.CLUSTER_TEST_LOGS, `host-${n}-until-${Date.now()}.log`), previous.log.lines.join('\n')).catch(
+          () => undefined,
+        );
       }
       const host = await startHostProcess(
         {
@@ -142,9 +152,19 @@ export async function startTestCluster(options: { orthancs: number; hostConfig: 
       return host;
     },
     async upload(n, label, instances = 2) {
-      const study = generateStudy({ patientId: `CLUSTER-${label}`, patientName: 'Cluster^Test', studyDate: '20240601', series: [{ modality: 'CT', instances }], size: 16 });
+      const study = generateStudy({
+        patientId: `CLUSTER-${label}`,
+        patientName: 'Cluster^Test',
+        studyDate: '20240601',
+        series: [{ modality: 'CT', instances }],
+        size: 16,
+      });
       for (const instance of study) {
-        const answer = await fetch(`${orthancs[n]!.url}/instances`, { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: instance.file });
+        const answer = await fetch(`${orthancs[n]!.url}/instances`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/dicom' },
+          body: instance.file,
+        });
         if (!answer.ok) throw new Error(`upload to Orthanc ${n}: HTTP ${answer.status} ${await answer.text()}`);
       }
       return study.map((instance) => instance.sopInstanceUid);

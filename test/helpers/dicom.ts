@@ -156,10 +156,37 @@ export function generateStudy(spec: StudySpec): GeneratedInstance[] {
 /** Several patients, studies and series, with varied dates and modalities. */
 export function generateCollection(): GeneratedInstance[] {
   return [
-    ...generateStudy({ patientId: 'RCP-001', patientName: 'Doe^Jane', studyDate: '20240105', studyDescription: 'CHEST CT', series: [{ modality: 'CT', instances: 4 }, { modality: 'CT', instances: 2 }] }),
-    ...generateStudy({ patientId: 'RCP-001', patientName: 'Doe^Jane', studyDate: '20231120', studyDescription: 'ABDOMEN US', series: [{ modality: 'US', instances: 2 }] }),
-    ...generateStudy({ patientId: 'RCP-002', patientName: 'Roe^Richard', studyDate: '20220301', studyDescription: 'HEAD MR', series: [{ modality: 'MR', instances: 3 }] }),
-    ...generateStudy({ patientId: 'RCP-003', patientName: 'Smith^Ann', studyDate: '20241231', studyDescription: 'SCREEN CAPTURE', series: [{ modality: 'OT', instances: 1 }] }),
+    ...generateStudy({
+      patientId: 'RCP-001',
+      patientName: 'Doe^Jane',
+      studyDate: '20240105',
+      studyDescription: 'CHEST CT',
+      series: [
+        { modality: 'CT', instances: 4 },
+        { modality: 'CT', instances: 2 },
+      ],
+    }),
+    ...generateStudy({
+      patientId: 'RCP-001',
+      patientName: 'Doe^Jane',
+      studyDate: '20231120',
+      studyDescription: 'ABDOMEN US',
+      series: [{ modality: 'US', instances: 2 }],
+    }),
+    ...generateStudy({
+      patientId: 'RCP-002',
+      patientName: 'Roe^Richard',
+      studyDate: '20220301',
+      studyDescription: 'HEAD MR',
+      series: [{ modality: 'MR', instances: 3 }],
+    }),
+    ...generateStudy({
+      patientId: 'RCP-003',
+      patientName: 'Smith^Ann',
+      studyDate: '20241231',
+      studyDescription: 'SCREEN CAPTURE',
+      series: [{ modality: 'OT', instances: 1 }],
+    }),
   ];
 }
 

@@ -1,6 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { ChangeType, ResourceType, changeTypeFromOrthanc, resourceTypeFromOrthanc, type ChangeTypeName, type ResourceTypeName } from '../../shared/binding/index.js';
+import {
+  ChangeType,
+  ResourceType,
+  changeTypeFromOrthanc,
+  resourceTypeFromOrthanc,
+  type ChangeTypeName,
+  type ResourceTypeName,
+} from '../../shared/binding/index.js';
 import { formatOrthancTime, levelOfResourceType, levelPath } from '../../shared/orthanc-resources.js';
 
 /** One request the fake received, as a test asserts on it. */
@@ -44,7 +51,10 @@ const invert = (map: Readonly<Record<string, number>>) => new Map(Object.entries
 const orthancChangeName = invert(changeTypeFromOrthanc);
 const orthancResourceName = invert(resourceTypeFromOrthanc);
 
-const notFound = (uri: string): FakeAnswer => ({ status: 404, json: { HttpStatus: 404, Message: 'Unknown resource', Method: 'GET', Uri: uri } });
+const notFound = (uri: string): FakeAnswer => ({
+  status: 404,
+  json: { HttpStatus: 404, Message: 'Unknown resource', Method: 'GET', Uri: uri },
+});
 
 /**
  * A stand-in for Orthanc's REST API on a free loopback port, for tests that must run in
@@ -89,7 +99,8 @@ export class FakeOrthanc {
       if (space < 1) throw new TypeError(`a fake route is "METHOD /path": ${JSON.stringify(key)}`);
       const method = key.slice(0, space).toUpperCase();
       const pattern = key.slice(space + 1);
-      const regex = pattern.length > 2 && pattern.startsWith('/') && pattern.endsWith('/') ? new RegExp(`^(?:${pattern.slice(1, -1)})$`) : undefined;
+      const regex =
+        pattern.length > 2 && pattern.startsWith('/') && pattern.endsWith('/') ? new RegExp(`^(?:${pattern.slice(1, -1)})$`) : undefined;
       this.routes.unshift({ method, test: regex ? (path) => regex.test(path) : (path) => path === pattern, handler });
     }
     return this;
@@ -144,7 +155,14 @@ export class FakeOrthanc {
     const url = new URL(uri, 'http://fake');
     const query: Record<string, string> = {};
     for (const [key, value] of url.searchParams) query[key] = value;
-    const call: FakeCall = { method: request.method ?? 'GET', path: decodeURIComponent(url.pathname), query, uri, headers: request.headers, body: Buffer.concat(chunks) };
+    const call: FakeCall = {
+      method: request.method ?? 'GET',
+      path: decodeURIComponent(url.pathname),
+      query,
+      uri,
+      headers: request.headers,
+      body: Buffer.concat(chunks),
+    };
     if (call.path !== '/changes') this.calls.push(call);
     let answer: FakeAnswer;
     try {
@@ -161,7 +179,8 @@ export class FakeOrthanc {
   private async resolve(call: FakeCall): Promise<FakeAnswer> {
     const route = this.routes.find((r) => r.method === call.method && r.test(call.path));
     if (route) return typeof route.handler === 'function' ? route.handler(call) : route.handler;
-    if (call.method === 'GET' && call.path === '/system') return { json: { ApiVersion: 16, Version: '1.10.1', Name: 'FakeOrthanc', DicomAet: 'ORTHANC', DicomPort: 4242, HttpPort: 8042 } };
+    if (call.method === 'GET' && call.path === '/system')
+      return { json: { ApiVersion: 16, Version: '1.10.1', Name: 'FakeOrthanc', DicomAet: 'ORTHANC', DicomPort: 4242, HttpPort: 8042 } };
     if (call.method === 'GET' && call.path === '/changes') return { json: this.changesPage(call.query) };
     return notFound(call.uri);
   }

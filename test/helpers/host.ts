@@ -30,7 +30,10 @@ export class LineLog {
     const seen = this.lines.slice(from).find((line) => pattern.test(line));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no line matched ${pattern} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-10).join('\n')}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no line matched ${pattern} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-10).join('\n')}`)),
+        timeoutMs,
+      );
       this.waiters.push({ test: (line) => pattern.test(line), resolve: (line) => (clearTimeout(timer), resolve(line)) });
     });
   }
@@ -57,12 +60,20 @@ export interface HostProcess {
  * on it, with `env` added to this process's environment (e.g. `ORTHANC_RECIPES__...` overrides);
  * `cli`: another checkout's `bin/orthanc-recipes.js`, for a benchmark's before/after.
  */
-export async function startHostProcess(config: Record<string, unknown>, directory?: string, env: Record<string, string> = {}, cli = cliPath): Promise<HostProcess> {
+export async function startHostProcess(
+  config: Record<string, unknown>,
+  directory?: string,
+  env: Record<string, string> = {},
+  cli = cliPath,
+): Promise<HostProcess> {
   const folder = directory ?? (await mkdtemp(join(tmpdir(), 'orthanc-recipes-host-')));
   const configFile = join(folder, 'orthanc-recipes.json');
   const full = { StateDirectory: './state', ...config, HttpServer: { Port: 0, ...(config.HttpServer as object | undefined) } };
   await writeFile(configFile, JSON.stringify(full, null, 2));
-  const child = spawn(process.execPath, [cli, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [cli, 'run', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const log = new LineLog();
   const split = (stream: NodeJS.ReadableStream | null) => {
     let rest = '';
@@ -103,7 +114,11 @@ export async function startHostInProcess(
 ): Promise<{ host: Host; url: string; log: LineLog; logger: Logger; directory: string }> {
   const directory = await mkdtemp(join(tmpdir(), 'orthanc-recipes-host-'));
   const registry = { ...bundledRecipes, ...Object.fromEntries(extraRecipes.map((r) => [r.meta.id, async () => r])) };
-  const full = { StateDirectory: join(directory, 'state'), ...config, HttpServer: { Port: 0, ...(config.HttpServer as object | undefined) } };
+  const full = {
+    StateDirectory: join(directory, 'state'),
+    ...config,
+    HttpServer: { Port: 0, ...(config.HttpServer as object | undefined) },
+  };
   const loaded = await validateConfig(full, join(directory, 'orthanc-recipes.json'), registry);
   const log = new LineLog();
   const logger = createLogger('host', { level: 'debug', write: (line) => log.push(line.trimEnd()) });

@@ -157,7 +157,12 @@ const hostileAgent = new Agent({ connections: 64, pipelining: 1 });
 export async function send(baseUrl: string, hostile: HostileRequest): Promise<HostileOutcome> {
   const method = hostile.method ?? 'GET';
   try {
-    const answer = await request(`${baseUrl}${hostile.path}`, { method: method as 'GET', body: hostile.body, headers: hostile.headers, dispatcher: hostileAgent });
+    const answer = await request(`${baseUrl}${hostile.path}`, {
+      method: method as 'GET',
+      body: hostile.body,
+      headers: hostile.headers,
+      dispatcher: hostileAgent,
+    });
     const text = await answer.body.text();
     let json: unknown;
     if (String(answer.headers['content-type'] ?? '').includes('json')) {
@@ -214,20 +219,59 @@ export function malformedRequests(fixtures: HostileFixtures): HostileRequest[] {
   for (const route of recipeRoutes) {
     const path = fill(route.path, fixtures);
     for (const method of route.methods) {
-      requests.push({ name: `${method} ${route.path}: 2 MiB body`, method: method === 'GET' ? 'POST' : method, path, body: twoMiB, headers: { 'content-type': 'application/json' } });
-      requests.push({ name: `${method} ${route.path}: malformed JSON`, method, path, body: '{"Level": "Study", "Metadata": {', headers: { 'content-type': 'application/json' } });
+      requests.push({
+        name: `${method} ${route.path}: 2 MiB body`,
+        method: method === 'GET' ? 'POST' : method,
+        path,
+        body: twoMiB,
+        headers: { 'content-type': 'application/json' },
+      });
+      requests.push({
+        name: `${method} ${route.path}: malformed JSON`,
+        method,
+        path,
+        body: '{"Level": "Study", "Metadata": {',
+        headers: { 'content-type': 'application/json' },
+      });
       for (const key of ['toString', '__proto__', 'constructor', 'hasOwnProperty']) {
-        requests.push({ name: `${method} ${route.path}?format=${key}`, method, path: `${path}?format=${key}&limit=${key}&size=${key}&id=${key}&${key}=1` });
+        requests.push({
+          name: `${method} ${route.path}?format=${key}`,
+          method,
+          path: `${path}?format=${key}&limit=${key}&size=${key}&id=${key}&${key}=1`,
+        });
       }
       requests.push({ name: `${method} ${route.path}: long query`, method, path: `${path}?format=${'x'.repeat(8000)}` });
     }
   }
   for (const key of ['toString', '__proto__', 'constructor', 'hasOwnProperty', 'valueOf']) {
-    requests.push({ name: `/tools/find Level ${key}`, method: 'POST', path: '/tools/find', body: JSON.stringify({ Level: key, Query: {}, Metadata: { A: 'x' } }) });
-    requests.push({ name: `/tools/find Metadata key ${key}`, method: 'POST', path: '/tools/find', body: `{"Level":"Study","Query":{},"Metadata":{"${key}":"x"},"MetadataMatching":"Regex"}` });
-    requests.push({ name: `/tools/find MetadataMatching ${key}`, method: 'POST', path: '/tools/find', body: JSON.stringify({ Level: 'Study', Query: {}, Metadata: { A: 'x' }, MetadataMatching: key }) });
+    requests.push({
+      name: `/tools/find Level ${key}`,
+      method: 'POST',
+      path: '/tools/find',
+      body: JSON.stringify({ Level: key, Query: {}, Metadata: { A: 'x' } }),
+    });
+    requests.push({
+      name: `/tools/find Metadata key ${key}`,
+      method: 'POST',
+      path: '/tools/find',
+      body: `{"Level":"Study","Query":{},"Metadata":{"${key}":"x"},"MetadataMatching":"Regex"}`,
+    });
+    requests.push({
+      name: `/tools/find MetadataMatching ${key}`,
+      method: 'POST',
+      path: '/tools/find',
+      body: JSON.stringify({ Level: 'Study', Query: {}, Metadata: { A: 'x' }, MetadataMatching: key }),
+    });
   }
-  for (const body of ['null', '[]', '"text"', '{"Metadata": null, "Level": "Study"}', '{"Metadata": {"A": 1}, "Level": "Study"}', '{"Metadata": {"A": "("}, "Level": "Study"}', '{"Metadata": {"A": "x"}, "Level": "Study", "Limit": -1}']) {
+  for (const body of [
+    'null',
+    '[]',
+    '"text"',
+    '{"Metadata": null, "Level": "Study"}',
+    '{"Metadata": {"A": 1}, "Level": "Study"}',
+    '{"Metadata": {"A": "("}, "Level": "Study"}',
+    '{"Metadata": {"A": "x"}, "Level": "Study", "Limit": -1}',
+  ]) {
     requests.push({ name: `/tools/find body ${body}`, method: 'POST', path: '/tools/find', body });
   }
   requests.push({ name: 'dcmjs of an unknown instance', path: '/instances/unknown/dcmjs' });
@@ -239,7 +283,8 @@ export function malformedRequests(fixtures: HostileFixtures): HostileRequest[] {
 
 /** `/tools/find` bodies whose patterns would cost the host dearly: many, or large once compiled. */
 export function pathologicalFinds(): HostileRequest[] {
-  const metadata = (count: number, pattern: (i: number) => string) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`M${i}`, pattern(i)]));
+  const metadata = (count: number, pattern: (i: number) => string) =>
+    Object.fromEntries(Array.from({ length: count }, (_, i) => [`M${i}`, pattern(i)]));
   const find = (name: string, entries: Record<string, string>, extra: object = {}) => ({
     name,
     method: 'POST',
@@ -249,13 +294,36 @@ export function pathologicalFinds(): HostileRequest[] {
   return [
     // The issue's probes: 50,000 keys (1.6 MB), and 2,000 keys of `[a-z]{1000}N` (54 KB).
     find('50,000 Metadata keys', Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`ReviewerNumber${i}`, `^value-${i}`]))),
-    find('2,000 keys of [a-z]{1000}N', metadata(2_000, () => '[a-z]{1000}N')),
-    find('30,000 keys under 1 MiB', metadata(30_000, () => 'a')),
-    find('64 keys of [a-z]{1000}N', metadata(64, () => '[a-z]{1000}N')),
-    find('64 keys of (?i)\\pL{1000}', metadata(64, () => '(?i)\\pL{1000}')),
-    find('9 keys of [a-z]{1000}N (scanned)', metadata(9, () => '[a-z]{1000}N')),
-    find('60 wildcards of 1,001 characters', metadata(60, () => `${'*?'.repeat(500)}x`), { MetadataMatching: 'Wildcard' }),
-    find('9 wildcards of 1,001 characters (scanned)', metadata(9, () => `${'*?'.repeat(500)}x`), { MetadataMatching: 'Wildcard' }),
+    find(
+      '2,000 keys of [a-z]{1000}N',
+      metadata(2_000, () => '[a-z]{1000}N'),
+    ),
+    find(
+      '30,000 keys under 1 MiB',
+      metadata(30_000, () => 'a'),
+    ),
+    find(
+      '64 keys of [a-z]{1000}N',
+      metadata(64, () => '[a-z]{1000}N'),
+    ),
+    find(
+      '64 keys of (?i)\\pL{1000}',
+      metadata(64, () => '(?i)\\pL{1000}'),
+    ),
+    find(
+      '9 keys of [a-z]{1000}N (scanned)',
+      metadata(9, () => '[a-z]{1000}N'),
+    ),
+    find(
+      '60 wildcards of 1,001 characters',
+      metadata(60, () => `${'*?'.repeat(500)}x`),
+      { MetadataMatching: 'Wildcard' },
+    ),
+    find(
+      '9 wildcards of 1,001 characters (scanned)',
+      metadata(9, () => `${'*?'.repeat(500)}x`),
+      { MetadataMatching: 'Wildcard' },
+    ),
     find('nested repetition', { A: '((a{30}){30}){30}' }),
   ];
 }
@@ -297,7 +365,11 @@ export interface HostileRun {
  * pathological finds (4 at a time), `bombs` dumps of the deflate bomb and `dumps` dumps of the
  * large instance, all concurrently, while `GET /toto` is probed every 20 ms.
  */
-export async function runHostileScenario(host: MeasuredHost, fixtures: HostileFixtures, counts: { bombs: number; dumps: number }): Promise<HostileRun> {
+export async function runHostileScenario(
+  host: MeasuredHost,
+  fixtures: HostileFixtures,
+  counts: { bombs: number; dumps: number },
+): Promise<HostileRun> {
   await host.reset();
   const probe = new LatencyProbe(`${host.url}/toto`);
   probe.start();
@@ -307,7 +379,11 @@ export async function runHostileScenario(host: MeasuredHost, fixtures: HostileFi
     sendAll(host.url, malformedRequests(fixtures), 16),
     sendAll(host.url, pathologicalFinds(), 4),
     sendAll(host.url, repeat(counts.bombs, { name: 'deflate bomb', path: `/instances/${fixtures.bomb}/dcmjs` }), counts.bombs),
-    sendAll(host.url, repeat(counts.dumps, { name: 'large instance', path: `/instances/${fixtures.large}/dcmjs?format=json` }), counts.dumps),
+    sendAll(
+      host.url,
+      repeat(counts.dumps, { name: 'large instance', path: `/instances/${fixtures.large}/dcmjs?format=json` }),
+      counts.dumps,
+    ),
   ]);
   const durationMs = performance.now() - started;
   await probe.stop();
@@ -317,7 +393,13 @@ export async function runHostileScenario(host: MeasuredHost, fixtures: HostileFi
     pathological,
     bombs,
     dumps,
-    probe: { count: probe.latenciesMs.length, p50: probe.percentile(50), p99: probe.percentile(99), max: probe.percentile(100), failures: probe.failures },
+    probe: {
+      count: probe.latenciesMs.length,
+      p50: probe.percentile(50),
+      p99: probe.percentile(99),
+      max: probe.percentile(100),
+      failures: probe.failures,
+    },
     host: measure,
     durationMs,
   };
@@ -331,7 +413,12 @@ export async function storeHostileFixtures(
   orthanc: { upload(file: Uint8Array): Promise<{ ID: string; ParentSeries: string; ParentStudy: string }>; directory: string },
   sizes: { largeBytes: number; bombBytes: number },
 ): Promise<HostileFixtures> {
-  const [first] = generateStudy({ patientId: 'RCP-HOSTILE', patientName: 'Hostile^Input', studyDate: '20240101', series: [{ modality: 'CT', instances: 2 }] }).map((instance) => instance.file);
+  const [first] = generateStudy({
+    patientId: 'RCP-HOSTILE',
+    patientName: 'Hostile^Input',
+    studyDate: '20240101',
+    series: [{ modality: 'CT', instances: 2 }],
+  }).map((instance) => instance.file);
   const small = await orthanc.upload(first!);
   const largePath = join(orthanc.directory, 'hostile-large.dcm');
   await writeLargeInstance(largePath, sizes.largeBytes);
@@ -344,7 +431,9 @@ export async function storeHostileFixtures(
 /** The host configuration of the scenario: every recipe that needs no outside peer, hello's `/toto` as the probe. */
 export function hostileHostConfig(orthancUrl: string, options: { withoutLimits?: boolean } = {}): Record<string, unknown> {
   // `withoutLimits`: for a tree from before the limits existed (the benchmark's "before").
-  const dump = options.withoutLimits ? { MaxFileMegabytes: 256 } : { MaxFileMegabytes: 256, MaxInflatedMegabytes: 64, MaxMegabytesInFlight: 128 };
+  const dump = options.withoutLimits
+    ? { MaxFileMegabytes: 256 }
+    : { MaxFileMegabytes: 256, MaxInflatedMegabytes: 64, MaxMegabytesInFlight: 128 };
   return {
     Orthanc: { Url: orthancUrl },
     WorkerPool: { MaxThreads: 2 },

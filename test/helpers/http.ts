@@ -23,7 +23,11 @@ export async function rawRequest(
 const volatile = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
 
 export function comparableHeaders(headers: RawResponse['headers']): Record<string, string | string[] | undefined> {
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !volatile.has(name)).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(
+    Object.entries(headers)
+      .filter(([name]) => !volatile.has(name))
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
 }
 
 export const basicAuth = (username: string, password: string) => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;

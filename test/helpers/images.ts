@@ -162,7 +162,12 @@ export function paletteColor(spec: ImageSpec): Buffer {
     GreenPaletteColorLookupTableData: lut((v) => 3 * v - 1),
     BluePaletteColorLookupTableData: lut((v) => 3 * v - 2),
     PixelData: [indices.buffer],
-    _vrMap: { PixelData: 'OB', RedPaletteColorLookupTableDescriptor: 'US', GreenPaletteColorLookupTableDescriptor: 'US', BluePaletteColorLookupTableDescriptor: 'US' },
+    _vrMap: {
+      PixelData: 'OB',
+      RedPaletteColorLookupTableDescriptor: 'US',
+      GreenPaletteColorLookupTableDescriptor: 'US',
+      BluePaletteColorLookupTableDescriptor: 'US',
+    },
   });
 }
 
@@ -218,10 +223,21 @@ export function unusualImages(): Record<string, Buffer> {
   const [width, height] = [64, 48];
   const spec = { width, height };
   const gray = (bits: number, stored: number, signed: boolean) => ({
-    SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2', BitsAllocated: bits, BitsStored: stored, HighBit: stored - 1, PixelRepresentation: signed ? 1 : 0,
+    SamplesPerPixel: 1,
+    PhotometricInterpretation: 'MONOCHROME2',
+    BitsAllocated: bits,
+    BitsStored: stored,
+    HighBit: stored - 1,
+    PixelRepresentation: signed ? 1 : 0,
   });
   const color = (photometric: string, planar: number, bits: number) => ({
-    SamplesPerPixel: 3, PhotometricInterpretation: photometric, PlanarConfiguration: planar, BitsAllocated: bits, BitsStored: bits, HighBit: bits - 1, PixelRepresentation: 0,
+    SamplesPerPixel: 3,
+    PhotometricInterpretation: photometric,
+    PlanarConfiguration: planar,
+    BitsAllocated: bits,
+    BitsStored: bits,
+    HighBit: bits - 1,
+    PixelRepresentation: 0,
   });
   const make = (attributes: Record<string, unknown>, pixels: ArrayBuffer, vr: 'OB' | 'OW') =>
     toPart10({ ...common(spec, SECONDARY_CAPTURE), ...attributes, PixelData: [pixels], _vrMap: { PixelData: vr } });

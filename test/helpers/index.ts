@@ -10,4 +10,13 @@ export { rawRequest, basicAuth, type RawResponse } from './http.js';
 export { eventually, waitUntilStable } from './changes.js';
 export { startStoreScp, type StoreScp } from './storescp.js';
 export { FakeOrthanc, type FakeAnswer, type FakeCall, type FakeHandler, type FakeRoutes } from './fake-orthanc.js';
-export { RecipeTester, startRecipe, type RecipeTestCase, type RecipeUnderTest, type TesterChange, type TesterExpectation, type TesterRequest, type TesterResult } from './recipe-tester.js';
+export {
+  RecipeTester,
+  startRecipe,
+  type RecipeTestCase,
+  type RecipeUnderTest,
+  type TesterChange,
+  type TesterExpectation,
+  type TesterRequest,
+  type TesterResult,
+} from './recipe-tester.js';

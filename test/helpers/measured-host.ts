@@ -33,19 +33,35 @@ export interface MeasuredHost {
   stop(): Promise<void>;
 }
 
-type Message = { type: 'listening'; url: string } | { type: 'delay'; maxMs: number; p99Ms: number } | { type: 'log'; line: string } | { type: 'failed'; message: string };
+type Message =
+  | { type: 'listening'; url: string }
+  | { type: 'delay'; maxMs: number; p99Ms: number }
+  | { type: 'log'; line: string }
+  | { type: 'failed'; message: string };
 
 /**
  * Starts a host with `config` (as in orthanc-recipes.json; `StateDirectory` and a free port are
  * added) in a child process. `distRoot`: the `dist/` folder whose host runs (default: this tree's).
  */
-export async function startMeasuredHost(config: Record<string, unknown>, distRoot?: string, execArgv: string[] = []): Promise<MeasuredHost> {
+export async function startMeasuredHost(
+  config: Record<string, unknown>,
+  distRoot?: string,
+  execArgv: string[] = [],
+): Promise<MeasuredHost> {
   const directory = await mkdtemp(join(tmpdir(), 'orthanc-recipes-measured-'));
-  const full = { StateDirectory: join(directory, 'state'), ...config, HttpServer: { Port: 0, ...(config.HttpServer as object | undefined) } };
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [distRoot ?? defaultDistRoot, JSON.stringify(full), join(directory, 'orthanc-recipes.json')], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: [...process.execArgv, ...execArgv],
-  });
+  const full = {
+    StateDirectory: join(directory, 'state'),
+    ...config,
+    HttpServer: { Port: 0, ...(config.HttpServer as object | undefined) },
+  };
+  const child: ChildProcess = fork(
+    fileURLToPath(import.meta.url),
+    [distRoot ?? defaultDistRoot, JSON.stringify(full), join(directory, 'orthanc-recipes.json')],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: [...process.execArgv, ...execArgv],
+    },
+  );
   const lines: string[] = [];
   const waiting: ((message: Message) => boolean)[] = [];
   child.on('message', (message: Message) => {
@@ -105,8 +121,13 @@ async function runChild(distRoot: string, configText: string, configPath: string
   // host/ since the host left shared/; a tree built before that (a benchmark's "before") has shared/host/.
   const hostIndex = existsSync(join(distRoot, 'host/index.js')) ? 'host/index.js' : 'shared/host/index.js';
   const hostModule = (await import(pathToFileURL(join(distRoot, hostIndex)).href)) as typeof import('../../host/index.js');
-  const bindingModule = (await import(pathToFileURL(join(distRoot, 'shared/binding/index.js')).href)) as typeof import('../../shared/binding/index.js');
-  const logger = bindingModule.createLogger('host', { level: 'info', write: (line: string) => send({ type: 'log', line: line.trimEnd() }) });
+  const bindingModule = (await import(
+    pathToFileURL(join(distRoot, 'shared/binding/index.js')).href
+  )) as typeof import('../../shared/binding/index.js');
+  const logger = bindingModule.createLogger('host', {
+    level: 'info',
+    write: (line: string) => send({ type: 'log', line: line.trimEnd() }),
+  });
   let host: Awaited<ReturnType<typeof hostModule.Host.start>>;
   try {
     const loaded = await hostModule.validateConfig(JSON.parse(configText), configPath, hostModule.bundledRecipes);

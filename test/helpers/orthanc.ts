@@ -51,7 +51,11 @@ export async function startTestOrthanc(options: TestOrthancOptions = {}): Promis
     return text ? JSON.parse(text) : undefined;
   };
   const upload = async (file: Uint8Array) => {
-    const answer = await fetch(`${process.url}/instances`, { method: 'POST', headers: headers({ 'content-type': 'application/dicom' }), body: file });
+    const answer = await fetch(`${process.url}/instances`, {
+      method: 'POST',
+      headers: headers({ 'content-type': 'application/dicom' }),
+      body: file,
+    });
     if (!answer.ok) throw new Error(`upload: HTTP ${answer.status} ${await answer.text()}`);
     return answer.json();
   };

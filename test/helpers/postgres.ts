@@ -57,8 +57,13 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   await asOwner(join(postgresBin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const start = async () => {
     await asOwner(join(postgresBin, 'pg_ctl'), [
-      '-D', data, '-w', '-l', log,
-      '-o', `-p ${port} -k ${directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+      '-D',
+      data,
+      '-w',
+      '-l',
+      log,
+      '-o',
+      `-p ${port} -k ${directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
       'start',
     ]);
   };
@@ -67,7 +72,23 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   };
   await start();
   const psql = async (sql: string, database = 'postgres') =>
-    (await run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', database, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql])).stdout;
+    (
+      await run('psql', [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-U',
+        'postgres',
+        '-d',
+        database,
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-At',
+        '-c',
+        sql,
+      ])
+    ).stdout;
   return {
     host: '127.0.0.1',
     port,

@@ -120,7 +120,9 @@ export class RawConnection {
         return { ...parsed, interim };
       }
       if (Date.now() >= deadline) {
-        throw new Error(`no complete answer within ${options.timeoutMs ?? 5_000} ms (connection ${this.state}); received: ${JSON.stringify(this.buffer.subarray(0, 300).toString('latin1'))}`);
+        throw new Error(
+          `no complete answer within ${options.timeoutMs ?? 5_000} ms (connection ${this.state}); received: ${JSON.stringify(this.buffer.subarray(0, 300).toString('latin1'))}`,
+        );
       }
       await this.waitForData(deadline);
     }
@@ -134,10 +136,13 @@ export class RawConnection {
   private waitForData(deadline: number): Promise<void> {
     if (this.ended !== undefined) return new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(20, deadline - Date.now()))));
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          this.wake = undefined;
+          resolve();
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       this.wake = () => {
         clearTimeout(timer);
         this.wake = undefined;
@@ -199,13 +204,20 @@ export class RawConnection {
 
 /** A request's head as raw bytes: `request('POST', '/instances', { 'Content-Length': 3 })`. */
 export function requestHead(method: string, path: string, headers: Record<string, string | number> = {}, version = 'HTTP/1.1'): string {
-  const lines = [`${method} ${path} ${version}`, ...(Object.keys(headers).some((h) => h.toLowerCase() === 'host') ? [] : ['Host: localhost'])];
+  const lines = [
+    `${method} ${path} ${version}`,
+    ...(Object.keys(headers).some((h) => h.toLowerCase() === 'host') ? [] : ['Host: localhost']),
+  ];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
 /** Sends one request on a fresh connection and reads one answer; the connection is left to the caller. */
-export async function exchange(url: string, request: string | Buffer, options: { head?: boolean; timeoutMs?: number } = {}): Promise<{ answer: WireAnswer; connection: RawConnection }> {
+export async function exchange(
+  url: string,
+  request: string | Buffer,
+  options: { head?: boolean; timeoutMs?: number } = {},
+): Promise<{ answer: WireAnswer; connection: RawConnection }> {
   const connection = await RawConnection.open(url);
   await connection.write(request);
   const answer = await connection.readAnswer(options);

@@ -103,7 +103,10 @@ export async function startRecipe(
   const settle = async (timeoutMs = 5000) => {
     const deadline = Date.now() + timeoutMs;
     while (host.feed.cursor < orthanc.lastSeq || host.feed.backlog > 0) {
-      if (Date.now() > deadline) throw new Error(`the recipe did not finish the pushed changes within ${timeoutMs} ms (cursor ${host.feed.cursor}, last ${orthanc.lastSeq})`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `the recipe did not finish the pushed changes within ${timeoutMs} ms (cursor ${host.feed.cursor}, last ${orthanc.lastSeq})`,
+        );
       await sleep(2);
     }
   };
@@ -128,13 +131,17 @@ export async function startRecipe(
 }
 
 function send(url: string, request: TesterRequest): Promise<RawResponse> {
-  const { method = 'GET', path, headers = {}, body } =
-    typeof request === 'string' ? { method: request.split(' ')[0], path: request.slice(request.indexOf(' ') + 1) } : request;
+  const {
+    method = 'GET',
+    path,
+    headers = {},
+    body,
+  } = typeof request === 'string' ? { method: request.split(' ')[0], path: request.slice(request.indexOf(' ') + 1) } : request;
   const isJson = body !== undefined && typeof body === 'object' && !Buffer.isBuffer(body);
   return rawRequest(`${url}${path}`, {
     method,
     headers: isJson ? { 'content-type': 'application/json', ...headers } : headers,
-    body: isJson ? JSON.stringify(body) : (body),
+    body: isJson ? JSON.stringify(body) : body,
   });
 }
 
@@ -178,10 +185,15 @@ export class RecipeTester {
       const answer = testCase.request === undefined ? undefined : await recipe.request(testCase.request);
       checkAnswer(answer, expect);
       const made = recipe.orthanc.calls.map((call) => `${call.method} ${call.path}`);
-      for (const call of expect.calls ?? []) assert.ok(made.includes(call), `expected the call ${call}; made: ${made.join(', ') || 'none'}`);
+      for (const call of expect.calls ?? [])
+        assert.ok(made.includes(call), `expected the call ${call}; made: ${made.join(', ') || 'none'}`);
       for (const call of expect.noCalls ?? []) assert.ok(!made.includes(call), `the recipe called ${call}`);
       const lines = recipe.recipeLog();
-      for (const pattern of expect.logs ?? []) assert.ok(lines.some((line) => pattern.test(line)), `no log line matched ${pattern}; logged:\n${lines.join('\n')}`);
+      for (const pattern of expect.logs ?? [])
+        assert.ok(
+          lines.some((line) => pattern.test(line)),
+          `no log line matched ${pattern}; logged:\n${lines.join('\n')}`,
+        );
       await testCase.check?.({ answer, recipe });
     } finally {
       await recipe.close();
@@ -197,5 +209,6 @@ function checkAnswer(answer: RawResponse | undefined, expect: TesterExpectation)
   if (expect.json !== undefined) assert.deepEqual(JSON.parse(text), expect.json);
   if (typeof expect.body === 'string') assert.equal(text, expect.body);
   else if (expect.body) assert.match(text, expect.body);
-  for (const [name, value] of Object.entries(expect.headers ?? {})) assert.equal(answer.headers[name.toLowerCase()], value, `header ${name}`);
+  for (const [name, value] of Object.entries(expect.headers ?? {}))
+    assert.equal(answer.headers[name.toLowerCase()], value, `header ${name}`);
 }

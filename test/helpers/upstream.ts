@@ -58,8 +58,14 @@ export class TestUpstream {
 
   private handle(request: IncomingMessage, response: import('node:http').ServerResponse): void {
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-    const recorded: RecordedRequest = { method: request.method ?? 'GET', url: request.url ?? '/', rawHeaders: [...request.rawHeaders], headers };
+    for (const [name, value] of Object.entries(request.headers))
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    const recorded: RecordedRequest = {
+      method: request.method ?? 'GET',
+      url: request.url ?? '/',
+      rawHeaders: [...request.rawHeaders],
+      headers,
+    };
     this.recorded.push(recorded);
     const fault = this.fault && this.fault.applies(recorded) ? this.fault.what : undefined;
     if (fault === 'hang') return void request.resume();
@@ -77,7 +83,14 @@ export class TestUpstream {
     }
     // Orthanc sees the Host the host sent (the DICOMweb plugin builds URLs from it).
     const outgoing = forward(
-      { host: this.target.hostname, port: this.target.port, method: request.method, path: request.url, headers: [...raw, 'Host', headers.host ?? this.target.host], setHost: false },
+      {
+        host: this.target.hostname,
+        port: this.target.port,
+        method: request.method,
+        path: request.url,
+        headers: [...raw, 'Host', headers.host ?? this.target.host],
+        setHost: false,
+      },
       (answer) => {
         response.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.headers);
         answer.pipe(response);

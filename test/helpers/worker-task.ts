@@ -40,7 +40,8 @@ export default function testTask(input: TestTaskInput): unknown {
       for (;;) {
         const arrived = Atomics.load(counter, 0);
         if (arrived >= input.expected) return { threadId };
-        if (Atomics.wait(counter, 0, arrived, 30_000) === 'timed-out') throw new Error(`only ${arrived} of ${input.expected} tasks ran at once`);
+        if (Atomics.wait(counter, 0, arrived, 30_000) === 'timed-out')
+          throw new Error(`only ${arrived} of ${input.expected} tasks ran at once`);
       }
     }
     case 'block': {

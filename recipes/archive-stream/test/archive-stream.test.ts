@@ -45,8 +45,19 @@ describe('recipe archive-stream, against a real Orthanc', { timeout: 240_000 }, 
 
   before(async () => {
     orthanc = await startTestOrthanc();
-    host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'archive-stream': { Enabled: true, MaxConcurrentArchives: 2 } } });
-    for (const instance of generateStudy({ patientId: 'ARC-1', patientName: 'Archive^Small', studyDate: '20240101', series: [{ modality: 'CT', instances: 4 }, { modality: 'MR', instances: 2 }] })) {
+    host = await startHostProcess({
+      Orthanc: { Url: orthanc.url },
+      Recipes: { 'archive-stream': { Enabled: true, MaxConcurrentArchives: 2 } },
+    });
+    for (const instance of generateStudy({
+      patientId: 'ARC-1',
+      patientName: 'Archive^Small',
+      studyDate: '20240101',
+      series: [
+        { modality: 'CT', instances: 4 },
+        { modality: 'MR', instances: 2 },
+      ],
+    })) {
       smallStudy = (await orthanc.upload(instance.file)).ParentStudy;
     }
     // Pixel data of a ramp compresses poorly enough in the ZIP to stay large.
@@ -93,12 +104,16 @@ describe('recipe archive-stream, against a real Orthanc', { timeout: 240_000 }, 
     const client = await startDownload(host.url, `/recipes/archive-stream/studies/${largeStudy}`, MB);
     let last = memoryOf(pid).rss;
     let steady = 0;
-    await eventually(() => {
-      const now = memoryOf(pid).rss;
-      steady = Math.abs(now - last) < MB / 2 ? steady + 1 : 0;
-      last = now;
-      return steady >= 10;
-    }, 60_000, 'the host memory to settle');
+    await eventually(
+      () => {
+        const now = memoryOf(pid).rss;
+        steady = Math.abs(now - last) < MB / 2 ? steady + 1 : 0;
+        last = now;
+        return steady >= 10;
+      },
+      60_000,
+      'the host memory to settle',
+    );
     const growth = memoryOf(pid).peak - before.rss;
     let tail = Buffer.alloc(0);
     let received = 0;
@@ -116,7 +131,10 @@ describe('recipe archive-stream, against a real Orthanc', { timeout: 240_000 }, 
   it('stops reading from Orthanc when the client goes away, and serves the next request', async () => {
     const client = await startDownload(host.url, `/recipes/archive-stream/studies/${largeStudy}`, 256 * 1024);
     client.destroy();
-    const line = await host.log.waitFor(/archive-stream\] study \S+: the client went away after (\d+) bytes; the read from Orthanc was stopped/, 20_000);
+    const line = await host.log.waitFor(
+      /archive-stream\] study \S+: the client went away after (\d+) bytes; the read from Orthanc was stopped/,
+      20_000,
+    );
     const bytes = Number(/after (\d+) bytes/.exec(line)![1]);
     assert.ok(bytes < largeSize / 2, `read ${bytes} of ${largeSize} bytes`);
     const next = await rawRequest(`${host.url}/recipes/archive-stream/studies/${smallStudy}`);

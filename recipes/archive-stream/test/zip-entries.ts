@@ -10,7 +10,11 @@ export function zipEntries(zip: Buffer): { name: string; crc32: number; size: nu
     const nameLength = zip.readUInt16LE(at + 28);
     const extraLength = zip.readUInt16LE(at + 30);
     const commentLength = zip.readUInt16LE(at + 32);
-    entries.push({ name: zip.toString('utf8', at + 46, at + 46 + nameLength), crc32: zip.readUInt32LE(at + 16), size: zip.readUInt32LE(at + 24) });
+    entries.push({
+      name: zip.toString('utf8', at + 46, at + 46 + nameLength),
+      crc32: zip.readUInt32LE(at + 16),
+      size: zip.readUInt32LE(at + 24),
+    });
     at += 46 + nameLength + extraLength + commentLength;
   }
   return entries;

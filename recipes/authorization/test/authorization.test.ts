@@ -54,7 +54,7 @@ describe('authorization: rules', () => {
     { Methods: [], Path: '/jobs{,/**}', Users: ['admin'] },
     { Methods: ['GET'], Path: '/studies/*', Users: ['viewer'] },
   ]);
-  it('lets the first covering rule decide, with minimatch\'s path semantics', () => {
+  it("lets the first covering rule decide, with minimatch's path semantics", () => {
     const decide = (method: string, uri: string, username?: string) => decideByRules(rules, uri, { method, username });
     assert.equal(decide('DELETE', '/studies/x', 'admin'), true);
     assert.equal(decide('DELETE', '/studies/x', 'viewer'), false, 'the first rule covers it, though the third would allow');
@@ -116,7 +116,10 @@ describe('authorization: against a web service and a real Orthanc', { timeout: 1
     const answer = await get(url, '/system', { ...admin, 'x-not-forwarded': 'secret', token: 'good' });
     assert.equal(answer.status, 200);
     const question = service.questions.at(-1)!;
-    assert.deepEqual({ ...question, ip: undefined }, { method: 'GET', uri: '/system', headers: { ...admin, token: 'good' }, ip: undefined, username: 'admin' });
+    assert.deepEqual(
+      { ...question, ip: undefined },
+      { method: 'GET', uri: '/system', headers: { ...admin, token: 'good' }, ip: undefined, username: 'admin' },
+    );
     assert.match(question.ip, /127\.0\.0\.1/);
   });
 
@@ -141,8 +144,12 @@ describe('authorization: against a web service and a real Orthanc', { timeout: 1
     const before = service.questions.length;
     assert.equal((await get(url, '/toto', viewer)).status, 200);
     assert.equal((await get(url, '/toto', admin)).status, 403);
-    assert.equal((await get(url, '/toto', {})).status, 401, 'no credentials: Orthanc\'s challenge first');
-    assert.equal((await get(url, '/toto', { authorization: basicAuth('viewer', 'a-guess') })).status, 401, 'a forged user never reaches a rule');
+    assert.equal((await get(url, '/toto', {})).status, 401, "no credentials: Orthanc's challenge first");
+    assert.equal(
+      (await get(url, '/toto', { authorization: basicAuth('viewer', 'a-guess') })).status,
+      401,
+      'a forged user never reaches a rule',
+    );
     assert.equal(service.questions.length, before);
   });
 

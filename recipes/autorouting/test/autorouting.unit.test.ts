@@ -50,7 +50,8 @@ interface Status {
   Unmatched: { Resource: string; Level: string }[];
   Sweep: { LastFinished: string | null };
 }
-const statusOf = async (recipe: RecipeUnderTest): Promise<Status> => JSON.parse((await recipe.request('GET /recipes/autorouting/status')).body.toString());
+const statusOf = async (recipe: RecipeUnderTest): Promise<Status> =>
+  JSON.parse((await recipe.request('GET /recipes/autorouting/status')).body.toString());
 const until = async (recipe: RecipeUnderTest, done: (status: Status) => boolean) => {
   let last: Status | undefined;
   await eventually(async () => done((last = await statusOf(recipe))), 5000).catch((error: Error) => {
@@ -58,7 +59,8 @@ const until = async (recipe: RecipeUnderTest, done: (status: Status) => boolean)
   });
   return last!;
 };
-const storeBodies = (recipe: RecipeUnderTest, name = 'pacs') => recipe.orthanc.callsTo('POST', `/modalities/${name}/store`).map((call) => JSON.parse(call.body.toString()));
+const storeBodies = (recipe: RecipeUnderTest, name = 'pacs') =>
+  recipe.orthanc.callsTo('POST', `/modalities/${name}/store`).map((call) => JSON.parse(call.body.toString()));
 
 describe('autorouting decisions (fake Orthanc)', () => {
   const cases: {
@@ -85,7 +87,10 @@ describe('autorouting decisions (fake Orthanc)', () => {
       done: (s) => s.Resources.Unmatched === 1,
       expect: (recipe, s) => {
         assert.deepEqual(storeBodies(recipe), []);
-        assert.deepEqual(s.Unmatched.map((u) => [u.Resource, u.Level]), [['s-1', 'Study']]);
+        assert.deepEqual(
+          s.Unmatched.map((u) => [u.Resource, u.Level]),
+          [['s-1', 'Study']],
+        );
       },
     },
     {
@@ -94,7 +99,11 @@ describe('autorouting decisions (fake Orthanc)', () => {
       done: (s) => s.Resources.DryRun === 1,
       expect: (recipe) => {
         assert.deepEqual(storeBodies(recipe), []);
-        assert.ok(recipe.recipeLog().some((line) => line.startsWith('dry run: would send study=s-1 ') && line.includes('POST /modalities/pacs/store')));
+        assert.ok(
+          recipe
+            .recipeLog()
+            .some((line) => line.startsWith('dry run: would send study=s-1 ') && line.includes('POST /modalities/pacs/store')),
+        );
       },
     },
     {
@@ -107,7 +116,7 @@ describe('autorouting decisions (fake Orthanc)', () => {
       },
     },
     {
-      name: 'ModalitiesInStudy is read from the study\'s series',
+      name: "ModalitiesInStudy is read from the study's series",
       options: { Rules: [rule({ Filter: { ModalitiesInStudy: 'CT' } })] },
       routes: { 'GET /studies/s-1/series': { json: [{ ID: 'se-1', MainDicomTags: { Modality: 'CT' }, Instances: ['i-1'] }] } },
       done: (s) => s.Routes.Succeeded === 1,
@@ -163,7 +172,17 @@ describe('autorouting sender (fake Orthanc)', () => {
     let state = 'Failure';
     const recipe = await startRecipe(autorouting, {
       options: { Rules: [rule()], Retry: { ...fast, MaxAttempts: 2 } },
-      orthanc: orthanc({ 'GET /jobs/job-1': () => ({ json: { ID: 'job-1', State: state, ErrorCode: 9, ErrorDescription: 'Error in the network protocol', ErrorDetails: 'C-STORE refused' } }) }),
+      orthanc: orthanc({
+        'GET /jobs/job-1': () => ({
+          json: {
+            ID: 'job-1',
+            State: state,
+            ErrorCode: 9,
+            ErrorDescription: 'Error in the network protocol',
+            ErrorDetails: 'C-STORE refused',
+          },
+        }),
+      }),
     });
     try {
       await recipe.pushChanges([['STABLE_STUDY', 'STUDY', 's-1']]);
@@ -171,7 +190,13 @@ describe('autorouting sender (fake Orthanc)', () => {
       assert.equal(storeBodies(recipe).length, 2);
       assert.equal(failed.Failures[0]?.Attempts, 2);
       assert.match(failed.Failures[0]?.LastError ?? '', /job job-1 failed: Error in the network protocol: C-STORE refused/);
-      assert.ok(recipe.recipeLog().some((line) => /^attempt failed; trying again study=s-1 destination=Modality:pacs attempt=1 maxAttempts=2 delaySeconds=/.test(line)));
+      assert.ok(
+        recipe
+          .recipeLog()
+          .some((line) =>
+            /^attempt failed; trying again study=s-1 destination=Modality:pacs attempt=1 maxAttempts=2 delaySeconds=/.test(line),
+          ),
+      );
       state = 'Success';
       const retried = await recipe.request({ method: 'POST', path: '/recipes/autorouting/retry?id=s-1' });
       assert.deepEqual(JSON.parse(retried.body.toString()), { Retried: 1 });
@@ -189,7 +214,12 @@ describe('autorouting sender (fake Orthanc)', () => {
     const recipe = await startRecipe(autorouting, {
       options: { Rules: [rule()], Retry: fast },
       orthanc: orthanc({
-        'GET /jobs/job-1': () => ({ json: ++lookups === 1 ? { ID: 'job-1', State: 'Failure', Progress: 50, ErrorCode: -1, ErrorDescription: 'Internal error' } : { ID: 'job-1', State: 'Success', Progress: 100 } }),
+        'GET /jobs/job-1': () => ({
+          json:
+            ++lookups === 1
+              ? { ID: 'job-1', State: 'Failure', Progress: 50, ErrorCode: -1, ErrorDescription: 'Internal error' }
+              : { ID: 'job-1', State: 'Success', Progress: 100 },
+        }),
       }),
     });
     try {
@@ -207,7 +237,11 @@ describe('autorouting sender (fake Orthanc)', () => {
     let lookups = 0;
     const recipe = await startRecipe(autorouting, {
       options: { Rules: [rule()], Retry: fast },
-      orthanc: orthanc({ 'GET /jobs/job-1': () => ({ json: ++lookups === 1 ? { ID: 'job-1', State: 'Failure', Progress: 0, ErrorCode: 9 } : { ID: 'job-1', State: 'Success' } }) }),
+      orthanc: orthanc({
+        'GET /jobs/job-1': () => ({
+          json: ++lookups === 1 ? { ID: 'job-1', State: 'Failure', Progress: 0, ErrorCode: 9 } : { ID: 'job-1', State: 'Success' },
+        }),
+      }),
     });
     try {
       await recipe.pushChanges([['STABLE_STUDY', 'STUDY', 's-1']]);
@@ -228,11 +262,13 @@ describe('autorouting sender (fake Orthanc)', () => {
     }
   });
 
-  it('sends again when the job vanished from Orthanc\'s history before its outcome was read', async () => {
+  it("sends again when the job vanished from Orthanc's history before its outcome was read", async () => {
     let jobLookups = 0;
     const recipe = await startRecipe(autorouting, {
       options: { Rules: [rule()], Retry: fast },
-      orthanc: orthanc({ 'GET /jobs/job-1': () => (++jobLookups === 1 ? { status: 404, json: { HttpStatus: 404 } } : { json: { State: 'Success' } }) }),
+      orthanc: orthanc({
+        'GET /jobs/job-1': () => (++jobLookups === 1 ? { status: 404, json: { HttpStatus: 404 } } : { json: { State: 'Success' } }),
+      }),
     });
     try {
       await recipe.pushChanges([['STABLE_STUDY', 'STUDY', 's-1']]);
@@ -302,9 +338,17 @@ describe('autorouting sweep (fake Orthanc)', () => {
     });
     try {
       await until(recipe, (s) => s.Routes.Succeeded === 2);
-      assert.deepEqual(storeBodies(recipe).map((b) => b.Resources[0]).sort(), ['s-1', 's-3']);
+      assert.deepEqual(
+        storeBodies(recipe)
+          .map((b) => b.Resources[0])
+          .sort(),
+        ['s-1', 's-3'],
+      );
       const listings = recipe.orthanc.callsTo('GET', '/studies');
-      assert.ok(listings.length >= 1 && listings.every((call) => 'expand' in call.query && call.query.limit !== undefined), JSON.stringify(listings.map((c) => c.uri)));
+      assert.ok(
+        listings.length >= 1 && listings.every((call) => 'expand' in call.query && call.query.limit !== undefined),
+        JSON.stringify(listings.map((c) => c.uri)),
+      );
     } finally {
       await recipe.close();
     }
@@ -343,7 +387,7 @@ new RecipeTester(autorouting, { orthanc: orthanc() }).run([
     expect: { configError: /\/Retry\/InitialDelaySeconds/ },
   },
   {
-    name: 'answers its status with counts and RoutingSince drawn FirstStartMarginSeconds before Orthanc\'s time',
+    name: "answers its status with counts and RoutingSince drawn FirstStartMarginSeconds before Orthanc's time",
     options: { Rules: [rule()], FirstStartMarginSeconds: 60 },
     request: 'GET /recipes/autorouting/status',
     expect: { status: 200 },

@@ -19,7 +19,10 @@ describe('recipe autorouting: claims on routes', () => {
   let ledger: Ledger;
   const destination = 'Modality:scp';
   const row = async (id: string) =>
-    (await database.get<{ state: string; holder: string | null; takeovers: number }>('SELECT state, holder, takeovers FROM {routes} WHERE resource_id = ?', [id]))!;
+    (await database.get<{ state: string; holder: string | null; takeovers: number }>(
+      'SELECT state, holder, takeovers FROM {routes} WHERE resource_id = ?',
+      [id],
+    ))!;
 
   before(async () => {
     directory = await mkdtemp(join(tmpdir(), 'orthanc-recipes-claims-'));
@@ -33,7 +36,7 @@ describe('recipe autorouting: claims on routes', () => {
     await rm(directory, { recursive: true, force: true });
   });
 
-  it('a host whose route was taken over writes nothing more to it: its late outcome cannot undo the new holder\'s', async () => {
+  it("a host whose route was taken over writes nothing more to it: its late outcome cannot undo the new holder's", async () => {
     const now = Date.now();
     await ledger.decide('Study', 'late', '20261205T120000', 'routed', ['r'], [destination], now);
     const [mine] = await ledger.claim(destination, 'host-a', now, 1000, 10);
@@ -49,13 +52,20 @@ describe('recipe autorouting: claims on routes', () => {
     assert.equal((await row('late')).state, 'succeeded');
   });
 
-  it('a route taken over counts only once sent again; one left pending by this host\'s previous run is given back and counted', async () => {
+  it("a route taken over counts only once sent again; one left pending by this host's previous run is given back and counted", async () => {
     const now = Date.now();
     await ledger.decide('Study', 'left', '20261205T120000', 'routed', ['r'], [destination], now);
     await ledger.decide('Study', 'inflight', '20261205T120000', 'routed', ['r'], [destination], now);
     const claimed = await ledger.claim(destination, 'host-c', now, 1000, 10);
     assert.deepEqual(claimed.map((route) => route.resource_id).sort(), ['inflight', 'left']);
-    assert.equal(await ledger.markSending(claimed.find((route) => route.resource_id === 'inflight')!, 'job-c', 1), true);
+    assert.equal(
+      await ledger.markSending(
+        claimed.find((route) => route.resource_id === 'inflight')!,
+        'job-c',
+        1,
+      ),
+      true,
+    );
     assert.equal((await row('left')).takeovers, 0, 'a claim alone counts nothing');
     // host-c is killed and starts again: 'left' may have had its job accepted before the ledger knew.
     assert.equal(await ledger.releaseLeftovers('host-c'), 1);

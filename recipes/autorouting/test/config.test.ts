@@ -14,10 +14,19 @@ interface CliResult {
 }
 
 /** Writes `recipe` as the autorouting options of a configuration and runs the CLI's `command` on it. */
-async function cli(command: 'validate' | 'run', recipe: Record<string, unknown>, orthancUrl = 'http://127.0.0.1:1'): Promise<CliResult & { file: string }> {
+async function cli(
+  command: 'validate' | 'run',
+  recipe: Record<string, unknown>,
+  orthancUrl = 'http://127.0.0.1:1',
+): Promise<CliResult & { file: string }> {
   const folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-autorouting-config-'));
   const file = join(folder, 'config.json');
-  const config = { Orthanc: { Url: orthancUrl }, StateDirectory: './state', HttpServer: { Port: 0 }, Recipes: { autorouting: { Enabled: true, ...recipe } } };
+  const config = {
+    Orthanc: { Url: orthancUrl },
+    StateDirectory: './state',
+    HttpServer: { Port: 0 },
+    Recipes: { autorouting: { Enabled: true, ...recipe } },
+  };
   await writeFile(file, JSON.stringify(config));
   return new Promise((resolve) => {
     execFile(process.execPath, [cliPath, command, '--config', file], { timeout: 60_000 }, (error, stdout, stderr) => {
@@ -26,13 +35,22 @@ async function cli(command: 'validate' | 'run', recipe: Record<string, unknown>,
   });
 }
 
-const lines = (stderr: string) => stderr.trim().split('\n').filter((line) => line.includes('recipe "autorouting"'));
+const lines = (stderr: string) =>
+  stderr
+    .trim()
+    .split('\n')
+    .filter((line) => line.includes('recipe "autorouting"'));
 
 describe('recipe autorouting: every bad configuration exits with code 2 and names the JSON pointer', { timeout: 120_000 }, () => {
   let orthanc: TestOrthanc;
 
   before(async () => {
-    orthanc = await startTestOrthanc({ configuration: { DicomModalities: { sample: ['SAMPLE', '127.0.0.1', 4242] }, OrthancPeers: { backup: { Url: 'http://127.0.0.1:1' } } } });
+    orthanc = await startTestOrthanc({
+      configuration: {
+        DicomModalities: { sample: ['SAMPLE', '127.0.0.1', 4242] },
+        OrthancPeers: { backup: { Url: 'http://127.0.0.1:1' } },
+      },
+    });
   });
   after(async () => await orthanc?.stop());
 
@@ -50,7 +68,10 @@ describe('recipe autorouting: every bad configuration exits with code 2 and name
     assert.equal(code, 2);
     const found = lines(stderr);
     const at = (pointer: string, message: RegExp) =>
-      assert.ok(found.some((line) => line.startsWith(`${file}: recipe "autorouting": /Recipes/autorouting${pointer}: `) && message.test(line)), `${pointer} ${message}\n${found.join('\n')}`);
+      assert.ok(
+        found.some((line) => line.startsWith(`${file}: recipe "autorouting": /Recipes/autorouting${pointer}: `) && message.test(line)),
+        `${pointer} ${message}\n${found.join('\n')}`,
+      );
     at('/Rules/0/Level', /must be one of "Study", "Series", "Instance"/);
     at('/Rules/1/Destinations', /must NOT have fewer than 1 items/);
     at('/Rules/2/Destinations/0', /./);
@@ -62,7 +83,10 @@ describe('recipe autorouting: every bad configuration exits with code 2 and name
 
   it('refuses bad filter patterns and delays, and deleting after routing with rules at two levels, at load, without Orthanc', async () => {
     const { code, stderr, file } = await cli('validate', {
-      Rules: [{ Destinations: ['sample'], Filter: { StudyDate: '2024*-2025', SeriesDate: '1-2-3', StudyDescription: '*CT/ABD*' } }, { Level: 'Series', Destinations: ['sample'] }],
+      Rules: [
+        { Destinations: ['sample'], Filter: { StudyDate: '2024*-2025', SeriesDate: '1-2-3', StudyDescription: '*CT/ABD*' } },
+        { Level: 'Series', Destinations: ['sample'] },
+      ],
       Retry: { InitialDelaySeconds: 60, MaxDelaySeconds: 10 },
       DeleteAfterRouting: true,
     });
@@ -78,7 +102,12 @@ describe('recipe autorouting: every bad configuration exits with code 2 and name
   it('refuses to run with a destination Orthanc does not know (modality, peer, DICOMweb server), naming each', async () => {
     const { code, stderr, stdout, file } = await cli(
       'run',
-      { Rules: [{ Destinations: ['sample', 'nope'] }, { Level: 'Series', Destinations: [{ Peer: 'backup' }, { Peer: 'elsewhere' }, { DicomWeb: 'cloud' }] }] },
+      {
+        Rules: [
+          { Destinations: ['sample', 'nope'] },
+          { Level: 'Series', Destinations: [{ Peer: 'backup' }, { Peer: 'elsewhere' }, { DicomWeb: 'cloud' }] },
+        ],
+      },
       orthanc.url,
     );
     assert.equal(code, 2, stderr);

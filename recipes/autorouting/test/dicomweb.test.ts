@@ -17,7 +17,10 @@ describe('recipe autorouting: DICOMweb destinations (STOW-RS to a second Orthanc
   let host: HostProcess | undefined;
   const hosts: HostProcess[] = [];
   const route = async () => {
-    host = await startRouter(orthanc, { Rules: [{ Name: 'web', Destinations: [{ DicomWeb: 'receiver' }] }], Retry: { InitialDelaySeconds: 0.5, MaxDelaySeconds: 1 } });
+    host = await startRouter(orthanc, {
+      Rules: [{ Name: 'web', Destinations: [{ DicomWeb: 'receiver' }] }],
+      Retry: { InitialDelaySeconds: 0.5, MaxDelaySeconds: 1 },
+    });
     hosts.push(host);
     return host;
   };
@@ -29,7 +32,11 @@ describe('recipe autorouting: DICOMweb destinations (STOW-RS to a second Orthanc
   before(async () => {
     receiver = await startTestOrthanc({ configuration: { Plugins: [orthancPlugins.dicomWeb] } });
     orthanc = await startTestOrthanc({
-      configuration: { StableAge: 1, Plugins: [orthancPlugins.dicomWeb], DicomWeb: { Servers: { receiver: [`${receiver.url}/dicom-web/`] } } },
+      configuration: {
+        StableAge: 1,
+        Plugins: [orthancPlugins.dicomWeb],
+        DicomWeb: { Servers: { receiver: [`${receiver.url}/dicom-web/`] } },
+      },
     });
   });
 
@@ -47,10 +54,18 @@ describe('recipe autorouting: DICOMweb destinations (STOW-RS to a second Orthanc
 
   it('sends a stable study with STOW-RS: every instance arrives at the receiver', async () => {
     const router = await route();
-    const study = await uploadStudy(orthanc, { series: [{ modality: 'CT', instances: 3 }, { modality: 'CT', instances: 2 }] });
+    const study = await uploadStudy(orthanc, {
+      series: [
+        { modality: 'CT', instances: 3 },
+        { modality: 'CT', instances: 2 },
+      ],
+    });
     await eventually(() => holdsAll(study.sops), 30_000, 'the study at the DICOMweb receiver');
     await eventually(async () => (await statusOf(router)).Routes.Succeeded === 1, 10_000, 'the route succeeded');
-    assert.match(router.log.lines.join('\n'), new RegExp(`sent study=${study.studyId} destination=DicomWeb:receiver jobId=[0-9a-f-]+ attempt=1`));
+    assert.match(
+      router.log.lines.join('\n'),
+      new RegExp(`sent study=${study.studyId} destination=DicomWeb:receiver jobId=[0-9a-f-]+ attempt=1`),
+    );
   });
 
   it('the receiver is down: the route is retried with back-off, and the study arrives once it is back', async () => {
@@ -59,10 +74,14 @@ describe('recipe autorouting: DICOMweb destinations (STOW-RS to a second Orthanc
     let down = true;
     try {
       const study = await uploadStudy(orthanc);
-      await eventually(async () => {
-        const [waiting] = (await statusOf(router)).Retrying;
-        return waiting?.Attempts >= 2;
-      }, 30_000, 'two failed attempts');
+      await eventually(
+        async () => {
+          const [waiting] = (await statusOf(router)).Retrying;
+          return waiting?.Attempts >= 2;
+        },
+        30_000,
+        'two failed attempts',
+      );
       const [waiting] = (await statusOf(router)).Retrying;
       assert.equal(waiting.Destination, 'DicomWeb:receiver');
       assert.match(waiting.LastError, /job [0-9a-f-]+ failed: /);

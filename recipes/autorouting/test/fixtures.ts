@@ -41,7 +41,14 @@ export async function uploadStudy(orthanc: TestOrthanc, spec: Partial<StudySpec>
 
 /** Generates a study and sends it to Orthanc's DICOM port with dcmtk's storescu, as the modality `callingAet`. */
 export async function storeStudyOverDicom(orthanc: TestOrthanc, callingAet: string, spec: Partial<StudySpec> = {}): Promise<UploadedStudy> {
-  const instances = generateStudy({ patientId: PATIENT_ID, patientName: PATIENT_NAME, studyDate: '20240601', series: [{ modality: 'CT', instances: 2 }], size: 16, ...spec });
+  const instances = generateStudy({
+    patientId: PATIENT_ID,
+    patientName: PATIENT_NAME,
+    studyDate: '20240601',
+    series: [{ modality: 'CT', instances: 2 }],
+    size: 16,
+    ...spec,
+  });
   const folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-storescu-'));
   const files = await Promise.all(
     instances.map(async (instance, n) => {
@@ -50,9 +57,20 @@ export async function storeStudyOverDicom(orthanc: TestOrthanc, callingAet: stri
       return file;
     }),
   );
-  await promisify(execFile)('storescu', ['-aet', callingAet, '-aec', orthanc.process.aet, '127.0.0.1', String(orthanc.process.dicomPort), ...files]);
+  await promisify(execFile)('storescu', [
+    '-aet',
+    callingAet,
+    '-aec',
+    orthanc.process.aet,
+    '127.0.0.1',
+    String(orthanc.process.dicomPort),
+    ...files,
+  ]);
   await rm(folder, { recursive: true, force: true });
-  const found = await orthanc.json<string[]>('POST', '/tools/find', { Level: 'Study', Query: { StudyInstanceUID: instances[0]!.studyInstanceUid } });
+  const found = await orthanc.json<string[]>('POST', '/tools/find', {
+    Level: 'Study',
+    Query: { StudyInstanceUID: instances[0]!.studyInstanceUid },
+  });
   const ordered = instances.map((i) => i.sopInstanceUid);
   return { studyId: found[0]!, sops: [...ordered].sort(), ordered };
 }
@@ -70,10 +88,14 @@ export async function statusOf(host: HostProcess): Promise<any> {
 
 /** Waits until storescp holds every one of `sops`. */
 export async function receivedAll(scp: StoreScp, sops: string[], timeoutMs = 30_000, what = 'the study at storescp'): Promise<void> {
-  await eventually(async () => {
-    const received = new Set(await scp.received());
-    return sops.every((sop) => received.has(sop));
-  }, timeoutMs, what);
+  await eventually(
+    async () => {
+      const received = new Set(await scp.received());
+      return sops.every((sop) => received.has(sop));
+    },
+    timeoutMs,
+    what,
+  );
 }
 
 export async function receivedAny(scp: StoreScp, sops: string[]): Promise<boolean> {
@@ -109,7 +131,10 @@ export interface OrthancProxy {
  */
 export async function startOrthancProxy(
   target: string,
-  hooks: { before?: (method: string, path: string) => Promise<number | void>; after?: (method: string, path: string, status: number) => Promise<void> },
+  hooks: {
+    before?: (method: string, path: string) => Promise<number | void>;
+    after?: (method: string, path: string, status: number) => Promise<void>;
+  },
 ): Promise<OrthancProxy> {
   const server = createServer((request, response) => void serve(request, response));
   async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -125,7 +150,8 @@ export async function startOrthancProxy(
         return;
       }
       const headers: Record<string, string> = {};
-      for (const name of ['content-type', 'accept', 'authorization']) if (request.headers[name]) headers[name] = String(request.headers[name]);
+      for (const name of ['content-type', 'accept', 'authorization'])
+        if (request.headers[name]) headers[name] = String(request.headers[name]);
       const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
       const answer = await fetch(`${target}${path}`, { method, headers, body: method === 'GET' || method === 'HEAD' ? undefined : body });
       const bytes = Buffer.from(await answer.arrayBuffer());
@@ -149,7 +175,12 @@ export async function startOrthancProxy(
 /** Runs the CLI with only this recipe enabled, talking to Orthanc at `url` (a proxy). */
 export function startRouterAt(url: string, options: Record<string, unknown>, directory?: string): Promise<HostProcess> {
   return startHostProcess(
-    { Orthanc: { Url: url }, ChangeFeed: { PollIntervalMilliseconds: 100 }, LogLevel: 'debug', Recipes: { autorouting: { Enabled: true, ...options } } },
+    {
+      Orthanc: { Url: url },
+      ChangeFeed: { PollIntervalMilliseconds: 100 },
+      LogLevel: 'debug',
+      Recipes: { autorouting: { Enabled: true, ...options } },
+    },
     directory,
   );
 }

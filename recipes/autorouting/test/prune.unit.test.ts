@@ -27,10 +27,16 @@ describe('recipe autorouting: pruning the ledger (its SQLite tables)', () => {
     const destinations = states.map((_, n) => `Modality:d${n}`);
     await ledger.decide('Study', id, orthancTime(at), outcome, ['all'], destinations, at);
     for (const [n, state] of states.entries()) {
-      await database.run('UPDATE {routes} SET state = ?, updated_at = ? WHERE resource_id = ? AND destination = ?', [state, at, id, `Modality:d${n}`]);
+      await database.run('UPDATE {routes} SET state = ?, updated_at = ? WHERE resource_id = ? AND destination = ?', [
+        state,
+        at,
+        id,
+        `Modality:d${n}`,
+      ]);
     }
   };
-  const remaining = async () => (await database.all<{ resource_id: string }>('SELECT resource_id FROM {decisions} ORDER BY resource_id')).map((row) => row.resource_id);
+  const remaining = async () =>
+    (await database.all<{ resource_id: string }>('SELECT resource_id FROM {decisions} ORDER BY resource_id')).map((row) => row.resource_id);
 
   before(async () => {
     directory = await mkdtemp(join(tmpdir(), 'orthanc-recipes-prune-'));
@@ -45,7 +51,7 @@ describe('recipe autorouting: pruning the ledger (its SQLite tables)', () => {
     await rm(directory, { recursive: true, force: true });
   });
 
-  it('deletes finished routes and their decisions once KeepFinishedRoutesDays old, in batches; keeps failed, cancelled and recent ones; raises the sweep\'s floor first', async () => {
+  it("deletes finished routes and their decisions once KeepFinishedRoutesDays old, in batches; keeps failed, cancelled and recent ones; raises the sweep's floor first", async () => {
     for (let n = 0; n < 25; n += 1) await seed(`old-${String(n).padStart(2, '0')}`, 40, ['succeeded', 'gone']);
     await seed('old-unmatched', 40, [], 'unmatched');
     await seed('old-failed', 40, ['failed']);
@@ -58,8 +64,13 @@ describe('recipe autorouting: pruning the ledger (its SQLite tables)', () => {
     await pruner.run();
 
     assert.deepEqual(await remaining(), ['old-cancelled', 'old-failed', 'old-half', 'recent']);
-    const routes = await database.all<{ resource_id: string; state: string }>('SELECT resource_id, state FROM {routes} ORDER BY resource_id, state');
-    assert.deepEqual(routes.map((r) => `${r.resource_id}:${r.state}`), ['old-cancelled:cancelled', 'old-failed:failed', 'old-half:failed', 'recent:succeeded']);
+    const routes = await database.all<{ resource_id: string; state: string }>(
+      'SELECT resource_id, state FROM {routes} ORDER BY resource_id, state',
+    );
+    assert.deepEqual(
+      routes.map((r) => `${r.resource_id}:${r.state}`),
+      ['old-cancelled:cancelled', 'old-failed:failed', 'old-half:failed', 'recent:succeeded'],
+    );
     assert.deepEqual(pruner.lastPruned, { routes: 51, decisions: 26 });
     assert.match(lines.join(''), /pruned finished routes and decisions routes=51 decisions=26 keepDays=30/);
 
@@ -78,7 +89,12 @@ describe('recipe autorouting: pruning the ledger (its SQLite tables)', () => {
 
   it('KeepFinishedRoutesDays 0 never prunes', async () => {
     await seed('ancient', 400, ['succeeded']);
-    const pruner = new Pruner({ ledger, log: createLogger('autorouting', { level: 'error' }), keepDays: 0, orthancNow: async () => orthancTime(now) });
+    const pruner = new Pruner({
+      ledger,
+      log: createLogger('autorouting', { level: 'error' }),
+      keepDays: 0,
+      orthancNow: async () => orthancTime(now),
+    });
     await pruner.run();
     assert.ok((await remaining()).includes('ancient'));
   });

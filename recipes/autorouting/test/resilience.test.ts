@@ -28,7 +28,9 @@ describe('recipe autorouting: outages and crashes lose nothing', { timeout: 300_
     scp = await startStoreScp({ aet: 'SCPA' });
     // StableAge 3: room to restart Orthanc before a study becomes stable. JobsHistorySize 1:
     // Orthanc forgets a finished job as soon as another one finishes.
-    orthanc = await startTestOrthanc({ configuration: { StableAge: 3, JobsHistorySize: 1, DicomModalities: { a: ['SCPA', '127.0.0.1', scp.port] } } });
+    orthanc = await startTestOrthanc({
+      configuration: { StableAge: 3, JobsHistorySize: 1, DicomModalities: { a: ['SCPA', '127.0.0.1', scp.port] } },
+    });
   });
 
   afterEach(async () => {
@@ -50,10 +52,14 @@ describe('recipe autorouting: outages and crashes lose nothing', { timeout: 300_
     const router = await route();
     const study = await uploadStudy(orthanc);
     // The outage lasts 20 s, during which the route is retried with back-off.
-    await eventually(async () => {
-      const [waiting] = (await statusOf(router)).Retrying;
-      return waiting?.Attempts >= 3 && Date.now() - downSince >= 20_000;
-    }, 40_000, 'a 20 s outage with retries');
+    await eventually(
+      async () => {
+        const [waiting] = (await statusOf(router)).Retrying;
+        return waiting?.Attempts >= 3 && Date.now() - downSince >= 20_000;
+      },
+      40_000,
+      'a 20 s outage with retries',
+    );
     assert.equal(await receivedAny(scp, study.sops), false);
     await scp.start();
     await receivedAll(scp, study.sops, 15_000);
@@ -68,13 +74,17 @@ describe('recipe autorouting: outages and crashes lose nothing', { timeout: 300_
     const [inFlight] = (await statusOf(first)).InFlight;
     await first.stop('SIGKILL');
     const second = await route(directory);
-    await second.log.waitFor(new RegExp(`following a job left in flight by the previous run study=${study.studyId} destination=Modality:a jobId=${inFlight.JobId}`));
+    await second.log.waitFor(
+      new RegExp(
+        `following a job left in flight by the previous run study=${study.studyId} destination=Modality:a jobId=${inFlight.JobId}`,
+      ),
+    );
     await receivedAll(scp, study.sops);
     await eventually(async () => (await statusOf(second)).Routes.Succeeded === 1, 10_000, 'the route succeeded');
     await rm(directory, { recursive: true, force: true });
   });
 
-  it('a job evicted from Orthanc\'s history before its outcome was read is sent again', async () => {
+  it("a job evicted from Orthanc's history before its outcome was read is sent again", async () => {
     const directory = await folder();
     const first = await route(directory);
     const study = await uploadStudy(orthanc, { series: [{ modality: 'CT', instances: 120 }] });
@@ -89,7 +99,11 @@ describe('recipe autorouting: outages and crashes lose nothing', { timeout: 300_
     for (const name of await readdir(scp.directory)) await rm(join(scp.directory, name));
 
     const second = await route(directory);
-    await second.log.waitFor(new RegExp(`job vanished from Orthanc's jobs history before its outcome was read; sending again study=${study.studyId} destination=Modality:a jobId=${inFlight.JobId}`));
+    await second.log.waitFor(
+      new RegExp(
+        `job vanished from Orthanc's jobs history before its outcome was read; sending again study=${study.studyId} destination=Modality:a jobId=${inFlight.JobId}`,
+      ),
+    );
     await receivedAll(scp, study.sops);
     await eventually(async () => (await statusOf(second)).Routes.Succeeded >= 1, 10_000, 'the route succeeded');
     await rm(directory, { recursive: true, force: true });
@@ -113,9 +127,15 @@ describe('recipe autorouting: outages and crashes lose nothing', { timeout: 300_
     assert.equal((await orthanc.json('GET', `/studies/${study.studyId}`)).IsStable, false);
     await orthanc.process.restart();
     await receivedAll(scp, study.sops);
-    await router.log.waitFor(/sweep picked up stable resources not yet routed for their last update reason="Orthanc started or came back" resources=1/);
+    await router.log.waitFor(
+      /sweep picked up stable resources not yet routed for their last update reason="Orthanc started or came back" resources=1/,
+    );
     const changes = (await orthanc.json('GET', `/changes?since=${since}&limit=1000`)).Changes as { ChangeType: string; ID: string }[];
-    assert.equal(changes.some((c) => c.ChangeType === 'StableStudy' && c.ID === study.studyId), false, 'Orthanc wrote no StableStudy');
+    assert.equal(
+      changes.some((c) => c.ChangeType === 'StableStudy' && c.ID === study.studyId),
+      false,
+      'Orthanc wrote no StableStudy',
+    );
   });
 
   it('never logs the patient name or PatientID', () => {

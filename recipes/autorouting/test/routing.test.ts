@@ -6,7 +6,19 @@ import type { HostProcess } from '../../../test/helpers/host.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';
 import { startStoreScp, type StoreScp } from '../../../test/helpers/storescp.js';
 import { generateStudy } from '../../../test/helpers/dicom.js';
-import { PATIENT_ID, PATIENT_NAME, deleteAllStudies, logsNamePatient, receivedAll, receivedAny, sopsIn, startRouter, statusOf, storeStudyOverDicom, uploadStudy } from './fixtures.js';
+import {
+  PATIENT_ID,
+  PATIENT_NAME,
+  deleteAllStudies,
+  logsNamePatient,
+  receivedAll,
+  receivedAny,
+  sopsIn,
+  startRouter,
+  statusOf,
+  storeStudyOverDicom,
+  uploadStudy,
+} from './fixtures.js';
 
 describe('recipe autorouting: routing, against a real Orthanc, storescp and a peer Orthanc', { timeout: 240_000 }, () => {
   let orthanc: TestOrthanc;
@@ -52,7 +64,12 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
 
   it('sends a stable study to storescp and to a peer Orthanc: every instance arrives', async () => {
     const router = await route({ Rules: [{ Name: 'all', Destinations: ['a', { Peer: 'backup' }] }] });
-    const study = await uploadStudy(orthanc, { series: [{ modality: 'CT', instances: 4 }, { modality: 'CT', instances: 2 }] });
+    const study = await uploadStudy(orthanc, {
+      series: [
+        { modality: 'CT', instances: 4 },
+        { modality: 'CT', instances: 2 },
+      ],
+    });
     await receivedAll(scpA, study.sops);
     await eventually(async () => JSON.stringify(await sopsIn(peer)) === JSON.stringify(study.sops), 30_000, 'the study at the peer');
     await eventually(async () => (await statusOf(router)).Routes.Succeeded === 2, 10_000, 'two routes succeeded');
@@ -67,9 +84,18 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
 
   it('routes a study again when it receives new instances after it was routed', async () => {
     const router = await route({ Rules: [{ Destinations: ['a'] }] });
-    const [late, ...early] = generateStudy({ patientId: PATIENT_ID, patientName: PATIENT_NAME, studyDate: '20240601', series: [{ modality: 'CT', instances: 4 }], size: 16 });
+    const [late, ...early] = generateStudy({
+      patientId: PATIENT_ID,
+      patientName: PATIENT_NAME,
+      studyDate: '20240601',
+      series: [{ modality: 'CT', instances: 4 }],
+      size: 16,
+    });
     for (const instance of early) await orthanc.upload(instance.file);
-    await receivedAll(scpA, early.map((i) => i.sopInstanceUid));
+    await receivedAll(
+      scpA,
+      early.map((i) => i.sopInstanceUid),
+    );
     await orthanc.upload(late!.file);
     await receivedAll(scpA, [late!.sopInstanceUid]);
     await eventually(async () => (await statusOf(router)).Routes.Succeeded === 2, 10_000, 'two routes, one per LastUpdate');
@@ -87,7 +113,14 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     const chest = await uploadStudy(orthanc, { studyDescription: 'CT CHEST LOW DOSE', studyDate: '20240305' });
     const chestOld = await uploadStudy(orthanc, { studyDescription: 'CT CHEST', studyDate: '20231231' });
     const slash = await uploadStudy(orthanc, { studyDescription: 'Chest/Abdomen', studyDate: '20240601' });
-    const mixed = await uploadStudy(orthanc, { studyDescription: 'ABDOMEN', studyDate: '20200101', series: [{ modality: 'CT', instances: 1 }, { modality: 'MR', instances: 2 }] });
+    const mixed = await uploadStudy(orthanc, {
+      studyDescription: 'ABDOMEN',
+      studyDate: '20200101',
+      series: [
+        { modality: 'CT', instances: 1 },
+        { modality: 'MR', instances: 2 },
+      ],
+    });
     const fromScanner = await storeStudyOverDicom(orthanc, 'SCANNER1', { studyDescription: 'HEAD', studyDate: '20200101' });
     const fromOther = await storeStudyOverDicom(orthanc, 'WORKSTATION', { studyDescription: 'HEAD', studyDate: '20200101' });
     for (const sent of [chest, slash, mixed, fromScanner]) await receivedAll(scpA, sent.sops);
@@ -99,11 +132,16 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     assert.ok(router.log.messages('autorouting').includes(`no rule matches; nothing sent study=${chestOld.studyId}`));
   });
 
-  it('routes at the Series level (on STABLE_SERIES) and the Instance level (on NEW_INSTANCE), with parents\' tags in the filter', async () => {
+  it("routes at the Series level (on STABLE_SERIES) and the Instance level (on NEW_INSTANCE), with parents' tags in the filter", async () => {
     const router = await route({
       Rules: [
         { Name: 'mr-series', Level: 'Series', Destinations: ['a'], Filter: { Modality: 'MR', StudyDescription: 'MIXED*' } },
-        { Name: 'key-images', Level: 'Instance', Destinations: [{ Peer: 'backup' }], Filter: { SeriesDescription: 'key*', PatientSex: 'O' } },
+        {
+          Name: 'key-images',
+          Level: 'Instance',
+          Destinations: [{ Peer: 'backup' }],
+          Filter: { SeriesDescription: 'key*', PatientSex: 'O' },
+        },
       ],
     });
     const before = new Set(await sopsIn(peer));
@@ -117,10 +155,14 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
     });
     const [ct, mr, key] = [instances.ordered.slice(0, 2), instances.ordered.slice(2, 4), instances.ordered.slice(4, 6)];
     await receivedAll(scpA, mr);
-    await eventually(async () => {
-      const atPeer = new Set(await sopsIn(peer));
-      return key.every((sop) => atPeer.has(sop));
-    }, 30_000, 'the key images at the peer');
+    await eventually(
+      async () => {
+        const atPeer = new Set(await sopsIn(peer));
+        return key.every((sop) => atPeer.has(sop));
+      },
+      30_000,
+      'the key images at the peer',
+    );
     await eventually(async () => (await statusOf(router)).Routes.Succeeded === 3, 10_000, 'one series and two instances routed');
     assert.equal(await receivedAny(scpA, [...ct, ...key]), false);
     const atPeer = (await sopsIn(peer)).filter((sop) => !before.has(sop));
@@ -128,7 +170,10 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
   });
 
   it('two destinations, one down: the other gets it at once; after MaxAttempts the route is failed until retried', async () => {
-    const router = await route({ Rules: [{ Destinations: ['a', 'b'] }], Retry: { MaxAttempts: 2, InitialDelaySeconds: 0.2, MaxDelaySeconds: 0.5 } });
+    const router = await route({
+      Rules: [{ Destinations: ['a', 'b'] }],
+      Retry: { MaxAttempts: 2, InitialDelaySeconds: 0.2, MaxDelaySeconds: 0.5 },
+    });
     const study = await uploadStudy(orthanc);
     await receivedAll(scpA, study.sops);
     await eventually(async () => (await statusOf(router)).Routes.Failed === 1, 20_000, 'the route to b failed');
@@ -183,9 +228,16 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
 
   it('DryRun logs exactly what it would send, and sends nothing', async () => {
     const jobsBefore = new Set(await orthanc.json<string[]>('GET', '/jobs'));
-    const router = await route({ DryRun: true, DeleteAfterRouting: true, Rules: [{ Name: 'everything', Destinations: ['a', { Peer: 'backup' }] }] });
+    const router = await route({
+      DryRun: true,
+      DeleteAfterRouting: true,
+      Rules: [{ Name: 'everything', Destinations: ['a', { Peer: 'backup' }] }],
+    });
     const study = await uploadStudy(orthanc);
-    await router.log.waitFor(new RegExp(`dry run: would send study=${study.studyId} .* destination=Peer:backup request="POST /peers/backup/store`), 20_000);
+    await router.log.waitFor(
+      new RegExp(`dry run: would send study=${study.studyId} .* destination=Peer:backup request="POST /peers/backup/store`),
+      20_000,
+    );
     const line = await router.log.waitFor(new RegExp(`dry run: would send study=${study.studyId} .* destination=Modality:a `));
     const request = `POST /modalities/a/store ${JSON.stringify({ Resources: [study.studyId], Asynchronous: true })}`;
     assert.ok(line.endsWith(`destination=Modality:a request=${JSON.stringify(request)}`), line);
@@ -199,14 +251,21 @@ describe('recipe autorouting: routing, against a real Orthanc, storescp and a pe
   });
 
   it('DeleteAfterRouting deletes only once every destination received the study', async () => {
-    const router = await route({ DeleteAfterRouting: true, Rules: [{ Destinations: ['a', 'b'] }], Retry: { InitialDelaySeconds: 0.5, MaxDelaySeconds: 1 } });
+    const router = await route({
+      DeleteAfterRouting: true,
+      Rules: [{ Destinations: ['a', 'b'] }],
+      Retry: { InitialDelaySeconds: 0.5, MaxDelaySeconds: 1 },
+    });
     const study = await uploadStudy(orthanc);
     await receivedAll(scpA, study.sops);
     await eventually(async () => (await statusOf(router)).Retrying.length === 1, 20_000, 'the route to b waiting for a retry');
     await orthanc.json('GET', `/studies/${study.studyId}`); // still there: b has not received it
     await scpB.start();
     await receivedAll(scpB, study.sops);
-    await router.log.waitFor(new RegExp(`deleted the instances every destination received study=${study.studyId} lastUpdate=\\d{8}T\\d{6} instances=3`), 20_000);
+    await router.log.waitFor(
+      new RegExp(`deleted the instances every destination received study=${study.studyId} lastUpdate=\\d{8}T\\d{6} instances=3`),
+      20_000,
+    );
     await assert.rejects(orthanc.json('GET', `/studies/${study.studyId}`), /HTTP 404/);
   });
 

@@ -9,7 +9,20 @@ import { generateStudy } from '../../../test/helpers/dicom.js';
 import type { HostProcess } from '../../../test/helpers/host.js';
 import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthanc.js';
 import { startStoreScp, type StoreScp } from '../../../test/helpers/storescp.js';
-import { PATIENT_ID, PATIENT_NAME, deleteAllStudies, logsNamePatient, receivedAll, receivedAny, startOrthancProxy, startRouter, startRouterAt, statusOf, uploadStudy, type OrthancProxy } from './fixtures.js';
+import {
+  PATIENT_ID,
+  PATIENT_NAME,
+  deleteAllStudies,
+  logsNamePatient,
+  receivedAll,
+  receivedAny,
+  startOrthancProxy,
+  startRouter,
+  startRouterAt,
+  statusOf,
+  uploadStudy,
+  type OrthancProxy,
+} from './fixtures.js';
 
 const quickRetries = { InitialDelaySeconds: 0.5, MaxDelaySeconds: 1 };
 
@@ -32,7 +45,9 @@ describe('recipe autorouting: the windows where a study could be lost', { timeou
     scpB = await startStoreScp({ aet: 'SCPB', port: await getFreePort() });
     await scpB.stop(); // down until a test starts it
     // StableAge 3: room for a host to start before a study just stored becomes stable.
-    orthanc = await startTestOrthanc({ configuration: { StableAge: 3, DicomModalities: { a: ['SCPA', '127.0.0.1', scpA.port], b: ['SCPB', '127.0.0.1', scpB.port] } } });
+    orthanc = await startTestOrthanc({
+      configuration: { StableAge: 3, DicomModalities: { a: ['SCPA', '127.0.0.1', scpA.port], b: ['SCPB', '127.0.0.1', scpB.port] } },
+    });
   });
 
   afterEach(async () => {
@@ -76,7 +91,9 @@ describe('recipe autorouting: the windows where a study could be lost', { timeou
         if (method === 'POST' && path === '/modalities/a/store' && late.duringJob.length > 0) await store(late.duringJob.shift());
       },
     });
-    const router = keep(await startRouterAt(proxy.url, { DeleteAfterRouting: true, Rules: [{ Destinations: ['a'] }], Retry: quickRetries }, await folder()));
+    const router = keep(
+      await startRouterAt(proxy.url, { DeleteAfterRouting: true, Rules: [{ Destinations: ['a'] }], Retry: quickRetries }, await folder()),
+    );
     for (const instance of [first, second, third]) await store(instance);
 
     // Never neither: an instance stored is in Orthanc or at the destination, at every moment
@@ -84,17 +101,25 @@ describe('recipe autorouting: the windows where a study could be lost', { timeou
     const neither = async () => {
       // Only what was stored before the reads: one stored meanwhile may be missing from both.
       const candidates = [...stored];
-      const inOrthanc = new Set((await orthanc.json<{ MainDicomTags: { SOPInstanceUID: string } }[]>('GET', '/instances?expand')).map((i) => i.MainDicomTags.SOPInstanceUID));
+      const inOrthanc = new Set(
+        (await orthanc.json<{ MainDicomTags: { SOPInstanceUID: string } }[]>('GET', '/instances?expand')).map(
+          (i) => i.MainDicomTags.SOPInstanceUID,
+        ),
+      );
       const received = new Set(await scpA.received());
       return candidates.filter((sop) => !inOrthanc.has(sop) && !received.has(sop));
     };
     await router.log.waitFor(/deleted the instances every destination received study=/, 30_000);
     assert.deepEqual(await neither(), []);
     await store(afterRoute);
-    await eventually(async () => {
-      assert.deepEqual(await neither(), [], 'every instance is in Orthanc or at the destination');
-      return stored.length === 7 && (await orthanc.json<string[]>('GET', '/instances')).length === 0;
-    }, 90_000, 'every instance routed, then deleted');
+    await eventually(
+      async () => {
+        assert.deepEqual(await neither(), [], 'every instance is in Orthanc or at the destination');
+        return stored.length === 7 && (await orthanc.json<string[]>('GET', '/instances')).length === 0;
+      },
+      90_000,
+      'every instance routed, then deleted',
+    );
     await receivedAll(scpA, stored);
     assert.deepEqual(late, { duringJob: [], beforeDelete: [] }, 'every late instance was stored');
     const deletions = router.log.messages('autorouting').filter((line) => line.startsWith('deleted the '));
@@ -107,7 +132,7 @@ describe('recipe autorouting: the windows where a study could be lost', { timeou
     const { LastUpdate: lastUpdate } = await orthanc.json('GET', `/studies/${study.studyId}`);
     // The first start comes strictly after the study's last update.
     const orthancNow = async () => (await (await fetch(`${orthanc.url}/tools/now`)).text()).trim();
-    await eventually(async () => (await orthancNow()) > lastUpdate, 5_000, 'Orthanc\'s clock past the study');
+    await eventually(async () => (await orthancNow()) > lastUpdate, 5_000, "Orthanc's clock past the study");
     let refused = 0;
     // Its decision fails once (Orthanc answers 500 to the first read of the study).
     proxy = await startOrthancProxy(orthanc.url, {
@@ -117,7 +142,13 @@ describe('recipe autorouting: the windows where a study could be lost', { timeou
         return 500;
       },
     });
-    const router = keep(await startRouterAt(proxy.url, { Rules: [{ Destinations: ['a'] }], FirstStartMarginSeconds: 60, Retry: quickRetries }, await folder()));
+    const router = keep(
+      await startRouterAt(
+        proxy.url,
+        { Rules: [{ Destinations: ['a'] }], FirstStartMarginSeconds: 60, Retry: quickRetries },
+        await folder(),
+      ),
+    );
     await receivedAll(scpA, study.sops, 30_000);
     const status = await statusOf(router);
     assert.ok(status.RoutingSince < lastUpdate, `RoutingSince ${status.RoutingSince} is before the study's LastUpdate ${lastUpdate}`);
@@ -141,7 +172,13 @@ describe('recipe autorouting: the windows where a study could be lost', { timeou
     assert.equal(status.Cancelled[0].Resource, study.studyId);
     assert.equal(status.Cancelled[0].Destination, 'Modality:b');
     assert.equal(status.Cancelled[0].LastError, 'Modality:b is no longer a destination of the rules');
-    assert.ok(onlyA.log.messages('autorouting').includes('routes cancelled; they are sent if the destination comes back destination=Modality:b routes=1 reason="Modality:b is no longer a destination of the rules"'));
+    assert.ok(
+      onlyA.log
+        .messages('autorouting')
+        .includes(
+          'routes cancelled; they are sent if the destination comes back destination=Modality:b routes=1 reason="Modality:b is no longer a destination of the rules"',
+        ),
+    );
     await onlyA.stop();
 
     await scpB.start();
@@ -153,7 +190,9 @@ describe('recipe autorouting: the windows where a study could be lost', { timeou
 
   it('a destination Orthanc forgets at run time: its routes are cancelled with the reason, and sent when Orthanc knows it again', async () => {
     await scpB.start();
-    const router = keep(await startRouter(orthanc, { Rules: [{ Destinations: ['a', 'b'] }], Retry: quickRetries, SweepIntervalSeconds: 1 }, await folder()));
+    const router = keep(
+      await startRouter(orthanc, { Rules: [{ Destinations: ['a', 'b'] }], Retry: quickRetries, SweepIntervalSeconds: 1 }, await folder()),
+    );
     const definition = { AET: 'SCPB', Host: '127.0.0.1', Port: scpB.port };
     await orthanc.json('DELETE', '/modalities/b');
     try {

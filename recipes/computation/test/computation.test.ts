@@ -15,7 +15,11 @@ describe('recipe computation, against a real Orthanc', { timeout: 120_000 }, () 
 
   before(async () => {
     orthanc = await startTestOrthanc();
-    ({ host, url } = await startHostInProcess({ Orthanc: { Url: orthanc.url }, WorkerPool: { MaxThreads: 2 }, Recipes: { computation: { Enabled: true } } }));
+    ({ host, url } = await startHostInProcess({
+      Orthanc: { Url: orthanc.url },
+      WorkerPool: { MaxThreads: 2 },
+      Recipes: { computation: { Enabled: true } },
+    }));
   });
 
   after(async () => {
@@ -40,7 +44,7 @@ describe('recipe computation, against a real Orthanc', { timeout: 120_000 }, () 
     }
   });
 
-  it('answers every call of the pool route correctly under concurrency, beyond the pool\'s size', async () => {
+  it("answers every call of the pool route correctly under concurrency, beyond the pool's size", async () => {
     assert.equal(host.workers.maxThreads, 2, 'sized by WorkerPool.MaxThreads');
     const calls = host.workers.maxThreads * 2 + 1;
     const responses = await Promise.all(Array.from({ length: calls }, () => rawRequest(`${url}/computation-pool`)));
@@ -68,7 +72,10 @@ describe('recipe computation: the event loop stays free while the pool works', {
   it('answers another route while three long computations run in the pool, and stops the pool with the host', async () => {
     // A billion square roots: seconds of work per call, so the pool is still busy when the probe answers.
     let url: string;
-    ({ host, url } = await startHostInProcess({ Orthanc: { Url: orthanc.url }, Recipes: { computation: { Enabled: true, SquareRoots: 1_000_000_000 } } }));
+    ({ host, url } = await startHostInProcess({
+      Orthanc: { Url: orthanc.url },
+      Recipes: { computation: { Enabled: true, SquareRoots: 1_000_000_000 } },
+    }));
     const running = host;
     let finished = 0;
     const calls = [1, 2, 3].map(() => rawRequest(`${url}/computation-pool`).then((response) => ((finished += 1), response)));
@@ -80,6 +87,8 @@ describe('recipe computation: the event loop stays free while the pool works', {
     assert.ok(running.workers.threads > 0);
     await running.close();
     assert.equal(running.workers.threads, 0, 'the pool stopped with the host');
-    await assert.rejects(running.workers.run(new URL('../square-roots.js', import.meta.url), { count: 1 }), { code: 'ORC_ERR_WORKER_POOL_CLOSED' });
+    await assert.rejects(running.workers.run(new URL('../square-roots.js', import.meta.url), { count: 1 }), {
+      code: 'ORC_ERR_WORKER_POOL_CLOSED',
+    });
   });
 });

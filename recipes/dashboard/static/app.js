@@ -54,19 +54,30 @@ function markStale(stale) {
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' }) : '—');
 /** Orthanc writes dates as `20241005T120000` (UTC): shown as `2024-10-05 12:00:00`. */
-const orthancTime = (text) => (typeof text === 'string' ? text.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2}).*$/, '$1-$2-$3 $4:$5:$6') : '');
+const orthancTime = (text) =>
+  typeof text === 'string' ? text.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2}).*$/, '$1-$2-$3 $4:$5:$6') : '';
 const duration = (ms) => (typeof ms === 'number' ? (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`) : '—');
 
 /** The hosts sharing the work (state in PostgreSQL): alive or gone, their leases, what each does. */
 function clusterFacts(cluster) {
   if (!cluster || !Array.isArray(cluster.Hosts)) return cluster?.Error ? [['State database', cluster.Error]] : [];
   if (cluster.Engine !== 'PostgreSQL') return [['State database', cluster.Engine]];
-  const doing = (activity) => Object.entries(activity ?? {}).map(([recipe, what]) => `${recipe} ${JSON.stringify(what)}`).join(' · ');
+  const doing = (activity) =>
+    Object.entries(activity ?? {})
+      .map(([recipe, what]) => `${recipe} ${JSON.stringify(what)}`)
+      .join(' · ');
   return [
     ['State database', `PostgreSQL, ${cluster.Hosts.filter((h) => h.Alive).length} host(s) alive, leases of ${cluster.LeaseSeconds} s`],
     ...cluster.Hosts.map((h) => [
       `Host ${h.Name}${h.Id === cluster.HostId ? ' (this one)' : ''}`,
-      [h.Alive ? 'alive' : 'gone', `${h.ChangeLeases} change lease(s)`, h.Runs?.length ? `running ${h.Runs.join(', ')}` : '', h.Alive ? doing(h.Activity) : ''].filter(Boolean).join(' · '),
+      [
+        h.Alive ? 'alive' : 'gone',
+        `${h.ChangeLeases} change lease(s)`,
+        h.Runs?.length ? `running ${h.Runs.join(', ')}` : '',
+        h.Alive ? doing(h.Activity) : '',
+      ]
+        .filter(Boolean)
+        .join(' · '),
     ]),
   ];
 }
@@ -76,7 +87,10 @@ function renderHost(info) {
   const feed = info.ChangeFeed ?? {};
   facts($('host-facts'), [
     ['Host', info.Version],
-    ['Orthanc', orthanc.Answers ? `${orthanc.Version} (API ${orthanc.ApiVersion})` : `unreachable${orthanc.Error ? `: ${orthanc.Error}` : ''}`],
+    [
+      'Orthanc',
+      orthanc.Answers ? `${orthanc.Version} (API ${orthanc.ApiVersion})` : `unreachable${orthanc.Error ? `: ${orthanc.Error}` : ''}`,
+    ],
     ['Orthanc URL', `${orthanc.Url ?? ''}${orthanc.Embedded ? ' (embedded)' : ''}`],
     ['Change feed cursor', feed.Cursor],
     ['Change feed backlog', feed.Backlog],
@@ -87,9 +101,16 @@ function renderHost(info) {
       // A waiting recipe is set up again by the host until Orthanc lets it: say so, and when.
       const status =
         recipe.Status === 'waiting'
-          ? element('span', `waiting for Orthanc (attempt ${recipe.Attempts ?? '?'}, next ${when(recipe.NextAttempt)})`, { class: 'state-waiting' })
+          ? element('span', `waiting for Orthanc (attempt ${recipe.Attempts ?? '?'}, next ${when(recipe.NextAttempt)})`, {
+              class: 'state-waiting',
+            })
           : element('span', recipe.Status, { class: `state-${recipe.Status}` });
-      return row([recipe.Title ? `${recipe.Title} (${recipe.Id})` : recipe.Id, status, duration(recipe.SetupMilliseconds), element('span', recipe.Error ?? '', { class: 'error' })]);
+      return row([
+        recipe.Title ? `${recipe.Title} (${recipe.Id})` : recipe.Id,
+        status,
+        duration(recipe.SetupMilliseconds),
+        element('span', recipe.Error ?? '', { class: 'error' }),
+      ]);
     }),
   );
 }
@@ -148,7 +169,10 @@ async function renderAutorouting() {
     ...(inFlight.length === 0 ? [element('li', 'None', { class: 'empty' })] : []),
     ...inFlight.map((item) => {
       const entry = element('li');
-      entry.append(resourceCell(item.Resource, item.Level), element('div', `${item.Level ?? ''} → ${item.Destination}${item.JobId ? ` (job ${item.JobId})` : ''}`.trim()));
+      entry.append(
+        resourceCell(item.Resource, item.Level),
+        element('div', `${item.Level ?? ''} → ${item.Destination}${item.JobId ? ` (job ${item.JobId})` : ''}`.trim()),
+      );
       return entry;
     }),
   );
@@ -163,15 +187,34 @@ async function renderAutorouting() {
   // sent again by themselves when the destination is back: no button.
   $('routing-failures').tBodies[0].replaceChildren(
     ...(body.Failures ?? []).map((route) =>
-      row([resourceCell(route.Resource, route.Level), route.Destination, route.Attempts, element('span', route.LastError ?? '', { class: 'error' }), retryButton(route, 'Retry')]),
+      row([
+        resourceCell(route.Resource, route.Level),
+        route.Destination,
+        route.Attempts,
+        element('span', route.LastError ?? '', { class: 'error' }),
+        retryButton(route, 'Retry'),
+      ]),
     ),
     ...(body.Cancelled ?? []).map((route) =>
-      row([resourceCell(route.Resource, route.Level), route.Destination, 'cancelled', element('span', route.LastError ?? '', { class: 'error' }), '']),
+      row([
+        resourceCell(route.Resource, route.Level),
+        route.Destination,
+        'cancelled',
+        element('span', route.LastError ?? '', { class: 'error' }),
+        '',
+      ]),
     ),
   );
   $('routing-retrying').tBodies[0].replaceChildren(
     ...(body.Retrying ?? []).map((route) =>
-      row([resourceCell(route.Resource, route.Level), route.Destination, route.Attempts, when(route.NextAttempt), element('span', route.LastError ?? '', { class: 'error' }), retryButton(route, 'Retry now')]),
+      row([
+        resourceCell(route.Resource, route.Level),
+        route.Destination,
+        route.Attempts,
+        when(route.NextAttempt),
+        element('span', route.LastError ?? '', { class: 'error' }),
+        retryButton(route, 'Retry now'),
+      ]),
     ),
   );
 }
@@ -184,7 +227,15 @@ async function renderScheduler() {
       const run = element('button', 'Run now', { type: 'button', 'aria-label': `Run ${task.Name} now` });
       run.addEventListener('click', () => act(`/recipes/scheduler/tasks/${encodeURIComponent(task.Name)}/run`, run));
       const last = task.LastRun ?? {};
-      return row([task.Name, when(task.NextRun), element('span', last.Outcome ?? '—', { class: last.Outcome === 'Failure' ? 'error' : '' }), duration(last.DurationMs), task.RunCount, task.FailureCount, run]);
+      return row([
+        task.Name,
+        when(task.NextRun),
+        element('span', last.Outcome ?? '—', { class: last.Outcome === 'Failure' ? 'error' : '' }),
+        duration(last.DurationMs),
+        task.RunCount,
+        task.FailureCount,
+        run,
+      ]);
     }),
   );
 }
@@ -197,12 +248,21 @@ async function renderInstances(withThumbnails) {
       const id = instance.InstanceId;
       const item = element('li');
       if (withThumbnails) {
-        const image = element('img', null, { src: url(`/instances/${encodeURIComponent(id)}/thumbnail?size=64`).href, alt: `Thumbnail of instance ${id}`, loading: 'lazy' });
+        const image = element('img', null, {
+          src: url(`/instances/${encodeURIComponent(id)}/thumbnail?size=64`).href,
+          alt: `Thumbnail of instance ${id}`,
+          loading: 'lazy',
+        });
         image.addEventListener('error', () => image.remove()); // a report or a PDF has no picture
         item.append(image);
       }
       const text = element('div');
-      const details = [instance.Tags?.Modality, instance.Origin, instance.RemoteAet && `from ${instance.RemoteAet}`, orthancTime(instance.ReceptionDate)];
+      const details = [
+        instance.Tags?.Modality,
+        instance.Origin,
+        instance.RemoteAet && `from ${instance.RemoteAet}`,
+        orthancTime(instance.ReceptionDate),
+      ];
       text.append(element('div', id), element('div', details.filter(Boolean).join(' · ')));
       item.append(text);
       return item;
@@ -248,7 +308,10 @@ async function refresh() {
       ]);
       const waiting = (body.Recipes ?? []).filter((r) => r.Status === 'waiting').map((r) => r.Id);
       if (reachable && waiting.length > 0) {
-        setConnection(`Connected · waiting for Orthanc: ${waiting.join(', ')} (not running yet) · updated ${new Date().toLocaleTimeString()}`, 'warn');
+        setConnection(
+          `Connected · waiting for Orthanc: ${waiting.join(', ')} (not running yet) · updated ${new Date().toLocaleTimeString()}`,
+          'warn',
+        );
         markStale(false);
       } else if (reachable) {
         setConnection(`Connected · updated ${new Date().toLocaleTimeString()}`, 'ok');

@@ -21,7 +21,10 @@ describe('recipe dashboard, in a real browser', { timeout: 180_000 }, () => {
 
   before(async () => {
     orthanc = await startTestOrthanc();
-    host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { hello: { Enabled: true }, dashboard: { Enabled: true, RefreshSeconds: 1 } } });
+    host = await startHostProcess({
+      Orthanc: { Url: orthanc.url },
+      Recipes: { hello: { Enabled: true }, dashboard: { Enabled: true, RefreshSeconds: 1 } },
+    });
     browser = await launchChromium();
     await mkdir(screenshots, { recursive: true });
   });
@@ -52,11 +55,18 @@ describe('recipe dashboard, in a real browser', { timeout: 180_000 }, () => {
     const { page, errors } = await openPage(browser);
     await page.goto(`${host.url}/recipes/ui`);
     await page.waitForSelector('#connection.state-ok');
-    assert.match(await page.textContent('#host-facts') ?? '', /Orthanc\s*1\.\d+\.\d+/);
+    assert.match((await page.textContent('#host-facts')) ?? '', /Orthanc\s*1\.\d+\.\d+/);
     const recipes = await page.locator('#recipes tbody tr').allTextContents();
-    assert.ok(recipes.some((r) => r.includes('(hello)') && r.includes('running')), recipes.join('|'));
-    assert.ok(recipes.some((r) => r.includes('(dashboard)')), recipes.join('|'));
-    for (const hidden of ['#autorouting', '#scheduler', '#instances']) assert.equal(await page.isHidden(hidden), true, `${hidden} shows only when its recipe is enabled`);
+    assert.ok(
+      recipes.some((r) => r.includes('(hello)') && r.includes('running')),
+      recipes.join('|'),
+    );
+    assert.ok(
+      recipes.some((r) => r.includes('(dashboard)')),
+      recipes.join('|'),
+    );
+    for (const hidden of ['#autorouting', '#scheduler', '#instances'])
+      assert.equal(await page.isHidden(hidden), true, `${hidden} shows only when its recipe is enabled`);
     await page.screenshot({ path: join(screenshots, 'dashboard-minimal.png'), fullPage: true });
 
     await page.setViewportSize({ width: 375, height: 740 });
@@ -73,8 +83,8 @@ describe('recipe dashboard, in a real browser', { timeout: 180_000 }, () => {
     await page.waitForSelector('#connection.state-ok');
     await orthanc.process.stop();
     await page.waitForSelector('#connection.state-bad', { timeout: 30_000 });
-    assert.match(await page.textContent('#connection') ?? '', /Orthanc is unreachable/);
-    assert.equal(await page.locator('section.stale').count() > 0, true, 'stale figures are marked as such');
+    assert.match((await page.textContent('#connection')) ?? '', /Orthanc is unreachable/);
+    assert.equal((await page.locator('section.stale').count()) > 0, true, 'stale figures are marked as such');
     await orthanc.process.restart();
     await page.waitForSelector('#connection.state-ok', { timeout: 30_000 });
     assert.equal(await page.locator('section.stale').count(), 0);
@@ -89,8 +99,14 @@ describe('recipe dashboard, when Orthanc requires credentials', { timeout: 120_0
   const users = { admin: 'secret' };
 
   before(async () => {
-    orthanc = await startTestOrthanc({ configuration: { AuthenticationEnabled: true, RegisteredUsers: users }, credentials: { username: 'admin', password: 'secret' } });
-    host = await startHostProcess({ Orthanc: { Url: orthanc.url, Username: 'admin', Password: 'secret' }, Recipes: { dashboard: { Enabled: true } } });
+    orthanc = await startTestOrthanc({
+      configuration: { AuthenticationEnabled: true, RegisteredUsers: users },
+      credentials: { username: 'admin', password: 'secret' },
+    });
+    host = await startHostProcess({
+      Orthanc: { Url: orthanc.url, Username: 'admin', Password: 'secret' },
+      Recipes: { dashboard: { Enabled: true } },
+    });
     browser = await launchChromium();
   });
 
@@ -136,7 +152,11 @@ describe('recipe dashboard, with autorouting, the scheduler, stored instances an
     host = await startHostProcess({
       Orthanc: { Url: orthanc.url },
       Recipes: {
-        autorouting: { Enabled: true, Rules: [{ Name: 'all', Destinations: ['archive'] }], Retry: { MaxAttempts: 1, InitialDelaySeconds: 1, MaxDelaySeconds: 1 } },
+        autorouting: {
+          Enabled: true,
+          Rules: [{ Name: 'all', Destinations: ['archive'] }],
+          Retry: { MaxAttempts: 1, InitialDelaySeconds: 1, MaxDelaySeconds: 1 },
+        },
         scheduler: { Enabled: true, Tasks: [{ Name: 'ping', Every: '1h', Request: { Method: 'GET', Uri: '/system' } }] },
         'stored-instances': { Enabled: true },
         thumbnails: { Enabled: true },
@@ -160,11 +180,17 @@ describe('recipe dashboard, with autorouting, the scheduler, stored instances an
     await page.waitForSelector('#connection.state-ok');
     for (const section of ['#autorouting', '#scheduler', '#instances']) assert.equal(await page.isVisible(section), true, section);
 
-    const [instance] = generateStudy({ patientId: 'DASH-1', patientName: 'Dash^Board', studyDate: '20240601', series: [{ modality: 'CT', instances: 1 }], size: 64 });
+    const [instance] = generateStudy({
+      patientId: 'DASH-1',
+      patientName: 'Dash^Board',
+      studyDate: '20240601',
+      series: [{ modality: 'CT', instances: 1 }],
+      size: 64,
+    });
     const stored = await orthanc.upload(instance!.file);
     const failure = page.locator('#routing-failures tbody tr', { hasText: stored.ParentStudy });
     await failure.waitFor({ timeout: 60_000 });
-    assert.match(await failure.textContent() ?? '', /archive/);
+    assert.match((await failure.textContent()) ?? '', /archive/);
     assert.ok((await failure.locator('.error').textContent())!.length > 0, 'the failure shows its error');
 
     // The latest stored instance is listed, with its thumbnail.
@@ -179,13 +205,17 @@ describe('recipe dashboard, with autorouting, the scheduler, stored instances an
     await eventually(async () => (await archive.received()).includes(instance!.sopInstanceUid), 60_000, 'the study at the archive');
     await failure.waitFor({ state: 'detached', timeout: 20_000 });
     const chartBars = `[...document.querySelectorAll('#routing-chart rect')].map((bar) => Number(bar.getAttribute('height')))`;
-    await eventually(async () => (await page.evaluate<number[]>(chartBars)).some((height) => height > 0), 20_000, 'the delivery in the chart');
+    await eventually(
+      async () => (await page.evaluate<number[]>(chartBars)).some((height) => height > 0),
+      20_000,
+      'the delivery in the chart',
+    );
     assert.equal((await page.evaluate<number[]>(chartBars)).length, 60);
     assert.deepEqual(errors, []);
     await page.context().close();
   });
 
-  it('Run now raises the task\'s run count; the page is saved as a screenshot', async () => {
+  it("Run now raises the task's run count; the page is saved as a screenshot", async () => {
     const { page, errors } = await openPage(browser);
     await page.goto(`${host.url}/recipes/ui/`);
     const row = page.locator('#tasks tbody tr', { hasText: 'ping' });
@@ -194,7 +224,7 @@ describe('recipe dashboard, with autorouting, the scheduler, stored instances an
     const before = await runs();
     await page.getByRole('button', { name: 'Run ping now' }).click();
     await eventually(async () => (await runs()) === before + 1, 20_000, 'one more run');
-    assert.match(await row.textContent() ?? '', /Success/);
+    assert.match((await row.textContent()) ?? '', /Success/);
     await page.screenshot({ path: join(screenshots, 'dashboard.png'), fullPage: true });
     await page.setViewportSize({ width: 375, height: 740 });
     const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
@@ -219,7 +249,11 @@ describe('recipe dashboard: a recipe waiting for Orthanc, routes being retried a
     archive = await startStoreScp({ aet: 'ARCHIVE' });
     await archive.stop();
     orthanc = await startTestOrthanc({
-      configuration: { AuthenticationEnabled: true, RegisteredUsers: users, DicomModalities: { archive: ['ARCHIVE', '127.0.0.1', archive.port] } },
+      configuration: {
+        AuthenticationEnabled: true,
+        RegisteredUsers: users,
+        DicomModalities: { archive: ['ARCHIVE', '127.0.0.1', archive.port] },
+      },
       credentials: { username: 'admin', password: 'secret' },
     });
     browser = await launchChromium();
@@ -236,8 +270,18 @@ describe('recipe dashboard: a recipe waiting for Orthanc, routes being retried a
   it('shows the waiting recipe and why, then the failed and the retried routes apart, each study with its description and date', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'orthanc-recipes-dashboard-'));
     // A first run leaves a route that failed for good.
-    host = await startHostProcess({ Orthanc: { Url: orthanc.url, Username: 'admin', Password: 'secret' }, Recipes: { autorouting: routing({ MaxAttempts: 1 }) } }, directory);
-    const [failedInstance] = generateStudy({ patientId: 'DASH-2', patientName: 'Dash^Two', studyDate: '20240601', studyDescription: 'Knee MRI left', series: [{ modality: 'MR', instances: 1 }], size: 16 });
+    host = await startHostProcess(
+      { Orthanc: { Url: orthanc.url, Username: 'admin', Password: 'secret' }, Recipes: { autorouting: routing({ MaxAttempts: 1 }) } },
+      directory,
+    );
+    const [failedInstance] = generateStudy({
+      patientId: 'DASH-2',
+      patientName: 'Dash^Two',
+      studyDate: '20240601',
+      studyDescription: 'Knee MRI left',
+      series: [{ modality: 'MR', instances: 1 }],
+      size: 16,
+    });
     const failedStudy = (await orthanc.upload(failedInstance!.file)).ParentStudy;
     await eventually(async () => (await status()).Failures.length === 1, 60_000, 'a failed route');
     await host.stop();
@@ -246,14 +290,21 @@ describe('recipe dashboard: a recipe waiting for Orthanc, routes being retried a
     host = await startHostProcess(
       {
         Orthanc: { Url: orthanc.url, Username: 'router', Password: 'rotated' },
-        Recipes: { autorouting: routing({ MaxAttempts: 5, InitialDelaySeconds: 120, MaxDelaySeconds: 120 }), dashboard: { Enabled: true, RefreshSeconds: 1 } },
+        Recipes: {
+          autorouting: routing({ MaxAttempts: 5, InitialDelaySeconds: 120, MaxDelaySeconds: 120 }),
+          dashboard: { Enabled: true, RefreshSeconds: 1 },
+        },
       },
       directory,
     );
     const { page, errors } = await openPage(browser, { httpCredentials: { username: 'admin', password: 'secret' } });
     await page.goto(`${host.url}/recipes/ui/`);
     await page.waitForSelector('#connection.state-bad');
-    await eventually(async () => /HTTP 401.*; waiting for Orthanc: autorouting/.test((await page.textContent('#connection')) ?? ''), 20_000, 'the reason in the status line');
+    await eventually(
+      async () => /HTTP 401.*; waiting for Orthanc: autorouting/.test((await page.textContent('#connection')) ?? ''),
+      20_000,
+      'the reason in the status line',
+    );
     const waitingRow = page.locator('#recipes tbody tr', { hasText: '(autorouting)' });
     assert.match((await waitingRow.locator('.state-waiting').textContent()) ?? '', /^waiting for Orthanc \(attempt \d+, next /);
     assert.match((await waitingRow.locator('.error').textContent()) ?? '', /401/);
@@ -264,14 +315,25 @@ describe('recipe dashboard: a recipe waiting for Orthanc, routes being retried a
     orthanc.process.options.configuration = { ...orthanc.process.options.configuration, RegisteredUsers: { ...users, router: 'rotated' } };
     await orthanc.process.restart();
     await page.waitForSelector('#connection.state-ok', { timeout: 30_000 });
-    const [retriedInstance] = generateStudy({ patientId: 'DASH-3', patientName: 'Dash^Three', studyDate: '20240602', studyDescription: 'Chest CT', series: [{ modality: 'CT', instances: 1 }], size: 16 });
+    const [retriedInstance] = generateStudy({
+      patientId: 'DASH-3',
+      patientName: 'Dash^Three',
+      studyDate: '20240602',
+      studyDescription: 'Chest CT',
+      series: [{ modality: 'CT', instances: 1 }],
+      size: 16,
+    });
     const retriedStudy = (await orthanc.upload(retriedInstance!.file)).ParentStudy;
 
     const retrying = page.locator('#routing-retrying tbody tr', { hasText: retriedStudy });
     await retrying.waitFor({ timeout: 60_000 });
     await retrying.locator('.resource-details', { hasText: 'Chest CT · 2024-06-02' }).waitFor();
     assert.ok((await retrying.locator('.error').textContent())!.length > 0);
-    assert.equal(await page.locator('#routing-failures tbody tr', { hasText: retriedStudy }).count(), 0, 'a route being retried is not among the failed ones');
+    assert.equal(
+      await page.locator('#routing-failures tbody tr', { hasText: retriedStudy }).count(),
+      0,
+      'a route being retried is not among the failed ones',
+    );
     const failed = page.locator('#routing-failures tbody tr', { hasText: failedStudy });
     await failed.locator('.resource-details', { hasText: 'Knee MRI left · 2024-06-01' }).waitFor();
     assert.equal(await page.locator('#routing-retrying tbody tr', { hasText: failedStudy }).count(), 0);

@@ -44,7 +44,8 @@ export function expectedFromDcmdump(text: string): DumpedElement[] {
     else if (raw!.startsWith('(PixelSequence')) {
       // The items that follow: the basic offset table, then one fragment a frame.
       const fragments: number[] = [];
-      for (let j = i + 1; j < lines.length && /^ +\(fffe,e000\) pi /.test(lines[j]!); j += 1) fragments.push(Number(/# *(\d+),/.exec(lines[j]!)![1]));
+      for (let j = i + 1; j < lines.length && /^ +\(fffe,e000\) pi /.test(lines[j]!); j += 1)
+        fragments.push(Number(/# *(\d+),/.exec(lines[j]!)![1]));
       value = `Encapsulated: ${fragments.length - 1} frame(s), ${fragments.slice(1).reduce((a, b) => a + b, 0)} bytes`;
     } else if (raw === '(no value available)') value = strings.has(vr!) ? "''" : 'None';
     else if (strings.has(vr!)) {
@@ -53,7 +54,11 @@ export function expectedFromDcmdump(text: string): DumpedElement[] {
       value = list(vr === 'UI' ? values : values.map(quote));
     } else if (numbers.has(vr!)) value = list(raw!.split('\\'));
     else if (vr === 'AT') value = list(raw!.split('\\').map((t) => t.toUpperCase()));
-    else if (Number(length) <= 16 && /^[0-9a-f]{2}(\\[0-9a-f]{2})*$/.test(raw!)) value = `b'${raw!.split('\\').map((b) => `\\x${b}`).join('')}'`;
+    else if (Number(length) <= 16 && /^[0-9a-f]{2}(\\[0-9a-f]{2})*$/.test(raw!))
+      value = `b'${raw!
+        .split('\\')
+        .map((b) => `\\x${b}`)
+        .join('')}'`;
     else value = `Array of ${length} bytes`;
     elements.push({ depth, tag: tag!.toUpperCase(), vr: vr!, keyword: keyword!.trim(), value });
   }

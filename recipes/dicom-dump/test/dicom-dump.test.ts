@@ -23,7 +23,10 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
 
   before(async () => {
     orthanc = await startTestOrthanc();
-    ({ host, url } = await startHostInProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'dicom-dump': { Enabled: true, MaxFileMegabytes: 1 } } }));
+    ({ host, url } = await startHostInProcess({
+      Orthanc: { Url: orthanc.url },
+      Recipes: { 'dicom-dump': { Enabled: true, MaxFileMegabytes: 1 } },
+    }));
     folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-dump-'));
   });
 
@@ -73,19 +76,24 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
     const text = await dump(id);
     assert.match(text, /^Dataset\.file_meta -{31}\n\(0002,0000\) FileMetaInformationGroupLength +UL: \d+\n/);
     assert.match(text, /\n-{49}\n\(0008,0005\) SpecificCharacterSet +CS: 'ISO_IR 192'\n/);
-    assert.match(text, /\n\(0040,0275\) RequestAttributesSequence +SQ: 2 item\(s\) ----\n {3}\(0040,0007\) ScheduledProcedureStepDescription +LO: 'Première étape'\n {3}\(0040,0008\) ScheduledProtocolCodeSequence +SQ: 1 item\(s\) ----\n {6}\(0008,0100\) CodeValue +SH: 'CODE1'\n/);
+    assert.match(
+      text,
+      /\n\(0040,0275\) RequestAttributesSequence +SQ: 2 item\(s\) ----\n {3}\(0040,0007\) ScheduledProcedureStepDescription +LO: 'Première étape'\n {3}\(0040,0008\) ScheduledProtocolCodeSequence +SQ: 1 item\(s\) ----\n {6}\(0008,0100\) CodeValue +SH: 'CODE1'\n/,
+    );
     assert.match(text, /\(0008,030E\) PrivateDataElementDescription +UT: 'A long text .{90,} … \(197 characters\)'\n/);
     assert.match(text, /\(7FE0,0010\) PixelData +OW: Array of 96 bytes\n/);
     assert.equal(host.workers.started, true, 'parsed in the worker pool');
   });
 
-  for (const [n, [name, tool, options, transferSyntax]] of ([
-    ['big endian', 'dcmconv', ['+tb'], '1.2.840.10008.1.2.2'],
-    ['implicit VR', 'dcmconv', ['+ti'], '1.2.840.10008.1.2'],
-    ['deflated', 'dcmconv', ['+td'], '1.2.840.10008.1.2.1.99'],
-    ['undefined lengths', 'dcmconv', ['-e'], '1.2.840.10008.1.2.1'],
-    ['RLE, multi-frame', 'dcmcrle', [], '1.2.840.10008.1.2.5'],
-  ] as const).entries()) {
+  for (const [n, [name, tool, options, transferSyntax]] of (
+    [
+      ['big endian', 'dcmconv', ['+tb'], '1.2.840.10008.1.2.2'],
+      ['implicit VR', 'dcmconv', ['+ti'], '1.2.840.10008.1.2'],
+      ['deflated', 'dcmconv', ['+td'], '1.2.840.10008.1.2.1.99'],
+      ['undefined lengths', 'dcmconv', ['-e'], '1.2.840.10008.1.2.1'],
+      ['RLE, multi-frame', 'dcmcrle', [], '1.2.840.10008.1.2.5'],
+    ] as const
+  ).entries()) {
     it(`dumps the same elements written ${name} as dcmdump reads them`, async () => {
       const slug = `every-vr-${name.replace(/\W+/g, '-')}`;
       const source = await dump2dcm(folder, `${slug}-source`, everyVrDump(`1.2.826.0.1.3680043.10.1391.88.${2 + n}`));
@@ -97,8 +105,19 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
   }
 
   it('dumps compressed pixel data (JPEG lossless, JPEG-LS) as their fragments', async () => {
-    const cts = generateStudy({ patientId: 'DUMP-CT', patientName: 'Dump^Ct', studyDate: '20240801', series: [{ modality: 'CT', instances: 2 }], size: 32 });
-    for (const [n, [tool, name]] of ([['dcmcjpeg', 'ct-jpeg'], ['dcmcjpls', 'ct-jpeg-ls']] as const).entries()) {
+    const cts = generateStudy({
+      patientId: 'DUMP-CT',
+      patientName: 'Dump^Ct',
+      studyDate: '20240801',
+      series: [{ modality: 'CT', instances: 2 }],
+      size: 32,
+    });
+    for (const [n, [tool, name]] of (
+      [
+        ['dcmcjpeg', 'ct-jpeg'],
+        ['dcmcjpls', 'ct-jpeg-ls'],
+      ] as const
+    ).entries()) {
       const source = join(folder, `${name}-source.dcm`);
       await writeFile(source, cts[n]!.file);
       const { id, stored } = await store(await convert(folder, tool, [], source, name));
@@ -109,30 +128,50 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
 
   it('decodes specific character sets, ISO 2022 Japanese and Korean included, as Orthanc and dcmdump do', async (t) => {
     const cases = [
-      { name: 'latin1', charset: 'ISO_IR 100', patientName: 'Buc^J\xe9r\xf4me', description: 'Cr\xe2ne', expectedName: 'Buc^Jérôme', expectedDescription: 'Crâne' },
+      {
+        name: 'latin1',
+        charset: 'ISO_IR 100',
+        patientName: 'Buc^J\xe9r\xf4me',
+        description: 'Cr\xe2ne',
+        expectedName: 'Buc^Jérôme',
+        expectedDescription: 'Crâne',
+      },
       {
         // PS3.5 annex H, example 1.
-        name: 'japanese', charset: '\\ISO 2022 IR 87',
+        name: 'japanese',
+        charset: '\\ISO 2022 IR 87',
         patientName: 'Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B=\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B',
-        description: '\x1b$B;3ED\x1b(B', expectedName: 'Yamada^Tarou=山田^太郎=やまだ^たろう', expectedDescription: '山田',
+        description: '\x1b$B;3ED\x1b(B',
+        expectedName: 'Yamada^Tarou=山田^太郎=やまだ^たろう',
+        expectedDescription: '山田',
       },
       {
         // PS3.5 annex H, example 2: half-width katakana (JIS X 0201) as the default G1.
-        name: 'japanese-katakana', charset: 'ISO 2022 IR 13\\ISO 2022 IR 87',
+        name: 'japanese-katakana',
+        charset: 'ISO 2022 IR 13\\ISO 2022 IR 87',
         patientName: '\xd4\xcf\xc0\xde^\xc0\xdb\xb3=\x1b$B;3ED\x1b(J^\x1b$BB@O:\x1b(J=\x1b$B$d$^$@\x1b(J^\x1b$B$?$m$&\x1b(J',
-        description: '\xd4\xcf\xc0\xde', expectedName: 'ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう', expectedDescription: 'ﾔﾏﾀﾞ',
+        description: '\xd4\xcf\xc0\xde',
+        expectedName: 'ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう',
+        expectedDescription: 'ﾔﾏﾀﾞ',
         // Orthanc (1.10.1 and 1.12.7) drops the escape sequences here and shows `;3ED` for 山田.
         orthancMisreads: true,
       },
       {
         // PS3.5 annex I, example 1.
-        name: 'korean', charset: '\\ISO 2022 IR 149',
+        name: 'korean',
+        charset: '\\ISO 2022 IR 149',
         patientName: 'Hong^Gildong=\x1b$)C\xfb\xf3^\x1b$)C\xd1\xce\xd4\xd7=\x1b$)C\xc8\xab^\x1b$)C\xb1\xe6\xb5\xbf',
-        description: '\x1b$)C\xc8\xab', expectedName: 'Hong^Gildong=洪^吉洞=홍^길동', expectedDescription: '홍',
+        description: '\x1b$)C\xc8\xab',
+        expectedName: 'Hong^Gildong=洪^吉洞=홍^길동',
+        expectedDescription: '홍',
       },
     ];
     for (const [n, spec] of cases.entries()) {
-      const file = await dump2dcm(folder, `charset-${spec.name}`, charsetDump(`1.2.826.0.1.3680043.10.1391.88.${10 + n}`, spec.charset, spec.patientName, spec.description));
+      const file = await dump2dcm(
+        folder,
+        `charset-${spec.name}`,
+        charsetDump(`1.2.826.0.1.3680043.10.1391.88.${10 + n}`, spec.charset, spec.patientName, spec.description),
+      );
       const { id, stored } = await store(file);
       const text = await dump(id);
       assert.match(text, new RegExp(`\\(0010,0010\\) PatientName +PN: '${escape(spec.expectedName)}'\\n`), spec.name);
@@ -161,7 +200,7 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
     }
   });
 
-  it('answers ?format=json with dcmjs\'s naturalized dataset, binary values summarized', async () => {
+  it("answers ?format=json with dcmjs's naturalized dataset, binary values summarized", async () => {
     const [{ ID }] = await orthanc.json('POST', '/tools/lookup', '1.2.826.0.1.3680043.10.1391.88.1');
     const response = await rawRequest(`${url}/instances/${ID}/dcmjs?format=json`);
     assert.equal(response.status, 200);
@@ -172,7 +211,11 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
     assert.deepEqual(dataset.PixelData, { BinaryLength: 96 });
     assert.equal(dataset.NumberOfFrames, 3);
     assert.equal(dataset.RequestAttributesSequence.length, 2);
-    assert.equal(dataset.RequestAttributesSequence[0].ScheduledProtocolCodeSequence.CodeMeaning ?? dataset.RequestAttributesSequence[0].ScheduledProtocolCodeSequence[0].CodeMeaning, 'Signification é');
+    assert.equal(
+      dataset.RequestAttributesSequence[0].ScheduledProtocolCodeSequence.CodeMeaning ??
+        dataset.RequestAttributesSequence[0].ScheduledProtocolCodeSequence[0].CodeMeaning,
+      'Signification é',
+    );
     assert.equal(dataset._meta.TransferSyntaxUID, '1.2.840.10008.1.2.1');
     assert.equal(dataset.SpecificCharacterSet, 'ISO_IR 192');
   });
@@ -199,9 +242,15 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
     assert.match(JSON.parse(response.body.toString()).Message, /more than MaxFileMegabytes \(1\)/);
   });
 
-  it('answers 422 with dcmjs\'s reason for a file Orthanc accepts but dcmjs cannot parse, and keeps serving', async () => {
+  it("answers 422 with dcmjs's reason for a file Orthanc accepts but dcmjs cannot parse, and keeps serving", async () => {
     // Without its File Meta Information Group Length (0002,0000): dcmtk reads on, dcmjs refuses.
-    const [ct] = generateStudy({ patientId: 'DUMP-NOMETA', patientName: 'No^Meta', studyDate: '20240802', series: [{ modality: 'CT', instances: 1 }], size: 8 });
+    const [ct] = generateStudy({
+      patientId: 'DUMP-NOMETA',
+      patientName: 'No^Meta',
+      studyDate: '20240802',
+      series: [{ modality: 'CT', instances: 1 }],
+      size: 8,
+    });
     const withoutGroupLength = Buffer.concat([ct!.file.subarray(0, 132), ct!.file.subarray(144)]);
     const { ID } = await orthanc.upload(withoutGroupLength);
     const response = await rawRequest(`${url}/instances/${ID}/dcmjs`);
@@ -217,12 +266,21 @@ describe('recipe dicom-dump, against a real Orthanc', { timeout: 180_000 }, () =
 
 describe('the dump task on files Orthanc would refuse', () => {
   const run = (bytes: Uint8Array) => dumpTask({ file: ownCopy(bytes), format: 'text', maxInflatedBytes: Infinity });
-  const [ct] = generateStudy({ patientId: 'DUMP-BAD', patientName: 'Bad^File', studyDate: '20240803', series: [{ modality: 'CT', instances: 1 }], size: 8 });
+  const [ct] = generateStudy({
+    patientId: 'DUMP-BAD',
+    patientName: 'Bad^File',
+    studyDate: '20240803',
+    series: [{ modality: 'CT', instances: 1 }],
+    size: 8,
+  });
 
   it('gives the reason for a truncated file', () => {
     const result = run(ct!.file.subarray(0, ct!.file.length - 40));
     assert.equal(result.ok, false);
-    assert.match((result as { reason: string }).reason, /^the file is truncated: element \(7FE0,0010\) at byte \d+ needs \d+ bytes, the file ends at byte \d+$/);
+    assert.match(
+      (result as { reason: string }).reason,
+      /^the file is truncated: element \(7FE0,0010\) at byte \d+ needs \d+ bytes, the file ends at byte \d+$/,
+    );
   });
 
   it('gives the reason for garbage, with or without the DICM prefix', () => {

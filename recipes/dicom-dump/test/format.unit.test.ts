@@ -31,17 +31,41 @@ describe('dicom-dump: tags and keywords', () => {
 
 describe('dicom-dump: values, as pydicom shows them', () => {
   const cases: { name: string; dataset: RawDataset; line: RegExp }[] = [
-    { name: 'a string, its padding dropped', dataset: { '00080060': { vr: 'CS', Value: ['CT '] } }, line: /^\(0008,0060\) Modality\s+CS: 'CT'$/ },
-    { name: 'a UID without quotes nor trailing NUL', dataset: { '00080016': { vr: 'UI', Value: ['1.2.3\0'] } }, line: /^\(0008,0016\) SOPClassUID\s+UI: 1\.2\.3$/ },
-    { name: 'a person name by its groups', dataset: { '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Doe^John' }] } }, line: /PN: 'Doe\^John'$/ },
+    {
+      name: 'a string, its padding dropped',
+      dataset: { '00080060': { vr: 'CS', Value: ['CT '] } },
+      line: /^\(0008,0060\) Modality\s+CS: 'CT'$/,
+    },
+    {
+      name: 'a UID without quotes nor trailing NUL',
+      dataset: { '00080016': { vr: 'UI', Value: ['1.2.3\0'] } },
+      line: /^\(0008,0016\) SOPClassUID\s+UI: 1\.2\.3$/,
+    },
+    {
+      name: 'a person name by its groups',
+      dataset: { '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Doe^John' }] } },
+      line: /PN: 'Doe\^John'$/,
+    },
     { name: 'a DS as the file wrote it', dataset: { '00180050': { vr: 'DS', Value: [2.5], _rawValue: ['2.50 '] } }, line: /DS: '2\.50'$/ },
     { name: 'several values as a list', dataset: { '00280030': { vr: 'DS', Value: [0.5, 0.5] } }, line: /DS: \[0\.5, 0\.5\]$/ },
     { name: 'an empty string value', dataset: { '00081030': { vr: 'LO', Value: [] } }, line: /LO: ''$/ },
     { name: 'an empty number value', dataset: { '00280010': { vr: 'US', Value: [] } }, line: /US: None$/ },
     { name: 'a quote and a new line escaped', dataset: { '00204000': { vr: 'LT', Value: ["it's\nhere"] } }, line: /LT: 'it\\'s\\nhere'$/ },
-    { name: 'a long text cut, with its length', dataset: { '00204000': { vr: 'LT', Value: ['a'.repeat(200)] } }, line: /LT: 'a{128}… \(200 characters\)'$/ },
-    { name: 'a few bytes shown byte by byte', dataset: { '00091001': { vr: 'OB', Value: [new Uint8Array([1, 0xff]).buffer] } }, line: /OB: b'\\x01\\xff'$/ },
-    { name: 'many bytes summarized', dataset: { '00091001': { vr: 'OB', Value: [new ArrayBuffer(1000)] } }, line: /OB: Array of 1000 bytes$/ },
+    {
+      name: 'a long text cut, with its length',
+      dataset: { '00204000': { vr: 'LT', Value: ['a'.repeat(200)] } },
+      line: /LT: 'a{128}… \(200 characters\)'$/,
+    },
+    {
+      name: 'a few bytes shown byte by byte',
+      dataset: { '00091001': { vr: 'OB', Value: [new Uint8Array([1, 0xff]).buffer] } },
+      line: /OB: b'\\x01\\xff'$/,
+    },
+    {
+      name: 'many bytes summarized',
+      dataset: { '00091001': { vr: 'OB', Value: [new ArrayBuffer(1000)] } },
+      line: /OB: Array of 1000 bytes$/,
+    },
     { name: 'an attribute tag punctuated', dataset: { '00209165': { vr: 'AT', Value: [0x00100010] } }, line: /AT: \(0010,0010\)$/ },
   ];
   for (const c of cases) {

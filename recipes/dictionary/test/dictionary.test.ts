@@ -24,7 +24,18 @@ describe('recipe dictionary, against a real Orthanc', { timeout: 90_000 }, () =>
   });
 
   it('answers a keyword and its tag alike, in both tag spellings', async () => {
-    const expected = { Tag: '0010,0010', Group: 0x10, Element: 0x10, Keyword: 'PatientName', Name: 'PatientName', VR: 'PN', VM: '1', MinMultiplicity: 1, MaxMultiplicity: 1, Retired: false };
+    const expected = {
+      Tag: '0010,0010',
+      Group: 0x10,
+      Element: 0x10,
+      Keyword: 'PatientName',
+      Name: 'PatientName',
+      VR: 'PN',
+      VM: '1',
+      MinMultiplicity: 1,
+      MaxMultiplicity: 1,
+      Retired: false,
+    };
     for (const key of ['PatientName', '0010,0010', '00100010']) {
       const { status, type, json } = await get(key);
       assert.equal(status, 200, key);
@@ -48,7 +59,12 @@ describe('recipe dictionary, against a real Orthanc', { timeout: 90_000 }, () =>
   });
 
   it('names every tag of a stored instance as Orthanc (DCMTK) does', async () => {
-    const [instance] = generateStudy({ patientId: 'DICT-1', patientName: 'Dict^Test', studyDate: '20240101', series: [{ modality: 'CT', instances: 1 }] });
+    const [instance] = generateStudy({
+      patientId: 'DICT-1',
+      patientName: 'Dict^Test',
+      studyDate: '20240101',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const stored = await orthanc.upload(instance!.file);
     const tags = await orthanc.json<Record<string, { Name: string }>>('GET', `/instances/${stored.ID}/tags`);
     assert.ok(Object.keys(tags).length > 20);
@@ -60,7 +76,17 @@ describe('recipe dictionary, against a real Orthanc', { timeout: 90_000 }, () =>
   });
 
   it('404 for what is not in the standard dictionary, prototype names included', async () => {
-    for (const key of ['NoSuchKeyword', 'patientname', 'toString', 'constructor', 'hasOwnProperty', 'undefined', '0009,0010', '0010,9999', '6001,0010']) {
+    for (const key of [
+      'NoSuchKeyword',
+      'patientname',
+      'toString',
+      'constructor',
+      'hasOwnProperty',
+      'undefined',
+      '0009,0010',
+      '0010,9999',
+      '6001,0010',
+    ]) {
       const { status, json } = await get(key);
       assert.equal(status, 404, key);
       assert.equal(json.HttpStatus, 404);

@@ -31,7 +31,15 @@ describe('recipe excel-report, against a real Orthanc', { timeout: 90_000 }, () 
   before(async () => {
     orthanc = await startTestOrthanc();
     const specs = [
-      { patientId: 'XL-1', patientName: 'Excel^One', studyDate: '20230115', series: [{ modality: 'CT' as const, instances: 3 }, { modality: 'MR' as const, instances: 2 }] },
+      {
+        patientId: 'XL-1',
+        patientName: 'Excel^One',
+        studyDate: '20230115',
+        series: [
+          { modality: 'CT' as const, instances: 3 },
+          { modality: 'MR' as const, instances: 2 },
+        ],
+      },
       { patientId: 'XL-2', patientName: 'Excel^Two', studyDate: '20240601', series: [{ modality: 'US' as const, instances: 1 }] },
       { patientId: 'XL-3', patientName: 'Excel^Three', studyDate: '20240720', series: [{ modality: 'CT' as const, instances: 4 }] },
     ];
@@ -53,7 +61,19 @@ describe('recipe excel-report, against a real Orthanc', { timeout: 90_000 }, () 
     assert.equal(answer.headers['transfer-encoding'], 'chunked');
     assert.match(String(answer.headers['content-disposition']), /attachment; filename="report\.xlsx"/);
     const { header, rows } = await readRows(answer.body);
-    assert.deepEqual(header, ['Patient ID', 'Patient name', 'Birth date', 'Study date', 'Study description', 'Accession number', 'Modalities', 'Series', 'Instances', 'Size on disk (bytes)', 'Orthanc ID']);
+    assert.deepEqual(header, [
+      'Patient ID',
+      'Patient name',
+      'Birth date',
+      'Study date',
+      'Study description',
+      'Accession number',
+      'Modalities',
+      'Series',
+      'Instances',
+      'Size on disk (bytes)',
+      'Orthanc ID',
+    ]);
     assert.equal(rows.length, 3);
     const one = rows.find((row) => row['Patient ID'] === 'XL-1')!;
     assert.equal(one['Patient name'], 'Excel^One');

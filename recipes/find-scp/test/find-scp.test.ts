@@ -10,7 +10,12 @@ import { startTestOrthanc, type TestOrthanc } from '../../../test/helpers/orthan
 const run = promisify(execFile);
 
 /** Runs dcmtk's findscu; resolves with each answer as keyword-free `(gggg,eeee) → value` maps, and the raw output. */
-async function findscu(port: number, aec: string, keys: string[], model: '-S' | '-P' = '-S'): Promise<{ answers: Record<string, string>[]; output: string; ok: boolean }> {
+async function findscu(
+  port: number,
+  aec: string,
+  keys: string[],
+  model: '-S' | '-P' = '-S',
+): Promise<{ answers: Record<string, string>[]; output: string; ok: boolean }> {
   const args = ['-v', model, '-aet', 'DEVICE', '-aec', aec, '127.0.0.1', String(port), ...keys.flatMap((key) => ['-k', key])];
   let output: string;
   let ok = true;
@@ -25,7 +30,8 @@ async function findscu(port: number, aec: string, keys: string[], model: '-S' | 
   const answers: Record<string, string>[] = [];
   for (const block of output.split(/Find Response: \d+ \(Pending\)/).slice(1)) {
     const answer: Record<string, string> = {};
-    for (const match of block.matchAll(/^I: \(([0-9a-f]{4},[0-9a-f]{4})\) \w\w (?:\[([^\]]*)\]|\(no value available\))/gm)) answer[match[1]!] = (match[2] ?? '').trimEnd();
+    for (const match of block.matchAll(/^I: \(([0-9a-f]{4},[0-9a-f]{4})\) \w\w (?:\[([^\]]*)\]|\(no value available\))/gm))
+      answer[match[1]!] = (match[2] ?? '').trimEnd();
     answers.push(answer);
   }
   return { answers, output, ok: ok && !/Association Rejected|Failed|Error/i.test(output.replace(/Find Response: \d+ \(Pending\)/g, '')) };
@@ -37,8 +43,23 @@ describe('recipe find-scp, against a real Orthanc, queried with dcmtk findscu', 
   let port: number;
   let filteredPort: number;
   const studies = [
-    generateStudy({ patientId: 'FIND-1', patientName: 'Alpha^Ann', studyDate: '20240105', studyDescription: 'CHEST', series: [{ modality: 'CT', instances: 2 }, { modality: 'MR', instances: 1 }] }),
-    generateStudy({ patientId: 'FIND-2', patientName: 'Beta^Bob', studyDate: '20240210', studyDescription: 'HEAD', series: [{ modality: 'MR', instances: 1 }] }),
+    generateStudy({
+      patientId: 'FIND-1',
+      patientName: 'Alpha^Ann',
+      studyDate: '20240105',
+      studyDescription: 'CHEST',
+      series: [
+        { modality: 'CT', instances: 2 },
+        { modality: 'MR', instances: 1 },
+      ],
+    }),
+    generateStudy({
+      patientId: 'FIND-2',
+      patientName: 'Beta^Bob',
+      studyDate: '20240210',
+      studyDescription: 'HEAD',
+      series: [{ modality: 'MR', instances: 1 }],
+    }),
   ];
 
   before(async () => {
@@ -58,7 +79,12 @@ describe('recipe find-scp, against a real Orthanc, queried with dcmtk findscu', 
   });
 
   it('patient level: wildcards on the name, requested keys returned', async () => {
-    const { answers, ok, output } = await findscu(port, 'FINDSCP', ['QueryRetrieveLevel=PATIENT', 'PatientName=A*', 'PatientID', 'PatientBirthDate'], '-P');
+    const { answers, ok, output } = await findscu(
+      port,
+      'FINDSCP',
+      ['QueryRetrieveLevel=PATIENT', 'PatientName=A*', 'PatientID', 'PatientBirthDate'],
+      '-P',
+    );
     assert.ok(ok, output);
     assert.equal(answers.length, 1, output);
     assert.equal(answers[0]!['0010,0020'], 'FIND-1');
@@ -66,7 +92,13 @@ describe('recipe find-scp, against a real Orthanc, queried with dcmtk findscu', 
   });
 
   it('study level: a date range, the study UID and description returned', async () => {
-    const { answers, output } = await findscu(port, 'FINDSCP', ['QueryRetrieveLevel=STUDY', 'StudyDate=20240201-20240301', 'StudyInstanceUID', 'StudyDescription', 'PatientID']);
+    const { answers, output } = await findscu(port, 'FINDSCP', [
+      'QueryRetrieveLevel=STUDY',
+      'StudyDate=20240201-20240301',
+      'StudyInstanceUID',
+      'StudyDescription',
+      'PatientID',
+    ]);
     assert.equal(answers.length, 1, output);
     assert.equal(answers[0]!['0020,000d'], studies[1]![0]!.studyInstanceUid);
     assert.equal(answers[0]!['0008,1030'], 'HEAD');
@@ -74,7 +106,12 @@ describe('recipe find-scp, against a real Orthanc, queried with dcmtk findscu', 
   });
 
   it('series level: by study UID and modality, with the study UID returned from the parent', async () => {
-    const { answers, output } = await findscu(port, 'FINDSCP', ['QueryRetrieveLevel=SERIES', `StudyInstanceUID=${studies[0]![0]!.studyInstanceUid}`, 'Modality=CT', 'SeriesInstanceUID']);
+    const { answers, output } = await findscu(port, 'FINDSCP', [
+      'QueryRetrieveLevel=SERIES',
+      `StudyInstanceUID=${studies[0]![0]!.studyInstanceUid}`,
+      'Modality=CT',
+      'SeriesInstanceUID',
+    ]);
     assert.equal(answers.length, 1, output);
     assert.equal(answers[0]!['0008,0060'], 'CT');
     assert.equal(answers[0]!['0020,000d'], studies[0]![0]!.studyInstanceUid);
@@ -82,7 +119,12 @@ describe('recipe find-scp, against a real Orthanc, queried with dcmtk findscu', 
   });
 
   it('image level: every instance of a series, SOP instance UIDs returned', async () => {
-    const { answers, output } = await findscu(port, 'FINDSCP', ['QueryRetrieveLevel=IMAGE', `StudyInstanceUID=${studies[0]![0]!.studyInstanceUid}`, `SeriesInstanceUID=${studies[0]![0]!.seriesInstanceUid}`, 'SOPInstanceUID']);
+    const { answers, output } = await findscu(port, 'FINDSCP', [
+      'QueryRetrieveLevel=IMAGE',
+      `StudyInstanceUID=${studies[0]![0]!.studyInstanceUid}`,
+      `SeriesInstanceUID=${studies[0]![0]!.seriesInstanceUid}`,
+      'SOPInstanceUID',
+    ]);
     assert.equal(answers.length, 2, output);
     assert.deepEqual(answers.map((a) => a['0008,0018']).sort(), [studies[0]![0]!.sopInstanceUid, studies[0]![1]!.sopInstanceUid].sort());
   });
@@ -110,13 +152,19 @@ describe('recipe find-scp, against a real Orthanc, queried with dcmtk findscu', 
   it('a filter narrows the view: the device never sees what the filter leaves out', async () => {
     const filtered = await startHostProcess({
       Orthanc: { Url: orthanc.url },
-      Recipes: { 'find-scp': { Enabled: true, Host: '127.0.0.1', Port: filteredPort, Aet: 'FILTERED', Filter: { StudyDescription: 'CH*' } } },
+      Recipes: {
+        'find-scp': { Enabled: true, Host: '127.0.0.1', Port: filteredPort, Aet: 'FILTERED', Filter: { StudyDescription: 'CH*' } },
+      },
     });
     try {
       const all = await findscu(filteredPort, 'FILTERED', ['QueryRetrieveLevel=STUDY', 'StudyInstanceUID', 'PatientID']);
-      assert.deepEqual(all.answers.map((a) => a['0010,0020']), ['FIND-1'], all.output);
+      assert.deepEqual(
+        all.answers.map((a) => a['0010,0020']),
+        ['FIND-1'],
+        all.output,
+      );
       const both = await findscu(filteredPort, 'FILTERED', ['QueryRetrieveLevel=STUDY', 'StudyDescription=HEAD', 'PatientID']);
-      assert.equal(both.answers.length, 0, 'the device\'s own pattern cannot widen the filter');
+      assert.equal(both.answers.length, 0, "the device's own pattern cannot widen the filter");
     } finally {
       await filtered.stop();
     }

@@ -30,7 +30,12 @@ describe('recipe hello, against a real Orthanc', { timeout: 90_000 }, () => {
 
   it('logs Started, then every change as "<ChangeType> <ResourceType> <id>"', async () => {
     await host.log.waitFor(/hello\] Started$/);
-    const [instance] = generateStudy({ patientId: 'HELLO-1', patientName: 'Hello^World', studyDate: '20240606', series: [{ modality: 'CT', instances: 1 }] });
+    const [instance] = generateStudy({
+      patientId: 'HELLO-1',
+      patientName: 'Hello^World',
+      studyDate: '20240606',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const stored = await orthanc.upload(instance!.file);
     await host.log.waitFor(new RegExp(`hello\\] STABLE_PATIENT PATIENT ${stored.ParentPatient}$`), 15_000);
     const messages = host.log.messages('hello').filter((m) => m !== 'enabled');

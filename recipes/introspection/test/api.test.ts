@@ -16,7 +16,10 @@ const description = describeApi();
 
 const isClass = (value: unknown): boolean => typeof value === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(value));
 const isEnumeration = (value: unknown): boolean =>
-  typeof value === 'object' && value !== null && Object.values(value).length > 0 && Object.values(value).every((v) => typeof v === 'number');
+  typeof value === 'object' &&
+  value !== null &&
+  Object.values(value).length > 0 &&
+  Object.values(value).every((v) => typeof v === 'number');
 const sorted = (names: Iterable<string>) => [...names].sort();
 
 /** The names of what `ctx.orthanc` really holds, from a binding made by the host's own factory. */
@@ -34,26 +37,47 @@ function realBindingMethods(): string[] {
 /** The Python plugin's numbers (python-plugin-anchors.md 2.3, from orthanc-python's OrthancPluginCodeModel.json). */
 const pythonEnumerations: Record<string, Record<string, number>> = {
   ChangeType: {
-    COMPLETED_SERIES: 0, DELETED: 1, NEW_CHILD_INSTANCE: 2, NEW_INSTANCE: 3, NEW_PATIENT: 4, NEW_SERIES: 5, NEW_STUDY: 6,
-    STABLE_PATIENT: 7, STABLE_SERIES: 8, STABLE_STUDY: 9, ORTHANC_STARTED: 10, ORTHANC_STOPPED: 11, UPDATED_ATTACHMENT: 12,
-    UPDATED_METADATA: 13, UPDATED_PEERS: 14, UPDATED_MODALITIES: 15, JOB_SUBMITTED: 16, JOB_SUCCESS: 17, JOB_FAILURE: 18,
+    COMPLETED_SERIES: 0,
+    DELETED: 1,
+    NEW_CHILD_INSTANCE: 2,
+    NEW_INSTANCE: 3,
+    NEW_PATIENT: 4,
+    NEW_SERIES: 5,
+    NEW_STUDY: 6,
+    STABLE_PATIENT: 7,
+    STABLE_SERIES: 8,
+    STABLE_STUDY: 9,
+    ORTHANC_STARTED: 10,
+    ORTHANC_STOPPED: 11,
+    UPDATED_ATTACHMENT: 12,
+    UPDATED_METADATA: 13,
+    UPDATED_PEERS: 14,
+    UPDATED_MODALITIES: 15,
+    JOB_SUBMITTED: 16,
+    JOB_SUCCESS: 17,
+    JOB_FAILURE: 18,
   },
   ResourceType: { PATIENT: 0, STUDY: 1, SERIES: 2, INSTANCE: 3, NONE: 4 },
   InstanceOrigin: { UNKNOWN: 1, DICOM_PROTOCOL: 2, REST_API: 3, PLUGIN: 4, LUA: 5, WEB_DAV: 6 },
 };
 
 describe('introspection: the binding described from its declarations', () => {
-  it("lists every function and class the binding module exports, and nothing it does not", () => {
+  it('lists every function and class the binding module exports, and nothing it does not', () => {
     const exported = Object.entries(binding);
     const expectedClasses = exported.filter(([, v]) => isClass(v)).map(([name]) => name);
     const expectedFunctions = exported.filter(([, v]) => typeof v === 'function' && !isClass(v)).map(([name]) => name);
     // At run time an enumeration and a table of numbers look alike; the declarations tell them
     // apart. Constants include plain values (a DIMSE status, a default limit, a pattern).
     const expectedObjects = exported.filter(([, v]) => typeof v !== 'function').map(([name]) => name);
-    assert.ok(expectedClasses.includes('DicomInstance') && expectedClasses.includes('RestOutput') && expectedClasses.includes('OrthancHttpError'));
+    assert.ok(
+      expectedClasses.includes('DicomInstance') && expectedClasses.includes('RestOutput') && expectedClasses.includes('OrthancHttpError'),
+    );
     assert.deepEqual(sorted(description.Binding.Classes.map((c) => c.Name)), sorted(expectedClasses));
     assert.deepEqual(sorted(description.Binding.Functions.filter((f) => !f.Of).map((f) => f.Name)), sorted(expectedFunctions));
-    assert.deepEqual(sorted([...description.Binding.Enumerations, ...description.Binding.Constants].map((e) => e.Name)), sorted(expectedObjects));
+    assert.deepEqual(
+      sorted([...description.Binding.Enumerations, ...description.Binding.Constants].map((e) => e.Name)),
+      sorted(expectedObjects),
+    );
     for (const e of description.Binding.Enumerations) assert.ok(isEnumeration((binding as Record<string, unknown>)[e.Name]), e.Name);
     // Every runtime export is described as exactly one kind.
     assert.equal(expectedClasses.length + expectedFunctions.length + expectedObjects.length, exported.length);
@@ -67,15 +91,20 @@ describe('introspection: the binding described from its declarations', () => {
     assert.match(get.Documentation, /OrthancHttpError/);
   });
 
-  it("gives each class its public methods and properties, with signatures and documentation", () => {
+  it('gives each class its public methods and properties, with signatures and documentation', () => {
     for (const described of description.Binding.Classes) {
       const real = (binding as Record<string, unknown>)[described.Name] as { prototype: object };
       const own = Object.getOwnPropertyNames(real.prototype);
       for (const method of described.Methods) {
         if (!method.Static) assert.ok(own.includes(method.Name), `${described.Name}.${method.Name} is on the prototype`);
-        assert.ok(method.Signatures.length > 0 && method.Signatures.every((s) => s.startsWith(`${method.Static ? 'static ' : ''}${method.Name}`)));
+        assert.ok(
+          method.Signatures.length > 0 && method.Signatures.every((s) => s.startsWith(`${method.Static ? 'static ' : ''}${method.Name}`)),
+        );
       }
-      assert.ok(described.Constructor.every((c) => c.startsWith(`new ${described.Name}(`)), described.Name);
+      assert.ok(
+        described.Constructor.every((c) => c.startsWith(`new ${described.Name}(`)),
+        described.Name,
+      );
     }
     const dicom = description.Binding.Classes.find((c) => c.Name === 'DicomInstance')!;
     assert.ok(dicom.Documentation.includes('DicomInstance'));
@@ -101,15 +130,22 @@ describe('introspection: the binding described from its declarations', () => {
 });
 
 describe('introspection: the Python plugin side', () => {
-  it('maps each of ctx.orthanc\'s functions to its Python name by upper camel case, checked against the module\'s list', () => {
+  it("maps each of ctx.orthanc's functions to its Python name by upper camel case, checked against the module's list", () => {
     const mapped = Object.fromEntries(description.Binding.Functions.filter((f) => f.Python).map((f) => [f.Name, f.Python]));
     assert.deepEqual(mapped, {
-      restApiGet: 'RestApiGet', restApiPost: 'RestApiPost', restApiPut: 'RestApiPut', restApiDelete: 'RestApiDelete',
-      getDicomForInstance: 'GetDicomForInstance', registerRestCallback: 'RegisterRestCallback',
+      restApiGet: 'RestApiGet',
+      restApiPost: 'RestApiPost',
+      restApiPut: 'RestApiPut',
+      restApiDelete: 'RestApiDelete',
+      getDicomForInstance: 'GetDicomForInstance',
+      registerRestCallback: 'RegisterRestCallback',
       registerIncomingHttpRequestFilter: 'RegisterIncomingHttpRequestFilter',
       registerIncomingCStoreInstanceFilter: 'RegisterIncomingCStoreInstanceFilter',
-      registerOnChangeCallback: 'RegisterOnChangeCallback', registerOnStoredInstanceCallback: 'RegisterOnStoredInstanceCallback',
-      logInfo: 'LogInfo', logWarning: 'LogWarning', logError: 'LogError',
+      registerOnChangeCallback: 'RegisterOnChangeCallback',
+      registerOnStoredInstanceCallback: 'RegisterOnStoredInstanceCallback',
+      logInfo: 'LogInfo',
+      logWarning: 'LogWarning',
+      logError: 'LogError',
     });
     for (const f of description.Binding.Functions) {
       if (f.Python) assert.ok(python.functions.includes(f.Python), f.Python);
@@ -138,7 +174,9 @@ describe('introspection: the Python plugin side', () => {
     for (const c of offered) {
       const pythonMethods = python.classes[c.Name]!;
       const mapped = c.Methods.flatMap((m) => (m.Python ? [m.Python] : []));
-      const missing = description.Python.MethodsNotOffered.filter((n) => n.Name.startsWith(`${c.Name}.`)).map((n) => n.Name.slice(c.Name.length + 1));
+      const missing = description.Python.MethodsNotOffered.filter((n) => n.Name.startsWith(`${c.Name}.`)).map((n) =>
+        n.Name.slice(c.Name.length + 1),
+      );
       assert.deepEqual(sorted([...mapped, ...missing]), sorted(pythonMethods), c.Name);
       for (const name of missing) assert.ok(python.methodsNotOffered[`${c.Name}.${name}`], `${c.Name}.${name} has no "instead"`);
     }
@@ -167,7 +205,8 @@ describe('introspection: Markdown', () => {
       for (const m of c.Methods) assert.ok(classes.includes(m.Signatures[0]!.replace(/\|/g, '\\|')), `${c.Name}.${m.Name}`);
     }
     const enumerations = section('Enumerations');
-    for (const e of description.Binding.Enumerations) for (const v of e.Values) assert.ok(enumerations.includes(`| ${v.Name} | ${v.Value} |`), `${e.Name}.${v.Name}`);
+    for (const e of description.Binding.Enumerations)
+      for (const v of e.Values) assert.ok(enumerations.includes(`| ${v.Name} | ${v.Value} |`), `${e.Name}.${v.Name}`);
     const constants = section('Constants');
     for (const c of description.Binding.Constants) assert.ok(constants.includes(`| ${c.Name} |`), c.Name);
     const types = section('Types');
@@ -198,19 +237,28 @@ describe('introspection: the CLI', { timeout: 60_000 }, () => {
     const directory = await mkdtemp(join(tmpdir(), 'orthanc-recipes-introspect-'));
     const configFile = join(directory, 'orthanc-recipes.json');
     const password = 'Cli-Orthanc-Pw-4711';
-    await writeFile(configFile, JSON.stringify({
-      // Port 9 (discard) on loopback: nothing answers.
-      Orthanc: { Url: `http://admin:${password}@127.0.0.1:9`, Username: 'admin', Password: password },
-      // A value equal to the host's Orthanc password is masked wherever it is.
-      Recipes: { hello: { Enabled: true }, introspection: { Enabled: true, MaskedKeys: ['Private', password] } },
-    }));
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        // Port 9 (discard) on loopback: nothing answers.
+        Orthanc: { Url: `http://admin:${password}@127.0.0.1:9`, Username: 'admin', Password: password },
+        // A value equal to the host's Orthanc password is masked wherever it is.
+        Recipes: { hello: { Enabled: true }, introspection: { Enabled: true, MaskedKeys: ['Private', password] } },
+      }),
+    );
     for (const format of ['json', 'markdown']) {
       const { stdout } = await run(process.execPath, [cliPath, 'introspect', '--config', configFile, '--format', format]);
       assert.ok(!stdout.includes(password), `the password appears in the ${format} output`);
       if (format === 'json') {
         const live = (JSON.parse(stdout) as Introspection).Live!;
         assert.equal(live.Orthanc.Answers, false);
-        assert.deepEqual(live.Recipes.map((r) => [r.Id, r.Status]), [['hello', 'configured'], ['introspection', 'configured']]);
+        assert.deepEqual(
+          live.Recipes.map((r) => [r.Id, r.Status]),
+          [
+            ['hello', 'configured'],
+            ['introspection', 'configured'],
+          ],
+        );
         assert.deepEqual(live.Recipes[1]!.Options, { ShowOptions: true, MaskedKeys: ['Private', '********'] });
       } else {
         assert.match(stdout, /## Live system/);

@@ -21,7 +21,14 @@ const secrets = [orthancPassword, peerPassword, ...recipeSecrets];
 
 /** A recipe whose options hold secrets, beside the bundled ones. */
 const secretive = defineRecipe<Record<string, unknown>>({
-  meta: { id: 'secretive', title: 'Secretive', description: 'Holds secrets in its options.', routes: [], events: ['STABLE_STUDY'], destructive: false },
+  meta: {
+    id: 'secretive',
+    title: 'Secretive',
+    description: 'Holds secrets in its options.',
+    routes: [],
+    events: ['STABLE_STUDY'],
+    destructive: false,
+  },
   schema: {
     type: 'object',
     properties: {
@@ -41,7 +48,8 @@ describe('recipe introspection, against a real Orthanc', { timeout: 120_000 }, (
   let orthanc: TestOrthanc;
   let started: Awaited<ReturnType<typeof startHostInProcess>>;
   const auth = { authorization: basicAuth('admin', orthancPassword) };
-  const get = (query = '', headers: Record<string, string> = auth) => rawRequest(`${started.url}/recipes/introspection${query}`, { headers });
+  const get = (query = '', headers: Record<string, string> = auth) =>
+    rawRequest(`${started.url}/recipes/introspection${query}`, { headers });
 
   before(async () => {
     orthanc = await startTestOrthanc({
@@ -90,8 +98,14 @@ describe('recipe introspection, against a real Orthanc', { timeout: 120_000 }, (
     assert.equal(live.Orthanc.Version, system.Version);
     assert.equal(live.Orthanc.ApiVersion, system.ApiVersion);
     const plugins = (await orthanc.json<string[]>('GET', '/plugins')).filter((id) => id !== 'explorer.js').sort();
-    assert.deepEqual(live.Orthanc.Plugins.map((p) => p.ID), plugins);
-    assert.ok(live.Orthanc.Plugins.some((p) => p.ID === 'serve-folders' && p.Version), JSON.stringify(live.Orthanc.Plugins));
+    assert.deepEqual(
+      live.Orthanc.Plugins.map((p) => p.ID),
+      plugins,
+    );
+    assert.ok(
+      live.Orthanc.Plugins.some((p) => p.ID === 'serve-folders' && p.Version),
+      JSON.stringify(live.Orthanc.Plugins),
+    );
     assert.deepEqual(live.Orthanc.Modalities, ['ct-scanner', 'pacs-a']);
     assert.deepEqual(live.Orthanc.Peers, ['peer-b']);
     assert.equal(live.Orthanc.Errors, undefined);
@@ -100,7 +114,14 @@ describe('recipe introspection, against a real Orthanc', { timeout: 120_000 }, (
   it('gives each enabled recipe with its routes, events, schema and options in force', async () => {
     const answer = JSON.parse((await get()).body.toString()) as Introspection;
     const recipes = answer.Live!.Recipes;
-    assert.deepEqual(recipes.map((r) => [r.Id, r.Status]), [['hello', 'running'], ['introspection', 'running'], ['secretive', 'running']]);
+    assert.deepEqual(
+      recipes.map((r) => [r.Id, r.Status]),
+      [
+        ['hello', 'running'],
+        ['introspection', 'running'],
+        ['secretive', 'running'],
+      ],
+    );
     const self = recipes.find((r) => r.Id === 'introspection')!;
     assert.deepEqual(self.Routes, ['GET /recipes/introspection']);
     assert.deepEqual(self.Served, ['GET /recipes/introspection'], 'the methods the host serves for it, as declared');
@@ -134,7 +155,15 @@ describe('recipe introspection, against a real Orthanc', { timeout: 120_000 }, (
     assert.equal(answer.status, 200);
     assert.equal(answer.headers['content-type'], 'text/markdown; charset=utf-8');
     const text = answer.body.toString();
-    for (const heading of ['## Functions', '## Classes', '## Enumerations', '## Live system', '### Orthanc', '### Recipes', '#### secretive: Secretive']) {
+    for (const heading of [
+      '## Functions',
+      '## Classes',
+      '## Enumerations',
+      '## Live system',
+      '### Orthanc',
+      '### Recipes',
+      '#### secretive: Secretive',
+    ]) {
       assert.ok(text.includes(`\n${heading}\n`), heading);
     }
     assert.match(text, /- Modalities: `ct-scanner`, `pacs-a`/);
@@ -151,23 +180,35 @@ describe('recipe introspection, against a real Orthanc', { timeout: 120_000 }, (
   });
 
   it('answers as curl sees it', async () => {
-    const { stdout } = await run('curl', ['-sS', '--fail', '-u', `admin:${orthancPassword}`, `${started.url}/recipes/introspection?format=markdown`]);
+    const { stdout } = await run('curl', [
+      '-sS',
+      '--fail',
+      '-u',
+      `admin:${orthancPassword}`,
+      `${started.url}/recipes/introspection?format=markdown`,
+    ]);
     assert.match(stdout, /^# The `orthanc-recipes\/binding` API/);
     for (const secret of secrets) assert.ok(!stdout.includes(secret), secret);
   });
 
   it('the CLI with --config gives the same live Orthanc part, and no password', async () => {
     const configFile = join(started.directory, 'cli.json');
-    await writeFile(configFile, JSON.stringify({
-      Orthanc: { Url: orthanc.url, Username: 'admin', Password: orthancPassword },
-      Recipes: { introspection: { Enabled: true } },
-    }));
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        Orthanc: { Url: orthanc.url, Username: 'admin', Password: orthancPassword },
+        Recipes: { introspection: { Enabled: true } },
+      }),
+    );
     const { stdout } = await run(process.execPath, [cliPath, 'introspect', '--config', configFile]);
     for (const secret of secrets) assert.ok(!stdout.includes(secret), secret);
     const live = (JSON.parse(stdout) as Introspection).Live!;
     assert.ok(live.Orthanc.Answers);
     assert.deepEqual(live.Orthanc.Modalities, ['ct-scanner', 'pacs-a']);
     assert.deepEqual(live.Orthanc.Peers, ['peer-b']);
-    assert.deepEqual(live.Recipes.map((r) => r.Id), ['introspection']);
+    assert.deepEqual(
+      live.Recipes.map((r) => r.Id),
+      ['introspection'],
+    );
   });
 });

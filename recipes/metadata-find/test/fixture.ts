@@ -26,13 +26,22 @@ export const reviewers = ['alice', 'Alice', 'ALICE', 'bob', 'a/b', 'Éric', 'ér
 export async function fillOrthanc(orthanc: TestOrthanc): Promise<void> {
   const studies = (count: number, prefix: string) =>
     Array.from({ length: count }, (_, i) =>
-      generateStudy({ patientId: `${prefix}${i % 3}`, patientName: 'Meta^Find', studyDate: `2024010${i % 9}`, size: 8, series: [{ modality: 'CT', instances: 1 + (i % 2) }] }),
+      generateStudy({
+        patientId: `${prefix}${i % 3}`,
+        patientName: 'Meta^Find',
+        studyDate: `2024010${i % 9}`,
+        size: 8,
+        series: [{ modality: 'CT', instances: 1 + (i % 2) }],
+      }),
     );
   for (const study of studies(5, 'MFA')) for (const instance of study) await orthanc.upload(instance.file);
   const second = new Date().getUTCSeconds();
   while (new Date().getUTCSeconds() === second) await sleep(50);
   for (const study of studies(4, 'MFB')) for (const instance of study) await orthanc.upload(instance.file);
-  for (const [aet, count] of [['RCP-SCU-ONE', 2], ['RCP-SCU-TWO', 1]] as const) {
+  for (const [aet, count] of [
+    ['RCP-SCU-ONE', 2],
+    ['RCP-SCU-TWO', 1],
+  ] as const) {
     for (const [index, study] of studies(count, `MFS${aet.length}`).entries()) {
       const files = await Promise.all(
         study.map(async (instance, i) => {
@@ -41,7 +50,15 @@ export async function fillOrthanc(orthanc: TestOrthanc): Promise<void> {
           return path;
         }),
       );
-      await promisify(execFile)('storescu', ['-aet', aet, '-aec', orthanc.process.aet, '127.0.0.1', String(orthanc.process.dicomPort), ...files]);
+      await promisify(execFile)('storescu', [
+        '-aet',
+        aet,
+        '-aec',
+        orthanc.process.aet,
+        '127.0.0.1',
+        String(orthanc.process.dicomPort),
+        ...files,
+      ]);
     }
   }
   for (const level of levels) {
@@ -76,7 +93,8 @@ export async function bruteForce(
   const kept: string[] = [];
   for (const id of ids) {
     const key = `${body.Level}/${id}`;
-    const metadata: Record<string, string> = cache?.get(key) ?? (await orthanc.json('GET', `/${levelPath[body.Level]}/${id}/metadata?expand`));
+    const metadata: Record<string, string> =
+      cache?.get(key) ?? (await orthanc.json('GET', `/${levelPath[body.Level]}/${id}/metadata?expand`));
     cache?.set(key, metadata);
     if (test(metadata)) kept.push(id);
   }
@@ -100,7 +118,8 @@ export const wildcardMatch = (pattern: string, options: { caseSensitive?: boolea
   const items = pattern.split('\\').map((item) => {
     if (options.ranges && item.includes('-')) {
       const [low, high] = item.split('-') as [string, string];
-      return (value: string) => value !== '' && (low === '' || value.slice(0, low.length) >= low) && (high === '' || value.slice(0, high.length) <= high);
+      return (value: string) =>
+        value !== '' && (low === '' || value.slice(0, low.length) >= low) && (high === '' || value.slice(0, high.length) <= high);
     }
     const source = [...fold(item)].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))).join('');
     const regex = new RegExp(`^${source}$`, 'su');

@@ -29,7 +29,10 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
       perResource: { NativeMetadataQuery: false, MetadataReads: 'PerResource', Concurrency: 3 },
     };
     for (const [name, options] of Object.entries(recipeOptions)) {
-      const { host, url, log } = await startHostInProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'metadata-find': { Enabled: true, ...options } } });
+      const { host, url, log } = await startHostInProcess({
+        Orthanc: { Url: orthanc.url },
+        Recipes: { 'metadata-find': { Enabled: true, ...options } },
+      });
       hosts[name as keyof typeof hosts] = { host, url, log };
     }
   });
@@ -40,13 +43,20 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
   });
 
   async function find(hostUrl: string, body: unknown): Promise<{ status: number; json: any }> {
-    const answer = await rawRequest(`${hostUrl}/tools/find`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const answer = await rawRequest(`${hostUrl}/tools/find`, {
+      method: 'POST',
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
     const text = answer.body.toString('utf8');
     return { status: answer.status, json: text ? JSON.parse(text) : undefined };
   }
 
   /** Asks every host; all must give the brute-force answer (from `cache` when given). */
-  async function expectBruteForce(body: Body, test: (metadata: Record<string, string>) => boolean, cache?: Map<string, Record<string, string>>): Promise<string[]> {
+  async function expectBruteForce(
+    body: Body,
+    test: (metadata: Record<string, string>) => boolean,
+    cache?: Map<string, Record<string, string>>,
+  ): Promise<string[]> {
     const expected = await bruteForce(orthanc, body, test, cache);
     for (const [name, { url }] of Object.entries(hosts)) {
       const { status, json } = await find(url, body);
@@ -58,7 +68,9 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
 
   const valuesAt = async (level: Level, name: string) => {
     const ids: string[] = await orthanc.json('GET', `/${levelPath[level]}`);
-    return Promise.all(ids.map(async (id) => (await orthanc.json<Record<string, string>>('GET', `/${levelPath[level]}/${id}/metadata?expand`))[name] ?? ''));
+    return Promise.all(
+      ids.map(async (id) => (await orthanc.json<Record<string, string>>('GET', `/${levelPath[level]}/${id}/metadata?expand`))[name] ?? ''),
+    );
   };
 
   it('filters on LastUpdate, ReceptionDate, RemoteAET and user metadata at each level with regular expressions, as a brute force does', async () => {
@@ -77,15 +89,25 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
       for (const [name, patterns] of Object.entries(regexes)) {
         for (const pattern of patterns) {
           const matches = reMatch(pattern);
-          nonEmpty += (await expectBruteForce({ Level: level, Query: {}, Metadata: { [name]: pattern } }, (m) => matches(m[name]), cache)).length > 0 ? 1 : 0;
+          nonEmpty +=
+            (await expectBruteForce({ Level: level, Query: {}, Metadata: { [name]: pattern } }, (m) => matches(m[name]), cache)).length > 0
+              ? 1
+              : 0;
         }
       }
       // Two constraints at once, and the body's other fields as sent (a DICOM Query, CaseSensitive).
       const al = reMatch('(?i)al');
       const rcp = reMatch('RCP');
-      await expectBruteForce({ Level: level, Query: {}, Metadata: { Reviewer: '(?i)al', RemoteAET: 'RCP' } }, (m) => al(m.Reviewer) && rcp(m.RemoteAET));
-      await expectBruteForce({ Level: level, Query: { PatientID: 'mfa*' }, CaseSensitive: false, Metadata: { Reviewer: '(?i)al' } }, (m) => al(m.Reviewer));
-      await expectBruteForce({ Level: level, Query: { PatientID: 'mfa*' }, CaseSensitive: true, Metadata: { Reviewer: '(?i)al' } }, (m) => al(m.Reviewer));
+      await expectBruteForce(
+        { Level: level, Query: {}, Metadata: { Reviewer: '(?i)al', RemoteAET: 'RCP' } },
+        (m) => al(m.Reviewer) && rcp(m.RemoteAET),
+      );
+      await expectBruteForce({ Level: level, Query: { PatientID: 'mfa*' }, CaseSensitive: false, Metadata: { Reviewer: '(?i)al' } }, (m) =>
+        al(m.Reviewer),
+      );
+      await expectBruteForce({ Level: level, Query: { PatientID: 'mfa*' }, CaseSensitive: true, Metadata: { Reviewer: '(?i)al' } }, (m) =>
+        al(m.Reviewer),
+      );
     }
     assert.ok(nonEmpty > 30, `most queries find something (${nonEmpty})`);
   });
@@ -116,10 +138,11 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
     }
   });
 
-  it('gives the same answers through Orthanc\'s MetadataQuery (1.12.5+) as through the scan, and uses it where it applies', async (t) => {
+  it("gives the same answers through Orthanc's MetadataQuery (1.12.5+) as through the scan, and uses it where it applies", async (t) => {
     if (!hasExtendedFind) return t.skip(`Orthanc ${version} has no ExtendedFind`);
     const nativeLog = hosts.native.log;
-    const usedNative = () => nativeLog.lines.filter((line) => /constraint\(s\) to Orthanc's MetadataQuery/.test(line) && !/: 0 constraint/.test(line)).length;
+    const usedNative = () =>
+      nativeLog.lines.filter((line) => /constraint\(s\) to Orthanc's MetadataQuery/.test(line) && !/: 0 constraint/.test(line)).length;
     const before = usedNative();
     const bodies: Body[] = [];
     for (const level of levels) {
@@ -143,7 +166,10 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
       assert.equal(native.status, 200, JSON.stringify(native.json));
       assert.deepEqual(native.json, scan.json, JSON.stringify(body));
     }
-    assert.ok(usedNative() - before >= bodies.length - 4, `Orthanc's MetadataQuery answered ${usedNative() - before} of ${bodies.length} queries`);
+    assert.ok(
+      usedNative() - before >= bodies.length - 4,
+      `Orthanc's MetadataQuery answered ${usedNative() - before} of ${bodies.length} queries`,
+    );
     // And Orthanc's own MetadataQuery agrees with the wildcard reference on the patterns the recipe hands it.
     for (const pattern of ['al*', 'alice\\bob', 'ÉRIC', 'a?ice', 'x*y', '*/*', 'É*']) {
       const matches = wildcardMatch(pattern);
@@ -156,20 +182,42 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
 
   it('applies Limit and Since after the metadata filter, over the whole ordered answer', async () => {
     for (const level of levels) {
-      for (const [metadata, matching] of [[{ Reviewer: '(?i)a' }, 'Regex'], [{ Reviewer: 'a*' }, 'Wildcard']] as const) {
+      for (const [metadata, matching] of [
+        [{ Reviewer: '(?i)a' }, 'Regex'],
+        [{ Reviewer: 'a*' }, 'Wildcard'],
+      ] as const) {
         const all = await bruteForce(orthanc, { Level: level, Query: {} }, (m) => /^a/i.test(m.Reviewer ?? ''));
         assert.ok(all.length >= 3, `${level}: enough matches (${all.length})`);
         for (const { url } of Object.values(hosts)) {
           const pages: string[] = [];
           for (let since = 0; since < all.length + 2; since += 2) {
-            const { json } = await find(url, { Level: level, Query: {}, MetadataMatching: matching, Metadata: metadata, Limit: 2, Since: since });
+            const { json } = await find(url, {
+              Level: level,
+              Query: {},
+              MetadataMatching: matching,
+              Metadata: metadata,
+              Limit: 2,
+              Since: since,
+            });
             assert.ok(json.length <= 2);
             pages.push(...json);
           }
           assert.deepEqual(pages, all, `${level}: the pages put together are the whole answer`);
-          const { json: sinceOnly } = await find(url, { Level: level, Query: {}, MetadataMatching: matching, Metadata: metadata, Since: 1 });
+          const { json: sinceOnly } = await find(url, {
+            Level: level,
+            Query: {},
+            MetadataMatching: matching,
+            Metadata: metadata,
+            Since: 1,
+          });
           assert.deepEqual(sinceOnly, all.slice(1));
-          const { json: limitOnly } = await find(url, { Level: level, Query: {}, MetadataMatching: matching, Metadata: metadata, Limit: 1 });
+          const { json: limitOnly } = await find(url, {
+            Level: level,
+            Query: {},
+            MetadataMatching: matching,
+            Metadata: metadata,
+            Limit: 1,
+          });
           assert.deepEqual(limitOnly, all.slice(0, 1));
         }
       }
@@ -185,14 +233,17 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
     assert.ok(Number(read) < Number(candidates), line);
   });
 
-  it('answers Orthanc\'s expanded objects, each with the resource\'s Metadata map, with Expand: true', async () => {
+  it("answers Orthanc's expanded objects, each with the resource's Metadata map, with Expand: true", async () => {
     for (const level of levels) {
       const ids = await bruteForce(orthanc, { Level: level, Query: {} }, (m) => /^al/i.test(m.Reviewer ?? ''));
       const expanded: { ID: string }[] = await orthanc.json('POST', '/tools/find', { Level: level, Query: {}, Expand: true });
       const expected = await Promise.all(
         expanded
           .filter((resource) => ids.includes(resource.ID))
-          .map(async (resource) => ({ ...resource, Metadata: await orthanc.json('GET', `/${levelPath[level]}/${resource.ID}/metadata?expand`) })),
+          .map(async (resource) => ({
+            ...resource,
+            Metadata: await orthanc.json('GET', `/${levelPath[level]}/${resource.ID}/metadata?expand`),
+          })),
       );
       for (const [name, { url }] of Object.entries(hosts)) {
         const { status, json } = await find(url, { Level: level, Query: {}, Expand: true, Metadata: { Reviewer: '(?i)al' } });
@@ -243,7 +294,10 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
       assert.deepEqual(comparableHeaders(viaHost.headers), comparableHeaders(direct.headers), body);
       assert.ok(viaHost.body.equals(direct.body), `the same bytes for ${body}`);
     }
-    assert.ok((await rawRequest(`${orthanc.url}/tools/find`, { method: 'POST', body: bodies[3] })).status >= 400, 'a bad Level is an Orthanc error');
+    assert.ok(
+      (await rawRequest(`${orthanc.url}/tools/find`, { method: 'POST', body: bodies[3] })).status >= 400,
+      'a bad Level is an Orthanc error',
+    );
     for (const method of ['GET', 'PUT', 'DELETE']) {
       const direct = await rawRequest(`${orthanc.url}/tools/find`, { method });
       const viaHost = await rawRequest(`${hosts.native.url}/tools/find`, { method });
@@ -309,7 +363,10 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
       [{ Level: 'Study', Query: {}, Expand: 'yes', Metadata: { Reviewer: 'a' } }, 'Expand'],
     ];
     for (const [body, field] of cases) {
-      const answer = await rawRequest(`${hosts.native.url}/tools/find`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+      const answer = await rawRequest(`${hosts.native.url}/tools/find`, {
+        method: 'POST',
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
       assert.equal(answer.status, 400, JSON.stringify(body));
       assert.match(String(answer.headers['content-type']), /^application\/json/);
       const json = JSON.parse(answer.body.toString('utf8'));
@@ -320,8 +377,15 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
     assert.equal(longest.status, 200, 'a pattern of exactly MaxPatternLength characters is accepted');
     for (const rest of [{ Query: 'not an object' }, { Query: { PatientID: 3 } }, {}]) {
       const direct = await rawRequest(`${orthanc.url}/tools/find`, { method: 'POST', body: JSON.stringify({ Level: 'Study', ...rest }) });
-      const viaHost = await rawRequest(`${hosts.native.url}/tools/find`, { method: 'POST', body: JSON.stringify({ Level: 'Study', ...rest, Metadata: { Reviewer: 'a' } }) });
-      assert.equal(viaHost.status, direct.status, `what Orthanc refuses in the rest of the body (${JSON.stringify(rest)}) is its own error answer`);
+      const viaHost = await rawRequest(`${hosts.native.url}/tools/find`, {
+        method: 'POST',
+        body: JSON.stringify({ Level: 'Study', ...rest, Metadata: { Reviewer: 'a' } }),
+      });
+      assert.equal(
+        viaHost.status,
+        direct.status,
+        `what Orthanc refuses in the rest of the body (${JSON.stringify(rest)}) is its own error answer`,
+      );
       // Orthanc's error fields, as Orthanc gave them, plus the host's Code.
       const orthancError = JSON.parse(direct.body.toString());
       assert.deepEqual(JSON.parse(viaHost.body.toString()), { ...orthancError, Code: 'orthanc-error' });

@@ -24,7 +24,12 @@ describe('MetadataIndex, with a binding the test controls', () => {
   it('does not keep a map whose read started before a change of its level (the late answer may be stale)', async () => {
     const index = new MetadataIndex(100);
     const { binding, requested, open } = gatedBinding(() => [{ ID: 'study-1', Metadata: { Reviewer: 'before' } }]);
-    const reader = new MetadataReader(binding, { mode: 'Bulk', concurrency: 1, batchSize: 10 }, createLogger('test', { level: 'error' }), index);
+    const reader = new MetadataReader(
+      binding,
+      { mode: 'Bulk', concurrency: 1, batchSize: 10 },
+      createLogger('test', { level: 'error' }),
+      index,
+    );
     const found = new Map();
     const reading = reader.readBatches('studies', [['study-1']], found, () => false);
     await requested;
@@ -38,9 +43,14 @@ describe('MetadataIndex, with a binding the test controls', () => {
   it('keeps a map read with no change meanwhile, and serves it without asking Orthanc again', async () => {
     const index = new MetadataIndex(100);
     let calls = 0;
-    const { binding, open } = gatedBinding(() => (calls += 1, [{ ID: 'series-1', Metadata: { Reviewer: 'kept' } }]));
+    const { binding, open } = gatedBinding(() => ((calls += 1), [{ ID: 'series-1', Metadata: { Reviewer: 'kept' } }]));
     open();
-    const reader = new MetadataReader(binding, { mode: 'Bulk', concurrency: 1, batchSize: 10 }, createLogger('test', { level: 'error' }), index);
+    const reader = new MetadataReader(
+      binding,
+      { mode: 'Bulk', concurrency: 1, batchSize: 10 },
+      createLogger('test', { level: 'error' }),
+      index,
+    );
     for (let round = 0; round < 2; round += 1) {
       const found = new Map();
       await reader.readBatches('series', [['series-1']], found, () => false);
@@ -48,6 +58,6 @@ describe('MetadataIndex, with a binding the test controls', () => {
     }
     assert.equal(calls, 1);
     index.onChange(ChangeType.NEW_INSTANCE, ResourceType.INSTANCE, 'instance-9');
-    assert.equal(index.get('series', 'series-1'), undefined, 'a new instance drops the ancestors\' maps');
+    assert.equal(index.get('series', 'series-1'), undefined, "a new instance drops the ancestors' maps");
   });
 });

@@ -23,7 +23,13 @@ describe('recipe metadata-find with MetadataIndex, against a real Orthanc', { ti
     orthanc = await startTestOrthanc({ configuration: { UserMetadata: userMetadata } });
     const system = await orthanc.json('GET', '/system');
     for (let i = 0; i < 4; i += 1) {
-      const study = generateStudy({ patientId: `IDX${i % 2}`, patientName: 'Index^Test', studyDate: '20240101', size: 8, series: [{ modality: 'CT', instances: 2 }] });
+      const study = generateStudy({
+        patientId: `IDX${i % 2}`,
+        patientName: 'Index^Test',
+        studyDate: '20240101',
+        size: 8,
+        series: [{ modality: 'CT', instances: 2 }],
+      });
       files.push(study);
       for (const instance of study) await orthanc.upload(instance.file);
     }
@@ -43,32 +49,53 @@ describe('recipe metadata-find with MetadataIndex, against a real Orthanc', { ti
   });
 
   const lastReadCount = () => {
-    const line = log.messages('metadata-find').filter((message) => / read from Orthanc/.test(message)).at(-1)!;
+    const line = log
+      .messages('metadata-find')
+      .filter((message) => / read from Orthanc/.test(message))
+      .at(-1)!;
     return Number(/\((\d+) read from Orthanc\)/.exec(line)![1]);
   };
 
   /** The recipe's answer equals a brute-force rescan of Orthanc, at every level and for a few patterns. */
   async function expectAgreement(when: string): Promise<void> {
     for (const level of levels) {
-      const lastUpdate = (await orthanc.json<Record<string, string>>('GET', `/${levelPath[level]}/${(await orthanc.json('GET', `/${levelPath[level]}`))[0]}/metadata?expand`)).LastUpdate;
-      const metadata: Record<string, string>[] = [{ Reviewer: 'al' }, { Reviewer: '(?i)B' }, { Reviewer: '^$' }, { RemoteAET: 'IDX' }, { LastUpdate: lastUpdate ?? '^$' }];
+      const lastUpdate = (
+        await orthanc.json<Record<string, string>>(
+          'GET',
+          `/${levelPath[level]}/${(await orthanc.json('GET', `/${levelPath[level]}`))[0]}/metadata?expand`,
+        )
+      ).LastUpdate;
+      const metadata: Record<string, string>[] = [
+        { Reviewer: 'al' },
+        { Reviewer: '(?i)B' },
+        { Reviewer: '^$' },
+        { RemoteAET: 'IDX' },
+        { LastUpdate: lastUpdate ?? '^$' },
+      ];
       for (const filter of metadata) {
         const [name, pattern] = Object.entries(filter)[0]!;
         const matches = reMatch(pattern);
         const expected = await bruteForce(orthanc, { Level: level }, (m) => matches(m[name]));
-        const answer = await rawRequest(`${url}/tools/find`, { method: 'POST', body: JSON.stringify({ Level: level, Query: {}, Metadata: filter }) });
+        const answer = await rawRequest(`${url}/tools/find`, {
+          method: 'POST',
+          body: JSON.stringify({ Level: level, Query: {}, Metadata: filter }),
+        });
         assert.deepEqual(JSON.parse(answer.body.toString('utf8')), expected, `${when}: ${level} ${JSON.stringify(filter)}`);
       }
     }
   }
 
   /** Waits until the index has applied the change of `id` (the feed delivers it within its poll interval). */
-  const applied = (change: string, id: string, from = 0) => log.waitFor(new RegExp(`metadata-find\\] index: ${change} ${id} applied`), 20_000, from);
+  const applied = (change: string, id: string, from = 0) =>
+    log.waitFor(new RegExp(`metadata-find\\] index: ${change} ${id} applied`), 20_000, from);
 
   it('answers a repeated query from the index, without reading metadata again', async () => {
     await expectAgreement('first queries');
     for (const level of levels) {
-      await rawRequest(`${url}/tools/find`, { method: 'POST', body: JSON.stringify({ Level: level, Query: {}, Metadata: { Reviewer: 'al' } }) });
+      await rawRequest(`${url}/tools/find`, {
+        method: 'POST',
+        body: JSON.stringify({ Level: level, Query: {}, Metadata: { Reviewer: 'al' } }),
+      });
       assert.equal(lastReadCount(), 0, `${level}: nothing read again`);
     }
   });
@@ -84,21 +111,32 @@ describe('recipe metadata-find with MetadataIndex, against a real Orthanc', { ti
     await expectAgreement('after PUT and DELETE of metadata');
   });
 
-  it('agrees with a rescan after a new instance changes its ancestors\' LastUpdate', async () => {
+  it("agrees with a rescan after a new instance changes its ancestors' LastUpdate", async () => {
     await expectAgreement('before the new instance'); // fills the index with the current LastUpdate
     const series: string[] = await orthanc.json('GET', '/series');
     const before = (await orthanc.json('GET', `/series/${series[0]}/metadata?expand`)).LastUpdate;
     const now = () => new Date().toISOString().replace(/[-:]/g, '').slice(0, 15); // LastUpdate's format, one-second resolution
     await eventually(() => now() > before, 5_000, 'the next second');
     // A new instance of an existing series, sent by storescu: the series' RemoteAET becomes its AET.
-    const created = await orthanc.json('POST', '/tools/create-dicom', { Parent: series[0], Tags: { SOPClassUID: '1.2.840.10008.5.1.4.1.1.7' } });
+    const created = await orthanc.json('POST', '/tools/create-dicom', {
+      Parent: series[0],
+      Tags: { SOPClassUID: '1.2.840.10008.5.1.4.1.1.7' },
+    });
     const path = join(orthanc.directory, 'index-new.dcm');
     await writeFile(path, Buffer.from(await (await fetch(`${orthanc.url}/instances/${created.ID}/file`)).arrayBuffer()));
     await orthanc.json('DELETE', `/instances/${created.ID}`); // its NEW_INSTANCE row goes with it
     const from = log.lines.length;
-    await promisify(execFile)('storescu', ['-aet', 'IDX-NEW-AET', '-aec', orthanc.process.aet, '127.0.0.1', String(orthanc.process.dicomPort), path]);
+    await promisify(execFile)('storescu', [
+      '-aet',
+      'IDX-NEW-AET',
+      '-aec',
+      orthanc.process.aet,
+      '127.0.0.1',
+      String(orthanc.process.dicomPort),
+      path,
+    ]);
     await applied('NEW_INSTANCE', created.ID, from);
-    assert.notEqual((await orthanc.json('GET', `/series/${series[0]}/metadata?expand`)).LastUpdate, before, 'the series\' LastUpdate moved');
+    assert.notEqual((await orthanc.json('GET', `/series/${series[0]}/metadata?expand`)).LastUpdate, before, "the series' LastUpdate moved");
     await expectAgreement('after a new instance');
   });
 

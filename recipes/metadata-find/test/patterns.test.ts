@@ -13,18 +13,63 @@ const hasPython = (() => {
 })();
 
 describe('metadata-find patterns', () => {
-  it('matches regular expressions as Python\'s re.match does (anchored at the start only)', { skip: !hasPython && 'python3 is not installed' }, () => {
-    const patterns = ['al', 'alice$', '(?i)alice', 'a/b', 'É', '.*', '^$', 'x\\*y', '[ab]', '\\d{8}T', 'RCP-SCU-(ONE|TWO)$', 'a|b', '(a+)+$', 'a.c', '\\w+-\\d', '(?i)é'];
-    const values = ['alice', 'Alice', 'ALICE', 'bob', 'a/b', 'Éric', 'éric', '', 'x*y', '20240101T101010', 'RCP-SCU-ONE', 'RCP-SCU-TWOX', 'abc', 'aaaa', 'foo-1', 'É'];
-    const script = 'import re, json, sys\nd = json.load(sys.stdin)\nprint(json.dumps([[bool(re.match(p, v)) for v in d["v"]] for p in d["p"]]))';
-    const python: boolean[][] = JSON.parse(execFileSync('python3', ['-c', script], { input: JSON.stringify({ p: patterns, v: values }) }).toString());
-    patterns.forEach((pattern, i) => {
-      const filter = compileMetadataFilter('Reviewer', pattern, 'Regex', false);
-      assert.deepEqual(values.map((value) => filter.test(value)), python[i], pattern);
-    });
-  });
+  it(
+    "matches regular expressions as Python's re.match does (anchored at the start only)",
+    { skip: !hasPython && 'python3 is not installed' },
+    () => {
+      const patterns = [
+        'al',
+        'alice$',
+        '(?i)alice',
+        'a/b',
+        'É',
+        '.*',
+        '^$',
+        'x\\*y',
+        '[ab]',
+        '\\d{8}T',
+        'RCP-SCU-(ONE|TWO)$',
+        'a|b',
+        '(a+)+$',
+        'a.c',
+        '\\w+-\\d',
+        '(?i)é',
+      ];
+      const values = [
+        'alice',
+        'Alice',
+        'ALICE',
+        'bob',
+        'a/b',
+        'Éric',
+        'éric',
+        '',
+        'x*y',
+        '20240101T101010',
+        'RCP-SCU-ONE',
+        'RCP-SCU-TWOX',
+        'abc',
+        'aaaa',
+        'foo-1',
+        'É',
+      ];
+      const script =
+        'import re, json, sys\nd = json.load(sys.stdin)\nprint(json.dumps([[bool(re.match(p, v)) for v in d["v"]] for p in d["p"]]))';
+      const python: boolean[][] = JSON.parse(
+        execFileSync('python3', ['-c', script], { input: JSON.stringify({ p: patterns, v: values }) }).toString(),
+      );
+      patterns.forEach((pattern, i) => {
+        const filter = compileMetadataFilter('Reviewer', pattern, 'Regex', false);
+        assert.deepEqual(
+          values.map((value) => filter.test(value)),
+          python[i],
+          pattern,
+        );
+      });
+    },
+  );
 
-  it('hands Orthanc\'s MetadataQuery only the regular expressions it answers the same way', () => {
+  it("hands Orthanc's MetadataQuery only the regular expressions it answers the same way", () => {
     const table: [pattern: string, caseSensitive: boolean, native: string | undefined][] = [
       ['2024', false, '2024*'],
       ['^2024', false, '2024*'],
@@ -43,10 +88,11 @@ describe('metadata-find patterns', () => {
       ['^$', false, undefined], // only empty or missing values
       ['\\d+', true, undefined],
     ];
-    for (const [pattern, caseSensitive, native] of table) assert.equal(nativeFromRegex(pattern, caseSensitive), native, `${pattern} (case-sensitive: ${caseSensitive})`);
+    for (const [pattern, caseSensitive, native] of table)
+      assert.equal(nativeFromRegex(pattern, caseSensitive), native, `${pattern} (case-sensitive: ${caseSensitive})`);
   });
 
-  it('hands Orthanc\'s MetadataQuery only the wildcards it answers the same way', () => {
+  it("hands Orthanc's MetadataQuery only the wildcards it answers the same way", () => {
     const table: [name: string, pattern: string, native: string | undefined][] = [
       ['Reviewer', 'al*', 'al*'],
       ['Reviewer', 'alice\\bob', 'alice\\bob'],
@@ -58,11 +104,13 @@ describe('metadata-find patterns', () => {
       ['LastUpdate', '20240101-', undefined], // Orthanc has no ranges on metadata
       ['ReceptionDate', '-20241231', undefined],
     ];
-    for (const [name, pattern, native] of table) assert.equal(compileMetadataFilter(name, pattern, 'Wildcard', false).native, native, `${name} ${pattern}`);
+    for (const [name, pattern, native] of table)
+      assert.equal(compileMetadataFilter(name, pattern, 'Wildcard', false).native, native, `${name} ${pattern}`);
   });
 
   it('folds ASCII case only, in Wildcard mode, as Orthanc does', () => {
-    const matches = (pattern: string, value: string, caseSensitive = false) => compileMetadataFilter('Reviewer', pattern, 'Wildcard', caseSensitive).test(value);
+    const matches = (pattern: string, value: string, caseSensitive = false) =>
+      compileMetadataFilter('Reviewer', pattern, 'Wildcard', caseSensitive).test(value);
     assert.equal(matches('ÉRIC', 'Éric'), true);
     assert.equal(matches('ÉRIC', 'éric'), false);
     assert.equal(matches('eric', 'Éric'), false);

@@ -8,7 +8,11 @@ import { BadFindRequest, parseFindRequest } from '../request.js';
 
 const pacer = new Pacer();
 const parse = (body: unknown, maxPatternLength = 64) =>
-  parseFindRequest(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), { maxPatternLength, maxConstraints: 64, maxCompiledSize: 10_000 }, pacer);
+  parseFindRequest(
+    Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+    { maxPatternLength, maxConstraints: 64, maxCompiledSize: 10_000 },
+    pacer,
+  );
 
 describe('metadata-find: parseFindRequest', () => {
   const notOurs: { name: string; body: unknown }[] = [
@@ -26,11 +30,21 @@ describe('metadata-find: parseFindRequest', () => {
     ['instance', 'instances'],
   ];
   for (const [level, path] of levels) {
-    it(`reads Level ${JSON.stringify(level)} as /${path}, as Orthanc does`, async () => assert.equal((await parse({ Level: level, Metadata: {} }))?.levelPath, path));
+    it(`reads Level ${JSON.stringify(level)} as /${path}, as Orthanc does`, async () =>
+      assert.equal((await parse({ Level: level, Metadata: {} }))?.levelPath, path));
   }
 
   it('takes Metadata, MetadataMatching, Limit and Since out of what goes to Orthanc, and keeps the rest', async () => {
-    const query = await parse({ Level: 'Study', Query: { PatientID: 'P*' }, Expand: true, CaseSensitive: true, Limit: 5, Since: 10, MetadataMatching: 'Wildcard', Metadata: { Reviewer: 'dr*' } });
+    const query = await parse({
+      Level: 'Study',
+      Query: { PatientID: 'P*' },
+      Expand: true,
+      CaseSensitive: true,
+      Limit: 5,
+      Since: 10,
+      MetadataMatching: 'Wildcard',
+      Metadata: { Reviewer: 'dr*' },
+    });
     assert.ok(query);
     assert.deepEqual(query.forwarded, { Level: 'Study', Query: { PatientID: 'P*' }, Expand: true, CaseSensitive: true });
     assert.deepEqual([query.expand, query.caseSensitive, query.limit, query.since], [true, true, 5, 10]);
@@ -53,8 +67,17 @@ describe('metadata-find: parseFindRequest', () => {
     { name: 'a fractional Since', body: { Level: 'Study', Since: 1.5, Metadata: {} }, field: 'Since' },
     { name: 'Metadata as an array', body: { Level: 'Study', Metadata: ['a'] }, field: 'Metadata' },
     { name: 'a pattern that is not a string', body: { Level: 'Study', Metadata: { Reviewer: 3 } }, field: 'Metadata.Reviewer' },
-    { name: 'a pattern longer than MaxPatternLength', body: { Level: 'Study', Metadata: { Reviewer: 'x'.repeat(65) } }, field: 'Metadata.Reviewer', message: /65 characters long; at most 64/ },
-    { name: 'a regular expression that does not compile', body: { Level: 'Study', Metadata: { Reviewer: '(' } }, field: 'Metadata.Reviewer' },
+    {
+      name: 'a pattern longer than MaxPatternLength',
+      body: { Level: 'Study', Metadata: { Reviewer: 'x'.repeat(65) } },
+      field: 'Metadata.Reviewer',
+      message: /65 characters long; at most 64/,
+    },
+    {
+      name: 'a regular expression that does not compile',
+      body: { Level: 'Study', Metadata: { Reviewer: '(' } },
+      field: 'Metadata.Reviewer',
+    },
   ];
   for (const c of refused) {
     it(`refuses ${c.name}, naming the field ${c.field}`, async () => {

@@ -120,7 +120,9 @@ export async function startTestCouchDb(username = 'orthanc', password = 'couch-s
       return { status: answer.status, json: (await answer.json()) as Record<string, unknown> };
     },
     async documents(database) {
-      const answer = await fetch(`http://127.0.0.1:${port}/${encodeURIComponent(database)}/_all_docs?include_docs=true`, { headers: { authorization: expected } });
+      const answer = await fetch(`http://127.0.0.1:${port}/${encodeURIComponent(database)}/_all_docs?include_docs=true`, {
+        headers: { authorization: expected },
+      });
       if (answer.status === 404) return new Map();
       const rows = ((await answer.json()) as { rows: { id: string; doc: Record<string, unknown> }[] }).rows;
       return new Map(rows.filter((row) => !row.id.startsWith('_design/')).map((row) => [row.id, row.doc]));

@@ -26,7 +26,12 @@ describe('recipe mosaic, against a real Orthanc', { timeout: 120_000 }, () => {
 
   before(async () => {
     orthanc = await startTestOrthanc();
-    const instances = generateStudy({ patientId: 'MOS-1', patientName: 'Mosaic^Test', studyDate: '20240101', series: [{ modality: 'CT', instances: 9 }] });
+    const instances = generateStudy({
+      patientId: 'MOS-1',
+      patientName: 'Mosaic^Test',
+      studyDate: '20240101',
+      series: [{ modality: 'CT', instances: 9 }],
+    });
     // Uploaded in reverse: the mosaic must follow Orthanc's slice order, not the arrival order.
     for (const instance of [...instances].reverse()) seriesId = (await orthanc.upload(instance.file)).ParentSeries;
     studyUid = instances[0]!.studyInstanceUid;
@@ -39,7 +44,8 @@ describe('recipe mosaic, against a real Orthanc', { timeout: 120_000 }, () => {
     await orthanc?.stop();
   });
 
-  const mosaic = (query: string, headers: Record<string, string> = {}) => rawRequest(`${host.url}/series/${seriesId}/mosaic${query}`, { headers });
+  const mosaic = (query: string, headers: Record<string, string> = {}) =>
+    rawRequest(`${host.url}/series/${seriesId}/mosaic${query}`, { headers });
 
   it("composes the ordered slices into one PNG, tile i being Orthanc's rendering of slice i", async () => {
     const answer = await mosaic('?size=32');
@@ -50,10 +56,21 @@ describe('recipe mosaic, against a real Orthanc', { timeout: 120_000 }, () => {
     assert.deepEqual([meta.format, meta.width, meta.height], ['png', 96, 96]);
     for (const index of [0, 4, 8]) {
       const [instanceId] = ordered[index]!;
-      const direct = await rawRequest(`${orthanc.url}/instances/${instanceId}/frames/0/rendered?width=32&height=32`, { headers: { accept: 'image/png' } });
-      const expected = await sharp(direct.body).resize(32, 32, { fit: 'contain', background: { r: 0, g: 0, b: 0 } }).png().toBuffer();
-      const tile = await sharp(answer.body).extract({ left: (index % 3) * 32, top: Math.floor(index / 3) * 32, width: 32, height: 32 }).png().toBuffer();
-      const other = await sharp(answer.body).extract({ left: ((8 - index) % 3) * 32, top: Math.floor((8 - index) / 3) * 32, width: 32, height: 32 }).png().toBuffer();
+      const direct = await rawRequest(`${orthanc.url}/instances/${instanceId}/frames/0/rendered?width=32&height=32`, {
+        headers: { accept: 'image/png' },
+      });
+      const expected = await sharp(direct.body)
+        .resize(32, 32, { fit: 'contain', background: { r: 0, g: 0, b: 0 } })
+        .png()
+        .toBuffer();
+      const tile = await sharp(answer.body)
+        .extract({ left: (index % 3) * 32, top: Math.floor(index / 3) * 32, width: 32, height: 32 })
+        .png()
+        .toBuffer();
+      const other = await sharp(answer.body)
+        .extract({ left: ((8 - index) % 3) * 32, top: Math.floor((8 - index) / 3) * 32, width: 32, height: 32 })
+        .png()
+        .toBuffer();
       const same = await difference(tile, expected);
       assert.ok(same < 1, `tile ${index} differs from its slice by ${same}`);
       if (index !== 4) {
@@ -85,12 +102,24 @@ describe('recipe mosaic, against a real Orthanc', { timeout: 120_000 }, () => {
     assert.notEqual((await mosaic('?size=16')).headers.etag, etag);
     assert.notEqual((await mosaic('?size=32&format=jpeg')).headers.etag, etag);
     // A tenth slice (same series and study UIDs) changes the mosaic, hence its ETag.
-    const [extra] = generateStudy({ patientId: 'MOS-1', patientName: 'Mosaic^Test', studyDate: '20240101', series: [{ modality: 'CT', instances: 1 }] });
+    const [extra] = generateStudy({
+      patientId: 'MOS-1',
+      patientName: 'Mosaic^Test',
+      studyDate: '20240101',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const { DicomMessage, DicomMetaDictionary } = (await import('dcmjs')).default.data;
-    const dict = DicomMessage.readFile(extra!.file.buffer.slice(extra!.file.byteOffset, extra!.file.byteOffset + extra!.file.byteLength) as ArrayBuffer);
+    const dict = DicomMessage.readFile(
+      extra!.file.buffer.slice(extra!.file.byteOffset, extra!.file.byteOffset + extra!.file.byteLength) as ArrayBuffer,
+    );
     const dataset = DicomMetaDictionary.naturalizeDataset(dict.dict);
     const series = await orthanc.json('GET', `/series/${seriesId}`);
-    Object.assign(dataset, { StudyInstanceUID: studyUid, SeriesInstanceUID: series.MainDicomTags.SeriesInstanceUID, ImagePositionPatient: ['0', '0', '-10'], InstanceNumber: '10' });
+    Object.assign(dataset, {
+      StudyInstanceUID: studyUid,
+      SeriesInstanceUID: series.MainDicomTags.SeriesInstanceUID,
+      ImagePositionPatient: ['0', '0', '-10'],
+      InstanceNumber: '10',
+    });
     dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
     const stored = await orthanc.upload(Buffer.from(dict.write()));
     assert.equal(stored.ParentSeries, seriesId);
@@ -101,7 +130,17 @@ describe('recipe mosaic, against a real Orthanc', { timeout: 120_000 }, () => {
   });
 
   it('400 for bad parameters or a mosaic over MaxPixels; 404 unknown series; 405; 422 for a series of no image', async () => {
-    for (const query of ['?size=0', '?size=7', '?size=9999', '?size=abc', '?columns=0', '?format=gif', '?quality=101', '?colums=3', '?size=128']) {
+    for (const query of [
+      '?size=0',
+      '?size=7',
+      '?size=9999',
+      '?size=abc',
+      '?columns=0',
+      '?format=gif',
+      '?quality=101',
+      '?colums=3',
+      '?size=128',
+    ]) {
       const answer = await mosaic(query);
       assert.equal(answer.status, 400, query);
       assert.equal(JSON.parse(answer.body.toString()).HttpStatus, 400);

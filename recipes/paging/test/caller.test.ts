@@ -21,14 +21,15 @@ function IncomingHttpRequestFilter(method, uri, ip, username, httpHeaders)
 end
 `;
 
-describe('recipe paging acts with the caller\'s rights (a Lua filter refuses `viewer` the studies)', { timeout: 120_000 }, () => {
+describe("recipe paging acts with the caller's rights (a Lua filter refuses `viewer` the studies)", { timeout: 120_000 }, () => {
   let orthanc: TestOrthanc;
   let folder: string;
   const hosts: Record<'index' | 'auto', HostProcess | undefined> = { index: undefined, auto: undefined };
   const studyIds: string[] = [];
   const admin = { authorization: basicAuth('admin', 'admin-pw') };
   const viewer = { authorization: basicAuth('viewer', 'viewer-pw') };
-  const page = (host: HostProcess, query: string, headers: Record<string, string>) => rawRequest(`${host.url}/sort-studies${query}`, { headers });
+  const page = (host: HostProcess, query: string, headers: Record<string, string>) =>
+    rawRequest(`${host.url}/sort-studies${query}`, { headers });
 
   before(async () => {
     folder = await mkdtemp(join(testOrthancRoot ? join(testOrthancRoot, 'tmp') : tmpdir(), 'orthanc-recipes-paging-'));
@@ -42,13 +43,20 @@ describe('recipe paging acts with the caller\'s rights (a Lua filter refuses `vi
       credentials: { username: 'admin', password: 'admin-pw' },
     });
     for (const date of ['20240101', '20240102', '20240103']) {
-      const [instance] = generateStudy({ patientId: `PGC-${date}`, patientName: 'Hidden^Patient', studyDate: date, series: [{ modality: 'CT', instances: 1 }], size: 8 });
+      const [instance] = generateStudy({
+        patientId: `PGC-${date}`,
+        patientName: 'Hidden^Patient',
+        studyDate: date,
+        series: [{ modality: 'CT', instances: 1 }],
+        size: 8,
+      });
       studyIds.push((await orthanc.upload(instance!.file)).ParentStudy);
     }
     const orthancConfig = { Url: orthanc.url, Username: 'admin', Password: 'admin-pw' };
     hosts.index = await startHostProcess({ Orthanc: orthancConfig, Recipes: { paging: { Enabled: true, Engine: 'index' } } });
     hosts.auto = await startHostProcess({ Orthanc: orthancConfig, Recipes: { paging: { Enabled: true } } });
-    for (const host of [hosts.index, hosts.auto]) await eventually(async () => (await page(host, '', admin)).status === 200, 30_000, 'the first page');
+    for (const host of [hosts.index, hosts.auto])
+      await eventually(async () => (await page(host, '', admin)).status === 200, 30_000, 'the first page');
   });
 
   after(async () => {

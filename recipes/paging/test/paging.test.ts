@@ -25,11 +25,19 @@ describe('recipe paging, against a real Orthanc', { timeout: 120_000 }, () => {
   before(async () => {
     orthanc = await startTestOrthanc();
     for (const [i, date] of dates.entries()) {
-      const [instance] = generateStudy({ patientId: `PG-${i}`, patientName: `Name${i % 4}^Test`, studyDate: date, series: [{ modality: 'CT', instances: 1 }] });
+      const [instance] = generateStudy({
+        patientId: `PG-${i}`,
+        patientName: `Name${i % 4}^Test`,
+        studyDate: date,
+        series: [{ modality: 'CT', instances: 1 }],
+      });
       studyIds.push((await orthanc.upload(instance!.file)).ParentStudy);
     }
     auto = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { paging: { Enabled: true } } });
-    indexed = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { paging: { Enabled: true, Engine: 'index', DefaultLimit: 4 } } });
+    indexed = await startHostProcess({
+      Orthanc: { Url: orthanc.url },
+      Recipes: { paging: { Enabled: true, Engine: 'index', DefaultLimit: 4 } },
+    });
     await ready(auto);
     await ready(indexed);
   });
@@ -56,7 +64,10 @@ describe('recipe paging, against a real Orthanc', { timeout: 120_000 }, () => {
         const ids = (all.json as Study[]).map((study) => study.ID);
         assert.deepEqual([...ids].sort(), [...studyIds].sort());
         const studyDates = (all.json as Study[]).map((study) => study.MainDicomTags.StudyDate);
-        assert.deepEqual(studyDates, [...dates].sort((a, b) => (order === 'asc' ? a.localeCompare(b) : b.localeCompare(a))));
+        assert.deepEqual(
+          studyDates,
+          [...dates].sort((a, b) => (order === 'asc' ? a.localeCompare(b) : b.localeCompare(a))),
+        );
         const paged: string[] = [];
         for (let offset = 0; offset < dates.length + 3; offset += 3) {
           const part = await page(host, `?sort=StudyDate&order=${order}&offset=${offset}&limit=3`);
@@ -64,7 +75,11 @@ describe('recipe paging, against a real Orthanc', { timeout: 120_000 }, () => {
           paged.push(...(part.json as Study[]).map((study) => study.ID));
         }
         assert.deepEqual(paged, ids, 'the pages, one after the other, are the whole list');
-        assert.deepEqual((await page(host, `?sort=StudyDate&order=${order}&limit=1000`)).json.map((s: Study) => s.ID), ids, 'the same order again');
+        assert.deepEqual(
+          (await page(host, `?sort=StudyDate&order=${order}&limit=1000`)).json.map((s: Study) => s.ID),
+          ids,
+          'the same order again',
+        );
       }
       const byName = (await page(host, '?sort=PatientName&limit=1000')).json as Study[];
       const names = byName.map((study) => study.PatientMainDicomTags.PatientName);
@@ -82,7 +97,12 @@ describe('recipe paging, against a real Orthanc', { timeout: 120_000 }, () => {
   });
 
   it('the index follows new and deleted studies', async () => {
-    const [instance] = generateStudy({ patientId: 'PG-NEW', patientName: 'New^Study', studyDate: '19990101', series: [{ modality: 'MR', instances: 1 }] });
+    const [instance] = generateStudy({
+      patientId: 'PG-NEW',
+      patientName: 'New^Study',
+      studyDate: '19990101',
+      series: [{ modality: 'MR', instances: 1 }],
+    });
     const added = (await orthanc.upload(instance!.file)).ParentStudy;
     await eventually(async () => (await page(indexed, '?limit=1')).json[0]?.ID === added, 20_000, 'the new study first');
     assert.equal((await page(indexed, '?limit=1')).headers['x-total-count'], String(dates.length + 1));
@@ -96,7 +116,21 @@ describe('recipe paging, against a real Orthanc', { timeout: 120_000 }, () => {
   });
 
   it('400 with a JSON body for bad parameters, 405 for another method', async () => {
-    const bad = ['?offset=-1', '?offset=abc', '?offset=1e3', '?limit=0', '?limit=1001', '?limit=', '?sort=Modality', '?sort=toString', '?sort=__proto__', '?order=up', '?order=ASC', '?ofset=3', '?offset=1234567890'];
+    const bad = [
+      '?offset=-1',
+      '?offset=abc',
+      '?offset=1e3',
+      '?limit=0',
+      '?limit=1001',
+      '?limit=',
+      '?sort=Modality',
+      '?sort=toString',
+      '?sort=__proto__',
+      '?order=up',
+      '?order=ASC',
+      '?ofset=3',
+      '?offset=1234567890',
+    ];
     for (const query of bad) {
       const { status, json } = await page(auto, query);
       assert.equal(status, 400, query);

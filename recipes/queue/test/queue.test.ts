@@ -19,7 +19,9 @@ describe('recipe queue, against a real Orthanc, with the host killed mid-work', 
 
   const configuration = () => ({ Orthanc: { Url: orthanc.url }, Recipes: { queue: { Enabled: true, Workers: 2, ReserveSeconds: 2 } } });
   const tagged = async () => {
-    const values = await Promise.all(ids.map((id) => fetch(`${orthanc.url}/instances/${id}/metadata/1024`).then((r) => (r.ok ? r.text() : undefined))));
+    const values = await Promise.all(
+      ids.map((id) => fetch(`${orthanc.url}/instances/${id}/metadata/1024`).then((r) => (r.ok ? r.text() : undefined))),
+    );
     return values.filter((value) => value === 'processed').length;
   };
 
@@ -36,7 +38,13 @@ describe('recipe queue, against a real Orthanc, with the host killed mid-work', 
   });
 
   it('SIGKILL while instances arrive and are tagged loses none: after a restart every instance ends tagged', async () => {
-    const instances = generateStudy({ patientId: 'QUEUE-SECRET-ID', patientName: 'Queue^Secret', studyDate: '20240101', series: [{ modality: 'CT', instances: TOTAL, }], size: 8 });
+    const instances = generateStudy({
+      patientId: 'QUEUE-SECRET-ID',
+      patientName: 'Queue^Secret',
+      studyDate: '20240101',
+      series: [{ modality: 'CT', instances: TOTAL }],
+      size: 8,
+    });
     let taggedAtKill = -1;
     for (const [index, instance] of instances.entries()) {
       ids.push((await orthanc.upload(instance.file)).ID);
@@ -55,26 +63,48 @@ describe('recipe queue, against a real Orthanc, with the host killed mid-work', 
 
     host = await startHostProcess(configuration(), folder);
     await eventually(async () => (await tagged()) === TOTAL, 60_000, 'every instance tagged after the restart');
-    await eventually(async () => {
-      const stats = JSON.parse((await rawRequest(`${host!.url}/recipes/queue/stats`)).body.toString()) as { Size: number };
-      return stats.Size === 0;
-    }, 20_000, 'an empty queue');
+    await eventually(
+      async () => {
+        const stats = JSON.parse((await rawRequest(`${host!.url}/recipes/queue/stats`)).body.toString()) as { Size: number };
+        return stats.Size === 0;
+      },
+      20_000,
+      'an empty queue',
+    );
   });
 
   it('values held in the queue when the host dies come back: Orthanc refused every tag, the host was killed, then all are tagged', async () => {
     // The metadata name is not declared in Orthanc yet, so every PUT fails and every instance
     // stays in the queue (reserved, retried): only the queue holds them when the host is killed.
     await host!.stop();
-    const queued = { Orthanc: { Url: orthanc.url }, Recipes: { queue: { Enabled: true, Workers: 2, ReserveSeconds: 2, Metadata: 'Handled' } } };
+    const queued = {
+      Orthanc: { Url: orthanc.url },
+      Recipes: { queue: { Enabled: true, Workers: 2, ReserveSeconds: 2, Metadata: 'Handled' } },
+    };
     host = await startHostProcess(queued, folder);
-    const instances = generateStudy({ patientId: 'QUEUE-SECRET-ID', patientName: 'Queue^Secret', studyDate: '20240101', series: [{ modality: 'CT', instances: 10 }], size: 8 });
+    const instances = generateStudy({
+      patientId: 'QUEUE-SECRET-ID',
+      patientName: 'Queue^Secret',
+      studyDate: '20240101',
+      series: [{ modality: 'CT', instances: 10 }],
+      size: 8,
+    });
     const later: string[] = [];
     for (const instance of instances) later.push((await orthanc.upload(instance.file)).ID);
-    const stats = async () => JSON.parse((await rawRequest(`${host!.url}/recipes/queue/stats`)).body.toString()) as { Size: number; Reserved: number; SinceStart: { Enqueued: number; Failed: number } };
-    await eventually(async () => {
-      const now = await stats();
-      return now.SinceStart.Enqueued === 10 && now.Reserved > 0 && now.SinceStart.Failed > 0;
-    }, 20_000, 'every instance queued, some held by a failing worker');
+    const stats = async () =>
+      JSON.parse((await rawRequest(`${host!.url}/recipes/queue/stats`)).body.toString()) as {
+        Size: number;
+        Reserved: number;
+        SinceStart: { Enqueued: number; Failed: number };
+      };
+    await eventually(
+      async () => {
+        const now = await stats();
+        return now.SinceStart.Enqueued === 10 && now.Reserved > 0 && now.SinceStart.Failed > 0;
+      },
+      20_000,
+      'every instance queued, some held by a failing worker',
+    );
     assert.equal(await host.stop('SIGKILL'), null);
 
     // Orthanc learns the name (the test reaches into the launcher's options to restart it so).
@@ -82,7 +112,10 @@ describe('recipe queue, against a real Orthanc, with the host killed mid-work', 
     launcher.options.configuration = { ...launcher.options.configuration, UserMetadata: { Handled: 1024 } };
     await orthanc.process.restart();
     host = await startHostProcess(queued, folder);
-    const handled = async () => (await Promise.all(later.map((id) => fetch(`${orthanc.url}/instances/${id}/metadata/Handled`).then((r) => (r.ok ? r.text() : ''))))).filter((v) => v === 'processed').length;
+    const handled = async () =>
+      (
+        await Promise.all(later.map((id) => fetch(`${orthanc.url}/instances/${id}/metadata/Handled`).then((r) => (r.ok ? r.text() : ''))))
+      ).filter((v) => v === 'processed').length;
     await eventually(async () => (await handled()) === 10, 30_000, 'every queued instance tagged after the restart');
     await eventually(async () => (await stats()).Size === 0, 20_000, 'an empty queue');
   });

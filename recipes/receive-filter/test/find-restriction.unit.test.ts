@@ -14,7 +14,9 @@ describe('receive-filter: a C-FIND restriction', () => {
   });
 
   it("keeps the caller's exact values within the restriction, and refuses anything else rather than widen it", () => {
-    assert.deepEqual(restrictFindQuery(study({ '0008,1030': 'NORTH CT\\NORTH MR' }), north), { query: study({ '0008,1030': 'NORTH CT\\NORTH MR' }) });
+    assert.deepEqual(restrictFindQuery(study({ '0008,1030': 'NORTH CT\\NORTH MR' }), north), {
+      query: study({ '0008,1030': 'NORTH CT\\NORTH MR' }),
+    });
     for (const asked of ['SOUTH CT', 'NORTH CT\\SOUTH CT', '*CT', 'NORTH*', 'NORT?', 'north ct']) {
       assert.ok('refused' in restrictFindQuery(study({ '0008,1030': asked }), north), asked);
     }
@@ -23,8 +25,10 @@ describe('receive-filter: a C-FIND restriction', () => {
     assert.ok('refused' in restrictFindQuery(study({ '0008,0020': '20240101-20240301' }), dates));
   });
 
-  it('refuses a query above the restriction\'s level, or without a level', () => {
-    assert.deepEqual(restrictFindQuery({ '0008,0052': 'PATIENT', '0010,0020': '' }, north), { refused: 'a PATIENT query under a restriction on StudyDescription' });
+  it("refuses a query above the restriction's level, or without a level", () => {
+    assert.deepEqual(restrictFindQuery({ '0008,0052': 'PATIENT', '0010,0020': '' }, north), {
+      refused: 'a PATIENT query under a restriction on StudyDescription',
+    });
     assert.ok('query' in restrictFindQuery({ '0008,0052': 'PATIENT' }, { PatientID: 'N*' }));
     assert.ok('refused' in restrictFindQuery({ '0010,0020': '' }, north));
   });

@@ -24,10 +24,22 @@ const run = promisify(execFile);
  */
 async function storescu(orthanc: TestOrthanc, aet: string, files: Buffer[]): Promise<{ statuses: string[]; output: string }> {
   const folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-storescu-'));
-  const paths = await Promise.all(files.map(async (file, index) => (await writeFile(join(folder, `${index}.dcm`), file), join(folder, `${index}.dcm`))));
+  const paths = await Promise.all(
+    files.map(async (file, index) => (await writeFile(join(folder, `${index}.dcm`), file), join(folder, `${index}.dcm`))),
+  );
   let output: string;
   try {
-    const { stdout, stderr } = await run('storescu', ['-v', '--no-halt', '-aet', aet, '-aec', orthanc.process.aet, '127.0.0.1', String(orthanc.process.dicomPort), ...paths]);
+    const { stdout, stderr } = await run('storescu', [
+      '-v',
+      '--no-halt',
+      '-aet',
+      aet,
+      '-aec',
+      orthanc.process.aet,
+      '127.0.0.1',
+      String(orthanc.process.dicomPort),
+      ...paths,
+    ]);
     output = stdout + stderr;
   } catch (error) {
     const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
@@ -44,10 +56,25 @@ const REFUSED = 'Refused: OutOfResources';
  * Sends one C-FIND (`-S` study root, `-W` worklist) as `aet`; resolves with the PatientIDs of the
  * answers, findscu's final status (`Success`, `Failed: UnableToProcess`, …) and its output.
  */
-async function findscu(orthanc: TestOrthanc, aet: string, model: '-S' | '-W', keys: string[]): Promise<{ patientIds: string[]; final: string | undefined; output: string }> {
+async function findscu(
+  orthanc: TestOrthanc,
+  aet: string,
+  model: '-S' | '-W',
+  keys: string[],
+): Promise<{ patientIds: string[]; final: string | undefined; output: string }> {
   let output: string;
   try {
-    const { stdout, stderr } = await run('findscu', ['-v', model, '-aet', aet, '-aec', orthanc.process.aet, ...keys.flatMap((key) => ['-k', key]), '127.0.0.1', String(orthanc.process.dicomPort)]);
+    const { stdout, stderr } = await run('findscu', [
+      '-v',
+      model,
+      '-aet',
+      aet,
+      '-aec',
+      orthanc.process.aet,
+      ...keys.flatMap((key) => ['-k', key]),
+      '127.0.0.1',
+      String(orthanc.process.dicomPort),
+    ]);
     output = stdout + stderr;
   } catch (error) {
     const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
@@ -81,7 +108,12 @@ describe('receive-filter and the Lua bridge, against a real Orthanc running the 
     StateDirectory: './state',
     Bridge: {
       Port: bridgePort,
-      WhenHostDown: { ReceivedInstanceFilter: whenHostDown, ReceivedCStoreInstanceFilter: whenHostDown, IncomingFindRequestFilter: whenHostDown, IncomingWorklistRequestFilter: whenHostDown },
+      WhenHostDown: {
+        ReceivedInstanceFilter: whenHostDown,
+        ReceivedCStoreInstanceFilter: whenHostDown,
+        IncomingFindRequestFilter: whenHostDown,
+        IncomingWorklistRequestFilter: whenHostDown,
+      },
     },
     Recipes: {
       'receive-filter': {
@@ -145,13 +177,29 @@ export default defineRecipe({
     await mkdir(worklists);
     for (const patientId of ['WL1', 'WL2']) {
       const dump = join(folder, `${patientId}.dump`);
-      await writeFile(dump, ['(0010,0010) PN [Worklist^Test]', `(0010,0020) LO [${patientId}]`, '(0040,0100) SQ (Sequence with undefined length)', '(fffe,e000) na (Item with undefined length)', '(0008,0060) CS [CT]', '(fffe,e00d) na (ItemDelimitationItem)', '(fffe,e0dd) na (SequenceDelimitationItem)', ''].join('\n'));
+      await writeFile(
+        dump,
+        [
+          '(0010,0010) PN [Worklist^Test]',
+          `(0010,0020) LO [${patientId}]`,
+          '(0040,0100) SQ (Sequence with undefined length)',
+          '(fffe,e000) na (Item with undefined length)',
+          '(0008,0060) CS [CT]',
+          '(fffe,e00d) na (ItemDelimitationItem)',
+          '(fffe,e0dd) na (SequenceDelimitationItem)',
+          '',
+        ].join('\n'),
+      );
       await run('dump2dcm', [dump, join(worklists, `${patientId}.wl`)]);
     }
     await writeScript('Accept');
     const seen = (path: string) => (testOrthancRoot ? `/${relative(testOrthancRoot, path)}` : path);
-    const withWorklists = existsSync(join(testOrthancRoot ?? '/', worklistPlugin)) ? { Plugins: [worklistPlugin], Worklists: { Enable: true, Database: seen(worklists) } } : {};
-    orthanc = await startTestOrthanc({ configuration: { LuaScripts: [seen(script)], DicomAlwaysAllowFind: true, DicomAlwaysAllowFindWorklist: true, ...withWorklists } });
+    const withWorklists = existsSync(join(testOrthancRoot ?? '/', worklistPlugin))
+      ? { Plugins: [worklistPlugin], Worklists: { Enable: true, Database: seen(worklists) } }
+      : {};
+    orthanc = await startTestOrthanc({
+      configuration: { LuaScripts: [seen(script)], DicomAlwaysAllowFind: true, DicomAlwaysAllowFindWorklist: true, ...withWorklists },
+    });
     await writeFile(configFile, JSON.stringify(configuration('Accept'), null, 2));
     host = await startHostProcess(configuration('Accept'), folder);
   });
@@ -165,7 +213,15 @@ export default defineRecipe({
   it('computes the Orthanc ID an instance will have, as Orthanc does', async () => {
     const [instance] = study('CT', 'ID-CHECK');
     const stored = await orthanc.upload(instance!.file);
-    assert.equal(orthancInstanceId({ PatientID: 'ID-CHECK', StudyInstanceUID: instance!.studyInstanceUid, SeriesInstanceUID: instance!.seriesInstanceUid, SOPInstanceUID: instance!.sopInstanceUid }), stored.ID);
+    assert.equal(
+      orthancInstanceId({
+        PatientID: 'ID-CHECK',
+        StudyInstanceUID: instance!.studyInstanceUid,
+        SeriesInstanceUID: instance!.seriesInstanceUid,
+        SOPInstanceUID: instance!.sopInstanceUid,
+      }),
+      stored.ID,
+    );
   });
 
   it('REST uploads: a rule refuses (never stored), other instances are kept', async () => {
@@ -175,7 +231,18 @@ export default defineRecipe({
     const refused = await fetch(`${orthanc.url}/instances`, { method: 'POST', body: mr!.file });
     const answer = (await refused.json()) as { Status?: string; ID?: string };
     assert.equal(answer.Status, 'FilteredOut', JSON.stringify(answer));
-    assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'REST-MR', StudyInstanceUID: mr!.studyInstanceUid, SeriesInstanceUID: mr!.seriesInstanceUid, SOPInstanceUID: mr!.sopInstanceUid })), false);
+    assert.equal(
+      await exists(
+        orthanc,
+        orthancInstanceId({
+          PatientID: 'REST-MR',
+          StudyInstanceUID: mr!.studyInstanceUid,
+          SeriesInstanceUID: mr!.seriesInstanceUid,
+          SOPInstanceUID: mr!.sopInstanceUid,
+        }),
+      ),
+      false,
+    );
     await host!.log.waitFor(/receive-filter\] refused instance instance=[0-9a-f-]{44} reason="rule 1 \(REST_API\)/);
     assert.ok(!host!.log.lines.join('\n').includes('REST-MR'), 'no PatientID in the log');
   });
@@ -184,20 +251,61 @@ export default defineRecipe({
     const [mr] = study('MR', 'DIMSE-MR');
     const refused = await storescu(orthanc, 'SCANNER', [mr!.file]);
     assert.deepEqual(refused.statuses, [REFUSED], refused.output);
-    assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DIMSE-MR', StudyInstanceUID: mr!.studyInstanceUid, SeriesInstanceUID: mr!.seriesInstanceUid, SOPInstanceUID: mr!.sopInstanceUid })), false);
+    assert.equal(
+      await exists(
+        orthanc,
+        orthancInstanceId({
+          PatientID: 'DIMSE-MR',
+          StudyInstanceUID: mr!.studyInstanceUid,
+          SeriesInstanceUID: mr!.seriesInstanceUid,
+          SOPInstanceUID: mr!.sopInstanceUid,
+        }),
+      ),
+      false,
+    );
     await host!.log.waitFor(/receive-filter\] refused instance instance=[0-9a-f-]{44} reason="rule 1 \(DICOM_PROTOCOL from SCANNER\)/);
 
     const [trusted] = study('MR', 'DIMSE-TRUSTED');
     const accepted = await storescu(orthanc, 'TRUSTED', [trusted!.file]);
     assert.deepEqual(accepted.statuses, ['Success'], accepted.output);
-    assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DIMSE-TRUSTED', StudyInstanceUID: trusted!.studyInstanceUid, SeriesInstanceUID: trusted!.seriesInstanceUid, SOPInstanceUID: trusted!.sopInstanceUid })), true);
+    assert.equal(
+      await exists(
+        orthanc,
+        orthancInstanceId({
+          PatientID: 'DIMSE-TRUSTED',
+          StudyInstanceUID: trusted!.studyInstanceUid,
+          SeriesInstanceUID: trusted!.seriesInstanceUid,
+          SOPInstanceUID: trusted!.sopInstanceUid,
+        }),
+      ),
+      true,
+    );
 
     const five = study('CT', 'QUOTA', 5);
-    const quota = await storescu(orthanc, 'QUOTAAET', five.map((i) => i.file));
+    const quota = await storescu(
+      orthanc,
+      'QUOTAAET',
+      five.map((i) => i.file),
+    );
     assert.deepEqual(quota.statuses, ['Success', 'Success', 'Success', REFUSED, REFUSED], quota.output);
-    const kept = await Promise.all(five.map((i) => exists(orthanc, orthancInstanceId({ PatientID: 'QUOTA', StudyInstanceUID: i.studyInstanceUid, SeriesInstanceUID: i.seriesInstanceUid, SOPInstanceUID: i.sopInstanceUid }))));
+    const kept = await Promise.all(
+      five.map((i) =>
+        exists(
+          orthanc,
+          orthancInstanceId({
+            PatientID: 'QUOTA',
+            StudyInstanceUID: i.studyInstanceUid,
+            SeriesInstanceUID: i.seriesInstanceUid,
+            SOPInstanceUID: i.sopInstanceUid,
+          }),
+        ),
+      ),
+    );
     assert.deepEqual(kept, [true, true, true, false, false]);
-    const status = JSON.parse((await rawRequest(`${host!.url}/recipes/receive-filter/status`)).body.toString()) as { Quota: { Used: Record<string, number> }; RefusedByQuota: number };
+    const status = JSON.parse((await rawRequest(`${host!.url}/recipes/receive-filter/status`)).body.toString()) as {
+      Quota: { Used: Record<string, number> };
+      RefusedByQuota: number;
+    };
     assert.equal(status.Quota.Used.QUOTAAET, 3);
     assert.equal(status.RefusedByQuota, 2);
   });
@@ -210,9 +318,26 @@ export default defineRecipe({
   });
 
   it('C-FIND: a restricted calling AET finds only what its restriction allows; a query outside it is refused', async () => {
-    await orthanc.upload(generateStudy({ patientId: 'FIND-N', patientName: 'Find^North', studyDate: '20240101', studyDescription: 'NORTH CT', series: [{ modality: 'CT', instances: 1 }] })[0]!.file);
-    await orthanc.upload(generateStudy({ patientId: 'FIND-S', patientName: 'Find^South', studyDate: '20240101', studyDescription: 'SOUTH CT', series: [{ modality: 'CT', instances: 1 }] })[0]!.file);
-    const study = (aet: string, ...keys: string[]) => findscu(orthanc, aet, '-S', ['QueryRetrieveLevel=STUDY', 'PatientID=FIND-*', ...keys]);
+    await orthanc.upload(
+      generateStudy({
+        patientId: 'FIND-N',
+        patientName: 'Find^North',
+        studyDate: '20240101',
+        studyDescription: 'NORTH CT',
+        series: [{ modality: 'CT', instances: 1 }],
+      })[0]!.file,
+    );
+    await orthanc.upload(
+      generateStudy({
+        patientId: 'FIND-S',
+        patientName: 'Find^South',
+        studyDate: '20240101',
+        studyDescription: 'SOUTH CT',
+        series: [{ modality: 'CT', instances: 1 }],
+      })[0]!.file,
+    );
+    const study = (aet: string, ...keys: string[]) =>
+      findscu(orthanc, aet, '-S', ['QueryRetrieveLevel=STUDY', 'PatientID=FIND-*', ...keys]);
 
     const unrestricted = await study('OTHER', 'StudyDescription');
     assert.deepEqual([unrestricted.patientIds, unrestricted.final], [['FIND-N', 'FIND-S'], 'Success'], unrestricted.output);
@@ -229,20 +354,28 @@ export default defineRecipe({
     }
     const patients = await findscu(orthanc, 'VIEWER1', '-S', ['QueryRetrieveLevel=PATIENT', 'PatientID=FIND-*']);
     assert.deepEqual([patients.patientIds, patients.final], [[], UNABLE], 'a patient-level query would escape a study-level restriction');
-    const status = JSON.parse((await rawRequest(`${host!.url}/recipes/receive-filter/status`)).body.toString()) as { RefusedQueries: number };
+    const status = JSON.parse((await rawRequest(`${host!.url}/recipes/receive-filter/status`)).body.toString()) as {
+      RefusedQueries: number;
+    };
     assert.equal(status.RefusedQueries, 3);
-    await host!.log.waitFor(/receive-filter\] refused a C-FIND from VIEWER1: its own StudyDescription constraint is not within the restriction/);
+    await host!.log.waitFor(
+      /receive-filter\] refused a C-FIND from VIEWER1: its own StudyDescription constraint is not within the restriction/,
+    );
   });
 
-  it('worklist C-FIND: a filter narrows or refuses the query before Orthanc\'s worklist plugin answers', { skip: !existsSync(join(testOrthancRoot ?? '/', worklistPlugin)) && 'no worklist plugin' }, async () => {
-    const keys = ['PatientID', 'PatientName', '(0040,0100)[0].Modality'];
-    const all = await findscu(orthanc, 'WLANY', '-W', keys);
-    assert.deepEqual([all.patientIds, all.final], [['WL1', 'WL2'], 'Success'], all.output);
-    const narrowed = await findscu(orthanc, 'WLNARROW', '-W', keys);
-    assert.deepEqual([narrowed.patientIds, narrowed.final], [['WL2'], 'Success'], narrowed.output);
-    const refused = await findscu(orthanc, 'WLBAD', '-W', keys);
-    assert.deepEqual([refused.patientIds, refused.final], [[], UNABLE], refused.output);
-  });
+  it(
+    "worklist C-FIND: a filter narrows or refuses the query before Orthanc's worklist plugin answers",
+    { skip: !existsSync(join(testOrthancRoot ?? '/', worklistPlugin)) && 'no worklist plugin' },
+    async () => {
+      const keys = ['PatientID', 'PatientName', '(0040,0100)[0].Modality'];
+      const all = await findscu(orthanc, 'WLANY', '-W', keys);
+      assert.deepEqual([all.patientIds, all.final], [['WL1', 'WL2'], 'Success'], all.output);
+      const narrowed = await findscu(orthanc, 'WLNARROW', '-W', keys);
+      assert.deepEqual([narrowed.patientIds, narrowed.final], [['WL2'], 'Success'], narrowed.output);
+      const refused = await findscu(orthanc, 'WLBAD', '-W', keys);
+      assert.deepEqual([refused.patientIds, refused.final], [[], UNABLE], refused.output);
+    },
+  );
 
   it('delivers deletions at every level to DELETED listeners', async () => {
     const instances = study('CT', 'DELETE-ME', 2);
@@ -252,7 +385,12 @@ export default defineRecipe({
     await host!.log.waitFor(new RegExp(`deletion-listener\\] DELETED 3 ${stored[0]!.ID}`));
     await orthanc.json('DELETE', `/patients/${stored[1]!.ParentPatient}`);
     // Deleting the patient deletes its last instance, series and study, and the patient itself.
-    for (const [level, id] of [[3, stored[1]!.ID], [2, stored[1]!.ParentSeries], [1, stored[1]!.ParentStudy], [0, stored[1]!.ParentPatient]] as const) {
+    for (const [level, id] of [
+      [3, stored[1]!.ID],
+      [2, stored[1]!.ParentSeries],
+      [1, stored[1]!.ParentStudy],
+      [0, stored[1]!.ParentPatient],
+    ] as const) {
       await host!.log.waitFor(new RegExp(`deletion-listener\\] DELETED ${level} ${id}`));
     }
   });
@@ -265,10 +403,25 @@ export default defineRecipe({
     const [mrByDicom] = study('MR', 'DOWN-ACCEPT-CSTORE');
     const accepted = await storescu(orthanc, 'SCANNER', [mrByDicom!.file]);
     assert.deepEqual(accepted.statuses, ['Success'], accepted.output);
-    assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DOWN-ACCEPT-CSTORE', StudyInstanceUID: mrByDicom!.studyInstanceUid, SeriesInstanceUID: mrByDicom!.seriesInstanceUid, SOPInstanceUID: mrByDicom!.sopInstanceUid })), true);
+    assert.equal(
+      await exists(
+        orthanc,
+        orthancInstanceId({
+          PatientID: 'DOWN-ACCEPT-CSTORE',
+          StudyInstanceUID: mrByDicom!.studyInstanceUid,
+          SeriesInstanceUID: mrByDicom!.seriesInstanceUid,
+          SOPInstanceUID: mrByDicom!.sopInstanceUid,
+        }),
+      ),
+      true,
+    );
 
     const acceptedFind = await findscu(orthanc, 'VIEWER1', '-S', ['QueryRetrieveLevel=STUDY', 'PatientID=FIND-*']);
-    assert.deepEqual([acceptedFind.patientIds, acceptedFind.final], [['FIND-N', 'FIND-S'], 'Success'], 'Accept: the query runs as received, unrestricted');
+    assert.deepEqual(
+      [acceptedFind.patientIds, acceptedFind.final],
+      [['FIND-N', 'FIND-S'], 'Success'],
+      'Accept: the query runs as received, unrestricted',
+    );
 
     await writeScript('Reject');
     await orthanc.process.restart();
@@ -280,11 +433,31 @@ export default defineRecipe({
     const [byDicom] = study('CT', 'DOWN-CSTORE');
     const down = await storescu(orthanc, 'SCANNER', [byDicom!.file]);
     assert.deepEqual(down.statuses, [REFUSED], down.output);
-    assert.equal(await exists(orthanc, orthancInstanceId({ PatientID: 'DOWN-CSTORE', StudyInstanceUID: byDicom!.studyInstanceUid, SeriesInstanceUID: byDicom!.seriesInstanceUid, SOPInstanceUID: byDicom!.sopInstanceUid })), false);
+    assert.equal(
+      await exists(
+        orthanc,
+        orthancInstanceId({
+          PatientID: 'DOWN-CSTORE',
+          StudyInstanceUID: byDicom!.studyInstanceUid,
+          SeriesInstanceUID: byDicom!.seriesInstanceUid,
+          SOPInstanceUID: byDicom!.sopInstanceUid,
+        }),
+      ),
+      false,
+    );
 
     host = await startHostProcess(configuration('Reject'), folder);
     const [after] = study('CT', 'BACK-UP');
-    await eventually(async () => (await fetch(`${orthanc.url}/instances`, { method: 'POST', body: after!.file }).then((r) => r.json() as Promise<{ Status?: string }>)).Status === 'Success', 20_000, 'the host to answer the bridge again');
+    await eventually(
+      async () =>
+        (
+          await fetch(`${orthanc.url}/instances`, { method: 'POST', body: after!.file }).then(
+            (r) => r.json() as Promise<{ Status?: string }>,
+          )
+        ).Status === 'Success',
+      20_000,
+      'the host to answer the bridge again',
+    );
     const described = JSON.parse((await rawRequest(`${host.url}/recipes`)).body.toString()) as { Bridge: { UnansweredByHost: number } };
     assert.ok(described.Bridge.UnansweredByHost >= 2, JSON.stringify(described.Bridge));
   });
@@ -294,14 +467,26 @@ describe('the embedded Orthanc gets the bridge script by itself', { timeout: 120
   it('filters uploads through the front and delivers deletions, with no script installed by hand', async () => {
     const deletions: string[] = [];
     const listener = defineRecipe({
-      meta: { id: 'deletion-recorder', title: 'Deletions', description: 'Records deletions.', routes: [], events: ['DELETED'], destructive: false },
+      meta: {
+        id: 'deletion-recorder',
+        title: 'Deletions',
+        description: 'Records deletions.',
+        routes: [],
+        events: ['DELETED'],
+        destructive: false,
+      },
       schema: { type: 'object', properties: {}, additionalProperties: false },
       setup({ orthanc }) {
         orthanc.registerOnChangeCallback((_type, _level, id) => void deletions.push(id), { types: ['DELETED'] });
       },
     });
     const { host, url, directory } = await startHostInProcess(
-      { Recipes: { 'receive-filter': { Enabled: true, Rules: [{ Action: 'Reject', Filter: { Modality: 'MR' } }] }, 'deletion-recorder': { Enabled: true } } },
+      {
+        Recipes: {
+          'receive-filter': { Enabled: true, Rules: [{ Action: 'Reject', Filter: { Modality: 'MR' } }] },
+          'deletion-recorder': { Enabled: true },
+        },
+      },
       [listener],
     );
     try {

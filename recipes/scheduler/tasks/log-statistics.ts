@@ -14,7 +14,13 @@ export const logStatistics: BuiltInTask<Record<string, never>> = {
   schema: { type: 'object', properties: {}, additionalProperties: false },
   async run({ orthanc, log }) {
     const s = await orthanc.restApiGetJson<Statistics>('/statistics');
-    log.info('statistics', { patients: s.CountPatients, studies: s.CountStudies, series: s.CountSeries, instances: s.CountInstances, diskSizeMB: s.TotalDiskSizeMB });
+    log.info('statistics', {
+      patients: s.CountPatients,
+      studies: s.CountStudies,
+      series: s.CountSeries,
+      instances: s.CountInstances,
+      diskSizeMB: s.TotalDiskSizeMB,
+    });
     return s;
   },
 };

@@ -1,6 +1,13 @@
 import { checkDicomFilter, compileDicomFilter } from '../../../shared/dicom-match.js';
 import { describe, type OrthancBinding } from '../../../shared/binding/index.js';
-import { formatOrthancTime, isNotFound, levelPath, listResources, readOrGone, type ExpandedResource } from '../../../shared/orthanc-resources.js';
+import {
+  formatOrthancTime,
+  isNotFound,
+  levelPath,
+  listResources,
+  readOrGone,
+  type ExpandedResource,
+} from '../../../shared/orthanc-resources.js';
 import { resourceForFilter } from '../../../shared/resource-filter.js';
 import { escapePointer } from '../../../shared/validate.js';
 import { TaskError } from '../runner.js';
@@ -68,15 +75,14 @@ export const purgeOlderThan: BuiltInTask<PurgeOlderThanOptions> = {
         type: 'object',
         additionalProperties: { type: 'string' },
         description:
-          'Only resources whose main DICOM tags (or their parents\', and for studies `Modality` of any series), `LastUpdate`, `ModalitiesInStudy`, `RemoteAET` or `CalledAET` match these patterns, as `/tools/find` matches them (what `shared/resource-filter.ts` gives).',
+          "Only resources whose main DICOM tags (or their parents', and for studies `Modality` of any series), `LastUpdate`, `ModalitiesInStudy`, `RemoteAET` or `CalledAET` match these patterns, as `/tools/find` matches them (what `shared/resource-filter.ts` gives).",
         default: {},
       },
       DryRun: { type: 'boolean', description: 'Only log and return what would be deleted.', default: true },
     },
     additionalProperties: false,
   },
-  check: (options) =>
-    checkDicomFilter(options.Filter).map(({ key, message }) => ({ pointer: `/Filter/${escapePointer(key)}`, message })),
+  check: (options) => checkDicomFilter(options.Filter).map(({ key, message }) => ({ pointer: `/Filter/${escapePointer(key)}`, message })),
   async run({ orthanc, log, signal }, options) {
     const cutoff = purgeCutoff(new Date(), options.Days, options.By);
     const matches = compileDicomFilter(options.Filter);
@@ -111,7 +117,13 @@ export const purgeOlderThan: BuiltInTask<PurgeOlderThanOptions> = {
         result.Failed.push({ ID: id, Error: describe(error) });
       }
     }
-    log.info('deleted', { count: result.Resources.length, resourceLevel: what, by: options.By, cutoff, resources: result.Resources.join(',') });
+    log.info('deleted', {
+      count: result.Resources.length,
+      resourceLevel: what,
+      by: options.By,
+      cutoff,
+      resources: result.Resources.join(','),
+    });
     if (result.Failed.length > 0) {
       throw new TaskError(`${result.Failed.length} of ${old.length} deletions failed: ${result.Failed[0]!.Error}`, result);
     }

@@ -26,7 +26,8 @@ export const resubmitFailedJobs: BuiltInTask<ResubmitFailedJobsOptions> = {
       Types: {
         type: 'array',
         items: { type: 'string', minLength: 1 },
-        description: 'Only jobs of these types (as `/jobs` names them: `DicomModalityStore`, `ResourceModification`…); every type when empty.',
+        description:
+          'Only jobs of these types (as `/jobs` names them: `DicomModalityStore`, `ResourceModification`…); every type when empty.',
         default: [],
       },
       MaxPerRun: { type: 'integer', minimum: 1, description: 'The most jobs resubmitted in one run.', default: 10 },

@@ -20,7 +20,9 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
 
   before(async () => {
     downPort = await getFreePort();
-    orthanc = await startTestOrthanc({ configuration: { DicomModalities: { down: ['DOWN', '127.0.0.1', downPort] }, JobsHistorySize: 50 } });
+    orthanc = await startTestOrthanc({
+      configuration: { DicomModalities: { down: ['DOWN', '127.0.0.1', downPort] }, JobsHistorySize: 50 },
+    });
     const purge = (Name: string, Options: Record<string, unknown>) => ({ Name, Schedule: never, Task: 'purge-older-than', Options });
     host = await startHostProcess({
       Orthanc: { Url: orthanc.url },
@@ -52,7 +54,11 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
     const { status, body } = await call(`${host.url}/recipes/scheduler/tasks/${name}/run`, 'POST');
     assert.equal(status, 202, JSON.stringify(body));
     let last: TaskView['LastRun'] = null;
-    await eventually(async () => (last = (await view(name)).LastRun) !== null && last.Start === body.Start, 30_000, `the end of ${name}'s run`);
+    await eventually(
+      async () => (last = (await view(name)).LastRun) !== null && last.Start === body.Start,
+      30_000,
+      `the end of ${name}'s run`,
+    );
     return last!;
   }
   async function store(spec: StudySpec): Promise<{ study: string; patient: string; series: string[] }> {
@@ -68,13 +74,46 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
   const sorted = (ids: string[]) => [...ids].sort();
 
   it('purge-older-than by StudyDate: a dry run lists exactly the old studies that match the filter, a real run deletes exactly them', async () => {
-    const oldCt = await store({ patientId: 'P1', patientName: 'One^Patient', studyDate: '20200101', series: [{ modality: 'CT', instances: 2 }] });
-    const recentCt = await store({ patientId: 'P1', patientName: 'One^Patient', studyDate: daysAgo(29), series: [{ modality: 'CT', instances: 1 }] });
-    const justOldMr = await store({ patientId: 'P2', patientName: 'Two^Patient', studyDate: daysAgo(31), series: [{ modality: 'MR', instances: 1 }] });
-    const oldOt = await store({ patientId: 'P3', patientName: 'Three^Patient', studyDate: '20180101', series: [{ modality: 'OT', instances: 1 }] });
+    const oldCt = await store({
+      patientId: 'P1',
+      patientName: 'One^Patient',
+      studyDate: '20200101',
+      series: [{ modality: 'CT', instances: 2 }],
+    });
+    const recentCt = await store({
+      patientId: 'P1',
+      patientName: 'One^Patient',
+      studyDate: daysAgo(29),
+      series: [{ modality: 'CT', instances: 1 }],
+    });
+    const justOldMr = await store({
+      patientId: 'P2',
+      patientName: 'Two^Patient',
+      studyDate: daysAgo(31),
+      series: [{ modality: 'MR', instances: 1 }],
+    });
+    const oldOt = await store({
+      patientId: 'P3',
+      patientName: 'Three^Patient',
+      studyDate: '20180101',
+      series: [{ modality: 'OT', instances: 1 }],
+    });
     const noDate = await store({ patientId: 'P4', patientName: 'Four^Patient', studyDate: '', series: [{ modality: 'CT', instances: 1 }] });
-    const secret = await store({ patientId: 'SECRET-ID-7', patientName: 'Secret^Name', studyDate: '20150101', series: [{ modality: 'CT', instances: 1 }] });
-    const mixed = await store({ patientId: 'P5', patientName: 'Five^Patient', studyDate: '20170101', series: [{ modality: 'CT', instances: 1 }, { modality: 'US', instances: 1 }] });
+    const secret = await store({
+      patientId: 'SECRET-ID-7',
+      patientName: 'Secret^Name',
+      studyDate: '20150101',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
+    const mixed = await store({
+      patientId: 'P5',
+      patientName: 'Five^Patient',
+      studyDate: '20170101',
+      series: [
+        { modality: 'CT', instances: 1 },
+        { modality: 'US', instances: 1 },
+      ],
+    });
     const old = [oldCt.study, justOldMr.study, secret.study, mixed.study];
     const all = await studies();
 
@@ -82,7 +121,9 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
     const series = await runNow('purge-us-series');
     assert.equal(series.Outcome, 'Success', series.Error);
     assert.deepEqual(series.Result.Resources, [mixed.series[1]]);
-    assert.deepEqual(await orthanc.json('GET', `/studies/${mixed.study}/series`).then((s: { ID: string }[]) => s.map((x) => x.ID)), [mixed.series[0]]);
+    assert.deepEqual(await orthanc.json('GET', `/studies/${mixed.study}/series`).then((s: { ID: string }[]) => s.map((x) => x.ID)), [
+      mixed.series[0],
+    ]);
 
     const dry = await runNow('purge-dry');
     assert.equal(dry.Outcome, 'Success', dry.Error);
@@ -112,8 +153,18 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
 
   it('purge-older-than by LastUpdate: Days 1 keeps what was just stored, Days 0 deletes exactly the patients that the filter selects', async () => {
     const kept = await studies();
-    const first = await store({ patientId: 'RECENT-1', patientName: 'Recent^One', studyDate: '20240101', series: [{ modality: 'CT', instances: 1 }] });
-    const second = await store({ patientId: 'RECENT-2', patientName: 'Recent^Two', studyDate: '20240101', series: [{ modality: 'MR', instances: 1 }] });
+    const first = await store({
+      patientId: 'RECENT-1',
+      patientName: 'Recent^One',
+      studyDate: '20240101',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
+    const second = await store({
+      patientId: 'RECENT-2',
+      patientName: 'Recent^Two',
+      studyDate: '20240101',
+      series: [{ modality: 'MR', instances: 1 }],
+    });
     const dry = await runNow('purge-updated-dry');
     assert.deepEqual(dry.Result.Resources, []);
     assert.match(dry.Result.Cutoff, /^\d{8}T\d{6}$/);
@@ -126,7 +177,13 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
   });
 
   it('resubmit-failed-jobs resubmits failed stores (at most MaxPerRun), and they succeed once the modality is up', async () => {
-    const [instance] = generateStudy({ patientId: 'JOB-1', patientName: 'Job^One', studyDate: '20240101', size: 8, series: [{ modality: 'CT', instances: 1 }] });
+    const [instance] = generateStudy({
+      patientId: 'JOB-1',
+      patientName: 'Job^One',
+      studyDate: '20240101',
+      size: 8,
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const stored = await orthanc.upload(instance!.file);
     const jobs: string[] = [];
     for (let i = 0; i < 2; i += 1) {
@@ -142,12 +199,20 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
       const firstRun = await runNow('resubmit-one');
       assert.equal(firstRun.Outcome, 'Success', firstRun.Error);
       assert.deepEqual(firstRun.Result, { Resubmitted: [jobs[0]], Failed: [], Remaining: 1 });
-      await eventually(async () => (await orthanc.json('GET', `/jobs/${jobs[0]}`)).State === 'Success', 60_000, 'the resubmitted job to succeed');
+      await eventually(
+        async () => (await orthanc.json('GET', `/jobs/${jobs[0]}`)).State === 'Success',
+        60_000,
+        'the resubmitted job to succeed',
+      );
       assert.equal((await orthanc.json('GET', `/jobs/${jobs[1]}`)).State, 'Failure');
 
       const secondRun = await runNow('resubmit-one');
       assert.deepEqual(secondRun.Result, { Resubmitted: [jobs[1]], Failed: [], Remaining: 0 });
-      await eventually(async () => (await orthanc.json('GET', `/jobs/${jobs[1]}`)).State === 'Success', 60_000, 'the second job to succeed');
+      await eventually(
+        async () => (await orthanc.json('GET', `/jobs/${jobs[1]}`)).State === 'Success',
+        60_000,
+        'the second job to succeed',
+      );
       assert.equal((await storescp.received()).length, 1, 'storescp received the instance');
     } finally {
       await storescp.dispose();

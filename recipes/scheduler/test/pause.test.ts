@@ -22,7 +22,12 @@ describe('recipe scheduler: tasks run only while Orthanc is up', { timeout: 120_
       {
         Orthanc: { Url: orthanc.url },
         // One line in runs.txt per run: the count does not need Orthanc (nor the host's routes, which do).
-        Recipes: { scheduler: { Enabled: true, Tasks: [{ Name: 'tick', Every: '500ms', Module: './tasks/append.mjs', Options: { File: runsFile } }] } },
+        Recipes: {
+          scheduler: {
+            Enabled: true,
+            Tasks: [{ Name: 'tick', Every: '500ms', Module: './tasks/append.mjs', Options: { File: runsFile } }],
+          },
+        },
       },
       folder,
     );

@@ -27,7 +27,12 @@ describe('recipe scheduler, against a real Orthanc', { timeout: 120_000 }, () =>
               { Name: 'slow', Schedule: '* * * * * *', Module: './tasks/slow.mjs' },
               { Name: 'failing', Every: '500ms', Module: './tasks/fail.mjs' },
               { Name: 'system', Schedule: never, Request: { Uri: '/system' } },
-              { Name: 'find', Schedule: never, TimeZone: 'Europe/Brussels', Request: { Method: 'POST', Uri: '/tools/find', Body: { Level: 'Study', Query: {} } } },
+              {
+                Name: 'find',
+                Schedule: never,
+                TimeZone: 'Europe/Brussels',
+                Request: { Method: 'POST', Uri: '/tools/find', Body: { Level: 'Study', Query: {} } },
+              },
               { Name: 'clear-exports', Every: '1h', Request: { Method: 'DELETE', Uri: '/exports' } },
               { Name: 'not-found', Schedule: never, Request: { Uri: '/no/such/route' } },
               { Name: 'echo-js', Schedule: never, Module: './tasks/echo.mjs', Options: { Any: 'thing' } },
@@ -55,10 +60,14 @@ describe('recipe scheduler, against a real Orthanc', { timeout: 120_000 }, () =>
     const { status, body } = await run(name);
     assert.equal(status, 202, JSON.stringify(body));
     let last: TaskView['LastRun'] = null;
-    await eventually(async () => {
-      last = (await view(name)).LastRun;
-      return last !== null && last.Start === body.Start;
-    }, 20_000, `the end of ${name}'s run`);
+    await eventually(
+      async () => {
+        last = (await view(name)).LastRun;
+        return last !== null && last.Start === body.Start;
+      },
+      20_000,
+      `the end of ${name}'s run`,
+    );
     return last!;
   }
 
@@ -66,7 +75,10 @@ describe('recipe scheduler, against a real Orthanc', { timeout: 120_000 }, () =>
     const { status, body, headers } = await call<TaskView[]>(`${host.url}/recipes/scheduler/tasks`);
     assert.equal(status, 200);
     assert.match(String(headers['content-type']), /^application\/json/);
-    assert.deepEqual(body.map((t) => t.Name), ['heartbeat', 'slow', 'failing', 'system', 'find', 'clear-exports', 'not-found', 'echo-js', 'echo-ts', 'hang']);
+    assert.deepEqual(
+      body.map((t) => t.Name),
+      ['heartbeat', 'slow', 'failing', 'system', 'find', 'clear-exports', 'not-found', 'echo-js', 'echo-ts', 'hang'],
+    );
     const find = body.find((t) => t.Name === 'find') as unknown as Record<string, unknown>;
     assert.equal(find.Schedule, '0 0 1 1 *');
     assert.equal(find.TimeZone, 'Europe/Brussels');
@@ -97,10 +109,14 @@ describe('recipe scheduler, against a real Orthanc', { timeout: 120_000 }, () =>
   });
 
   it('never runs a slow task twice at once: ticks that come during a run are skipped', async () => {
-    await eventually(async () => {
-      const slow = await view('slow');
-      return slow.RunCount >= 2 && slow.SkippedCount >= 2;
-    }, 30_000, 'two runs of the slow task');
+    await eventually(
+      async () => {
+        const slow = await view('slow');
+        return slow.RunCount >= 2 && slow.SkippedCount >= 2;
+      },
+      30_000,
+      'two runs of the slow task',
+    );
     const slow = await view('slow');
     assert.equal(slow.LastRun!.Result.MaxActive, 1);
     assert.equal(slow.FailureCount, 0);
@@ -113,7 +129,11 @@ describe('recipe scheduler, against a real Orthanc', { timeout: 120_000 }, () =>
     assert.equal(failing.LastRun!.Error, 'boom from fail.mjs');
     assert.ok(failing.RunCount >= failing.FailureCount);
     await eventually(async () => (await view('failing')).FailureCount > failing.FailureCount, 10_000, 'one more run after failures');
-    assert.ok(host.log.lines.some((line) => /^E .* scheduler\] task failed task=failing trigger=Schedule outcome=Failure durationMs=\d+ error="boom from fail\.mjs/.test(line)));
+    assert.ok(
+      host.log.lines.some((line) =>
+        /^E .* scheduler\] task failed task=failing trigger=Schedule outcome=Failure durationMs=\d+ error="boom from fail\.mjs/.test(line),
+      ),
+    );
   });
 
   it('runs a task now: 202 with the run, 409 while it runs, 404 for an unknown task', async () => {
@@ -178,7 +198,9 @@ describe('recipe scheduler, against a real Orthanc', { timeout: 120_000 }, () =>
     const code = await host.stop('SIGTERM');
     assert.equal(code, 0);
     assert.equal(await readFile(join(folder, 'hang.marker'), 'utf8'), 'cancelled');
-    const cancelled = host.log.lines.findIndex((line) => /scheduler\] task cancelled task=hang trigger=Manual outcome=Cancelled durationMs=\d+/.test(line));
+    const cancelled = host.log.lines.findIndex((line) =>
+      /scheduler\] task cancelled task=hang trigger=Manual outcome=Cancelled durationMs=\d+/.test(line),
+    );
     const stopped = host.log.lines.findIndex((line) => / host\] stopped$/.test(line));
     assert.ok(cancelled >= 0 && stopped > cancelled, `the host stopped before the run ended:\n${host.log.lines.slice(-10).join('\n')}`);
   });

@@ -17,7 +17,11 @@ new RecipeTester(scheduler, {
     name: 'lists its tasks',
     request: 'GET /recipes/scheduler/tasks',
     expect: { status: 200 },
-    check: ({ answer }) => assert.deepEqual(JSON.parse(answer!.body.toString()).map((task: { Name: string }) => task.Name), ['ping']),
+    check: ({ answer }) =>
+      assert.deepEqual(
+        JSON.parse(answer!.body.toString()).map((task: { Name: string }) => task.Name),
+        ['ping'],
+      ),
   },
   {
     name: 'runs a task now on POST /run (202), sending its request to Orthanc',

@@ -116,12 +116,17 @@ describe('scheduler: runner', () => {
   it('never starts a second run while one is in flight, and counts the skipped ticks', async () => {
     let active = 0;
     let maxActive = 0;
-    const runner = new TaskRunner('r', async () => {
-      maxActive = Math.max(maxActive, (active += 1));
-      await sleep(100);
-      active -= 1;
-      return 'done';
-    }, log, never);
+    const runner = new TaskRunner(
+      'r',
+      async () => {
+        maxActive = Math.max(maxActive, (active += 1));
+        await sleep(100);
+        active -= 1;
+        return 'done';
+      },
+      log,
+      never,
+    );
     assert.ok(runner.start('Schedule'));
     assert.equal(runner.start('Schedule'), undefined);
     assert.equal(runner.start('Manual'), undefined);
@@ -135,11 +140,16 @@ describe('scheduler: runner', () => {
 
   it('records a failure with its error (and a partial result), and goes on', async () => {
     let calls = 0;
-    const runner = new TaskRunner('f', async () => {
-      calls += 1;
-      if (calls === 1) throw new TaskError('1 of 2 deletions failed', { Deleted: ['a'] });
-      return { n: 1, big: undefined };
-    }, log, never);
+    const runner = new TaskRunner(
+      'f',
+      async () => {
+        calls += 1;
+        if (calls === 1) throw new TaskError('1 of 2 deletions failed', { Deleted: ['a'] });
+        return { n: 1, big: undefined };
+      },
+      log,
+      never,
+    );
     runner.start('Schedule');
     await eventually(() => runner.runCount === 1);
     assert.deepEqual(
@@ -147,7 +157,11 @@ describe('scheduler: runner', () => {
       { Outcome: 'Failure', Error: '1 of 2 deletions failed', Result: { Deleted: ['a'] } },
     );
     assert.equal(runner.failureCount, 1);
-    assert.ok(lines.some((line) => / scheduler\] task failed task=f trigger=Schedule outcome=Failure durationMs=\d+ error="1 of 2 deletions failed/.test(line)));
+    assert.ok(
+      lines.some((line) =>
+        / scheduler\] task failed task=f trigger=Schedule outcome=Failure durationMs=\d+ error="1 of 2 deletions failed/.test(line),
+      ),
+    );
     runner.start('Schedule');
     await eventually(() => runner.runCount === 2);
     assert.equal(runner.lastRun!.Outcome, 'Success');

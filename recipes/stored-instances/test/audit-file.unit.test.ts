@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AuditFile } from '../audit-file.js';
 
-const lines = async (path: string) => (await readFile(path, 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as { n: number; pad: string });
+const lines = async (path: string) =>
+  (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { n: number; pad: string });
 
 describe('the audit file', () => {
   it('keeps every line whole and in order under concurrent appends, rotating by size and keeping N files', async () => {
@@ -16,8 +20,12 @@ describe('the audit file', () => {
     await audit.close();
     assert.deepEqual((await readdir(join(folder, 'nested'))).sort(), ['audit.jsonl', 'audit.jsonl.1', 'audit.jsonl.2', 'audit.jsonl.3']);
     const kept = [...(await lines(`${path}.3`)), ...(await lines(`${path}.2`)), ...(await lines(`${path}.1`)), ...(await lines(path))];
-    assert.deepEqual(kept.map((r) => r.n), Array.from({ length: kept.length }, (_, i) => 200 - kept.length + i));
-    for (const name of ['audit.jsonl', 'audit.jsonl.1', 'audit.jsonl.2', 'audit.jsonl.3']) assert.ok((await stat(join(folder, 'nested', name))).size <= 2000, name);
+    assert.deepEqual(
+      kept.map((r) => r.n),
+      Array.from({ length: kept.length }, (_, i) => 200 - kept.length + i),
+    );
+    for (const name of ['audit.jsonl', 'audit.jsonl.1', 'audit.jsonl.2', 'audit.jsonl.3'])
+      assert.ok((await stat(join(folder, 'nested', name))).size <= 2000, name);
   });
 
   it('appends after what the file already holds (O_APPEND), and writes a line larger than the limit whole', async () => {
@@ -28,8 +36,14 @@ describe('the audit file', () => {
     await audit.append({ n: 0, pad: 'y'.repeat(500) });
     await audit.append({ n: 1, pad: '' });
     await audit.close();
-    assert.deepEqual((await lines(`${path}.1`)).map((r) => r.n), [0]);
-    assert.deepEqual((await lines(path)).map((r) => r.n), [1]);
+    assert.deepEqual(
+      (await lines(`${path}.1`)).map((r) => r.n),
+      [0],
+    );
+    assert.deepEqual(
+      (await lines(path)).map((r) => r.n),
+      [1],
+    );
   });
 
   it('drops the old lines at rotation with AuditKeepFiles 0', async () => {
@@ -39,6 +53,9 @@ describe('the audit file', () => {
     for (let n = 0; n < 5; n += 1) await audit.append({ n, pad: 'z' });
     await audit.close();
     assert.deepEqual(await readdir(folder), ['audit.jsonl']);
-    assert.deepEqual((await lines(path)).map((r) => r.n), [4]);
+    assert.deepEqual(
+      (await lines(path)).map((r) => r.n),
+      [4],
+    );
   });
 });

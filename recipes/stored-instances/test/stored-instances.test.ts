@@ -27,7 +27,14 @@ describe('recipe stored-instances, against a real Orthanc', { timeout: 180_000 }
       {
         Orthanc: { Url: orthanc.url },
         Recipes: {
-          'stored-instances': { Enabled: true, LogLine: 'tags', AuditFile: 'audit/stored.jsonl', AuditMaxMegabytes: AUDIT_MAX_BYTES / 2 ** 20, AuditKeepFiles: 2, RecentCapacity: 50 },
+          'stored-instances': {
+            Enabled: true,
+            LogLine: 'tags',
+            AuditFile: 'audit/stored.jsonl',
+            AuditMaxMegabytes: AUDIT_MAX_BYTES / 2 ** 20,
+            AuditKeepFiles: 2,
+            RecentCapacity: 50,
+          },
         },
       },
       folder,
@@ -47,7 +54,11 @@ describe('recipe stored-instances, against a real Orthanc', { timeout: 180_000 }
 
   async function recordOf(id: string): Promise<StoredInstanceRecord> {
     let found: StoredInstanceRecord | undefined;
-    await eventually(async () => (found = (await recent(50)).find((r) => r.InstanceId === id)) !== undefined, 20_000, `the record of ${id}`);
+    await eventually(
+      async () => (found = (await recent(50)).find((r) => r.InstanceId === id)) !== undefined,
+      20_000,
+      `the record of ${id}`,
+    );
     return found!;
   }
 
@@ -71,8 +82,13 @@ describe('recipe stored-instances, against a real Orthanc', { timeout: 180_000 }
     }
   }
 
-  it('records an instance stored over REST with Orthanc\'s own size, syntax, SOP class and origin', async () => {
-    const [instance] = generateStudy({ patientId: 'STORED-REST', patientName: 'Rest^Stored', studyDate: '20240707', series: [{ modality: 'CT', instances: 1 }] });
+  it("records an instance stored over REST with Orthanc's own size, syntax, SOP class and origin", async () => {
+    const [instance] = generateStudy({
+      patientId: 'STORED-REST',
+      patientName: 'Rest^Stored',
+      studyDate: '20240707',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const { ID } = await orthanc.upload(instance!.file);
     const record = await recordOf(ID);
     await expectMatchesOrthanc(record, 'REST_API', 'RestApi');
@@ -82,20 +98,35 @@ describe('recipe stored-instances, against a real Orthanc', { timeout: 180_000 }
   });
 
   it('records DICOM_PROTOCOL and the remote AET for an instance sent with storescu', async () => {
-    const [instance] = generateStudy({ patientId: 'STORED-SCU', patientName: 'Scu^Stored', studyDate: '20240708', series: [{ modality: 'US', instances: 1 }] });
+    const [instance] = generateStudy({
+      patientId: 'STORED-SCU',
+      patientName: 'Scu^Stored',
+      studyDate: '20240708',
+      series: [{ modality: 'US', instances: 1 }],
+    });
     const path = join(folder, 'scu.dcm');
     await writeFile(path, instance!.file);
-    await promisify(execFile)('storescu', ['-aet', 'RCPSTOREDSCU', '-aec', orthanc.process.aet, '127.0.0.1', String(orthanc.process.dicomPort), path]);
+    await promisify(execFile)('storescu', [
+      '-aet',
+      'RCPSTOREDSCU',
+      '-aec',
+      orthanc.process.aet,
+      '127.0.0.1',
+      String(orthanc.process.dicomPort),
+      path,
+    ]);
     const [found] = await orthanc.json('POST', '/tools/lookup', instance!.sopInstanceUid);
     const record = await recordOf(found.ID);
     await expectMatchesOrthanc(record, 'DICOM_PROTOCOL', 'DicomProtocol');
     assert.equal(record.RemoteAet, 'RCPSTOREDSCU');
   });
 
-  it('logs one line per instance with those fields, and never the patient\'s name or ID', async () => {
+  it("logs one line per instance with those fields, and never the patient's name or ID", async () => {
     const [record] = await recent(1);
     const line = await host.log.waitFor(
-      new RegExp(`stored-instances\\] stored instance=${record!.InstanceId} bytes=${record!.Size} transferSyntax=${record!.TransferSyntax} sopClass=${record!.SopClassUid} origin=DICOM_PROTOCOL remoteAet=RCPSTOREDSCU tags="\\{`),
+      new RegExp(
+        `stored-instances\\] stored instance=${record!.InstanceId} bytes=${record!.Size} transferSyntax=${record!.TransferSyntax} sopClass=${record!.SopClassUid} origin=DICOM_PROTOCOL remoteAet=RCPSTOREDSCU tags="\\{`,
+      ),
     );
     assert.match(line, /\\"PatientName\\":\\"<redacted>\\"/);
     assert.doesNotMatch(host.log.lines.join('\n'), /Rest\^Stored|STORED-REST|Scu\^Stored|STORED-SCU/);
@@ -103,12 +134,23 @@ describe('recipe stored-instances, against a real Orthanc', { timeout: 180_000 }
 
   it('serves the latest instances newest first, as many as `limit` asks', async () => {
     const ids: string[] = [];
-    for (const instance of generateStudy({ patientId: 'STORED-ORDER', patientName: 'Order^Of', studyDate: '20240709', series: [{ modality: 'MR', instances: 3 }] })) {
+    for (const instance of generateStudy({
+      patientId: 'STORED-ORDER',
+      patientName: 'Order^Of',
+      studyDate: '20240709',
+      series: [{ modality: 'MR', instances: 3 }],
+    })) {
       ids.push((await orthanc.upload(instance.file)).ID);
       await recordOf(ids.at(-1)!);
     }
-    assert.deepEqual((await recent(3)).map((r) => r.InstanceId), ids.reverse());
-    assert.deepEqual((await recent(1)).map((r) => r.InstanceId), [ids[0]]);
+    assert.deepEqual(
+      (await recent(3)).map((r) => r.InstanceId),
+      ids.reverse(),
+    );
+    assert.deepEqual(
+      (await recent(1)).map((r) => r.InstanceId),
+      [ids[0]],
+    );
     assert.equal((await recent()).length, 5, 'the default limit (10) takes all five instances stored so far');
   });
 
@@ -127,14 +169,31 @@ describe('recipe stored-instances, against a real Orthanc', { timeout: 180_000 }
   });
 
   it('appends one JSON line per instance to the audit file (relative to the configuration file), rotated by size', async () => {
-    const instances = generateStudy({ patientId: 'STORED-AUDIT', patientName: 'Audit^Trail', studyDate: '20240710', series: [{ modality: 'CT', instances: 6 }] });
+    const instances = generateStudy({
+      patientId: 'STORED-AUDIT',
+      patientName: 'Audit^Trail',
+      studyDate: '20240710',
+      series: [{ modality: 'CT', instances: 6 }],
+    });
     const ids: string[] = [];
     for (const instance of instances) ids.push((await orthanc.upload(instance.file)).ID);
     const audit = join(folder, 'audit');
-    const read = async (name: string) => (await readFile(join(audit, name), 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as StoredInstanceRecord);
-    await eventually(async () => (await read('stored.jsonl')).some((r) => r.InstanceId === ids.at(-1)), 20_000, 'the last instance in the audit file');
+    const read = async (name: string) =>
+      (await readFile(join(audit, name), 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as StoredInstanceRecord);
+    await eventually(
+      async () => (await read('stored.jsonl')).some((r) => r.InstanceId === ids.at(-1)),
+      20_000,
+      'the last instance in the audit file',
+    );
 
-    assert.deepEqual((await readdir(audit)).sort(), ['stored.jsonl', 'stored.jsonl.1', 'stored.jsonl.2'], 'two rotated files kept, no more');
+    assert.deepEqual(
+      (await readdir(audit)).sort(),
+      ['stored.jsonl', 'stored.jsonl.1', 'stored.jsonl.2'],
+      'two rotated files kept, no more',
+    );
     const files = ['stored.jsonl.2', 'stored.jsonl.1', 'stored.jsonl'];
     const records: StoredInstanceRecord[] = [];
     for (const name of files) {
@@ -145,7 +204,10 @@ describe('recipe stored-instances, against a real Orthanc', { timeout: 180_000 }
     }
     // Oldest file first: the records follow the order of storage, each once, the latest at the end.
     const expected = (await recent(50)).map((r) => r.InstanceId).reverse();
-    assert.deepEqual(records.map((r) => r.InstanceId), expected.slice(-records.length));
+    assert.deepEqual(
+      records.map((r) => r.InstanceId),
+      expected.slice(-records.length),
+    );
     const latest = records.at(-1)!;
     assert.deepEqual(latest, (await recent(1))[0]);
     assert.equal(latest.Tags.PatientName, REDACTED);
@@ -165,12 +227,28 @@ describe('recipe stored-instances with its default options', { timeout: 120_000 
   });
 
   it('logs a short line per instance, without the tags ("LogLine": "summary"); "none" logs nothing', async () => {
-    for (const [logLine, patientId] of [[undefined, 'STORED-QUIET'], ['none', 'STORED-SILENT']] as const) {
-      const started = await startHostInProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'stored-instances': { Enabled: true, ...(logLine ? { LogLine: logLine } : {}) } } });
+    for (const [logLine, patientId] of [
+      [undefined, 'STORED-QUIET'],
+      ['none', 'STORED-SILENT'],
+    ] as const) {
+      const started = await startHostInProcess({
+        Orthanc: { Url: orthanc.url },
+        Recipes: { 'stored-instances': { Enabled: true, ...(logLine ? { LogLine: logLine } : {}) } },
+      });
       try {
-        const [instance] = generateStudy({ patientId, patientName: 'Quiet^Log', studyDate: '20240712', series: [{ modality: 'CT', instances: 1 }] });
+        const [instance] = generateStudy({
+          patientId,
+          patientName: 'Quiet^Log',
+          studyDate: '20240712',
+          series: [{ modality: 'CT', instances: 1 }],
+        });
         const { ID } = await orthanc.upload(instance!.file);
-        await eventually(async () => JSON.parse((await rawRequest(`${started.url}/recipes/stored-instances/recent?limit=1`)).body.toString())[0]?.InstanceId === ID, 20_000, 'the record');
+        await eventually(
+          async () =>
+            JSON.parse((await rawRequest(`${started.url}/recipes/stored-instances/recent?limit=1`)).body.toString())[0]?.InstanceId === ID,
+          20_000,
+          'the record',
+        );
         const lines = started.log.lines.filter((line) => line.includes(`instance=${ID} `));
         if (logLine === 'none') {
           assert.deepEqual(lines, []);
@@ -193,7 +271,10 @@ describe('recipe stored-instances with "LogTags": true', { timeout: 120_000 }, (
 
   before(async () => {
     orthanc = await startTestOrthanc();
-    const started = await startHostInProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'stored-instances': { Enabled: true, LogTags: true } } });
+    const started = await startHostInProcess({
+      Orthanc: { Url: orthanc.url },
+      Recipes: { 'stored-instances': { Enabled: true, LogTags: true } },
+    });
     url = started.url;
     stop = () => started.host.close();
   });
@@ -204,10 +285,19 @@ describe('recipe stored-instances with "LogTags": true', { timeout: 120_000 }, (
   });
 
   it('records the tags exactly as Orthanc simplifies them', async () => {
-    const [instance] = generateStudy({ patientId: 'STORED-OPEN', patientName: 'Open^Tags', studyDate: '20240711', series: [{ modality: 'CT', instances: 1 }] });
+    const [instance] = generateStudy({
+      patientId: 'STORED-OPEN',
+      patientName: 'Open^Tags',
+      studyDate: '20240711',
+      series: [{ modality: 'CT', instances: 1 }],
+    });
     const { ID } = await orthanc.upload(instance!.file);
     let records: StoredInstanceRecord[] = [];
-    await eventually(async () => (records = JSON.parse((await rawRequest(`${url}/recipes/stored-instances/recent`)).body.toString())).length > 0, 20_000, 'the record');
+    await eventually(
+      async () => (records = JSON.parse((await rawRequest(`${url}/recipes/stored-instances/recent`)).body.toString())).length > 0,
+      20_000,
+      'the record',
+    );
     assert.equal(records[0]!.InstanceId, ID);
     assert.deepEqual(records[0]!.Tags, await orthanc.json('GET', `/instances/${ID}/simplified-tags`));
     assert.equal(records[0]!.Tags.PatientName, 'Open^Tags');
@@ -217,7 +307,10 @@ describe('recipe stored-instances with "LogTags": true', { timeout: 120_000 }, (
     const folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-stored-'));
     const notAFolder = join(folder, 'file');
     await writeFile(notAFolder, '');
-    const started = await startHostInProcess({ Orthanc: { Url: orthanc.url }, Recipes: { 'stored-instances': { Enabled: true, AuditFile: join(notAFolder, 'audit.jsonl') } } });
+    const started = await startHostInProcess({
+      Orthanc: { Url: orthanc.url },
+      Recipes: { 'stored-instances': { Enabled: true, AuditFile: join(notAFolder, 'audit.jsonl') } },
+    });
     try {
       const recipes = JSON.parse((await rawRequest(`${started.url}/recipes`)).body.toString());
       const [entry] = recipes.Recipes.filter((r: { Id: string }) => r.Id === 'stored-instances');

@@ -28,21 +28,50 @@ describe('thumbnails: PAM, sizes and query parameters (no Orthanc)', () => {
   });
 
   it('applies the defaults, ignores PNG quality in the key, and names each bad parameter', () => {
-    const options: Options = { DefaultSize: 64, MaxSize: 512, DefaultFormat: 'jpeg', DefaultQuality: 80, CacheMegabytes: 64, RepresentativeMaxAgeSeconds: 0 };
+    const options: Options = {
+      DefaultSize: 64,
+      MaxSize: 512,
+      DefaultFormat: 'jpeg',
+      DefaultQuality: 80,
+      CacheMegabytes: 64,
+      RepresentativeMaxAgeSeconds: 0,
+    };
     assert.deepEqual(parseParams({}, options, true), { size: 64, format: 'jpeg', quality: 80, frame: 0 });
-    assert.deepEqual(parseParams({ size: '512', format: 'png', quality: '5' }, options, false), { size: 512, format: 'png', quality: 0, frame: undefined });
-    for (const [name, value, frameAllowed] of [['size', '513', true], ['size', '007x', true], ['format', 'tiff', true], ['quality', '1e2', true], ['frame', '0', false], ['frame', '+1', true], ['format', 'toString', true], ['format', '__proto__', true], ['format', 'constructor', true], ['format', 'hasOwnProperty', true]] as const) {
-      assert.throws(() => parseParams({ [name]: value }, options, frameAllowed), (error: { status: number; details: { Parameter: string } }) => {
-        assert.equal(error.status, 400);
-        assert.equal(error.details.Parameter, name);
-        return true;
-      });
+    assert.deepEqual(parseParams({ size: '512', format: 'png', quality: '5' }, options, false), {
+      size: 512,
+      format: 'png',
+      quality: 0,
+      frame: undefined,
+    });
+    for (const [name, value, frameAllowed] of [
+      ['size', '513', true],
+      ['size', '007x', true],
+      ['format', 'tiff', true],
+      ['quality', '1e2', true],
+      ['frame', '0', false],
+      ['frame', '+1', true],
+      ['format', 'toString', true],
+      ['format', '__proto__', true],
+      ['format', 'constructor', true],
+      ['format', 'hasOwnProperty', true],
+    ] as const) {
+      assert.throws(
+        () => parseParams({ [name]: value }, options, frameAllowed),
+        (error: { status: number; details: { Parameter: string } }) => {
+          assert.equal(error.status, 400);
+          assert.equal(error.details.Parameter, name);
+          return true;
+        },
+      );
     }
   });
 
   it('refuses a DefaultSize larger than MaxSize as a configuration error, naming the pointer', async () => {
-    await assert.rejects(validateConfig({ Recipes: { thumbnails: { Enabled: true, DefaultSize: 600, MaxSize: 512 } } }, 'orthanc-recipes.json'), {
-      message: 'orthanc-recipes.json: recipe "thumbnails": /Recipes/thumbnails/DefaultSize: 600 is larger than MaxSize (512)',
-    });
+    await assert.rejects(
+      validateConfig({ Recipes: { thumbnails: { Enabled: true, DefaultSize: 600, MaxSize: 512 } } }, 'orthanc-recipes.json'),
+      {
+        message: 'orthanc-recipes.json: recipe "thumbnails": /Recipes/thumbnails/DefaultSize: 600 is larger than MaxSize (512)',
+      },
+    );
   });
 });

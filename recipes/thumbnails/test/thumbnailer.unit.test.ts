@@ -5,7 +5,14 @@ import { OrthancHttpError, createLogger, type OrthancBinding } from '../../../sh
 import type { Options } from '../options.generated.js';
 import { Thumbnailer } from '../thumbnailer.js';
 
-const options: Options = { DefaultSize: 64, MaxSize: 512, DefaultFormat: 'jpeg', DefaultQuality: 80, CacheMegabytes: 64, RepresentativeMaxAgeSeconds: 0 };
+const options: Options = {
+  DefaultSize: 64,
+  MaxSize: 512,
+  DefaultFormat: 'jpeg',
+  DefaultQuality: 80,
+  CacheMegabytes: 64,
+  RepresentativeMaxAgeSeconds: 0,
+};
 const log = createLogger('thumbnails', { level: 'error', write: () => {} });
 
 /**
@@ -41,19 +48,42 @@ describe('thumbnails: what is asked of Orthanc (a fake Orthanc)', () => {
     const { calls, orthanc } = fakeOrthanc({ big: { width: 512, height: 256 }, small: { width: 100, height: 50 } });
     const thumbnailer = new Thumbnailer(orthanc, sharp, options, log);
     const big = await thumbnailer.get(key('big', 64));
-    assert.deepEqual(await sharp(big.body).metadata().then((m) => [m.width, m.height]), [64, 32]);
+    assert.deepEqual(
+      await sharp(big.body)
+        .metadata()
+        .then((m) => [m.width, m.height]),
+      [64, 32],
+    );
     const rendered = calls.filter((c) => c.uri.includes('/rendered'));
-    assert.deepEqual(rendered.map((c) => c.uri), ['/instances/big/frames/0/rendered?width=128&height=128']);
+    assert.deepEqual(
+      rendered.map((c) => c.uri),
+      ['/instances/big/frames/0/rendered?width=128&height=128'],
+    );
     assert.equal(rendered[0]!.headers?.accept, 'image/x-portable-arbitrarymap');
     const small = await thumbnailer.get(key('small', 64));
-    assert.deepEqual(await sharp(small.body).metadata().then((m) => [m.width, m.height]), [64, 32]);
+    assert.deepEqual(
+      await sharp(small.body)
+        .metadata()
+        .then((m) => [m.width, m.height]),
+      [64, 32],
+    );
     const tiny = await thumbnailer.get(key('small', 256));
-    assert.deepEqual(await sharp(tiny.body).metadata().then((m) => [m.width, m.height]), [100, 50], 'never enlarged');
-    assert.deepEqual(calls.filter((c) => c.uri.startsWith('/instances/small/frames')).map((c) => c.uri), [
-      '/instances/small/frames/0/rendered',
-      '/instances/small/frames/0/rendered',
-    ]);
-    assert.equal(calls.filter((c) => c.uri.startsWith('/instances/small/content')).length, 2, 'Rows and Columns are read once per instance');
+    assert.deepEqual(
+      await sharp(tiny.body)
+        .metadata()
+        .then((m) => [m.width, m.height]),
+      [100, 50],
+      'never enlarged',
+    );
+    assert.deepEqual(
+      calls.filter((c) => c.uri.startsWith('/instances/small/frames')).map((c) => c.uri),
+      ['/instances/small/frames/0/rendered', '/instances/small/frames/0/rendered'],
+    );
+    assert.equal(
+      calls.filter((c) => c.uri.startsWith('/instances/small/content')).length,
+      2,
+      'Rows and Columns are read once per instance',
+    );
   });
 
   it('renders once for simultaneous requests, and not again while it is cached', async () => {

@@ -44,7 +44,10 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
   });
 
   /** GETs a thumbnail, checks the status, Content-Type, format and dimensions, and returns the answer. */
-  async function thumbnail(path: string, expected: { width: number; height: number; format: 'jpeg' | 'png' | 'webp' }): Promise<RawResponse> {
+  async function thumbnail(
+    path: string,
+    expected: { width: number; height: number; format: 'jpeg' | 'png' | 'webp' },
+  ): Promise<RawResponse> {
     const answer = await get(path);
     assert.equal(answer.status, 200, `${path}: ${answer.body.toString().slice(0, 300)}`);
     assert.equal(header(answer, 'content-type'), `image/${expected.format}`, path);
@@ -57,19 +60,42 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
     const kinds: Record<string, { file: Buffer; width: number; height: number; channels: number }> = {
       'CT 16-bit signed': { file: images.ct16({ width: 300, height: 200, signed: true }), width: 300, height: 200, channels: 1 },
       'CT 16-bit unsigned': { file: images.ct16({ width: 200, height: 300, signed: false }), width: 200, height: 300, channels: 1 },
-      'MONOCHROME1': { file: images.ct16({ width: 96, height: 96, signed: true, monochrome1: true }), width: 96, height: 96, channels: 1 },
+      MONOCHROME1: { file: images.ct16({ width: 96, height: 96, signed: true, monochrome1: true }), width: 96, height: 96, channels: 1 },
       'RGB 8-bit': { file: images.rgb8({ width: 240, height: 160 }), width: 240, height: 160, channels: 3 },
       'PALETTE COLOR': { file: images.paletteColor({ width: 128, height: 128 }), width: 128, height: 128, channels: 3 },
-      'JPEG baseline (YBR_FULL_422)': { file: await images.dcmtk('dcmcjpeg', ['+eb'], images.rgb8({ width: 240, height: 160 })), width: 240, height: 160, channels: 3 },
-      'JPEG lossless 16-bit': { file: await images.dcmtk('dcmcjpeg', ['+el'], images.ct16({ width: 300, height: 200, signed: true })), width: 300, height: 200, channels: 1 },
-      'RLE lossless': { file: await images.dcmtk('dcmcrle', [], images.ct16({ width: 300, height: 200, signed: false })), width: 300, height: 200, channels: 1 },
-      'JPEG-LS lossless': { file: await images.dcmtk('dcmcjpls', [], images.ct16({ width: 300, height: 200, signed: true })), width: 300, height: 200, channels: 1 },
+      'JPEG baseline (YBR_FULL_422)': {
+        file: await images.dcmtk('dcmcjpeg', ['+eb'], images.rgb8({ width: 240, height: 160 })),
+        width: 240,
+        height: 160,
+        channels: 3,
+      },
+      'JPEG lossless 16-bit': {
+        file: await images.dcmtk('dcmcjpeg', ['+el'], images.ct16({ width: 300, height: 200, signed: true })),
+        width: 300,
+        height: 200,
+        channels: 1,
+      },
+      'RLE lossless': {
+        file: await images.dcmtk('dcmcrle', [], images.ct16({ width: 300, height: 200, signed: false })),
+        width: 300,
+        height: 200,
+        channels: 1,
+      },
+      'JPEG-LS lossless': {
+        file: await images.dcmtk('dcmcjpls', [], images.ct16({ width: 300, height: 200, signed: true })),
+        width: 300,
+        height: 200,
+        channels: 1,
+      },
     };
     for (const [kind, { file, width, height, channels }] of Object.entries(kinds)) {
       const { ID } = await store(file);
       for (const size of [16, 64, 150, 512]) {
         for (const format of ['jpeg', 'png', 'webp'] as const) {
-          const answer = await thumbnail(`/instances/${ID}/thumbnail?size=${size}&format=${format}`, { ...fitInside(width, height, size), format });
+          const answer = await thumbnail(`/instances/${ID}/thumbnail?size=${size}&format=${format}`, {
+            ...fitInside(width, height, size),
+            format,
+          });
           const metadata = await sharp(answer.body).metadata();
           if (format !== 'webp') assert.equal(metadata.channels, channels, `${kind}: channels`);
         }
@@ -86,7 +112,11 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
       const reference = await rawRequest(`${orthanc.url}/instances/${ID}/rendered`);
       const answer = await get(`/instances/${ID}/thumbnail?size=32&format=png`);
       statuses.add(answer.status);
-      assert.equal(answer.status, reference.status === 200 ? 200 : 415, `${kind}: Orthanc answered ${reference.status}, the recipe ${answer.status}`);
+      assert.equal(
+        answer.status,
+        reference.status === 200 ? 200 : 415,
+        `${kind}: Orthanc answered ${reference.status}, the recipe ${answer.status}`,
+      );
       if (answer.status === 200) {
         const metadata = await sharp(answer.body).metadata();
         assert.deepEqual([metadata.width, metadata.height], [32, 24], kind);
@@ -152,7 +182,11 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
       assert.match(String(json(answer).Message), /no image/);
       assert.equal(header(answer, 'cache-control'), '', 'an error is not cached');
     }
-    const fakeJpeg2000 = images.relabelTransferSyntax(await images.dcmtk('dcmcjpeg', ['+eb'], images.rgb8({ width: 64, height: 64 })), images.JPEG_BASELINE, images.JPEG_2000);
+    const fakeJpeg2000 = images.relabelTransferSyntax(
+      await images.dcmtk('dcmcjpeg', ['+eb'], images.rgb8({ width: 64, height: 64 })),
+      images.JPEG_BASELINE,
+      images.JPEG_2000,
+    );
     const undecodable = await store(fakeJpeg2000);
     const answer = await get(`/instances/${undecodable.ID}/thumbnail`);
     assert.equal(answer.status, 415);
@@ -187,14 +221,20 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
   it('renders a thumbnail once for simultaneous requests, then serves it from the cache', async () => {
     const { ID } = await store(images.ct16({ width: 256, height: 256, signed: false }));
     const answers = await Promise.all(Array.from({ length: 8 }, () => get(`/instances/${ID}/thumbnail?size=100`)));
-    assert.deepEqual(answers.map((a) => a.status), Array(8).fill(200));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(8).fill(200),
+    );
     assert.deepEqual(answers.map((a) => header(a, 'x-cache')).sort(), ['HIT', 'HIT', 'HIT', 'HIT', 'HIT', 'HIT', 'HIT', 'MISS']);
     assert.equal(new Set(answers.map((a) => a.body.toString('base64'))).size, 1);
     assert.equal(header(await get(`/instances/${ID}/thumbnail?size=100`), 'x-cache'), 'HIT');
   });
 
   it('keeps no more encoded thumbnails than CacheMegabytes allows, least recently used out first', async () => {
-    const small = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { thumbnails: { Enabled: true, CacheMegabytes: 0.01 } } });
+    const small = await startHostProcess({
+      Orthanc: { Url: orthanc.url },
+      Recipes: { thumbnails: { Enabled: true, CacheMegabytes: 0.01 } },
+    });
     try {
       const ids: string[] = [];
       for (let n = 0; n < 8; n += 1) ids.push((await store(images.rgb8({ width: 256, height: 256, frames: 1 }))).ID);
@@ -206,8 +246,16 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
         sizes.push(answer.body.length);
       }
       assert.ok(sizes.reduce((a, b) => a + b) > 0.01 * 2 ** 20, `the thumbnails (${sizes.join(', ')} bytes) overflow the cache`);
-      assert.equal(header(await rawRequest(`${small.url}/instances/${ids.at(-1)}/thumbnail?size=256&format=png`), 'x-cache'), 'HIT', 'the newest is kept');
-      assert.equal(header(await rawRequest(`${small.url}/instances/${ids[0]}/thumbnail?size=256&format=png`), 'x-cache'), 'MISS', 'the oldest was evicted');
+      assert.equal(
+        header(await rawRequest(`${small.url}/instances/${ids.at(-1)}/thumbnail?size=256&format=png`), 'x-cache'),
+        'HIT',
+        'the newest is kept',
+      );
+      assert.equal(
+        header(await rawRequest(`${small.url}/instances/${ids[0]}/thumbnail?size=256&format=png`), 'x-cache'),
+        'MISS',
+        'the oldest was evicted',
+      );
     } finally {
       await small.stop();
     }
@@ -218,7 +266,16 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
     const seriesInstanceUid = study.series();
     const stored: Record<number, Stored> = {};
     for (const n of [3, 1, 2]) {
-      stored[n] = await store(images.ct16({ width: 64, height: 64, signed: true, studyInstanceUid: study.studyInstanceUid, seriesInstanceUid, instanceNumber: n }));
+      stored[n] = await store(
+        images.ct16({
+          width: 64,
+          height: 64,
+          signed: true,
+          studyInstanceUid: study.studyInstanceUid,
+          seriesInstanceUid,
+          instanceNumber: n,
+        }),
+      );
     }
     const seriesId = stored[1]!.ParentSeries;
     const first = await get(`/series/${seriesId}/thumbnail?size=32`);
@@ -231,7 +288,16 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
     assert.equal((await get(`/series/${seriesId}/thumbnail?size=32`, { 'if-none-match': header(first, 'etag') })).status, 304);
 
     for (const n of [4, 5]) {
-      stored[n] = await store(images.ct16({ width: 64, height: 64, signed: true, studyInstanceUid: study.studyInstanceUid, seriesInstanceUid, instanceNumber: n }));
+      stored[n] = await store(
+        images.ct16({
+          width: 64,
+          height: 64,
+          signed: true,
+          studyInstanceUid: study.studyInstanceUid,
+          seriesInstanceUid,
+          instanceNumber: n,
+        }),
+      );
     }
     const later = await get(`/series/${seriesId}/thumbnail?size=32`, { 'if-none-match': header(first, 'etag') });
     assert.equal(later.status, 200, 'a new middle slice: a new thumbnail');
@@ -252,7 +318,8 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
     const inStudy = { studyInstanceUid: study.studyInstanceUid };
     for (let n = 1; n <= 4; n += 1) await store(images.textReport({ ...inStudy, seriesInstanceUid: sr, instanceNumber: n }));
     const chosen = [];
-    for (let n = 1; n <= 3; n += 1) chosen.push(await store(images.ct16({ ...inStudy, seriesInstanceUid: ct, instanceNumber: n, width: 64, height: 64, signed: true })));
+    for (let n = 1; n <= 3; n += 1)
+      chosen.push(await store(images.ct16({ ...inStudy, seriesInstanceUid: ct, instanceNumber: n, width: 64, height: 64, signed: true })));
     const { ParentStudy } = await store(images.rgb8({ ...inStudy, seriesInstanceUid: rgb, width: 64, height: 64 }));
     const answer = await get(`/studies/${ParentStudy}/thumbnail`);
     assert.equal(answer.status, 200);
@@ -268,10 +335,21 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
   it('answers 400 naming the parameter for each bad size, format, quality or frame', async () => {
     const { ID, ParentSeries, ParentStudy } = await store(images.ct16({ width: 64, height: 64, signed: true }));
     const bad: [string, string][] = [
-      ['size', '0'], ['size', '513'], ['size', '-1'], ['size', '1.5'], ['size', 'big'], ['size', ''],
-      ['format', 'gif'], ['format', 'JPEG'], ['format', ''],
-      ['quality', '0'], ['quality', '101'], ['quality', 'high'],
-      ['frame', '-1'], ['frame', 'x'], ['frame', '1'],
+      ['size', '0'],
+      ['size', '513'],
+      ['size', '-1'],
+      ['size', '1.5'],
+      ['size', 'big'],
+      ['size', ''],
+      ['format', 'gif'],
+      ['format', 'JPEG'],
+      ['format', ''],
+      ['quality', '0'],
+      ['quality', '101'],
+      ['quality', 'high'],
+      ['frame', '-1'],
+      ['frame', 'x'],
+      ['frame', '1'],
     ];
     for (const [name, value] of bad) {
       const answer = await get(`/instances/${ID}/thumbnail?${name}=${encodeURIComponent(value)}`);
@@ -310,7 +388,8 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
     const require = createRequire(import.meta.url);
     const packageFolder = (name: string) => {
       let folder = dirname(require.resolve(name, { paths: [dirname(require.resolve('sharp'))] }));
-      while (!existsSync(join(folder, 'package.json')) || JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).name !== name) folder = dirname(folder);
+      while (!existsSync(join(folder, 'package.json')) || JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).name !== name)
+        folder = dirname(folder);
       return folder;
     };
     for (const name of ['sharp', 'detect-libc', 'semver', '@img/colour']) {
@@ -322,11 +401,16 @@ describe('recipe thumbnails, against a real Orthanc', { timeout: 180_000 }, () =
       [missingSharp],
     );
     try {
-      const recipes = JSON.parse((await rawRequest(`${url}/recipes`)).body.toString()) as { Recipes: { Id: string; Status: string; Error?: string }[] };
+      const recipes = JSON.parse((await rawRequest(`${url}/recipes`)).body.toString()) as {
+        Recipes: { Id: string; Status: string; Error?: string }[];
+      };
       const byId = Object.fromEntries(recipes.Recipes.map((r) => [r.Id, r]));
       assert.equal(byId.hello?.Status, 'running');
       assert.equal(byId.thumbnails?.Status, 'failed');
-      assert.match(byId.thumbnails?.Error ?? '', /^sharp could not be loaded, so thumbnails are disabled .*: Could not load the "sharp" module .*npm install --os=linux --cpu=x64 sharp/);
+      assert.match(
+        byId.thumbnails?.Error ?? '',
+        /^sharp could not be loaded, so thumbnails are disabled .*: Could not load the "sharp" module .*npm install --os=linux --cpu=x64 sharp/,
+      );
       assert.equal((await rawRequest(`${url}/toto`)).status, 200, 'the other recipes run');
       const { ID } = await store(images.ct16({ width: 64, height: 64, signed: true }));
       const proxied = await rawRequest(`${url}/instances/${ID}/thumbnail`);

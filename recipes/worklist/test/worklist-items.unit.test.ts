@@ -29,17 +29,30 @@ describe('worklist items: DICOM matching and answers', () => {
     assert.equal(matchesQuery({ PatientName: [{ Alphabetic: 'MÜLLER^ANNA' }] }, item), true);
   });
 
-  it('a sequence matches when one of its items matches every key of the query\'s item', () => {
+  it("a sequence matches when one of its items matches every key of the query's item", () => {
     assert.equal(matchesQuery({ ScheduledProcedureStepSequence: [{ Modality: 'MR', ScheduledStationAETitle: 'MR1' }] }, item), true);
-    assert.equal(matchesQuery({ ScheduledProcedureStepSequence: [{ Modality: 'MR', ScheduledStationAETitle: 'CT1' }] }, item), false, 'both keys in the same item');
+    assert.equal(
+      matchesQuery({ ScheduledProcedureStepSequence: [{ Modality: 'MR', ScheduledStationAETitle: 'CT1' }] }, item),
+      false,
+      'both keys in the same item',
+    );
     assert.equal(matchesQuery({ ScheduledProcedureStepSequence: [{ ScheduledProcedureStepStartDate: '20250302-20250310' }] }, item), true);
     assert.equal(matchesQuery({ ScheduledProcedureStepSequence: [{ ScheduledProcedureStepStartDate: '20250401-' }] }, item), false);
-    assert.equal(matchesQuery({ ScheduledProcedureStepSequence: [{ Modality: '' }] }, { PatientID: 'P9' }), true, 'an empty item only asks');
+    assert.equal(
+      matchesQuery({ ScheduledProcedureStepSequence: [{ Modality: '' }] }, { PatientID: 'P9' }),
+      true,
+      'an empty item only asks',
+    );
   });
 
   it('answers the asked keys, sequences cut to their asked keys, missing ones empty', () => {
     const answer = answerFor({ PatientID: '', StudyInstanceUID: '', ScheduledProcedureStepSequence: [{ Modality: '' }] }, item);
-    assert.deepEqual(answer, { SpecificCharacterSet: 'ISO_IR 192', PatientID: 'P1', StudyInstanceUID: '', ScheduledProcedureStepSequence: [{ Modality: 'CT' }, { Modality: 'MR' }] });
+    assert.deepEqual(answer, {
+      SpecificCharacterSet: 'ISO_IR 192',
+      PatientID: 'P1',
+      StudyInstanceUID: '',
+      ScheduledProcedureStepSequence: [{ Modality: 'CT' }, { Modality: 'MR' }],
+    });
   });
 
   it('reads .wl and .json items, skips unreadable ones and other files', async () => {
@@ -52,7 +65,10 @@ describe('worklist items: DICOM matching and answers', () => {
       await writeFile(join(folder, 'e.txt'), 'ignored');
       const skipped: string[] = [];
       const items = await readWorklistItems(folder, (file) => skipped.push(file));
-      assert.deepEqual(items.map((i) => i.PatientID), ['K1', 'K2']);
+      assert.deepEqual(
+        items.map((i) => i.PatientID),
+        ['K1', 'K2'],
+      );
       assert.deepEqual(skipped, ['c.json', 'd.wl']);
     } finally {
       await rm(folder, { recursive: true, force: true });

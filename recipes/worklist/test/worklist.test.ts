@@ -16,16 +16,30 @@ const run = promisify(execFile);
 async function worklistQuery(port: number, aec: string, keys: string[]): Promise<{ answers: Record<string, string>[]; output: string }> {
   let output: string;
   try {
-    const { stdout, stderr } = await run('findscu', ['-v', '-W', '-aet', 'SCANNER', '-aec', aec, '127.0.0.1', String(port), ...keys.flatMap((key) => ['-k', key])]);
+    const { stdout, stderr } = await run('findscu', [
+      '-v',
+      '-W',
+      '-aet',
+      'SCANNER',
+      '-aec',
+      aec,
+      '127.0.0.1',
+      String(port),
+      ...keys.flatMap((key) => ['-k', key]),
+    ]);
     output = stdout + stderr;
   } catch (error) {
     output = String((error as { stdout?: string }).stdout ?? '') + String((error as { stderr?: string }).stderr ?? '');
   }
-  const answers = output.split(/Find Response: \d+ \(Pending\)/).slice(1).map((block) => {
-    const answer: Record<string, string> = {};
-    for (const match of block.matchAll(/^I:\s+\(([0-9a-f]{4},[0-9a-f]{4})\) \w\w (?:\[([^\]]*)\]|\(no value available\))/gm)) answer[match[1]!] = (match[2] ?? '').trimEnd();
-    return answer;
-  });
+  const answers = output
+    .split(/Find Response: \d+ \(Pending\)/)
+    .slice(1)
+    .map((block) => {
+      const answer: Record<string, string> = {};
+      for (const match of block.matchAll(/^I:\s+\(([0-9a-f]{4},[0-9a-f]{4})\) \w\w (?:\[([^\]]*)\]|\(no value available\))/gm))
+        answer[match[1]!] = (match[2] ?? '').trimEnd();
+      return answer;
+    });
   return { answers, output };
 }
 
@@ -37,7 +51,14 @@ const item = (patientId: string, name: string, accession: string, modality: stri
   PatientName: name,
   AccessionNumber: accession,
   RequestedProcedureID: `RP${accession}`,
-  ScheduledProcedureStepSequence: [{ Modality: modality, ScheduledStationAETitle: station, ScheduledProcedureStepStartDate: date, ScheduledProcedureStepDescription: `${modality} exam` }],
+  ScheduledProcedureStepSequence: [
+    {
+      Modality: modality,
+      ScheduledStationAETitle: station,
+      ScheduledProcedureStepStartDate: date,
+      ScheduledProcedureStepDescription: `${modality} exam`,
+    },
+  ],
   _vrMap: {},
 });
 
@@ -54,16 +75,34 @@ describe('recipe worklist, queried with dcmtk findscu -W', { timeout: 120_000 },
     await writeFile(join(folder, 'items', 'a.wl'), toPart10(item('WL-1', 'Muller^Anna', 'ACC1001', 'MR', '20250301', 'MR1')));
     await writeFile(join(folder, 'items', 'b.wl'), toPart10(item('WL-2', 'Moreau^Bruno', 'ACC1002', 'CT', '20250302', 'CT1')));
     // The DICOM JSON model, as exported by a RIS.
-    await writeFile(join(folder, 'items', 'c.json'), JSON.stringify({
-      '00100020': { vr: 'LO', Value: ['WL-3'] },
-      '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Martin^Chloe' }] },
-      '00080050': { vr: 'SH', Value: ['ACC1003'] },
-      '00400100': { vr: 'SQ', Value: [{ '00080060': { vr: 'CS', Value: ['MR'] }, '00400001': { vr: 'AE', Value: ['MR2'] }, '00400002': { vr: 'DA', Value: ['20250410'] } }] },
-    }));
+    await writeFile(
+      join(folder, 'items', 'c.json'),
+      JSON.stringify({
+        '00100020': { vr: 'LO', Value: ['WL-3'] },
+        '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Martin^Chloe' }] },
+        '00080050': { vr: 'SH', Value: ['ACC1003'] },
+        '00400100': {
+          vr: 'SQ',
+          Value: [
+            {
+              '00080060': { vr: 'CS', Value: ['MR'] },
+              '00400001': { vr: 'AE', Value: ['MR2'] },
+              '00400002': { vr: 'DA', Value: ['20250410'] },
+            },
+          ],
+        },
+      }),
+    );
     await writeFile(join(folder, 'items', 'broken.wl'), 'not DICOM at all');
     await writeFile(join(folder, 'items', 'notes.txt'), 'ignored');
     port = await getFreePort();
-    host = await startHostProcess({ Orthanc: { Url: orthanc.url }, Recipes: { worklist: { Enabled: true, Folder: './items', Host: '127.0.0.1', Port: port, Aet: 'WORKLIST' } } }, folder);
+    host = await startHostProcess(
+      {
+        Orthanc: { Url: orthanc.url },
+        Recipes: { worklist: { Enabled: true, Folder: './items', Host: '127.0.0.1', Port: port, Aet: 'WORKLIST' } },
+      },
+      folder,
+    );
   });
 
   after(async () => {
@@ -79,16 +118,30 @@ describe('recipe worklist, queried with dcmtk findscu -W', { timeout: 120_000 },
   });
 
   it('matches inside the scheduled procedure step: modality, and a date range', async () => {
-    const mr = await worklistQuery(port, 'WORKLIST', ['AccessionNumber', 'ScheduledProcedureStepSequence[0].Modality=MR', 'ScheduledProcedureStepSequence[0].ScheduledStationAETitle']);
+    const mr = await worklistQuery(port, 'WORKLIST', [
+      'AccessionNumber',
+      'ScheduledProcedureStepSequence[0].Modality=MR',
+      'ScheduledProcedureStepSequence[0].ScheduledStationAETitle',
+    ]);
     assert.deepEqual(mr.answers.map((a) => a['0008,0050']).sort(), ['ACC1001', 'ACC1003'], mr.output);
-    assert.ok(mr.answers.some((a) => a['0040,0001'] === 'MR2'), 'the sequence is returned with its asked keys');
-    const march = await worklistQuery(port, 'WORKLIST', ['AccessionNumber', 'ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate=20250301-20250331']);
+    assert.ok(
+      mr.answers.some((a) => a['0040,0001'] === 'MR2'),
+      'the sequence is returned with its asked keys',
+    );
+    const march = await worklistQuery(port, 'WORKLIST', [
+      'AccessionNumber',
+      'ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate=20250301-20250331',
+    ]);
     assert.deepEqual(march.answers.map((a) => a['0008,0050']).sort(), ['ACC1001', 'ACC1002'], march.output);
   });
 
   it('wildcards and case: the patient name "mo*" finds Moreau only', async () => {
     const { answers, output } = await worklistQuery(port, 'WORKLIST', ['PatientName=mo*', 'AccessionNumber']);
-    assert.deepEqual(answers.map((a) => a['0008,0050']), ['ACC1002'], output);
+    assert.deepEqual(
+      answers.map((a) => a['0008,0050']),
+      ['ACC1002'],
+      output,
+    );
   });
 
   it('refuses an association calling another AET', async () => {
