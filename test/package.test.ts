@@ -233,11 +233,11 @@ describe(
       }
 
       // The generated tests import orthanc-recipes/testing: the RecipeTester's table on a fake
-      // Orthanc (4 cases), then a real Orthanc and the installed CLI (2).
+      // Orthanc (5 cases), then a real Orthanc and the installed CLI (2).
       const tests = ['site-recipe/test/site-recipe.test.ts', 'site-recipe/test/site-recipe.orthanc.test.ts'];
       const tested = await run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', ...tests], folder);
       assert.equal(tested.code, 0, tested.stdout + tested.stderr);
-      assert.match(tested.stdout, /^# pass 6$/m);
+      assert.match(tested.stdout, /^# pass 7$/m);
     });
   },
 );

@@ -57,12 +57,12 @@ export default defineRecipe<Options>({
             // connection to Orthanc already (also while it waited for Orthanc's next chunk).
             upstream.body.destroy();
             if (isClientGone(error) || output.signal.aborted) {
-              log.info(`study ${studyId}: the client went away after ${bytes} bytes; the read from Orthanc was stopped`);
+              log.info('the client went away; the read from Orthanc was stopped', { study: studyId, bytes });
               return;
             }
             throw error; // the answer has started: the host cuts it, so the client sees it incomplete
           }
-          log.debug(`study ${studyId}: streamed ${bytes} bytes`);
+          log.debug('streamed', { study: studyId, bytes });
         } finally {
           active -= 1;
         }

@@ -268,7 +268,7 @@ async function startRouting({ orthanc, log, database, signal, metrics, cluster }
         throw new RecipeHttpError(404, 'not-in-ledger', `the ledger has no resource ${id.slice(0, 100)}`);
       }
       const retried = await ledger.retry(id);
-      if (retried > 0) log.info(`retrying ${retried} route(s)${id ? ` of ${id}` : ''} now, as asked`);
+      if (retried > 0) log.info('retrying routes now, as asked', { routes: retried, resource: id });
       // A dry run sends nothing, not even routes left by an earlier real run.
       if (!options.DryRun) sender.kick();
       output.answerJson({ Retried: retried });

@@ -60,7 +60,7 @@ export default defineRecipe<Options>({
             { parallel: options.ParallelReads, signal: output.signal },
           );
           await output.endStream();
-          log.info(`report of ${rows} studies written`);
+          log.info('report written', { studies: rows });
         } catch (error) {
           if (isClientGone(error) || output.signal.aborted) {
             log.info('the client went away; the report was stopped');

@@ -35,7 +35,11 @@ export default defineRecipe<Options>({
       orthanc.registerOnChangeCallback(
         (changeType, resourceType, resourceId) => {
           metadataIndex.onChange(changeType, resourceType, resourceId);
-          log.debug(`index: ${changeTypeName(changeType)} ${resourceId} applied (${metadataIndex.size} maps kept)`);
+          log.debug('index: change applied', {
+            changeType: changeTypeName(changeType),
+            resource: resourceId,
+            mapsKept: metadataIndex.size,
+          });
         },
         // The index is this host's own: every host sees every change.
         { types: indexEvents, everyHost: true },
@@ -88,9 +92,14 @@ export default defineRecipe<Options>({
         const outcome = await runMetadataFind(request.orthanc, reader, query, await findSupport(), options.NativeMetadataQuery, pacer);
         outcome.answer = await keepGranted(rights, request, query.levelPath, outcome.answer, options.Concurrency);
         const { native, scanned, candidates, read } = outcome.stats;
-        log.debug(
-          `${query.levelPath}: ${native} constraint(s) to Orthanc's MetadataQuery, ${scanned} scanned over ${candidates} candidate(s) (${read} read from Orthanc), ${outcome.answer.length} answered`,
-        );
+        log.debug('find answered', {
+          levelPath: query.levelPath,
+          nativeConstraints: native,
+          scanned,
+          candidates,
+          readFromOrthanc: read,
+          answered: outcome.answer.length,
+        });
         output.answerJson(outcome.answer);
       },
       { maxBodyBytes: options.MaxBodyKilobytes * 1024, methods: ['POST'] },

@@ -229,7 +229,7 @@ describe('recipe metadata-find, against a real Orthanc', { timeout: 300_000 }, (
     const { json } = await find(url, { Level: 'Instance', Query: {}, Metadata: { Reviewer: '' }, Limit: 1 });
     assert.equal(json.length, 1);
     const line = log.messages('metadata-find').at(-1)!;
-    const [, candidates, read] = /over (\d+) candidate\(s\) \((\d+) read from Orthanc\)/.exec(line)!;
+    const [, candidates, read] = /candidates=(\d+) readFromOrthanc=(\d+)/.exec(line)!;
     assert.ok(Number(read) < Number(candidates), line);
   });
 

@@ -51,9 +51,9 @@ describe('recipe metadata-find with MetadataIndex, against a real Orthanc', { ti
   const lastReadCount = () => {
     const line = log
       .messages('metadata-find')
-      .filter((message) => / read from Orthanc/.test(message))
+      .filter((message) => / readFromOrthanc=\d+/.test(message))
       .at(-1)!;
-    return Number(/\((\d+) read from Orthanc\)/.exec(line)![1]);
+    return Number(/ readFromOrthanc=(\d+)/.exec(line)![1]);
   };
 
   /** The recipe's answer equals a brute-force rescan of Orthanc, at every level and for a few patterns. */
@@ -87,7 +87,7 @@ describe('recipe metadata-find with MetadataIndex, against a real Orthanc', { ti
 
   /** Waits until the index has applied the change of `id` (the feed delivers it within its poll interval). */
   const applied = (change: string, id: string, from = 0) =>
-    log.waitFor(new RegExp(`metadata-find\\] index: ${change} ${id} applied`), 20_000, from);
+    log.waitFor(new RegExp(`metadata-find\\] index: change applied changeType=${change} resource=${id} `), 20_000, from);
 
   it('answers a repeated query from the index, without reading metadata again', async () => {
     await expectAgreement('first queries');

@@ -359,7 +359,7 @@ export default defineRecipe({
     };
     assert.equal(status.RefusedQueries, 3);
     await host!.log.waitFor(
-      /receive-filter\] refused a C-FIND from VIEWER1: its own StudyDescription constraint is not within the restriction/,
+      /receive-filter\] refused a C-FIND aet=VIEWER1 reason="its own StudyDescription constraint is not within the restriction"/,
     );
   });
 
