@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -239,20 +240,22 @@ describe('recipe dashboard: a recipe waiting for Orthanc, routes being retried a
   let orthanc: TestOrthanc;
   let host: HostProcess | undefined;
   let browser: Browser;
-  let archive: StoreScp;
+  // An archive that refuses every association: a port it holds, so that no other test's peer can
+  // take it (a stopped storescp's port may be reused by a file running alongside, and accept).
+  let archive: Server;
   const users = { admin: 'secret' };
   const authorization = { authorization: basicAuth('admin', 'secret') };
   const routing = (retry: object) => ({ Enabled: true, Rules: [{ Name: 'all', Destinations: ['archive'] }], Retry: retry });
   const status = async (): Promise<any> => (await fetch(`${host!.url}/recipes/autorouting/status`, { headers: authorization })).json();
 
   before(async () => {
-    archive = await startStoreScp({ aet: 'ARCHIVE' });
-    await archive.stop();
+    archive = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => archive.listen(0, '127.0.0.1', resolve));
     orthanc = await startTestOrthanc({
       configuration: {
         AuthenticationEnabled: true,
         RegisteredUsers: users,
-        DicomModalities: { archive: ['ARCHIVE', '127.0.0.1', archive.port] },
+        DicomModalities: { archive: ['ARCHIVE', '127.0.0.1', (archive.address() as AddressInfo).port] },
       },
       credentials: { username: 'admin', password: 'secret' },
     });
@@ -264,7 +267,7 @@ describe('recipe dashboard: a recipe waiting for Orthanc, routes being retried a
     await browser?.close();
     await host?.stop();
     await orthanc?.stop();
-    await archive?.dispose();
+    archive?.close();
   });
 
   it('shows the waiting recipe and why, then the failed and the retried routes apart, each study with its description and date', async () => {
