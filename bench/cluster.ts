@@ -95,7 +95,7 @@ async function takeover(): Promise<number> {
   }
   const killedAt = Date.now();
   await victim!.stop('SIGKILL');
-  const line = await survivor!.log.waitFor(/taken over from host|taking over \d+ change/, 120_000);
+  const line = await survivor!.log.waitFor(/route taken over|taking over \d+ change/, 120_000);
   await survivor!.stop();
   return Date.parse(line.split(' ')[1]!) - killedAt;
 }
