@@ -17,10 +17,10 @@ import ExcelJS from 'exceljs';
 import { Agent, request } from 'undici';
 import { columns, listStudies, readStudy, writeReport } from '../recipes/excel-report/report.js';
 import { createCallerBinding, OrthancConnection } from '../shared/binding/index.js';
-import { generateStudy } from '../test/helpers/dicom.js';
 import { startHostProcess } from '../test/helpers/host.js';
 import { memoryOf, resetPeak } from '../test/helpers/memory.js';
 import { startTestOrthanc } from '../test/helpers/orthanc.js';
+import { fillStudies } from './fill-studies.js';
 
 const MB = 2 ** 20;
 const PARALLEL = 4; // the recipe's default ParallelReads
@@ -88,35 +88,6 @@ async function runWorker(way: 'stream' | 'memory', orthancUrl: string): Promise<
 
 const dispatcher = new Agent({ connections: 16, keepAliveTimeout: 500, keepAliveTimeoutThreshold: 250 });
 
-async function fill(orthancUrl: string, from: number, to: number): Promise<void> {
-  let next = from;
-  const upload = async () => {
-    while (next < to) {
-      const i = next++;
-      const date = `20${String(10 + (i % 15)).padStart(2, '0')}${String(1 + (i % 12)).padStart(2, '0')}${String(1 + (i % 28)).padStart(2, '0')}`;
-      const [instance] = generateStudy({
-        patientId: `BX-${i}`,
-        patientName: `Bench^${i}`,
-        studyDate: date,
-        size: 8,
-        series: [{ modality: 'OT', instances: 1 }],
-      });
-      // Storing the same instance twice is harmless: one retry when a connection closed under us.
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          const answer = await request(`${orthancUrl}/instances`, { method: 'POST', body: instance!.file, dispatcher });
-          await answer.body.dump();
-          if (answer.statusCode !== 200) throw new Error(`upload: HTTP ${answer.statusCode}`);
-          break;
-        } catch (error) {
-          if (attempt >= 3 || (error as { code?: string }).code !== 'UND_ERR_SOCKET') throw error;
-        }
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, upload));
-}
-
 const { values } = parseArgs({
   options: { sizes: { type: 'string', default: '1000,10000' }, worker: { type: 'string' }, orthanc: { type: 'string' } },
 });
@@ -145,7 +116,7 @@ try {
   let stored = 0;
   for (const size of values.sizes.split(',').map(Number)) {
     const fillStarted = performance.now();
-    await fill(orthanc.url, stored, size);
+    await fillStudies(orthanc.url, stored, size, { prefix: 'BX', dispatcher });
     stored = size;
     console.log(`${size} studies stored (${((performance.now() - fillStarted) / 1000).toFixed(0)} s)`);
     for (const way of ['stream', 'memory'] as const) {

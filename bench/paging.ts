@@ -8,9 +8,9 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { eventually } from '../test/helpers/changes.js';
-import { generateStudy } from '../test/helpers/dicom.js';
 import { startHostProcess, type HostProcess } from '../test/helpers/host.js';
 import { startTestOrthanc } from '../test/helpers/orthanc.js';
+import { fillStudies } from './fill-studies.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '1000,10000' }, rounds: { type: 'string', default: '7' } } });
 const sizes = values.sizes.split(',').map(Number);
@@ -43,35 +43,6 @@ async function timedMedian(run: (round: number) => Promise<unknown>): Promise<nu
   return [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 }
 
-async function fill(orthancUrl: string, from: number, to: number): Promise<void> {
-  let next = from;
-  const worker = async () => {
-    while (next < to) {
-      const i = next++;
-      const date = `20${String(10 + (i % 15)).padStart(2, '0')}${String(1 + (i % 12)).padStart(2, '0')}${String(1 + (i % 28)).padStart(2, '0')}`;
-      const [instance] = generateStudy({
-        patientId: `BP-${i}`,
-        patientName: `Bench^${i}`,
-        studyDate: date,
-        size: 8,
-        series: [{ modality: 'OT', instances: 1 }],
-      });
-      // Storing the same instance twice is harmless: one retry when a connection closed under us.
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          const answer = await request(`${orthancUrl}/instances`, { method: 'POST', body: instance!.file, dispatcher });
-          await answer.body.dump();
-          if (answer.statusCode !== 200) throw new Error(`upload: HTTP ${answer.statusCode}`);
-          break;
-        } catch (error) {
-          if (attempt >= 3 || (error as { code?: string }).code !== 'UND_ERR_SOCKET') throw error;
-        }
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-}
-
 const load = () =>
   loadavg()
     .map((n) => n.toFixed(2))
@@ -95,7 +66,7 @@ try {
   let stored = 0;
   for (const size of sizes) {
     const fillStarted = performance.now();
-    await fill(orthanc.url, stored, size);
+    await fillStudies(orthanc.url, stored, size, { prefix: 'BP', dispatcher });
     stored = size;
     const fillSeconds = (performance.now() - fillStarted) / 1000;
     // A new host per size: its index is built from scratch by the full pass, which is timed.
