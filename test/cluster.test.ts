@@ -208,11 +208,16 @@ describe('several hosts, one cluster: state in PostgreSQL', { timeout: 600_000 }
 
   it('follows, on the Orthanc of the host it takes a route over from, the job that host recorded, instead of sending again', async () => {
     const sql = (text: string) => cluster.postgres.psql(text, 'orthanc');
-    const [followed, resent] = (
-      await sql(`SELECT resource_id FROM orthanc_recipes.r_autorouting__routes WHERE state = 'succeeded' ORDER BY resource_id LIMIT 2`)
-    )
-      .trim()
-      .split('\n');
+    // Two routes of its own that succeeded, whatever ran before.
+    await uploadMany(2, 'follow');
+    await everythingDeliveredOnce();
+    const succeeded = async () =>
+      (await sql(`SELECT resource_id FROM orthanc_recipes.r_autorouting__routes WHERE state = 'succeeded' ORDER BY resource_id LIMIT 2`))
+        .trim()
+        .split('\n')
+        .filter(Boolean);
+    await eventually(async () => (await succeeded()).length === 2, 30_000, 'two succeeded routes');
+    const [followed, resent] = await succeeded();
     assert.ok(followed && resent);
     // A job that sends nothing (an archive), accepted by Orthanc 0 for a host that then died.
     const job = (await (

@@ -26,16 +26,30 @@ export class LineLog {
   }
 
   /** Resolves with the first line (already seen or to come) that matches. */
-  waitFor(pattern: RegExp, timeoutMs = 20_000, from = 0): Promise<string> {
-    const seen = this.lines.slice(from).find((line) => pattern.test(line));
+  waitFor(pattern: RegExp | ((line: string) => boolean), timeoutMs = 20_000, from = 0): Promise<string> {
+    const test = typeof pattern === 'function' ? pattern : (line: string) => pattern.test(line);
+    const seen = this.lines.slice(from).find(test);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no line matched ${pattern} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-10).join('\n')}`)),
+        () =>
+          reject(new Error(`no line matched ${String(pattern)} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-10).join('\n')}`)),
         timeoutMs,
       );
-      this.waiters.push({ test: (line) => pattern.test(line), resolve: (line) => (clearTimeout(timer), resolve(line)) });
+      this.waiters.push({ test, resolve: (line) => (clearTimeout(timer), resolve(line)) });
     });
+  }
+
+  /**
+   * Resolves with the first message of one logger (already seen or to come) that passes `test`.
+   * Read a host's line this way after any other signal (an HTTP answer, Orthanc's state, a file at a
+   * destination): the line travels through a pipe and may arrive after it.
+   */
+  async waitForMessage(logger: string, test: (message: string) => boolean, timeoutMs = 10_000): Promise<string> {
+    const marker = ` ${logger}] `;
+    const message = (line: string) => line.slice(line.indexOf(marker) + marker.length);
+    const line = await this.waitFor((candidate) => candidate.includes(marker) && test(message(candidate)), timeoutMs);
+    return message(line);
   }
 
   /** The messages logged by one logger (`hello] message` → `message`), in order. */

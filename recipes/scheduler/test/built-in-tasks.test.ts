@@ -132,7 +132,7 @@ describe('recipe scheduler: built-in tasks, against a real Orthanc', { timeout: 
       { DryRun: true, Level: 'Study', By: 'StudyDate', Cutoff: daysAgo(30), Resources: sorted(old), Failed: [] },
     );
     assert.deepEqual(await studies(), all, 'a dry run deletes nothing');
-    const dryLog = host.log.messages('scheduler.purge-dry').at(-1)!;
+    const dryLog = await host.log.waitForMessage('scheduler.purge-dry', (m) => m.startsWith('dry run: would delete'));
     assert.match(dryLog, new RegExp(`^dry run: would delete count=4 resourceLevel=studies by=StudyDate cutoff=${daysAgo(30)} resources=`));
     for (const id of old) assert.ok(dryLog.includes(id), id);
 

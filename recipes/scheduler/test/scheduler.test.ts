@@ -105,7 +105,7 @@ describe('recipe scheduler, against a real Orthanc', { timeout: 120_000 }, () =>
     assert.equal(last.Outcome, 'Success');
     assert.equal(last.Trigger, 'Schedule');
     assert.equal(typeof last.Result.CountInstances, 'number');
-    assert.ok(host.log.messages('scheduler.heartbeat').some((m) => /^statistics patients=0 studies=0 /.test(m)));
+    await host.log.waitForMessage('scheduler.heartbeat', (m) => /^statistics patients=0 studies=0 /.test(m));
   });
 
   it('never runs a slow task twice at once: ticks that come during a run are skipped', async () => {
