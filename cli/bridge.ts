@@ -17,7 +17,7 @@ export async function printBridgeScript(file: string, output: string | undefined
     process.stderr.write(`${error.message}\n`);
     return 2;
   }
-  const needs = bridgeNeeds(loaded.recipes.map(({ recipe }) => recipe.meta));
+  const needs = bridgeNeeds(loaded.recipes);
   if (!needsBridge(needs)) process.stderr.write(`${file}: no enabled recipe uses the bridge; the script defines no callback\n`);
   const { Bridge: bridge } = loaded.config;
   if (!bridge.Url && bridge.Port === 0) {

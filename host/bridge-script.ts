@@ -1,4 +1,4 @@
-import type { BridgeHookName, RecipeMeta } from '../shared/recipe.js';
+import type { AnyRecipe, BridgeHookName } from '../shared/recipe.js';
 import { levelPath } from '../shared/orthanc-resources.js';
 
 /** What the enabled recipes ask of Orthanc's Lua engine. */
@@ -8,9 +8,15 @@ export interface BridgeNeeds {
   deletions: boolean;
 }
 
-export const bridgeNeeds = (metas: readonly RecipeMeta[]): BridgeNeeds => ({
-  hooks: new Set(metas.flatMap((meta) => meta.bridge ?? [])),
-  deletions: metas.some((meta) => meta.events.includes('DELETED')),
+/** The hooks and events of the enabled recipes, as their options use them (`Recipe.bridgeHooks`). */
+export const bridgeNeeds = (enabled: readonly { recipe: AnyRecipe; options: Record<string, unknown> }[]): BridgeNeeds => ({
+  hooks: new Set(
+    enabled.flatMap(({ recipe, options }) => {
+      const declared = recipe.meta.bridge ?? [];
+      return recipe.bridgeHooks ? recipe.bridgeHooks(options).filter((hook) => declared.includes(hook)) : declared;
+    }),
+  ),
+  deletions: enabled.some(({ recipe }) => recipe.meta.events.includes('DELETED')),
 });
 
 export const needsBridge = (needs: BridgeNeeds): boolean => needs.hooks.size > 0 || needs.deletions;

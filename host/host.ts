@@ -184,7 +184,7 @@ export class Host {
       let url = config.Orthanc.Url;
       // The bridge listens before Orthanc starts, so that the embedded Orthanc's script finds it
       // (answering 503, the script's "host down", until the recipes are set up).
-      const needs = bridgeNeeds(loaded.recipes.map(({ recipe }) => recipe.meta));
+      const needs = bridgeNeeds(loaded.recipes);
       let luaScripts: string[] = [];
       if (runsBridge(config.Bridge.Enabled, needs, !url)) {
         const secret = await bridgeSecret(loaded.stateDirectory);

@@ -147,6 +147,12 @@ export interface Recipe<Options = Record<string, never>> {
    * --online`): the destinations it must know, say. Issues as for `check`.
    */
   checkOnline?(options: Options, env: { orthanc: OrthancBinding }): OptionsIssue[] | Promise<OptionsIssue[]>;
+  /**
+   * The hooks of `meta.bridge` that these options use (default: all of them). Orthanc's script
+   * defines only the hooks some enabled recipe uses: a C-FIND filter that nobody needs would cost
+   * every C-FIND a call to the host. A hook left out here never reaches the recipe.
+   */
+  bridgeHooks?(options: Options): BridgeHookName[];
   /** Registers what the recipe needs; nothing runs at import. Options are already validated. */
   setup(ctx: RecipeContext, options: Options): RecipeHandle | void | Promise<RecipeHandle | void>;
 }

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bridgeScript, type BridgeNeeds } from '../host/bridge-script.js';
+import { bridgeNeeds, bridgeScript, type BridgeNeeds } from '../host/bridge-script.js';
+import receiveFilter from '../recipes/receive-filter/index.js';
 import { BridgeHooks, createLogger } from '../shared/binding/index.js';
+import { defineRecipe, type AnyRecipe } from '../shared/recipe.js';
+import { compileSchema } from '../shared/validate.js';
 
 const options = { url: 'http://127.0.0.1:8044/', secret: 'abc', timeoutSeconds: 2, whenHostDown: {} };
 const needs = (hooks: BridgeNeeds['hooks'] extends ReadonlySet<infer H> ? H[] : never, deletions = false): BridgeNeeds => ({
@@ -89,5 +92,35 @@ describe('C-FIND filters in BridgeHooks', () => {
     });
     assert.equal(await hooks.filterWorklistRequest({ query: 'nope', origin }), null);
     assert.equal(await hooks.filterFindRequest({ query: { '0008,0052': ['STUDY'] } }), null);
+  });
+});
+
+describe('which hooks the script defines (bridgeNeeds)', () => {
+  /** receive-filter as the host enables it: its options validated, with their defaults. */
+  const receiveFilterWith = (options: Record<string, unknown>) => {
+    const withDefaults = structuredClone(options);
+    assert.ok(compileSchema(receiveFilter.schema)(withDefaults));
+    return { recipe: receiveFilter as AnyRecipe, options: withDefaults };
+  };
+  const hooksOf = (...enabled: { recipe: AnyRecipe; options: Record<string, unknown> }[]) => [...bridgeNeeds(enabled).hooks].sort();
+  const rule = { Action: 'Reject', Filter: { Modality: 'OT' } };
+  const restriction = { RemoteAET: 'WARD*', Filter: { InstitutionName: 'NORTH' } };
+
+  it("asks Orthanc only for the hooks receive-filter's options use: no C-FIND call without FindRestrictions", () => {
+    assert.deepEqual(hooksOf(receiveFilterWith({})), []);
+    assert.deepEqual(hooksOf(receiveFilterWith({ Rules: [rule] })), ['ReceivedCStoreInstanceFilter', 'ReceivedInstanceFilter']);
+    assert.deepEqual(hooksOf(receiveFilterWith({ Quota: { MaxInstancesPerRemoteAet: 10 } })), [
+      'ReceivedCStoreInstanceFilter',
+      'ReceivedInstanceFilter',
+    ]);
+    assert.deepEqual(hooksOf(receiveFilterWith({ FindRestrictions: [restriction] })), ['IncomingFindRequestFilter']);
+  });
+
+  it('takes every declared hook of a recipe without bridgeHooks, and never one it did not declare', () => {
+    const meta = { ...receiveFilter.meta, id: 'declared', bridge: ['IncomingWorklistRequestFilter' as const] };
+    const declaredOnly = defineRecipe({ meta, schema: {}, setup: () => ({}) }) as AnyRecipe;
+    const overreaching = defineRecipe({ meta, schema: {}, bridgeHooks: () => ['ReceivedInstanceFilter'], setup: () => ({}) }) as AnyRecipe;
+    assert.deepEqual(hooksOf({ recipe: declaredOnly, options: {} }), ['IncomingWorklistRequestFilter']);
+    assert.deepEqual(hooksOf({ recipe: overreaching, options: {} }), []);
   });
 });

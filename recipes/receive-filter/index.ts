@@ -1,6 +1,6 @@
 import { InstanceOrigin, instanceOriginName, type InstanceOriginValue, type ReceivedDicom } from '../../shared/binding/index.js';
 import { checkDicomFilter, compileDicomFilter, compileDicomPattern } from '../../shared/dicom-match.js';
-import { defineRecipe, type OptionsIssue } from '../../shared/recipe.js';
+import { defineRecipe, type BridgeHookName, type OptionsIssue } from '../../shared/recipe.js';
 import type { Options } from './options.generated.js';
 import { checkRestrictionFilter, restrictFindQuery } from './find-restriction.js';
 import { orthancInstanceId } from './orthanc-id.js';
@@ -18,6 +18,15 @@ const originNames: Readonly<Record<InstanceOriginValue, string>> = {
   [InstanceOrigin.LUA]: 'Lua',
   [InstanceOrigin.WEB_DAV]: 'WebDav',
 };
+
+/** The bridge's hooks these options use: reception when a rule or the quota can refuse, C-FINDs when restricted. */
+function hooksUsed(options: Options): BridgeHookName[] {
+  const refusesReception = options.Rules.length > 0 || options.Quota.MaxInstancesPerRemoteAet > 0;
+  return [
+    ...(refusesReception ? (['ReceivedInstanceFilter', 'ReceivedCStoreInstanceFilter'] as const) : []),
+    ...(options.FindRestrictions.length > 0 ? (['IncomingFindRequestFilter'] as const) : []),
+  ];
+}
 
 /**
  * The Python samples "Filtering incoming C-Store" (a quota per sending AET) and Orthanc's Lua
@@ -53,6 +62,7 @@ export default defineRecipe<Options>({
     });
     return issues;
   },
+  bridgeHooks: hooksUsed,
   async setup({ orthanc, log, database }, options) {
     await database.migrate([
       'CREATE TABLE {quota} (aet TEXT NOT NULL, period BIGINT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (aet, period))',
@@ -83,38 +93,41 @@ export default defineRecipe<Options>({
       log.info('refused instance', { instance: instanceId, reason: why });
     };
 
+    const hooks = new Set(hooksUsed(options));
     // Every origin: REST, C-STORE, DICOMweb through a plugin, Lua, WebDAV.
-    orthanc.registerReceivedInstanceFilter((dicom, origin, remoteAet, calledAet) => {
-      const rule = firstMatch(dicom, origin, remoteAet, calledAet);
-      if (rule < 0 || rules[rule]!.Action === 'Accept') return true;
-      counts.RefusedByRule += 1;
-      refused(dicom, `rule ${rule} (${instanceOriginName(origin)}${remoteAet ? ` from ${remoteAet}` : ''})`);
-      return false;
-    });
+    if (hooks.has('ReceivedInstanceFilter'))
+      orthanc.registerReceivedInstanceFilter((dicom, origin, remoteAet, calledAet) => {
+        const rule = firstMatch(dicom, origin, remoteAet, calledAet);
+        if (rule < 0 || rules[rule]!.Action === 'Accept') return true;
+        counts.RefusedByRule += 1;
+        refused(dicom, `rule ${rule} (${instanceOriginName(origin)}${remoteAet ? ` from ${remoteAet}` : ''})`);
+        return false;
+      });
 
     // C-STOREs that the rules let through: the quota per sending AET (the Python sample's).
-    orthanc.registerIncomingCStoreInstanceFilter(async (dicom, _origin, remoteAet) => {
-      if (quota > 0) {
-        const period = periodOf(Date.now());
-        const used =
-          (await database.get<{ count: number }>('SELECT count FROM {quota} WHERE aet = ? AND period = ?', [remoteAet, period]))?.count ??
-          0;
-        if (used >= quota) {
-          counts.RefusedByQuota += 1;
-          refused(dicom, `quota of ${quota} instances reached for ${remoteAet}`);
-          return OUT_OF_RESOURCES;
+    if (hooks.has('ReceivedCStoreInstanceFilter'))
+      orthanc.registerIncomingCStoreInstanceFilter(async (dicom, _origin, remoteAet) => {
+        if (quota > 0) {
+          const period = periodOf(Date.now());
+          const used =
+            (await database.get<{ count: number }>('SELECT count FROM {quota} WHERE aet = ? AND period = ?', [remoteAet, period]))?.count ??
+            0;
+          if (used >= quota) {
+            counts.RefusedByQuota += 1;
+            refused(dicom, `quota of ${quota} instances reached for ${remoteAet}`);
+            return OUT_OF_RESOURCES;
+          }
+          await database.run(
+            'INSERT INTO {quota} (aet, period, count) VALUES (?, ?, 1) ON CONFLICT (aet, period) DO UPDATE SET count = {quota}.count + 1',
+            [remoteAet, period],
+          );
         }
-        await database.run(
-          'INSERT INTO {quota} (aet, period, count) VALUES (?, ?, 1) ON CONFLICT (aet, period) DO UPDATE SET count = {quota}.count + 1',
-          [remoteAet, period],
-        );
-      }
-      return 0;
-    });
+        return 0;
+      });
 
-    // C-FINDs on Orthanc's own port: the calling AET's restriction, if any, imposed on the query.
-    // (The script asks the host about every C-FIND anyway: without a filter the host answers the query as is.)
-    if (restrictions.length > 0)
+    // C-FINDs on Orthanc's own port: the calling AET's restriction, if any, imposed on the query
+    // (without restrictions the script does not ask the host about C-FINDs: see hooksUsed).
+    if (hooks.has('IncomingFindRequestFilter'))
       orthanc.registerIncomingFindRequestFilter((query, origin) => {
         const restriction = restrictions.find((candidate) => candidate.caller(origin.remoteAet));
         if (!restriction) return query;
