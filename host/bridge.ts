@@ -14,7 +14,7 @@ import {
   type Logger,
   type ReceivedNotice,
 } from '../shared/binding/index.js';
-import { bridgeSecretHeader } from './bridge-script.js';
+import { bridgeHooksHeader, bridgeSecretHeader } from './bridge-script.js';
 
 /** What Orthanc answers a C-STORE whose Lua filter raised an error (see bridge-script.ts). */
 const DIMSE_OUT_OF_RESOURCES = 0xa700;
@@ -62,6 +62,14 @@ export interface BridgeCounters {
   Forbidden: number;
 }
 
+/** A script that serves other hooks than the enabled recipes need: generated for another configuration. */
+export interface ScriptMismatch {
+  /** Hooks the recipes need that the script does not define: Orthanc never asks the host about them. */
+  Missing: string[];
+  /** Hooks the script defines that no enabled recipe needs: Orthanc asks the host for nothing. */
+  Unused: string[];
+}
+
 /** Where the bridge delivers, once the host has set its recipes up; until then it answers 503. */
 export interface BridgeTarget {
   hooks: BridgeHooks;
@@ -77,22 +85,27 @@ export interface BridgeTarget {
 export class BridgeServer {
   readonly counters: BridgeCounters = { Calls: 0, Refused: 0, RefusedQueries: 0, Deletions: 0, UnansweredByHost: 0, Forbidden: 0 };
   target: BridgeTarget | undefined;
+  /** Set once a call came from a script made for other hooks (see `scriptHooks`). */
+  scriptMismatch: ScriptMismatch | undefined;
   private readonly secretDigest: Buffer;
+  private readonly mismatchesNoted = new Set<string>();
   private lastForbiddenLog = 0;
   private readonly statusesNoted = new Set<number>();
 
   private constructor(
     private readonly server: Server,
     secret: string,
+    private readonly expectedHooks: string,
     private readonly log: Logger,
   ) {
     this.secretDigest = digest(secret);
   }
 
-  static async start(options: { host: string; port: number; secret: string; log: Logger }): Promise<BridgeServer> {
+  /** `expectedHooks`: `scriptHooks` of what the enabled recipes need, as a script made for them announces it. */
+  static async start(options: { host: string; port: number; secret: string; expectedHooks: string; log: Logger }): Promise<BridgeServer> {
     let bridge: BridgeServer | undefined;
     const server = createServer({ keepAliveTimeout: 65_000 }, (request, response) => void bridge!.serve(request, response));
-    bridge = new BridgeServer(server, options.secret, options.log);
+    bridge = new BridgeServer(server, options.secret, options.expectedHooks, options.log);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host, () => {
@@ -141,6 +154,13 @@ export class BridgeServer {
           { status: 405, code: 'method-not-allowed', message: `${request.method} is not served here; this route serves POST` },
           { allow: 'POST' },
         );
+      }
+      const announced = request.headers[bridgeHooksHeader];
+      if (announced !== this.expectedHooks) this.noteScriptMismatch(announced);
+      else if (this.scriptMismatch) {
+        this.scriptMismatch = undefined;
+        this.mismatchesNoted.clear();
+        this.log.info("Orthanc's bridge script now defines the hooks the enabled recipes need");
       }
       const body = await readSmallBody(request);
       if (body === undefined) return answer(413, 'too large');
@@ -197,6 +217,32 @@ export class BridgeServer {
       if (!response.headersSent) answer(500, 'failed');
       else response.destroy();
     }
+  }
+
+  /**
+   * A script generated for another configuration (or before this check existed: no header) is
+   * silent about the hooks it lacks, so say it once per script, as an error when a hook is missing:
+   * a filter that Orthanc never calls lets everything through.
+   */
+  private noteScriptMismatch(announced: string | string[] | undefined): void {
+    const value = typeof announced === 'string' ? announced : '(none)';
+    if (this.mismatchesNoted.has(value)) return;
+    this.mismatchesNoted.add(value);
+    const list = (text: string) => text.split(',').filter(Boolean);
+    const expected = list(this.expectedHooks);
+    const served = typeof announced === 'string' ? list(announced) : [];
+    const Missing = typeof announced === 'string' ? expected.filter((hook) => !served.includes(hook)) : expected;
+    const Unused = served.filter((hook) => !expected.includes(hook));
+    this.scriptMismatch = { Missing, Unused };
+    const advice = 'regenerate it with `orthanc-recipes bridge --config FILE --output FILE` and restart Orthanc';
+    if (typeof announced !== 'string')
+      this.log.error(`Orthanc's bridge script does not say which hooks it defines (made by an older version): ${advice}`);
+    else if (Missing.length > 0)
+      this.log.error(`Orthanc's bridge script lacks hooks the enabled recipes need: Orthanc never calls them; ${advice}`, {
+        missing: Missing.join(','),
+        unused: Unused.join(','),
+      });
+    else this.log.warning(`Orthanc's bridge script defines hooks no enabled recipe needs; ${advice}`, { unused: Unused.join(',') });
   }
 
   /** Orthanc's Lua can only answer 0xA700 to a refused C-STORE: says so once for any other status. */

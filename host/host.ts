@@ -36,7 +36,7 @@ import { escapePointer } from '../shared/validate.js';
 import { ConfigError, formatIssue, type ConfigIssue, type LoadedConfig } from './config.js';
 import { WorkerPool } from '../shared/worker-pool.js';
 import { BridgeServer, bridgeSecret } from './bridge.js';
-import { bridgeNeeds, bridgeScript, runsBridge } from './bridge-script.js';
+import { bridgeNeeds, bridgeScript, runsBridge, scriptHooks } from './bridge-script.js';
 import { HostActionGate } from './caller-access.js';
 import { TrustedProxies } from './forwarded.js';
 import { HttpFront } from './front.js';
@@ -189,7 +189,13 @@ export class Host {
       if (runsBridge(config.Bridge.Enabled, needs, !url)) {
         const secret = await bridgeSecret(loaded.stateDirectory);
         const [bridgeHost, bridgePort] = url ? [config.Bridge.Host, config.Bridge.Port] : ['127.0.0.1', 0];
-        bridge = await BridgeServer.start({ host: bridgeHost, port: bridgePort, secret, log: renamed(log, 'bridge') });
+        bridge = await BridgeServer.start({
+          host: bridgeHost,
+          port: bridgePort,
+          secret,
+          expectedHooks: scriptHooks(needs),
+          log: renamed(log, 'bridge'),
+        });
         log.info(`bridge listening on ${bridge.url} for Orthanc's Lua script`);
         if (!url) {
           const script = join(loaded.stateDirectory, 'bridge.lua');
@@ -605,7 +611,15 @@ export class Host {
         FiltersTypes: this.feed.filtersTypes,
         OrthancReachable: this.feed.reachable,
       },
-      ...(this.bridge ? { Bridge: { Url: this.bridge.url, ...this.bridge.counters } } : {}),
+      ...(this.bridge
+        ? {
+            Bridge: {
+              Url: this.bridge.url,
+              ...this.bridge.counters,
+              ...(this.bridge.scriptMismatch ? { ScriptMismatch: this.bridge.scriptMismatch } : {}),
+            },
+          }
+        : {}),
       Recipes: [
         ...this.running.map(({ meta, setupMilliseconds }) => ({
           ...describeMeta(meta),

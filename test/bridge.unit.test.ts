@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bridgeNeeds, bridgeScript, type BridgeNeeds } from '../host/bridge-script.js';
+import { bridgeNeeds, bridgeScript, scriptHooks, type BridgeNeeds } from '../host/bridge-script.js';
 import receiveFilter from '../recipes/receive-filter/index.js';
 import { BridgeHooks, createLogger } from '../shared/binding/index.js';
 import { defineRecipe, type AnyRecipe } from '../shared/recipe.js';
@@ -21,6 +21,17 @@ describe('the bridge script', () => {
     );
     assert.ok(!/function ReceivedCStoreInstanceFilter/.test(script), 'Lua reads its status as a yes/no: 0xA700 would store the instance');
     assert.ok(!/Incoming(Find|Worklist)RequestFilter/.test(script));
+  });
+
+  it('names the hooks it defines in a header of every call, sorted, deletions as OnDeleted', () => {
+    const both = needs(['IncomingFindRequestFilter', 'ReceivedInstanceFilter'], true);
+    assert.equal(scriptHooks(both), 'IncomingFindRequestFilter,OnDeleted,ReceivedInstanceFilter');
+    assert.equal(scriptHooks(needs([])), '');
+    assert.ok(
+      lines(bridgeScript(both, options)).includes(
+        "['x-orthanc-recipes-bridge-hooks'] = 'IncomingFindRequestFilter,OnDeleted,ReceivedInstanceFilter',",
+      ),
+    );
   });
 
   it('defines a C-FIND filter only for the hooks asked, with its host-down policy', () => {

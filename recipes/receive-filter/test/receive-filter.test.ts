@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -315,6 +315,34 @@ export default defineRecipe({
       const answer = await rawRequest(`http://127.0.0.1:${bridgePort}/bridge/received-instance`, { method: 'POST', headers, body: '{}' });
       assert.equal(answer.status, 403);
     }
+  });
+
+  it('names a script made for other hooks (an error while a hook is missing), and forgets it once Orthanc runs the right one', async () => {
+    const recipes = async () => (await (await fetch(`${host!.url}/recipes`)).json()) as { Bridge: Record<string, unknown> };
+    // Orthanc's own calls come from the generated script: no mismatch.
+    const callsBefore = (await recipes()).Bridge.Calls as number;
+    const [ct] = study('CT', 'HOOKS-OK');
+    assert.equal((await orthanc.upload(ct!.file)).Status, 'Success');
+    assert.ok(((await recipes()).Bridge.Calls as number) > callsBefore, 'Orthanc called the bridge');
+    assert.equal((await recipes()).Bridge.ScriptMismatch, undefined);
+    const secret = /'x-orthanc-recipes-bridge'\] = '([0-9a-f]{64})'/.exec(await readFile(script, 'utf8'))![1]!;
+    const [, expected] = /'x-orthanc-recipes-bridge-hooks'\] = '([^']*)'/.exec(await readFile(script, 'utf8'))!;
+    const findCall = (hooks: string | undefined) =>
+      rawRequest(`http://127.0.0.1:${bridgePort}/bridge/find-request`, {
+        method: 'POST',
+        headers: { 'x-orthanc-recipes-bridge': secret, ...(hooks === undefined ? {} : { 'x-orthanc-recipes-bridge-hooks': hooks }) },
+        body: JSON.stringify({ query: { '0010,0020': 'X' }, origin: { RemoteAet: 'ELSEWHERE' } }),
+      });
+    // A script generated before FindRestrictions existed: receptions and deletions only.
+    const stale = expected!.split(',').filter((hook) => hook !== 'IncomingFindRequestFilter');
+    assert.equal((await findCall([...stale, 'OnUpdated'].join(','))).status, 200, 'still answered');
+    await host!.log.waitFor(/^E .*bridge\] Orthanc's bridge script lacks hooks .* missing=IncomingFindRequestFilter unused=OnUpdated$/);
+    assert.deepEqual((await recipes()).Bridge.ScriptMismatch, { Missing: ['IncomingFindRequestFilter'], Unused: ['OnUpdated'] });
+    await findCall(undefined);
+    await host!.log.waitFor(/bridge\] Orthanc's bridge script does not say which hooks it defines/);
+    await findCall(expected);
+    await host!.log.waitFor(/bridge\] Orthanc's bridge script now defines the hooks the enabled recipes need$/);
+    assert.equal((await recipes()).Bridge.ScriptMismatch, undefined);
   });
 
   it('C-FIND: a restricted calling AET finds only what its restriction allows; a query outside it is refused', async () => {
