@@ -15,6 +15,9 @@ export type { ChangeClaim, ChangeClaims } from './binding/change-feed.js';
  * granted at once, in memory, and nothing else changes.
  */
 
+/** How far a host's clock may be from the state database's before the host says so. */
+const clockWarningMs = 1000;
+
 /** A single run taken by this host; `release` when it ends. */
 export interface RunClaim {
   release(): Promise<void>;
@@ -39,6 +42,12 @@ export interface ClusterMember {
   readonly shared: boolean;
   /** How long a lease lasts without its host's heartbeat. */
   readonly leaseMs: number;
+  /**
+   * The cluster's clock: the state database's time as this host reckons it (its own clock plus the
+   * offset measured at each heartbeat), so that hosts whose clocks disagree name the same period.
+   * This host's clock with SQLite.
+   */
+  now(): number;
   /** Calls `renew` at every heartbeat (a third of `leaseMs`) while the host lives; returns how to stop. */
   onHeartbeat(renew: () => unknown): () => void;
   /** Publishes what the recipe does on this host (a JSON value read at each heartbeat), shown by `/recipes`. */
@@ -67,6 +76,8 @@ export interface HostRecord {
   Runs: string[];
   /** What each recipe reports it does there. */
   Activity: Record<string, unknown>;
+  /** How far this host's clock is from the state database's, as its last heartbeat measured it (ms; positive: behind). */
+  ClockOffsetMs: number | null;
 }
 
 export interface ClusterDescription {
@@ -103,6 +114,33 @@ export abstract class Cluster {
 
   get shared(): boolean {
     return this.engine === 'PostgreSQL';
+  }
+
+  /** The state database's clock minus this host's, as the last heartbeat measured it. */
+  protected clockOffsetMs = 0;
+  private clockWarned = false;
+
+  /** The cluster's clock (see `ClusterMember.now`). */
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  /**
+   * Takes a new measure of the offset. Leases and `Every` tasks follow the database's clock, but a
+   * cron `Schedule` fires on this host's: an offset past a second is said once (until it is mended).
+   */
+  protected noteClockOffset(offsetMs: number): void {
+    this.clockOffsetMs = Math.round(offsetMs);
+    const off = Math.abs(this.clockOffsetMs);
+    if (off > clockWarningMs && !this.clockWarned) {
+      this.clockWarned = true;
+      this.log.warning(
+        `this host's clock is ${this.clockOffsetMs > 0 ? 'behind' : 'ahead of'} the state database's by ${off} ms: leases and Every tasks follow the database's clock, cron Schedules this host's; synchronize the clocks (NTP)`,
+      );
+    } else if (off <= clockWarningMs / 2 && this.clockWarned) {
+      this.clockWarned = false;
+      this.log.info(`this host's clock agrees with the state database's again (${this.clockOffsetMs} ms)`);
+    }
   }
 
   /** How to reach another host's Orthanc (the host's connection options, another URL). */
@@ -159,6 +197,7 @@ export abstract class Cluster {
       hostId: this.hostId,
       shared: this.shared,
       leaseMs: this.leaseMs,
+      now: () => this.now(),
       onHeartbeat: (renew) => {
         this.renewers.add(renew);
         return () => void this.renewers.delete(renew);
@@ -235,6 +274,7 @@ export class LocalCluster extends Cluster {
           ChangeLeases: 0,
           Runs: [...this.runs],
           Activity: this.activity(),
+          ClockOffsetMs: null,
         },
       ],
     };

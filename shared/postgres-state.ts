@@ -28,6 +28,7 @@ const coreTables = [
   `CREATE TABLE IF NOT EXISTS change_claims (owner TEXT NOT NULL, seq BIGINT NOT NULL, holder TEXT NOT NULL, taken_from TEXT,
      lease_until BIGINT, claimed_at BIGINT NOT NULL, done_at BIGINT, PRIMARY KEY (owner, seq))`,
   'CREATE INDEX IF NOT EXISTS change_claims_open ON change_claims (holder) WHERE done_at IS NULL',
+  'ALTER TABLE hosts ADD COLUMN IF NOT EXISTS clock_offset_ms BIGINT',
   `CREATE TABLE IF NOT EXISTS single_runs (name TEXT NOT NULL, period TEXT NOT NULL, holder TEXT NOT NULL,
      started_at BIGINT NOT NULL, finished_at BIGINT, PRIMARY KEY (name, period))`,
 ];
@@ -160,13 +161,18 @@ export class PostgresCluster extends Cluster {
   protected async heartbeat(activity: Record<string, unknown>): Promise<void> {
     const now = Date.now();
     const { name, url, orthanc } = this.identity;
-    // started_at is the host's own (shown, never compared); heartbeat_at the database's.
-    await this.pool.query(
-      `INSERT INTO hosts (host_id, name, url, orthanc_url, started_at, heartbeat_at, activity) VALUES ($1, $2, $3, $4, $5, ${dbNow}, $6)
+    // started_at is the host's own (shown, never compared); heartbeat_at the database's, which
+    // also measures this host's clock: the database's now against the host's when it sent the
+    // query (stored, for /recipes), then against the middle of the round trip (used here).
+    const sent = Date.now();
+    const { rows } = await this.pool.query<{ heartbeat_at: number }>(
+      `INSERT INTO hosts (host_id, name, url, orthanc_url, started_at, heartbeat_at, activity, clock_offset_ms) VALUES ($1, $2, $3, $4, $5, ${dbNow}, $6, ${dbNow} - $7)
        ON CONFLICT (host_id) DO UPDATE SET name = excluded.name, url = excluded.url, orthanc_url = excluded.orthanc_url, started_at = excluded.started_at,
-         heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, activity = excluded.activity`,
-      [this.hostId, name, url, orthanc, this.started, JSON.stringify(activity)],
+         heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, activity = excluded.activity, clock_offset_ms = excluded.clock_offset_ms
+       RETURNING heartbeat_at`,
+      [this.hostId, name, url, orthanc, this.started, JSON.stringify(activity), sent],
     );
+    this.noteClockOffset(Number(rows[0]!.heartbeat_at) - (sent + Date.now()) / 2);
     await this.pool.query(`UPDATE change_claims SET lease_until = ${dbNow} + $2 WHERE holder = $1 AND done_at IS NULL`, [
       this.hostId,
       this.leaseMs,
@@ -246,6 +252,7 @@ export class PostgresCluster extends Cluster {
       heartbeat_at: number;
       stopped_at: number | null;
       activity: string;
+      clock_offset_ms: number | null;
     }>('SELECT * FROM hosts WHERE heartbeat_at > $1 ORDER BY started_at', [now - 86_400_000]);
     const leases = await this.pool.query<{ holder: string; count: number }>(
       'SELECT holder, COUNT(*) AS count FROM change_claims WHERE done_at IS NULL AND lease_until >= $1 GROUP BY holder',
@@ -271,6 +278,7 @@ export class PostgresCluster extends Cluster {
         ChangeLeases: leases.rows.find((lease) => lease.holder === row.host_id)?.count ?? 0,
         Runs: row.host_id === this.hostId ? [...this.runs] : runs.rows.filter((run) => run.holder === row.host_id).map((run) => run.name),
         Activity: safeJson(row.activity),
+        ClockOffsetMs: row.clock_offset_ms,
       })),
     };
   }

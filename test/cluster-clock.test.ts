@@ -92,4 +92,25 @@ describe("leases on the database clock, whatever the hosts' clocks", { timeout: 
     const row = await postgres.psql(`SELECT holder || ' ' || taken_from FROM clock.r_autorouting__routes WHERE resource_id = 'study-2'`);
     assert.equal(row.trim(), 'host-a host-b');
   });
+
+  it("measures each host's offset at its heartbeat: the cluster's clock is the database's, the offset shown and said", async () => {
+    const lines: string[] = [];
+    const said = createLogger('clock', { level: 'info', write: (line) => void lines.push(line) });
+    const ahead = new PostgresCluster(store.pool, 'host-ahead', 60_000, said);
+    try {
+      // Its first heartbeat, an hour ahead (later ones, on this process's true clock, would mend it).
+      await withClockOff(hour, () => ahead.start({ name: 'ahead' }));
+      const databaseNow = Number(await postgres.psql(`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint`));
+      const clusterNow = await withClockOff(hour, async () => ahead.member('x').now());
+      assert.ok(Math.abs(clusterNow - databaseNow) < 1000, `the cluster's clock is the database's (${clusterNow - databaseNow} ms off)`);
+      assert.ok(
+        lines.some((line) => / clock\] this host's clock is ahead of the state database's by 36\d{5} ms/.test(line)),
+        lines.join('\n'),
+      );
+      const [host] = (await ahead.describe()).Hosts.filter((record) => record.Id === 'host-ahead');
+      assert.ok(Math.abs(host!.ClockOffsetMs! + hour) < 1000, String(host!.ClockOffsetMs));
+    } finally {
+      await ahead.close();
+    }
+  });
 });

@@ -61,7 +61,7 @@ export default defineRecipe<Options>({
         throw new RecipeOptionsError([{ pointer: `/Tasks/${index}/Module`, message: describe(error) }]);
       });
       const runner = new TaskRunner(task.Name, action, log, ctx.signal, (record) => onRunEnded(record, task.Name));
-      const shared = ctx.cluster?.shared === true;
+      const shared = ctx.cluster?.shared === true ? ctx.cluster : undefined;
       const tick = shared ? (dueAt: number) => void runOncePerPeriod(task, runner, dueAt) : () => void runner.start('Schedule');
       const trigger = createTrigger(task.Name, task, tick, log, shared);
       tasks.set(task.Name, { options: task, runner, trigger });

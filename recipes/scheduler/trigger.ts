@@ -43,16 +43,22 @@ export function checkTimeZone(timeZone: string): string | undefined {
   }
 }
 
+/** How hosts sharing the work tick together: on one clock (the cluster's), periods counted from the epoch. */
+export interface SharedTicks {
+  /** The clock `Every` ticks follow (ms since the epoch); the hosts' clocks may disagree, this one does not. */
+  now(): number;
+}
+
 /**
- * `tick` receives the time the tick was due (ms since the epoch). With `alignToEpoch`, `Every`
- * ticks fall on multiples of the period since the epoch, so that hosts sharing the work tick at
- * the same instants and name the same period.
+ * `tick` receives the time the tick was due (ms since the epoch). With `shared`, `Every` ticks fall
+ * on multiples of the period since the epoch of the cluster's clock, so that hosts sharing the
+ * work tick at the same instants and name the same period whatever their own clocks say.
  */
-export function createTrigger(name: string, spec: TriggerSpec, tick: (dueAt: number) => void, log: Logger, alignToEpoch = false): Trigger {
+export function createTrigger(name: string, spec: TriggerSpec, tick: (dueAt: number) => void, log: Logger, shared?: SharedTicks): Trigger {
   if (spec.Every !== undefined) {
     const period = parseEvery(spec.Every);
     if (period === undefined) throw new TypeError(`task ${name}: bad Every "${spec.Every}"`);
-    return new PeriodTrigger(period, tick, alignToEpoch);
+    return new PeriodTrigger(period, tick, shared);
   }
   if (spec.Schedule === undefined) throw new TypeError(`task ${name}: neither Schedule nor Every`);
   return new CronTrigger(name, spec.Schedule, spec.TimeZone, tick, log);
@@ -67,15 +73,19 @@ class PeriodTrigger implements Trigger {
   private anchor = 0;
   private next = 0;
 
+  private readonly now: () => number;
+
   constructor(
     private readonly periodMs: number,
     private readonly tick: (dueAt: number) => void,
-    private readonly alignToEpoch: boolean,
-  ) {}
+    private readonly shared: SharedTicks | undefined,
+  ) {
+    this.now = shared ? () => shared.now() : Date.now;
+  }
 
   start(): void {
     if (this.timer) return;
-    this.anchor = this.alignToEpoch ? 0 : Date.now();
+    this.anchor = this.shared ? 0 : this.now();
     this.arm();
   }
 
@@ -84,8 +94,9 @@ class PeriodTrigger implements Trigger {
     this.timer = undefined;
   }
 
+  /** On this host's clock, as the other times it shows. */
   nextRun(): Date | undefined {
-    return this.timer ? new Date(this.next) : undefined;
+    return this.timer ? new Date(this.next - this.now() + Date.now()) : undefined;
   }
 
   destroy(): void {
@@ -93,7 +104,7 @@ class PeriodTrigger implements Trigger {
   }
 
   private arm(): void {
-    const now = Date.now();
+    const now = this.now();
     const periods = Math.floor((now - this.anchor) / this.periodMs) + 1;
     this.next = this.anchor + periods * this.periodMs;
     const dueAt = this.next;

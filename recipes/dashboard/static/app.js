@@ -73,6 +73,8 @@ function clusterFacts(cluster) {
       [
         h.Alive ? 'alive' : 'gone',
         `${h.ChangeLeases} change lease(s)`,
+        // Past a second off the database's clock, a host's cron Schedules fire early or late.
+        Math.abs(h.ClockOffsetMs ?? 0) > 1000 ? `clock ${Math.round(-h.ClockOffsetMs / 1000)} s off the database's` : '',
         h.Runs?.length ? `running ${h.Runs.join(', ')}` : '',
         h.Alive ? doing(h.Activity) : '',
       ]

@@ -86,6 +86,24 @@ describe('scheduler: triggers', () => {
     every.destroy();
   });
 
+  it("shared: ticks on the cluster's clock, at its multiples of the period, whatever this host's clock says", async () => {
+    // The state database's clock runs half a period ahead of this host's (as a heartbeat measured it).
+    const cluster = { now: () => Date.now() + 500 };
+    const period = 1000;
+    const ticks: { dueAt: number; firedAt: number }[] = [];
+    const every = trigger('shared', { Every: `${period}ms` }, (dueAt) => ticks.push({ dueAt, firedAt: cluster.now() }), log, cluster);
+    every.start();
+    // nextRun is shown on this host's clock.
+    const untilNext = every.nextRun()!.getTime() - Date.now();
+    assert.ok(untilNext > 0 && untilNext <= period, String(untilNext));
+    await eventually(() => ticks.length >= 2, 5000, 'two ticks');
+    for (const { dueAt, firedAt } of ticks) {
+      assert.equal(dueAt % period, 0, 'a multiple of the period on the cluster clock');
+      // On this host's clock the tick would come half a period off the cluster's (a timer may be a little late).
+      assert.ok(firedAt - dueAt >= 0 && firedAt - dueAt < 400, `fired ${firedAt - dueAt} ms after its time on the cluster's clock`);
+    }
+  });
+
   it('runs a cron Schedule with seconds, in its time zone, and really stops on stop() and destroy()', async () => {
     let ticks = 0;
     const cron = trigger('c', { Schedule: '* * * * * *' }, () => void (ticks += 1), log);
