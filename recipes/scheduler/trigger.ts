@@ -52,7 +52,8 @@ export interface SharedTicks {
 /**
  * `tick` receives the time the tick was due (ms since the epoch). With `shared`, `Every` ticks fall
  * on multiples of the period since the epoch of the cluster's clock, so that hosts sharing the
- * work tick at the same instants and name the same period whatever their own clocks say.
+ * work tick at the same instants and name the same period whatever their own clocks say; a cron
+ * `Schedule` still fires on this host's clock, but names the cron time nearest the cluster's.
  */
 export function createTrigger(name: string, spec: TriggerSpec, tick: (dueAt: number) => void, log: Logger, shared?: SharedTicks): Trigger {
   if (spec.Every !== undefined) {
@@ -61,7 +62,26 @@ export function createTrigger(name: string, spec: TriggerSpec, tick: (dueAt: num
     return new PeriodTrigger(period, tick, shared);
   }
   if (spec.Schedule === undefined) throw new TypeError(`task ${name}: neither Schedule nor Every`);
-  return new CronTrigger(name, spec.Schedule, spec.TimeZone, tick, log);
+  return new CronTrigger(name, spec.Schedule, spec.TimeZone, tick, log, shared);
+}
+
+/** The farthest a cron time is looked for from the cluster's now, in seconds (a search costs about 25 µs a second). */
+const cronSearchLimitSeconds = 3600;
+
+/**
+ * The cron time (a whole second that `matches`) nearest to `now`, looked for at most `limitSeconds`
+ * away; undefined when none is that close. node-cron fires on this host's clock: with hosts sharing
+ * the work, each names the cron time nearest the cluster's clock instead, so that hosts whose clocks
+ * disagree by less than half the time between two cron times name the same one.
+ */
+export function nearestCronTime(matches: (time: Date) => boolean, now: number, limitSeconds: number): number | undefined {
+  const base = Math.floor(now / 1000) * 1000;
+  // Step k looks at the two whole seconds between k and k + 1 seconds away from now.
+  for (let k = 0; k <= limitSeconds; k += 1) {
+    const found = [base - k * 1000, base + (k + 1) * 1000].filter((time) => matches(new Date(time)));
+    if (found.length > 0) return found.reduce((best, time) => (Math.abs(time - now) < Math.abs(best - now) ? time : best));
+  }
+  return undefined;
 }
 
 /**
@@ -119,8 +139,22 @@ class CronTrigger implements Trigger {
   private readonly task: ScheduledTask;
   private started = false;
 
-  constructor(name: string, expression: string, timeZone: string | undefined, tick: (dueAt: number) => void, log: Logger) {
-    this.task = createTask(expression, () => tick(Date.now()), {
+  constructor(
+    name: string,
+    expression: string,
+    timeZone: string | undefined,
+    tick: (dueAt: number) => void,
+    log: Logger,
+    shared: SharedTicks | undefined,
+  ) {
+    const dueAt = () => {
+      if (!shared) return Date.now();
+      const clusterNow = shared.now();
+      const limit = Math.min(Math.ceil(Math.abs(clusterNow - Date.now()) / 1000) + 1, cronSearchLimitSeconds);
+      // Past the limit (a clock hours off, said in the log), the time this host fired for.
+      return nearestCronTime((time) => this.task.match(time), clusterNow, limit) ?? Math.floor(Date.now() / 1000) * 1000;
+    };
+    this.task = createTask(expression, () => tick(dueAt()), {
       name: `scheduler:${name}`,
       timezone: timeZone,
       logger: {

@@ -6,7 +6,7 @@ import { eventually } from '../../../test/helpers/changes.js';
 import { checkEvery, parseEvery } from '../every.js';
 import { TaskError, TaskRunner } from '../runner.js';
 import { purgeCutoff } from '../tasks/purge-older-than.js';
-import { checkCron, checkTimeZone, createTrigger, type Trigger } from '../trigger.js';
+import { checkCron, checkTimeZone, createTrigger, nearestCronTime, type Trigger } from '../trigger.js';
 
 const lines: string[] = [];
 const log = createLogger('scheduler', { level: 'debug', write: (line) => void lines.push(line.trimEnd()) });
@@ -101,6 +101,35 @@ describe('scheduler: triggers', () => {
       assert.equal(dueAt % period, 0, 'a multiple of the period on the cluster clock');
       // On this host's clock the tick would come half a period off the cluster's (a timer may be a little late).
       assert.ok(firedAt - dueAt >= 0 && firedAt - dueAt < 400, `fired ${firedAt - dueAt} ms after its time on the cluster's clock`);
+    }
+  });
+
+  it("shared: a cron tick names the cron time nearest the cluster's clock (a pure search, bounded)", () => {
+    const at = (iso: string) => Date.parse(iso);
+    const everyFiveMinutes = (time: Date) => time.getUTCSeconds() === 0 && time.getUTCMinutes() % 5 === 0;
+    const cases: [string, number, string | undefined][] = [
+      // the cluster's now, the limit in seconds, the cron time named
+      ['2026-12-05T10:00:00.004Z', 2, '2026-12-05T10:00:00.000Z'],
+      ['2026-12-05T09:59:59.700Z', 2, '2026-12-05T10:00:00.000Z'], // this host fired 0.3 s early
+      ['2026-12-05T10:01:40.000Z', 101, '2026-12-05T10:00:00.000Z'], // 100 s late, nearer than 10:05
+      ['2026-12-05T10:03:00.000Z', 181, '2026-12-05T10:05:00.000Z'], // 2 min early
+      ['2026-12-05T10:02:00.000Z', 60, undefined], // none within the limit
+    ];
+    for (const [now, limit, expected] of cases)
+      assert.equal(nearestCronTime(everyFiveMinutes, at(now), limit), expected && at(expected), `${now} within ${limit} s`);
+  });
+
+  it("shared: a cron Schedule fires on this host's clock and names the cron time on the cluster's", async () => {
+    // Even seconds; the cluster's clock 1.6 s ahead: this host fires for an even second of its own,
+    // which the cluster's clock calls 0.4 s before the next even second.
+    const cluster = { now: () => Date.now() + 1600 };
+    const ticks: { dueAt: number; clusterNow: number }[] = [];
+    const cron = trigger('c', { Schedule: '*/2 * * * * *' }, (dueAt) => ticks.push({ dueAt, clusterNow: cluster.now() }), log, cluster);
+    cron.start();
+    await eventually(() => ticks.length >= 2, 10_000, 'two cron ticks');
+    for (const { dueAt, clusterNow } of ticks) {
+      assert.equal(dueAt % 2000, 0, `an even second: ${new Date(dueAt).toISOString()}`);
+      assert.ok(Math.abs(clusterNow - dueAt) <= 1000, `the cron time nearest the cluster's now (${clusterNow - dueAt} ms)`);
     }
   });
 
