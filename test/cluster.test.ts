@@ -12,11 +12,13 @@ import type { HostProcess } from './helpers/host.js';
  * an Orthanc or PostgreSQL itself costs nothing but the duplicates the status counts.
  */
 
-// The scheduler's task: one line per run, the period it ran for (ticks fall on whole seconds).
+// The scheduler's task: one line per run, the period it ran for. Ticks fall on whole seconds of
+// the cluster's clock (PostgreSQL's, as each host reckons it), a few ms off a host's own, and the
+// run starts just after its tick.
 const markTask = `
 import { appendFile } from 'node:fs/promises';
 export default async (ctx, options) => {
-  await appendFile(options.File, Math.floor(Date.now() / 1000) + ' ' + ctx.cluster.hostId + '\\n');
+  await appendFile(options.File, Math.floor((ctx.cluster.now() + 250) / 1000) + ' ' + ctx.cluster.hostId + '\\n');
 };
 `;
 

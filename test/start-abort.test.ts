@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createLogger } from '../shared/binding/index.js';
-import { Host, bundledRecipes, getFreePort, validateConfig } from '../host/index.js';
+import { Host, bundledRecipes, findExecutable, getFreePort, validateConfig } from '../host/index.js';
 import { defineRecipe } from '../shared/recipe.js';
 import { eventually } from './helpers/changes.js';
 import { LineLog, cliPath } from './helpers/host.js';
@@ -44,10 +44,15 @@ async function runCli(folder: string) {
 describe('SIGTERM during the start leaves nothing behind (defect 8)', { timeout: 240_000 }, () => {
   it('stops the embedded Orthanc when SIGTERM comes while it starts, and the next start works', async () => {
     const folder = await mkdtemp(join(tmpdir(), 'orthanc-recipes-abort-'));
-    await writeFile(
-      join(folder, 'orthanc-recipes.json'),
-      JSON.stringify({ StateDirectory: './state', HttpServer: { Port: 0 }, Recipes: { hello: { Enabled: true } } }),
-    );
+    const configure = (orthanc: Record<string, unknown>) =>
+      writeFile(
+        join(folder, 'orthanc-recipes.json'),
+        JSON.stringify({ StateDirectory: './state', HttpServer: { Port: 0 }, Orthanc: orthanc, Recipes: { hello: { Enabled: true } } }),
+      );
+    // An Orthanc that takes its time to start: the SIGTERM surely comes before it answers, on a busy machine too.
+    const slowOrthanc = join(folder, 'slow-orthanc');
+    await writeFile(slowOrthanc, `#!/bin/sh\nsleep 10 </dev/null >/dev/null 2>&1\nexec ${findExecutable('Orthanc')} "$@"\n`, { mode: 0o755 });
+    await configure({ Executable: slowOrthanc });
     const storage = join(folder, 'state', 'orthanc');
     const first = await runCli(folder);
     // As soon as the Orthanc child exists: the host is still waiting for it to answer.
@@ -59,6 +64,7 @@ describe('SIGTERM during the start leaves nothing behind (defect 8)', { timeout:
     assert.ok(!first.log.lines.some((line) => /listening on/.test(line)), 'it never listened');
 
     // Once more, SIGTERM right after the embedded Orthanc answers (the feed and the recipes are next).
+    await configure({});
     const second = await runCli(folder);
     await second.log.waitFor(/embedded Orthanc started at/, 60_000);
     second.child.kill('SIGTERM');

@@ -106,6 +106,7 @@ class PeriodTrigger implements Trigger {
   start(): void {
     if (this.timer) return;
     this.anchor = this.shared ? 0 : this.now();
+    this.next = 0;
     this.arm();
   }
 
@@ -126,7 +127,8 @@ class PeriodTrigger implements Trigger {
   private arm(): void {
     const now = this.now();
     const periods = Math.floor((now - this.anchor) / this.periodMs) + 1;
-    this.next = this.anchor + periods * this.periodMs;
+    // Never the tick just made again: the cluster's clock may step back a few ms at a heartbeat.
+    this.next = Math.max(this.anchor + periods * this.periodMs, this.next + this.periodMs);
     const dueAt = this.next;
     this.timer = setTimeout(() => {
       this.arm();

@@ -104,6 +104,29 @@ describe('scheduler: triggers', () => {
     }
   });
 
+  it("shared: never ticks the same period twice when the cluster's clock steps back at a heartbeat", async () => {
+    let offset = 0;
+    const cluster = { now: () => Date.now() + offset };
+    const due: number[] = [];
+    const every = trigger(
+      'stepping',
+      { Every: '200ms' },
+      (dueAt) => {
+        due.push(dueAt);
+        if (due.length === 1) offset -= 30; // a new measure, 30 ms behind the last one
+      },
+      log,
+      cluster,
+    );
+    every.start();
+    await eventually(() => due.length >= 3, 5000, 'three ticks');
+    assert.deepEqual(
+      due.slice(1).map((dueAt, n) => dueAt - due[n]!),
+      due.slice(1).map(() => 200),
+      'one tick a period, none repeated',
+    );
+  });
+
   it("shared: a cron tick names the cron time nearest the cluster's clock (a pure search, bounded)", () => {
     const at = (iso: string) => Date.parse(iso);
     const everyFiveMinutes = (time: Date) => time.getUTCSeconds() === 0 && time.getUTCMinutes() % 5 === 0;
