@@ -51,7 +51,9 @@ describe('SIGTERM during the start leaves nothing behind (defect 8)', { timeout:
       );
     // An Orthanc that takes its time to start: the SIGTERM surely comes before it answers, on a busy machine too.
     const slowOrthanc = join(folder, 'slow-orthanc');
-    await writeFile(slowOrthanc, `#!/bin/sh\nsleep 10 </dev/null >/dev/null 2>&1\nexec ${findExecutable('Orthanc')} "$@"\n`, { mode: 0o755 });
+    await writeFile(slowOrthanc, `#!/bin/sh\nsleep 10 </dev/null >/dev/null 2>&1\nexec ${findExecutable('Orthanc')} "$@"\n`, {
+      mode: 0o755,
+    });
     await configure({ Executable: slowOrthanc });
     const storage = join(folder, 'state', 'orthanc');
     const first = await runCli(folder);
