@@ -100,7 +100,8 @@ describe('scheduler: triggers', () => {
     for (const { dueAt, firedAt } of ticks) {
       assert.equal(dueAt % period, 0, 'a multiple of the period on the cluster clock');
       // On this host's clock the tick would come half a period off the cluster's (a timer may be a little late).
-      assert.ok(firedAt - dueAt >= 0 && firedAt - dueAt < 400, `fired ${firedAt - dueAt} ms after its time on the cluster's clock`);
+      // (A timer may also fire a ms before Date.now() reaches its time: libuv keeps its own clock.)
+      assert.ok(firedAt - dueAt > -10 && firedAt - dueAt < 400, `fired ${firedAt - dueAt} ms after its time on the cluster's clock`);
     }
   });
 
@@ -120,10 +121,11 @@ describe('scheduler: triggers', () => {
     );
     every.start();
     await eventually(() => due.length >= 3, 5000, 'three ticks');
-    assert.deepEqual(
-      due.slice(1).map((dueAt, n) => dueAt - due[n]!),
-      due.slice(1).map(() => 200),
-      'one tick a period, none repeated',
+    // A period may be skipped on a starved machine (the trigger never catches up), never repeated.
+    const steps = due.slice(1).map((dueAt, n) => dueAt - due[n]!);
+    assert.ok(
+      steps.every((step) => step > 0 && step % 200 === 0),
+      `one tick a period, none repeated: ${steps.join(', ')}`,
     );
   });
 
