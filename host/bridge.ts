@@ -19,6 +19,9 @@ import { bridgeHooksHeader, bridgeSecretHeader } from './bridge-script.js';
 /** What Orthanc answers a C-STORE whose Lua filter raised an error (see bridge-script.ts). */
 const DIMSE_OUT_OF_RESOURCES = 0xa700;
 
+/** Distinct scripts named in the log (each call bears the secret, but a log must stay bounded). */
+const maxMismatchesNoted = 16;
+
 /** The largest event the script may send (a received instance's main tags). */
 const maxEventBytes = 4 * 2 ** 20;
 
@@ -226,7 +229,8 @@ export class BridgeServer {
    */
   private noteScriptMismatch(announced: string | string[] | undefined): void {
     const value = typeof announced === 'string' ? announced : '(none)';
-    if (this.mismatchesNoted.has(value)) return;
+    // A handful of scripts at most in practice: past that many, a new one is neither logged nor shown.
+    if (this.mismatchesNoted.has(value) || this.mismatchesNoted.size >= maxMismatchesNoted) return;
     this.mismatchesNoted.add(value);
     const list = (text: string) => text.split(',').filter(Boolean);
     const expected = list(this.expectedHooks);

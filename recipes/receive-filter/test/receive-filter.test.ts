@@ -340,6 +340,10 @@ export default defineRecipe({
     assert.deepEqual((await recipes()).Bridge.ScriptMismatch, { Missing: ['IncomingFindRequestFilter'], Unused: ['OnUpdated'] });
     await findCall(undefined);
     await host!.log.waitFor(/bridge\] Orthanc's bridge script does not say which hooks it defines/);
+    // Each distinct script is said once, and a flood of them (the secret holder gone wrong) stays bounded.
+    for (let n = 0; n < 40; n += 1) assert.equal((await findCall(`Made${n}`)).status, 200);
+    const said = () => host!.log.lines.filter((line) => /bridge\] Orthanc's bridge script (lacks|does not say)/.test(line)).length;
+    assert.ok(said() <= 16, `${said()} lines`);
     await findCall(expected);
     await host!.log.waitFor(/bridge\] Orthanc's bridge script now defines the hooks the enabled recipes need$/);
     assert.equal((await recipes()).Bridge.ScriptMismatch, undefined);
