@@ -85,8 +85,11 @@ describe('recipe metadata-find with MetadataIndex, against a real Orthanc', { ti
     }
   }
 
-  /** Waits until the index has applied the change of `id` (the feed delivers it within its poll interval). */
-  const applied = (change: string, id: string, from = 0) =>
+  /**
+   * Waits until the index has applied the change of `id` (the feed delivers it within its poll
+   * interval), in the lines from `from`: take it before the action, as an older line may name the same change.
+   */
+  const applied = (change: string, id: string, from: number) =>
     log.waitFor(new RegExp(`metadata-find\\] index: change applied changeType=${change} resource=${id} `), 20_000, from);
 
   it('answers a repeated query from the index, without reading metadata again', async () => {
@@ -103,10 +106,12 @@ describe('recipe metadata-find with MetadataIndex, against a real Orthanc', { ti
   it('agrees with a rescan after user metadata are set and deleted', async () => {
     for (const level of levels) {
       const ids: string[] = await orthanc.json('GET', `/${levelPath[level]}`);
+      let from = log.lines.length;
       await putMetadata(orthanc, level, ids[0]!, 'Reviewer', 'alice-changed');
-      await applied('UPDATED_METADATA', ids[0]!);
+      await applied('UPDATED_METADATA', ids[0]!, from);
+      from = log.lines.length;
       await fetch(`${orthanc.url}/${levelPath[level]}/${ids[1]}/metadata/Reviewer`, { method: 'DELETE' });
-      await applied('UPDATED_METADATA', ids[1]!);
+      await applied('UPDATED_METADATA', ids[1]!, from);
     }
     await expectAgreement('after PUT and DELETE of metadata');
   });
@@ -143,14 +148,17 @@ describe('recipe metadata-find with MetadataIndex, against a real Orthanc', { ti
   it('agrees with a rescan after a study is deleted and stored again under the same IDs', async () => {
     const study = files[0]!;
     const { ParentStudy: studyId } = await orthanc.upload(study[0]!.file);
+    // (Lines from `from` on: the cases above changed this study's metadata too.)
+    let from = log.lines.length;
     await putMetadata(orthanc, 'Study', studyId, 'Reviewer', 'alice-before-deletion');
-    await applied('UPDATED_METADATA', studyId);
+    await applied('UPDATED_METADATA', studyId, from);
     await expectAgreement('before the deletion');
     await orthanc.json('DELETE', `/studies/${studyId}`);
     await expectAgreement('after the deletion');
+    from = log.lines.length;
     const stored = await orthanc.upload(study[0]!.file);
     assert.equal(stored.ParentStudy, studyId, 'the same Orthanc ID');
-    await applied('NEW_STUDY', studyId);
+    await applied('NEW_STUDY', studyId, from);
     await expectAgreement('after the study came back without its metadata');
   });
 });
